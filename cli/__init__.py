@@ -1,0 +1,1 @@
+"""The `lumabot` command: one entry point for people and scripts."""

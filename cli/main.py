@@ -1,0 +1,19 @@
+"""`lumabot` and its subcommands. Each feature adds its commands in its own cli module."""
+
+from __future__ import annotations
+
+import typer
+
+from cli import admin
+
+app = typer.Typer(
+    help="Luma Event Intelligence Bot: guest management for Luma organizers, in Telegram.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+admin.register(app)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,1 @@
+"""Cross-cutting basics shared by every process: settings and logging."""

@@ -1,0 +1,101 @@
+"""Logging with redaction of secrets, applied to every record of every logger.
+
+Redaction happens in the log record factory, so the message, its arguments, the exception
+text and the stack text are cleaned before any handler (file, console, pytest's capture)
+sees them. Known secrets (settings, decrypted Luma keys) are removed by value; anything that
+merely looks like a token is removed by pattern.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import traceback
+from collections.abc import Iterable
+
+REDACTED = "[REDACTED]"
+
+# Shapes of secrets we may meet without knowing their value in advance.
+SECRET_PATTERNS = [
+    re.compile(r"\b\d{6,12}:[A-Za-z0-9_-]{30,}\b"),  # Telegram bot token
+    re.compile(r"\bAIza[0-9A-Za-z_-]{30,}\b"),  # Google / Gemini API key
+    re.compile(r"\bsecret-[A-Za-z0-9_-]{8,}\b"),  # Luma API key
+    re.compile(r"(?i)(x-luma-api-key['\"]?\s*[:=]\s*['\"]?)[^\s'\",}]+"),
+    re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?bearer\s+)[^\s'\",}]+"),
+]
+_MIN_SECRET_LENGTH = 8
+
+
+class SecretRegistry:
+    """Process-wide set of secret values to scrub from logs (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values: frozenset[str] = frozenset()
+
+    def add(self, *values: str | None) -> None:
+        fresh = {value for value in values if value and len(value) >= _MIN_SECRET_LENGTH}
+        if fresh - self._values:
+            with self._lock:
+                self._values = self._values | fresh
+
+    def redact(self, text: str) -> str:
+        # Longest first, so a secret that contains another is removed whole.
+        for value in sorted(self._values, key=len, reverse=True):
+            if value in text:
+                text = text.replace(value, REDACTED)
+        for pattern in SECRET_PATTERNS:
+            text = pattern.sub(
+                lambda match: (match.group(1) if match.groups() else "") + REDACTED, text
+            )
+        return text
+
+
+secrets = SecretRegistry()
+
+
+def redact(text: str) -> str:
+    """Scrub every known and every look-alike secret from `text`."""
+    return secrets.redact(text)
+
+
+def _redacting_factory(base: logging.LogRecordFactory) -> logging.LogRecordFactory:
+    def factory(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = base(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            message = f"{record.msg} {record.args}"
+        record.msg, record.args = redact(message), None
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = redact("".join(traceback.format_exception(*record.exc_info)))
+            # The formatter only renders exc_info when exc_text is empty; keep the type for
+            # filters but drop the live exception so no handler can re-render its raw text.
+            record.exc_info = (record.exc_info[0], None, None)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return record
+
+    factory._lumabot_redacting = True  # type: ignore[attr-defined]
+    return factory
+
+
+def install_redaction(extra_secrets: Iterable[str] = ()) -> None:
+    """Make every log record redacted from now on; safe to call more than once."""
+    secrets.add(*extra_secrets)
+    current = logging.getLogRecordFactory()
+    if not getattr(current, "_lumabot_redacting", False):
+        logging.setLogRecordFactory(_redacting_factory(current))
+
+
+def configure_logging(level: str = "INFO", extra_secrets: Iterable[str] = ()) -> None:
+    """Console logging for our processes, with redaction installed first."""
+    install_redaction(extra_secrets)
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        force=True,
+    )
+    for noisy in ("httpx", "httpcore", "aiosqlite", "temporalio.activity", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(max(logging.getLevelName(level), logging.WARNING))

@@ -1,0 +1,130 @@
+"""Process configuration, read once from the environment (and `.env`).
+
+Everything configurable lives here so that no module reads `os.environ` on its own; the
+same code talks to the real Luma, Telegram and Gemini or to local stand-ins, depending only
+on the URLs set here.
+"""
+
+from __future__ import annotations
+
+import logging
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from cryptography.fernet import Fernet
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DATA_DIR = Path("data")
+DEV_KEY_FILE = DATA_DIR / "dev-encryption.key"
+KEY_HELP = (
+    "Generate one with: python -c 'from cryptography.fernet import Fernet; "
+    "print(Fernet.generate_key().decode())' and set ENCRYPTION_KEYS to it."
+)
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class ConfigError(ValueError):
+    """Configuration that must be fixed before the product can start; the text says how."""
+
+
+class Settings(BaseSettings):
+    """Every setting, with the default that makes the embedded demo work untouched."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    environment: Environment = Environment.DEVELOPMENT
+    log_level: str = "INFO"
+
+    bot_token: SecretStr | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+
+    gemini_api_key: SecretStr | None = None
+    gemini_api_url: str | None = None
+    gemini_model: str = "gemini-2.5-flash"
+
+    luma_api_url: str = "https://public-api.luma.com"
+    luma_legacy_paths: bool = False
+
+    database_url: str = f"sqlite+aiosqlite:///./{DATA_DIR}/lumabot.db"
+    encryption_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "lumabot"
+    temporal_ui_url: str = "http://127.0.0.1:8233"
+
+    @field_validator("encryption_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if not isinstance(logging.getLevelName(level), int):
+            raise ValueError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {value!r}")
+        return level
+
+    @model_validator(mode="after")
+    def _keys_usable(self) -> Settings:
+        for position, key in enumerate(self.encryption_keys, start=1):
+            if not is_strong_key(key.get_secret_value()):
+                raise ConfigError(
+                    f"ENCRYPTION_KEYS entry {position} is not a valid 32-byte Fernet key. "
+                    + KEY_HELP
+                )
+        if not self.encryption_keys and self.environment is not Environment.DEVELOPMENT:
+            raise ConfigError("ENCRYPTION_KEYS is required outside development. " + KEY_HELP)
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def secret_values(self) -> list[str]:
+        """Every secret this process knows of, for the log redactor."""
+        secrets = [key.get_secret_value() for key in self.encryption_keys]
+        for secret in (self.bot_token, self.gemini_api_key):
+            if secret is not None:
+                secrets.append(secret.get_secret_value())
+        return secrets
+
+    def resolved_encryption_keys(self) -> list[str]:
+        """The configured keys; in development only, a generated key kept under ./data.
+
+        The development key lets `make demo` run with nothing configured while keeping
+        stored Luma keys readable across restarts.
+        """
+        if self.encryption_keys:
+            return [key.get_secret_value() for key in self.encryption_keys]
+        if self.environment is not Environment.DEVELOPMENT:
+            raise ConfigError("ENCRYPTION_KEYS is required outside development. " + KEY_HELP)
+        if not DEV_KEY_FILE.exists():
+            DEV_KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
+            DEV_KEY_FILE.write_bytes(Fernet.generate_key())
+            DEV_KEY_FILE.chmod(0o600)
+        return [DEV_KEY_FILE.read_text().strip()]
+
+
+def is_strong_key(key: str) -> bool:
+    """A usable key is a Fernet key: 32 random bytes, url-safe base64 encoded."""
+    try:
+        Fernet(key.encode())
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Persistence: models, the database engine, tenant-scoped repositories, key encryption."""

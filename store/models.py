@@ -1,0 +1,285 @@
+"""The product's data model.
+
+An organization is one Luma calendar (one Luma key). Every tenant-owned row carries
+`org_id`, and the repositories in `store.repo` always filter on it. Timestamps are
+timezone-aware (UTC) on every backend.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware timestamps that stay aware on SQLite, which stores naive values."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use timezone-aware UTC timestamps")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    MEMBER = "member"
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime,
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+    }
+
+
+class Organization(Base):
+    """A Luma calendar we hold a key for; the unit of tenancy."""
+
+    __tablename__ = "organizations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    luma_calendar_id: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    key_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    key_fingerprint: Mapped[str] = mapped_column(String(8))
+    key_kind: Mapped[str] = mapped_column(String(16), default="calendar")
+    key_verified_at: Mapped[datetime | None]
+    webhook_token: Mapped[str] = mapped_column(String(64), unique=True)
+    sync_interval_minutes: Mapped[int] = mapped_column(Integer, default=15)
+    plan: Mapped[str] = mapped_column(String(32), default="free")
+    last_synced_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class User(Base):
+    """A Telegram user; their powers come from memberships."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    username: Mapped[str | None] = mapped_column(String(64), index=True)
+    full_name: Mapped[str] = mapped_column(String(255), default="")
+    active_org_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Membership(Base):
+    """A user's role in one organization."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("org_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Chat(Base):
+    """A Telegram group or DM, linked to at most one organization."""
+
+    __tablename__ = "chats"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(16))  # private | group | supergroup | channel
+    title: Mapped[str] = mapped_column(String(255), default="")
+    org_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="SET NULL"), index=True
+    )
+    linked_by_user_id: Mapped[int | None] = mapped_column(BigInteger)
+    linked_at: Mapped[datetime | None]
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AutomationSettings(Base):
+    """Per-chat automation choices: the daily digest and post-event summaries."""
+
+    __tablename__ = "automation_settings"
+
+    chat_id: Mapped[int] = mapped_column(
+        ForeignKey("chats.id", ondelete="CASCADE"), primary_key=True
+    )
+    org_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    digest_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    digest_time: Mapped[str] = mapped_column(String(5), default="09:00")  # HH:MM local
+    digest_timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    digest_last_sent_at: Mapped[datetime | None]
+    post_event_summary: Mapped[bool] = mapped_column(Boolean, default=True)
+    summary_delay_minutes: Mapped[int] = mapped_column(Integer, default=120)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Event(Base):
+    """Cached Luma event."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("org_id", "luma_event_id"),
+        Index("ix_events_org_start", "org_id", "start_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    luma_event_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(500))
+    start_at: Mapped[datetime | None]
+    end_at: Mapped[datetime | None]
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    city: Mapped[str | None] = mapped_column(String(128))
+    country: Mapped[str | None] = mapped_column(String(128))
+    url: Mapped[str | None] = mapped_column(String(500))
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    raw: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
+    guests_synced_at: Mapped[datetime | None]
+    gone_at: Mapped[datetime | None]
+
+
+class Guest(Base):
+    """Cached Luma guest of one event."""
+
+    __tablename__ = "guests"
+    __table_args__ = (
+        UniqueConstraint("org_id", "luma_event_id", "luma_guest_id"),
+        Index("ix_guests_event_status", "org_id", "luma_event_id", "approval_status"),
+        Index("ix_guests_email", "org_id", "email"),
+        Index("ix_guests_domain", "org_id", "email_domain"),
+        Index("ix_guests_profile", "org_id", "normalized_email"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    luma_event_id: Mapped[str] = mapped_column(String(64))
+    luma_guest_id: Mapped[str] = mapped_column(String(64))
+    email: Mapped[str] = mapped_column(String(320))
+    normalized_email: Mapped[str] = mapped_column(String(320))
+    email_domain: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255), default="")
+    approval_status: Mapped[str] = mapped_column(String(32))
+    company: Mapped[str | None] = mapped_column(String(255))
+    job_title: Mapped[str | None] = mapped_column(String(255))
+    registration_answers: Mapped[list[Any]] = mapped_column(default=list)
+    is_paid: Mapped[bool] = mapped_column(Boolean, default=False)
+    registered_at: Mapped[datetime | None]
+    invited_at: Mapped[datetime | None]
+    checked_in_at: Mapped[datetime | None]
+    fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
+    gone_at: Mapped[datetime | None]
+
+
+class GuestProfile(Base):
+    """One person across all of an org's events, keyed by normalized email."""
+
+    __tablename__ = "guest_profiles"
+    __table_args__ = (UniqueConstraint("org_id", "normalized_email"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    normalized_email: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str] = mapped_column(String(255), default="")
+    company: Mapped[str | None] = mapped_column(String(255))
+    events_registered: Mapped[int] = mapped_column(Integer, default=0)
+    events_approved: Mapped[int] = mapped_column(Integer, default=0)
+    events_attended: Mapped[int] = mapped_column(Integer, default=0)
+    no_shows: Mapped[int] = mapped_column(Integer, default=0)
+    first_seen_at: Mapped[datetime | None]
+    last_seen_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class GuestTag(Base):
+    """Our own label on a person (never sent to Luma)."""
+
+    __tablename__ = "guest_tags"
+    __table_args__ = (UniqueConstraint("org_id", "normalized_email", "tag"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    normalized_email: Mapped[str] = mapped_column(String(320))
+    tag: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class GuestNote(Base):
+    """A free-text note on a person (never sent to Luma)."""
+
+    __tablename__ = "guest_notes"
+    __table_args__ = (Index("ix_guest_notes_person", "org_id", "normalized_email"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    normalized_email: Mapped[str] = mapped_column(String(320))
+    text: Mapped[str] = mapped_column(Text)
+    author_user_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditEntry(Base):
+    """Every write action: who did what, from where, and how it ended."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_org_time", "org_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id", ondelete="SET NULL"))
+    actor_user_id: Mapped[int | None] = mapped_column(BigInteger)
+    chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    source: Mapped[str] = mapped_column(String(16))  # bot | api | workflow | cli
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    result: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,103 @@
+"""Shared fixtures: a real PostgreSQL database per test process, migrated to head.
+
+Each pytest-xdist worker gets its own database, so parallel tests never see each other's
+rows; tests still create their own organizations and never assume empty tables.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import psycopg
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from core.logs import install_redaction
+from migrations import runner
+from store.crypto import KeyBox
+from store.db import create_engine, session_factory
+
+PG_HOST = os.environ.get("TEST_PG_HOST", "127.0.0.1")
+PG_PORT = os.environ.get("TEST_PG_PORT", "5432")
+PG_USER = os.environ.get("TEST_PG_USER", "postgres")
+
+
+def pg_url_for(database: str, driver: str = "postgresql+psycopg") -> str:
+    return f"{driver}://{PG_USER}@{PG_HOST}:{PG_PORT}/{database}"
+
+
+def _admin_execute(sql: str) -> None:
+    with psycopg.connect(
+        host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres", autocommit=True
+    ) as conn:
+        conn.execute(sql)
+
+
+def create_database(prefix: str) -> str:
+    name = f"{prefix}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{uuid.uuid4().hex[:8]}"
+    _admin_execute(f'CREATE DATABASE "{name}"')
+    return name
+
+
+def drop_database(name: str) -> None:
+    _admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _redaction() -> None:
+    install_redaction()
+
+
+@pytest.fixture
+def empty_pg_url() -> Iterator[str]:
+    """A brand-new, unmigrated PostgreSQL database for migration tests."""
+    name = create_database("lumabot_empty")
+    yield pg_url_for(name)
+    drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def db_url() -> Iterator[str]:
+    """This test process's PostgreSQL database, migrated to head."""
+    name = create_database("lumabot_test")
+    url = pg_url_for(name)
+    runner.upgrade(url)
+    yield url
+    drop_database(name)
+
+
+@pytest.fixture(scope="session")
+async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(db_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return session_factory(engine)
+
+
+@pytest.fixture
+def encryption_keys() -> list[str]:
+    return [Fernet.generate_key().decode()]
+
+
+@pytest.fixture
+def keybox(encryption_keys: list[str]) -> KeyBox:
+    return KeyBox(encryption_keys)
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short random suffix for names that must not collide between tests."""
+    return uuid.uuid4().hex[:10]
+
+
+async def in_thread(func, *args):  # type: ignore[no-untyped-def]
+    """Run blocking code (Alembic, subprocesses) without blocking the test loop."""
+    return await asyncio.to_thread(func, *args)
