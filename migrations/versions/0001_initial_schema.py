@@ -261,7 +261,7 @@ def upgrade() -> None:
         sa.Column("user_id", sa.BigInteger(), nullable=False),
         sa.Column(
             "role",
-            sa.Enum("ADMIN", "MEMBER", name="role", native_enum=False, length=16),
+            sa.Enum("admin", "member", name="role", native_enum=False, length=16),
             nullable=False,
         ),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),

@@ -1,0 +1,46 @@
+# The two commands: `make demo` runs the product, `make test` runs the whole test suite.
+# Both bootstrap what they need: the virtualenv, the packages, the services and the schema.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PYTEST_WORKERS ?= auto
+
+.PHONY: install demo test lint format postgres bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# Starts the local PostgreSQL cluster when it is installed but down (tests need it).
+postgres:
+	@pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null || \
+	  { pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start && \
+	    for i in $$(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 1; done; }
+
+demo: $(STAMP)
+	$(BIN)/lumabot demo
+
+test: $(STAMP) postgres
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(STAMP) postgres
+	for script in bench/*.py; do $(BIN)/python "$$script" || exit 1; done
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .ruff_cache

@@ -1,0 +1,34 @@
+"""Helpers the commands share: settings, logging, the database engine, the key box."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+import typer
+
+from core.logs import configure_logging
+from core.settings import ConfigError, Settings, get_settings
+from store.crypto import KeyBox
+
+T = TypeVar("T")
+
+
+def load_settings() -> Settings:
+    """Settings with logging configured, or a plain-words exit when they are unusable."""
+    try:
+        settings = get_settings()
+    except ConfigError as exc:
+        typer.secho(f"Configuration problem: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+    configure_logging(settings.log_level, settings.secret_values())
+    return settings
+
+
+def keybox_for(settings: Settings) -> KeyBox:
+    return KeyBox(settings.resolved_encryption_keys())
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)

@@ -1,0 +1,185 @@
+"""Organizations (Luma calendars), their encrypted keys, members and linked chats.
+
+Every function takes the tenant (`org_id` or `chat_id`) as a required keyword argument,
+so a query that forgets its tenant cannot be written by accident.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.crypto import KeyBox, fingerprint
+from store.models import Chat, Membership, Organization, Role, User, utcnow
+
+
+@dataclass(frozen=True)
+class RotationReport:
+    rotated: int
+    already_current: int
+
+
+async def save_org(
+    session: AsyncSession,
+    *,
+    calendar_id: str,
+    name: str,
+    luma_key: str,
+    keybox: KeyBox,
+    key_kind: str = "calendar",
+) -> Organization:
+    """Create the org for a verified calendar key, or replace the key of an existing one."""
+    org = await session.scalar(
+        select(Organization).where(Organization.luma_calendar_id == calendar_id)
+    )
+    if org is None:
+        org = Organization(
+            luma_calendar_id=calendar_id,
+            webhook_token=secrets.token_urlsafe(32),
+        )
+        session.add(org)
+    org.name = name
+    org.key_ciphertext = keybox.encrypt(luma_key)
+    org.key_fingerprint = fingerprint(luma_key)
+    org.key_kind = key_kind
+    org.key_verified_at = utcnow()
+    await session.flush()
+    return org
+
+
+async def get_org(session: AsyncSession, *, org_id: int) -> Organization | None:
+    return await session.get(Organization, org_id)
+
+
+async def luma_key(session: AsyncSession, *, org_id: int, keybox: KeyBox) -> str:
+    """The org's decrypted Luma key, for the activity or request about to call Luma."""
+    org = await session.get(Organization, org_id)
+    if org is None:
+        raise LookupError(f"organization {org_id} does not exist")
+    return keybox.decrypt(org.key_ciphertext)
+
+
+async def rotate_keys(session: AsyncSession, *, keybox: KeyBox) -> RotationReport:
+    """Re-encrypt every stored key with the first encryption key; idempotent."""
+    rotated = current = 0
+    for org in await session.scalars(select(Organization).with_for_update()):
+        if keybox.is_current(org.key_ciphertext):
+            current += 1
+            continue
+        org.key_ciphertext = keybox.rotate(org.key_ciphertext)
+        rotated += 1
+    await session.flush()
+    return RotationReport(rotated=rotated, already_current=current)
+
+
+async def upsert_user(
+    session: AsyncSession, *, user_id: int, username: str | None, full_name: str
+) -> User:
+    user = await session.get(User, user_id)
+    if user is None:
+        user = User(id=user_id)
+        session.add(user)
+    user.username, user.full_name = username, full_name
+    await session.flush()
+    return user
+
+
+async def set_role(session: AsyncSession, *, org_id: int, user_id: int, role: Role) -> Membership:
+    """Grant a role; a Telegram user we have not met yet gets a bare user row."""
+    if await session.get(User, user_id) is None:
+        session.add(User(id=user_id))
+        await session.flush()
+    membership = await session.scalar(
+        select(Membership).where(Membership.org_id == org_id, Membership.user_id == user_id)
+    )
+    if membership is None:
+        membership = Membership(org_id=org_id, user_id=user_id, role=role)
+        session.add(membership)
+    membership.role = role
+    await session.flush()
+    return membership
+
+
+async def get_role(session: AsyncSession, *, org_id: int, user_id: int) -> Role | None:
+    return await session.scalar(
+        select(Membership.role).where(Membership.org_id == org_id, Membership.user_id == user_id)
+    )
+
+
+async def remove_member(session: AsyncSession, *, org_id: int, user_id: int) -> bool:
+    membership = await session.scalar(
+        select(Membership).where(Membership.org_id == org_id, Membership.user_id == user_id)
+    )
+    if membership is None:
+        return False
+    await session.delete(membership)
+    await session.flush()
+    return True
+
+
+async def list_members(session: AsyncSession, *, org_id: int) -> Sequence[tuple[User, Role]]:
+    rows = await session.execute(
+        select(User, Membership.role)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.org_id == org_id)
+        .order_by(User.id)
+    )
+    return [(user, role) for user, role in rows]
+
+
+async def user_orgs(session: AsyncSession, *, user_id: int) -> Sequence[Organization]:
+    """The orgs a user belongs to, for choosing one in a DM (`/use`)."""
+    result = await session.scalars(
+        select(Organization)
+        .join(Membership, Membership.org_id == Organization.id)
+        .where(Membership.user_id == user_id)
+        .order_by(Organization.name)
+    )
+    return result.all()
+
+
+async def link_chat(
+    session: AsyncSession,
+    *,
+    chat_id: int,
+    org_id: int,
+    kind: str,
+    title: str,
+    linked_by: int,
+) -> Chat:
+    """Point a chat at an org; whoever links becomes one of its admins."""
+    chat = await session.get(Chat, chat_id)
+    if chat is None:
+        chat = Chat(id=chat_id)
+        session.add(chat)
+    chat.kind, chat.title, chat.org_id = kind, title, org_id
+    chat.linked_by_user_id, chat.linked_at = linked_by, utcnow()
+    await session.flush()
+    await set_role(session, org_id=org_id, user_id=linked_by, role=Role.ADMIN)
+    return chat
+
+
+async def unlink_chat(session: AsyncSession, *, chat_id: int) -> int | None:
+    """Detach a chat from its org; returns the org it was linked to, if any."""
+    chat = await session.get(Chat, chat_id)
+    if chat is None or chat.org_id is None:
+        return None
+    org_id, chat.org_id, chat.linked_at = chat.org_id, None, None
+    await session.flush()
+    return org_id
+
+
+async def chat_org(session: AsyncSession, *, chat_id: int) -> Organization | None:
+    """The org this chat sees — the only one it ever may."""
+    return await session.scalar(
+        select(Organization).join(Chat, Chat.org_id == Organization.id).where(Chat.id == chat_id)
+    )
+
+
+async def org_chats(session: AsyncSession, *, org_id: int) -> Sequence[Chat]:
+    result = await session.scalars(select(Chat).where(Chat.org_id == org_id).order_by(Chat.id))
+    return result.all()
