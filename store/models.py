@@ -290,3 +290,27 @@ class AuditEntry(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- Luma request budget (store.rate_budget) -------------------------------------------------
+
+
+class LumaRateState(Base):
+    """Per Luma budget key: the row every sender locks, and the 429 block all processes obey."""
+
+    __tablename__ = "luma_rate_state"
+
+    budget_key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    blocked_until: Mapped[datetime | None]
+    pruned_at: Mapped[datetime | None]
+
+
+class LumaRateSend(Base):
+    """One request sent to Luma under a budget key: the sliding log the limit is counted on."""
+
+    __tablename__ = "luma_rate_sends"
+    __table_args__ = (Index("ix_luma_rate_sends_key_time", "budget_key", "sent_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    budget_key: Mapped[str] = mapped_column(String(128))
+    sent_at: Mapped[datetime]

@@ -1,0 +1,61 @@
+"""Luma API client: typed models for every response generation, shared rate budget, retries.
+
+Use one `LumaPool` per process and ask it for a `LumaClient` per key:
+
+    async with LumaPool(settings.luma_api_url, budget=budget) as pool:
+        luma = pool.client(api_key, budget_key=calendar_id)
+        async for guest in luma.iter_guests(event_id):
+            ...
+
+`luma.simulator` is a local stand-in for the API, used by the demo and the tests.
+"""
+
+from luma.client import LumaClient, LumaPool
+from luma.emails import email_domain, identity_key, normalize_email
+from luma.errors import (
+    BadRequestError,
+    InvalidEmailError,
+    InvalidKeyError,
+    LumaError,
+    LumaUnavailableError,
+    NotFoundError,
+    RateLimitedError,
+)
+from luma.models import (
+    ApprovalStatus,
+    LumaEvent,
+    LumaGuest,
+    LumaPerson,
+    LumaTag,
+    LumaTicket,
+    LumaUser,
+    Page,
+    RegistrationAnswer,
+)
+from luma.ratelimit import BudgetPolicy, RateBudget
+
+__all__ = [
+    "ApprovalStatus",
+    "BadRequestError",
+    "BudgetPolicy",
+    "InvalidEmailError",
+    "InvalidKeyError",
+    "LumaClient",
+    "LumaError",
+    "LumaEvent",
+    "LumaGuest",
+    "LumaPerson",
+    "LumaPool",
+    "LumaTag",
+    "LumaTicket",
+    "LumaUnavailableError",
+    "LumaUser",
+    "NotFoundError",
+    "Page",
+    "RateBudget",
+    "RateLimitedError",
+    "RegistrationAnswer",
+    "email_domain",
+    "identity_key",
+    "normalize_email",
+]

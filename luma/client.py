@@ -1,0 +1,388 @@
+"""The Luma API client: one connection pool per process, one light client per API key.
+
+Every attempt at a request first takes a slot from the shared `RateBudget` (when there is
+one), so retries are counted like first tries. Failures are sorted once, here: 5xx, timeouts
+and dropped connections are retried with exponential backoff and jitter; a 429 is recorded
+in the budget (so every process backs off) and retried after `Retry-After`; anything else is
+the caller's problem and raised at once as a `LumaError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from datetime import datetime
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel
+
+from core.logs import redact, secrets
+from luma.emails import normalize_email
+from luma.errors import (
+    BadRequestError,
+    InvalidKeyError,
+    LumaError,
+    LumaUnavailableError,
+    NotFoundError,
+    RateLimitedError,
+)
+from luma.models import LumaEvent, LumaGuest, LumaPerson, LumaUser, Page
+from luma.paths import CURRENT, LEGACY, ApiPaths, Endpoint
+from luma.ratelimit import RateBudget
+
+log = logging.getLogger(__name__)
+
+KEY_HEADER = "x-luma-api-key"
+PAGE_LIMIT = 100
+MAX_MESSAGE = 200
+DEFAULT_RETRY_AFTER = 60.0
+MAX_BACKOFF = 30.0
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class LumaPool:
+    """Owns the process's single HTTP connection pool and hands out per-key clients."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        legacy_paths: bool = False,
+        budget: RateBudget | None = None,
+        timeout: float = 20.0,
+        max_retries: int = 3,
+        backoff_base: float = 0.5,
+        max_connections: int = 50,
+    ) -> None:
+        self.paths: ApiPaths = LEGACY if legacy_paths else CURRENT
+        self.budget = budget
+        self.max_retries = max_retries
+        self.backoff_base = backoff_base
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+            limits=httpx.Limits(max_connections=max_connections),
+            headers={"accept": "application/json"},
+        )
+
+    def client(self, api_key: str, *, budget_key: str, interactive: bool = False) -> LumaClient:
+        """A client for one key; `budget_key` names the calendar whose budget it spends."""
+        return LumaClient(self, api_key, budget_key=budget_key, interactive=interactive)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> LumaPool:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def _send(
+        self, method: str, path: str, api_key: str, params: dict[str, Any], body: Any
+    ) -> httpx.Response:
+        return await self._http.request(
+            method, path, params=params or None, json=body, headers={KEY_HEADER: api_key}
+        )
+
+
+class LumaClient:
+    """Typed calls to Luma with one API key; cheap to create, shares the pool's connections."""
+
+    def __init__(self, pool: LumaPool, api_key: str, *, budget_key: str, interactive: bool) -> None:
+        if not api_key:
+            raise InvalidKeyError("empty API key")
+        secrets.add(api_key)
+        self._pool = pool
+        self._key = api_key
+        self._paths = pool.paths
+        self.budget_key = budget_key
+        self.interactive = interactive
+
+    def __repr__(self) -> str:
+        return (
+            f"LumaClient(key='…{self._key[-4:]}', budget_key={self.budget_key!r}, "
+            f"paths={self._paths.name!r})"
+        )
+
+    # -- reads -------------------------------------------------------------------------
+
+    async def get_self(self) -> LumaUser:
+        """The key's owner; the cheapest way to check that a key works."""
+        return LumaUser.model_validate(await self._call(Endpoint.GET_SELF))
+
+    async def list_events_page(
+        self,
+        after: datetime | None = None,
+        before: datetime | None = None,
+        cursor: str | None = None,
+        limit: int = PAGE_LIMIT,
+    ) -> Page[LumaEvent]:
+        params = {"after": _iso(after), "before": _iso(before), **_paging(cursor, limit)}
+        return Page[LumaEvent].model_validate(await self._call(Endpoint.LIST_EVENTS, params))
+
+    def iter_events(
+        self, after: datetime | None = None, before: datetime | None = None
+    ) -> AsyncIterator[LumaEvent]:
+        return _follow(lambda cursor: self.list_events_page(after, before, cursor))
+
+    async def get_event(self, event_id: str) -> LumaEvent:
+        params = {self._paths.get_event_param: event_id}
+        return LumaEvent.model_validate(await self._call(Endpoint.GET_EVENT, params))
+
+    async def list_guests_page(
+        self,
+        event_id: str,
+        *,
+        status: str | None = None,
+        sort_column: str | None = None,
+        sort_direction: str | None = None,
+        cursor: str | None = None,
+        limit: int = PAGE_LIMIT,
+    ) -> Page[LumaGuest]:
+        params = {
+            self._paths.event_param: event_id,
+            "approval_status": status,
+            "sort_column": sort_column,
+            "sort_direction": sort_direction,
+            **_paging(cursor, limit),
+        }
+        return Page[LumaGuest].model_validate(await self._call(Endpoint.LIST_GUESTS, params))
+
+    def iter_guests(
+        self,
+        event_id: str,
+        *,
+        status: str | None = None,
+        sort_column: str | None = None,
+        sort_direction: str | None = None,
+    ) -> AsyncIterator[LumaGuest]:
+        return _follow(
+            lambda cursor: self.list_guests_page(
+                event_id,
+                status=status,
+                sort_column=sort_column,
+                sort_direction=sort_direction,
+                cursor=cursor,
+            )
+        )
+
+    async def get_guest(
+        self, event_id: str, *, email: str | None = None, guest_id: str | None = None
+    ) -> LumaGuest:
+        email = _one_guest(email, guest_id)
+        lookup = (
+            {self._paths.guest_email_param: email}
+            if email is not None
+            else {self._paths.guest_id_param: guest_id}
+        )
+        params = {self._paths.event_param: event_id, **lookup}
+        return LumaGuest.model_validate(await self._call(Endpoint.GET_GUEST, params))
+
+    async def list_people_page(
+        self, cursor: str | None = None, limit: int = PAGE_LIMIT
+    ) -> Page[LumaPerson]:
+        data = await self._call(Endpoint.LIST_PEOPLE, _paging(cursor, limit))
+        return Page[LumaPerson].model_validate(data)
+
+    def iter_people(self) -> AsyncIterator[LumaPerson]:
+        return _follow(lambda cursor: self.list_people_page(cursor))
+
+    # -- writes ------------------------------------------------------------------------
+
+    async def update_guest_status(
+        self,
+        event_id: str,
+        *,
+        email: str | None = None,
+        guest_id: str | None = None,
+        status: str,
+        should_refund: bool | None = None,
+        send_email: bool | None = None,
+        message: str | None = None,
+    ) -> None:
+        """Approve, decline (or, on the current API, wait-list / un-approve) one guest.
+
+        Safe to retry: setting a status a guest already has changes nothing. Whether to
+        refund a paid guest is left to the caller: Luma refuses to guess.
+        """
+        email = _one_guest(email, guest_id)
+        self._check_status_options(status, send_email, message)
+        body: dict[str, Any] = {
+            self._paths.event_param: event_id,
+            **self._paths.guest_ref(email, guest_id),
+            "status": status,
+            "should_refund": should_refund,
+        }
+        if self._paths.status_notifications:
+            body |= {"send_email": send_email, "message": message}
+        await self._call(Endpoint.UPDATE_GUEST_STATUS, body=_drop_none(body))
+
+    async def add_guests(self, event_id: str, guests: Iterable[tuple[str, str | None]]) -> None:
+        """Add people as guests (Luma approves them); emails are checked before sending."""
+        entries = [_drop_none({"email": normalize_email(e), "name": n}) for e, n in guests]
+        body = {self._paths.event_param: event_id, "guests": entries}
+        await self._call(Endpoint.ADD_GUESTS, body=body)
+
+    async def send_invites(self, event_id: str, emails: Iterable[str]) -> None:
+        """Invite people by email; Luma sends the invitations."""
+        entries = [{"email": normalize_email(email)} for email in emails]
+        body = {self._paths.event_param: event_id, "guests": entries}
+        await self._call(Endpoint.SEND_INVITES, body=body)
+
+    def _check_status_options(
+        self, status: str, send_email: bool | None, message: str | None
+    ) -> None:
+        allowed = self._paths.settable_statuses
+        if status not in allowed:
+            raise BadRequestError(f"status must be one of {', '.join(sorted(allowed))}")
+        if message is None:
+            return
+        if not self._paths.status_notifications:
+            raise BadRequestError("a message to the guest needs the current Luma API")
+        if len(message) > MAX_MESSAGE:
+            raise BadRequestError(f"the message is longer than {MAX_MESSAGE} characters")
+        if send_email is False:
+            raise BadRequestError("a message cannot be sent with send_email turned off")
+
+    # -- transport ---------------------------------------------------------------------
+
+    async def _call(
+        self, endpoint: Endpoint, params: dict[str, Any] | None = None, body: Any = None
+    ) -> Any:
+        """Send one request with budget and retries; return the decoded JSON body."""
+        method, path = self._paths.method(endpoint), self._paths.routes[endpoint]
+        query = _drop_none(params or {})
+        pool, attempt = self._pool, 0
+        while True:
+            if pool.budget is not None:
+                await pool.budget.acquire(self.budget_key, interactive=self.interactive)
+            try:
+                response = await pool._send(method, path, self._key, query, body)
+            except httpx.TransportError as exc:
+                failure: LumaError = LumaUnavailableError(
+                    f"{method} {path}: {type(exc).__name__} {exc}".strip()
+                )
+                delay = self._backoff(attempt)
+            else:
+                if response.is_success:
+                    return _json(response, method, path)
+                failure = _error_for(response, method, path)
+                if isinstance(failure, RateLimitedError):
+                    delay = failure.retry_after
+                    if pool.budget is not None:
+                        await pool.budget.penalize(self.budget_key, delay)
+                elif isinstance(failure, LumaUnavailableError):
+                    delay = self._backoff(attempt)
+                else:
+                    raise failure
+            if attempt == pool.max_retries:
+                raise failure
+            log.warning(
+                "Luma %s %s failed (%s), retry %d/%d in %.2f s",
+                method,
+                path,
+                failure,
+                attempt + 1,
+                pool.max_retries,
+                delay,
+            )
+            await asyncio.sleep(delay)
+            attempt += 1
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff with jitter, so retrying processes do not fire in step."""
+        ceiling = min(MAX_BACKOFF, self._pool.backoff_base * 2**attempt)
+        return random.uniform(ceiling / 2, ceiling)
+
+
+def _error_for(response: httpx.Response, method: str, path: str) -> LumaError:
+    """The LumaError for a failed response; built from status and body, never headers."""
+    status = response.status_code
+    where = f"{method} {path} → {status}"
+    if status in (401, 403):
+        return InvalidKeyError(where, status=status)
+    if status == 404:
+        return NotFoundError(_with_message(where, response), status=status)
+    if status == 429:
+        return RateLimitedError(_retry_after(response), _with_message(where, response))
+    if status >= 500:
+        return LumaUnavailableError(where, status=status)
+    return BadRequestError(_luma_message(response) or where, status=status)
+
+
+def _luma_message(response: httpx.Response) -> str | None:
+    """Luma's own explanation from an error body, if it gave one."""
+    try:
+        data = response.json()
+    except ValueError:
+        return None
+    if isinstance(data, dict):
+        for name in ("message", "error", "detail"):
+            value = data.get(name)
+            if isinstance(value, str) and value:
+                return redact(value[:300])
+    return None
+
+
+def _with_message(where: str, response: httpx.Response) -> str:
+    message = _luma_message(response)
+    return f"{where}: {message}" if message else where
+
+
+def _retry_after(response: httpx.Response) -> float:
+    raw = response.headers.get("retry-after")
+    try:
+        return max(0.0, float(raw)) if raw is not None else DEFAULT_RETRY_AFTER
+    except ValueError:  # an HTTP date; Luma sends seconds, so this is only a fallback
+        return DEFAULT_RETRY_AFTER
+
+
+def _json(response: httpx.Response, method: str, path: str) -> Any:
+    if not response.content:
+        return {}
+    try:
+        return response.json()
+    except ValueError:
+        raise LumaUnavailableError(f"{method} {path}: response is not JSON") from None
+
+
+async def _follow(fetch: Callable[[str | None], Awaitable[Page[M]]]) -> AsyncIterator[M]:
+    """Every entry of every page, following `next_cursor` until `has_more` is false."""
+    cursor: str | None = None
+    while True:
+        page = await fetch(cursor)
+        for entry in page.entries:
+            yield entry
+        if not page.has_more or not page.next_cursor:
+            return
+        cursor = page.next_cursor
+
+
+def _one_guest(email: str | None, guest_id: str | None) -> str | None:
+    """Checks that exactly one way of naming the guest is given; returns the clean email."""
+    if (email is None) == (guest_id is None):
+        raise ValueError("name the guest by exactly one of email or guest_id")
+    return normalize_email(email) if email is not None else None
+
+
+def _paging(cursor: str | None, limit: int) -> dict[str, Any]:
+    return {"pagination_cursor": cursor, "pagination_limit": limit}
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def _drop_none(values: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in values.items() if value is not None}
