@@ -21,7 +21,7 @@ def normalize_email(raw: str) -> str:
     """
     text = (raw or "").strip()
     if not text:
-        raise InvalidEmailError(raw or "", "it is empty")
+        raise InvalidEmailError(text, "it is empty")
     try:
         result = validate_email(text, check_deliverability=False)
     except EmailNotValidError as exc:

@@ -41,14 +41,14 @@ def _blank_is_none(value: Any) -> Any:
     return None if value == "" else value
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    """Naive timestamps are taken as UTC, so comparisons never mix naive and aware."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
+def _utc(value: datetime | None) -> datetime | None:
+    """Aware UTC always: naive timestamps are taken as UTC, offsets are converted."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-Timestamp = Annotated[datetime | None, BeforeValidator(_blank_is_none), AfterValidator(_aware)]
+Timestamp = Annotated[datetime | None, BeforeValidator(_blank_is_none), AfterValidator(_utc)]
 
 
 def _either(*names: str) -> Any:

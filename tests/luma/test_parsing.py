@@ -98,6 +98,7 @@ def test_event_generation_2_ignores_unknown_fields_and_keeps_offsets() -> None:
     event = LumaEvent.model_validate(EVENT_GEN2)
     assert event.id == "evt-2"
     assert event.start_at == datetime(2026, 4, 1, 6, tzinfo=UTC)
+    assert event.start_at.tzinfo is UTC  # offsets are converted, not just kept
     assert event.end_at is None
     assert event.city is None and event.full_address is None
     assert event.visibility == "members-only"
