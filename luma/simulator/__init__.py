@@ -1,0 +1,19 @@
+"""A local stand-in for Luma's public API, for tests, benchmarks and demos.
+
+It serves both the legacy `/public/v1/...` and the current `/v1/...` paths with seeded,
+realistic data, Luma's per-calendar rate limit, and injectable latency, faults and webhooks.
+"""
+
+from luma.simulator.app import create_app
+from luma.simulator.server import RunningSimulator, running_simulator, serve
+from luma.simulator.state import CalendarHandle, SimulatorConfig, SimulatorState
+
+__all__ = [
+    "CalendarHandle",
+    "RunningSimulator",
+    "SimulatorConfig",
+    "SimulatorState",
+    "create_app",
+    "running_simulator",
+    "serve",
+]

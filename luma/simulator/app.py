@@ -1,0 +1,378 @@
+"""The simulator's HTTP face: both Luma path generations plus `/_sim/` control endpoints.
+
+Every Luma route goes through one gate (auth, rate limit, latency, faults) and one operation
+function shared by both generations; only parameter names and JSON shapes differ between them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from luma.simulator import shapes
+from luma.simulator.control import control_router
+from luma.simulator.model import ApiError, Calendar
+from luma.simulator.paging import Page, page_limit
+from luma.simulator.state import SORT_DIRECTIONS, SimulatorState
+from luma.simulator.webhooks import WebhookSender
+
+Json = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Generation:
+    """What differs between the legacy (generation 1) and current (generation 3) API."""
+
+    legacy: bool
+    paths: Mapping[str, str]
+    event_get_param: str  # query parameter of get-event
+    event_field: str  # event reference in guest queries and write bodies
+
+
+LEGACY = Generation(
+    legacy=True,
+    paths={
+        "self": "/public/v1/user/get-self",
+        "events": "/public/v1/calendar/list-events",
+        "event": "/public/v1/event/get",
+        "guests": "/public/v1/event/get-guests",
+        "guest": "/public/v1/event/get-guest",
+        "update_status": "/public/v1/event/update-guest-status",
+        "add_guests": "/public/v1/event/add-guests",
+        "send_invites": "/public/v1/event/send-invites",
+        "people": "/public/v1/calendar/list-people",
+    },
+    event_get_param="api_id",
+    event_field="event_api_id",
+)
+CURRENT = Generation(
+    legacy=False,
+    paths={
+        "self": "/v1/users/get-self",
+        "events": "/v1/calendars/events/list",
+        "event": "/v1/events/get",
+        "guests": "/v1/events/guests/list",
+        "guest": "/v1/events/guests/get",
+        "update_status": "/v1/events/guests/update-status",
+        "add_guests": "/v1/events/guests/add",
+        "send_invites": "/v1/events/guests/send-invites",
+        "people": "/v1/calendars/contacts/list",
+    },
+    event_get_param="event_id",
+    event_field="event_id",
+)
+LEGACY_STATUSES = ("approved", "declined")
+CURRENT_STATUSES = ("approved", "declined", "pending_approval", "waitlist")
+MAX_MESSAGE = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One admitted request as an operation sees it."""
+
+    state: SimulatorState
+    gen: Generation
+    calendar: Calendar
+    path: str
+    params: Any  # query parameters for GET, the JSON object for POST
+
+
+Operation = Callable[[Call], Json]
+
+
+def create_app(state: SimulatorState) -> FastAPI:
+    sender = WebhookSender(state)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        sender.start()
+        state.arm_hangs()
+        yield
+        state.release_hangs()
+        await sender.stop()
+
+    app = FastAPI(title="Luma API simulator", lifespan=lifespan)
+    app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    for gen in (LEGACY, CURRENT):
+        for name, path in gen.paths.items():
+            operation, method = OPERATIONS[name]
+            app.add_api_route(
+                path,
+                _endpoint(state, gen, path, operation),
+                methods=[method],
+                name=f"{name}:{path}",
+            )
+    app.include_router(control_router(state))
+    return app
+
+
+def _endpoint(
+    state: SimulatorState, gen: Generation, path: str, operation: Operation
+) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        return await _serve(state, gen, path, operation, request)
+
+    return endpoint
+
+
+async def _serve(
+    state: SimulatorState, gen: Generation, path: str, operation: Operation, request: Request
+) -> Response:
+    """Admit, delay, maybe fault, then run the operation; rate headers go on every answer."""
+    admission = state.admit(request.headers.get("x-luma-api-key"))
+    headers = admission.headers
+    config = state.config
+    if config.latency_seconds > 0:
+        await asyncio.sleep(config.latency_seconds)
+    if admission.fault == "error":
+        raise ApiError(500, "Internal server error", headers)
+    lands = config.timeouts_apply_writes and request.method == "POST"
+    if admission.fault == "timeout" and not lands:
+        await state.hang()
+        raise ApiError(504, "Gateway timeout", headers)
+    try:
+        params = await _params(request)
+        body = operation(Call(state, gen, admission.calendar, path, params))
+    except ApiError as exc:
+        exc.headers = {**headers, **exc.headers}
+        raise
+    if admission.fault == "timeout":
+        await state.hang()
+        raise ApiError(504, "Gateway timeout", headers)
+    return JSONResponse(body, headers=headers)
+
+
+async def _params(request: Request) -> Any:
+    if request.method == "GET":
+        return request.query_params
+    try:
+        body = json.loads(await request.body() or b"null")
+    except ValueError as exc:
+        raise ApiError(400, "Request body must be JSON") from exc
+    if not isinstance(body, dict):
+        raise ApiError(400, "Request body must be a JSON object")
+    return body
+
+
+async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+    return JSONResponse({"message": exc.message}, status_code=exc.status, headers=exc.headers)
+
+
+async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    return JSONResponse({"message": str(exc.errors())}, status_code=400)
+
+
+# --- parameter helpers -------------------------------------------------------------------
+
+
+def _time(params: Mapping[str, Any], name: str) -> float | None:
+    raw = params.get(name)
+    if not raw:
+        return None
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError as exc:
+        raise ApiError(400, f"{name} must be an ISO 8601 datetime") from exc
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+
+
+def _direction(params: Mapping[str, Any]) -> str:
+    direction = params.get("sort_direction") or "asc"
+    if direction not in SORT_DIRECTIONS:
+        raise ApiError(400, f"sort_direction must be one of {list(SORT_DIRECTIONS)}")
+    return direction
+
+
+def _optional_bool(body: Mapping[str, Any], name: str) -> bool | None:
+    value = body.get(name)
+    if value is not None and not isinstance(value, bool):
+        raise ApiError(400, f"{name} must be true or false")
+    return value
+
+
+def _page(page: Page[Any], render: Callable[[Any], Json]) -> Json:
+    return {
+        "entries": [render(item) for item in page.items],
+        "has_more": page.has_more,
+        "next_cursor": page.next_cursor,
+    }
+
+
+def _guest_list(body: Mapping[str, Any]) -> list[tuple[str, str | None]]:
+    """Validated, lower-cased, de-duplicated (email, name) pairs; nothing applies if one is bad."""
+    guests = body.get("guests")
+    if not isinstance(guests, list) or not guests:
+        raise ApiError(400, "guests must be a non-empty list of {email, name}")
+    entries: dict[str, str | None] = {}
+    for item in guests:
+        email = item.get("email") if isinstance(item, dict) else None
+        name = item.get("name") if isinstance(item, dict) else None
+        if not isinstance(email, str) or "@" not in email or " " in email.strip():
+            raise ApiError(400, f"Invalid guest email: {email!r}")
+        if name is not None and not isinstance(name, str):
+            raise ApiError(400, "Guest name must be a string")
+        entries.setdefault(email.strip().lower(), name)
+    return list(entries.items())
+
+
+# --- operations --------------------------------------------------------------------------
+
+
+def get_self(call: Call) -> Json:
+    return shapes.self_v1(call.calendar) if call.gen.legacy else shapes.self_v3(call.calendar)
+
+
+def list_events(call: Call) -> Json:
+    params = call.params
+    if (params.get("sort_column") or "start_at") != "start_at":
+        raise ApiError(400, "sort_column must be start_at")
+    render = shapes.event_entry_v1 if call.gen.legacy else shapes.event_v3
+    if not call.gen.legacy and _excluded_by_current_filters(params):
+        return _page(Page(items=[], has_more=False, next_cursor=None), render)
+    page = call.state.list_events(
+        call.calendar,
+        after=_time(params, "after"),
+        before=_time(params, "before"),
+        descending=_direction(params).startswith("desc"),
+        cursor=params.get("pagination_cursor"),
+        limit=page_limit(params.get("pagination_limit")),
+    )
+    return _page(page, render)
+
+
+def _excluded_by_current_filters(params: Any) -> bool:
+    """All simulated events are approved Luma events; other filter values match nothing."""
+    platforms = {p for raw in params.getlist("platforms") for p in raw.split(",") if p}
+    status = params.get("status")
+    if status not in (None, "approved", "pending"):
+        raise ApiError(400, "status must be approved or pending")
+    return bool(platforms and "luma" not in platforms) or status == "pending"
+
+
+def get_event(call: Call) -> Json:
+    event = call.state.event_for(call.calendar, call.params.get(call.gen.event_get_param))
+    if not call.gen.legacy:
+        return shapes.event_v3(event)
+    owner = shapes.self_v1(call.calendar)["user"]
+    return {"event": shapes.event_v1(event), "hosts": [owner]}
+
+
+def list_guests(call: Call) -> Json:
+    params = call.params
+    event = call.state.event_for(call.calendar, params.get(call.gen.event_field))
+    page = call.state.list_guests(
+        event,
+        status=params.get("approval_status") or None,
+        column=params.get("sort_column") or "created_at",
+        direction=_direction(params),
+        cursor=params.get("pagination_cursor"),
+        limit=page_limit(params.get("pagination_limit")),
+    )
+    render = shapes.guest_entry_v1 if call.gen.legacy else shapes.guest_v3
+    return _page(page, lambda guest: render(guest, event))
+
+
+def get_guest(call: Call) -> Json:
+    params = call.params
+    event = call.state.event_for(call.calendar, params.get(call.gen.event_field))
+    if call.gen.legacy:
+        guest = call.state.guest_for(event, params.get("email") or params.get("api_id"))
+        return {"guest": shapes.guest_v1(guest, event)}
+    return shapes.guest_v3(call.state.guest_for(event, params.get("id")), event)
+
+
+def update_status(call: Call) -> Json:
+    body = call.params
+    if call.gen.legacy:
+        ref, status = _legacy_status_body(body)
+    else:
+        ref, status = _current_status_body(body)
+    should_refund = _optional_bool(body, "should_refund")
+    event = call.state.event_for(call.calendar, body.get(call.gen.event_field))
+    guest = call.state.guest_for(event, ref)
+    call.state.update_guest_status(
+        call.calendar, event, guest, status, should_refund=should_refund, path=call.path
+    )
+    return {}
+
+
+def _legacy_status_body(body: Mapping[str, Any]) -> tuple[str, str]:
+    guest = body.get("guest")
+    kind = guest.get("type") if isinstance(guest, dict) else None
+    ref = guest.get(kind) if isinstance(guest, dict) and kind in ("email", "api_id") else None
+    if not isinstance(ref, str) or not ref:
+        raise ApiError(
+            400,
+            'guest must be {"type": "email", "email": ...} or {"type": "api_id", "api_id": ...}',
+        )
+    status = body.get("status")
+    if status not in LEGACY_STATUSES:
+        raise ApiError(400, f"status must be one of {list(LEGACY_STATUSES)}")
+    return ref, status
+
+
+def _current_status_body(body: Mapping[str, Any]) -> tuple[str, str]:
+    ref = body.get("guest_id")
+    if not isinstance(ref, str) or not ref:
+        raise ApiError(400, "guest_id (guest id or email) is required")
+    status = body.get("status")
+    if status not in CURRENT_STATUSES:
+        raise ApiError(400, f"status must be one of {list(CURRENT_STATUSES)}")
+    send_email = _optional_bool(body, "send_email")
+    message = body.get("message")
+    if message is not None:
+        if not isinstance(message, str) or len(message) > MAX_MESSAGE:
+            raise ApiError(400, f"message must be a string of at most {MAX_MESSAGE} characters")
+        if send_email is False:
+            raise ApiError(400, "message cannot be combined with send_email: false")
+    return ref, status
+
+
+def add_guests(call: Call) -> Json:
+    entries = _guest_list(call.params)
+    event = call.state.event_for(call.calendar, call.params.get(call.gen.event_field))
+    call.state.add_guests(call.calendar, event, entries, status="approved", path=call.path)
+    return {}
+
+
+def send_invites(call: Call) -> Json:
+    entries = _guest_list(call.params)
+    event = call.state.event_for(call.calendar, call.params.get(call.gen.event_field))
+    call.state.add_guests(call.calendar, event, entries, status="invited", path=call.path)
+    return {}
+
+
+def list_people(call: Call) -> Json:
+    params = call.params
+    page = call.state.list_people(
+        call.calendar,
+        query=params.get("query"),
+        cursor=params.get("pagination_cursor"),
+        limit=page_limit(params.get("pagination_limit")),
+    )
+    render = shapes.person_v1 if call.gen.legacy else shapes.person_v3
+    return _page(page, partial(render, call.calendar))
+
+
+OPERATIONS: dict[str, tuple[Operation, str]] = {
+    "self": (get_self, "GET"),
+    "events": (list_events, "GET"),
+    "event": (get_event, "GET"),
+    "guests": (list_guests, "GET"),
+    "guest": (get_guest, "GET"),
+    "update_status": (update_status, "POST"),
+    "add_guests": (add_guests, "POST"),
+    "send_invites": (send_invites, "POST"),
+    "people": (list_people, "GET"),
+}
