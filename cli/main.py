@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import admin, demo
+from cli import admin, demo, simulator
 
 app = typer.Typer(
     help="Luma Event Intelligence Bot: guest management for Luma organizers, in Telegram.",
@@ -13,6 +13,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 admin.register(app)
+simulator.register(app)
 demo.register(app)
 
 
