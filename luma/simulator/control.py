@@ -8,9 +8,9 @@ offered over HTTP. No Luma key is needed: this is a local test double.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from luma.simulator import shapes
@@ -65,7 +65,7 @@ def control_router(state: SimulatorState) -> APIRouter:
         ]
 
     @router.get("/writes")
-    async def writes(since: int = 0) -> dict[str, Any]:
+    async def writes(since: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
         return {
             "entries": [shapes.write_record(r) for r in state.writes_since(since)],
             "total": len(state.writes),

@@ -225,6 +225,9 @@ class SimulatorState:
         unknown = set(changes) - RUNTIME_FIELDS
         if unknown:
             raise ApiError(400, f"Not changeable at runtime: {sorted(unknown)}")
+        url = changes.get("webhook_url")
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise ApiError(400, "webhook_url must be an http(s) URL")
         self.config = dataclasses.replace(self.config, **changes)
         return self.config
 

@@ -50,11 +50,16 @@ class WebhookSender:
         task.add_done_callback(self._tasks.discard)
 
     async def _post(self, client: httpx.AsyncClient, url: str, payload: dict[str, object]) -> None:
+        # Logs name only the host: the receiving URL carries the receiver's secret path token.
+        host = httpx.URL(url).host
         try:
             response = await client.post(url, json=payload)
-            response.raise_for_status()
         except httpx.HTTPError as exc:
             self._state.counters["webhooks_failed"] += 1
-            log.warning("Webhook %s to %s failed: %s", payload["type"], url, exc)
-        else:
+            log.warning("Webhook %s to %s failed: %s", payload["type"], host, type(exc).__name__)
+            return
+        if response.is_success:
             self._state.counters["webhooks_sent"] += 1
+        else:
+            self._state.counters["webhooks_failed"] += 1
+            log.warning("Webhook %s to %s answered %s", payload["type"], host, response.status_code)
