@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import admin, demo, simulator
+from cli import admin, demo, services, simulator
 
 app = typer.Typer(
     help="Luma Event Intelligence Bot: guest management for Luma organizers, in Telegram.",
@@ -15,6 +15,7 @@ app = typer.Typer(
 admin.register(app)
 simulator.register(app)
 demo.register(app)
+services.register(app)
 
 
 if __name__ == "__main__":

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
 
     luma_api_url: str = "https://public-api.luma.com"
     luma_legacy_paths: bool = False
+    luma_rate_limit: int = Field(200, ge=1)  # requests per window per calendar key
+    luma_rate_window_seconds: float = Field(60.0, gt=0)
+    luma_timeout_seconds: float = Field(20.0, gt=0)
 
     database_url: str = f"sqlite+aiosqlite:///./{DATA_DIR}/lumabot.db"
     encryption_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
@@ -59,6 +62,12 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     temporal_task_queue: str = "lumabot"
     temporal_ui_url: str = "http://127.0.0.1:8233"
+
+    sync_interval_minutes: int = Field(15, ge=1)
+    summary_delay_minutes: int = Field(120, ge=0)
+    bulk_batch_size: int = Field(100, ge=1, le=1000)
+    bulk_concurrency: int = Field(8, ge=1, le=64)
+    heartbeat_timeout_seconds: float = Field(30.0, gt=0)
 
     @field_validator("encryption_keys", mode="before")
     @classmethod

@@ -7,7 +7,7 @@ timezone-aware (UTC) on every backend.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -15,6 +15,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Enum,
     ForeignKey,
@@ -162,6 +163,7 @@ class AutomationSettings(Base):
     digest_time: Mapped[str] = mapped_column(String(5), default="09:00")  # HH:MM local
     digest_timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     digest_last_sent_at: Mapped[datetime | None]
+    digest_last_fingerprint: Mapped[str | None] = mapped_column(String(64))
     post_event_summary: Mapped[bool] = mapped_column(Boolean, default=True)
     summary_delay_minutes: Mapped[int] = mapped_column(Integer, default=120)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -314,3 +316,55 @@ class LumaRateSend(Base):
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     budget_key: Mapped[str] = mapped_column(String(128))
     sent_at: Mapped[datetime]
+
+
+# --- Automations (workflows' bookkeeping) ------------------------------------------------
+
+
+class BulkJobItem(Base):
+    """One guest a bulk job resolved, and what became of it.
+
+    The job's snapshot lives here rather than in workflow history, so a 50,000-guest job
+    keeps its history small, and a retried batch can see exactly which guests are done.
+    """
+
+    __tablename__ = "bulk_job_items"
+    __table_args__ = (UniqueConstraint("job_id", "luma_guest_id"),)
+
+    job_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    luma_guest_id: Mapped[str] = mapped_column(String(64))
+    email: Mapped[str] = mapped_column(String(320))
+    status_at_resolve: Mapped[str] = mapped_column(String(32))
+    is_paid: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    detail: Mapped[str] = mapped_column(String(500), default="")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class EventSummary(Base):
+    """The post-event summary computed once an event is over."""
+
+    __tablename__ = "event_summaries"
+    __table_args__ = (UniqueConstraint("org_id", "luma_event_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    luma_event_id: Mapped[str] = mapped_column(String(64))
+    figures: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class UsageCounter(Base):
+    """Per org, per day, per kind of costly call (Gemini questions, bulk guests, ...)."""
+
+    __tablename__ = "usage_counters"
+
+    org_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)

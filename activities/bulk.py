@@ -1,0 +1,354 @@
+"""Bulk guest status: resolve the matching guests into a snapshot, then apply in batches.
+
+The snapshot (`bulk_job_items`) makes every step idempotent: resolving the same page twice
+inserts nothing new, and a retried batch skips the guests it already marked done, so a
+crashed worker never makes Luma set one guest's status twice (at most the calls that were in
+flight at the crash are repeated, and those change nothing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio import activity
+
+from activities.heartbeat import heartbeating
+from activities.luma_access import LumaAccess, luma_failures_are_final
+from luma import BadRequestError, LumaGuest, NotFoundError, identity_key, normalize_email
+from luma.errors import InvalidEmailError
+from store import audit
+from store.models import BulkJobItem, utcnow
+
+FAILURE_SAMPLE = 20
+
+
+@dataclass
+class GuestFilter:
+    """Which guests a bulk job touches; empty lists mean "any"."""
+
+    statuses: list[str] = field(default_factory=list)
+    domains: list[str] = field(default_factory=list)
+    emails: list[str] = field(default_factory=list)
+    answer_label: str | None = None
+    answer_value: str | None = None
+
+    def matches(self, guest: LumaGuest) -> bool:
+        if self.statuses and guest.approval_status not in self.statuses:
+            return False
+        if self.domains and guest.email_domain not in {d.lower().lstrip("@") for d in self.domains}:
+            return False
+        if self.emails and identity_key(guest.email) not in self._email_keys():
+            return False
+        return self.answer_label is None or self._answer_matches(guest)
+
+    def _answer_matches(self, guest: LumaGuest) -> bool:
+        wanted = (self.answer_value or "").strip().lower()
+        for answer in guest.registration_answers:
+            if self.answer_label and self.answer_label.lower() in answer.label.lower():
+                return not wanted or wanted in answer.text.lower()
+        return False
+
+    def _email_keys(self) -> set[str]:
+        keys = set()
+        for raw in self.emails:
+            try:
+                keys.add(identity_key(raw))
+            except InvalidEmailError:
+                continue  # reported as a failure when resolving ends
+        return keys
+
+    def server_status(self) -> str | None:
+        """A single status can be filtered by Luma itself, saving pages."""
+        return self.statuses[0] if len(self.statuses) == 1 else None
+
+    def fingerprint(self) -> str:
+        """Stable short hash: the same filter always names the same job."""
+        canonical = json.dumps(asdict(self), sort_keys=True).encode()
+        return hashlib.sha256(canonical).hexdigest()[:12]
+
+
+@dataclass
+class ResolveInput:
+    job_id: str
+    org_id: int
+    event_id: str
+    filter: GuestFilter
+    cursor: str | None = None
+    max_pages: int = 10
+
+
+@dataclass
+class ResolveResult:
+    total: int
+    next_cursor: str | None
+    has_more: bool
+
+
+@dataclass
+class ApplyInput:
+    job_id: str
+    org_id: int
+    event_id: str
+    target_status: str
+    should_refund: bool | None
+    after_seq: int
+    limit: int
+    concurrency: int
+    requested_by: int | None = None
+    chat_id: int | None = None
+
+
+@dataclass
+class GuestFailure:
+    email: str
+    reason: str
+
+
+@dataclass
+class ApplyResult:
+    last_seq: int
+    done: int
+    skipped: int
+    failed: int
+
+
+@dataclass
+class JobTotals:
+    total: int
+    done: int
+    skipped: int
+    failed: int
+    pending: int
+    failures: list[GuestFailure]
+
+
+@dataclass
+class JobRef:
+    job_id: str
+
+
+def _insert(session: AsyncSession):  # type: ignore[no-untyped-def]
+    module = sqlite if session.bind.dialect.name == "sqlite" else postgresql
+    return module.insert(BulkJobItem)
+
+
+class BulkActivities:
+    """The I/O of the bulk status workflow."""
+
+    def __init__(self, luma: LumaAccess) -> None:
+        self.luma = luma
+        self.sessions = luma.sessions
+
+    @activity.defn
+    async def resolve_bulk_targets(self, job: ResolveInput) -> ResolveResult:
+        """Read up to `max_pages` of the guest list fresh from Luma into the job's snapshot."""
+        client = await self.luma.client(job.org_id)
+        cursor, has_more = job.cursor, True
+        async with heartbeating(cursor) as progress:
+            for _ in range(job.max_pages):
+                with luma_failures_are_final():
+                    page = await client.list_guests_page(
+                        job.event_id, status=job.filter.server_status(), cursor=cursor
+                    )
+                await self._add_items(job, [g for g in page.entries if job.filter.matches(g)])
+                cursor, has_more = page.next_cursor, page.has_more and bool(page.next_cursor)
+                progress.value = cursor
+                if not has_more:
+                    await self._add_unmatched_emails(job)
+                    break
+        return ResolveResult(await self._count(job.job_id), cursor, has_more)
+
+    async def _add_items(self, job: ResolveInput, guests: list[LumaGuest]) -> None:
+        rows = [
+            {
+                "luma_guest_id": guest.id,
+                "email": guest.email,
+                "status_at_resolve": guest.approval_status,
+                "is_paid": guest.is_paid,
+                "state": "pending",
+                "detail": "",
+            }
+            for guest in guests
+        ]
+        await self._insert_rows(job, rows)
+
+    async def _add_unmatched_emails(self, job: ResolveInput) -> None:
+        """Emails asked for by name but not on the guest list are failures, not silence."""
+        if not job.filter.emails:
+            return
+        async with self.sessions() as session:
+            present = set(
+                await session.scalars(
+                    select(BulkJobItem.email).where(BulkJobItem.job_id == job.job_id)
+                )
+            )
+        present_keys = {identity_key(email) for email in present if email}
+        rows = []
+        for raw in job.filter.emails:
+            try:
+                missing = identity_key(raw) not in present_keys
+                reason = "not on this event's guest list"
+                email = normalize_email(raw)
+            except InvalidEmailError:
+                missing, reason, email = True, "not a valid email address", raw
+            if missing:
+                rows.append(
+                    {
+                        "luma_guest_id": f"missing:{email}"[:64],
+                        "email": email[:320],
+                        "status_at_resolve": "",
+                        "is_paid": False,
+                        "state": "failed",
+                        "detail": reason,
+                    }
+                )
+        await self._insert_rows(job, rows)
+
+    async def _insert_rows(self, job: ResolveInput, rows: list[dict]) -> None:  # type: ignore[type-arg]
+        if not rows:
+            return
+        async with self.sessions.begin() as session:
+            first = await session.scalar(
+                select(func.coalesce(func.max(BulkJobItem.seq), 0)).where(
+                    BulkJobItem.job_id == job.job_id
+                )
+            )
+            values = [
+                {**row, "job_id": job.job_id, "org_id": job.org_id, "seq": first + n}
+                for n, row in enumerate(rows, start=1)
+            ]
+            statement = _insert(session).values(values)
+            await session.execute(
+                statement.on_conflict_do_nothing(index_elements=["job_id", "luma_guest_id"])
+            )
+
+    async def _count(self, job_id: str) -> int:
+        async with self.sessions() as session:
+            return (
+                await session.scalar(select(func.count()).where(BulkJobItem.job_id == job_id)) or 0
+            )
+
+    @activity.defn
+    async def apply_bulk_batch(self, batch: ApplyInput) -> ApplyResult:
+        """Set the target status on the next `limit` guests of the snapshot.
+
+        Guests already marked done by an earlier attempt are left alone; guests already in
+        the target status are skipped without a call.
+        """
+        async with self.sessions() as session:
+            items = (
+                await session.scalars(
+                    select(BulkJobItem)
+                    .where(BulkJobItem.job_id == batch.job_id, BulkJobItem.seq > batch.after_seq)
+                    .order_by(BulkJobItem.seq)
+                    .limit(batch.limit)
+                )
+            ).all()
+        if not items:
+            return ApplyResult(batch.after_seq, 0, 0, 0)
+        client = await self.luma.client(batch.org_id)
+        gate = asyncio.Semaphore(batch.concurrency)
+        pending = [item for item in items if item.state == "pending"]
+        async with heartbeating(0) as progress:
+
+            async def handle(item: BulkJobItem) -> None:
+                async with gate:
+                    with luma_failures_are_final():
+                        state, detail = await self._apply_one(client, batch, item)
+                await self._finish_item(batch, item, state, detail)
+                progress.value += 1
+
+            try:
+                # A task group cancels the batch's other calls as soon as one fails hard,
+                # so no call outlives the attempt that made it.
+                async with asyncio.TaskGroup() as tasks:
+                    for item in pending:
+                        tasks.create_task(handle(item))
+            except ExceptionGroup as group:
+                raise group.exceptions[0] from None
+        last_seq = items[-1].seq
+        async with self.sessions() as session:
+            counts = await _state_counts(session, batch.job_id, batch.after_seq, last_seq)
+        return ApplyResult(
+            last_seq, counts.get("done", 0), counts.get("skipped", 0), counts.get("failed", 0)
+        )
+
+    async def _apply_one(self, client, batch: ApplyInput, item: BulkJobItem) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+        if item.status_at_resolve == batch.target_status:
+            return "skipped", f"already {batch.target_status}"
+        if batch.target_status == "declined" and item.is_paid and batch.should_refund is None:
+            return "failed", "has a paid ticket: decide whether to refund before declining"
+        try:
+            await client.update_guest_status(
+                batch.event_id,
+                guest_id=item.luma_guest_id,
+                status=batch.target_status,
+                should_refund=batch.should_refund if item.is_paid else None,
+            )
+        except NotFoundError:
+            return "failed", "no longer on the guest list"
+        except BadRequestError as exc:
+            return "failed", exc.user_message
+        return "done", ""
+
+    async def _finish_item(
+        self, batch: ApplyInput, item: BulkJobItem, state: str, detail: str
+    ) -> None:
+        async with self.sessions.begin() as session:
+            row = await session.get(BulkJobItem, (batch.job_id, item.seq))
+            if row is None or row.state != "pending":
+                return
+            row.state, row.detail, row.updated_at = state, detail[:500], utcnow()
+            if state != "skipped":
+                await audit.record(
+                    session,
+                    org_id=batch.org_id,
+                    source="workflow",
+                    action=f"bulk_{batch.target_status}",
+                    result=state if state == "failed" else batch.target_status,
+                    target={"event_id": batch.event_id, "email": item.email, "job": batch.job_id},
+                    actor_user_id=batch.requested_by,
+                    chat_id=batch.chat_id,
+                    detail=detail,
+                    idempotency_key=f"{batch.job_id}:{item.luma_guest_id}"[:200],
+                )
+
+    @activity.defn
+    async def bulk_job_totals(self, job: JobRef) -> JobTotals:
+        """The job's counts and a sample of failures, straight from the snapshot."""
+        async with self.sessions() as session:
+            counts = await _state_counts(session, job.job_id)
+            failed = (
+                await session.execute(
+                    select(BulkJobItem.email, BulkJobItem.detail)
+                    .where(BulkJobItem.job_id == job.job_id, BulkJobItem.state == "failed")
+                    .order_by(BulkJobItem.seq)
+                    .limit(FAILURE_SAMPLE)
+                )
+            ).all()
+        return JobTotals(
+            total=sum(counts.values()),
+            done=counts.get("done", 0),
+            skipped=counts.get("skipped", 0),
+            failed=counts.get("failed", 0),
+            pending=counts.get("pending", 0),
+            failures=[GuestFailure(email, reason) for email, reason in failed],
+        )
+
+
+async def _state_counts(
+    session: AsyncSession, job_id: str, after_seq: int = 0, last_seq: int | None = None
+) -> dict[str, int]:
+    query = select(BulkJobItem.state, func.count()).where(
+        BulkJobItem.job_id == job_id, BulkJobItem.seq > after_seq
+    )
+    if last_seq is not None:
+        query = query.where(BulkJobItem.seq <= last_seq)
+    rows = await session.execute(query.group_by(BulkJobItem.state))
+    return {state: count for state, count in rows}

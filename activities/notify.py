@@ -1,0 +1,95 @@
+"""Telegram notifications from workflows: reports, digests and summaries.
+
+Each message carries an idempotency key recorded in the audit log after sending, so a
+replayed or retried step does not post the same report twice (a crash between the send and
+the record can repeat one message at most).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramNotFound
+from aiogram.types import BufferedInputFile
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+
+from activities.charts import bar_chart_png
+from store import audit
+from store.models import AuditEntry
+
+log = logging.getLogger(__name__)
+TELEGRAM_LIMIT = 4096
+CAPTION_LIMIT = 1024
+
+
+@dataclass
+class ChatNotice:
+    org_id: int
+    chat_id: int
+    text: str
+    idempotency_key: str
+    chart: dict[str, int] | None = None  # rendered here, so history holds no image
+    chart_title: str = ""
+
+
+def clip(text: str, limit: int = TELEGRAM_LIMIT) -> str:
+    """Telegram refuses longer messages; cut on a line break and say so."""
+    if len(text) <= limit:
+        return text
+    cut = text.rfind("\n", 0, limit - 20)
+    return text[: cut if cut > 0 else limit - 20] + "\n… (truncated)"
+
+
+class NotifyActivities:
+    """Posts to Telegram chats; without a bot configured it records that nothing was sent."""
+
+    def __init__(self, bot: Bot | None, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.bot = bot
+        self.sessions = sessions
+
+    @activity.defn
+    async def notify_chat(self, notice: ChatNotice) -> bool:
+        """Send once; returns whether a message went out."""
+        async with self.sessions() as session:
+            already = await session.scalar(
+                select(AuditEntry.id).where(AuditEntry.idempotency_key == notice.idempotency_key)
+            )
+        if already is not None:
+            return False
+        sent, result = False, "no bot configured"
+        if self.bot is not None:
+            try:
+                await self._send(notice)
+                sent, result = True, "sent"
+            except (TelegramForbiddenError, TelegramNotFound, TelegramBadRequest) as exc:
+                # The chat is gone or the bot was removed: retrying cannot help.
+                log.warning("could not notify chat %s: %s", notice.chat_id, exc.message)
+                result = "undeliverable"
+        async with self.sessions.begin() as session:
+            await audit.record(
+                session,
+                org_id=notice.org_id,
+                source="workflow",
+                action="notify",
+                result=result,
+                chat_id=notice.chat_id,
+                idempotency_key=notice.idempotency_key,
+            )
+        return sent
+
+    async def _send(self, notice: ChatNotice) -> None:
+        assert self.bot is not None
+        if notice.chart is None:
+            await self.bot.send_message(notice.chat_id, clip(notice.text))
+            return
+        png = bar_chart_png(notice.chart_title, notice.chart)
+        photo = BufferedInputFile(png, filename="summary.png")
+        if len(notice.text) <= CAPTION_LIMIT:
+            await self.bot.send_photo(notice.chat_id, photo, caption=notice.text)
+        else:
+            await self.bot.send_photo(notice.chat_id, photo)
+            await self.bot.send_message(notice.chat_id, clip(notice.text))

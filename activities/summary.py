@@ -1,0 +1,199 @@
+"""Post-event summaries: timing of the event, the figures, and who should receive them."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from html import escape
+from typing import Any
+
+from sqlalchemy import func, select
+from temporalio import activity
+
+from activities.luma_access import LumaAccess
+from activities.sync import event_row
+from luma import NotFoundError
+from store import cache
+from store.models import AutomationSettings, Chat, EventSummary, Guest
+
+FREE_MAIL = frozenset(
+    {
+        "gmail.com",
+        "googlemail.com",
+        "yahoo.com",
+        "outlook.com",
+        "hotmail.com",
+        "icloud.com",
+        "proton.me",
+        "protonmail.com",
+        "aol.com",
+        "live.com",
+        "me.com",
+        "gmx.de",
+        "mail.ru",
+    }
+)
+REGISTERED = ("approved", "session", "pending_approval", "waitlist", "declined")
+
+
+@dataclass
+class EventRef:
+    org_id: int
+    event_id: str
+
+
+@dataclass
+class EventTiming:
+    exists: bool
+    name: str = ""
+    end_at: datetime | None = None
+
+
+@dataclass
+class SummaryResult:
+    text: str
+    chart: dict[str, int]
+    name: str
+
+
+@dataclass
+class Recipients:
+    chat_ids: list[int]
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{round(100 * part / whole)}%" if whole else "n/a"
+
+
+def summary_figures(guests: list[Guest], repeat_emails: set[str]) -> dict[str, Any]:
+    statuses = Counter(guest.approval_status for guest in guests)
+    approved = [g for g in guests if g.approval_status in ("approved", "session")]
+    checked_in = sum(1 for g in guests if g.checked_in_at is not None)
+    companies = Counter(
+        g.company or g.email_domain
+        for g in approved
+        if g.company or g.email_domain not in FREE_MAIL
+    )
+    return {
+        "registered": sum(statuses[s] for s in REGISTERED),
+        "approved": len(approved),
+        "declined": statuses["declined"],
+        "waitlisted": statuses["waitlist"],
+        "pending": statuses["pending_approval"],
+        "invited": statuses["invited"],
+        "checked_in": checked_in,
+        "attendance_rate": checked_in / len(approved) if approved else None,
+        "no_shows": sum(1 for g in approved if g.checked_in_at is None),
+        "top_companies": companies.most_common(5),
+        "top_domains": Counter(g.email_domain for g in approved).most_common(5),
+        "repeat_guests": sum(1 for g in guests if g.normalized_email in repeat_emails),
+    }
+
+
+def summary_text(name: str, figures: dict[str, Any], history_rate: float | None) -> str:
+    lines = [
+        f"📊 <b>{escape(name)}</b> is over. Here is how it went:",
+        f"Registered {figures['registered']} · approved {figures['approved']} · "
+        f"declined {figures['declined']} · waitlisted {figures['waitlisted']}",
+        f"Checked in {figures['checked_in']} of {figures['approved']} approved "
+        f"({_pct(figures['checked_in'], figures['approved'])}); "
+        f"no-shows {figures['no_shows']}.",
+        f"Repeat guests: {figures['repeat_guests']}.",
+    ]
+    if figures["invited"]:
+        lines.append(f"Invited but never registered: {figures['invited']}.")
+    if figures["top_companies"]:
+        top = ", ".join(f"{escape(str(n))} ({c})" for n, c in figures["top_companies"])
+        lines.append(f"Top companies: {top}.")
+    rate = figures["attendance_rate"]
+    if rate is not None and history_rate is not None:
+        trend = "above" if rate >= history_rate else "below"
+        lines.append(
+            f"Attendance {round(100 * rate)}% is {trend} your average of "
+            f"{round(100 * history_rate)}% over earlier events."
+        )
+    return "\n".join(lines)
+
+
+class SummaryActivities:
+    """The I/O of the post-event summary workflow."""
+
+    def __init__(self, luma: LumaAccess) -> None:
+        self.luma = luma
+        self.sessions = luma.sessions
+
+    @activity.defn
+    async def event_timing(self, ref: EventRef) -> EventTiming:
+        """When the event ends, read fresh from Luma so a moved event is noticed."""
+        client = await self.luma.client(ref.org_id)
+        try:
+            event = await client.get_event(ref.event_id)
+        except NotFoundError:
+            return EventTiming(exists=False)
+        async with self.sessions.begin() as session:
+            await cache.upsert_events(session, org_id=ref.org_id, events=[event_row(event)])
+        return EventTiming(exists=True, name=event.name, end_at=event.end_at)
+
+    @activity.defn
+    async def compute_summary(self, ref: EventRef) -> SummaryResult:
+        """Figures from the freshly synced cache, stored once per event."""
+        async with self.sessions.begin() as session:
+            event = await cache.get_event(session, org_id=ref.org_id, luma_event_id=ref.event_id)
+            name = event.name if event else ref.event_id
+            guests = list(
+                await cache.list_guests(session, org_id=ref.org_id, luma_event_id=ref.event_id)
+            )
+            repeat_emails = set(
+                await session.scalars(
+                    select(Guest.normalized_email).where(
+                        Guest.org_id == ref.org_id,
+                        Guest.luma_event_id != ref.event_id,
+                        Guest.gone_at.is_(None),
+                        Guest.normalized_email.in_({g.normalized_email for g in guests}),
+                    )
+                )
+            )
+            figures = summary_figures(guests, repeat_emails)
+            history = await self._history_rate(session, ref)
+            text = summary_text(name, figures, history)
+            stored = await session.scalar(
+                select(EventSummary).where(
+                    EventSummary.org_id == ref.org_id, EventSummary.luma_event_id == ref.event_id
+                )
+            )
+            if stored is None:
+                stored = EventSummary(org_id=ref.org_id, luma_event_id=ref.event_id)
+                session.add(stored)
+            stored.figures, stored.text = figures, text
+        chart = {
+            "approved": figures["approved"],
+            "checked in": figures["checked_in"],
+            "pending": figures["pending"],
+            "waitlist": figures["waitlisted"],
+            "declined": figures["declined"],
+        }
+        return SummaryResult(text=text, chart=chart, name=name)
+
+    async def _history_rate(self, session, ref: EventRef) -> float | None:  # type: ignore[no-untyped-def]
+        earlier = (
+            await session.scalars(
+                select(EventSummary.figures).where(
+                    EventSummary.org_id == ref.org_id, EventSummary.luma_event_id != ref.event_id
+                )
+            )
+        ).all()
+        rates = [f["attendance_rate"] for f in earlier if f.get("attendance_rate") is not None]
+        return sum(rates) / len(rates) if rates else None
+
+    @activity.defn
+    async def summary_recipients(self, ref: EventRef) -> Recipients:
+        """Chats linked to the org that did not turn post-event summaries off."""
+        async with self.sessions() as session:
+            rows = await session.execute(
+                select(Chat.id, func.coalesce(AutomationSettings.post_event_summary, True))
+                .outerjoin(AutomationSettings, AutomationSettings.chat_id == Chat.id)
+                .where(Chat.org_id == ref.org_id)
+                .order_by(Chat.id)
+            )
+            return Recipients([chat_id for chat_id, wanted in rows if wanted])

@@ -1,0 +1,214 @@
+"""Guest-list sync: Luma's events and guests copied into the cache, org by org.
+
+Upserts are keyed on Luma's ids, so a retried page writes the same rows again. Guests a full
+pass did not see are marked gone (they were removed in Luma), never deleted, so history and
+audit references stay intact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from temporalio import activity
+
+from activities.heartbeat import heartbeating
+from activities.luma_access import LumaAccess, luma_failures_are_final
+from luma import LumaEvent, LumaGuest, identity_key
+from luma.errors import InvalidEmailError
+from store import cache
+from store.models import Event, EventSummary, Organization, utcnow
+
+# Past events are re-read for this long after they end (late check-ins, final statuses).
+RECENT = timedelta(days=7)
+
+
+@dataclass
+class OrgRef:
+    org_id: int
+
+
+@dataclass
+class EventToSync:
+    event_id: str
+    name: str
+    end_at: datetime | None
+    needs_summary: bool
+
+
+@dataclass
+class EventsSynced:
+    total: int
+    to_sync: list[EventToSync]
+
+
+@dataclass
+class EventGuestsRef:
+    org_id: int
+    event_id: str
+
+
+@dataclass
+class GuestsSynced:
+    event_id: str
+    upserted: int
+    gone: int
+
+
+@dataclass
+class GuestRef:
+    org_id: int
+    event_id: str
+    guest_id: str | None = None
+    email: str | None = None
+
+
+def event_row(event: LumaEvent) -> dict[str, Any]:
+    return {
+        "luma_event_id": event.id,
+        "name": event.name[:500],
+        "start_at": event.start_at,
+        "end_at": event.end_at,
+        "timezone": event.timezone,
+        "city": event.city,
+        "country": event.country,
+        "url": event.url,
+        "raw": event.raw,
+    }
+
+
+def guest_row(guest: LumaGuest) -> dict[str, Any]:
+    email = guest.email.strip()
+    try:
+        normalized = identity_key(email)
+    except InvalidEmailError:
+        normalized = email.lower()
+    return {
+        "luma_guest_id": guest.id,
+        "email": email[:320],
+        "normalized_email": normalized[:320],
+        "email_domain": guest.email_domain[:255],
+        "name": (guest.name or "")[:255],
+        "approval_status": guest.approval_status[:32],
+        "company": (guest.company or None) and guest.company[:255],
+        "job_title": (guest.job_title or None) and guest.job_title[:255],
+        "registration_answers": [
+            {"label": a.label, "type": a.question_type, "answer": a.text}
+            for a in guest.registration_answers
+        ],
+        "is_paid": guest.is_paid,
+        "registered_at": guest.registered_at,
+        "invited_at": guest.invited_at,
+        "checked_in_at": guest.checked_in_at,
+    }
+
+
+class SyncActivities:
+    """The I/O of the guest-list sync and of webhook-driven single-guest refreshes."""
+
+    def __init__(self, luma: LumaAccess) -> None:
+        self.luma = luma
+        self.sessions = luma.sessions
+
+    @activity.defn
+    async def sync_events(self, org: OrgRef) -> EventsSynced:
+        """Copy every event of the calendar; say which need their guests synced."""
+        client = await self.luma.client(org.org_id)
+        events: list[LumaEvent] = []
+        async with heartbeating(0) as progress:
+            with luma_failures_are_final():
+                async for event in client.iter_events():
+                    events.append(event)
+                    progress.value = len(events)
+        async with self.sessions.begin() as session:
+            await cache.upsert_events(
+                session, org_id=org.org_id, events=[event_row(e) for e in events]
+            )
+            await session.execute(
+                update(Event)
+                .where(
+                    Event.org_id == org.org_id,
+                    Event.luma_event_id.not_in([e.id for e in events]),
+                    Event.gone_at.is_(None),
+                )
+                .values(gone_at=utcnow())
+            )
+            stored = (
+                await session.scalars(
+                    select(Event).where(Event.org_id == org.org_id, Event.gone_at.is_(None))
+                )
+            ).all()
+            summarized = set(
+                await session.scalars(
+                    select(EventSummary.luma_event_id).where(EventSummary.org_id == org.org_id)
+                )
+            )
+        now = utcnow()
+        to_sync = [
+            EventToSync(
+                event.luma_event_id,
+                event.name,
+                event.end_at,
+                needs_summary=event.luma_event_id not in summarized
+                and (event.end_at is None or event.end_at > now - RECENT),
+            )
+            for event in stored
+            if event.guests_synced_at is None or event.end_at is None or event.end_at > now - RECENT
+        ]
+        return EventsSynced(total=len(stored), to_sync=to_sync)
+
+    @activity.defn
+    async def sync_event_guests(self, ref: EventGuestsRef) -> GuestsSynced:
+        """Copy one event's whole guest list, then mark the guests Luma no longer has."""
+        client = await self.luma.client(ref.org_id)
+        started = utcnow()
+        upserted = 0
+        async with heartbeating(0) as progress:
+            cursor: str | None = None
+            while True:
+                with luma_failures_are_final():
+                    page = await client.list_guests_page(ref.event_id, cursor=cursor)
+                async with self.sessions.begin() as session:
+                    upserted += await cache.upsert_guests(
+                        session,
+                        org_id=ref.org_id,
+                        luma_event_id=ref.event_id,
+                        guests=[guest_row(g) for g in page.entries],
+                    )
+                progress.value = upserted
+                if not (page.has_more and page.next_cursor):
+                    break
+                cursor = page.next_cursor
+        async with self.sessions.begin() as session:
+            gone = await cache.mark_guests_gone(
+                session, org_id=ref.org_id, luma_event_id=ref.event_id, fetched_before=started
+            )
+            await session.execute(
+                update(Event)
+                .where(Event.org_id == ref.org_id, Event.luma_event_id == ref.event_id)
+                .values(guests_synced_at=utcnow())
+            )
+        return GuestsSynced(ref.event_id, upserted, gone)
+
+    @activity.defn
+    async def finish_org_sync(self, org: OrgRef) -> None:
+        async with self.sessions.begin() as session:
+            await session.execute(
+                update(Organization)
+                .where(Organization.id == org.org_id)
+                .values(last_synced_at=utcnow())
+            )
+
+    @activity.defn
+    async def refresh_guest(self, ref: GuestRef) -> str:
+        """Re-read one guest from Luma (a webhook told us it changed) and cache it."""
+        client = await self.luma.client(ref.org_id)
+        with luma_failures_are_final():
+            guest = await client.get_guest(ref.event_id, email=ref.email, guest_id=ref.guest_id)
+        async with self.sessions.begin() as session:
+            await cache.upsert_guests(
+                session, org_id=ref.org_id, luma_event_id=ref.event_id, guests=[guest_row(guest)]
+            )
+        return guest.approval_status

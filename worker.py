@@ -1,0 +1,140 @@
+"""The Temporal worker: every workflow and activity of the product on one task queue.
+
+Run with `lumabot worker`. It owns the process's clients (database engine, one Luma
+connection pool, the Telegram bot for notifications) and hands them to the activity classes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from aiogram import Bot
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.bulk import BulkActivities
+from activities.digest import DigestActivities
+from activities.luma_access import LumaAccess
+from activities.notify import NotifyActivities
+from activities.summary import SummaryActivities
+from activities.sync import SyncActivities
+from bot.factory import create_bot
+from core.settings import Settings
+from luma import BudgetPolicy, LumaPool
+from store.crypto import KeyBox
+from store.db import create_engine, session_factory
+from store.rate_budget import DatabaseRateBudget
+from workflows.bulk import BulkStatusWorkflow
+from workflows.digest import DailyDigestWorkflow
+from workflows.starter import register_search_attributes
+from workflows.summary import PostEventSummaryWorkflow
+from workflows.sync import RefreshGuestWorkflow, SyncOrgWorkflow
+
+log = logging.getLogger("lumabot.worker")
+
+WORKFLOWS: Sequence[type] = (
+    BulkStatusWorkflow,
+    SyncOrgWorkflow,
+    RefreshGuestWorkflow,
+    DailyDigestWorkflow,
+    PostEventSummaryWorkflow,
+)
+
+
+@dataclass
+class WorkerClients:
+    sessions: async_sessionmaker[AsyncSession]
+    luma: LumaAccess
+    bot: Bot | None
+
+
+def activities_for(clients: WorkerClients) -> list[Any]:
+    """Bound activity methods, each class holding the clients it needs."""
+    bulk = BulkActivities(clients.luma)
+    sync = SyncActivities(clients.luma)
+    summary = SummaryActivities(clients.luma)
+    digest = DigestActivities(clients.sessions)
+    notify = NotifyActivities(clients.bot, clients.sessions)
+    return [
+        bulk.resolve_bulk_targets,
+        bulk.apply_bulk_batch,
+        bulk.bulk_job_totals,
+        sync.sync_events,
+        sync.sync_event_guests,
+        sync.finish_org_sync,
+        sync.refresh_guest,
+        summary.event_timing,
+        summary.compute_summary,
+        summary.summary_recipients,
+        digest.build_digest,
+        digest.mark_digest_sent,
+        notify.notify_chat,
+    ]
+
+
+def budget_policy(settings: Settings) -> BudgetPolicy:
+    return BudgetPolicy(limit=settings.luma_rate_limit, window=settings.luma_rate_window_seconds)
+
+
+@asynccontextmanager
+async def worker_clients(settings: Settings) -> AsyncIterator[WorkerClients]:
+    """The process's clients, closed in reverse order on the way out."""
+    engine = create_engine(settings.database_url)
+    sessions = session_factory(engine)
+    budget = DatabaseRateBudget(sessions, budget_policy(settings))
+    pool = LumaPool(
+        settings.luma_api_url,
+        legacy_paths=settings.luma_legacy_paths,
+        budget=budget,
+        timeout=settings.luma_timeout_seconds,
+    )
+    bot = (
+        create_bot(settings.bot_token.get_secret_value(), settings.telegram_api_url)
+        if settings.bot_token
+        else None
+    )
+    keybox = KeyBox(settings.resolved_encryption_keys())
+    try:
+        yield WorkerClients(sessions, LumaAccess(sessions, keybox, pool), bot)
+    finally:
+        if bot is not None:
+            await bot.session.close()
+        await pool.aclose()
+        await engine.dispose()
+
+
+def build_worker(client: Client, task_queue: str, clients: WorkerClients) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=list(WORKFLOWS),
+        activities=activities_for(clients),
+        graceful_shutdown_timeout=timedelta(seconds=10),
+    )
+
+
+async def run_worker(settings: Settings) -> None:
+    """Connect, register search attributes, and work until SIGTERM or Ctrl-C."""
+    client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+    added = await register_search_attributes(client, settings.temporal_namespace)
+    if added:
+        log.info("registered search attributes: %s", ", ".join(added))
+    async with worker_clients(settings) as clients:
+        worker = build_worker(client, settings.temporal_task_queue, clients)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        log.info("worker polling %s on %s", settings.temporal_task_queue, settings.temporal_address)
+        async with worker:
+            await stop.wait()
+            log.info("shutting down: finishing in-flight activities")
+    log.info("worker stopped")

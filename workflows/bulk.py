@@ -1,0 +1,274 @@
+"""Approve or decline every guest matching a filter, as one durable, controllable job."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.bulk import (
+        ApplyInput,
+        BulkActivities,
+        GuestFailure,
+        GuestFilter,
+        JobRef,
+        ResolveInput,
+    )
+    from activities.notify import ChatNotice, NotifyActivities
+    from workflows.reports import bulk_report_text
+    from workflows.retry import LONG, LUMA_RETRY, QUICK
+
+TARGETS = ("approved", "declined")
+# Continue-as-new well before Temporal's history limits, whatever the event's size.
+ACTIVITIES_PER_RUN = 200
+
+
+@dataclass
+class BulkCounters:
+    total: int = 0
+    done: int = 0
+    skipped: int = 0
+    failed: int = 0
+    last_seq: int = 0
+    cursor: str | None = None
+    resolved: bool = False
+    paused: bool = False
+    started_at: datetime | None = None
+
+
+@dataclass
+class BulkStatusInput:
+    org_id: int
+    event_id: str
+    target_status: str
+    filter: GuestFilter
+    should_refund: bool | None = None
+    requested_by: int | None = None
+    chat_id: int | None = None
+    event_name: str = ""
+    batch_size: int = 100
+    concurrency: int = 8
+    pages_per_resolve: int = 10
+    heartbeat_timeout_seconds: float = 30.0
+    carried: BulkCounters = field(default_factory=BulkCounters)
+
+
+@dataclass
+class BulkProgress:
+    phase: str  # resolving | applying | paused | cancelling | finished
+    total: int
+    done: int
+    skipped: int
+    failed: int
+    eta_seconds: float | None
+
+
+@dataclass
+class BulkReport:
+    event_id: str
+    target_status: str
+    total: int
+    done: int
+    skipped: int
+    failed: int
+    cancelled: bool
+    failures: list[GuestFailure]
+    text: str
+
+
+@dataclass
+class ControlRequest:
+    """Input of pause / resume / cancel; who asked is kept for the audit trail."""
+
+    requested_by: int | None = None
+
+
+@workflow.defn
+class BulkStatusWorkflow:
+    def __init__(self) -> None:
+        self.counters = BulkCounters()
+        self.cancelled = False
+        self.finished = False
+
+    @workflow.run
+    async def run(self, job: BulkStatusInput) -> BulkReport:
+        if job.target_status not in TARGETS:
+            raise ApplicationError(
+                f"target status must be approved or declined, not {job.target_status!r}",
+                non_retryable=True,
+            )
+        self.counters = replace(job.carried)
+        if self.counters.started_at is None:
+            self.counters.started_at = workflow.now()
+        job_id = f"{workflow.info().workflow_id}/{workflow.info().first_execution_run_id}"
+        try:
+            await self._resolve_and_apply(job, job_id)
+        except ActivityError as error:
+            cause = error.cause
+            if not (isinstance(cause, ApplicationError) and cause.non_retryable):
+                raise
+            # A deliberate failure (rejected key, event gone): say so, then end the job.
+            await self._notify(job, f"The bulk job stopped: {cause.message}", f"failed:{job_id}")
+            raise ApplicationError(cause.message, type=cause.type, non_retryable=True) from None
+        return await self._finish(job, job_id)
+
+    async def _resolve_and_apply(self, job: BulkStatusInput, job_id: str) -> None:
+        activities_run = 0
+
+        while not self.counters.resolved and not self.cancelled:
+            resolved = await workflow.execute_activity_method(
+                BulkActivities.resolve_bulk_targets,
+                ResolveInput(
+                    job_id,
+                    job.org_id,
+                    job.event_id,
+                    job.filter,
+                    self.counters.cursor,
+                    job.pages_per_resolve,
+                ),
+                **self._activity_options(job),
+            )
+            self.counters.total = resolved.total
+            self.counters.cursor = resolved.next_cursor
+            self.counters.resolved = not resolved.has_more
+            activities_run += 1
+            await self._maybe_continue(job, activities_run)
+
+        while not self.cancelled:
+            await workflow.wait_condition(lambda: not self.counters.paused or self.cancelled)
+            if self.cancelled:
+                break
+            batch = await workflow.execute_activity_method(
+                BulkActivities.apply_bulk_batch,
+                ApplyInput(
+                    job_id,
+                    job.org_id,
+                    job.event_id,
+                    job.target_status,
+                    job.should_refund,
+                    self.counters.last_seq,
+                    job.batch_size,
+                    job.concurrency,
+                    job.requested_by,
+                    job.chat_id,
+                ),
+                **self._activity_options(job),
+            )
+            if batch.last_seq == self.counters.last_seq:
+                break  # nothing left
+            self.counters.last_seq = batch.last_seq
+            self.counters.done += batch.done
+            self.counters.skipped += batch.skipped
+            self.counters.failed += batch.failed
+            activities_run += 1
+            await self._maybe_continue(job, activities_run)
+
+    async def _finish(self, job: BulkStatusInput, job_id: str) -> BulkReport:
+        totals = await workflow.execute_activity_method(
+            BulkActivities.bulk_job_totals,
+            JobRef(job_id),
+            start_to_close_timeout=QUICK,
+            retry_policy=LUMA_RETRY,
+        )
+        self.finished = True
+        report = BulkReport(
+            event_id=job.event_id,
+            target_status=job.target_status,
+            total=totals.total,
+            done=totals.done,
+            skipped=totals.skipped,
+            failed=totals.failed,
+            cancelled=self.cancelled,
+            failures=totals.failures,
+            text="",
+        )
+        report.text = bulk_report_text(report, job.event_name, totals.pending)
+        await self._notify(job, report.text, f"report:{job_id}")
+        return report
+
+    async def _notify(self, job: BulkStatusInput, text: str, key: str) -> None:
+        if job.chat_id is None:
+            return
+        await workflow.execute_activity_method(
+            NotifyActivities.notify_chat,
+            ChatNotice(job.org_id, job.chat_id, text, key),
+            start_to_close_timeout=QUICK,
+            retry_policy=LUMA_RETRY,
+        )
+
+    def _activity_options(self, job: BulkStatusInput) -> dict:  # type: ignore[type-arg]
+        return {
+            "start_to_close_timeout": LONG,
+            "heartbeat_timeout": timedelta(seconds=job.heartbeat_timeout_seconds),
+            "retry_policy": LUMA_RETRY,
+        }
+
+    async def _maybe_continue(self, job: BulkStatusInput, activities_run: int) -> None:
+        if (
+            activities_run < ACTIVITIES_PER_RUN
+            and not workflow.info().is_continue_as_new_suggested()
+        ):
+            return
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        workflow.continue_as_new(replace(job, carried=replace(self.counters)))
+
+    @workflow.query
+    def progress(self) -> BulkProgress:
+        counters = self.counters
+        processed = counters.done + counters.skipped + counters.failed
+        phase = (
+            "finished"
+            if self.finished
+            else "cancelling"
+            if self.cancelled
+            else "paused"
+            if counters.paused
+            else "applying"
+            if counters.resolved
+            else "resolving"
+        )
+        eta = None
+        if counters.resolved and processed and counters.started_at and not self.finished:
+            elapsed = (workflow.now() - counters.started_at).total_seconds()
+            eta = elapsed / processed * (counters.total - processed)
+        return BulkProgress(
+            phase, counters.total, counters.done, counters.skipped, counters.failed, eta
+        )
+
+    @workflow.update
+    def pause(self, request: ControlRequest) -> BulkProgress:
+        self.counters.paused = True
+        return self.progress()
+
+    @pause.validator
+    def _pause_allowed(self, request: ControlRequest) -> None:
+        self._require_running()
+        if self.counters.paused:
+            raise ValueError("the job is already paused")
+
+    @workflow.update
+    def resume(self, request: ControlRequest) -> BulkProgress:
+        self.counters.paused = False
+        return self.progress()
+
+    @resume.validator
+    def _resume_allowed(self, request: ControlRequest) -> None:
+        self._require_running()
+        if not self.counters.paused:
+            raise ValueError("the job is not paused")
+
+    @workflow.update
+    def cancel(self, request: ControlRequest) -> BulkProgress:
+        self.cancelled = True
+        return self.progress()
+
+    @cancel.validator
+    def _cancel_allowed(self, request: ControlRequest) -> None:
+        self._require_running()
+
+    def _require_running(self) -> None:
+        if self.finished or self.cancelled:
+            raise ValueError("the job has already finished")

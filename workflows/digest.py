@@ -1,0 +1,51 @@
+"""The daily digest of one chat, started by that chat's Temporal Schedule."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.digest import DigestActivities, DigestRequest, DigestSent
+    from activities.notify import ChatNotice, NotifyActivities
+    from workflows.retry import LUMA_RETRY, QUICK
+
+
+@dataclass
+class DigestInput:
+    chat_id: int
+    org_id: int
+    force: bool = False  # send even when nothing changed
+
+
+@dataclass
+class DigestOutcome:
+    sent: bool
+    text: str
+
+
+@workflow.defn
+class DailyDigestWorkflow:
+    @workflow.run
+    async def run(self, job: DigestInput) -> DigestOutcome:
+        options = {"start_to_close_timeout": QUICK, "retry_policy": LUMA_RETRY}
+        digest = await workflow.execute_activity_method(
+            DigestActivities.build_digest, DigestRequest(job.chat_id, job.org_id), **options
+        )
+        if not (digest.changed or job.force):
+            return DigestOutcome(False, digest.text)
+        info = workflow.info()
+        await workflow.execute_activity_method(
+            NotifyActivities.notify_chat,
+            ChatNotice(
+                job.org_id, job.chat_id, digest.text, f"digest:{info.workflow_id}:{info.run_id}"
+            ),
+            **options,
+        )
+        await workflow.execute_activity_method(
+            DigestActivities.mark_digest_sent,
+            DigestSent(job.chat_id, digest.fingerprint),
+            **options,
+        )
+        return DigestOutcome(True, digest.text)

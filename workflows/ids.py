@@ -1,0 +1,52 @@
+"""Deterministic workflow and schedule ids, and the search attributes set on every run.
+
+Ids are derived from the tenant and the purpose, so a double-clicked button or a repeated
+API call finds the job already running instead of starting it twice.
+"""
+
+from __future__ import annotations
+
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+
+from activities.bulk import GuestFilter
+
+ORG_ID = SearchAttributeKey.for_keyword("OrgId")
+EVENT_ID = SearchAttributeKey.for_keyword("EventId")
+KIND = SearchAttributeKey.for_keyword("Kind")
+REQUESTED_BY = SearchAttributeKey.for_keyword("RequestedBy")
+SEARCH_ATTRIBUTES = (ORG_ID, EVENT_ID, KIND, REQUESTED_BY)
+
+
+def bulk_id(org_id: int, event_id: str, target_status: str, guest_filter: GuestFilter) -> str:
+    return f"bulk-{org_id}-{event_id}-{target_status}-{guest_filter.fingerprint()}"
+
+
+def sync_id(org_id: int) -> str:
+    return f"sync-{org_id}"
+
+
+def sync_schedule_id(org_id: int) -> str:
+    return f"sync-schedule-{org_id}"
+
+
+def digest_schedule_id(chat_id: int) -> str:
+    return f"digest-schedule-{chat_id}"
+
+
+def summary_id(org_id: int, event_id: str) -> str:
+    return f"summary-{org_id}-{event_id}"
+
+
+def guest_refresh_id(org_id: int, event_id: str, guest_ref: str) -> str:
+    return f"guest-refresh-{org_id}-{event_id}-{guest_ref}"
+
+
+def search_attributes(
+    *, org_id: int, kind: str, event_id: str | None = None, requested_by: int | None = None
+) -> TypedSearchAttributes:
+    pairs = [SearchAttributePair(ORG_ID, str(org_id)), SearchAttributePair(KIND, kind)]
+    if event_id is not None:
+        pairs.append(SearchAttributePair(EVENT_ID, event_id))
+    if requested_by is not None:
+        pairs.append(SearchAttributePair(REQUESTED_BY, str(requested_by)))
+    return TypedSearchAttributes(pairs)

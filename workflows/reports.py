@@ -1,0 +1,42 @@
+"""Human-readable texts of workflow results (HTML for Telegram; user text escaped)."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Protocol
+
+from activities.bulk import GuestFailure
+
+VERB = {"approved": "Approved", "declined": "Declined"}
+
+
+class BulkOutcome(Protocol):
+    target_status: str
+    total: int
+    done: int
+    skipped: int
+    failed: int
+    cancelled: bool
+    failures: list[GuestFailure]
+
+
+def bulk_report_text(report: BulkOutcome, event_name: str, pending: int) -> str:
+    title = "Bulk job cancelled" if report.cancelled else "Bulk job finished"
+    where = f" for <b>{escape(event_name)}</b>" if event_name else ""
+    lines = [
+        f"{title}{where}.",
+        f"{VERB.get(report.target_status, report.target_status)}: {report.done} of "
+        f"{report.total} matching guest(s).",
+    ]
+    if report.skipped:
+        lines.append(f"Already {report.target_status}: {report.skipped}.")
+    if report.cancelled and pending:
+        lines.append(f"Left untouched after cancelling: {pending}.")
+    if report.failed:
+        lines.append(f"Could not change: {report.failed}.")
+        lines += [
+            f"• {escape(failure.email)}: {escape(failure.reason)}" for failure in report.failures
+        ]
+        if report.failed > len(report.failures):
+            lines.append(f"… and {report.failed - len(report.failures)} more.")
+    return "\n".join(lines)

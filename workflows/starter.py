@@ -1,0 +1,348 @@
+"""Starting and steering the automations through a Temporal client (used by bot and API).
+
+This is the only door from the product's faces into the workflows: it picks deterministic
+ids, sets the search attributes, and creates, updates and deletes the Schedules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+from urllib.parse import quote
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleCalendarSpec,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleRange,
+    ScheduleSpec,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.bulk import GuestFilter
+from workflows import ids
+from workflows.bulk import (
+    BulkProgress,
+    BulkReport,
+    BulkStatusInput,
+    BulkStatusWorkflow,
+    ControlRequest,
+)
+from workflows.digest import DailyDigestWorkflow, DigestInput
+from workflows.sync import RefreshGuestInput, RefreshGuestWorkflow, SyncInput, SyncOrgWorkflow
+
+ControlAction = Literal["pause", "resume", "cancel"]
+
+
+class JobControlError(Exception):
+    """A pause/resume/cancel that cannot apply; the text is fit to show a user."""
+
+
+@dataclass(frozen=True)
+class JobDefaults:
+    """Tunables the workflows receive in their inputs (workflows never read settings)."""
+
+    task_queue: str = "lumabot"
+    ui_url: str = "http://127.0.0.1:8233"
+    namespace: str = "default"
+    batch_size: int = 100
+    concurrency: int = 8
+    heartbeat_timeout_seconds: float = 30.0
+    summary_delay_minutes: int = 120
+    sync_interval_minutes: int = 15
+
+
+@dataclass
+class BulkStart:
+    workflow_id: str
+    already_running: bool
+    ui_url: str
+
+
+@dataclass
+class JobInfo:
+    workflow_id: str
+    kind: str
+    status: str
+    started_at: datetime | None
+    ui_url: str
+
+
+async def register_search_attributes(client: Client, namespace: str) -> list[str]:
+    """Create our custom search attributes where missing; returns the ones added."""
+    existing = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=namespace)
+    )
+    missing = {
+        key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
+        for key in ids.SEARCH_ATTRIBUTES
+        if key.name not in existing.custom_attributes
+    }
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
+        )
+    return sorted(missing)
+
+
+class Automations:
+    """The product's handle on its workflows and schedules."""
+
+    def __init__(self, client: Client, defaults: JobDefaults) -> None:
+        self.client = client
+        self.defaults = defaults
+
+    def ui_url(self, workflow_id: str) -> str:
+        base = self.defaults.ui_url.rstrip("/")
+        return (
+            f"{base}/namespaces/{self.defaults.namespace}/workflows/{quote(workflow_id, safe='')}"
+        )
+
+    # -- bulk status ----------------------------------------------------------------------
+
+    async def start_bulk(
+        self,
+        *,
+        org_id: int,
+        event_id: str,
+        target_status: str,
+        guest_filter: GuestFilter,
+        should_refund: bool | None = None,
+        requested_by: int | None = None,
+        chat_id: int | None = None,
+        event_name: str = "",
+    ) -> BulkStart:
+        """Start the job, or find the identical one already running (double clicks)."""
+        workflow_id = ids.bulk_id(org_id, event_id, target_status, guest_filter)
+        job = BulkStatusInput(
+            org_id=org_id,
+            event_id=event_id,
+            target_status=target_status,
+            filter=guest_filter,
+            should_refund=should_refund,
+            requested_by=requested_by,
+            chat_id=chat_id,
+            event_name=event_name,
+            batch_size=self.defaults.batch_size,
+            concurrency=self.defaults.concurrency,
+            heartbeat_timeout_seconds=self.defaults.heartbeat_timeout_seconds,
+        )
+        try:
+            await self.client.start_workflow(
+                BulkStatusWorkflow.run,
+                job,
+                id=workflow_id,
+                task_queue=self.defaults.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+                search_attributes=ids.search_attributes(
+                    org_id=org_id, kind="bulk", event_id=event_id, requested_by=requested_by
+                ),
+            )
+        except WorkflowAlreadyStartedError:
+            return BulkStart(workflow_id, True, self.ui_url(workflow_id))
+        return BulkStart(workflow_id, False, self.ui_url(workflow_id))
+
+    def handle(self, workflow_id: str) -> WorkflowHandle[Any, Any]:
+        return self.client.get_workflow_handle(workflow_id)
+
+    def bulk_handle(self, workflow_id: str) -> WorkflowHandle[BulkStatusWorkflow, BulkReport]:
+        return self.client.get_workflow_handle_for(BulkStatusWorkflow.run, workflow_id)
+
+    async def bulk_progress(self, workflow_id: str) -> BulkProgress:
+        return await self.handle(workflow_id).query(
+            BulkStatusWorkflow.progress, result_type=BulkProgress
+        )
+
+    async def control_bulk(
+        self, workflow_id: str, action: ControlAction, requested_by: int | None = None
+    ) -> BulkProgress:
+        update = {
+            "pause": BulkStatusWorkflow.pause,
+            "resume": BulkStatusWorkflow.resume,
+            "cancel": BulkStatusWorkflow.cancel,
+        }[action]
+        try:
+            return await self.handle(workflow_id).execute_update(
+                update, ControlRequest(requested_by), result_type=BulkProgress
+            )
+        except WorkflowUpdateFailedError as exc:
+            reason = exc.cause.message if isinstance(exc.cause, ApplicationError) else str(exc)
+            raise JobControlError(f"Cannot {action} this job: {reason}.") from None
+        except RPCError as exc:
+            if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
+                raise JobControlError(
+                    f"Cannot {action} this job: it is no longer running."
+                ) from None
+            raise
+
+    # -- sync -----------------------------------------------------------------------------
+
+    def _sync_input(self, org_id: int) -> SyncInput:
+        return SyncInput(
+            org_id=org_id,
+            summary_delay_minutes=self.defaults.summary_delay_minutes,
+            heartbeat_timeout_seconds=self.defaults.heartbeat_timeout_seconds,
+        )
+
+    async def sync_now(self, org_id: int) -> WorkflowHandle[Any, Any]:
+        """Run a sync now, or join the one already running."""
+        return await self.client.start_workflow(
+            SyncOrgWorkflow.run,
+            self._sync_input(org_id),
+            id=ids.sync_id(org_id),
+            task_queue=self.defaults.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            search_attributes=ids.search_attributes(org_id=org_id, kind="sync"),
+        )
+
+    async def ensure_sync_schedule(self, org_id: int, interval_minutes: int | None = None) -> None:
+        """Create the org's sync schedule, or update its interval if it exists."""
+        every = timedelta(minutes=interval_minutes or self.defaults.sync_interval_minutes)
+        schedule = Schedule(
+            action=ScheduleActionStartWorkflow(
+                SyncOrgWorkflow.run,
+                self._sync_input(org_id),
+                id=ids.sync_id(org_id),
+                task_queue=self.defaults.task_queue,
+                typed_search_attributes=ids.search_attributes(org_id=org_id, kind="sync"),
+            ),
+            spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
+            policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+        )
+        await self._upsert_schedule(
+            ids.sync_schedule_id(org_id),
+            schedule,
+            ids.search_attributes(org_id=org_id, kind="sync-schedule"),
+        )
+
+    async def refresh_guest(
+        self, org_id: int, event_id: str, *, guest_id: str | None = None, email: str | None = None
+    ) -> WorkflowHandle[Any, Any]:
+        ref = guest_id or email or ""
+        return await self.client.start_workflow(
+            RefreshGuestWorkflow.run,
+            RefreshGuestInput(org_id, event_id, guest_id, email),
+            id=ids.guest_refresh_id(org_id, event_id, ref),
+            task_queue=self.defaults.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            search_attributes=ids.search_attributes(
+                org_id=org_id, kind="guest-refresh", event_id=event_id
+            ),
+        )
+
+    # -- digest ---------------------------------------------------------------------------
+
+    async def set_digest(self, *, chat_id: int, org_id: int, at: str, timezone: str) -> None:
+        """Daily at `at` (HH:MM) in `timezone`; replaces any earlier digest schedule."""
+        hour, minute = (int(part) for part in at.split(":"))
+        schedule = Schedule(
+            action=ScheduleActionStartWorkflow(
+                DailyDigestWorkflow.run,
+                DigestInput(chat_id=chat_id, org_id=org_id),
+                id=f"digest-{chat_id}",
+                task_queue=self.defaults.task_queue,
+                typed_search_attributes=ids.search_attributes(org_id=org_id, kind="digest"),
+            ),
+            spec=ScheduleSpec(
+                calendars=[
+                    ScheduleCalendarSpec(hour=[ScheduleRange(hour)], minute=[ScheduleRange(minute)])
+                ],
+                time_zone_name=timezone,
+            ),
+            policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+        )
+        await self._upsert_schedule(
+            ids.digest_schedule_id(chat_id),
+            schedule,
+            ids.search_attributes(org_id=org_id, kind="digest-schedule"),
+        )
+
+    async def clear_digest(self, chat_id: int) -> bool:
+        return await self._delete_schedule(ids.digest_schedule_id(chat_id))
+
+    async def send_digest_now(self, *, chat_id: int, org_id: int) -> WorkflowHandle[Any, Any]:
+        return await self.client.start_workflow(
+            DailyDigestWorkflow.run,
+            DigestInput(chat_id=chat_id, org_id=org_id, force=True),
+            id=f"digest-{chat_id}-now",
+            task_queue=self.defaults.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            search_attributes=ids.search_attributes(org_id=org_id, kind="digest"),
+        )
+
+    # -- org lifecycle --------------------------------------------------------------------
+
+    async def on_org_linked(self, org_id: int, interval_minutes: int | None = None) -> None:
+        await self.ensure_sync_schedule(org_id, interval_minutes)
+        await self.sync_now(org_id)
+
+    async def on_org_unlinked(self, org_id: int, chat_ids: list[int]) -> None:
+        """The last chat let go of the org: stop its schedules."""
+        await self._delete_schedule(ids.sync_schedule_id(org_id))
+        for chat_id in chat_ids:
+            await self.clear_digest(chat_id)
+
+    async def schedule_exists(self, schedule_id: str) -> bool:
+        try:
+            await self.client.get_schedule_handle(schedule_id).describe()
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return False
+            raise
+        return True
+
+    async def _upsert_schedule(self, schedule_id: str, schedule: Schedule, attributes) -> None:  # type: ignore[no-untyped-def]
+        if await self.schedule_exists(schedule_id):
+
+            def replace(_: ScheduleUpdateInput) -> ScheduleUpdate:
+                return ScheduleUpdate(schedule=schedule)
+
+            await self.client.get_schedule_handle(schedule_id).update(replace)
+            return
+        await self.client.create_schedule(schedule_id, schedule, search_attributes=attributes)
+
+    async def _delete_schedule(self, schedule_id: str) -> bool:
+        try:
+            await self.client.get_schedule_handle(schedule_id).delete()
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return False
+            raise
+        return True
+
+    # -- listing --------------------------------------------------------------------------
+
+    async def list_jobs(self, org_id: int, *, limit: int = 20) -> list[JobInfo]:
+        """Running and recent workflows of one org, newest first (visibility query)."""
+        query = f"OrgId = '{int(org_id)}'"
+        jobs = []
+        async for execution in self.client.list_workflows(query, limit=limit):
+            kind = execution.typed_search_attributes.get(ids.KIND) or execution.workflow_type
+            status = execution.status or WorkflowExecutionStatus.RUNNING
+            jobs.append(
+                JobInfo(
+                    execution.id,
+                    kind,
+                    status.name.lower(),
+                    execution.start_time,
+                    self.ui_url(execution.id),
+                )
+            )
+        return jobs

@@ -1,0 +1,104 @@
+"""Guest-list sync per org (scheduled and on demand), and single-guest refresh (webhooks)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.sync import EventGuestsRef, GuestRef, OrgRef, SyncActivities
+    from workflows.ids import search_attributes, summary_id
+    from workflows.retry import LONG, LUMA_RETRY, QUICK
+    from workflows.summary import PostEventSummaryWorkflow, SummaryInput
+
+
+@dataclass
+class SyncInput:
+    org_id: int
+    summary_delay_minutes: int = 120
+    heartbeat_timeout_seconds: float = 30.0
+
+
+@dataclass
+class SyncReport:
+    events: int
+    events_synced: int
+    guests: int
+    gone: int
+    summaries_started: int
+
+
+@workflow.defn
+class SyncOrgWorkflow:
+    @workflow.run
+    async def run(self, job: SyncInput) -> SyncReport:
+        options = {
+            "start_to_close_timeout": LONG,
+            "heartbeat_timeout": timedelta(seconds=job.heartbeat_timeout_seconds),
+            "retry_policy": LUMA_RETRY,
+        }
+        events = await workflow.execute_activity_method(
+            SyncActivities.sync_events, OrgRef(job.org_id), **options
+        )
+        guests = gone = 0
+        for event in events.to_sync:
+            synced = await workflow.execute_activity_method(
+                SyncActivities.sync_event_guests,
+                EventGuestsRef(job.org_id, event.event_id),
+                **options,
+            )
+            guests, gone = guests + synced.upserted, gone + synced.gone
+        await workflow.execute_activity_method(
+            SyncActivities.finish_org_sync,
+            OrgRef(job.org_id),
+            start_to_close_timeout=QUICK,
+            retry_policy=LUMA_RETRY,
+        )
+        started = 0
+        for event in events.to_sync:
+            if event.needs_summary:
+                started += await self._start_summary(job, event.event_id)
+        return SyncReport(events.total, len(events.to_sync), guests, gone, started)
+
+    async def _start_summary(self, job: SyncInput, event_id: str) -> int:
+        """Start the event's summary workflow unless it already runs or ran."""
+        try:
+            await workflow.start_child_workflow(
+                PostEventSummaryWorkflow.run,
+                SummaryInput(job.org_id, event_id, job.summary_delay_minutes),
+                id=summary_id(job.org_id, event_id),
+                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                search_attributes=search_attributes(
+                    org_id=job.org_id, kind="summary", event_id=event_id
+                ),
+            )
+        except WorkflowAlreadyStartedError:
+            return 0
+        return 1
+
+
+@dataclass
+class RefreshGuestInput:
+    org_id: int
+    event_id: str
+    guest_id: str | None = None
+    email: str | None = None
+
+
+@workflow.defn
+class RefreshGuestWorkflow:
+    """A webhook said a guest changed: re-read that guest alone instead of a full sync."""
+
+    @workflow.run
+    async def run(self, job: RefreshGuestInput) -> str:
+        return await workflow.execute_activity_method(
+            SyncActivities.refresh_guest,
+            GuestRef(job.org_id, job.event_id, job.guest_id, job.email),
+            start_to_close_timeout=QUICK,
+            retry_policy=LUMA_RETRY,
+        )
