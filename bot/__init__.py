@@ -1,0 +1,1 @@
+"""The Telegram bot: aiogram routers, middlewares, keyboards."""

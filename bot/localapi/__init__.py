@@ -1,0 +1,26 @@
+"""A local stand-in for Telegram's Bot API, for tests and the offline demo.
+
+The bot's code is the same as in production; only `TELEGRAM_API_URL` points here. Tests play
+the users through `BotApiState` (`user_says`, `user_presses`) and assert on what the bot sent
+(`wait_for_bot_message`, `documents`, `calls`); the demo console does the same over `/_local/`.
+"""
+
+from bot.localapi.app import create_app
+from bot.localapi.errors import ApiError
+from bot.localapi.media import StoredFile
+from bot.localapi.server import LocalBotApi, running_local_api, serve
+from bot.localapi.state import DEFAULT_TOKEN, ApiCall, BotApiState, BotEvent, Message
+
+__all__ = [
+    "DEFAULT_TOKEN",
+    "ApiCall",
+    "ApiError",
+    "BotApiState",
+    "BotEvent",
+    "LocalBotApi",
+    "Message",
+    "StoredFile",
+    "create_app",
+    "running_local_api",
+    "serve",
+]
