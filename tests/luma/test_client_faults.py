@@ -1,0 +1,125 @@
+"""Retries: transient faults are ridden out, refusals are not retried, 429s are waited out."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+
+import pytest
+
+from luma.client import LumaPool
+from luma.errors import InvalidKeyError, LumaUnavailableError, NotFoundError, RateLimitedError
+from luma.simulator import CalendarHandle, RunningSimulator, SimulatorConfig, running_simulator
+
+
+@dataclass
+class RecordingBudget:
+    """A RateBudget that admits everything and remembers what it was told."""
+
+    acquired: list[tuple[str, bool]] = field(default_factory=list)
+    penalties: list[tuple[str, float]] = field(default_factory=list)
+
+    async def acquire(self, budget_key: str, *, interactive: bool) -> None:
+        self.acquired.append((budget_key, interactive))
+
+    async def penalize(self, budget_key: str, retry_after: float) -> None:
+        self.penalties.append((budget_key, retry_after))
+
+
+@pytest.fixture(scope="module")
+async def sim() -> AsyncIterator[RunningSimulator]:
+    config = SimulatorConfig(calendars=0, rate_limit=None, hang_seconds=2.0, fault_seed=7)
+    async with running_simulator(config) as running:
+        yield running
+
+
+@pytest.fixture
+def calendar(sim: RunningSimulator) -> Iterator[CalendarHandle]:
+    yield sim.state.add_calendar()
+    sim.state.configure(error_rate=0.0, timeout_rate=0.0, rate_limit=None)
+    sim.state.reset_rate_limits()
+
+
+async def test_listing_survives_injected_errors_and_timeouts(
+    sim: RunningSimulator, calendar: CalendarHandle, caplog: pytest.LogCaptureFixture
+) -> None:
+    event_id = sim.state.add_event(calendar.id, guests=2_000)
+    before = sim.state.stats()
+    sim.state.configure(error_rate=0.1, timeout_rate=0.1)
+    budget = RecordingBudget()
+    async with LumaPool(
+        sim.base_url, budget=budget, timeout=0.3, max_retries=6, backoff_base=0.005
+    ) as pool:
+        luma = pool.client(calendar.api_key, budget_key=calendar.id)
+        with caplog.at_level(logging.WARNING, logger="luma.client"):
+            ids = [guest.id async for guest in luma.iter_guests(event_id)]
+
+    assert len(ids) == len(set(ids)) == 2_000
+    stats = sim.state.stats()
+    errors = stats["injected_errors"] - before["injected_errors"]
+    timeouts = stats["injected_timeouts"] - before["injected_timeouts"]
+    assert errors > 0 and timeouts > 0
+    faults = errors + timeouts
+    assert sim.state.requests[calendar.id] == 20 + faults  # each fault cost one retry
+    assert len(budget.acquired) == 20 + faults  # retries are counted in the budget too
+    assert "retry" in caplog.text
+    assert calendar.api_key not in caplog.text
+
+
+async def test_faults_beyond_the_retry_limit_surface_as_unavailable(
+    sim: RunningSimulator, calendar: CalendarHandle
+) -> None:
+    sim.state.configure(error_rate=1.0)
+    async with LumaPool(sim.base_url, max_retries=2, backoff_base=0.001) as pool:
+        with pytest.raises(LumaUnavailableError) as caught:
+            await pool.client(calendar.api_key, budget_key=calendar.id).get_self()
+    assert sim.state.requests[calendar.id] == 3
+    assert caught.value.status == 500
+    assert "try again" in caught.value.user_message
+
+
+async def test_refusals_are_not_retried(sim: RunningSimulator, calendar: CalendarHandle) -> None:
+    unauthorized = sim.state.counters["unauthorized"]
+    async with LumaPool(sim.base_url, max_retries=5, backoff_base=0.001) as pool:
+        with pytest.raises(InvalidKeyError):
+            await pool.client("secret-wrong-key-123456", budget_key=calendar.id).get_self()
+        assert sim.state.counters["unauthorized"] == unauthorized + 1
+
+        luma = pool.client(calendar.api_key, budget_key=calendar.id)
+        with pytest.raises(NotFoundError):
+            await luma.get_event("evt-missing")
+        assert sim.state.requests[calendar.id] == 1
+
+
+async def test_429_waits_for_retry_after_and_tells_the_budget(
+    sim: RunningSimulator, calendar: CalendarHandle
+) -> None:
+    sim.state.configure(rate_limit=3, rate_window_seconds=30.0, rate_block_seconds=1.0)
+    budget = RecordingBudget()
+    async with LumaPool(sim.base_url, budget=budget, backoff_base=0.001) as pool:
+        luma = pool.client(calendar.api_key, budget_key=calendar.id, interactive=True)
+        for _ in range(3):
+            await luma.get_self()
+        started = time.perf_counter()
+        await luma.get_self()  # refused once, then admitted after the block
+        waited = time.perf_counter() - started
+
+    assert 0.9 <= waited < 2.5
+    assert sim.state.rate_limited[calendar.id] == 1
+    assert budget.penalties == [(calendar.id, 1.0)]
+    assert budget.acquired == [(calendar.id, True)] * 5
+
+
+async def test_429_beyond_the_retry_limit_raises_rate_limited(
+    sim: RunningSimulator, calendar: CalendarHandle
+) -> None:
+    sim.state.configure(rate_limit=1, rate_window_seconds=30.0, rate_block_seconds=30.0)
+    async with LumaPool(sim.base_url, max_retries=0) as pool:
+        luma = pool.client(calendar.api_key, budget_key=calendar.id)
+        await luma.get_self()
+        with pytest.raises(RateLimitedError) as caught:
+            await luma.get_self()
+    assert caught.value.retry_after == 30.0
+    assert "try again in a minute" in caught.value.user_message
