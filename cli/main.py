@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import admin, demo, services, simulator
+from cli import admin, demo, parse, services, simulator
 
 app = typer.Typer(
     help="Luma Event Intelligence Bot: guest management for Luma organizers, in Telegram.",
@@ -16,6 +16,7 @@ admin.register(app)
 simulator.register(app)
 demo.register(app)
 services.register(app)
+parse.register(app)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,139 @@
+"""The one entry point the bot uses: Gemini when configured and within quota, else offline.
+
+The offline parser is always there to answer, so a missing key, an outage, a slow reply, a
+429, an invalid or unsafe reply and a spent daily quota all end in a usable intent. The
+same message from the same org within a minute is answered from a small in-process cache
+(people resend; Gemini calls cost quota).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from nlp.context import ParseContext
+from nlp.gemini import FallbackReason, GeminiFailure, GeminiParser
+from nlp.intent import Intent
+from nlp.offline import OfflineParser
+from nlp.quota import CallQuota
+
+log = logging.getLogger(__name__)
+
+Source = Literal["gemini", "offline", "cache"]
+
+
+@dataclass(frozen=True)
+class ParseResult:
+    intent: Intent
+    source: Source
+    fallback_reason: FallbackReason | None = None
+
+
+class ResponseCache:
+    """A bounded LRU of recent results that expire after `ttl` seconds."""
+
+    def __init__(
+        self,
+        *,
+        ttl: float = 60.0,
+        max_entries: int = 512,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._ttl, self._max, self._clock = ttl, max_entries, clock
+        self._entries: OrderedDict[Hashable, tuple[float, Intent]] = OrderedDict()
+
+    def get(self, key: Hashable) -> Intent | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        stored_at, intent = entry
+        if self._clock() - stored_at > self._ttl:
+            del self._entries[key]
+            return None
+        self._entries.move_to_end(key)
+        return intent
+
+    def put(self, key: Hashable, intent: Intent) -> None:
+        self._entries[key] = (self._clock(), intent)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._max:
+            self._entries.popitem(last=False)
+
+
+class IntentParser:
+    """Parses organizer messages into intents; never performs or confirms a write itself."""
+
+    def __init__(
+        self,
+        gemini: GeminiParser | None = None,
+        quota: CallQuota | None = None,
+        *,
+        offline: OfflineParser | None = None,
+        cache: ResponseCache | None = None,
+    ) -> None:
+        self._gemini = gemini
+        self._quota = quota
+        self._offline = offline or OfflineParser()
+        self._cache = cache or ResponseCache()
+
+    async def parse(
+        self, text: str, ctx: ParseContext, *, org_id: int | None = None
+    ) -> ParseResult:
+        """The intent in `text`. Without `org_id` no quota is counted (CLI, tests)."""
+        key = _cache_key(text, ctx, org_id)
+        if (cached := self._cache.get(key)) is not None:
+            return ParseResult(cached, "cache")
+        result = await self._parse(text, ctx, org_id)
+        self._cache.put(key, result.intent)
+        return result
+
+    async def phrase(
+        self,
+        request: str,
+        facts: Mapping[str, Any],
+        ctx: ParseContext,
+        *,
+        org_id: int | None = None,
+    ) -> str | None:
+        """Gemini's short wording of facts our code computed, or None (use a template)."""
+        if self._gemini is None or not await self._allowed(org_id, ctx):
+            return None
+        try:
+            return await self._gemini.phrase(request, facts)
+        except GeminiFailure as failure:
+            log.info("Gemini phrasing skipped: %s", failure.reason)
+            return None
+
+    async def aclose(self) -> None:
+        """Release Gemini's HTTP connections."""
+        if self._gemini is not None:
+            await self._gemini.aclose()
+
+    async def _parse(self, text: str, ctx: ParseContext, org_id: int | None) -> ParseResult:
+        if self._gemini is None:
+            return ParseResult(self._offline.parse(text, ctx), "offline")
+        if not await self._allowed(org_id, ctx):
+            return self._fallback(text, ctx, FallbackReason.QUOTA)
+        try:
+            return ParseResult(await self._gemini.parse(text, ctx), "gemini")
+        except GeminiFailure as failure:
+            log.info("Gemini parse fell back to offline: %s", failure)
+            return self._fallback(text, ctx, failure.reason)
+
+    async def _allowed(self, org_id: int | None, ctx: ParseContext) -> bool:
+        if self._quota is None or org_id is None:
+            return True
+        return await self._quota.try_consume(org_id, day=ctx.today)
+
+    def _fallback(self, text: str, ctx: ParseContext, reason: FallbackReason) -> ParseResult:
+        return ParseResult(self._offline.parse(text, ctx), "offline", reason)
+
+
+def _cache_key(text: str, ctx: ParseContext, org_id: int | None) -> Hashable:
+    """Same org, same words (ignoring case and spacing), same local day, zone and events."""
+    normalized = " ".join(text.casefold().split())
+    return (org_id, normalized, ctx.today, ctx.timezone, ctx.events)
