@@ -9,7 +9,7 @@ from bot.localapi.app import create_app
 from bot.localapi.errors import ApiError
 from bot.localapi.media import StoredFile
 from bot.localapi.server import LocalBotApi, running_local_api, serve
-from bot.localapi.state import DEFAULT_TOKEN, ApiCall, BotApiState, BotEvent, Message
+from bot.localapi.state import DEFAULT_TOKEN, ApiCall, BotApiState, BotEvent, ChatMessage
 
 __all__ = [
     "DEFAULT_TOKEN",
@@ -17,8 +17,8 @@ __all__ = [
     "ApiError",
     "BotApiState",
     "BotEvent",
+    "ChatMessage",
     "LocalBotApi",
-    "Message",
     "StoredFile",
     "create_app",
     "running_local_api",

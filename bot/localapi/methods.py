@@ -16,7 +16,7 @@ from typing import Any
 from bot.localapi.errors import ApiError, bad_request
 from bot.localapi.formatting import render, utf16_len
 from bot.localapi.media import FileKind, StoredFile, UploadedFile
-from bot.localapi.state import BotAccount, BotApiState, Chat, Json, Message, Webhook
+from bot.localapi.state import BotAccount, BotApiState, Chat, ChatMessage, Json, Webhook
 
 _TEXT_LIMITS = {"text": 4096, "caption": 1024}
 _BUTTON_ACTIONS = frozenset(
@@ -363,7 +363,7 @@ async def pin_chat_message(state: BotApiState, bot: BotAccount, p: Params) -> bo
     return True
 
 
-def _editable(state: BotApiState, bot: BotAccount, p: Params) -> Message:
+def _editable(state: BotApiState, bot: BotAccount, p: Params) -> ChatMessage:
     if p.get("inline_message_id") is not None:
         raise bad_request("inline_message_id is not supported by the local Bot API server")
     message = _existing(state, _known_chat(state, p), p, "message to edit not found")
@@ -372,13 +372,13 @@ def _editable(state: BotApiState, bot: BotAccount, p: Params) -> Message:
     return message
 
 
-def _apply_edit(state: BotApiState, message: Message, **changes: Any) -> Json:
+def _apply_edit(state: BotApiState, message: ChatMessage, **changes: Any) -> Json:
     if all(getattr(message, name) == value for name, value in changes.items()):
         raise bad_request(_NOT_MODIFIED)
     return state.edit(message, **changes).to_api()
 
 
-def _existing(state: BotApiState, chat: Chat, p: Params, missing: str) -> Message:
+def _existing(state: BotApiState, chat: Chat, p: Params, missing: str) -> ChatMessage:
     message = state.find_message(chat.id, p.integer("message_id"))
     if message is None or message.deleted:
         raise bad_request(missing)
@@ -522,7 +522,7 @@ def _inline_markup(p: Params) -> Json | None:
     return {"inline_keyboard": rows}
 
 
-def _replied(state: BotApiState, chat: Chat, p: Params) -> Message | None:
+def _replied(state: BotApiState, chat: Chat, p: Params) -> ChatMessage | None:
     reply = p.object("reply_parameters") or {}
     message_id = reply.get("message_id", p.get("reply_to_message_id"))
     if message_id is None:

@@ -125,7 +125,7 @@ class BotAccount:
 
 
 @dataclass(slots=True)
-class Message:
+class ChatMessage:
     """A message in a chat as it is now, or as it was when an event took its snapshot."""
 
     chat: Chat
@@ -138,7 +138,7 @@ class Message:
     caption_entities: list[Json] = field(default_factory=list)
     reply_markup: Json | None = None  # inline keyboards only: Telegram echoes no other kind
     file: StoredFile | None = None
-    reply_to: Message | None = None
+    reply_to: ChatMessage | None = None
     edit_date: int | None = None
     deleted: bool = False
 
@@ -182,8 +182,11 @@ class Message:
                 "reply_markup": self.reply_markup,
                 "edit_date": self.edit_date,
                 # Telegram nests one level only: a replied-to message shows no reply of its own.
-                "reply_to_message": self.reply_to
-                and dataclasses.replace(self.reply_to, reply_to=None).to_api(),
+                "reply_to_message": (
+                    dataclasses.replace(self.reply_to, reply_to=None).to_api()
+                    if self.reply_to
+                    else None
+                ),
             }
         )
         if self.file is not None:
@@ -197,7 +200,7 @@ class BotEvent:
 
     seq: int
     kind: EventKind
-    message: Message
+    message: ChatMessage
 
     def to_api(self) -> Json:
         return {"seq": self.seq, "kind": self.kind, "message": self.message.to_api()}
@@ -228,7 +231,7 @@ class BotApiState:
         self.chats: dict[int, Chat] = {}
         self.files: dict[str, StoredFile] = {}
         self._members: dict[tuple[int, int], str] = {}
-        self._messages: dict[int, dict[int, Message]] = {}
+        self._messages: dict[int, dict[int, ChatMessage]] = {}
         self._calls: list[ApiCall] = []
         self._events: list[BotEvent] = []
         self._consumed: dict[int, int] = {}  # per chat: the last event seq a waiter took
@@ -330,9 +333,7 @@ class BotApiState:
         message = self.post(
             room, person, text=text, entities=command_entities(text), reply_to=replied
         )
-        return self._enqueue(
-            self.bots[bot] if bot else self.default_bot, "message", message.to_api()
-        )
+        return self._enqueue(self._bot(bot), "message", message.to_api())
 
     def user_presses(self, chat: int, user: int, message_id: int, callback_data: str) -> Json:
         """Queue the `callback_query` update for pressing a button the bot put on a message."""
@@ -361,6 +362,13 @@ class BotApiState:
             raise ValueError(f"chat {chat_id} is the private chat of user {chat_id}, not {user_id}")
         return self.chat(chat_id), self.user(user_id)
 
+    def _bot(self, bot_id: int | None) -> BotAccount:
+        if bot_id is None:
+            return self.default_bot
+        if bot_id not in self.bots:
+            raise ValueError(f"no bot with id {bot_id}; register it with add_bot")
+        return self.bots[bot_id]
+
     def _enqueue(self, bot: BotAccount, kind: str, payload: Json) -> Json:
         update = {"update_id": bot.next_update_id, kind: payload}
         bot.next_update_id += 1
@@ -370,27 +378,27 @@ class BotApiState:
 
     # --- what the bot does (called by the Bot API methods) ----------------------------------
 
-    def post(self, chat: Chat, sender: User, **content: Any) -> Message:
+    def post(self, chat: Chat, sender: User, **content: Any) -> ChatMessage:
         """Store a new message under the chat's next id; the bot's own become "sent" events."""
         store = self._messages.setdefault(chat.id, {})
-        message = Message(chat, len(store) + 1, sender, _now(), **content)
+        message = ChatMessage(chat, len(store) + 1, sender, _now(), **content)
         store[message.message_id] = message
         if sender.is_bot:
             self._record("sent", message)
         return message
 
-    def edit(self, message: Message, **changes: Any) -> Message:
+    def edit(self, message: ChatMessage, **changes: Any) -> ChatMessage:
         for name, value in changes.items():
             setattr(message, name, value)
         message.edit_date = _now()
         self._record("edited", message)
         return message
 
-    def delete(self, message: Message) -> None:
+    def delete(self, message: ChatMessage) -> None:
         message.deleted = True
         self._record("deleted", message)
 
-    def find_message(self, chat_id: int, message_id: int) -> Message | None:
+    def find_message(self, chat_id: int, message_id: int) -> ChatMessage | None:
         """The live message, deleted or not."""
         return self._messages.get(chat_id, {}).get(message_id)
 
@@ -404,18 +412,19 @@ class BotApiState:
 
     def log_call(self, bot_id: int, method: str, params: Json, error: str | None = None) -> None:
         self._calls.append(ApiCall(bot_id, method, params, time.time(), error))
+        self.notify()
 
-    def _visible(self, chat_id: int, message_id: int) -> Message | None:
+    def _visible(self, chat_id: int, message_id: int) -> ChatMessage | None:
         message = self.find_message(chat_id, message_id)
         return None if message is None or message.deleted else message
 
-    def _record(self, kind: EventKind, message: Message) -> None:
+    def _record(self, kind: EventKind, message: ChatMessage) -> None:
         self._events.append(BotEvent(len(self._events) + 1, kind, dataclasses.replace(message)))
         self.notify()
 
     # --- reading back what the bot did ------------------------------------------------------
 
-    def messages(self, chat_id: int) -> list[Message]:
+    def messages(self, chat_id: int) -> list[ChatMessage]:
         """The bot's messages in the chat as they are now, deleted ones left out."""
         return [
             dataclasses.replace(message)
@@ -423,10 +432,10 @@ class BotApiState:
             if message.from_bot and not message.deleted
         ]
 
-    def documents(self, chat_id: int) -> list[Message]:
+    def documents(self, chat_id: int) -> list[ChatMessage]:
         return [message for message in self.messages(chat_id) if message.document]
 
-    def photos(self, chat_id: int) -> list[Message]:
+    def photos(self, chat_id: int) -> list[ChatMessage]:
         return [message for message in self.messages(chat_id) if message.photo]
 
     def was_deleted(self, chat_id: int, message_id: int) -> bool:
@@ -456,9 +465,9 @@ class BotApiState:
         self,
         chat_id: int,
         *,
-        predicate: Callable[[Message], bool] | None = None,
+        predicate: Callable[[ChatMessage], bool] | None = None,
         timeout: float = 5.0,  # noqa: ASYNC109 - how long to wait is the point of the call
-    ) -> Message:
+    ) -> ChatMessage:
         """The next message the bot sends or edits in the chat (matching `predicate`).
 
         Works like `expect`: each call continues where the previous one for this chat stopped,
@@ -470,9 +479,9 @@ class BotApiState:
         self,
         chat_id: int,
         *,
-        predicate: Callable[[Message], bool] | None = None,
+        predicate: Callable[[ChatMessage], bool] | None = None,
         timeout: float = 5.0,  # noqa: ASYNC109 - how long to wait is the point of the call
-    ) -> Message:
+    ) -> ChatMessage:
         """Like `wait_for_bot_message`, but only new messages: edits are skipped."""
         return await self._next_event(chat_id, ("sent",), predicate, timeout)
 
@@ -480,10 +489,10 @@ class BotApiState:
         self,
         chat_id: int,
         kinds: tuple[EventKind, ...],
-        predicate: Callable[[Message], bool] | None,
+        predicate: Callable[[ChatMessage], bool] | None,
         seconds: float,
-    ) -> Message:
-        def probe() -> Message | None:
+    ) -> ChatMessage:
+        def probe() -> ChatMessage | None:
             for event in self.events(since=self._consumed.get(chat_id, 0), chat_id=chat_id):
                 if event.kind in kinds and (predicate is None or predicate(event.message)):
                     self._consumed[chat_id] = event.seq
