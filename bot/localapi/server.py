@@ -38,8 +38,20 @@ class LocalBotApi:
         return Bot(token or self.state.default_bot.token, session=session, **bot_options)
 
 
-class _EmbeddedServer(uvicorn.Server):
-    """A uvicorn server that does not take over the host process's signal handlers."""
+class _Server(uvicorn.Server):
+    """A uvicorn server that ends long polls when it stops, instead of waiting them out."""
+
+    def __init__(self, config: uvicorn.Config, state: BotApiState) -> None:
+        super().__init__(config)
+        self.state = state
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self.state.release_waiters()
+        await super().shutdown(sockets)
+
+
+class _EmbeddedServer(_Server):
+    """A server that leaves the host process's signal handlers alone."""
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -53,14 +65,13 @@ async def running_local_api(state: BotApiState | None = None) -> AsyncIterator[L
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = _EmbeddedServer(_uvicorn_config(state, graceful_seconds=1))
+    server = _EmbeddedServer(_uvicorn_config(state, graceful_seconds=1), state)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         await _wait_started(server, task)
         yield LocalBotApi(f"http://127.0.0.1:{port}", state)
     finally:
         server.should_exit = True
-        state.release_waiters()  # long polls would otherwise hold the shutdown
         await task
         sock.close()
 
@@ -76,9 +87,8 @@ async def _wait_started(server: uvicorn.Server, task: asyncio.Task[None]) -> Non
 
 def serve(host: str = "127.0.0.1", port: int = 8081, *, state: BotApiState | None = None) -> None:
     """Serve until interrupted (Ctrl+C), for a demo console in another process."""
-    uvicorn.Server(
-        _uvicorn_config(state or BotApiState(), host=host, port=port, graceful_seconds=2)
-    ).run()
+    state = state or BotApiState()
+    _Server(_uvicorn_config(state, host=host, port=port, graceful_seconds=2), state).run()
 
 
 def _uvicorn_config(

@@ -325,6 +325,8 @@ class BotApiState:
         if not text.strip():
             raise ValueError("Telegram users cannot send an empty message")
         room, person = self._room(chat, user)
+        if room.type == "private" and self.member_status(chat, user) == "kicked":
+            del self._members[chat, user]  # as with Telegram, writing to a bot unblocks it
         replied = None
         if reply_to is not None:
             replied = self._visible(chat, reply_to)

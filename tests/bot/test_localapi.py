@@ -272,6 +272,8 @@ async def test_refuses_what_telegram_refuses(api: LocalBotApi) -> None:
         api.state.set_member_status(USER, USER, "kicked")  # the person blocked the bot
         with pytest.raises(TelegramForbiddenError, match="blocked by the user"):
             await bot.send_message(USER, "hi")
+        api.state.user_says(USER, USER, "/start")  # writing to the bot unblocks it
+        assert await bot.send_message(USER, "welcome back")
 
 
 async def test_get_updates_long_polls_confirms_and_limits(api: LocalBotApi) -> None:
