@@ -158,19 +158,13 @@ class Intent(BaseModel):
     limit: Annotated[int, Field(ge=1, le=10_000)] | None = None
     guest: _Text | None = None
 
-    @model_validator(mode="before")
-    @classmethod
-    def _only_used_slots(cls, data: Any) -> Any:
-        """Drop (known) slots the intent does not use; unknown keys still fail validation."""
-        if not isinstance(data, dict) or data.get("intent") not in SLOTS_BY_INTENT:
-            return data
-        unused = (set(cls.model_fields) - {"intent"}) - SLOTS_BY_INTENT[IntentName(data["intent"])]
-        return {key: value for key, value in data.items() if key not in unused}
-
     @model_validator(mode="after")
     def _coherent(self) -> Intent:
-        if self.is_write != (self.target_status is not None):
-            raise ValueError("target_status is required for, and only for, write intents")
+        """Every value was validated; now clear the slots this intent does not use."""
+        for name in type(self).model_fields.keys() - SLOTS_BY_INTENT[self.intent] - {"intent"}:
+            object.__setattr__(self, name, None)  # frozen model: set once, while validating
+        if self.is_write and self.target_status is None:
+            raise ValueError("set_status and bulk_status need a target_status")
         if self.date_from and self.date_to and self.date_from > self.date_to:
             raise ValueError("date_from is after date_to")
         return self

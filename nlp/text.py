@@ -137,6 +137,18 @@ KEYWORDS = word_set(
     """
 )
 
+# Ordinary words one edit away from a keyword; they must stay what they are.
+REAL_WORDS = word_set(
+    """
+    accent admin coding coping dairy daisy dying evens folds forks guess latent lates least
+    match mouth paste penning remap resort reuse refute sheep shown stars state states stays
+    thinks untie wanting wasting whale wheat while whose writing
+    """
+)
+_CORRECTABLE = tuple(
+    sorted(KEYWORDS - word_set("admit accept accepted refuse refused reject deny"))
+)
+
 
 @dataclass
 class Token:
@@ -246,11 +258,16 @@ def _read_digit_for(items: list[Token]) -> None:
 
 @lru_cache(maxsize=4096)
 def correct(word: str) -> str:
-    """The keyword a mistyped word most likely meant, or the word itself."""
-    if len(word) < 5 or word in KEYWORDS or not word.isalpha():
+    """The keyword a mistyped word most likely meant (one edit away), or the word itself.
+
+    Typos rarely hit the first letter, and requiring it to match keeps real words such as
+    "except" from turning into "accept". Short write verbs are never a correction target:
+    a misspelled "reject" stays unread rather than "reuse" becoming "refuse".
+    """
+    if len(word) < 5 or word in KEYWORDS or word in REAL_WORDS or not word.isalpha():
         return word
-    allowed = 2 if len(word) >= 8 else 1
-    best = process.extractOne(word, KEYWORDS, scorer=OSA.distance, score_cutoff=allowed)
+    candidates = [keyword for keyword in _CORRECTABLE if keyword[0] == word[0]]
+    best = process.extractOne(word, candidates, scorer=OSA.distance, score_cutoff=1)
     return best[0] if best else word
 
 

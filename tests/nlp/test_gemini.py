@@ -1,0 +1,260 @@
+"""The Gemini path against a local fake Gemini: every failure still ends in a correct intent."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from datetime import date
+
+import pytest
+from pydantic import SecretStr
+
+from core.settings import Settings
+from nlp.context import ParseContext
+from nlp.gemini import DEFAULT_TIMEOUT, FallbackReason, GeminiParser
+from nlp.intent import GuestStatus, Intent, IntentName, TargetStatus
+from nlp.parser import IntentParser, ResponseCache
+from tests.nlp.fake_gemini import FakeGemini, Reply, error, function_call, hang, text
+
+# google-genai subclasses aiohttp's ClientSession, which aiohttp discourages; not ours to fix.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Inheritance class AiohttpClientSession:DeprecationWarning"
+)
+API_KEY = "AIzaFakeKeyForTests0123456789abcdefghij"
+FAST_TIMEOUT = 0.3
+
+
+class DayQuota:
+    """A per-test stand-in for the database-backed quota."""
+
+    def __init__(self, calls_per_day: int) -> None:
+        self.left = calls_per_day
+
+    async def try_consume(self, org_id: int, *, day: date) -> bool:
+        self.left -= 1
+        return self.left >= 0
+
+
+@pytest.fixture
+async def gemini(fake_gemini: FakeGemini) -> AsyncIterator[GeminiParser]:
+    settings = Settings(gemini_api_key=SecretStr(API_KEY), gemini_api_url=fake_gemini.url)
+    parser = GeminiParser.from_settings(settings, timeout=FAST_TIMEOUT)
+    assert parser is not None
+    yield parser
+    await parser.aclose()
+
+
+async def parse_with(reply: Reply, fake: FakeGemini, gemini: GeminiParser, text_: str, ctx):
+    fake.queue(reply)
+    return await IntentParser(gemini).parse(text_, ctx)
+
+
+async def test_good_function_call_is_used(
+    fake_gemini: FakeGemini, gemini: GeminiParser, ctx: ParseContext
+) -> None:
+    args = {"intent": "count_guests", "event": "Summer Mixer", "status": "approved"}
+    result = await parse_with(
+        function_call(args), fake_gemini, gemini, "how's the mixer crowd, approved-wise?", ctx
+    )
+    assert result.source == "gemini" and result.fallback_reason is None
+    assert result.intent.intent is IntentName.COUNT_GUESTS
+    assert (result.intent.event, result.intent.status) == ("Summer Mixer", GuestStatus.APPROVED)
+
+
+async def test_request_is_grounded_and_goes_to_the_v1_endpoint(
+    fake_gemini: FakeGemini, gemini: GeminiParser, ctx: ParseContext
+) -> None:
+    await parse_with(function_call({"intent": "help"}), fake_gemini, gemini, "help", ctx)
+    request = fake_gemini.requests[-1]
+    assert request.path == "/v1/models/gemini-2.5-flash:generateContent"
+    assert request.headers["x-goog-api-key"] == API_KEY
+    prompt = request.body["systemInstruction"]["parts"][0]["text"]
+    assert "2026-11-25 (Wednesday)" in prompt and "Europe/Lisbon" in prompt
+    assert "Lisbon Founders Workshop | Lisbon | 2026-12-03" in prompt
+    assert request.body["contents"][0]["parts"][0]["text"] == "help"
+    config = request.body["toolConfig"]["functionCallingConfig"]
+    assert config["mode"] == "ANY" and config["allowedFunctionNames"] == ["record_intent"]
+
+
+@pytest.mark.parametrize(
+    ("reply", "reason"),
+    [
+        (function_call({"intent": "list_events", "status": "maybe"}), FallbackReason.INVALID),
+        (function_call({"intent": "dance"}), FallbackReason.INVALID),
+        (
+            function_call({"intent": "list_events", "date_from": "next month"}),
+            FallbackReason.INVALID,
+        ),
+        (
+            function_call({"intent": "list_events", "city": "Dubai", "confirmed": True}),
+            FallbackReason.INVALID,
+        ),
+        (function_call({"intent": "list_events"}, name="something_else"), FallbackReason.INVALID),
+        (text("Sure! Here are your events in Dubai."), FallbackReason.INVALID),
+        (error(429), FallbackReason.RATE_LIMITED),
+        (error(500, "internal"), FallbackReason.UNAVAILABLE),
+        (error(503, "overloaded"), FallbackReason.UNAVAILABLE),
+    ],
+    ids=[
+        "bad-status",
+        "bad-intent",
+        "bad-date",
+        "extra-field",
+        "other-function",
+        "no-call",
+        "429",
+        "500",
+        "503",
+    ],
+)
+async def test_bad_replies_fall_back_to_offline(
+    fake_gemini: FakeGemini, gemini: GeminiParser, ctx: ParseContext, reply: Reply, reason
+) -> None:
+    result = await parse_with(reply, fake_gemini, gemini, "Show me events in Dubai next month", ctx)
+    assert (result.source, result.fallback_reason) == ("offline", reason)
+    intent = result.intent
+    assert intent.intent is IntentName.LIST_EVENTS and intent.city == "Dubai"
+    assert (intent.date_from, intent.date_to) == (date(2026, 12, 1), date(2026, 12, 31))
+
+
+async def test_slow_gemini_times_out_to_offline(
+    fake_gemini: FakeGemini, gemini: GeminiParser, ctx: ParseContext
+) -> None:
+    start = time.monotonic()
+    result = await parse_with(
+        hang(5), fake_gemini, gemini, "who is pending approval for the lisbon workshop?", ctx
+    )
+    assert time.monotonic() - start < FAST_TIMEOUT + 1
+    assert (result.source, result.fallback_reason) == ("offline", FallbackReason.TIMEOUT)
+    assert result.intent.intent is IntentName.LIST_GUESTS
+    assert result.intent.status is GuestStatus.PENDING_APPROVAL
+
+
+async def test_unreachable_gemini_falls_back(ctx: ParseContext) -> None:
+    settings = Settings(gemini_api_key=SecretStr(API_KEY), gemini_api_url="http://127.0.0.1:1")
+    gemini = GeminiParser.from_settings(settings, timeout=FAST_TIMEOUT)
+    assert gemini is not None
+    result = await IntentParser(gemini).parse("sync", ctx)
+    await gemini.aclose()
+    assert (result.source, result.intent.intent) == ("offline", IntentName.SYNC)
+    assert result.fallback_reason in {FallbackReason.UNAVAILABLE, FallbackReason.TIMEOUT}
+
+
+async def test_write_from_gemini_needs_the_users_write_words(
+    fake_gemini: FakeGemini, gemini: GeminiParser, ctx: ParseContext
+) -> None:
+    injected = {"intent": "bulk_status", "target_status": "declined", "event": "Winter Gala"}
+    result = await parse_with(
+        function_call(injected), fake_gemini, gemini, "who is on the waitlist for the gala?", ctx
+    )
+    assert (result.source, result.fallback_reason) == ("offline", FallbackReason.UNSAFE_WRITE)
+    assert result.intent.intent is IntentName.LIST_GUESTS and not result.intent.is_write
+
+
+async def test_write_from_gemini_must_match_the_users_direction(
+    fake_gemini: FakeGemini, gemini: GeminiParser, ctx: ParseContext
+) -> None:
+    flipped = {"intent": "bulk_status", "target_status": "approved", "domain": "acme.com"}
+    result = await parse_with(
+        function_call(flipped), fake_gemini, gemini, "decline everyone from acme.com", ctx
+    )
+    assert result.fallback_reason is FallbackReason.UNSAFE_WRITE
+    assert result.intent.target_status is TargetStatus.DECLINED
+
+
+async def test_explicit_write_from_gemini_is_accepted(
+    fake_gemini: FakeGemini, gemini: GeminiParser, ctx: ParseContext
+) -> None:
+    args = {
+        "intent": "bulk_status",
+        "target_status": "approved",
+        "status": "pending_approval",
+        "domain": "@acme.com",
+        "event": "Founders Dinner",
+    }
+    result = await parse_with(
+        function_call(args),
+        fake_gemini,
+        gemini,
+        "approve everyone pending from @acme.com for the founders dinner",
+        ctx,
+    )
+    assert result.source == "gemini"
+    assert result.intent.is_write and result.intent.domain == "acme.com"
+
+
+async def test_quota_spent_means_offline_without_a_call(
+    fake_gemini: FakeGemini, gemini: GeminiParser, ctx: ParseContext
+) -> None:
+    parser = IntentParser(gemini, DayQuota(calls_per_day=1))
+    fake_gemini.queue(function_call({"intent": "sync"}))
+    first = await parser.parse("sync now", ctx, org_id=7)
+    second = await parser.parse("export the waitlist", ctx, org_id=7)
+    assert first.source == "gemini"
+    assert (second.source, second.fallback_reason) == ("offline", FallbackReason.QUOTA)
+    assert second.intent.intent is IntentName.EXPORT
+    assert len(fake_gemini.requests) == 1
+
+
+async def test_same_text_within_a_minute_comes_from_the_cache(
+    fake_gemini: FakeGemini, gemini: GeminiParser, ctx: ParseContext
+) -> None:
+    clock = [1000.0]
+    parser = IntentParser(gemini, cache=ResponseCache(clock=lambda: clock[0]))
+    fake_gemini.queue(function_call({"intent": "digest"}), function_call({"intent": "digest"}))
+    first = await parser.parse("Any updates?", ctx, org_id=1)
+    again = await parser.parse("  any   UPDATES? ", ctx, org_id=1)
+    other_org = await parser.parse("Any updates?", ctx, org_id=2)
+    clock[0] += 61
+    expired = await parser.parse("Any updates?", ctx, org_id=1)
+    assert [r.source for r in (first, again, other_org, expired)] == [
+        "gemini",
+        "cache",
+        "gemini",
+        "offline",  # the queue is empty now: the fake answers 500
+    ]
+    assert again.intent == first.intent
+
+
+def test_cache_is_bounded() -> None:
+    cache = ResponseCache(max_entries=2)
+    for key in "abc":
+        cache.put(key, Intent(intent=IntentName.HELP))
+    assert cache.get("a") is None and cache.get("c") is not None
+
+
+async def test_no_key_means_offline(ctx: ParseContext) -> None:
+    assert GeminiParser.from_settings(Settings(gemini_api_key=None)) is None
+    result = await IntentParser(None).parse("events in dubai", ctx)
+    assert (result.source, result.fallback_reason) == ("offline", None)
+
+
+def test_default_timeout_is_four_seconds() -> None:
+    assert DEFAULT_TIMEOUT == 4.0
+    settings = Settings(gemini_api_key=SecretStr(API_KEY))
+    parser = GeminiParser.from_settings(settings)
+    assert parser is not None and parser.timeout == 4.0
+
+
+async def test_phrasing_uses_our_numbers_only(
+    fake_gemini: FakeGemini, gemini: GeminiParser, ctx: ParseContext
+) -> None:
+    parser = IntentParser(gemini)
+    facts = {"event": "Winter Gala", "approved": 42, "waitlist": 7}
+    fake_gemini.queue(text("Winter Gala has 42 approved guests and 7 on the waitlist."))
+    assert await parser.phrase("summary", facts, ctx) == (
+        "Winter Gala has 42 approved guests and 7 on the waitlist."
+    )
+    fake_gemini.queue(text("Winter Gala has 420 approved guests."))
+    assert await parser.phrase("summary", facts, ctx) is None
+    assert await IntentParser(None).phrase("summary", facts, ctx) is None
+
+
+async def test_the_key_never_reaches_the_logs(
+    fake_gemini: FakeGemini, gemini: GeminiParser, ctx: ParseContext, caplog
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    for reply in (error(429), hang(5), function_call({"intent": "dance"})):
+        await parse_with(reply, fake_gemini, gemini, "events next week", ctx)
+    assert caplog.records and API_KEY not in caplog.text
