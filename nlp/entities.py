@@ -13,11 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from nlp.context import KnownEvent
-from nlp.text import KEYWORDS, Tokens, words_of
+from nlp.text import KEYWORDS, Tokens, tokenize, words_of
 
 _NAME_FILLER = frozenset({"the", "a", "an", "of", "and", "at", "in", "for", "event"})
 _GENERIC = frozenset(
@@ -64,11 +63,11 @@ def find_event(tokens: Tokens, events: Sequence[KnownEvent]) -> Found | None:
 
 
 def match_name(phrase: str, events: Sequence[KnownEvent]) -> str | None:
-    """The known event a quoted phrase names, if any is close enough."""
-    best = process.extractOne(
-        phrase, [event.name for event in events], scorer=fuzz.WRatio, score_cutoff=85
-    )
-    return best[0] if best else None
+    """The known event a quoted phrase names: every word of it must belong to that name."""
+    tokens = tokenize(phrase)
+    found = find_event(tokens, events)
+    words = {index for index, token in enumerate(tokens.items) if token.norm not in _NAME_FILLER}
+    return found.value if found and words <= set(found.indices) else None
 
 
 def find_city(tokens: Tokens, extra_cities: Sequence[str]) -> Found | None:

@@ -24,6 +24,7 @@ from pydantic import ValidationError
 
 from core.settings import Settings
 from nlp.context import KnownEvent, ParseContext
+from nlp.entities import match_name
 from nlp.intent import GuestStatus, Intent, IntentName, TargetStatus
 from nlp.offline import detect_write_words
 
@@ -174,6 +175,8 @@ class GeminiParser:
         if not calls:
             raise GeminiFailure(FallbackReason.INVALID, "no record_intent call")
         intent = _validated(calls[0].args or {})
+        if intent.event and (known := match_name(intent.event, ctx.events)):
+            intent = intent.model_copy(update={"event": known})  # same rule as offline
         if intent.is_write and detect_write_words(text, ctx) != intent.target_status:
             raise GeminiFailure(FallbackReason.UNSAFE_WRITE, "no matching write words")
         return intent

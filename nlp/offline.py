@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from nlp.context import ParseContext
+from nlp.context import KnownEvent, ParseContext
 from nlp.dates import NUMBER_WORDS, find_dates
 from nlp.entities import city_words, find_city, find_event, match_name
 from nlp.intent import STATUS_SYNONYMS, Intent, IntentName, TargetStatus
-from nlp.text import GAP, KEYWORDS, Tokens, tokenize, word_set, words_of
+from nlp.text import KEYWORDS, Tokens, tokenize, word_set, words_of
 
 
 def _rx(pattern: str) -> re.Pattern[str]:
@@ -152,12 +152,13 @@ class OfflineParser:
     """Rules only, no network: answers when Gemini is absent, slow, failing or over quota."""
 
     def parse(self, text: str, ctx: ParseContext) -> Intent:
+        """The intent in `text`; deterministic for a given text and context."""
         reading = _read_entities(text, ctx)
         intent = _classify(reading)
         _read_filters(reading, intent)
         if intent in {IntentName.SET_STATUS, IntentName.BULK_STATUS}:
             intent = _write_kind(reading)
-        _read_leftovers(reading, intent, ctx)
+        _read_leftovers(reading, intent)
         return Intent.model_validate({"intent": intent, **reading.slots})
 
 
@@ -176,10 +177,10 @@ def _read_entities(text: str, ctx: ParseContext | None) -> _Reading:
     cities = ctx.cities if ctx else ()
     reading = _Reading(tokenize(text, _protected_words(tuple(events), tuple(cities))))
     tokens, slots = reading.tokens, reading.slots
-    for index, token in tokens.free("quote"):
+    if quoted := next(tokens.free("quote"), None):
+        index, token = quoted
         slots["event"] = match_name(token.surface, events) or token.surface
         tokens.consumed.add(index)
-        break
     for kind in ("email", "domain"):
         for index, token in tokens.free(kind):
             slots.setdefault(kind, token.norm)
@@ -198,7 +199,7 @@ def _read_entities(text: str, ctx: ParseContext | None) -> _Reading:
 
 
 @lru_cache(maxsize=64)
-def _protected_words(events: tuple[Any, ...], cities: tuple[str, ...]) -> frozenset[str]:
+def _protected_words(events: tuple[KnownEvent, ...], cities: tuple[str, ...]) -> frozenset[str]:
     """Words of the org's event names and of cities: never "corrected" into keywords."""
     words = {word for event in events for word in words_of(event.name)}
     return frozenset(words - KEYWORDS) | city_words(cities)
@@ -282,7 +283,7 @@ def _write_kind(reading: _Reading) -> IntentName:
     return IntentName.BULK_STATUS if many else IntentName.SET_STATUS
 
 
-def _read_leftovers(reading: _Reading, intent: IntentName, ctx: ParseContext) -> None:
+def _read_leftovers(reading: _Reading, intent: IntentName) -> None:
     """Free-text slots read from whatever no rule consumed."""
     slots = reading.slots
     if "event" not in slots and (words := _words(reading, _RAW_EVENT)):
@@ -303,7 +304,5 @@ def _words(reading: _Reading, pattern: re.Pattern[str]) -> str | None:
         return None
     words = match.group("words").split()
     if not words or words[0] in _FILLER or any(word in KEYWORDS for word in words):
-        return None
-    if GAP in words:
         return None
     return reading.surface(match, "words")

@@ -171,14 +171,11 @@ class Tokens:
 
         Consumed tokens become `GAP`, so a pattern never spans words of another slot.
         """
-        parts: list[str] = []
-        offsets: list[int] = []
-        position = 0
-        for index, token in enumerate(self.items):
-            text = GAP if index in self.consumed or token.kind == "quote" else token.norm
+        parts = [self._shown(index) for index in range(len(self.items))]
+        offsets, position = [], 0
+        for part in parts:
             offsets.append(position)
-            parts.append(text)
-            position += len(text) + 1
+            position += len(part) + 1
         return " ".join(parts), offsets
 
     def indices_in(self, start: int, end: int, offsets: list[int]) -> list[int]:
@@ -207,6 +204,7 @@ class Tokens:
                 yield index, token
 
     def _shown(self, index: int) -> str:
+        """Quoted phrases are slot values, never words for the rules to read."""
         token = self.items[index]
         return GAP if index in self.consumed or token.kind == "quote" else token.norm
 

@@ -62,6 +62,14 @@ async def test_good_function_call_is_used(
     assert (result.intent.event, result.intent.status) == ("Summer Mixer", GuestStatus.APPROVED)
 
 
+async def test_event_words_from_gemini_become_the_known_name(
+    fake_gemini: FakeGemini, gemini: GeminiParser, ctx: ParseContext
+) -> None:
+    args = {"intent": "event_summary", "event": "the winter gala"}
+    result = await parse_with(function_call(args), fake_gemini, gemini, "gala vibes?", ctx)
+    assert (result.source, result.intent.event) == ("gemini", "Winter Gala")
+
+
 async def test_request_is_grounded_and_goes_to_the_v1_endpoint(
     fake_gemini: FakeGemini, gemini: GeminiParser, ctx: ParseContext
 ) -> None:
