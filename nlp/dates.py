@@ -218,8 +218,10 @@ def _past(match: re.Match[str], anchor: Anchor) -> Span:
 def _calendar_range(match: re.Match[str], anchor: Anchor) -> Span:
     start = calendar_date(match.group("first"), anchor)
     end = calendar_date(match.group("second"), anchor)
-    if start and end and end < start and not re.search(r"\d{4}", match.group("second")):
-        end = end.replace(year=end.year + 1)
+    if start and end and end < start:
+        if re.search(r"\d{4}", match.group("second")):
+            return end, start  # both dates given in full, just in the wrong order
+        end = end.replace(year=end.year + 1)  # "dec 31 to jan 2"
     return start, end
 
 

@@ -123,6 +123,7 @@ _GUEST_IN_QUESTION = _rx(
     r"^(?:is|did|has|does|was) (?P<words>[a-z]+(?: [a-z]+)?)(?= (?:on|in|registered|register"
     r"|coming|going|attending|approved|been|signed|checked|check)\b)"
 )
+MAX_FREE_TEXT = 80  # longer "names" are pasted text, not an event, city or guest
 _FILLER = word_set(
     "the a an my our this that his her their these those some any all me us you it him"
 )
@@ -305,4 +306,5 @@ def _words(reading: _Reading, pattern: re.Pattern[str]) -> str | None:
     words = match.group("words").split()
     if not words or words[0] in _FILLER or any(word in KEYWORDS for word in words):
         return None
-    return reading.surface(match, "words")
+    surface = reading.surface(match, "words")
+    return surface if len(surface) <= MAX_FREE_TEXT else None

@@ -103,3 +103,25 @@ def test_guest_named_without_email(ctx: ParseContext, text: str, guest: str) -> 
 def test_unknown_event_keeps_the_users_words(text: str, event: str) -> None:
     bare = ParseContext(now=NOW, timezone="UTC")  # no org cache: nothing to match against
     assert OfflineParser().parse(text, bare).event == event
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   ",
+        "🙂🙂",
+        "''",
+        "@",
+        "approve",
+        "events from 2026-12-10 to 2026-12-01",
+        "show 99999 guests",
+        "events in " + "x" * 300,
+        "'" + "y" * 300 + "'",
+        "İSTANBUL events",
+    ],
+)
+def test_odd_input_still_parses(text: str, ctx: ParseContext) -> None:
+    intent = OfflineParser().parse(text, ctx)
+    if intent.date_from and intent.date_to:
+        assert intent.date_from <= intent.date_to
