@@ -22,6 +22,7 @@ from temporalio.worker import Worker
 
 from activities.bulk import BulkActivities
 from activities.digest import DigestActivities
+from activities.guest_status import GuestStatusActivities
 from activities.luma_access import LumaAccess
 from activities.notify import NotifyActivities
 from activities.summary import SummaryActivities
@@ -34,6 +35,7 @@ from store.db import create_engine, session_factory
 from store.rate_budget import DatabaseRateBudget
 from workflows.bulk import BulkStatusWorkflow
 from workflows.digest import DailyDigestWorkflow
+from workflows.guest_status import SetGuestStatusWorkflow
 from workflows.starter import register_search_attributes
 from workflows.summary import PostEventSummaryWorkflow
 from workflows.sync import RefreshGuestWorkflow, SyncOrgWorkflow
@@ -42,6 +44,7 @@ log = logging.getLogger("lumabot.worker")
 
 WORKFLOWS: Sequence[type] = (
     BulkStatusWorkflow,
+    SetGuestStatusWorkflow,
     SyncOrgWorkflow,
     RefreshGuestWorkflow,
     DailyDigestWorkflow,
@@ -63,6 +66,7 @@ def activities_for(clients: WorkerClients) -> list[Any]:
     summary = SummaryActivities(clients.luma)
     digest = DigestActivities(clients.sessions)
     notify = NotifyActivities(clients.bot, clients.sessions)
+    guest_status = GuestStatusActivities(clients.luma)
     return [
         bulk.resolve_bulk_targets,
         bulk.apply_bulk_batch,
@@ -77,6 +81,7 @@ def activities_for(clients: WorkerClients) -> list[Any]:
         digest.build_digest,
         digest.mark_digest_sent,
         notify.notify_chat,
+        guest_status.set_guest_status,
     ]
 
 

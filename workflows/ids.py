@@ -37,6 +37,14 @@ def summary_id(org_id: int, event_id: str) -> str:
     return f"summary-{org_id}-{event_id}"
 
 
+def guest_status_id(org_id: int, event_id: str, email: str, target_status: str) -> str:
+    return f"guest-status-{org_id}-{event_id}-{email.lower()}-{target_status}"
+
+
+def event_sync_id(org_id: int, event_id: str) -> str:
+    return f"sync-{org_id}-{event_id}"
+
+
 def guest_refresh_id(org_id: int, event_id: str, guest_ref: str) -> str:
     return f"guest-refresh-{org_id}-{event_id}-{guest_ref}"
 

@@ -6,7 +6,7 @@ ids, sets the search attributes, and creates, updates and deletes the Schedules.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import quote
@@ -29,6 +29,7 @@ from temporalio.client import (
     ScheduleUpdate,
     ScheduleUpdateInput,
     WorkflowExecutionStatus,
+    WorkflowFailureError,
     WorkflowHandle,
     WorkflowUpdateFailedError,
 )
@@ -37,6 +38,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.bulk import GuestFilter
+from activities.guest_status import GuestStatusChange, GuestStatusResult
 from workflows import ids
 from workflows.bulk import (
     BulkProgress,
@@ -46,6 +48,7 @@ from workflows.bulk import (
     ControlRequest,
 )
 from workflows.digest import DailyDigestWorkflow, DigestInput
+from workflows.guest_status import SetGuestStatusWorkflow
 from workflows.sync import RefreshGuestInput, RefreshGuestWorkflow, SyncInput, SyncOrgWorkflow
 
 ControlAction = Literal["pause", "resume", "cancel"]
@@ -53,6 +56,20 @@ ControlAction = Literal["pause", "resume", "cancel"]
 
 class JobControlError(Exception):
     """A pause/resume/cancel that cannot apply; the text is fit to show a user."""
+
+
+class GuestStatusError(Exception):
+    """Luma refused or could not take one guest's change; the text is fit to show a user."""
+
+
+def _failure_message(error: WorkflowFailureError) -> str:
+    """The first ApplicationError's message down the chain: activities word those for people."""
+    cause = error.cause
+    while cause is not None:
+        if isinstance(cause, ApplicationError):
+            return cause.message
+        cause = getattr(cause, "cause", None)
+    return "Luma could not complete the change; try again in a minute."
 
 
 @dataclass(frozen=True)
@@ -192,6 +209,34 @@ class Automations:
                 ) from None
             raise
 
+    # -- one guest ------------------------------------------------------------------------
+
+    async def set_guest_status(self, change: GuestStatusChange) -> GuestStatusResult:
+        """Approve or decline one guest and wait for the answer (a few hundred ms).
+
+        Raises `GuestStatusError` with a sentence fit for the user when Luma says no.
+        """
+        workflow_id = ids.guest_status_id(
+            change.org_id, change.event_id, change.email, change.target_status
+        )
+        try:
+            return await self.client.execute_workflow(
+                SetGuestStatusWorkflow.run,
+                change,
+                id=workflow_id,
+                task_queue=self.defaults.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                search_attributes=ids.search_attributes(
+                    org_id=change.org_id,
+                    kind="guest-status",
+                    event_id=change.event_id,
+                    requested_by=change.requested_by,
+                ),
+            )
+        except WorkflowFailureError as exc:
+            raise GuestStatusError(_failure_message(exc)) from None
+
     # -- sync -----------------------------------------------------------------------------
 
     def _sync_input(self, org_id: int) -> SyncInput:
@@ -210,6 +255,18 @@ class Automations:
             task_queue=self.defaults.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             search_attributes=ids.search_attributes(org_id=org_id, kind="sync"),
+        )
+
+    async def refresh_event(self, org_id: int, event_id: str) -> WorkflowHandle[Any, Any]:
+        """Re-read one event's guest list now (a stale cache about to answer a question)."""
+        job = replace(self._sync_input(org_id), event_ids=[event_id])
+        return await self.client.start_workflow(
+            SyncOrgWorkflow.run,
+            job,
+            id=ids.event_sync_id(org_id, event_id),
+            task_queue=self.defaults.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            search_attributes=ids.search_attributes(org_id=org_id, kind="sync", event_id=event_id),
         )
 
     async def ensure_sync_schedule(self, org_id: int, interval_minutes: int | None = None) -> None:

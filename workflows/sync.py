@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from temporalio import workflow
@@ -10,7 +10,14 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.sync import EventGuestsRef, GuestRef, OrgRef, SyncActivities
+    from activities.sync import (
+        EventGuestsRef,
+        EventsSynced,
+        EventToSync,
+        GuestRef,
+        OrgRef,
+        SyncActivities,
+    )
     from workflows.ids import search_attributes, summary_id
     from workflows.retry import LONG, LUMA_RETRY, QUICK
     from workflows.summary import PostEventSummaryWorkflow, SummaryInput
@@ -21,6 +28,7 @@ class SyncInput:
     org_id: int
     summary_delay_minutes: int = 120
     heartbeat_timeout_seconds: float = 30.0
+    event_ids: list[str] = field(default_factory=list)  # only these events' guests
 
 
 @dataclass
@@ -41,9 +49,15 @@ class SyncOrgWorkflow:
             "heartbeat_timeout": timedelta(seconds=job.heartbeat_timeout_seconds),
             "retry_policy": LUMA_RETRY,
         }
-        events = await workflow.execute_activity_method(
-            SyncActivities.sync_events, OrgRef(job.org_id), **options
-        )
+        if job.event_ids:
+            events = EventsSynced(
+                total=len(job.event_ids),
+                to_sync=[EventToSync(e, "", None, needs_summary=False) for e in job.event_ids],
+            )
+        else:
+            events = await workflow.execute_activity_method(
+                SyncActivities.sync_events, OrgRef(job.org_id), **options
+            )
         guests = gone = 0
         for event in events.to_sync:
             synced = await workflow.execute_activity_method(

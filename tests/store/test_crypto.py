@@ -9,7 +9,9 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy.engine import make_url
 
+from migrations import runner
 from store.crypto import KeyBox, UnreadableKeyError, fingerprint
+from store.db import create_engine, session_factory
 from store.models import Organization
 from store.orgs import luma_key, rotate_keys, save_org
 
@@ -28,7 +30,17 @@ def test_unknown_key_is_a_clear_error() -> None:
         KeyBox([Fernet.generate_key().decode()]).decrypt(token)
 
 
-async def test_rotation_with_two_keys(sessions, unique: str) -> None:
+async def test_rotation_with_two_keys(empty_pg_url: str, unique: str) -> None:
+    """On a database of its own: rotation touches every org, other tests' included."""
+    await asyncio.to_thread(runner.upgrade, empty_pg_url)
+    engine = create_engine(empty_pg_url)
+    try:
+        await _rotate_and_check(session_factory(engine), unique)
+    finally:
+        await engine.dispose()
+
+
+async def _rotate_and_check(sessions, unique: str) -> None:  # type: ignore[no-untyped-def]
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     plaintext = f"secret-rotate-{unique}"
     async with sessions.begin() as session:

@@ -1,0 +1,88 @@
+"""One guest's status, changed on an organizer's say-so (bot or API)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.luma_access import LumaAccess, luma_failures_are_final
+from activities.sync import guest_row
+from luma import InvalidEmailError, normalize_email
+from store import audit, cache
+
+
+@dataclass
+class GuestStatusChange:
+    org_id: int
+    event_id: str
+    email: str
+    target_status: str
+    should_refund: bool | None = None
+    requested_by: int | None = None
+    chat_id: int | None = None
+    source: str = "bot"
+    idempotency_key: str = ""
+
+
+@dataclass
+class GuestStatusResult:
+    email: str
+    name: str
+    before: str
+    after: str
+    changed: bool
+
+
+class GuestStatusActivities:
+    def __init__(self, luma: LumaAccess) -> None:
+        self.luma = luma
+        self.sessions = luma.sessions
+
+    @activity.defn
+    async def set_guest_status(self, change: GuestStatusChange) -> GuestStatusResult:
+        """Read the guest fresh, skip if already there, else update, cache and audit."""
+        try:
+            email = normalize_email(change.email)
+        except InvalidEmailError as exc:
+            raise ApplicationError(exc.user_message, type="BadEmail", non_retryable=True) from None
+        client = await self.luma.client(change.org_id, interactive=True)
+        with luma_failures_are_final():
+            guest = await client.get_guest(change.event_id, email=email)
+            before = guest.approval_status
+            changed = before != change.target_status
+            if changed:
+                needs_choice = change.target_status == "declined" and guest.is_paid
+                if needs_choice and change.should_refund is None:
+                    raise ApplicationError(
+                        f"{email} has a paid ticket: say whether to refund before declining",
+                        type="RefundChoiceNeeded",
+                        non_retryable=True,
+                    )
+                await client.update_guest_status(
+                    change.event_id,
+                    guest_id=guest.id,
+                    status=change.target_status,
+                    should_refund=change.should_refund if guest.is_paid else None,
+                )
+                guest = guest.model_copy(update={"approval_status": change.target_status})
+        async with self.sessions.begin() as session:
+            await cache.upsert_guests(
+                session,
+                org_id=change.org_id,
+                luma_event_id=change.event_id,
+                guests=[guest_row(guest)],
+            )
+            await audit.record(
+                session,
+                org_id=change.org_id,
+                source=change.source,
+                action=f"set_{change.target_status}",
+                result=change.target_status if changed else f"already {before}",
+                target={"event_id": change.event_id, "email": email},
+                actor_user_id=change.requested_by,
+                chat_id=change.chat_id,
+                idempotency_key=change.idempotency_key or None,
+            )
+        return GuestStatusResult(email, guest.name or "", before, change.target_status, changed)

@@ -1,0 +1,145 @@
+"""Event listings, fuzzy event names and per-event summaries."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from rapidfuzz import fuzz, process, utils
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store import cache
+from store.models import Event, Guest
+
+When = Literal["upcoming", "past"]
+# Scores (0-100) for fuzzy names: below MATCH nothing matches; within CLOSE of the best,
+# another event is a real alternative and the user is asked which one.
+MATCH = 60
+CLOSE = 4
+REGISTERED = ("approved", "session", "pending_approval", "waitlist", "declined")
+
+
+@dataclass
+class EventFilter:
+    when: When | None = None
+    city: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    timezone: str = "UTC"
+    limit: int = 50
+
+
+@dataclass
+class EventMatch:
+    """The event a phrase names, or the candidates to choose from."""
+
+    event: Event | None
+    candidates: list[Event] = field(default_factory=list)
+
+    @property
+    def ambiguous(self) -> bool:
+        return self.event is None and len(self.candidates) > 1
+
+
+@dataclass
+class EventCounts:
+    event: Event
+    by_status: dict[str, int]
+    checked_in: int
+
+    @property
+    def registered(self) -> int:
+        return sum(self.by_status.get(status, 0) for status in REGISTERED)
+
+    @property
+    def approved(self) -> int:
+        return self.by_status.get("approved", 0) + self.by_status.get("session", 0)
+
+    @property
+    def pending(self) -> int:
+        return self.by_status.get("pending_approval", 0)
+
+    @property
+    def attendance_rate(self) -> float | None:
+        return self.checked_in / self.approved if self.approved else None
+
+
+def _day_bounds(day: date, zone: str, *, end: bool) -> datetime:
+    moment = datetime.combine(day + timedelta(days=1) if end else day, time(), ZoneInfo(zone))
+    return moment
+
+
+async def list_events(
+    session: AsyncSession, *, org_id: int, query: EventFilter, now: datetime
+) -> Sequence[Event]:
+    after = _day_bounds(query.date_from, query.timezone, end=False) if query.date_from else None
+    before = _day_bounds(query.date_to, query.timezone, end=True) if query.date_to else None
+    if query.when == "upcoming":
+        after = max(after, now) if after else now
+    elif query.when == "past":
+        before = min(before, now) if before else now
+    events = await cache.list_events(
+        session, org_id=org_id, starts_after=after, starts_before=before
+    )
+    if query.city:
+        wanted = query.city.casefold()
+        events = [e for e in events if e.city and e.city.casefold() == wanted]
+    if query.when == "past":
+        events = list(reversed(events))  # most recent first
+    return list(events)[: query.limit]
+
+
+def resolve_event(events: Sequence[Event], words: str) -> EventMatch:
+    """The event `words` names: exact id or name first, then the best fuzzy match."""
+    cleaned = words.strip().strip("\"'“”‘’").strip()
+    if not cleaned:
+        return EventMatch(None, [])
+    for event in events:
+        if (
+            cleaned in (event.luma_event_id, event.name)
+            or cleaned.casefold() == event.name.casefold()
+        ):
+            return EventMatch(event, [event])
+    scored = process.extract(
+        cleaned,
+        {index: event.name for index, event in enumerate(events)},
+        scorer=_name_score,
+        processor=utils.default_process,
+        limit=5,
+    )
+    hits = [(events[index], score) for _, score, index in scored if score >= MATCH]
+    if not hits:
+        return EventMatch(None, [])
+    best_score = hits[0][1]
+    close = [event for event, score in hits if best_score - score <= CLOSE]
+    if len(close) == 1:
+        return EventMatch(close[0], close)
+    return EventMatch(None, close)
+
+
+def _name_score(query: str, name: str, **_: object) -> float:
+    """Whole-word overlap (token set) tempered by WRatio's typo and partial matching.
+
+    Token set alone calls "lisbon workshop" equally close to every "... Workshop"; WRatio
+    alone ties them too; their mean separates the event named from its siblings.
+    """
+    return (fuzz.token_set_ratio(query, name) + fuzz.WRatio(query, name)) / 2
+
+
+async def event_counts(session: AsyncSession, *, org_id: int, event: Event) -> EventCounts:
+    by_status = await cache.count_by_status(
+        session, org_id=org_id, luma_event_id=event.luma_event_id
+    )
+    checked_in = await session.scalar(
+        select(func.count()).where(
+            Guest.org_id == org_id,
+            Guest.luma_event_id == event.luma_event_id,
+            Guest.gone_at.is_(None),
+            Guest.checked_in_at.is_not(None),
+        )
+    )
+    return EventCounts(event, by_status, checked_in or 0)

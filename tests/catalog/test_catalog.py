@@ -1,0 +1,145 @@
+"""Fuzzy event names, keyset paging over the cache, person history and CSV safety."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from catalog.events import EventFilter, event_counts, list_events, resolve_event
+from catalog.guests import BadCursor, GuestFilter, csv_rows, guest_page, person_history
+from store import cache, orgs
+from store.models import Event, Guest
+
+NAMES = [
+    "Main Conference 2026",
+    "Summer Mixer",
+    "Lisbon Founders Workshop",
+    "Founders Dinner",
+    "Berlin Founders Workshop",
+]
+
+
+def events(names=NAMES) -> list[Event]:  # type: ignore[no-untyped-def]
+    return [Event(luma_event_id=f"evt-{i}", name=name) for i, name in enumerate(names)]
+
+
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        ("the main conference", "Main Conference 2026"),
+        ("'Summer Mixer'", "Summer Mixer"),
+        ("sumer mixr", "Summer Mixer"),
+        ("lisbon workshop", "Lisbon Founders Workshop"),
+        ("evt-3", "Founders Dinner"),
+    ],
+)
+def test_resolve_event(words: str, expected: str) -> None:
+    match = resolve_event(events(), words)
+    assert match.event is not None and match.event.name == expected
+
+
+def test_ambiguous_and_unknown_names() -> None:
+    match = resolve_event(events(), "founders workshop")
+    assert match.ambiguous
+    assert {e.name for e in match.candidates} == {
+        "Lisbon Founders Workshop",
+        "Berlin Founders Workshop",
+    }
+    assert resolve_event(events(), "quantum picnic").event is None
+    assert not resolve_event(events(), "quantum picnic").candidates
+
+
+async def test_listing_paging_and_history(sessions, keybox, unique) -> None:
+    now = datetime.now(UTC)
+    async with sessions.begin() as session:
+        org = await orgs.save_org(
+            session,
+            calendar_id=f"cal-{unique}",
+            name="C",
+            luma_key=f"secret-{unique}",
+            keybox=keybox,
+        )
+        await cache.upsert_events(
+            session,
+            org_id=org.id,
+            events=[
+                {
+                    "luma_event_id": "evt-a",
+                    "name": "Past Party",
+                    "city": "Dubai",
+                    "start_at": now - timedelta(days=3),
+                },
+                {
+                    "luma_event_id": "evt-b",
+                    "name": "Future Fair",
+                    "city": "Lisbon",
+                    "start_at": now + timedelta(days=3),
+                },
+            ],
+        )
+        guests = [
+            {
+                "luma_guest_id": f"g{i}",
+                "email": f"p{i}@{'acme.com' if i % 2 else 'gmail.com'}",
+                "normalized_email": f"p{i}@{'acme.com' if i % 2 else 'gmail.com'}",
+                "email_domain": "acme.com" if i % 2 else "gmail.com",
+                "name": f"Person {i:03d}",
+                "approval_status": "approved" if i % 3 else "pending_approval",
+                "checked_in_at": now if i < 5 else None,
+            }
+            for i in range(57)
+        ]
+        await cache.upsert_guests(session, org_id=org.id, luma_event_id="evt-b", guests=guests)
+        await cache.upsert_guests(
+            session,
+            org_id=org.id,
+            luma_event_id="evt-a",
+            guests=[{**guests[1], "name": "=cmd|' /C calc'!A0"}],
+        )
+
+    async with sessions() as session:
+        upcoming = await list_events(
+            session, org_id=org.id, query=EventFilter(when="upcoming"), now=now
+        )
+        assert [e.name for e in upcoming] == ["Future Fair"]
+        in_dubai = await list_events(
+            session, org_id=org.id, query=EventFilter(city="dubai"), now=now
+        )
+        assert [e.name for e in in_dubai] == ["Past Party"]
+        counts = await event_counts(session, org_id=org.id, event=upcoming[0])
+        assert (counts.approved, counts.pending, counts.checked_in) == (38, 19, 5)
+
+        seen, cursor = [], None
+        while True:
+            page = await guest_page(
+                session, org_id=org.id, event_id="evt-b", query=GuestFilter(limit=10), cursor=cursor
+            )
+            seen += [g.name for g in page.guests]
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        assert seen == sorted(g["name"] for g in guests) and page.total == 57
+        acme = await guest_page(
+            session,
+            org_id=org.id,
+            event_id="evt-b",
+            query=GuestFilter(domain="@ACME.com", status="approved", sort="email", limit=100),
+        )
+        assert acme.total == len(
+            [
+                g
+                for g in guests
+                if g["email_domain"] == "acme.com" and g["approval_status"] == "approved"
+            ]
+        )
+        with pytest.raises(BadCursor):
+            await guest_page(
+                session, org_id=org.id, event_id="evt-b", query=GuestFilter(), cursor="garbage!"
+            )
+
+        history = await person_history(session, org_id=org.id, who="P1@acme.com")
+        assert [event.name for _, event in history] == ["Future Fair", "Past Party"]
+        exported = csv_rows([guest for guest, _ in history])
+        assert "'=cmd" in exported and "\n=cmd" not in exported
+        assert Guest  # the model is what csv_rows reads
