@@ -89,10 +89,21 @@ class LumaPool:
         await self.aclose()
 
     async def _send(
-        self, method: str, path: str, api_key: str, params: dict[str, Any], body: Any
+        self,
+        method: str,
+        path: str,
+        api_key: str,
+        params: dict[str, Any],
+        body: Any,
+        sent: asyncio.Event | None,
     ) -> httpx.Response:
         return await self._http.request(
-            method, path, params=params or None, json=body, headers={KEY_HEADER: api_key}
+            method,
+            path,
+            params=params or None,
+            json=body,
+            headers={KEY_HEADER: api_key},
+            extensions={"trace": _signal_when_sent(sent)} if sent is not None else None,
         )
 
 
@@ -128,13 +139,14 @@ class LumaClient:
         cursor: str | None = None,
         limit: int = PAGE_LIMIT,
     ) -> Page[LumaEvent]:
-        params = {"after": _iso(after), "before": _iso(before), **_paging(cursor, limit)}
-        return Page[LumaEvent].model_validate(await self._call(Endpoint.LIST_EVENTS, params))
+        filters = {"after": _iso(after), "before": _iso(before)}
+        return await self._page(Endpoint.LIST_EVENTS, Page[LumaEvent], filters, cursor, limit)
 
     def iter_events(
         self, after: datetime | None = None, before: datetime | None = None
     ) -> AsyncIterator[LumaEvent]:
-        return _follow(lambda cursor: self.list_events_page(after, before, cursor))
+        filters = {"after": _iso(after), "before": _iso(before)}
+        return self._entries(Endpoint.LIST_EVENTS, Page[LumaEvent], filters)
 
     async def get_event(self, event_id: str) -> LumaEvent:
         params = {self._paths.get_event_param: event_id}
@@ -150,14 +162,9 @@ class LumaClient:
         cursor: str | None = None,
         limit: int = PAGE_LIMIT,
     ) -> Page[LumaGuest]:
-        params = {
-            self._paths.event_param: event_id,
-            "approval_status": status,
-            "sort_column": sort_column,
-            "sort_direction": sort_direction,
-            **_paging(cursor, limit),
-        }
-        return Page[LumaGuest].model_validate(await self._call(Endpoint.LIST_GUESTS, params))
+        """One page of guests; workflows keep `next_cursor` to resume after continue-as-new."""
+        filters = self._guest_filters(event_id, status, sort_column, sort_direction)
+        return await self._page(Endpoint.LIST_GUESTS, Page[LumaGuest], filters, cursor, limit)
 
     def iter_guests(
         self,
@@ -167,15 +174,8 @@ class LumaClient:
         sort_column: str | None = None,
         sort_direction: str | None = None,
     ) -> AsyncIterator[LumaGuest]:
-        return _follow(
-            lambda cursor: self.list_guests_page(
-                event_id,
-                status=status,
-                sort_column=sort_column,
-                sort_direction=sort_direction,
-                cursor=cursor,
-            )
-        )
+        filters = self._guest_filters(event_id, status, sort_column, sort_direction)
+        return self._entries(Endpoint.LIST_GUESTS, Page[LumaGuest], filters)
 
     async def get_guest(
         self, event_id: str, *, email: str | None = None, guest_id: str | None = None
@@ -192,11 +192,74 @@ class LumaClient:
     async def list_people_page(
         self, cursor: str | None = None, limit: int = PAGE_LIMIT
     ) -> Page[LumaPerson]:
-        data = await self._call(Endpoint.LIST_PEOPLE, _paging(cursor, limit))
-        return Page[LumaPerson].model_validate(data)
+        return await self._page(Endpoint.LIST_PEOPLE, Page[LumaPerson], {}, cursor, limit)
 
     def iter_people(self) -> AsyncIterator[LumaPerson]:
-        return _follow(lambda cursor: self.list_people_page(cursor))
+        return self._entries(Endpoint.LIST_PEOPLE, Page[LumaPerson], {})
+
+    def _guest_filters(
+        self,
+        event_id: str,
+        status: str | None,
+        sort_column: str | None,
+        sort_direction: str | None,
+    ) -> dict[str, Any]:
+        return {
+            self._paths.event_param: event_id,
+            "approval_status": status,
+            "sort_column": sort_column,
+            "sort_direction": sort_direction,
+        }
+
+    async def _page(
+        self,
+        endpoint: Endpoint,
+        page_type: type[Page[M]],
+        filters: dict[str, Any],
+        cursor: str | None,
+        limit: int,
+    ) -> Page[M]:
+        data = await self._call(endpoint, {**filters, **_paging(cursor, limit)})
+        return page_type.model_validate(data)
+
+    async def _entries(
+        self, endpoint: Endpoint, page_type: type[Page[M]], filters: dict[str, Any]
+    ) -> AsyncIterator[M]:
+        """Every entry of every page, following `next_cursor` until `has_more` is false.
+
+        Pipelined, so that a listing costs one round trip a page and nothing more: while a
+        page is in flight the next page's budget slot is taken, and once a page's cursor is
+        known the next request goes out before this page is parsed and consumed. The price
+        is one unused budget slot when the listing ends.
+        """
+        budget = self._pool.budget
+        pending: asyncio.Future[Any] | None = asyncio.ensure_future(
+            self._call(endpoint, {**filters, **_paging(None, PAGE_LIMIT)})
+        )
+        ahead: asyncio.Future[None] | None = None
+        try:
+            while pending is not None:
+                if budget is not None:
+                    ahead = asyncio.ensure_future(
+                        budget.acquire(self.budget_key, interactive=self.interactive)
+                    )
+                data = await pending
+                pending = None
+                if cursor := _next_cursor(data):
+                    admitted, ahead = ahead, None
+                    sent = asyncio.Event()
+                    params = {**filters, **_paging(cursor, PAGE_LIMIT)}
+                    pending = asyncio.ensure_future(
+                        self._call(endpoint, params, admitted=admitted, sent=sent)
+                    )
+                    if admitted is None or admitted.done():  # never hold a page for the budget
+                        await _sent_or_done(sent, pending)
+                for entry in page_type.model_validate(data).entries:
+                    yield entry
+        finally:
+            for task in (pending, ahead):
+                if task is not None:
+                    _abandon(task)
 
     # -- writes ------------------------------------------------------------------------
 
@@ -258,17 +321,30 @@ class LumaClient:
     # -- transport ---------------------------------------------------------------------
 
     async def _call(
-        self, endpoint: Endpoint, params: dict[str, Any] | None = None, body: Any = None
+        self,
+        endpoint: Endpoint,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        *,
+        admitted: Awaitable[None] | None = None,
+        sent: asyncio.Event | None = None,
     ) -> Any:
-        """Send one request with budget and retries; return the decoded JSON body."""
+        """Send one request with budget and retries; return the decoded JSON body.
+
+        `admitted` is a budget slot already being taken for the first attempt; `sent` is set
+        once a request is fully written.
+        """
         method, path = self._paths.method(endpoint), self._paths.routes[endpoint]
         query = _drop_none(params or {})
         pool, attempt = self._pool, 0
         while True:
-            if pool.budget is not None:
+            if admitted is not None:
+                await admitted
+                admitted = None
+            elif pool.budget is not None:
                 await pool.budget.acquire(self.budget_key, interactive=self.interactive)
             try:
-                response = await pool._send(method, path, self._key, query, body)
+                response = await pool._send(method, path, self._key, query, body, sent)
             except httpx.TransportError as exc:
                 failure: LumaError = LumaUnavailableError(
                     f"{method} {path}: {type(exc).__name__} {exc}".strip()
@@ -357,16 +433,36 @@ def _json(response: httpx.Response, method: str, path: str) -> Any:
         raise LumaUnavailableError(f"{method} {path}: response is not JSON") from None
 
 
-async def _follow(fetch: Callable[[str | None], Awaitable[Page[M]]]) -> AsyncIterator[M]:
-    """Every entry of every page, following `next_cursor` until `has_more` is false."""
-    cursor: str | None = None
-    while True:
-        page = await fetch(cursor)
-        for entry in page.entries:
-            yield entry
-        if not page.has_more or not page.next_cursor:
-            return
-        cursor = page.next_cursor
+def _next_cursor(data: Any) -> str | None:
+    if isinstance(data, dict) and data.get("has_more"):
+        cursor = data.get("next_cursor")
+        return cursor if isinstance(cursor, str) and cursor else None
+    return None
+
+
+def _signal_when_sent(sent: asyncio.Event) -> Callable[[str, Any], Awaitable[None]]:
+    """An httpcore trace hook that sets `sent` once the request is on the wire."""
+
+    async def trace(name: str, info: Any) -> None:
+        if name.endswith("receive_response_headers.started"):
+            sent.set()
+
+    return trace
+
+
+async def _sent_or_done(sent: asyncio.Event, pending: asyncio.Future[Any]) -> None:
+    """Wait until the request behind `pending` is written (or has already ended)."""
+    waiter = asyncio.ensure_future(sent.wait())
+    try:
+        await asyncio.wait({waiter, pending}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+
+
+def _abandon(pending: asyncio.Future[Any]) -> None:
+    """Cancel a prefetch nobody will read, without an "exception never retrieved" warning."""
+    pending.cancel()
+    pending.add_done_callback(lambda done: done.cancelled() or done.exception())
 
 
 def _one_guest(email: str | None, guest_id: str | None) -> str | None:

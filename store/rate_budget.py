@@ -5,30 +5,83 @@ than its cap were sent in the last `policy.span` seconds. All decisions for one 
 are serialized on that key's `luma_rate_state` row, which also carries the block recorded
 after a 429 so that every process stops, not only the one that was refused.
 
-One short transaction per request: lock the state row, count the window, insert the send.
-The lock is taken by an upsert (`INSERT … ON CONFLICT DO UPDATE`): on PostgreSQL it locks
-the row exactly as `SELECT … FOR UPDATE` would, creating it on first use in the same round
-trip; on SQLite, whose transactions serialize on the file, starting with a write takes the
-write lock up front (the effect of `BEGIN IMMEDIATE`), so no reader can decide on a stale
-count. Clocks: send times are the senders' own UTC clocks; `policy.margin` absorbs skew.
+One short transaction per request, of two statements: lock the state row, then insert the
+send only if the window has room. The lock is an upsert (`INSERT … ON CONFLICT DO UPDATE`):
+on PostgreSQL it locks the row exactly as `SELECT … FOR UPDATE` would, creating it on first
+use in the same round trip; on SQLite, whose transactions serialize on the file, starting
+with a write takes the write lock up front (the effect of `BEGIN IMMEDIATE`), so no reader
+decides on a stale count. Statements are built once per dialect: every request pays this,
+and the benchmark allows it a few milliseconds. Send times are the senders' own UTC clocks;
+`policy.margin` absorbs the skew between hosts.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from collections.abc import Callable, Coroutine, Mapping
+from datetime import timedelta
+from functools import cache
+from typing import Any, TypeVar
 
-from sqlalchemy import Row, delete, func, insert, select, update
+from sqlalchemy import String, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from luma.ratelimit import BudgetPolicy
-from store.models import LumaRateSend, LumaRateState, utcnow
+from store.models import LumaRateSend, LumaRateState, UTCDateTime, utcnow
 
 Limits = Mapping[str, int] | Callable[[str], int]
+T = TypeVar("T")
 
 _MIN_WAIT = 0.005  # never spin on a wait rounded down to nothing
+
+_KEY = bindparam("key", type_=String)
+_NOW = bindparam("now", type_=UTCDateTime)
+_SINCE = bindparam("since", type_=UTCDateTime)
+_IN_WINDOW = (LumaRateSend.budget_key == _KEY, LumaRateSend.sent_at > _SINCE)
+_STATE = LumaRateState.budget_key == _KEY
+
+
+class _Statements:
+    """The budget's SQL, compiled once; only the lock differs between dialects."""
+
+    def __init__(self, dialect: str) -> None:
+        upsert = (postgresql if dialect == "postgresql" else sqlite).insert(LumaRateState)
+        self.lock = (
+            upsert.values(budget_key=_KEY)
+            .on_conflict_do_update(
+                index_elements=[LumaRateState.budget_key],
+                set_={"blocked_until": LumaRateState.blocked_until},
+            )
+            .returning(LumaRateState.blocked_until, LumaRateState.pruned_at)
+        )
+        in_window = select(func.count()).where(*_IN_WINDOW).scalar_subquery()
+        self.send = (
+            insert(LumaRateSend)
+            .from_select(
+                ["budget_key", "sent_at"], select(_KEY, _NOW).where(in_window < bindparam("cap"))
+            )
+            .returning(LumaRateSend.id)
+        )
+        # Newest first, the send at offset cap - 1 is the one whose leaving the window
+        # brings the count below the cap.
+        self.release = (
+            select(LumaRateSend.sent_at)
+            .where(*_IN_WINDOW)
+            .order_by(LumaRateSend.sent_at.desc())
+            .offset(bindparam("skip"))
+            .limit(1)
+        )
+        self.prune = delete(LumaRateSend).where(
+            LumaRateSend.budget_key == _KEY, LumaRateSend.sent_at <= _SINCE
+        )
+        self.pruned = update(LumaRateState).where(_STATE).values(pruned_at=_NOW)
+        self.block = update(LumaRateState).where(_STATE).values(blocked_until=_NOW)
+
+
+@cache
+def _statements(dialect: str) -> _Statements:
+    return _Statements(dialect)
 
 
 class DatabaseRateBudget:
@@ -46,6 +99,7 @@ class DatabaseRateBudget:
         self._sessions = session_factory
         self.policy = policy or BudgetPolicy()
         self._limits = limits
+        self._finishing: set[asyncio.Future[Any]] = set()
 
     def limit_for(self, budget_key: str) -> int:
         if self._limits is None:
@@ -57,82 +111,56 @@ class DatabaseRateBudget:
     async def acquire(self, budget_key: str, *, interactive: bool) -> None:
         cap = self.policy.cap(self.limit_for(budget_key), interactive=interactive)
         while True:
-            wait = await self._try_send(budget_key, cap)
+            wait = await self._uncancelled(self._try_send(budget_key, cap))
             if wait <= 0:
                 return
             await asyncio.sleep(wait)
 
     async def penalize(self, budget_key: str, retry_after: float) -> None:
+        await self._uncancelled(self._block(budget_key, retry_after))
+
+    async def _uncancelled(self, transaction: Coroutine[Any, Any, T]) -> T:
+        """Run a transaction to its end even if the caller is cancelled meanwhile.
+
+        A transaction cut short would keep SQLite's write lock (or the PostgreSQL row lock)
+        from every other process until its connection is reclaimed; finishing it at worst
+        records a send that is never made, which only makes the budget more cautious.
+        """
+        task = asyncio.ensure_future(transaction)
+        self._finishing.add(task)
+        task.add_done_callback(self._finishing.discard)
+        return await asyncio.shield(task)
+
+    async def _block(self, budget_key: str, retry_after: float) -> None:
         async with self._sessions() as session, session.begin():
-            state = await self._lock(session, budget_key)
+            connection = await session.connection()
+            sql = _statements(connection.dialect.name)
+            blocked_until, _ = (await connection.execute(sql.lock, {"key": budget_key})).one()
             until = utcnow() + timedelta(seconds=retry_after)
-            if state.blocked_until is None or state.blocked_until < until:
-                await session.execute(
-                    update(LumaRateState)
-                    .where(LumaRateState.budget_key == budget_key)
-                    .values(blocked_until=until)
-                )
+            if blocked_until is None or blocked_until < until:
+                await connection.execute(sql.block, {"key": budget_key, "now": until})
 
     async def _try_send(self, budget_key: str, cap: int) -> float:
         """Record a send and return 0, or return the seconds to wait before trying again."""
         span = timedelta(seconds=self.policy.span)
         async with self._sessions() as session, session.begin():
-            state = await self._lock(session, budget_key)
+            connection = await session.connection()
+            sql = _statements(connection.dialect.name)
+            blocked_until, pruned_at = (
+                await connection.execute(sql.lock, {"key": budget_key})
+            ).one()
             now = utcnow()  # read after the lock, so sends are logged in the order made
-            if state.blocked_until is not None and state.blocked_until > now:
-                return _seconds(state.blocked_until - now)
-            since = now - span
-            if state.pruned_at is None or state.pruned_at < since:
-                await self._prune(session, budget_key, since, now)
-            in_window = LumaRateSend.budget_key == budget_key, LumaRateSend.sent_at > since
-            count = await session.scalar(select(func.count()).where(*in_window)) or 0
-            if count < cap:
-                await session.execute(
-                    insert(LumaRateSend).values(budget_key=budget_key, sent_at=now)
-                )
+            if blocked_until is not None and blocked_until > now:
+                return _seconds(blocked_until - now)
+            window: dict[str, Any] = {"key": budget_key, "now": now, "since": now - span}
+            if pruned_at is None or pruned_at < window["since"]:
+                await connection.execute(sql.prune, window)
+                await connection.execute(sql.pruned, window)
+            sent = await connection.scalar(sql.send, {**window, "cap": cap})
+            if sent is not None:
                 return 0.0
-            # Enough of the oldest sends must leave the window to bring the count below cap.
-            release = await session.scalar(
-                select(LumaRateSend.sent_at)
-                .where(*in_window)
-                .order_by(LumaRateSend.sent_at)
-                .offset(count - cap)
-                .limit(1)
-            )
-            return _seconds(release + span - now) if release else _MIN_WAIT
-
-    @staticmethod
-    async def _lock(
-        session: AsyncSession, budget_key: str
-    ) -> Row[tuple[datetime | None, datetime | None]]:
-        """Create-or-lock the key's state row; returns its `blocked_until` and `pruned_at`."""
-        dialect = session.get_bind().dialect.name
-        upsert = (postgresql if dialect == "postgresql" else sqlite).insert(LumaRateState)
-        statement = (
-            upsert.values(budget_key=budget_key)
-            .on_conflict_do_update(
-                index_elements=[LumaRateState.budget_key],
-                set_={"blocked_until": LumaRateState.blocked_until},
-            )
-            .returning(LumaRateState.blocked_until, LumaRateState.pruned_at)
-        )
-        return (await session.execute(statement)).one()
-
-    @staticmethod
-    async def _prune(
-        session: AsyncSession, budget_key: str, before: datetime, now: datetime
-    ) -> None:
-        """Drop sends older than the window, at most once per window per key."""
-        await session.execute(
-            delete(LumaRateSend).where(
-                LumaRateSend.budget_key == budget_key, LumaRateSend.sent_at <= before
-            )
-        )
-        await session.execute(
-            update(LumaRateState)
-            .where(LumaRateState.budget_key == budget_key)
-            .values(pruned_at=now)
-        )
+            release = await connection.scalar(sql.release, {**window, "skip": cap - 1})
+            return _seconds(release + span - now) if release is not None else _MIN_WAIT
 
 
 def _seconds(delta: timedelta) -> float:

@@ -7,6 +7,7 @@ each test gets a fresh calendar, with its own key and data.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -294,3 +295,15 @@ async def test_pagination_over_ten_thousand_guests_returns_each_once(
     assert len(ids) == len(set(ids)) == 10_000
     assert set(ids) == set(sim.state.event(event_id).guests)
     assert requests_sent(sim, calendar) - before == 100
+
+
+async def test_stopping_a_listing_early_cancels_the_prefetch(
+    sim: RunningSimulator, calendar: CalendarHandle, luma: LumaClient
+) -> None:
+    event_id = sim.state.add_event(calendar.id, guests=1_000)
+    before = requests_sent(sim, calendar)
+    async with aclosing(luma.iter_guests(event_id)) as guests:
+        async for _ in guests:
+            break
+    assert requests_sent(sim, calendar) - before <= 2  # the first page and at most one ahead
+    assert (await luma.list_guests_page(event_id, limit=1)).has_more

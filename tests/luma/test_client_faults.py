@@ -63,7 +63,9 @@ async def test_listing_survives_injected_errors_and_timeouts(
     assert errors > 0 and timeouts > 0
     faults = errors + timeouts
     assert sim.state.requests[calendar.id] == 20 + faults  # each fault cost one retry
-    assert len(budget.acquired) == 20 + faults  # retries are counted in the budget too
+    # Retries are counted in the budget too, and the listing takes one slot ahead that the
+    # last page turns out not to need.
+    assert len(budget.acquired) == 20 + faults + 1
     assert "retry" in caplog.text
     assert calendar.api_key not in caplog.text
 

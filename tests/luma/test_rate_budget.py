@@ -236,3 +236,21 @@ async def test_two_processes_and_an_interactive_caller_share_one_calendar_budget
     assert stats["requests"][calendar.id] == 2 * PER_WORKER + 3
     assert max(latencies) < 0.3, latencies
     assert await max_in_any_span(sessions, calendar.id, SHARED.window) < 30
+
+
+async def test_cancelled_callers_never_leave_the_database_locked(tmp_path: Path) -> None:
+    """A caller cancelled mid-transaction (a prefetch dropped, a timeout) must not keep
+    SQLite's write lock; the transaction finishes in the background instead."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'budget.db'}"
+    await asyncio.to_thread(runner.upgrade, url)
+    engine = create_engine(url)
+    budget = DatabaseRateBudget(session_factory(engine), BudgetPolicy(limit=10_000))
+    try:
+        for delay in (0, 0.0002, 0.0005, 0.001, 0.002, 0.004) * 2:
+            caller = asyncio.ensure_future(budget.acquire("cal", interactive=False))
+            await asyncio.sleep(delay)
+            caller.cancel()
+            async with asyncio.timeout(2):
+                await budget.acquire("cal", interactive=True)
+    finally:
+        await engine.dispose()

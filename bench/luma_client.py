@@ -1,0 +1,141 @@
+"""Benchmark: the Luma client's overhead over network latency, and its raw read rate.
+
+Phase 1 lists a 10,000-guest event (100 pages of 100) from the simulator at 50 ms latency
+through `LumaPool` with the database rate budget, and compares the wall time with the floor
+of pages × latency; the target is at most 1.2×, i.e. parsing, the budget's transaction and
+HTTP together cost under 10 ms a page. Phase 2 lifts the simulator's limit and latency and
+measures reads per second, with and without the budget.
+
+    .venv/bin/python -m bench.luma_client        # SQLite under a temp dir
+    DATABASE_URL=postgresql+psycopg://... .venv/bin/python bench/luma_client.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+from luma.client import KEY_HEADER, LumaClient, LumaPool
+from luma.paths import CURRENT, Endpoint
+from luma.ratelimit import BudgetPolicy
+from luma.simulator import SimulatorConfig, running_simulator
+from migrations import runner
+from store.db import create_engine, session_factory
+from store.rate_budget import DatabaseRateBudget
+
+GUESTS = 10_000
+PAGE = 100
+LATENCY = 0.05
+TARGET_RATIO = 1.2
+THROUGHPUT_SECONDS = 3.0
+CONCURRENCY = 16
+
+
+async def list_all(luma: LumaClient, event_id: str) -> float:
+    started = time.perf_counter()
+    count = sum([1 async for _ in luma.iter_guests(event_id)])
+    elapsed = time.perf_counter() - started
+    if count != GUESTS:
+        raise SystemExit(f"listed {count} guests, expected {GUESTS}")
+    return elapsed
+
+
+async def list_bare(base_url: str, api_key: str, event_id: str) -> float:
+    """The same pages with bare httpx (no parsing, no budget): the simulator's own cost."""
+    async with httpx.AsyncClient(base_url=base_url, headers={KEY_HEADER: api_key}) as http:
+        started = time.perf_counter()
+        cursor = None
+        for _ in range(GUESTS // PAGE):
+            params = {"event_id": event_id, "pagination_limit": PAGE}
+            response = await http.get(
+                CURRENT.routes[Endpoint.LIST_GUESTS],
+                params=params | ({"pagination_cursor": cursor} if cursor else {}),
+            )
+            cursor = response.json()["next_cursor"]
+        return time.perf_counter() - started
+
+
+async def reads_per_second(luma: LumaClient, event_id: str) -> float:
+    """Page reads per second from CONCURRENCY callers sharing one key."""
+    deadline = time.perf_counter() + THROUGHPUT_SECONDS
+    done = 0
+
+    async def reader() -> None:
+        nonlocal done
+        while time.perf_counter() < deadline:
+            await luma.list_guests_page(event_id, limit=PAGE)
+            done += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(reader() for _ in range(CONCURRENCY)))
+    return done / (time.perf_counter() - started)
+
+
+async def run(database_url: str) -> bool:
+    engine = create_engine(database_url)
+    budget_key = f"bench-{uuid.uuid4().hex[:8]}"  # a fresh window, whatever earlier runs left
+    budget = DatabaseRateBudget(session_factory(engine), BudgetPolicy())
+    unlimited = DatabaseRateBudget(
+        session_factory(engine), BudgetPolicy(), limits={budget_key: 10**9}
+    )
+    config = SimulatorConfig(calendars=1, events_per_calendar=0, latency_seconds=LATENCY)
+    try:
+        async with running_simulator(config) as sim:
+            calendar = sim.calendars[0]
+            event_id = sim.state.add_event(calendar.id, guests=GUESTS)
+            # The simulator's 10,000 guests are set-up, not work: keep the collector off them.
+            gc.collect()
+            gc.freeze()
+            async with LumaPool(sim.base_url, budget=budget) as pool:
+                elapsed = await list_all(
+                    pool.client(calendar.api_key, budget_key=budget_key), event_id
+                )
+            bare = await list_bare(sim.base_url, calendar.api_key, event_id)
+            pages = GUESTS // PAGE
+            floor = pages * LATENCY
+            ratio = elapsed / floor
+            print(
+                f"list {GUESTS:,} guests, {pages} pages at {LATENCY * 1000:.0f} ms: "
+                f"{elapsed:.2f} s vs floor {floor:.2f} s = {ratio:.3f}x "
+                f"(target <= {TARGET_RATIO}x; {(elapsed - floor) / pages * 1000:.1f} ms "
+                "overhead a page)"
+            )
+            print(
+                f"same pages with bare httpx, no parsing or budget: {bare:.2f} s = "
+                f"{bare / floor:.3f}x (the simulator's and HTTP's share of the overhead)"
+            )
+
+            sim.state.configure(rate_limit=None, latency_seconds=0.0)
+            rates = []
+            for reads_budget in (unlimited, None):
+                async with LumaPool(sim.base_url, budget=reads_budget) as pool:
+                    luma = pool.client(calendar.api_key, budget_key=budget_key)
+                    rates.append(await reads_per_second(luma, event_id))
+            print(
+                f"reads, no limit or latency, {CONCURRENCY} concurrent callers: "
+                f"{rates[0]:,.0f}/s with the database budget, {rates[1]:,.0f}/s without"
+            )
+    finally:
+        await engine.dispose()
+    return ratio <= TARGET_RATIO
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        url = os.environ.get("DATABASE_URL") or f"sqlite+aiosqlite:///{Path(scratch)}/bench.db"
+        runner.upgrade(url)
+        print(f"database: {url.split('://')[0]}")
+        ok = asyncio.run(run(url))
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
