@@ -76,7 +76,11 @@ class _Statements:
             LumaRateSend.budget_key == _KEY, LumaRateSend.sent_at <= _SINCE
         )
         self.pruned = update(LumaRateState).where(_STATE).values(pruned_at=_NOW)
-        self.block = update(LumaRateState).where(_STATE).values(blocked_until=_NOW)
+        self.block = (
+            update(LumaRateState)
+            .where(_STATE)
+            .values(blocked_until=bindparam("until", type_=UTCDateTime))
+        )
 
 
 @cache
@@ -138,7 +142,7 @@ class DatabaseRateBudget:
             blocked_until, _ = (await connection.execute(sql.lock, {"key": budget_key})).one()
             until = utcnow() + timedelta(seconds=retry_after)
             if blocked_until is None or blocked_until < until:
-                await connection.execute(sql.block, {"key": budget_key, "now": until})
+                await connection.execute(sql.block, {"key": budget_key, "until": until})
 
     async def _try_send(self, budget_key: str, cap: int) -> float:
         """Record a send and return 0, or return the seconds to wait before trying again."""
