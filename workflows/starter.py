@@ -39,6 +39,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.bulk import GuestFilter
 from activities.guest_status import GuestStatusChange, GuestStatusResult
+from core.settings import Settings
 from workflows import ids
 from workflows.bulk import (
     BulkProgress,
@@ -85,6 +86,19 @@ class JobDefaults:
     summary_delay_minutes: int = 120
     sync_interval_minutes: int = 15
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> JobDefaults:
+        return cls(
+            task_queue=settings.temporal_task_queue,
+            ui_url=settings.temporal_ui_url,
+            namespace=settings.temporal_namespace,
+            batch_size=settings.bulk_batch_size,
+            concurrency=settings.bulk_concurrency,
+            heartbeat_timeout_seconds=settings.heartbeat_timeout_seconds,
+            summary_delay_minutes=settings.summary_delay_minutes,
+            sync_interval_minutes=settings.sync_interval_minutes,
+        )
+
 
 @dataclass
 class BulkStart:
@@ -125,6 +139,14 @@ class Automations:
     def __init__(self, client: Client, defaults: JobDefaults) -> None:
         self.client = client
         self.defaults = defaults
+
+    @classmethod
+    async def connect(cls, settings: Settings) -> Automations:
+        """Connect to the configured Temporal cluster (bot and API processes)."""
+        client = await Client.connect(
+            settings.temporal_address, namespace=settings.temporal_namespace
+        )
+        return cls(client, JobDefaults.from_settings(settings))
 
     def ui_url(self, workflow_id: str) -> str:
         base = self.defaults.ui_url.rstrip("/")
