@@ -71,7 +71,11 @@ class LumaPool:
         )
 
     def client(self, api_key: str, *, budget_key: str, interactive: bool = False) -> LumaClient:
-        """A client for one key; `budget_key` names the calendar whose budget it spends."""
+        """A client for one key; `budget_key` names the calendar whose budget it spends.
+
+        `interactive` marks calls a person is waiting for (the bot's lookups): they may use
+        the share of the budget that bulk work leaves free.
+        """
         return LumaClient(self, api_key, budget_key=budget_key, interactive=interactive)
 
     async def aclose(self) -> None:
@@ -145,6 +149,7 @@ class LumaClient:
     def iter_events(
         self, after: datetime | None = None, before: datetime | None = None
     ) -> AsyncIterator[LumaEvent]:
+        """Every event in the range, page after page (see `_entries`)."""
         filters = {"after": _iso(after), "before": _iso(before)}
         return self._entries(Endpoint.LIST_EVENTS, Page[LumaEvent], filters)
 
@@ -174,6 +179,7 @@ class LumaClient:
         sort_column: str | None = None,
         sort_direction: str | None = None,
     ) -> AsyncIterator[LumaGuest]:
+        """Every guest, page after page; wrap in `contextlib.aclosing` to stop early."""
         filters = self._guest_filters(event_id, status, sort_column, sort_direction)
         return self._entries(Endpoint.LIST_GUESTS, Page[LumaGuest], filters)
 
@@ -292,13 +298,16 @@ class LumaClient:
         await self._call(Endpoint.UPDATE_GUEST_STATUS, body=_drop_none(body))
 
     async def add_guests(self, event_id: str, guests: Iterable[tuple[str, str | None]]) -> None:
-        """Add people as guests (Luma approves them); emails are checked before sending."""
+        """Add (email, name) pairs as approved guests; emails are checked before sending.
+
+        Safe to retry: Luma leaves people already on the list as they are.
+        """
         entries = [_drop_none({"email": normalize_email(e), "name": n}) for e, n in guests]
         body = {self._paths.event_param: event_id, "guests": entries}
         await self._call(Endpoint.ADD_GUESTS, body=body)
 
     async def send_invites(self, event_id: str, emails: Iterable[str]) -> None:
-        """Invite people by email; Luma sends the invitations."""
+        """Invite people by email (Luma sends the invitations); safe to retry, like adding."""
         entries = [{"email": normalize_email(email)} for email in emails]
         body = {self._paths.event_param: event_id, "guests": entries}
         await self._call(Endpoint.SEND_INVITES, body=body)
