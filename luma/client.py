@@ -186,7 +186,8 @@ class LumaClient:
     async def get_guest(
         self, event_id: str, *, email: str | None = None, guest_id: str | None = None
     ) -> LumaGuest:
-        email = _one_guest(email, guest_id)
+        """One guest, by guest id when given, else by email."""
+        email, guest_id = _guest_ref(email, guest_id)
         lookup = (
             {self._paths.guest_email_param: email}
             if email is not None
@@ -285,7 +286,7 @@ class LumaClient:
         Safe to retry: setting a status a guest already has changes nothing. Whether to
         refund a paid guest is left to the caller: Luma refuses to guess.
         """
-        email = _one_guest(email, guest_id)
+        email, guest_id = _guest_ref(email, guest_id)
         self._check_status_options(status, send_email, message)
         body: dict[str, Any] = {
             self._paths.event_param: event_id,
@@ -474,11 +475,14 @@ def _abandon(pending: asyncio.Future[Any]) -> None:
     pending.add_done_callback(lambda done: done.cancelled() or done.exception())
 
 
-def _one_guest(email: str | None, guest_id: str | None) -> str | None:
-    """Checks that exactly one way of naming the guest is given; returns the clean email."""
-    if (email is None) == (guest_id is None):
-        raise ValueError("name the guest by exactly one of email or guest_id")
-    return normalize_email(email) if email is not None else None
+def _guest_ref(email: str | None, guest_id: str | None) -> tuple[str | None, str | None]:
+    """The (email, guest id) to name a guest by: the id when given, since it is exact,
+    else the checked email (webhooks carry both; a person may carry only the email)."""
+    if guest_id:
+        return None, guest_id
+    if email is None:
+        raise ValueError("name the guest by email or guest_id")
+    return normalize_email(email), None
 
 
 def _paging(cursor: str | None, limit: int) -> dict[str, Any]:

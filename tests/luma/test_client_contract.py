@@ -142,9 +142,11 @@ async def test_get_guest_by_email_and_by_id(
     sim: RunningSimulator, calendar: CalendarHandle, luma: LumaClient
 ) -> None:
     event_id = sim.state.add_event(calendar.id, guests=5, status_mix={"approved": 1.0})
-    listed = (await luma.list_guests_page(event_id)).entries[2]
+    other, _, listed, *_ = (await luma.list_guests_page(event_id)).entries
     assert await luma.get_guest(event_id, email=listed.email.upper()) == listed
     assert await luma.get_guest(event_id, guest_id=listed.id) == listed
+    # Given both (as webhooks do), the exact id wins.
+    assert await luma.get_guest(event_id, email=other.email, guest_id=listed.id) == listed
     with pytest.raises(ValueError):
         await luma.get_guest(event_id)
 
