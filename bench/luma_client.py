@@ -54,11 +54,10 @@ async def list_bare(base_url: str, api_key: str, event_id: str) -> float:
         started = time.perf_counter()
         cursor = None
         for _ in range(GUESTS // PAGE):
-            params = {"event_id": event_id, "pagination_limit": PAGE}
-            response = await http.get(
-                CURRENT.routes[Endpoint.LIST_GUESTS],
-                params=params | ({"pagination_cursor": cursor} if cursor else {}),
-            )
+            params: dict[str, str | int] = {"event_id": event_id, "pagination_limit": PAGE}
+            if cursor:
+                params["pagination_cursor"] = cursor
+            response = await http.get(CURRENT.routes[Endpoint.LIST_GUESTS], params=params)
             cursor = response.json()["next_cursor"]
         return time.perf_counter() - started
 

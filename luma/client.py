@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
@@ -148,7 +148,7 @@ class LumaClient:
 
     def iter_events(
         self, after: datetime | None = None, before: datetime | None = None
-    ) -> AsyncIterator[LumaEvent]:
+    ) -> AsyncGenerator[LumaEvent, None]:
         """Every event in the range, page after page (see `_entries`)."""
         filters = {"after": _iso(after), "before": _iso(before)}
         return self._entries(Endpoint.LIST_EVENTS, Page[LumaEvent], filters)
@@ -178,7 +178,7 @@ class LumaClient:
         status: str | None = None,
         sort_column: str | None = None,
         sort_direction: str | None = None,
-    ) -> AsyncIterator[LumaGuest]:
+    ) -> AsyncGenerator[LumaGuest, None]:
         """Every guest, page after page; wrap in `contextlib.aclosing` to stop early."""
         filters = self._guest_filters(event_id, status, sort_column, sort_direction)
         return self._entries(Endpoint.LIST_GUESTS, Page[LumaGuest], filters)
@@ -201,7 +201,7 @@ class LumaClient:
     ) -> Page[LumaPerson]:
         return await self._page(Endpoint.LIST_PEOPLE, Page[LumaPerson], {}, cursor, limit)
 
-    def iter_people(self) -> AsyncIterator[LumaPerson]:
+    def iter_people(self) -> AsyncGenerator[LumaPerson, None]:
         return self._entries(Endpoint.LIST_PEOPLE, Page[LumaPerson], {})
 
     def _guest_filters(
@@ -231,7 +231,7 @@ class LumaClient:
 
     async def _entries(
         self, endpoint: Endpoint, page_type: type[Page[M]], filters: dict[str, Any]
-    ) -> AsyncIterator[M]:
+    ) -> AsyncGenerator[M, None]:
         """Every entry of every page, following `next_cursor` until `has_more` is false.
 
         Pipelined, so that a listing costs one round trip a page and nothing more: while a

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -297,7 +298,7 @@ def test_guest_with_the_bare_minimum() -> None:
     ],
     ids=["generation-1", "generation-3"],
 )
-def test_get_self_in_both_shapes(payload: dict) -> None:
+def test_get_self_in_both_shapes(payload: dict[str, Any]) -> None:
     user = LumaUser.model_validate(payload)
     assert (user.id, user.email, user.name) == ("usr-1", "o@x.com", "Org Anizer")
 
