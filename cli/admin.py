@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import typer
 from sqlalchemy import select, text
-from temporalio.client import Client
 
 from cli.context import keybox_for, load_settings, run
 from core.settings import ConfigError, Settings
@@ -145,6 +144,8 @@ async def _stored_keys_check(engine, settings: Settings) -> Check:  # type: igno
 
 
 async def _temporal_check(settings: Settings) -> Check:
+    from temporalio.client import Client  # heavy: only `doctor` needs it
+
     try:
         client = await asyncio.wait_for(
             Client.connect(settings.temporal_address, namespace=settings.temporal_namespace),

@@ -11,15 +11,16 @@ import asyncio
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 
 from cli.context import load_settings
-from nlp.context import KnownEvent, ParseContext
-from nlp.gemini import GeminiParser
-from nlp.parser import IntentParser
+
+if TYPE_CHECKING:
+    from nlp.context import KnownEvent, ParseContext
+    from nlp.parser import IntentParser
 
 
 def parse(
@@ -40,6 +41,11 @@ def parse(
     offline: Annotated[bool, typer.Option(help="Use only the offline parser.")] = False,
 ) -> None:
     """Print the intent and slots parsed from TEXT as JSON."""
+    # The NLU stack (google-genai) is heavy: imported only when this command runs.
+    from nlp.context import ParseContext
+    from nlp.gemini import GeminiParser
+    from nlp.parser import IntentParser
+
     ctx = ParseContext.build(_now(now), _zone(tz), _events(events_file))
     gemini = None if offline else GeminiParser.from_settings(load_settings())
     result = asyncio.run(_parse(IntentParser(gemini), text, ctx))
@@ -79,6 +85,8 @@ def _events(path: Path | None) -> list[KnownEvent]:
     if path is None:
         return []
     try:
+        from nlp.context import KnownEvent
+
         return [KnownEvent.from_mapping(item) for item in json.loads(path.read_text())]
     except (ValueError, KeyError, TypeError) as exc:
         raise typer.BadParameter(
