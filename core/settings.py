@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     gemini_api_key: SecretStr | None = None
     gemini_api_url: str | None = None
     gemini_model: str = "gemini-2.5-flash"
+    gemini_timeout_seconds: float = Field(4.0, gt=0)
+    gemini_daily_quota: int = Field(200, ge=0)  # questions per org per day
 
     luma_api_url: str = "https://public-api.luma.com"
     luma_legacy_paths: bool = False
