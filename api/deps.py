@@ -1,0 +1,119 @@
+"""The clients a running API holds, and the `Annotated` dependencies routes declare.
+
+`CurrentOrg` is the tenant boundary: it turns the bearer token into an org id (and counts
+the request against the token's rate limit). Every route that reads or writes tenant data
+takes it and passes it on, so no query can run without an org.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Path, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from api.errors import ApiError, not_found
+from api.ratelimit import SlidingWindowLimiter
+from store import cache, tokens
+from store.models import Event
+from workflows.starter import Automations
+
+# Luma ids look like `evt-…`; anything else cannot name a cached event.
+LUMA_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
+
+
+@dataclass
+class ApiDeps:
+    """What the lifespan connects (or a test hands in): database sessions and Temporal.
+
+    `telegram` is the bot's webhook receiver, present only where a bot token is configured.
+    """
+
+    sessions: async_sessionmaker[AsyncSession]
+    automations: Automations
+    telegram: Any = None
+
+
+@dataclass(frozen=True)
+class ApiLimits:
+    requests_per_minute: int = 120  # per token
+    max_body_bytes: int = 256 * 1024  # bulk filters with 1,000 emails stay far below
+
+
+def get_deps(request: Request) -> ApiDeps:
+    deps: ApiDeps = request.app.state.deps
+    return deps
+
+
+DepsDep = Annotated[ApiDeps, Depends(get_deps)]
+
+
+async def get_session(deps: DepsDep) -> AsyncIterator[AsyncSession]:
+    """A read session for the request; writes open their own transaction explicitly."""
+    async with deps.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def get_automations(deps: DepsDep) -> Automations:
+    return deps.automations
+
+
+AutomationsDep = Annotated[Automations, Depends(get_automations)]
+
+bearer = HTTPBearer(
+    auto_error=False,
+    description="An API token from the bot (`/token new`); revoke it with `/token revoke`.",
+)
+
+
+async def current_org(
+    request: Request,
+    deps: DepsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> int:
+    """The org the bearer token belongs to; 401 without a live token, 429 over its rate."""
+    challenge = {"WWW-Authenticate": "Bearer"}
+    if credentials is None or not credentials.credentials:
+        raise ApiError(
+            401,
+            "Send `Authorization: Bearer <token>`; create a token in the bot with /token new.",
+            headers=challenge,
+        )
+    async with deps.sessions.begin() as session:
+        org_id = await tokens.org_for_token(session, token=credentials.credentials)
+    if org_id is None:
+        raise ApiError(401, "This API token is unknown or has been revoked.", headers=challenge)
+    limiter: SlidingWindowLimiter = request.app.state.limiter
+    wait = limiter.hit(hashlib.sha256(credentials.credentials.encode()).hexdigest())
+    if wait is not None:
+        seconds = max(1, math.ceil(wait))
+        raise ApiError(
+            429,
+            f"Too many requests for this token; retry in {seconds} s.",
+            headers={"Retry-After": str(seconds)},
+        )
+    return org_id
+
+
+CurrentOrg = Annotated[int, Depends(current_org)]
+
+EventId = Annotated[str, Path(pattern=LUMA_ID_PATTERN, description="Luma event id (evt-…)")]
+
+
+async def org_event(event_id: EventId, org_id: CurrentOrg, session: SessionDep) -> Event:
+    """The org's cached event; another org's event is as unknown as a made-up id."""
+    event = await cache.get_event(session, org_id=org_id, luma_event_id=event_id)
+    if event is None or event.gone_at is not None:
+        raise not_found("event")
+    return event
+
+
+OrgEvent = Annotated[Event, Depends(org_event)]

@@ -1,0 +1,72 @@
+"""The FastAPI application: `create_app(settings)`, served by `lumabot api`.
+
+The lifespan owns the process's clients (database engine, Temporal client) on `app.state`;
+tests hand in their own through `deps`. The API never calls Luma itself: reads come from the
+cache and every write runs as a workflow, so Luma keys are only ever decrypted by the worker.
+OpenAPI docs are at /docs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from fastapi import FastAPI
+from temporalio.client import Client
+
+from api.bodylimit import BodyLimitMiddleware
+from api.deps import ApiDeps, ApiLimits
+from api.errors import install_error_handlers
+from api.ratelimit import SlidingWindowLimiter
+from api.router import api_router
+from core.settings import Settings
+from store.db import create_engine, session_factory
+from workflows.starter import Automations, JobDefaults
+
+DESCRIPTION = (
+    "Control API of the Luma Event Intelligence Bot. Authenticate with "
+    "`Authorization: Bearer <token>` (create one in the bot with `/token new`). Every route "
+    'sees only the token\'s organization; errors are JSON `{"error": {"code", "message"}}`.'
+)
+
+
+@asynccontextmanager
+async def connect(settings: Settings) -> AsyncIterator[ApiDeps]:
+    """The clients of one API process, closed when it stops.
+
+    Temporal is connected lazily so the API starts (and `/readyz` says what is down) even
+    while Temporal is still coming up.
+    """
+    engine = create_engine(settings.database_url)
+    try:
+        client = await Client.connect(
+            settings.temporal_address, namespace=settings.temporal_namespace, lazy=True
+        )
+        automations = Automations(client, JobDefaults.from_settings(settings))
+        yield ApiDeps(session_factory(engine), automations)
+    finally:
+        await engine.dispose()
+
+
+def create_app(
+    settings: Settings, *, deps: ApiDeps | None = None, limits: ApiLimits | None = None
+) -> FastAPI:
+    limits = limits or ApiLimits()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            app.state.deps = deps or await stack.enter_async_context(connect(settings))
+            yield
+
+    app = FastAPI(
+        title="Lumabot control API",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.limiter = SlidingWindowLimiter(limits.requests_per_minute, 60.0)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=limits.max_body_bytes)
+    install_error_handlers(app)
+    app.include_router(api_router)
+    return app

@@ -1,0 +1,16 @@
+"""The one router that includes every resource's routes, with the errors each can answer."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.errors import error_responses
+from api.routes import automations, events, guests, health, jobs, webhooks
+
+api_router = APIRouter()
+for module in (events, guests, jobs, automations):
+    api_router.include_router(
+        module.router, responses=error_responses(400, 401, 404, 409, 413, 422, 429, 503)
+    )
+api_router.include_router(webhooks.router, responses=error_responses(404, 413, 422, 503))
+api_router.include_router(health.router)

@@ -1,0 +1,116 @@
+"""Tokens, rate limits, body limits, error shape and health probes."""
+
+from __future__ import annotations
+
+import pytest
+from temporalio.client import Client
+
+from api.deps import ApiDeps, ApiLimits
+from api.main import create_app
+from api.ratelimit import SlidingWindowLimiter
+from store import tokens
+from store.db import create_engine, session_factory
+from tests.api.conftest import client_for, error_of
+from workflows.starter import Automations, JobDefaults
+
+
+async def test_token_required_and_checked(anonymous, tenant, sessions) -> None:
+    missing = await anonymous.get("/v1/events")
+    assert missing.status_code == 401 and missing.headers["www-authenticate"] == "Bearer"
+    assert "/token new" in error_of(missing)["message"]
+
+    wrong = await anonymous.get("/v1/events", headers={"Authorization": "Bearer lbt_nope"})
+    assert wrong.status_code == 401 and error_of(wrong)["code"] == "unauthorized"
+
+    assert (await tenant.client.get("/v1/events")).status_code == 200
+    async with sessions.begin() as session:
+        revoked = await tokens.revoke_token(
+            session, org_id=tenant.org.org_id, prefix_or_id=tenant.token[:12]
+        )
+    assert revoked == 1
+    after = await tenant.client.get("/v1/events")
+    assert after.status_code == 401 and "revoked" in error_of(after)["message"]
+
+
+@pytest.mark.parametrize("api_limits", [ApiLimits(requests_per_minute=3)])
+async def test_rate_limit_per_token(tenant, app, sessions) -> None:
+    for _ in range(3):
+        assert (await tenant.client.get("/v1/events")).status_code == 200
+    limited = await tenant.client.get("/v1/events")
+    assert limited.status_code == 429 and error_of(limited)["code"] == "rate_limited"
+    assert 1 <= int(limited.headers["retry-after"]) <= 60
+    # Another token of the same org has its own window.
+    second = await _second_token(sessions, tenant.org.org_id)
+    async with client_for(app, second) as client:
+        assert (await client.get("/v1/events")).status_code == 200
+
+
+async def _second_token(sessions, org_id: int) -> str:  # type: ignore[no-untyped-def]
+    async with sessions.begin() as session:
+        return (await tokens.issue_token(session, org_id=org_id, created_by=None)).token
+
+
+def test_sliding_window_frees_slots_as_time_passes() -> None:
+    now = [0.0]
+    limiter = SlidingWindowLimiter(2, 10.0, clock=lambda: now[0])
+    assert limiter.hit("t") is None and limiter.hit("t") is None
+    assert limiter.hit("t") == pytest.approx(10.0)
+    assert limiter.hit("other") is None
+    now[0] = 4.0
+    assert limiter.hit("t") == pytest.approx(6.0)
+    now[0] = 10.5
+    assert limiter.hit("t") is None
+
+
+@pytest.mark.parametrize("api_limits", [ApiLimits(max_body_bytes=1024)])
+async def test_body_size_limit(tenant) -> None:
+    big = {"target_status": "approved", "filter": {"emails": ["x" * 300 + "@a.com"] * 5}}
+    declared = await tenant.client.post("/v1/events/evt-any/bulk-status", json=big)
+    assert declared.status_code == 413 and error_of(declared)["code"] == "payload_too_large"
+
+    async def chunks():  # no Content-Length: counted as it arrives
+        for _ in range(4):
+            yield b"x" * 400
+
+    streamed = await tenant.client.post(
+        "/v1/events/evt-any/bulk-status",
+        content=chunks(),
+        headers={"Content-Type": "application/json"},
+    )
+    assert streamed.status_code == 413 and "1 KiB" in error_of(streamed)["message"]
+
+
+async def test_framework_errors_share_the_shape(tenant) -> None:
+    unknown = await tenant.client.get("/v1/nothing-here")
+    assert unknown.status_code == 404 and error_of(unknown)["code"] == "not_found"
+    wrong_method = await tenant.client.delete("/v1/events")
+    assert wrong_method.status_code == 405 and error_of(wrong_method)
+    not_json = await tenant.client.put(
+        "/v1/digest", content=b"{oops", headers={"Content-Type": "application/json"}
+    )
+    assert not_json.status_code == 422 and error_of(not_json)["code"] == "invalid_input"
+
+
+async def test_health_and_readiness(anonymous) -> None:
+    assert (await anonymous.get("/healthz")).json() == {"status": "ok"}
+    ready = await anonymous.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ok", "database": "ok", "temporal": "ok"}
+    assert (await anonymous.get("/openapi.json")).json()["info"]["title"]
+    assert (await anonymous.get("/docs")).status_code == 200
+
+
+async def test_readiness_names_what_is_down(api_settings) -> None:
+    dead_db = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    dead_temporal = await Client.connect("127.0.0.1:1", lazy=True)
+    deps = ApiDeps(session_factory(dead_db), Automations(dead_temporal, JobDefaults()))
+    app = create_app(api_settings, deps=deps)
+    async with app.router.lifespan_context(app), client_for(app) as client:
+        ready = await client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json() == {"status": "unavailable", "database": "down", "temporal": "down"}
+        assert (await client.get("/healthz")).status_code == 200
+        # A route needing them answers 503 in the error shape, not a traceback.
+        outage = await client.get("/v1/events", headers={"Authorization": "Bearer lbt_x"})
+        assert outage.status_code == 503 and "database" in error_of(outage)["message"]
+    await dead_db.dispose()
