@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import signal
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -86,7 +87,15 @@ def activities_for(clients: WorkerClients) -> list[Any]:
 
 
 def budget_policy(settings: Settings) -> BudgetPolicy:
-    return BudgetPolicy(limit=settings.luma_rate_limit, window=settings.luma_rate_window_seconds)
+    """Luma's limit per window; the safety margins scale with the window and the limit
+    (1 s and 2 requests for Luma's 200 a minute)."""
+    window = settings.luma_rate_window_seconds
+    return BudgetPolicy(
+        limit=settings.luma_rate_limit,
+        window=window,
+        margin=window / 60,
+        safety=math.ceil(settings.luma_rate_limit / 100),
+    )
 
 
 @asynccontextmanager
