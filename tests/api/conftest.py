@@ -7,6 +7,7 @@ ASGI transport, so nothing listens on a port except in the schemathesis test.
 
 from __future__ import annotations
 
+import random
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -18,17 +19,29 @@ from fastapi import FastAPI
 from api.deps import ApiDeps, ApiLimits
 from api.main import create_app
 from core.settings import Settings
+from luma.simulator import RunningSimulator, SimulatorConfig, running_simulator
 from store import tokens
 from tests.workflows import conftest as workflow_fixtures
 from tests.workflows.conftest import LinkedOrg, link_calendar
 from workflows.starter import Automations
 
-# The workflow tests' fixtures, reused as they are: simulator, linked org, worker.
-simulator = workflow_fixtures.simulator
+# The workflow tests' fixtures, reused as they are: linked org, Luma pool, worker.
 org = workflow_fixtures.org
 pool = workflow_fixtures.pool
 job_defaults = workflow_fixtures.job_defaults
 automations = workflow_fixtures.automations
+
+
+@pytest.fixture
+async def simulator() -> AsyncIterator[RunningSimulator]:
+    """A simulator with its own seed, so its calendar and event ids are new to this test.
+
+    With a fixed seed every test's first calendar has the same id, hence the same org row and
+    the same workflow ids in the shared Temporal server as earlier tests' jobs.
+    """
+    config = SimulatorConfig(seed=random.randrange(10**9), calendars=0, rate_limit=None)
+    async with running_simulator(config) as sim:
+        yield sim
 
 
 @dataclass
