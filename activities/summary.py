@@ -106,6 +106,9 @@ def summary_text(name: str, figures: dict[str, Any], history_rate: float | None)
     if figures["top_companies"]:
         top = ", ".join(f"{escape(str(n))} ({c})" for n, c in figures["top_companies"])
         lines.append(f"Top companies: {top}.")
+    if figures["top_domains"]:
+        top = ", ".join(f"{escape(str(n))} ({c})" for n, c in figures["top_domains"][:3])
+        lines.append(f"Top email domains: {top}.")
     rate = figures["attendance_rate"]
     if rate is not None and history_rate is not None:
         trend = "above" if rate >= history_rate else "below"

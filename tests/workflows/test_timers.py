@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
+from bot.factory import create_bot
+from bot.localapi import running_local_api
 from store import orgs
 from store.models import AuditEntry, AutomationSettings, EventSummary
 from tests.workflows.conftest import worker_clients
@@ -45,14 +47,23 @@ async def test_summary_waits_for_the_event_to_end(
     await _link_chat(sessions, org.org_id, chat_id)
     queue = f"tq-{uuid.uuid4().hex}"
     client = time_skipping_env.client
-    async with build_worker(client, queue, worker_clients(sessions, keybox, pool)):
-        handle = await client.start_workflow(
-            PostEventSummaryWorkflow.run,
-            SummaryInput(org.org_id, event_id, delay_minutes=120),
-            id=f"summary-test-{event_id}",
-            task_queue=queue,
-        )
-        outcome: SummaryOutcome = await handle.result()  # skips ~6 hours of waiting
+    async with running_local_api() as telegram:
+        telegram.state.add_chat(chat_id, title="Team")
+        bot = create_bot(telegram.state.default_bot.token, telegram.base_url)
+        try:
+            async with build_worker(client, queue, worker_clients(sessions, keybox, pool, bot)):
+                handle = await client.start_workflow(
+                    PostEventSummaryWorkflow.run,
+                    SummaryInput(org.org_id, event_id, delay_minutes=120),
+                    id=f"summary-test-{event_id}",
+                    task_queue=queue,
+                )
+                outcome: SummaryOutcome = await handle.result()  # skips ~6 hours of waiting
+        finally:
+            await bot.session.close()
+        (posted,) = telegram.state.photos(chat_id)  # text and chart, in one message
+        assert posted.photo.data.startswith(b"\x89PNG")
+        assert "Lisbon Founders Workshop" in (posted.caption or "")
     assert outcome.posted_to == [chat_id]
     assert "Lisbon Founders Workshop" in outcome.text and "approved 56" in outcome.text
     assert await time_skipping_env.get_current_time() >= now + timedelta(hours=6)
