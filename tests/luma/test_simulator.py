@@ -793,6 +793,8 @@ async def test_control_endpoints(sim: RunningSimulator, http: httpx.AsyncClient)
     total = (await http.get("/_sim/writes")).json()["total"]
     assert total == len(sim.state.writes)
     assert (await http.get("/_sim/writes", params={"since": total})).json()["entries"] == []
+    key = {"x-luma-api-key": sim.calendars[0].api_key}
+    assert (await http.get("/v1/users/get-self", headers=key)).status_code == 200
     stats = (await http.get("/_sim/stats")).json()
     assert stats["requests"][sim.calendars[0].id] > 0
     assert stats["writes"] == total
