@@ -11,7 +11,7 @@ import hashlib
 import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.errors import ApiError, not_found
 from api.ratelimit import SlidingWindowLimiter
+from api.telegram import TelegramWebhook
 from store import cache, tokens
 from store.models import Event
 from workflows.starter import Automations
@@ -36,7 +37,7 @@ class ApiDeps:
 
     sessions: async_sessionmaker[AsyncSession]
     automations: Automations
-    telegram: Any = None
+    telegram: TelegramWebhook | None = None
 
 
 @dataclass(frozen=True)

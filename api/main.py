@@ -19,6 +19,7 @@ from api.deps import ApiDeps, ApiLimits
 from api.errors import install_error_handlers
 from api.ratelimit import SlidingWindowLimiter
 from api.router import api_router
+from api.telegram import bot_webhook
 from core.settings import Settings
 from store.db import create_engine, session_factory
 from workflows.starter import Automations, JobDefaults
@@ -35,7 +36,8 @@ async def connect(settings: Settings) -> AsyncIterator[ApiDeps]:
     """The clients of one API process, closed when it stops.
 
     Temporal is connected lazily so the API starts (and `/readyz` says what is down) even
-    while Temporal is still coming up.
+    while Temporal is still coming up. With a BOT_TOKEN the bot's own clients come up too,
+    for its webhook mode.
     """
     engine = create_engine(settings.database_url)
     try:
@@ -43,7 +45,8 @@ async def connect(settings: Settings) -> AsyncIterator[ApiDeps]:
             settings.temporal_address, namespace=settings.temporal_namespace, lazy=True
         )
         automations = Automations(client, JobDefaults.from_settings(settings))
-        yield ApiDeps(session_factory(engine), automations)
+        async with bot_webhook(settings) as telegram:
+            yield ApiDeps(session_factory(engine), automations, telegram)
     finally:
         await engine.dispose()
 

@@ -12,5 +12,5 @@ for module in (events, guests, jobs, automations):
     api_router.include_router(
         module.router, responses=error_responses(400, 401, 404, 409, 413, 422, 429, 503)
     )
-api_router.include_router(webhooks.router, responses=error_responses(404, 413, 422, 503))
+api_router.include_router(webhooks.router, responses=error_responses(400, 401, 404, 413, 422, 503))
 api_router.include_router(health.router)

@@ -38,6 +38,8 @@ ClockTime = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", examples=
 ChatId = Annotated[int, Field(ge=-(10**15), le=10**15)]
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 TargetStatus = Literal["approved", "declined"]
+# Flags that decide whether Luma is written to must be real JSON booleans, never 0 or "no".
+Flag = Annotated[bool, Field(strict=True)]
 
 
 class _Input(BaseModel):
@@ -124,7 +126,7 @@ class GuestPagePublic(BaseModel):
 
 class GuestStatusUpdate(_Input):
     status: TargetStatus
-    should_refund: bool | None = Field(
+    should_refund: Flag | None = Field(
         None, description="required when declining a guest with a paid ticket"
     )
 
@@ -163,10 +165,10 @@ class BulkFilterBase(_Input):
 class BulkStatusCreate(_Input):
     target_status: TargetStatus
     filter: BulkFilterBase = Field(default_factory=BulkFilterBase)
-    should_refund: bool | None = Field(
+    should_refund: Flag | None = Field(
         None, description="for declines: refund paid tickets (true) or not (false)"
     )
-    dry_run: bool = Field(False, description="only count and sample, from the cache")
+    dry_run: Flag = Field(False, description="only count and sample, from the cache")
 
 
 class BulkPreviewPublic(BaseModel):
@@ -221,7 +223,7 @@ class WorkflowStarted(BaseModel):
 
 class DigestBase(BaseModel):
     chat_id: ChatId
-    enabled: bool
+    enabled: Flag
     time: ClockTime = "09:00"
     timezone: TimeZone = "UTC"
 
@@ -251,6 +253,10 @@ class LumaWebhook(BaseModel):
 class WebhookAccepted(BaseModel):
     accepted: bool
     workflow_id: str | None = None
+
+
+class TelegramAccepted(BaseModel):
+    ok: Literal[True] = True
 
 
 class Health(BaseModel):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from cli.context import load_settings, run
@@ -26,5 +28,21 @@ def worker() -> None:
         raise typer.Exit(1) from None
 
 
+def api(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Run the control API (OpenAPI docs at /docs); with BOT_TOKEN it also takes the bot's
+    Telegram webhook at /telegram/webhook."""
+    import uvicorn  # heavy imports only for this command
+
+    from api.main import create_app
+
+    settings = load_settings()
+    # log_config=None keeps our logging, whose record factory redacts secrets.
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=None)
+
+
 def register(app: typer.Typer) -> None:
     app.command("worker")(worker)
+    app.command("api")(api)

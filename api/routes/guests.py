@@ -128,7 +128,7 @@ async def set_guest_status(
     org_id: CurrentOrg,
     event: OrgEvent,
     automations: AutomationsDep,
-    email: Annotated[str, Path(max_length=320)],
+    email: Annotated[str, Path(max_length=320, json_schema_extra={"format": "email"})],
     body: GuestStatusUpdate,
 ) -> GuestStatusPublic:
     try:

@@ -1,8 +1,9 @@
-"""Luma's webhooks, received on a per-org secret path.
+"""Webhooks: Luma's on a per-org secret path, and Telegram's for the bot's webhook mode.
 
 Luma does not publish a signing scheme, so the unguessable path token is the only proof of
 origin, and the payload is treated as a rumour: it names a guest, and the refresh workflow
-re-reads that guest from Luma with the org's own key before the cache changes.
+re-reads that guest from Luma with the org's own key before the cache changes. Telegram
+proves itself with the secret header `api.telegram` checks.
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ import logging
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, Body, Header, Path, status
 from pydantic import ValidationError
 from sqlalchemy import select
 
 from api.deps import LUMA_ID_PATTERN, DepsDep, SessionDep
 from api.errors import ApiError, not_found
-from api.schemas import LumaWebhook, WebhookAccepted
+from api.schemas import LumaWebhook, TelegramAccepted, WebhookAccepted
+from api.telegram import SECRET_HEADER
 from luma import LumaEvent, LumaGuest
 from store.models import Organization
 
@@ -80,3 +82,21 @@ async def luma_webhook(
     handle = await deps.automations.refresh_guest(org_id, event_id, guest_id=guest_id, email=email)
     log.info("Webhook %s for org %s: refreshing one guest", payload.type, org_id)
     return WebhookAccepted(accepted=True, workflow_id=handle.id)
+
+
+@router.post("/telegram/webhook", summary="Telegram updates for the bot (webhook mode)")
+async def telegram_webhook(
+    deps: DepsDep,
+    update: Annotated[dict[str, Any], Body(description="a Telegram Update")],
+    secret: Annotated[str | None, Header(alias=SECRET_HEADER, max_length=256)] = None,
+) -> TelegramAccepted:
+    hook = deps.telegram
+    if hook is None:
+        raise ApiError(404, "The bot is not configured on this server (set BOT_TOKEN).")
+    if not hook.accepts(secret):
+        raise ApiError(401, f"Wrong or missing {SECRET_HEADER} header.")
+    try:
+        hook.feed(update)
+    except ValidationError:
+        raise ApiError(422, "The body is not a Telegram update.") from None
+    return TelegramAccepted()

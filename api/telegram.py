@@ -1,0 +1,94 @@
+"""The bot in webhook mode, served by the control API at `POST /telegram/webhook`.
+
+Telegram proves a delivery with the `X-Telegram-Bot-Api-Secret-Token` header, which echoes
+the `secret_token` given to `setWebhook`. The secret is derived from the bot token, so there
+is no extra setting to keep in sync: whoever registers the webhook passes
+`webhook_secret(token)`. Updates are handled in background tasks and acknowledged at once,
+as aiogram's own webhook handler does: a slow handler (waiting for a Luma refresh) never
+makes Telegram time out and deliver the update again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from aiogram import Bot, Dispatcher
+from aiogram.types import Update
+
+from core.settings import Settings
+
+log = logging.getLogger("lumabot.api")
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+DRAIN_SECONDS = 10.0  # on shutdown, updates still being handled get this long to finish
+
+
+def webhook_secret(bot_token: str) -> str:
+    """The `secret_token` for `setWebhook` (64 hex characters, as Telegram allows)."""
+    return hashlib.sha256(f"lumabot-telegram-webhook:{bot_token}".encode()).hexdigest()
+
+
+class TelegramWebhook:
+    """Checks Telegram's secret and hands each update to the bot's dispatcher."""
+
+    def __init__(self, bot: Bot, dispatcher: Dispatcher) -> None:
+        self.bot = bot
+        self.dispatcher = dispatcher
+        self._secret = webhook_secret(bot.token)
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def accepts(self, secret: str | None) -> bool:
+        return secret is not None and hmac.compare_digest(secret, self._secret)
+
+    def feed(self, payload: dict[str, Any]) -> None:
+        """Parse the update (pydantic's ValidationError if it is not one) and handle it later."""
+        update = Update.model_validate(payload, context={"bot": self.bot})
+        task = asyncio.create_task(self.dispatcher.feed_update(self.bot, update))
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("Telegram update failed", exc_info=task.exception())
+
+    async def drain(self) -> None:
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=DRAIN_SECONDS)
+
+
+@asynccontextmanager
+async def serving_updates(bot: Bot, dispatcher: Dispatcher) -> AsyncIterator[TelegramWebhook]:
+    """The dispatcher's startup and shutdown hooks around webhook delivery."""
+    context = {"dispatcher": dispatcher, "bots": [bot], **dispatcher.workflow_data}
+    await dispatcher.emit_startup(bot=bot, **context)
+    hook = TelegramWebhook(bot, dispatcher)
+    try:
+        yield hook
+    finally:
+        await hook.drain()
+        await dispatcher.emit_shutdown(bot=bot, **context)
+
+
+@asynccontextmanager
+async def bot_webhook(settings: Settings) -> AsyncIterator[TelegramWebhook | None]:
+    """The bot's clients and dispatcher for this API process; None without a BOT_TOKEN."""
+    if settings.bot_token is None:
+        yield None
+        return
+    from bot.app import build_dispatcher, open_deps  # the bot's weight only when it is on
+    from bot.factory import create_bot
+
+    async with open_deps(settings) as deps:
+        bot = create_bot(settings.bot_token.get_secret_value(), settings.telegram_api_url)
+        try:
+            async with serving_updates(bot, build_dispatcher(deps)) as hook:
+                yield hook
+        finally:
+            await bot.session.close()
