@@ -2,22 +2,19 @@
 
 The app gets the test's sessions and `Automations` (whose worker runs on the test's task
 queue) through `deps`, and its lifespan runs around each test; requests go through httpx's
-ASGI transport, so nothing listens on a port except in the schemathesis test.
+ASGI transport, so nothing listens on a port except where a real client needs one
+(schemathesis, the local Bot API's webhook pushes: `core.http_server.serving`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import random
-import socket
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from api.deps import ApiDeps, ApiLimits
@@ -121,31 +118,3 @@ def error_of(response: httpx.Response) -> dict[str, str]:
     body = response.json()
     assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, body
     return body["error"]
-
-
-class _QuietServer(uvicorn.Server):
-    """Uvicorn inside the test's loop, leaving signal handling to pytest."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
-@contextlib.asynccontextmanager
-async def serving(app: FastAPI) -> AsyncIterator[str]:
-    """Serve `app` on a free 127.0.0.1 port as a task of this loop; yields its base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(app, lifespan="off", log_config=None, access_log=False)
-    server = _QuietServer(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.01)
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()

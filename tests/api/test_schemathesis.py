@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 
 from api.deps import ApiLimits
+from core.http_server import serving
 from store import orgs
 from store.models import Organization
-from tests.api.conftest import serving, synced_event
+from tests.api.conftest import synced_event
 from workflows import ids
 
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")

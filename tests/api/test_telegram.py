@@ -12,8 +12,9 @@ from api.telegram import SECRET_HEADER, TelegramWebhook, serving_updates, webhoo
 from bot.app import BotDeps, build_dispatcher
 from bot.factory import create_bot
 from bot.localapi import LocalBotApi, running_local_api
+from core.http_server import serving
 from nlp import IntentParser
-from tests.api.conftest import client_for, error_of, serving
+from tests.api.conftest import client_for, error_of
 
 USER = 7_000_123
 
