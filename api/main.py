@@ -32,12 +32,12 @@ DESCRIPTION = (
 
 
 @asynccontextmanager
-async def connect(settings: Settings) -> AsyncIterator[ApiDeps]:
+async def connect(settings: Settings, bot_webhook_url: str | None = None) -> AsyncIterator[ApiDeps]:
     """The clients of one API process, closed when it stops.
 
     Temporal is connected lazily so the API starts (and `/readyz` says what is down) even
-    while Temporal is still coming up. With a BOT_TOKEN the bot's own clients come up too,
-    for its webhook mode.
+    while Temporal is still coming up. With a webhook URL the bot's own clients come up too
+    (see `api.telegram`).
     """
     engine = create_engine(settings.database_url)
     try:
@@ -45,21 +45,28 @@ async def connect(settings: Settings) -> AsyncIterator[ApiDeps]:
             settings.temporal_address, namespace=settings.temporal_namespace, lazy=True
         )
         automations = Automations(client, JobDefaults.from_settings(settings))
-        async with bot_webhook(settings) as telegram:
+        async with bot_webhook(settings, bot_webhook_url) as telegram:
             yield ApiDeps(session_factory(engine), automations, telegram)
     finally:
         await engine.dispose()
 
 
 def create_app(
-    settings: Settings, *, deps: ApiDeps | None = None, limits: ApiLimits | None = None
+    settings: Settings,
+    *,
+    deps: ApiDeps | None = None,
+    limits: ApiLimits | None = None,
+    bot_webhook_url: str | None = None,
 ) -> FastAPI:
+    """The app; its lifespan connects the clients unless `deps` are handed in (tests)."""
     limits = limits or ApiLimits()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            app.state.deps = deps or await stack.enter_async_context(connect(settings))
+            app.state.deps = deps or await stack.enter_async_context(
+                connect(settings, bot_webhook_url)
+            )
             yield
 
     app = FastAPI(

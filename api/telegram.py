@@ -1,11 +1,13 @@
 """The bot in webhook mode, served by the control API at `POST /telegram/webhook`.
 
-Telegram proves a delivery with the `X-Telegram-Bot-Api-Secret-Token` header, which echoes
-the `secret_token` given to `setWebhook`. The secret is derived from the bot token, so there
-is no extra setting to keep in sync: whoever registers the webhook passes
-`webhook_secret(token)`. Updates are handled in background tasks and acknowledged at once,
-as aiogram's own webhook handler does: a slow handler (waiting for a Luma refresh) never
-makes Telegram time out and deliver the update again.
+Opt-in (`lumabot api --bot-webhook-url URL`): the API then builds the bot's clients and
+dispatcher and registers URL with Telegram at startup; run it instead of `lumabot bot`
+(which goes back to polling and removes the webhook). Telegram proves a delivery with the
+`X-Telegram-Bot-Api-Secret-Token` header, which echoes the `secret_token` given to
+`setWebhook`; the secret is derived from the bot token, so no extra setting must be kept in
+sync. Updates are handled in background tasks and acknowledged at once, as aiogram's own
+webhook handler does: a slow handler (waiting for a Luma refresh) never makes Telegram time
+out and deliver the update again.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 from aiogram import Bot, Dispatcher
 from aiogram.types import Update
 
-from core.settings import Settings
+from core.settings import ConfigError, Settings
 
 log = logging.getLogger("lumabot.api")
 
@@ -77,18 +79,31 @@ async def serving_updates(bot: Bot, dispatcher: Dispatcher) -> AsyncIterator[Tel
 
 
 @asynccontextmanager
-async def bot_webhook(settings: Settings) -> AsyncIterator[TelegramWebhook | None]:
-    """The bot's clients and dispatcher for this API process; None without a BOT_TOKEN."""
-    if settings.bot_token is None:
+async def bot_webhook(settings: Settings, url: str | None) -> AsyncIterator[TelegramWebhook | None]:
+    """The bot's clients and dispatcher, with the webhook registered at `url`; None if no url.
+
+    The webhook stays registered when the API stops, so Telegram keeps the updates of a
+    restart and delivers them when it is back.
+    """
+    if url is None:
         yield None
         return
+    if settings.bot_token is None:
+        raise ConfigError("BOT_TOKEN is not set: the bot's webhook mode needs the bot token.")
     from bot.app import build_dispatcher, open_deps  # the bot's weight only when it is on
     from bot.factory import create_bot
 
     async with open_deps(settings) as deps:
         bot = create_bot(settings.bot_token.get_secret_value(), settings.telegram_api_url)
         try:
-            async with serving_updates(bot, build_dispatcher(deps)) as hook:
+            dispatcher = build_dispatcher(deps)
+            async with serving_updates(bot, dispatcher) as hook:
+                await bot.set_webhook(
+                    url,
+                    secret_token=webhook_secret(bot.token),
+                    allowed_updates=dispatcher.resolve_used_update_types(),
+                )
+                log.info("Bot webhook registered with %s", settings.telegram_api_url)
                 yield hook
         finally:
             await bot.session.close()

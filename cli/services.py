@@ -31,16 +31,23 @@ def worker() -> None:
 def api(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    bot_webhook_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Public URL of this API's /telegram/webhook: the bot then runs here in "
+            "webhook mode (instead of `lumabot bot`)."
+        ),
+    ] = None,
 ) -> None:
-    """Run the control API (OpenAPI docs at /docs); with BOT_TOKEN it also takes the bot's
-    Telegram webhook at /telegram/webhook."""
+    """Run the control API (OpenAPI docs at /docs)."""
     import uvicorn  # heavy imports only for this command
 
     from api.main import create_app
 
     settings = load_settings()
+    app = create_app(settings, bot_webhook_url=bot_webhook_url)
     # log_config=None keeps our logging, whose record factory redacts secrets.
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None)
+    uvicorn.run(app, host=host, port=port, log_config=None)
 
 
 def register(app: typer.Typer) -> None:
