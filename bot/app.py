@@ -1,0 +1,194 @@
+"""The bot's composition: its clients (`BotDeps`), the dispatcher, and `lumabot bot`.
+
+`build_dispatcher(deps)` is all a Telegram front needs: long polling here (`run_polling`),
+or the control API's webhook, which feeds each update with `await dp.feed_update(bot,
+update)` after `await dp.emit_startup(bot=bot)` (registers the command menu) and before
+`await dp.emit_shutdown()` (stops the live progress messages).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from aiogram import Bot, Dispatcher
+from aiogram.exceptions import TelegramAPIError
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.types import BotCommand
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.factory import create_bot
+from bot.middlewares.errors import ErrorsMiddleware
+from bot.middlewares.roles import RolesMiddleware
+from bot.middlewares.session import DbSessionMiddleware
+from bot.middlewares.tenant import TenantMiddleware
+from bot.middlewares.throttling import ThrottleLimits, ThrottlingMiddleware
+from bot.progress import ProgressBoard
+from bot.routers import automations, event_choice, events, link, natural, start, status_changes
+from core.settings import ConfigError, Settings
+from luma import BudgetPolicy, LumaPool
+from nlp import GeminiParser, IntentParser
+from store.crypto import KeyBox
+from store.db import create_engine, session_factory
+from store.rate_budget import DatabaseRateBudget
+from store.usage import DailyQuota
+from workflows.starter import Automations
+
+log = logging.getLogger(__name__)
+
+# Gemini questions per org per day; past it the offline parser answers alone.
+GEMINI_DAILY_LIMIT = 500
+
+COMMANDS = [
+    BotCommand(command="events", description="Events: upcoming, past, a city or a month"),
+    BotCommand(command="event", description="One event: counts, capacity, check-ins"),
+    BotCommand(command="guests", description="Guests of an event [status] [@domain]"),
+    BotCommand(command="pending", description="Guests waiting for approval"),
+    BotCommand(command="find", description="A person's history across events"),
+    BotCommand(command="approve", description="Approve a guest"),
+    BotCommand(command="decline", description="Decline a guest"),
+    BotCommand(command="bulk", description="Approve or decline many guests"),
+    BotCommand(command="export", description="Guest list as CSV"),
+    BotCommand(command="sync", description="Sync with Luma now"),
+    BotCommand(command="jobs", description="Running and recent jobs"),
+    BotCommand(command="status", description="Linked calendar, cache and jobs"),
+    BotCommand(command="digest", description="Daily digest on/off"),
+    BotCommand(command="link", description="Link a Luma calendar"),
+    BotCommand(command="unlink", description="Unlink this chat"),
+    BotCommand(command="use", description="Choose a calendar (private chat)"),
+    BotCommand(command="role", description="Give someone a role"),
+    BotCommand(command="token", description="Control-API tokens"),
+    BotCommand(command="help", description="What I can do"),
+    BotCommand(command="cancel", description="Cancel the current step"),
+]
+
+
+@dataclass
+class BotDeps:
+    """Everything handlers use, injected through the dispatcher (no module-level clients).
+
+    The tunables say how fresh the cache must be to answer without asking Luma, and how
+    long a person waits for a refresh before getting the cached answer with a note.
+    """
+
+    settings: Settings
+    sessions: async_sessionmaker[AsyncSession]
+    keybox: KeyBox
+    luma: LumaPool
+    automations: Automations
+    parser: IntentParser
+    event_fresh_for: timedelta = timedelta(minutes=5)
+    org_fresh_for: timedelta = timedelta(minutes=30)
+    refresh_timeout: float = 10.0
+    sync_timeout: float = 30.0
+    throttle: ThrottleLimits = field(default_factory=ThrottleLimits)
+    progress_interval: float = 1.5
+    progress: ProgressBoard = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.progress = ProgressBoard(self.automations, interval=self.progress_interval)
+
+
+def build_dispatcher(deps: BotDeps, storage: BaseStorage | None = None) -> Dispatcher:
+    """Routers in priority order, middlewares, and the deps every handler may ask for.
+
+    FSM state lives in memory by default (one bot process); pass another storage to share it.
+    """
+    dp = Dispatcher(storage=storage or MemoryStorage())
+    dp["deps"] = deps
+    # Outer middlewares see every update: errors outermost, then the DB session.
+    dp.update.outer_middleware(ErrorsMiddleware())
+    dp.update.outer_middleware(DbSessionMiddleware(deps.sessions))
+    # Inner ones run only when a handler matched, so chatter in groups costs nothing.
+    throttling = ThrottlingMiddleware(deps.throttle)
+    for observer in (dp.message, dp.callback_query):
+        observer.middleware(throttling)
+        observer.middleware(TenantMiddleware())
+        observer.middleware(RolesMiddleware())
+    dp.include_routers(
+        start.build_router(),
+        link.build_router(),
+        events.build_router(),
+        event_choice.build_router(),
+        status_changes.build_router(),
+        automations.build_router(),
+        natural.build_router(),  # last: it takes any text addressed to the bot
+    )
+    dp.startup.register(register_commands)
+    dp.shutdown.register(_stop_progress)
+    return dp
+
+
+async def register_commands(bot: Bot) -> bool:
+    """Set the command menu; a Bot API server without the method only costs a warning."""
+    try:
+        await bot.set_my_commands(COMMANDS)
+    except TelegramAPIError as exc:
+        log.warning("could not register the command menu (%s); the bot works without it", exc)
+        return False
+    return True
+
+
+async def _stop_progress(deps: BotDeps) -> None:
+    await deps.progress.aclose()
+
+
+@asynccontextmanager
+async def open_deps(settings: Settings) -> AsyncIterator[BotDeps]:
+    """The process's clients (database, Luma pool, Temporal, Gemini), closed on the way out."""
+    engine = create_engine(settings.database_url)
+    sessions = session_factory(engine)
+    budget = DatabaseRateBudget(
+        sessions,
+        BudgetPolicy(limit=settings.luma_rate_limit, window=settings.luma_rate_window_seconds),
+    )
+    pool = LumaPool(
+        settings.luma_api_url,
+        legacy_paths=settings.luma_legacy_paths,
+        budget=budget,
+        timeout=settings.luma_timeout_seconds,
+    )
+    parser = IntentParser(
+        gemini=GeminiParser.from_settings(settings),
+        quota=DailyQuota(sessions, kind="gemini", limit=GEMINI_DAILY_LIMIT),
+    )
+    try:
+        automations_client = await Automations.connect(settings)
+        deps = BotDeps(
+            settings=settings,
+            sessions=sessions,
+            keybox=KeyBox(settings.resolved_encryption_keys()),
+            luma=pool,
+            automations=automations_client,
+            parser=parser,
+        )
+        try:
+            yield deps
+        finally:
+            await deps.progress.aclose()
+    finally:
+        await parser.aclose()
+        await pool.aclose()
+        await engine.dispose()
+
+
+async def run_polling(settings: Settings) -> None:
+    """`lumabot bot`: long polling until SIGINT/SIGTERM, then every client closed."""
+    if settings.bot_token is None:
+        raise ConfigError("BOT_TOKEN is not set: create a bot with @BotFather and set BOT_TOKEN.")
+    async with open_deps(settings) as deps:
+        bot = create_bot(settings.bot_token.get_secret_value(), settings.telegram_api_url)
+        dp = build_dispatcher(deps)
+        try:
+            try:
+                await bot.delete_webhook()  # polling and a webhook cannot both be on
+            except TelegramAPIError as exc:
+                log.warning("could not remove a webhook before polling: %s", exc)
+            log.info("bot polling %s", settings.telegram_api_url)
+            await dp.start_polling(bot, allowed_updates=dp.resolve_used_update_types())
+        finally:
+            await bot.session.close()

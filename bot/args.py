@@ -1,0 +1,116 @@
+"""Reading command arguments: statuses, @domains, emails, times and time zones.
+
+Each reader either returns a clean value or raises `UserError` with the sentence to show,
+so every command answers bad input the same way.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.errors import UserError
+from bot.texts import q, status_label
+from luma import InvalidEmailError, normalize_email
+
+STATUS_WORDS = {
+    "approved": "approved",
+    "accepted": "approved",
+    "pending": "pending_approval",
+    "pending_approval": "pending_approval",
+    "waitlist": "waitlist",
+    "waitlisted": "waitlist",
+    "declined": "declined",
+    "rejected": "declined",
+    "invited": "invited",
+    "session": "session",
+}
+TARGETS = {"approve": "approved", "decline": "declined"}
+_DOMAIN = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)+$")
+_HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+@dataclass
+class Filters:
+    """Words naming an event, followed by the guest filters written after them."""
+
+    words: str
+    statuses: list[str] = field(default_factory=list)
+    domains: list[str] = field(default_factory=list)
+    emails: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.statuses or self.domains or self.emails)
+
+    def describe(self) -> str:
+        parts = [status_label(s) for s in self.statuses]
+        parts += [f"@{q(d, 60)}" for d in self.domains]
+        parts += [q(e, 64) for e in self.emails]
+        return " · ".join(parts)
+
+
+def email(raw: str) -> str:
+    try:
+        return normalize_email(raw)
+    except InvalidEmailError as exc:
+        raise UserError(q(exc.user_message, 300)) from None
+
+
+def domain(raw: str) -> str:
+    cleaned = raw.strip().lstrip("@").lower()
+    if not _DOMAIN.match(cleaned):
+        raise UserError(f"“{q(raw, 60)}” is not an email domain; write it like @acme.com.")
+    return cleaned
+
+
+def status(word: str) -> str | None:
+    return STATUS_WORDS.get(word.strip().lower())
+
+
+def split_filters(text: str) -> Filters:
+    """`Founders Dinner pending @acme.com` → event words and the trailing filters."""
+    tokens = text.split()
+    found = Filters(words="")
+    while tokens:
+        token = tokens[-1]
+        if (known := status(token)) is not None:
+            found.statuses.insert(0, known)
+        elif token.startswith("@"):
+            found.domains.insert(0, domain(token))
+        elif "@" in token:
+            found.emails.insert(0, email(token))
+        else:
+            break
+        tokens.pop()
+    found.words = " ".join(tokens)
+    return found
+
+
+def target(word: str) -> str:
+    chosen = TARGETS.get(word.strip().lower())
+    if chosen is None:
+        raise UserError(
+            "Say <b>approve</b> or <b>decline</b> first, e.g. "
+            "<code>/bulk approve Founders Dinner pending @acme.com</code>."
+        )
+    return chosen
+
+
+def clock_time(raw: str) -> str:
+    match = _HHMM.match(raw.strip())
+    if match is None:
+        raise UserError(f"“{q(raw, 20)}” is not a time of day; write it like 09:00.")
+    return f"{int(match.group(1)):02d}:{match.group(2)}"
+
+
+def timezone(raw: str) -> str:
+    name = raw.strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise UserError(
+            f"“{q(name, 40)}” is not a time zone I know; use a name like Europe/Lisbon."
+        ) from None
+    return name

@@ -1,0 +1,69 @@
+"""What a handler knows about the update it answers: who, where, which org, and its clients.
+
+The tenant middleware builds one `Ctx` per handled update. Commands, button presses and
+plain-language requests all run the same feature code against it, so the rules (which org a
+chat sees, who may write) are applied in one place whatever the way in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from aiogram import Bot
+from aiogram.types import InlineKeyboardMarkup, LinkPreviewOptions, Message
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.errors import UserError
+from bot.middlewares.roles import Access
+from store.models import Organization, utcnow
+
+if TYPE_CHECKING:
+    from bot.app import BotDeps
+
+GROUP_KINDS = frozenset({"group", "supergroup"})
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+
+@dataclass
+class Ctx:
+    bot: Bot
+    deps: BotDeps
+    session: AsyncSession
+    chat_id: int
+    chat_kind: str
+    chat_title: str
+    user_id: int
+    username: str | None
+    org: Organization | None
+    linked_by: int | None = None  # who linked this chat to its org
+    timezone: str = "UTC"
+
+    @property
+    def in_group(self) -> bool:
+        return self.chat_kind in GROUP_KINDS
+
+    @property
+    def linked_org(self) -> Organization:
+        """The org of a handler that requires one (the tenant middleware checked it)."""
+        if self.org is None:
+            raise UserError("This chat is not linked to a Luma calendar yet.")
+        return self.org
+
+    @cached_property
+    def access(self) -> Access:
+        """Who may write here; each question is asked at most once per update."""
+        return Access(self)
+
+    def now(self) -> datetime:
+        return utcnow()
+
+    async def say(self, text: str, markup: InlineKeyboardMarkup | None = None) -> Message:
+        """Send to this chat, committing first: what a person is told (or offered a button
+        for) is already stored when they read it."""
+        await self.session.commit()
+        return await self.bot.send_message(
+            self.chat_id, text, reply_markup=markup, link_preview_options=NO_PREVIEW
+        )

@@ -1,0 +1,1 @@
+"""Cross-cutting concerns of every update: errors, DB session, throttling, tenant, roles."""

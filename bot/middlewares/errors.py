@@ -1,0 +1,79 @@
+"""Any failure of an update becomes one friendly sentence; the details go to the (redacted) log.
+
+A `UserError` is expected (bad input, a refusal) and its text is the reply. Failures of Luma,
+Temporal or the database get a sentence that says what to do; anything else gets a generic
+one. Nothing is half-done: the update's session is rolled back on the way out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware, Bot
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import CallbackQuery, Chat, TelegramObject, Update
+from sqlalchemy.exc import SQLAlchemyError
+from temporalio.service import RPCError
+
+from bot.errors import UserError
+from bot.texts import clip, plain
+from luma.errors import LumaError
+from workflows.starter import GuestStatusError, JobControlError
+
+log = logging.getLogger(__name__)
+
+NOTHING_CHANGED = "Nothing was changed; please try again in a minute."
+GENERIC = "Something went wrong on my side and nothing was changed. Please try again in a minute."
+ALERT_LIMIT = 200
+
+
+def friendly(error: BaseException) -> str:
+    """The sentence (HTML) a person sees for `error`."""
+    if isinstance(error, UserError):
+        return str(error)
+    if isinstance(error, LumaError):
+        return error.user_message
+    if isinstance(error, GuestStatusError | JobControlError):
+        return str(error)
+    if isinstance(error, RPCError):
+        return f"The automation service is not answering right now. {NOTHING_CHANGED}"
+    if isinstance(error, SQLAlchemyError):
+        return f"My database is not answering right now. {NOTHING_CHANGED}"
+    if isinstance(error, TimeoutError | asyncio.TimeoutError):
+        return "That took too long and nothing was changed; please try again in a minute."
+    return GENERIC
+
+
+class ErrorsMiddleware(BaseMiddleware):
+    """The outermost of ours: it sees every exception of every update."""
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        try:
+            return await handler(event, data)
+        except Exception as error:
+            if not isinstance(error, UserError):
+                update_id = event.update_id if isinstance(event, Update) else None
+                log.exception("update %s failed", update_id)
+            await _tell(data.get("bot"), event, data.get("event_chat"), friendly(error))
+            return None
+
+
+async def _tell(bot: Bot | None, event: TelegramObject, chat: Chat | None, text: str) -> None:
+    if bot is None:
+        return
+    query = event.callback_query if isinstance(event, Update) else None
+    try:
+        if isinstance(query, CallbackQuery):
+            await query.answer(clip(plain(text), ALERT_LIMIT), show_alert=True)
+        elif chat is not None:
+            await bot.send_message(chat.id, text)
+    except TelegramAPIError as exc:
+        log.warning("could not tell chat %s about a failure: %s", chat and chat.id, exc)

@@ -1,0 +1,178 @@
+"""A bulk job's live message: one message edited in place until the job's final report.
+
+The board polls the workflow's `progress` query every second or two and edits the message
+(progress bar, counts, ETA, Pause/Resume/Cancel buttons) only when what it shows changed;
+the job's result is awaited alongside (a long poll), so the final report replaces the bar as
+soon as the job ends. The workflow also posts its report as a new message, which survives a
+restart of the bot, whereas this watcher lives in the bot's memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramRetryAfter
+from aiogram.types import InlineKeyboardMarkup
+from temporalio.client import WorkflowFailureError
+from temporalio.service import RPCError
+
+from bot.context import NO_PREVIEW
+from bot.errors import failure_reason
+from bot.keyboards import job_keyboard
+from bot.texts import duration, progress_bar, q
+from workflows.bulk import BulkProgress, BulkReport
+from workflows.starter import Automations
+
+log = logging.getLogger(__name__)
+
+PHASE_NOTES = {
+    "resolving": "Finding the matching guests in Luma…",
+    "paused": "Paused. Press Resume to continue.",
+    "cancelling": "Cancelling: finishing the guests already in flight…",
+}
+
+
+@dataclass(frozen=True)
+class Watched:
+    """Where a job's live message is; `title` is its first line (HTML, already escaped)."""
+
+    bot: Bot
+    chat_id: int
+    message_id: int
+    workflow_id: str
+    title: str
+
+
+def render_progress(job: Watched, progress: BulkProgress, ui_url: str) -> str:
+    processed = progress.done + progress.skipped + progress.failed
+    lines = [job.title]
+    if progress.phase == "resolving" and not progress.total:
+        lines.append(progress_bar(0, 1))
+    else:
+        lines.append(
+            f"{progress_bar(processed, progress.total)}  ({processed} of {progress.total})"
+        )
+        lines.append(
+            f"Done {progress.done} · skipped {progress.skipped} · failed {progress.failed}"
+        )
+    note = PHASE_NOTES.get(progress.phase)
+    if note:
+        lines.append(note)
+    elif progress.eta_seconds is not None:
+        lines.append(f"About {duration(progress.eta_seconds)} left.")
+    lines.append(f'<a href="{q(ui_url, 500)}">Follow it in the Temporal UI</a>')
+    return "\n".join(lines)
+
+
+def render_final(report: BulkReport) -> str:
+    processed = report.done + report.skipped + report.failed
+    return f"{progress_bar(processed, report.total)}\n{report.text}"
+
+
+class ProgressBoard:
+    """The live messages of running bulk jobs, one watcher task per job."""
+
+    def __init__(self, automations: Automations, *, interval: float = 1.5) -> None:
+        self.automations = automations
+        self.interval = interval
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._pokes: dict[str, asyncio.Event] = {}
+
+    def watch(self, job: Watched) -> None:
+        """Start editing `job`'s message; a job already watched keeps its message."""
+        if job.workflow_id in self._tasks:
+            return
+        self._pokes[job.workflow_id] = asyncio.Event()
+        task = asyncio.create_task(self._run(job), name=f"progress {job.workflow_id}")
+        self._tasks[job.workflow_id] = task
+        task.add_done_callback(lambda _: self._forget(job.workflow_id))
+
+    def watching(self, workflow_id: str) -> bool:
+        return workflow_id in self._tasks
+
+    def poke(self, workflow_id: str) -> None:
+        """Refresh now (a button was pressed) rather than at the next tick."""
+        if (event := self._pokes.get(workflow_id)) is not None:
+            event.set()
+
+    async def aclose(self) -> None:
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _forget(self, workflow_id: str) -> None:
+        self._tasks.pop(workflow_id, None)
+        self._pokes.pop(workflow_id, None)
+
+    async def _run(self, job: Watched) -> None:
+        outcome = asyncio.ensure_future(self.automations.bulk_handle(job.workflow_id).result())
+        shown: tuple[str, str] | None = None
+        ui_url = self.automations.ui_url(job.workflow_id)
+        try:
+            while not outcome.done():
+                progress = await self._progress(job.workflow_id)
+                if progress is not None and progress.phase != "finished":
+                    text = render_progress(job, progress, ui_url)
+                    markup = job_keyboard(job.workflow_id, paused=progress.phase == "paused")
+                    if progress.phase == "cancelling":
+                        markup = None
+                    state = (text, markup.model_dump_json() if markup else "")
+                    if state != shown and not await self._edit(job, text, markup):
+                        return  # the message is gone: nobody is watching any more
+                    shown = state
+                await self._tick(job.workflow_id, outcome)
+            try:
+                final = render_final(outcome.result())
+            except WorkflowFailureError as exc:
+                final = f"The bulk job stopped: {q(failure_reason(exc), 300)}"
+            await self._edit(job, final, None)
+        except Exception:
+            log.exception("progress of %s stopped", job.workflow_id)
+        finally:
+            outcome.cancel()
+
+    async def _progress(self, workflow_id: str) -> BulkProgress | None:
+        try:
+            return await self.automations.bulk_progress(workflow_id)
+        except RPCError as exc:
+            log.debug("progress query of %s failed: %s", workflow_id, exc)
+            return None
+
+    async def _tick(self, workflow_id: str, outcome: asyncio.Future[BulkReport]) -> None:
+        poke = self._pokes[workflow_id]
+        poked = asyncio.ensure_future(poke.wait())
+        try:
+            await asyncio.wait(
+                {outcome, poked}, timeout=self.interval, return_when="FIRST_COMPLETED"
+            )
+        finally:
+            poked.cancel()
+            poke.clear()
+
+    async def _edit(self, job: Watched, text: str, markup: InlineKeyboardMarkup | None) -> bool:
+        """Edit the live message; False when it no longer exists."""
+        for _ in range(3):
+            try:
+                await job.bot.edit_message_text(
+                    text,
+                    chat_id=job.chat_id,
+                    message_id=job.message_id,
+                    reply_markup=markup,
+                    link_preview_options=NO_PREVIEW,
+                )
+                return True
+            except TelegramRetryAfter as exc:
+                await asyncio.sleep(exc.retry_after)
+            except TelegramBadRequest as exc:
+                if "not modified" in exc.message:
+                    return True
+                log.info("progress message of %s is gone: %s", job.workflow_id, exc.message)
+                return False
+            except TelegramAPIError as exc:
+                log.warning("could not edit progress of %s: %s", job.workflow_id, exc)
+                return True
+        return True

@@ -1,0 +1,115 @@
+"""Naming an event: exact or fuzzy over the cache, or buttons to choose when it is ambiguous.
+
+Every feature that works on one event registers an *event action* here. A command or a
+plain-language request resolves the event through `with_event`; when several events fit,
+the request is parked (`store.pending`) and the buttons carry only its id, so the press
+runs the same action with the chosen event, however long the original request was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from aiogram import Router
+from aiogram.types import CallbackQuery, Message
+
+from bot.context import Ctx
+from bot.errors import UserError
+from bot.freshness import fresh_org
+from bot.keyboards import PickCb, pick_keyboard
+from bot.texts import event_title, q, when
+from catalog.events import resolve_event
+from store import cache, pending
+from store.models import Event
+
+EventAction = Callable[[Ctx, Event, dict[str, Any]], Awaitable[None]]
+MAX_CHOICES = 8
+EXPIRED = "This choice has expired or was already made; please ask again."
+GONE = "That event is no longer in this calendar; /events lists the current ones."
+
+_actions: dict[str, EventAction] = {}
+
+
+def event_action(name: str) -> Callable[[EventAction], EventAction]:
+    """Register a feature's action on one event under a stable name (kept in parked rows)."""
+
+    def register(action: EventAction) -> EventAction:
+        _actions[name] = action
+        return action
+
+    return register
+
+
+async def live_events(ctx: Ctx) -> Sequence[Event]:
+    return await cache.list_events(ctx.session, org_id=ctx.linked_org.id)
+
+
+async def with_event(
+    ctx: Ctx, words: str, action: str, args: dict[str, Any], *, usage: str
+) -> None:
+    """Run `action` on the event `words` name, or ask which one; `usage` shows how to name it."""
+    if not words.strip():
+        raise UserError(f"Which event? For example: <code>{usage}</code>. /events lists them.")
+    await fresh_org(ctx)
+    match = resolve_event(await live_events(ctx), words)
+    if match.event is not None:
+        await _actions[action](ctx, match.event, args)
+    elif match.ambiguous:
+        await offer_events(ctx, match.candidates, action, args)
+    else:
+        raise UserError(
+            f"I could not find an event called “{q(words, 80)}”. /events lists the ones I know."
+        )
+
+
+async def offer_events(
+    ctx: Ctx,
+    events: Sequence[Event],
+    action: str,
+    args: dict[str, Any],
+    question: str = "Which event do you mean?",
+) -> None:
+    """Ask with one button per event; the press runs `action` with the chosen one."""
+    shown = list(events)[:MAX_CHOICES]
+    pending_id = await pending.park(
+        ctx.session,
+        org_id=ctx.linked_org.id,
+        chat_id=ctx.chat_id,
+        user_id=ctx.user_id,
+        kind="pick",
+        payload={"action": action, "args": args, "events": [e.luma_event_id for e in shown]},
+    )
+    labels = [
+        f"{event.name} · {when(event.start_at, event.timezone or ctx.timezone, with_time=False)}"
+        for event in shown
+    ]
+    await ctx.say(question, pick_keyboard(pending_id, labels))
+
+
+async def picked(query: CallbackQuery, callback_data: PickCb, ctx: Ctx) -> None:
+    org = ctx.linked_org
+    parked = await pending.take(ctx.session, action_id=callback_data.id, chat_id=ctx.chat_id)
+    if parked is None or parked.kind != "pick" or parked.org_id != org.id:
+        await query.answer(EXPIRED, show_alert=True)
+        return
+    await ctx.session.commit()  # taken for good, whatever happens next
+    event_ids: list[str] = parked.payload["events"]
+    if not 0 <= callback_data.index < len(event_ids):
+        raise UserError(EXPIRED)
+    event = await cache.get_event(
+        ctx.session, org_id=org.id, luma_event_id=event_ids[callback_data.index]
+    )
+    if event is None or event.gone_at is not None:
+        raise UserError(GONE)
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.edit_text(f"Event: {event_title(event)}")
+    await _actions[parked.payload["action"]](ctx, event, parked.payload["args"])
+
+
+def build_router() -> Router:
+    """This feature's handlers on a new router (a router joins only one dispatcher)."""
+    router = Router(name="event_choice")
+    router.callback_query.register(picked, PickCb.filter(), flags={"linked": True})
+    return router

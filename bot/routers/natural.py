@@ -1,0 +1,132 @@
+"""Plain language: text → `Intent` (nlp) → the very feature code the commands run.
+
+In a DM every text is for the bot; in a group only text that mentions it or replies to it.
+Parsers never write: approve/decline intents reach the same preview and Confirm button as
+the commands, after the same admin check.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Filter
+from aiogram.types import Message
+
+from bot import args
+from bot.context import Ctx
+from bot.errors import UserError
+from bot.routers.automations import digest_now, sync_now
+from bot.routers.event_choice import live_events, with_event
+from bot.routers.events import find_person, show_events
+from bot.routers.start import help_text
+from bot.routers.status_changes import ask_bulk, ask_status_change
+from bot.texts import q
+from catalog.events import EventFilter
+from catalog.guests import person_history
+from nlp import Intent, IntentName, KnownEvent, ParseContext
+
+NOT_UNDERSTOOD = "Sorry, I did not understand that. /help shows what I can answer."
+EVENT_ACTIONS = {
+    IntentName.EVENT_SUMMARY: ("summary", "How is Founders Dinner going?"),
+    IntentName.COUNT_GUESTS: ("count", "How many are pending for Founders Dinner?"),
+    IntentName.LIST_GUESTS: ("guests", "Who is pending for Founders Dinner?"),
+    IntentName.EXPORT: ("export", "Export the guests of Founders Dinner"),
+}
+
+
+class Addressed(Filter):
+    """Text meant for the bot; passes it on as `text`, without the @mention."""
+
+    async def __call__(self, message: Message, bot: Bot) -> bool | dict[str, Any]:
+        text = message.text or ""
+        if message.chat.type == "private":
+            return {"text": text}
+        me = await bot.me()
+        mention = re.compile(rf"@{re.escape(me.username or '')}\b", re.IGNORECASE)
+        if me.username and mention.search(text):
+            return {"text": mention.sub(" ", text)}
+        replied = message.reply_to_message
+        if replied is not None and replied.from_user is not None and replied.from_user.id == me.id:
+            return {"text": text}
+        return False
+
+
+async def unknown_command(message: Message, ctx: Ctx) -> None:
+    await ctx.say("I do not know that command; /help lists the ones I do.")
+
+
+async def plain_language(message: Message, ctx: Ctx, text: str) -> None:
+    events = await live_events(ctx)
+    parse_ctx = ParseContext.build(
+        ctx.now(), ctx.timezone, [KnownEvent(e.name, e.city, e.start_at) for e in events]
+    )
+    result = await ctx.deps.parser.parse(text, parse_ctx, org_id=ctx.linked_org.id)
+    await act(ctx, result.intent)
+
+
+async def act(ctx: Ctx, intent: Intent) -> None:
+    """Run what the intent asks for, through the commands' own code."""
+    status = intent.status.value if intent.status else None
+    name = intent.intent
+    if name in EVENT_ACTIONS:
+        action, usage = EVENT_ACTIONS[name]
+        filters = {"status": status, "domain": intent.domain}
+        await with_event(ctx, intent.event or "", action, filters, usage=usage)
+    elif name is IntentName.LIST_EVENTS:
+        query = EventFilter(
+            city=intent.city,
+            date_from=intent.date_from,
+            date_to=intent.date_to,
+            timezone=ctx.timezone,
+        )
+        if not (query.city or query.date_from or query.date_to):
+            query.when = "upcoming"
+        await show_events(ctx, query)
+    elif name is IntentName.FIND_GUEST:
+        await find_person(ctx, intent.email or intent.guest or "")
+    elif name is IntentName.SET_STATUS and intent.target_status is not None:
+        await ctx.access.require_admin()
+        email = intent.email or await _email_of(ctx, intent.guest or "")
+        await ask_status_change(ctx, email, intent.event or "", intent.target_status.value)
+    elif name is IntentName.BULK_STATUS and intent.target_status is not None:
+        filters = args.Filters(
+            words=intent.event or "",
+            statuses=[status] if status else [],
+            domains=[intent.domain] if intent.domain else [],
+        )
+        await ask_bulk(ctx, intent.target_status.value, filters)
+    elif name is IntentName.SYNC:
+        await sync_now(ctx)
+    elif name is IntentName.DIGEST:
+        await digest_now(ctx)
+    elif name is IntentName.HELP:
+        await ctx.say(help_text())
+    else:
+        await ctx.say(NOT_UNDERSTOOD)
+
+
+async def _email_of(ctx: Ctx, guest_name: str) -> str:
+    """The one email of a guest named without one; ask for the email otherwise."""
+    if not guest_name:
+        raise UserError(
+            "Whom? Give their email, e.g. <i>approve ada@example.com for Founders Dinner</i>."
+        )
+    rows = await person_history(ctx.session, org_id=ctx.linked_org.id, who=guest_name)
+    emails = {guest.email for guest, _ in rows}
+    if len(emails) == 1:
+        return emails.pop()
+    if not emails:
+        raise UserError(f"I found no guest called “{q(guest_name, 60)}”; give their email instead.")
+    raise UserError(
+        f"Several guests match “{q(guest_name, 60)}”; give the email of the one you mean."
+    )
+
+
+def build_router() -> Router:
+    """This feature's handlers on a new router (a router joins only one dispatcher)."""
+    router = Router(name="natural")
+    router.message.register(unknown_command, F.text.startswith("/"), Addressed())
+    router.message.register(plain_language, F.text, Addressed(), flags={"linked": True})
+    return router

@@ -1,0 +1,336 @@
+"""Approving and declining guests: one by one or in bulk, always previewed, then confirmed.
+
+Nothing is written to Luma until an admin presses Confirm. The preview parks the change
+(`store.pending`) and the buttons carry only its id; taking it is one-shot, so a double press
+cannot start anything twice (and bulk jobs are idempotent by workflow id anyway). Writes go
+through the workflows, which call Luma, update the cache and write the audit log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from aiogram import Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import CallbackQuery, Message
+
+from activities.bulk import GuestFilter
+from activities.guest_status import GuestStatusChange
+from bot import args
+from bot.context import Ctx
+from bot.errors import UserError
+from bot.freshness import fresh_event
+from bot.keyboards import Choice, JobCb, PendingCb, confirm_keyboard
+from bot.progress import Watched
+from bot.routers.event_choice import event_action, offer_events, with_event
+from bot.texts import (
+    ING_VERBS,
+    PAST_VERBS,
+    VERBS,
+    event_title,
+    guest_line,
+    pack,
+    q,
+    with_note,
+)
+from catalog.guests import person_history
+from luma import identity_key
+from store import audit, cache, pending
+from store.models import Event, Guest
+from workflows import ids
+from workflows.starter import GuestStatusError, JobControlError
+
+SAMPLE = 5
+EXPIRED = "This confirmation has expired or was already used; please ask again."
+
+
+# --- one guest ----------------------------------------------------------------------------
+
+
+async def ask_status_change(ctx: Ctx, email: str, event_words: str, target: str) -> None:
+    """Preview approving/declining one guest; without an event, find where they registered."""
+    await ctx.access.require_admin()
+    change = {"email": email, "target": target}
+    if event_words.strip():
+        await with_event(ctx, event_words, "set_status", change, usage="")
+        return
+    rows = await person_history(ctx.session, org_id=ctx.linked_org.id, who=identity_key(email))
+    events = list({event.luma_event_id: event for _, event in rows if event is not None}.values())
+    if not events:
+        raise UserError(
+            f"{q(email, 64)} is not on any guest list I know. Name the event too: "
+            f"<code>/{VERBS[target].lower()} {q(email, 64)} Founders Dinner</code>."
+        )
+    if len(events) == 1:
+        await preview_status(ctx, events[0], change)
+        return
+    await offer_events(
+        ctx,
+        events,
+        "set_status",
+        change,
+        f"{q(email, 64)} registered for several events: which one?",
+    )
+
+
+async def _cached_guest(ctx: Ctx, event: Event, email: str) -> Guest | None:
+    rows = await cache.guests_by_email(
+        ctx.session, org_id=ctx.linked_org.id, normalized_email=identity_key(email)
+    )
+    return next((guest for guest in rows if guest.luma_event_id == event.luma_event_id), None)
+
+
+@event_action("set_status")
+async def preview_status(ctx: Ctx, event: Event, change: dict[str, Any]) -> None:
+    await ctx.access.require_admin()
+    note = await fresh_event(ctx, event)
+    email, target = change["email"], change["target"]
+    guest = await _cached_guest(ctx, event, email)
+    if guest is None:
+        raise UserError(
+            f"{q(email, 64)} is not on the guest list of {event_title(event)}. "
+            f"<code>/find {q(email, 64)}</code> shows where they registered."
+        )
+    if guest.approval_status == target:
+        await ctx.say(
+            f"{guest_line(guest)}\nis already {target} for {event_title(event)}; nothing to change."
+        )
+        return
+    refund_choice = target == "declined" and guest.is_paid
+    pending_id = await _park(
+        ctx, "set_status", {**change, "event_id": event.luma_event_id, "event_name": event.name}
+    )
+    text = f"{VERBS[target]} this guest for {event_title(event)}?\n{guest_line(guest)}"
+    if refund_choice:
+        text += "\nThey paid for a ticket: should it be refunded?"
+    await ctx.say(with_note(text, note), confirm_keyboard(pending_id, refund_choice=refund_choice))
+
+
+async def _apply_status(
+    ctx: Ctx, message: Message, change: dict[str, Any], refund: bool | None
+) -> None:
+    target, email = change["target"], change["email"]
+    title = f"<b>{q(change['event_name'], 100)}</b>"
+    await message.edit_text(f"{ING_VERBS[target]} {q(email, 64)} for {title}…")
+    try:
+        result = await ctx.deps.automations.set_guest_status(
+            GuestStatusChange(
+                org_id=ctx.linked_org.id,
+                event_id=change["event_id"],
+                email=email,
+                target_status=target,
+                should_refund=refund,
+                requested_by=ctx.user_id,
+                chat_id=ctx.chat_id,
+                source="bot",
+            )
+        )
+    except GuestStatusError as exc:
+        await message.edit_text(f"Nothing was changed: {q(str(exc), 300)}")
+        return
+    who = f"{q(result.name, 48)} ({q(result.email, 64)})" if result.name else q(result.email, 64)
+    if result.changed:
+        await message.edit_text(f"{PAST_VERBS[target]} {who} for {title}.")
+    else:
+        await message.edit_text(
+            f"{who} was already {q(result.before)} for {title}; nothing changed."
+        )
+
+
+async def status_command(message: Message, command: CommandObject, ctx: Ctx) -> None:
+    target = args.TARGETS[command.command.lower()]
+    email_word, _, event_words = (command.args or "").strip().partition(" ")
+    if not email_word:
+        example = f"/{command.command.lower()} ada@example.com Founders Dinner"
+        raise UserError(f"Whom? For example: <code>{example}</code>.")
+    await ask_status_change(ctx, args.email(email_word), event_words, target)
+
+
+# --- bulk ---------------------------------------------------------------------------------
+
+
+async def ask_bulk(ctx: Ctx, target: str, filters: args.Filters) -> None:
+    await ctx.access.require_admin()
+    if filters.empty:
+        raise UserError(
+            "Say which guests: a status (pending, waitlist…), an @domain or emails, e.g. "
+            "<code>/bulk approve Founders Dinner pending @acme.com</code>."
+        )
+    request = {
+        "target": target,
+        "filter": asdict(GuestFilter(filters.statuses, filters.domains, filters.emails)),
+    }
+    await with_event(
+        ctx, filters.words, "bulk", request, usage="/bulk approve Founders Dinner pending"
+    )
+
+
+@event_action("bulk")
+async def preview_bulk(ctx: Ctx, event: Event, request: dict[str, Any]) -> None:
+    """How many guests would change, a sample of them, and the Confirm / Cancel buttons."""
+    await ctx.access.require_admin()
+    note = await fresh_event(ctx, event)
+    target = request["target"]
+    guest_filter = GuestFilter(**request["filter"])
+    everyone = await cache.list_guests(
+        ctx.session, org_id=ctx.linked_org.id, luma_event_id=event.luma_event_id
+    )
+    # The workflow applies this very filter to Luma's guests; cached rows have the same
+    # fields, so the preview counts what the job will touch.
+    matching = [guest for guest in everyone if guest_filter.matches(guest)]  # type: ignore[arg-type]
+    changing = [guest for guest in matching if guest.approval_status != target]
+    described = args.Filters(
+        "", guest_filter.statuses, guest_filter.domains, guest_filter.emails
+    ).describe()
+    lines = []
+    if skipped := len(matching) - len(changing):
+        lines.append(f"{skipped} already {target} will be left as they are.")
+    missing = _missing_emails(guest_filter.emails, matching)
+    if missing:
+        lines.append("Not on the guest list: " + ", ".join(q(email, 64) for email in missing))
+    if not changing:
+        await ctx.say(
+            with_note(pack(f"Nothing to do for {event_title(event)} ({described}).", lines), note)
+        )
+        return
+    paid = target == "declined" and any(guest.is_paid for guest in changing)
+    if paid:
+        lines.append("Some of them paid for tickets: should those be refunded?")
+    pending_id = await _park(
+        ctx, "bulk", {**request, "event_id": event.luma_event_id, "event_name": event.name}
+    )
+    header = (
+        f"{VERBS[target]} <b>{len(changing)}</b> guest(s) of {event_title(event)} ({described})?"
+        + ("\nFor example:" if len(changing) > SAMPLE else "")
+    )
+    sample = [guest_line(guest) for guest in changing[:SAMPLE]]
+    await ctx.say(
+        with_note(pack(header, [*sample, *lines]), note),
+        confirm_keyboard(pending_id, refund_choice=paid),
+    )
+
+
+def _missing_emails(emails: list[str], matching: list[Guest]) -> list[str]:
+    present = {identity_key(guest.email) for guest in matching}
+    return [email for email in emails if identity_key(email) not in present]
+
+
+async def _start_bulk(
+    ctx: Ctx, message: Message, request: dict[str, Any], refund: bool | None
+) -> None:
+    started = await ctx.deps.automations.start_bulk(
+        org_id=ctx.linked_org.id,
+        event_id=request["event_id"],
+        target_status=request["target"],
+        guest_filter=GuestFilter(**request["filter"]),
+        should_refund=refund,
+        requested_by=ctx.user_id,
+        chat_id=ctx.chat_id,
+        event_name=request["event_name"],
+    )
+    title = f"<b>{ING_VERBS[request['target']]} guests of {q(request['event_name'], 100)}</b>"
+    starting = (
+        "This job was already running; following it here."
+        if started.already_running
+        else "Starting…"
+    )
+    await message.edit_text(f"{title}\n{starting}")
+    ctx.deps.progress.watch(
+        Watched(ctx.bot, ctx.chat_id, message.message_id, started.workflow_id, title)
+    )
+
+
+async def bulk_command(message: Message, command: CommandObject, ctx: Ctx) -> None:
+    verb, _, rest = (command.args or "").strip().partition(" ")
+    await ask_bulk(ctx, args.target(verb), args.split_filters(rest))
+
+
+# --- the buttons --------------------------------------------------------------------------
+
+
+async def _park(ctx: Ctx, kind: str, payload: dict[str, Any]) -> str:
+    return await pending.park(
+        ctx.session,
+        org_id=ctx.linked_org.id,
+        chat_id=ctx.chat_id,
+        user_id=ctx.user_id,
+        kind=kind,
+        payload=payload,
+    )
+
+
+async def decided(query: CallbackQuery, callback_data: PendingCb, ctx: Ctx) -> None:
+    message = query.message
+    parked = await pending.take(ctx.session, action_id=callback_data.id, chat_id=ctx.chat_id)
+    await ctx.session.commit()  # taken for good: a second press finds nothing
+    if (
+        parked is None
+        or parked.kind not in ("set_status", "bulk")
+        or parked.org_id != ctx.linked_org.id
+        or not isinstance(message, Message)
+    ):
+        await query.answer(EXPIRED, show_alert=True)
+        return
+    if callback_data.choice is Choice.CANCEL:
+        await query.answer("Cancelled")
+        await message.edit_text("Cancelled; nothing was changed.")
+        return
+    await query.answer()
+    refund = {Choice.REFUND: True, Choice.KEEP: False}.get(callback_data.choice)
+    if parked.kind == "set_status":
+        await _apply_status(ctx, message, parked.payload, refund)
+    else:
+        await _start_bulk(ctx, message, parked.payload, refund)
+
+
+async def job_control(query: CallbackQuery, callback_data: JobCb, ctx: Ctx) -> None:
+    org = ctx.linked_org
+    workflow_id = callback_data.workflow_id
+    automations = ctx.deps.automations
+    description = await automations.handle(workflow_id).describe()
+    if description.typed_search_attributes.get(ids.ORG_ID) != str(org.id):
+        raise UserError("That job belongs to another calendar.")
+    action = callback_data.action.value
+    try:
+        await automations.control_bulk(workflow_id, action, requested_by=ctx.user_id)  # type: ignore[arg-type]
+    except JobControlError as exc:
+        result = "refused"
+        await query.answer(str(exc), show_alert=True)
+    else:
+        result = "ok"
+        await query.answer({"pause": "Paused", "resume": "Resumed", "cancel": "Cancelling"}[action])
+    await audit.record(
+        ctx.session,
+        org_id=org.id,
+        source="bot",
+        action=f"bulk_{action}",
+        result=result,
+        target={"workflow_id": workflow_id},
+        actor_user_id=ctx.user_id,
+        chat_id=ctx.chat_id,
+    )
+    message = query.message
+    if isinstance(message, Message) and not ctx.deps.progress.watching(workflow_id):
+        # The bot restarted since the job began: pick the live message up again, title and all.
+        title = (message.html_text or "Bulk job").split("\n", 1)[0]
+        ctx.deps.progress.watch(
+            Watched(ctx.bot, ctx.chat_id, message.message_id, workflow_id, title)
+        )
+    ctx.deps.progress.poke(workflow_id)
+
+
+def build_router() -> Router:
+    """This feature's handlers on a new router (a router joins only one dispatcher)."""
+    router = Router(name="status_changes")
+    router.message.register(
+        status_command, Command("approve", "decline"), flags={"linked": True, "admin": True}
+    )
+    router.message.register(bulk_command, Command("bulk"), flags={"linked": True, "admin": True})
+    router.callback_query.register(
+        decided, PendingCb.filter(), flags={"linked": True, "admin": True}
+    )
+    router.callback_query.register(
+        job_control, JobCb.filter(), flags={"linked": True, "admin": True}
+    )
+    return router
