@@ -1,0 +1,173 @@
+"""/link, /unlink, /use, /role and /token: keys handled as secrets, tenancy, audit."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from store.crypto import fingerprint
+from store.models import ApiToken, Chat, Organization, Role, User
+from store.orgs import get_role
+
+
+async def _org_for_chat(world, chat: int) -> Organization | None:
+    async with world.deps.sessions() as session:
+        row = await session.get(Chat, chat)
+        return await session.get(Organization, row.org_id) if row and row.org_id else None
+
+
+async def test_link_in_a_dm_checks_the_key_and_names_the_calendar(world) -> None:
+    handle = world.sim.state.add_calendar("Ada's Calendar")
+    owner = world.sim.state.calendar(handle.id).owner
+    user = world.person()
+
+    reply = await world.say(user, user, f"/link {handle.api_key}")
+
+    assert owner.name in reply.text
+    assert handle.api_key[-4:] in reply.text and handle.api_key not in reply.text
+    assert not world.tg.was_deleted(user, reply.message_id - 1)  # only groups need deleting
+    org = await _org_for_chat(world, user)
+    assert org is not None and org.luma_calendar_id == owner.id
+    assert org.key_fingerprint == fingerprint(handle.api_key)
+    assert handle.api_key.encode() not in org.key_ciphertext
+    [entry] = await world.audit(org.id, "link")
+    assert entry.actor_user_id == user and entry.source == "bot"
+    assert handle.api_key not in str(entry.target)
+    async with world.deps.sessions() as session:
+        assert (await session.get(User, user)).active_org_id == org.id
+        assert await get_role(session, org_id=org.id, user_id=user) is Role.ADMIN
+    # The first sync was started: the events are there when asked for.
+    reply = await world.say(user, user, "/events all")
+    assert reply.text.startswith("Events: none") or "Events" in reply.text
+
+
+async def test_in_a_group_the_key_message_is_deleted_before_anything_else(world) -> None:
+    handle = world.sim.state.add_calendar("Group Calendar")
+    member, admin = world.person(), world.person()
+    chat = world.group(admin=admin)
+
+    said = world.tg.user_says(chat, member, f"/link {handle.api_key}")
+    reply = await world.tg.wait_for_reply(chat)
+    assert world.tg.was_deleted(chat, said["message"]["message_id"])
+    assert "Only an administrator of this group" in reply.text
+    assert await _org_for_chat(world, chat) is None
+
+    said = world.tg.user_says(chat, admin, "/link secret-not-a-real-key-0000")
+    reply = await world.tg.wait_for_reply(chat)
+    assert world.tg.was_deleted(chat, said["message"]["message_id"])
+    assert "Luma rejected this key, so nothing was stored" in reply.text
+    assert await _org_for_chat(world, chat) is None
+
+    said = world.tg.user_says(chat, admin, f"/link {handle.api_key}")
+    reply = await world.tg.wait_for_reply(chat)
+    assert world.tg.was_deleted(chat, said["message"]["message_id"])
+    assert "Linked this chat" in reply.text and "…" + handle.api_key[-4:] in reply.text
+    assert (await _org_for_chat(world, chat)) is not None
+    assert world.tg.calls("getChatMember")  # admin rights come from Telegram
+
+
+async def test_a_key_the_bot_cannot_delete_gets_a_warning(world) -> None:
+    handle = world.sim.state.add_calendar("Exposed Calendar")
+    admin = world.person()
+    chat = world.group(admin=admin, bot_admin=False)
+
+    said = world.tg.user_says(chat, admin, f"/link {handle.api_key}")
+    reply = await world.tg.wait_for_reply(chat)
+
+    assert not world.tg.was_deleted(chat, said["message"]["message_id"])
+    assert "Linked this chat" in reply.text
+    assert "please delete it yourself" in reply.text
+
+
+async def test_link_without_a_key_asks_for_it_and_cancel_stops(world) -> None:
+    handle = world.sim.state.add_calendar("Asked Calendar")
+    user = world.person()
+
+    assert "Send me your Luma API key" in (await world.say(user, user, "/link")).text
+    assert (await world.say(user, user, "/cancel")).text == "Cancelled."
+    assert (await world.say(user, user, "/cancel")).text == "Nothing to cancel."
+    assert "not linked" in (await world.say(user, user, "/events")).text
+
+    await world.say(user, user, "/link")
+    reply = await world.say(user, user, handle.api_key)
+    assert "Linked this chat" in reply.text
+    assert (await _org_for_chat(world, user)) is not None
+
+
+async def test_unlink_stops_the_schedules_when_no_chat_is_left(world) -> None:
+    calendar, chat, admin = await world.linked_group()
+    other = world.group(admin=admin)
+    await world.link(calendar, other, admin)
+    schedule = f"sync-schedule-{calendar.org_id}"
+    await world.deps.automations.ensure_sync_schedule(calendar.org_id)
+
+    reply = await world.say(chat, admin, "/unlink")
+    assert "no longer sees" in reply.text and "scheduled syncs are stopped" not in reply.text
+    assert await world.deps.automations.schedule_exists(schedule)
+    assert "not linked" in (await world.say(chat, admin, "/events")).text
+
+    reply = await world.say(other, admin, "/unlink")
+    assert "scheduled syncs are stopped" in reply.text
+    assert not await world.deps.automations.schedule_exists(schedule)
+    assert [e.chat_id for e in await world.audit(calendar.org_id, "unlink")] == [chat, other]
+
+
+async def test_a_dm_user_of_two_calendars_chooses_with_use(world) -> None:
+    first = await world.calendar(name="Alpha Events", sync=False)
+    second = await world.calendar(name="Beta Events", sync=False)
+    user = world.person()
+    for calendar in (first, second):
+        async with world.deps.sessions.begin() as session:
+            from store.orgs import set_role
+
+            await set_role(session, org_id=calendar.org_id, user_id=user, role=Role.MEMBER)
+
+    assert "choose one with /use" in (await world.say(user, user, "/events")).text
+    question = await world.say(user, user, "/use")
+    assert {b["text"] for b in question.buttons} == {"Alpha Events", "Beta Events"}
+    chosen = await world.press(user, user, question, "Beta Events")
+    assert chosen.text == "Now working with Beta Events."
+    assert "Beta Events" in (await world.say(user, user, "/status")).text
+    assert (await world.say(user, user, "/use alpha")).text == "Now working with Alpha Events."
+    group = world.group(admin=user)
+    assert "/use is for private chats" in (await world.say(group, user, "/use")).text
+
+
+async def test_roles_are_granted_by_admins_only(world) -> None:
+    calendar, chat, admin = await world.linked_group()
+    member = world.person(username="maria_m")
+    await world.say(chat, member, "/help")  # the bot meets @maria_m
+
+    refused = await world.say(chat, member, "/role @maria_m admin")
+    assert refused.text.startswith("Only admins of this calendar")
+    assert "member" in (await world.say(chat, admin, "/role @maria_m member")).text
+    reply = await world.say(chat, admin, "/role @maria_m admin")
+    assert reply.text == f"@maria_m is now admin of {calendar.name}."
+    assert "@maria_m — admin" in (await world.say(chat, admin, "/role")).text
+    assert "do not know @ghost" in (await world.say(chat, admin, "/role @ghost admin")).text
+    assert "admin or member" in (await world.say(chat, admin, "/role @maria_m boss")).text
+    entries = await world.audit(calendar.org_id, "set_role")
+    assert [e.target["role"] for e in entries] == ["member", "admin"]
+
+
+async def test_tokens_are_shown_once_in_a_dm_and_can_be_revoked(world) -> None:
+    calendar, chat, admin = await world.linked_group()
+    await world.link(calendar, admin, admin)  # the admin's DM, linked too
+
+    refused = await world.say(chat, admin, "/token new ci")
+    assert "only hand out tokens in a private chat" in refused.text
+    issued = await world.say(admin, admin, "/token new ci")
+    token = next(e for e in issued.entities if e["type"] == "code")
+    plaintext = issued.text[token["offset"] : token["offset"] + token["length"]]
+    assert plaintext.startswith("lbt_")
+    async with world.deps.sessions() as session:
+        row = await session.scalar(select(ApiToken).where(ApiToken.org_id == calendar.org_id))
+    assert row is not None and plaintext not in row.token_hash
+
+    listed = await world.say(chat, admin, "/token list")
+    assert row.prefix in listed.text and plaintext not in listed.text
+    assert "No active token" in (await world.say(chat, admin, "/token revoke lbt_nope")).text
+    assert "Revoked 1 token" in (await world.say(chat, admin, f"/token revoke {row.prefix}")).text
+    assert "No active tokens" in (await world.say(chat, admin, "/token list")).text
+    actions = [e.action for e in await world.audit(calendar.org_id)]
+    assert actions.count("token_issue") == 1 and actions.count("token_revoke") == 1
+    assert all(plaintext not in str(e.target) for e in await world.audit(calendar.org_id))
