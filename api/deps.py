@@ -32,7 +32,7 @@ LUMA_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 class ApiDeps:
     """What the lifespan connects (or a test hands in): database sessions and Temporal.
 
-    `telegram` is the bot's webhook receiver, present only where a bot token is configured.
+    `telegram` is the bot's webhook receiver, present only in webhook mode.
     """
 
     sessions: async_sessionmaker[AsyncSession]
@@ -42,6 +42,8 @@ class ApiDeps:
 
 @dataclass(frozen=True)
 class ApiLimits:
+    """Per-process guards against runaway clients (tests pass smaller or larger ones)."""
+
     requests_per_minute: int = 120  # per token
     max_body_bytes: int = 256 * 1024  # bulk filters with 1,000 emails stay far below
 
@@ -55,12 +57,14 @@ DepsDep = Annotated[ApiDeps, Depends(get_deps)]
 
 
 async def get_session(deps: DepsDep) -> AsyncIterator[AsyncSession]:
-    """A read session for the request; writes open their own transaction explicitly."""
+    """A read session for the route; writes open their own transaction explicitly."""
     async with deps.sessions() as session:
         yield session
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# Closed when the route returns, not after the response: a streamed CSV export must not
+# hold this connection for the whole download.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
 def get_automations(deps: DepsDep) -> Automations:

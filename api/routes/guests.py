@@ -169,7 +169,7 @@ async def bulk_status(
     body: BulkStatusCreate,
     response: Response,
 ) -> BulkPreviewPublic | BulkStarted:
-    guest_filter = BulkFilter(**body.filter.model_dump())
+    guest_filter = BulkFilter(**body.filter.model_dump(mode="json"))
     if body.dry_run:
         preview = await preview_bulk(
             session,
