@@ -92,7 +92,9 @@ async def telegram_webhook(
 ) -> TelegramAccepted:
     hook = deps.telegram
     if hook is None:
-        raise ApiError(404, "The bot is not configured on this server (set BOT_TOKEN).")
+        raise ApiError(
+            404, "The bot's webhook mode is off here (start with `lumabot api --bot-webhook-url`)."
+        )
     if not hook.accepts(secret):
         raise ApiError(401, f"Wrong or missing {SECRET_HEADER} header.")
     try:

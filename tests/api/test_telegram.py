@@ -85,4 +85,4 @@ async def test_updates_reach_the_bot(telegram, bot_settings: Settings) -> None:
 
 async def test_without_webhook_mode_the_route_is_off(anonymous) -> None:
     off = await anonymous.post("/telegram/webhook", json=UPDATE, headers={SECRET_HEADER: "0" * 64})
-    assert off.status_code == 404 and "BOT_TOKEN" in error_of(off)["message"]
+    assert off.status_code == 404 and "--bot-webhook-url" in error_of(off)["message"]
