@@ -16,6 +16,7 @@ from aiogram.dispatcher.flags import get_flag
 from aiogram.types import Chat as TgChat
 from aiogram.types import TelegramObject
 from aiogram.types import User as TgUser
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.context import Ctx
@@ -69,11 +70,21 @@ class TenantMiddleware(BaseMiddleware):
 async def _known_user(session: AsyncSession, tg_user: TgUser) -> User:
     """The user's row, written only when it is new or their names changed."""
     user = await session.get(User, tg_user.id)
-    if user is None or (user.username, user.full_name) != (tg_user.username, tg_user.full_name):
-        user = await upsert_user(
-            session, user_id=tg_user.id, username=tg_user.username, full_name=tg_user.full_name
-        )
-    return user
+    if user is not None and (user.username, user.full_name) == (
+        tg_user.username,
+        tg_user.full_name,
+    ):
+        return user
+    try:
+        async with session.begin_nested():
+            return await upsert_user(
+                session, user_id=tg_user.id, username=tg_user.username, full_name=tg_user.full_name
+            )
+    except IntegrityError:
+        # Two first messages of a new person at once: the other update created the row.
+        found = await session.get(User, tg_user.id, populate_existing=True)
+        assert found is not None
+        return found
 
 
 async def _visible_org(

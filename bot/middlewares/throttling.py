@@ -35,16 +35,18 @@ class SlidingWindows:
         self._hits: dict[int, deque[float]] = {}
         self._swept_at = 0.0
 
-    def hit(self, key: int, now: float) -> float:
-        """Count a hit; returns 0 when allowed, else the seconds until one is allowed."""
+    def wait(self, key: int, now: float) -> float:
+        """0 when one more hit is allowed now, else the seconds until it is."""
         self._sweep(now)
-        hits = self._hits.setdefault(key, deque())
+        hits = self._hits.get(key)
+        if not hits:
+            return 0.0
         while hits and hits[0] <= now - self.window:
             hits.popleft()
-        if len(hits) >= self.limit:
-            return hits[0] + self.window - now
-        hits.append(now)
-        return 0.0
+        return hits[0] + self.window - now if len(hits) >= self.limit else 0.0
+
+    def record(self, key: int, now: float) -> None:
+        self._hits.setdefault(key, deque()).append(now)
 
     def _sweep(self, now: float) -> None:
         if now - self._swept_at < self.window:
@@ -58,13 +60,17 @@ class SlidingWindows:
 
 
 class ThrottlingMiddleware(BaseMiddleware):
-    """Inner middleware: only updates a handler will answer count, so group chatter is free."""
+    """Inner middleware: only updates a handler will answer count, so group chatter is free.
+
+    Refused updates do not count, so one person's flood does not use up their group's share.
+    Each limit that trips says "slow down" once, then stays quiet until it lifts.
+    """
 
     def __init__(self, limits: ThrottleLimits, clock: Callable[[], float] = time.monotonic) -> None:
         self.users = SlidingWindows(limits.per_user, limits.window_seconds)
         self.chats = SlidingWindows(limits.per_chat, limits.window_seconds)
         self.clock = clock
-        self._warned_until: dict[int, float] = {}
+        self._warned_until: dict[tuple[str, int], float] = {}
 
     async def __call__(
         self,
@@ -73,17 +79,18 @@ class ThrottlingMiddleware(BaseMiddleware):
         data: dict[str, Any],
     ) -> Any:
         user, chat = data.get("event_from_user"), data.get("event_chat")
+        user_id, chat_id = user.id if user else 0, chat.id if chat else 0
         now = self.clock()
-        wait = max(
-            self.users.hit(user.id, now) if user else 0.0,
-            self.chats.hit(chat.id, now) if chat else 0.0,
-        )
-        if not wait:
+        user_wait, chat_wait = self.users.wait(user_id, now), self.chats.wait(chat_id, now)
+        if not (user_wait or chat_wait):
+            self.users.record(user_id, now)
+            self.chats.record(chat_id, now)
             return await handler(event, data)
-        key = chat.id if chat else user.id if user else 0
+        key = ("user", user_id) if user_wait else ("chat", chat_id)
         if self._warned_until.get(key, 0.0) <= now:
             if len(self._warned_until) > 1024:
                 self._warned_until = {k: t for k, t in self._warned_until.items() if t > now}
+            wait = max(user_wait, chat_wait)
             self._warned_until[key] = now + wait
             await _slow_down(event, wait)
         return None
