@@ -62,7 +62,7 @@ async def link_command(
     if ctx.in_group and key:
         warning = await _delete_key_message(message)
     if ctx.in_group and not await ctx.access.is_chat_admin():
-        raise UserError(" ".join(filter(None, (GROUP_ADMINS_ONLY, warning))))
+        raise UserError(_sentences(GROUP_ADMINS_ONLY, warning))
     if key:
         await link_with_key(ctx, key, warning)
     elif ctx.in_group:
@@ -98,19 +98,19 @@ async def _delete_key_message(message: Message) -> str:
 async def link_with_key(ctx: Ctx, key: str, warning: str) -> None:
     """Check the key with Luma, store it encrypted, link this chat, start the first sync."""
     if len(key) < 8 or len(key) > 256 or any(char.isspace() for char in key):
-        raise UserError(
-            f"That does not look like a Luma API key; copy it from {KEY_HELP}. {warning}"
-        )
+        shape = f"That does not look like a Luma API key; copy it from {KEY_HELP}."
+        raise UserError(_sentences(shape, warning))
     budget_key = "key-check:" + hashlib.sha256(key.encode()).hexdigest()[:16]
     try:
         owner = await ctx.deps.luma.client(key, budget_key=budget_key, interactive=True).get_self()
     except InvalidKeyError:
-        raise UserError(
+        rejected = (
             f"Luma rejected this key, so nothing was stored. Copy it again from {KEY_HELP} and "
-            f"send <code>/link &lt;key&gt;</code>. {warning}"
-        ) from None
+            "send <code>/link &lt;key&gt;</code>."
+        )
+        raise UserError(_sentences(rejected, warning)) from None
     except LumaError as exc:
-        raise UserError(f"{q(exc.user_message)} Nothing was stored. {warning}") from None
+        raise UserError(_sentences(q(exc.user_message), "Nothing was stored.", warning)) from None
     session = ctx.session
     name = owner.name or owner.email or "Luma calendar"
     previous = ctx.org.id if ctx.org is not None and ctx.linked_by is not None else None
@@ -139,10 +139,15 @@ async def link_with_key(ctx: Ctx, key: str, warning: str) -> None:
     except RPCError as exc:
         log.warning("could not start the first sync of org %s: %s", org.id, exc)
         follow_up = "The first sync could not start yet; send /sync in a minute."
-    await ctx.say(
+    linked = (
         f"Linked this chat to the Luma calendar of <b>{q(name, 100)}</b> "
-        f"(key {q(fingerprint(key), 8)}). {follow_up} {warning}".strip()
+        f"(key {q(fingerprint(key), 8)})."
     )
+    await ctx.say(_sentences(linked, follow_up, warning))
+
+
+def _sentences(*parts: str) -> str:
+    return " ".join(part for part in parts if part)
 
 
 async def _release(ctx: Ctx, org_id: int) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy import select
 
 from store.crypto import fingerprint
@@ -15,12 +17,14 @@ async def _org_for_chat(world, chat: int) -> Organization | None:
         return await session.get(Organization, row.org_id) if row and row.org_id else None
 
 
-async def test_link_in_a_dm_checks_the_key_and_names_the_calendar(world) -> None:
+async def test_link_in_a_dm_checks_the_key_and_names_the_calendar(world, caplog) -> None:
     handle = world.sim.state.add_calendar("Ada's Calendar")
     owner = world.sim.state.calendar(handle.id).owner
     user = world.person()
 
-    reply = await world.say(user, user, f"/link {handle.api_key}")
+    with caplog.at_level(logging.DEBUG):
+        reply = await world.say(user, user, f"/link {handle.api_key}")
+    assert handle.api_key not in caplog.text
 
     assert owner.name in reply.text
     assert handle.api_key[-4:] in reply.text and handle.api_key not in reply.text
