@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from cli.context import load_settings, run
+from core.settings import ConfigError
 
 
 def worker() -> None:
@@ -16,6 +17,28 @@ def worker() -> None:
     settings = load_settings()
     try:
         run(run_worker(settings))
+    except RuntimeError as exc:
+        if "connect" not in str(exc).lower():
+            raise
+        typer.secho(
+            f"Cannot reach Temporal at {settings.temporal_address}: start it with `make demo` "
+            "or set TEMPORAL_ADDRESS.",
+            fg=typer.colors.RED,
+            err=True,
+        )
+        raise typer.Exit(1) from None
+
+
+def bot() -> None:
+    """Run the Telegram bot with long polling, until SIGTERM or Ctrl-C."""
+    from bot.app import run_polling  # heavy imports only for this command
+
+    settings = load_settings()
+    try:
+        run(run_polling(settings))
+    except ConfigError as exc:
+        typer.secho(f"Configuration problem: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
     except RuntimeError as exc:
         if "connect" not in str(exc).lower():
             raise
@@ -52,4 +75,5 @@ def api(
 
 def register(app: typer.Typer) -> None:
     app.command("worker")(worker)
+    app.command("bot")(bot)
     app.command("api")(api)
