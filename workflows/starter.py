@@ -35,6 +35,7 @@ from temporalio.client import (
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import TimeoutError as TemporalTimeout
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.bulk import GuestFilter
@@ -53,6 +54,7 @@ from workflows.guest_status import SetGuestStatusWorkflow
 from workflows.sync import RefreshGuestInput, RefreshGuestWorkflow, SyncInput, SyncOrgWorkflow
 
 ControlAction = Literal["pause", "resume", "cancel"]
+GUEST_STATUS_TIMEOUT = timedelta(seconds=60)
 
 
 class JobControlError(Exception):
@@ -69,6 +71,8 @@ def _failure_message(error: WorkflowFailureError) -> str:
     while cause is not None:
         if isinstance(cause, ApplicationError):
             return cause.message
+        if isinstance(cause, TemporalTimeout):
+            return "The change was not picked up in time; the automation worker may be down."
         cause = getattr(cause, "cause", None)
     return "Luma could not complete the change; try again in a minute."
 
@@ -249,6 +253,8 @@ class Automations:
                 task_queue=self.defaults.task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                # Someone is waiting on the answer: without a worker, fail instead of hanging.
+                execution_timeout=GUEST_STATUS_TIMEOUT,
                 search_attributes=ids.search_attributes(
                     org_id=change.org_id,
                     kind="guest-status",
