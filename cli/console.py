@@ -95,11 +95,14 @@ def _send(client: httpx.Client, transcript: Transcript, line: str) -> None:
     client.post("/_local/updates", json=body, timeout=10)
 
 
-def _wait_for_answer(transcript: Transcript, sent_at: float) -> None:
+def _wait_for_answer(transcript: Transcript, sent_at: float, *, first: bool = True) -> None:
+    """Wait for the bot's first event after `sent_at` (unless `first` is False), then for
+    QUIET seconds without any, so edits in flight (progress, reports) are shown too."""
     deadline = sent_at + REPLY_WAIT
     while time.monotonic() < deadline:
         last = transcript.last_event_at
-        if last > sent_at and time.monotonic() - last > QUIET:
+        answered = last > sent_at or not first
+        if answered and time.monotonic() - max(last, sent_at) > QUIET:
             return
         time.sleep(0.1)
 
@@ -130,7 +133,7 @@ def run_console(api_url: str, *, stdin: TextIO = sys.stdin, out: TextIO = sys.st
             sent_at = time.monotonic()
             _send(client, transcript, line.rstrip("\n"))
             _wait_for_answer(transcript, sent_at)
-        _wait_for_answer(transcript, time.monotonic() - QUIET)
+        _wait_for_answer(transcript, time.monotonic(), first=False)
     finally:
         stop.set()
         poller.join(timeout=3)

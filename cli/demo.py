@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -123,6 +124,50 @@ class Supervisor:
                 process.wait()
 
 
+# The events the README and the console's hints talk about, added to the seeded calendar.
+SHOWCASE = (
+    {
+        "name": "Lisbon Founders Workshop",
+        "city": "Lisbon",
+        "days": 9,
+        "guests": 60,
+        "status_mix": {"pending_approval": 0.4, "approved": 0.45, "waitlist": 0.15},
+    },
+    {
+        "name": "Summer Mixer",
+        "city": "Dubai",
+        "days": 20,
+        "guests": 140,
+        "status_mix": {"approved": 0.6, "pending_approval": 0.25, "declined": 0.05, "invited": 0.1},
+    },
+    {
+        "name": "Founders Dinner",
+        "city": "New York",
+        "days": 5,
+        "guests": 40,
+        "status_mix": {"pending_approval": 0.7, "approved": 0.3},
+    },
+    {
+        "name": "Winter Gala",
+        "city": "London",
+        "days": -12,
+        "guests": 180,
+        "status_mix": {"approved": 0.8, "declined": 0.1, "waitlist": 0.1},
+        "checked_in_share": 0.7,
+    },
+)
+
+
+async def add_showcase_events(http: httpx.AsyncClient, calendar_id: str) -> None:
+    """Named events for the demo; the simulator is in memory, so every run adds them."""
+    now = datetime.now(UTC)
+    for event in SHOWCASE:
+        spec = {k: v for k, v in event.items() if k != "days"}
+        start = (now + timedelta(days=event["days"])).replace(hour=18, minute=0, second=0)
+        spec |= {"calendar_id": calendar_id, "start_at": start.isoformat()}
+        (await http.post("/_sim/events", json=spec)).raise_for_status()
+
+
 async def link_demo_calendar(settings: Settings, simulator_url: str) -> str:
     """Link the console's chat to the simulator's first calendar (idempotent)."""
     from luma import LumaPool
@@ -133,6 +178,7 @@ async def link_demo_calendar(settings: Settings, simulator_url: str) -> str:
 
     async with httpx.AsyncClient(base_url=simulator_url) as http:
         calendar = (await http.get("/_sim/calendars")).json()[0]
+        await add_showcase_events(http, calendar["id"])
     async with LumaPool(simulator_url) as pool:
         owner = await pool.client(
             calendar["api_key"], budget_key=calendar["id"], interactive=True
@@ -202,11 +248,16 @@ def _start_all(supervisor: Supervisor, settings: Settings, ports: Ports, local: 
         if port_in_use(port):
             raise DemoError(f"port {port} for the {name} is taken; stop what uses it first")
     supervisor.start(
-        "simulator", [LUMABOT, "simulator", "--port", str(ports.simulator), "--seed", "42"], env
+        "simulator",
+        [LUMABOT, "simulator", "--port", str(ports.simulator), "--seed", "42", "--events", "8"],
+        env,
     )
     supervisor.start("worker", [LUMABOT, "worker"], env)
     supervisor.wait_for_port("simulator", ports.simulator)
-    calendar = asyncio.run(link_demo_calendar(settings, env["LUMA_API_URL"]))
+    demo_settings = settings.model_copy(
+        update={"temporal_address": env["TEMPORAL_ADDRESS"], "luma_api_url": env["LUMA_API_URL"]}
+    )
+    calendar = asyncio.run(link_demo_calendar(demo_settings, env["LUMA_API_URL"]))
     lines.append(f"Luma simulator     {env['LUMA_API_URL']} (calendar “{calendar}”)")
     supervisor.start("api", [LUMABOT, "api", "--port", str(ports.api)], env)
     supervisor.wait_for_port("api", ports.api)
