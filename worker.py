@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import signal
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -86,24 +85,14 @@ def activities_for(clients: WorkerClients) -> list[Any]:
     ]
 
 
-def budget_policy(settings: Settings) -> BudgetPolicy:
-    """Luma's limit per window; the safety margins scale with the window and the limit
-    (1 s and 2 requests for Luma's 200 a minute)."""
-    window = settings.luma_rate_window_seconds
-    return BudgetPolicy(
-        limit=settings.luma_rate_limit,
-        window=window,
-        margin=window / 60,
-        safety=math.ceil(settings.luma_rate_limit / 100),
-    )
-
-
 @asynccontextmanager
 async def worker_clients(settings: Settings) -> AsyncIterator[WorkerClients]:
     """The process's clients, closed in reverse order on the way out."""
     engine = create_engine(settings.database_url)
     sessions = session_factory(engine)
-    budget = DatabaseRateBudget(sessions, budget_policy(settings))
+    budget = DatabaseRateBudget(
+        sessions, BudgetPolicy.scaled(settings.luma_rate_limit, settings.luma_rate_window_seconds)
+    )
     pool = LumaPool(
         settings.luma_api_url,
         legacy_paths=settings.luma_legacy_paths,

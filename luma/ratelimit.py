@@ -44,6 +44,12 @@ class BudgetPolicy:
     interactive_reserve: float = 0.1
     safety: int = 2
 
+    @classmethod
+    def scaled(cls, limit: int, window: float) -> BudgetPolicy:
+        """Margins in proportion to the window and the limit: 1 s and 2 requests for
+        Luma's 200 a minute, and no more than a request's worth on a small test limit."""
+        return cls(limit=limit, window=window, margin=window / 60, safety=math.ceil(limit / 100))
+
     @property
     def span(self) -> float:
         """Seconds over which sends are counted."""
