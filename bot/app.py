@@ -8,16 +8,18 @@ update)` after `await dp.emit_startup(bot=bot)` (registers the command menu) and
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from aiogram import Bot, Dispatcher
+from aiogram import Bot, Dispatcher, methods
 from aiogram.exceptions import TelegramAPIError
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.methods.base import Response
 from aiogram.types import BotCommand
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -42,6 +44,26 @@ log = logging.getLogger(__name__)
 
 # Gemini questions per org per day; past it the offline parser answers alone.
 GEMINI_DAILY_LIMIT = 500
+
+# aiogram reads every Bot API answer as `Response[T]`, and pydantic keeps a parametrized model
+# only while something refers to it: unpinned, a busy bot rebuilds these models again and
+# again (milliseconds of CPU each, measured as the largest cost of a cached answer).
+_PINNED_RESPONSES = tuple(
+    Response[method.__returning__]  # type: ignore[name-defined]
+    for method in (
+        methods.GetUpdates,
+        methods.GetMe,
+        methods.SendMessage,
+        methods.SendDocument,
+        methods.EditMessageText,
+        methods.EditMessageReplyMarkup,
+        methods.AnswerCallbackQuery,
+        methods.DeleteMessage,
+        methods.GetChatMember,
+        methods.SetMyCommands,
+        methods.DeleteWebhook,
+    )
+)
 
 COMMANDS = [
     BotCommand(command="events", description="Events: upcoming, past, a city or a month"),
@@ -183,6 +205,10 @@ async def run_polling(settings: Settings) -> None:
     async with open_deps(settings) as deps:
         bot = create_bot(settings.bot_token.get_secret_value(), settings.telegram_api_url)
         dp = build_dispatcher(deps)
+        # What exists now (models, routers, metadata) lives as long as the process: keep it
+        # out of the collector's full passes, which a busy bot otherwise pays for often.
+        gc.collect()
+        gc.freeze()
         try:
             try:
                 await bot.delete_webhook()  # polling and a webhook cannot both be on

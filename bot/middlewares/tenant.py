@@ -9,26 +9,64 @@ sentence instead of running when there is no org.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from aiogram import BaseMiddleware
 from aiogram.dispatcher.flags import get_flag
 from aiogram.types import Chat as TgChat
 from aiogram.types import TelegramObject
 from aiogram.types import User as TgUser
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from bot.context import Ctx
 from bot.errors import UserError
-from store.models import Chat, Organization, User
-from store.orgs import get_role, upsert_user, user_orgs
+from store.models import Chat, Membership, Organization, User
+from store.orgs import upsert_user, user_orgs
 
 NOT_LINKED = (
     "This chat is not linked to a Luma calendar yet: an admin can link it with "
     "/link &lt;your Luma API key&gt;."
 )
 CHOOSE_ORG = "You work with more than one calendar: choose one with /use first."
+
+
+class Tenancy(NamedTuple):
+    """Everything the tenant rules need about one person in one chat."""
+
+    user: User | None
+    chat: Chat | None
+    chat_org: Organization | None  # the org the chat is linked to
+    active_org: Organization | None  # the person's /use choice, while still a member
+
+
+_ACTIVE_ORG = aliased(Organization, name="active_org")
+# Built once: constructing a statement with an alias costs more than running it.
+_TENANCY = (
+    select(User, Chat, Organization, _ACTIVE_ORG)
+    .select_from(User)
+    .outerjoin(Chat, Chat.id == bindparam("chat_id"))
+    .outerjoin(Organization, Organization.id == Chat.org_id)
+    .outerjoin(
+        Membership,
+        (Membership.user_id == User.id) & (Membership.org_id == User.active_org_id),
+    )
+    .outerjoin(_ACTIVE_ORG, _ACTIVE_ORG.id == Membership.org_id)
+    .where(User.id == bindparam("user_id"))
+)
+
+
+async def load_tenancy(session: AsyncSession, user_id: int, chat_id: int) -> Tenancy:
+    """One round trip per update: the person, the chat, and both candidate orgs."""
+    row = (await session.execute(_TENANCY, {"user_id": user_id, "chat_id": chat_id})).first()
+    if row is not None:
+        return Tenancy(*row)
+    # The person's first message: no user row yet, so nothing joins; ask for the chat alone.
+    chat = await session.get(Chat, chat_id)
+    org = await session.get(Organization, chat.org_id) if chat and chat.org_id else None
+    return Tenancy(None, chat, org, None)
 
 
 class TenantMiddleware(BaseMiddleware):
@@ -45,9 +83,12 @@ class TenantMiddleware(BaseMiddleware):
         if tg_user is None or tg_chat is None:
             return None  # channel posts and the like: nothing for us to answer
         session: AsyncSession = data["session"]
-        user = await _known_user(session, tg_user)
-        chat = await session.get(Chat, tg_chat.id)
-        org = await _visible_org(session, tg_chat, chat, user)
+        found = await load_tenancy(session, tg_user.id, tg_chat.id)
+        await _remember_user(session, found.user, tg_user)
+        org = found.chat_org
+        if tg_chat.type == "private" and found.active_org is not None:
+            org = found.active_org
+        chat = found.chat
         ctx = Ctx(
             bot=data["bot"],
             deps=data["deps"],
@@ -67,36 +108,20 @@ class TenantMiddleware(BaseMiddleware):
         return await handler(event, data)
 
 
-async def _known_user(session: AsyncSession, tg_user: TgUser) -> User:
-    """The user's row, written only when it is new or their names changed."""
-    user = await session.get(User, tg_user.id)
+async def _remember_user(session: AsyncSession, user: User | None, tg_user: TgUser) -> None:
+    """Write the user's row only when it is new or their names changed (for /role @name)."""
     if user is not None and (user.username, user.full_name) == (
         tg_user.username,
         tg_user.full_name,
     ):
-        return user
+        return
     try:
         async with session.begin_nested():
-            return await upsert_user(
+            await upsert_user(
                 session, user_id=tg_user.id, username=tg_user.username, full_name=tg_user.full_name
             )
     except IntegrityError:
-        # Two first messages of a new person at once: the other update created the row.
-        found = await session.get(User, tg_user.id, populate_existing=True)
-        assert found is not None
-        return found
-
-
-async def _visible_org(
-    session: AsyncSession, tg_chat: TgChat, chat: Chat | None, user: User
-) -> Organization | None:
-    if tg_chat.type == "private" and user.active_org_id is not None:
-        role = await get_role(session, org_id=user.active_org_id, user_id=user.id)
-        if role is not None:
-            return await session.get(Organization, user.active_org_id)
-    if chat is None or chat.org_id is None:
-        return None
-    return await session.get(Organization, chat.org_id)
+        pass  # two first messages of a new person at once: the other update wrote the row
 
 
 def _linker(chat: Chat | None, org: Organization | None) -> int | None:
