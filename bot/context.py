@@ -29,6 +29,8 @@ NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 @dataclass
 class Ctx:
+    """One handled update: the clients, the person, the chat, and the org the chat sees."""
+
     bot: Bot
     deps: BotDeps
     session: AsyncSession
@@ -36,7 +38,6 @@ class Ctx:
     chat_kind: str
     chat_title: str
     user_id: int
-    username: str | None
     org: Organization | None
     linked_by: int | None = None  # who linked this chat to its org
     timezone: str = "UTC"

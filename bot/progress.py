@@ -117,9 +117,11 @@ class ProgressBoard:
                 progress = await self._progress(job.workflow_id)
                 if progress is not None and progress.phase != "finished":
                     text = render_progress(job, progress, ui_url)
-                    markup = job_keyboard(job.workflow_id, paused=progress.phase == "paused")
-                    if progress.phase == "cancelling":
-                        markup = None
+                    markup = (
+                        None  # nothing left to press while it winds down
+                        if progress.phase == "cancelling"
+                        else job_keyboard(job.workflow_id, paused=progress.phase == "paused")
+                    )
                     state = (text, markup.model_dump_json() if markup else "")
                     if state != shown and not await self._edit(job, text, markup):
                         return  # the message is gone: nobody is watching any more

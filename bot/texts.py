@@ -20,7 +20,6 @@ from catalog.events import EventCounts
 from store.models import Event, Guest
 
 TELEGRAM_LIMIT = 4096
-CAPTION_LIMIT = 1024
 _TAG = re.compile(r"<[^>]+>")
 STATUS_LABELS = {
     "approved": "approved",
@@ -86,20 +85,14 @@ def status_label(status: str) -> str:
     return STATUS_LABELS.get(status, status.replace("_", " "))
 
 
-def local(moment: datetime | None, timezone: str | None) -> datetime | None:
-    if moment is None:
-        return None
-    try:
-        return moment.astimezone(ZoneInfo(timezone or "UTC"))
-    except (ValueError, KeyError):
-        return moment
-
-
 def when(moment: datetime | None, timezone: str | None, *, with_time: bool = True) -> str:
     """`Tue 3 Mar 2026, 18:00` in the event's (or chat's) time zone."""
-    shown = local(moment, timezone)
-    if shown is None:
+    if moment is None:
         return "date to be announced"
+    try:
+        shown = moment.astimezone(ZoneInfo(timezone or "UTC"))
+    except (ValueError, KeyError):  # a zone name Luma sent that this machine lacks
+        shown = moment
     day = f"{shown:%a} {shown.day} {shown:%b %Y}"
     return f"{day}, {shown:%H:%M}" if with_time else day
 

@@ -97,7 +97,6 @@ class TenantMiddleware(BaseMiddleware):
             chat_kind=tg_chat.type,
             chat_title=tg_chat.title or tg_chat.full_name or "",
             user_id=tg_user.id,
-            username=tg_user.username,
             org=org,
             linked_by=_linker(chat, org),
             timezone=chat.timezone if chat is not None else "UTC",

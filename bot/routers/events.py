@@ -61,11 +61,13 @@ def event_filter(text: str, today: date, timezone: str) -> EventFilter:
     if lowered == "all":
         return EventFilter(timezone=timezone)
     if match := _MONTH.match(lowered):
-        year, month = int(match.group(1)), int(match.group(2))
-        if not 1 <= month <= 12:
-            raise UserError(f"“{q(words, 20)}” is not a month; write it like 2026-03 or march.")
-        first = date(year, month, 1)
-        last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+        try:
+            first = date(int(match.group(1)), int(match.group(2)), 1)
+            last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+        except (ValueError, OverflowError):
+            raise UserError(
+                f"“{q(words, 20)}” is not a month; write it like 2026-03 or march."
+            ) from None
         return EventFilter(date_from=first, date_to=last, timezone=timezone)
     found = find_dates(lowered, today) or find_dates(f"in {lowered}", today)
     if found is not None:

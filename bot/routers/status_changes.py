@@ -9,11 +9,12 @@ through the workflows, which call Luma, update the cache and write the audit log
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import Any, cast
 
 from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.bulk import GuestFilter
 from activities.guest_status import GuestStatusChange
@@ -39,7 +40,7 @@ from luma import identity_key
 from store import audit, cache, pending
 from store.models import Event, Guest
 from workflows import ids
-from workflows.starter import GuestStatusError, JobControlError
+from workflows.starter import ControlAction, GuestStatusError, JobControlError
 
 SAMPLE = 5
 EXPIRED = "This confirmation has expired or was already used; please ask again."
@@ -53,7 +54,8 @@ async def ask_status_change(ctx: Ctx, email: str, event_words: str, target: str)
     await ctx.access.require_admin()
     change = {"email": email, "target": target}
     if event_words.strip():
-        await with_event(ctx, event_words, "set_status", change, usage="")
+        usage = f"/{VERBS[target].lower()} {q(email, 64)} Founders Dinner"
+        await with_event(ctx, event_words, "set_status", change, usage=usage)
         return
     rows = await person_history(ctx.session, org_id=ctx.linked_org.id, who=identity_key(email))
     events = list({event.luma_event_id: event for _, event in rows if event is not None}.values())
@@ -288,12 +290,17 @@ async def job_control(query: CallbackQuery, callback_data: JobCb, ctx: Ctx) -> N
     org = ctx.linked_org
     workflow_id = callback_data.workflow_id
     automations = ctx.deps.automations
-    description = await automations.handle(workflow_id).describe()
+    try:
+        description = await automations.handle(workflow_id).describe()
+    except RPCError as exc:
+        if exc.status is not RPCStatusCode.NOT_FOUND:
+            raise
+        raise UserError("That job no longer exists; /jobs lists the current ones.") from None
     if description.typed_search_attributes.get(ids.ORG_ID) != str(org.id):
         raise UserError("That job belongs to another calendar.")
-    action = callback_data.action.value
+    action = cast(ControlAction, callback_data.action.value)
     try:
-        await automations.control_bulk(workflow_id, action, requested_by=ctx.user_id)  # type: ignore[arg-type]
+        await automations.control_bulk(workflow_id, action, requested_by=ctx.user_id)
     except JobControlError as exc:
         result = "refused"
         await query.answer(str(exc), show_alert=True)

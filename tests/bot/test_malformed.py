@@ -24,7 +24,7 @@ MALFORMED = [
     "/bulk approve pending",
     "/bulk approve Founders Dinner not@valid",
     "/events 2026-13",
-    "/events 0000-00",
+    "/events 0000-01",
     "/event",
     "/event <script>alert(1)</script>",
     "/event " + "x" * 3000,
