@@ -14,7 +14,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -74,7 +74,6 @@ class World:
 
     services: Services
     deps: BotDeps
-    stale: list[Any] = field(default_factory=list)
 
     @property
     def tg(self) -> BotApiState:

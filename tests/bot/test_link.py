@@ -17,6 +17,14 @@ async def _org_for_chat(world, chat: int) -> Organization | None:
         return await session.get(Organization, row.org_id) if row and row.org_id else None
 
 
+async def test_start_says_how_to_link_or_which_calendar_is_linked(world) -> None:
+    user = world.person()
+    assert "/link <your Luma API key>" in (await world.say(user, user, "/start")).text
+    calendar, chat, admin = await world.linked_group()
+    greeting = await world.say(chat, admin, "/start")
+    assert f"works with the Luma calendar {calendar.name}" in greeting.text
+
+
 async def test_link_in_a_dm_checks_the_key_and_names_the_calendar(world, caplog) -> None:
     handle = world.sim.state.add_calendar("Ada's Calendar")
     owner = world.sim.state.calendar(handle.id).owner

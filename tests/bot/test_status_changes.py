@@ -132,7 +132,7 @@ async def test_bulk_approval_from_preview_to_final_report(world) -> None:
     lines = preview.text.splitlines()
     assert lines[0] == f"Approve {len(pending)} guest(s) of Main Conference 2026 (pending)?"
     assert lines[1] == "For example:" and len(lines) == 2 + 5
-    world.sim.state.configure(latency_seconds=0.15)  # slow enough to press Pause
+    world.sim.state.configure(latency_seconds=0.25)  # slow enough to press Pause
     try:
         started = await world.press(chat, admin, preview, "Confirm")
         assert started.text.startswith("Approving guests of Main Conference 2026")
@@ -219,3 +219,27 @@ async def test_plain_language_writes_go_through_the_same_confirmation(world) -> 
     refused = await world.say(member, member, f"decline {email} for the founders dinner")
     assert refused.text.startswith("Only admins of this calendar")
     assert not world.writes(calendar)
+
+
+async def test_a_running_bulk_job_can_be_cancelled_from_its_message(world) -> None:
+    calendar, chat, admin = await world.linked_group()
+    pending = world.guests(calendar, "Main Conference 2026", "pending_approval")
+
+    preview = await world.say(chat, admin, "/bulk decline main conference pending")
+    world.sim.state.configure(latency_seconds=0.25)
+    try:
+        await world.press(chat, admin, preview, "Decline, no refund")
+        live = await world.next_message(chat, lambda m: "Cancel" in [b["text"] for b in m.buttons])
+        await world.press(chat, admin, live, "Cancel")
+        final = await world.next_message(
+            chat,
+            lambda m: m.message_id == preview.message_id and "cancelled" in m.text,
+            timeout=30,
+        )
+    finally:
+        world.sim.state.configure(latency_seconds=0.0)
+    assert "Bulk job cancelled for Main Conference 2026." in final.text
+    untouched = int(final.text.split("Left untouched after cancelling: ")[1].split(".")[0])
+    declined = [w for w in world.writes(calendar) if w.new_status == "declined"]
+    assert untouched > 0 and len(declined) + untouched == len(pending)
+    assert all(w.should_refund is not True for w in declined)
