@@ -7,6 +7,7 @@ chat sees, who may write) are applied in one place whatever the way in.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import UserError
 from bot.middlewares.roles import Access
-from store.models import Organization, utcnow
+from store.models import Event, Organization, utcnow
 
 if TYPE_CHECKING:
     from bot.app import BotDeps
@@ -41,6 +42,7 @@ class Ctx:
     org: Organization | None
     linked_by: int | None = None  # who linked this chat to its org
     timezone: str = "UTC"
+    events: Sequence[Event] | None = None  # the org's live events, once read in this update
 
     @property
     def in_group(self) -> bool:

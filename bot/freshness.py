@@ -48,6 +48,7 @@ async def fresh_org(ctx: Ctx) -> str:
         return ""
     note = await _wait(ctx, lambda: ctx.deps.automations.sync_now(org.id))
     await ctx.session.refresh(org)
+    ctx.events = None  # read again: the sync may have added or renamed some
     return note
 
 

@@ -42,7 +42,10 @@ def event_action(name: str) -> Callable[[EventAction], EventAction]:
 
 
 async def live_events(ctx: Ctx) -> Sequence[Event]:
-    return await cache.list_events(ctx.session, org_id=ctx.linked_org.id)
+    """The org's events, read once per update (plain language resolves names twice)."""
+    if ctx.events is None:
+        ctx.events = await cache.list_events(ctx.session, org_id=ctx.linked_org.id)
+    return ctx.events
 
 
 async def with_event(

@@ -17,6 +17,7 @@ from aiogram.types import Message
 from bot import args
 from bot.context import Ctx
 from bot.errors import UserError
+from bot.freshness import fresh_org
 from bot.routers.automations import digest_now, sync_now
 from bot.routers.event_choice import live_events, with_event
 from bot.routers.events import find_person, show_events
@@ -58,6 +59,7 @@ async def unknown_command(message: Message, ctx: Ctx) -> None:
 
 
 async def plain_language(message: Message, ctx: Ctx, text: str) -> None:
+    await fresh_org(ctx)  # names the parser matches against are the current ones
     events = await live_events(ctx)
     parse_ctx = ParseContext.build(
         ctx.now(), ctx.timezone, [KnownEvent(e.name, e.city, e.start_at) for e in events]
