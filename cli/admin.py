@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import timedelta
 
 import typer
 from sqlalchemy import select, text
@@ -143,22 +144,37 @@ async def _stored_keys_check(engine, settings: Settings) -> Check:  # type: igno
     return Check("Stored Luma keys", True, f"{len(tokens)} readable")
 
 
+async def _reachable(address: str) -> bool:
+    """A plain TCP connect first: the SDK's own connect retries for a long while, and
+    abandoning it half-way can abort the process at exit."""
+    host, _, port = address.rpartition(":")
+    try:
+        async with asyncio.timeout(3):
+            _, writer = await asyncio.open_connection(host, int(port))
+    except (OSError, ValueError, TimeoutError):
+        return False
+    writer.close()
+    return True
+
+
 async def _temporal_check(settings: Settings) -> Check:
     from temporalio.client import Client  # heavy: only `doctor` needs it
 
+    unreachable = Check(
+        "Temporal",
+        False,
+        f"cannot reach {settings.temporal_address}: start it with `make demo` "
+        "or set TEMPORAL_ADDRESS",
+    )
+    if not await _reachable(settings.temporal_address):
+        return unreachable
     try:
-        client = await asyncio.wait_for(
-            Client.connect(settings.temporal_address, namespace=settings.temporal_namespace),
-            timeout=5,
+        client = await Client.connect(
+            settings.temporal_address, namespace=settings.temporal_namespace
         )
-        await asyncio.wait_for(client.service_client.check_health(), timeout=5)
-    except Exception:  # unreachable, refused or timed out: the advice is the same
-        return Check(
-            "Temporal",
-            False,
-            f"cannot reach {settings.temporal_address}: start it with `make demo` "
-            "or set TEMPORAL_ADDRESS",
-        )
+        await client.service_client.check_health(timeout=timedelta(seconds=5))
+    except Exception:  # reachable but not a healthy Temporal frontend: same advice
+        return unreachable
     return Check(
         "Temporal",
         True,
