@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 
-from aiogram import F, Router
+from aiogram import Router
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
@@ -22,6 +22,7 @@ from temporalio.service import RPCError
 
 from bot.context import Ctx
 from bot.errors import UserError
+from bot.filters import Text
 from bot.keyboards import UseCb, use_keyboard
 from bot.texts import ago, pack, q
 from core.logs import secrets as log_secrets
@@ -362,9 +363,7 @@ def build_router() -> Router:
     """This feature's handlers on a new router (a router joins only one dispatcher)."""
     router = Router(name="link")
     router.message.register(link_command, Command("link"))
-    router.message.register(
-        key_sent, StateFilter(LinkFlow.waiting_for_key), F.text, ~F.text.startswith("/")
-    )
+    router.message.register(key_sent, StateFilter(LinkFlow.waiting_for_key), Text(command=False))
     router.message.register(
         unlink_command, Command("unlink"), flags={"linked": True, "admin": True}
     )

@@ -7,16 +7,13 @@ the commands, after the same admin check.
 
 from __future__ import annotations
 
-import re
-from typing import Any
-
-from aiogram import Bot, F, Router
-from aiogram.filters import Filter
+from aiogram import Router
 from aiogram.types import Message
 
 from bot import args
 from bot.context import Ctx
 from bot.errors import UserError
+from bot.filters import Addressed, Text
 from bot.freshness import fresh_org
 from bot.routers.automations import digest_now, sync_now
 from bot.routers.event_choice import live_events, with_event
@@ -35,23 +32,6 @@ EVENT_ACTIONS = {
     IntentName.LIST_GUESTS: ("guests", "Who is pending for Founders Dinner?"),
     IntentName.EXPORT: ("export", "Export the guests of Founders Dinner"),
 }
-
-
-class Addressed(Filter):
-    """Text meant for the bot; passes it on as `text`, without the @mention."""
-
-    async def __call__(self, message: Message, bot: Bot) -> bool | dict[str, Any]:
-        text = message.text or ""
-        if message.chat.type == "private":
-            return {"text": text}
-        me = await bot.me()
-        mention = re.compile(rf"@{re.escape(me.username or '')}\b", re.IGNORECASE)
-        if me.username and mention.search(text):
-            return {"text": mention.sub(" ", text)}
-        replied = message.reply_to_message
-        if replied is not None and replied.from_user is not None and replied.from_user.id == me.id:
-            return {"text": text}
-        return False
 
 
 async def unknown_command(message: Message, ctx: Ctx) -> None:
@@ -129,6 +109,8 @@ async def _email_of(ctx: Ctx, guest_name: str) -> str:
 def build_router() -> Router:
     """This feature's handlers on a new router (a router joins only one dispatcher)."""
     router = Router(name="natural")
-    router.message.register(unknown_command, F.text.startswith("/"), Addressed())
-    router.message.register(plain_language, F.text, Addressed(), flags={"linked": True})
+    router.message.register(unknown_command, Text(command=True), Addressed())
+    router.message.register(
+        plain_language, Text(command=False), Addressed(), flags={"linked": True}
+    )
     return router
