@@ -124,18 +124,20 @@ def build_worker(client: Client, task_queue: str, clients: WorkerClients) -> Wor
     )
 
 
-async def run_worker(settings: Settings) -> None:
-    """Connect, register search attributes, and work until SIGTERM or Ctrl-C."""
+async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Connect, register search attributes, and work until `stop` is set (by default, by
+    SIGTERM or Ctrl-C)."""
     client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
     added = await register_search_attributes(client, settings.temporal_namespace)
     if added:
         log.info("registered search attributes: %s", ", ".join(added))
     async with worker_clients(settings) as clients:
         worker = build_worker(client, settings.temporal_task_queue, clients)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
+        if stop is None:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, stop.set)
         log.info("worker polling %s on %s", settings.temporal_task_queue, settings.temporal_address)
         async with worker:
             await stop.wait()

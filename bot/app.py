@@ -8,6 +8,7 @@ update)` after `await dp.emit_startup(bot=bot)` (registers the command menu) and
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -43,7 +44,6 @@ from workflows.starter import Automations
 log = logging.getLogger(__name__)
 
 # Gemini questions per org per day; past it the offline parser answers alone.
-GEMINI_DAILY_LIMIT = 500
 
 # aiogram reads every Bot API answer as `Response[T]`, and pydantic keeps a parametrized model
 # only while something refers to it: unpinned, a busy bot rebuilds these models again and
@@ -166,7 +166,7 @@ async def open_deps(settings: Settings) -> AsyncIterator[BotDeps]:
     sessions = session_factory(engine)
     budget = DatabaseRateBudget(
         sessions,
-        BudgetPolicy(limit=settings.luma_rate_limit, window=settings.luma_rate_window_seconds),
+        BudgetPolicy.scaled(settings.luma_rate_limit, settings.luma_rate_window_seconds),
     )
     pool = LumaPool(
         settings.luma_api_url,
@@ -175,8 +175,8 @@ async def open_deps(settings: Settings) -> AsyncIterator[BotDeps]:
         timeout=settings.luma_timeout_seconds,
     )
     parser = IntentParser(
-        gemini=GeminiParser.from_settings(settings),
-        quota=DailyQuota(sessions, kind="gemini", limit=GEMINI_DAILY_LIMIT),
+        gemini=GeminiParser.from_settings(settings, timeout=settings.gemini_timeout_seconds),
+        quota=DailyQuota(sessions, kind="gemini", limit=settings.gemini_daily_quota),
     )
     try:
         automations_client = await Automations.connect(settings)
@@ -198,8 +198,9 @@ async def open_deps(settings: Settings) -> AsyncIterator[BotDeps]:
         await engine.dispose()
 
 
-async def run_polling(settings: Settings) -> None:
-    """`lumabot bot`: long polling until SIGINT/SIGTERM, then every client closed."""
+async def run_polling(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """`lumabot bot`: long polling until SIGINT/SIGTERM (or `stop`, when another part of
+    the process owns the signals), then every client closed."""
     if settings.bot_token is None:
         raise ConfigError("BOT_TOKEN is not set: create a bot with @BotFather and set BOT_TOKEN.")
     async with open_deps(settings) as deps:
@@ -215,6 +216,15 @@ async def run_polling(settings: Settings) -> None:
             except TelegramAPIError as exc:
                 log.warning("could not remove a webhook before polling: %s", exc)
             log.info("bot polling %s", settings.telegram_api_url)
-            await dp.start_polling(bot, allowed_updates=dp.resolve_used_update_types())
+            polling = dp.start_polling(
+                bot, allowed_updates=dp.resolve_used_update_types(), handle_signals=stop is None
+            )
+            if stop is None:
+                await polling
+            else:
+                task = asyncio.create_task(polling)
+                await stop.wait()
+                await dp.stop_polling()
+                await task
         finally:
             await bot.session.close()

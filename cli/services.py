@@ -1,13 +1,15 @@
-"""Long-running services: `lumabot worker` (later also the bot and the API)."""
+"""Long-running services: `lumabot worker`, `bot`, `api`, and `up` (all three in one)."""
 
 from __future__ import annotations
 
+import asyncio
+import signal
 from typing import Annotated
 
 import typer
 
 from cli.context import load_settings, run
-from core.settings import ConfigError
+from core.settings import ConfigError, Settings
 
 
 def worker() -> None:
@@ -77,3 +79,38 @@ def register(app: typer.Typer) -> None:
     app.command("worker")(worker)
     app.command("bot")(bot)
     app.command("api")(api)
+    app.command("up")(up)
+
+
+def up(
+    host: Annotated[str, typer.Option(help="Interface for the control API.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port for the control API.")] = 8000,
+) -> None:
+    """Worker, bot and control API in one process, for small production installs."""
+    settings = load_settings()
+    run(_up(settings, host, port))
+
+
+async def _up(settings: Settings, host: str, port: int) -> None:
+    from api.main import create_app  # heavy imports only for this command
+    from bot.app import run_polling
+    from core.http_server import serving
+    from worker import run_worker
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    async with serving(create_app(settings), host=host, port=port) as url:
+        typer.echo(f"Control API on {url}; worker and bot running. Ctrl-C stops all three.")
+        parts = [
+            asyncio.create_task(run_worker(settings, stop)),
+            asyncio.create_task(run_polling(settings, stop)),
+        ]
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait([*parts, stopped], return_when=asyncio.FIRST_COMPLETED)
+        stop.set()  # one part ending (or failing) ends the others
+        results = await asyncio.gather(*parts, return_exceptions=True)
+    failures = [result for result in results if isinstance(result, BaseException)]
+    if failures:
+        raise failures[0]

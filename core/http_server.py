@@ -56,13 +56,21 @@ def _config(app: Any, host: str, port: int, graceful_seconds: int) -> uvicorn.Co
 
 
 @contextlib.asynccontextmanager
-async def serving(app: Any, *, on_stop: Callable[[], None] | None = None) -> AsyncIterator[str]:
-    """Serve `app` on 127.0.0.1 (free port) as a task of the running loop; yields its URL."""
+async def serving(
+    app: Any,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    on_stop: Callable[[], None] | None = None,
+) -> AsyncIterator[str]:
+    """Serve `app` (by default on a free port of 127.0.0.1) as a task of the running loop;
+    yields its URL."""
     # proto must be TCP explicitly: asyncio only sets TCP_NODELAY on sockets that say so, and
     # without it every small response waits ~40 ms for a delayed ACK.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    server = _Server(_config(app, "127.0.0.1", 0, graceful_seconds=1), on_stop, embedded=True)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    server = _Server(_config(app, host, port, graceful_seconds=1), on_stop, embedded=True)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         async with asyncio.timeout(STARTUP_TIMEOUT):
@@ -71,7 +79,7 @@ async def serving(app: Any, *, on_stop: Callable[[], None] | None = None) -> Asy
                     task.result()  # surfaces the startup error
                     raise RuntimeError("the server exited during startup")
                 await asyncio.sleep(0.01)
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+        yield f"http://{host}:{sock.getsockname()[1]}"
     finally:
         server.should_exit = True
         await task
