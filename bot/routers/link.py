@@ -178,7 +178,8 @@ async def _audit(ctx: Ctx, org_id: int, action: str, target: dict[str, object]) 
 async def unlink_command(message: Message, ctx: Ctx) -> None:
     org = ctx.linked_org
     session = ctx.session
-    await unlink_chat(session, chat_id=ctx.chat_id)
+    if ctx.linked_by is not None:  # the chat itself is linked to this org (not just /use)
+        await unlink_chat(session, chat_id=ctx.chat_id)
     if not ctx.in_group:
         user = await session.get(User, ctx.user_id)
         if user is not None and user.active_org_id == org.id:
