@@ -11,8 +11,8 @@ Latency runs from the update entering the Bot API server's queue to the answer l
 bot. Target: p95 under 250 ms. Also printed: messages per second, and the bot process's CPU
 time per message (what decides the latency once 50 chats keep it busy).
 
-    .venv/bin/python -m bench.bot        # SQLite under a temp dir
-    DATABASE_URL=postgresql+psycopg://... .venv/bin/python bench/bot.py
+    .venv/bin/python -m bench.bot        # a scratch database on the local PostgreSQL
+    DATABASE_URL=sqlite+aiosqlite:///... .venv/bin/python bench/bot.py
 """
 
 from __future__ import annotations
@@ -27,9 +27,12 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
 from cryptography.fernet import Fernet
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -263,9 +266,32 @@ def report(
     return p95 < TARGET_P95 and not refused
 
 
+@contextmanager
+def scratch_database() -> Iterator[str]:
+    """DATABASE_URL if set; else a throwaway database on the local PostgreSQL (what
+    production runs, and what `make bench` starts), or SQLite when there is none."""
+    if url := os.environ.get("DATABASE_URL"):
+        yield url
+        return
+    host, port = os.environ.get("TEST_PG_HOST", "127.0.0.1"), os.environ.get("TEST_PG_PORT", "5432")
+    user = os.environ.get("TEST_PG_USER", "postgres")
+    name = f"lumabot_bench_bot_{os.getpid()}"
+    try:
+        admin = psycopg.connect(host=host, port=port, user=user, dbname="postgres", autocommit=True)
+    except psycopg.OperationalError:
+        with tempfile.TemporaryDirectory() as scratch:
+            yield f"sqlite+aiosqlite:///{Path(scratch)}/bench.db"
+        return
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield f"postgresql+psycopg://{user}@{host}:{port}/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def main() -> None:
-    with tempfile.TemporaryDirectory() as scratch:
-        url = os.environ.get("DATABASE_URL") or f"sqlite+aiosqlite:///{Path(scratch)}/bench.db"
+    with scratch_database() as url:
         runner.upgrade(url)
         print(f"database: {url.split('://')[0]}")
         ok = asyncio.run(run(url))
