@@ -27,7 +27,9 @@ async def test_approve_one_guest_then_again(automations, simulator, org, session
     async with sessions() as session:
         counts = await cache.count_by_status(session, org_id=org.org_id, luma_event_id=event_id)
         entries = (
-            await session.scalars(select(AuditEntry).where(AuditEntry.actor_user_id == 42))
+            await session.scalars(
+                select(AuditEntry).where(AuditEntry.actor_user_id == 42).order_by(AuditEntry.id)
+            )
         ).all()
     assert counts == {"approved": 1}
     assert [entry.result for entry in entries if entry.org_id == org.org_id] == [
