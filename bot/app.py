@@ -43,8 +43,6 @@ from workflows.starter import Automations
 
 log = logging.getLogger(__name__)
 
-# Gemini questions per org per day; past it the offline parser answers alone.
-
 # aiogram reads every Bot API answer as `Response[T]`, and pydantic keeps a parametrized model
 # only while something refers to it: unpinned, a busy bot rebuilds these models again and
 # again (milliseconds of CPU each, measured as the largest cost of a cached answer).
