@@ -35,6 +35,7 @@ from bot.texts import (
     q,
     with_note,
 )
+from catalog.bulk_preview import preview_bulk as catalog_preview
 from catalog.guests import person_history
 from luma import identity_key
 from store import audit, cache, pending
@@ -175,47 +176,45 @@ async def preview_bulk(ctx: Ctx, event: Event, request: dict[str, Any]) -> None:
     note = await fresh_event(ctx, event)
     target = request["target"]
     guest_filter = GuestFilter(**request["filter"])
-    everyone = await cache.list_guests(
-        ctx.session, org_id=ctx.linked_org.id, luma_event_id=event.luma_event_id
+    # The same matcher the workflow applies to Luma's guests, run over the cache.
+    preview = await catalog_preview(
+        ctx.session,
+        org_id=ctx.linked_org.id,
+        event_id=event.luma_event_id,
+        target_status=target,
+        guest_filter=guest_filter,
+        sample_size=SAMPLE,
     )
-    # The workflow applies this very filter to Luma's guests; cached rows have the same
-    # fields, so the preview counts what the job will touch.
-    matching = [guest for guest in everyone if guest_filter.matches(guest)]  # type: ignore[arg-type]
-    changing = [guest for guest in matching if guest.approval_status != target]
+    changing = preview.to_change + preview.needs_refund_choice
     described = args.Filters(
         "", guest_filter.statuses, guest_filter.domains, guest_filter.emails
     ).describe()
     lines = []
-    if skipped := len(matching) - len(changing):
-        lines.append(f"{skipped} already {target} will be left as they are.")
-    missing = _missing_emails(guest_filter.emails, matching)
-    if missing:
-        lines.append("Not on the guest list: " + ", ".join(q(email, 64) for email in missing))
+    if preview.already:
+        lines.append(f"{preview.already} already {target} will be left as they are.")
+    if preview.unknown_emails:
+        missing = ", ".join(q(email, 64) for email in preview.unknown_emails)
+        lines.append("Not on the guest list: " + missing)
     if not changing:
         await ctx.say(
             with_note(pack(f"Nothing to do for {event_title(event)} ({described}).", lines), note)
         )
         return
-    paid = target == "declined" and any(guest.is_paid for guest in changing)
+    paid = preview.needs_refund_choice > 0
     if paid:
         lines.append("Some of them paid for tickets: should those be refunded?")
     pending_id = await _park(
         ctx, "bulk", {**request, "event_id": event.luma_event_id, "event_name": event.name}
     )
     header = (
-        f"{VERBS[target]} <b>{len(changing)}</b> guest(s) of {event_title(event)} ({described})?"
-        + ("\nFor example:" if len(changing) > SAMPLE else "")
+        f"{VERBS[target]} <b>{changing}</b> guest(s) of {event_title(event)} ({described})?"
+        + ("\nFor example:" if changing > SAMPLE else "")
     )
-    sample = [guest_line(guest) for guest in changing[:SAMPLE]]
+    sample = [guest_line(guest) for guest in preview.sample]
     await ctx.say(
         with_note(pack(header, [*sample, *lines]), note),
         confirm_keyboard(pending_id, refund_choice=paid),
     )
-
-
-def _missing_emails(emails: list[str], matching: list[Guest]) -> list[str]:
-    present = {identity_key(guest.email) for guest in matching}
-    return [email for email in emails if identity_key(email) not in present]
 
 
 async def _start_bulk(
