@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -12,32 +14,11 @@ from cli.context import load_settings, run
 from core.settings import ConfigError, Settings
 
 
-def worker() -> None:
-    """Run the Temporal worker: every workflow and activity, until SIGTERM or Ctrl-C."""
-    from worker import run_worker  # heavy imports only for this command
-
-    settings = load_settings()
+@contextmanager
+def plain_exits(settings: Settings) -> Iterator[None]:
+    """An unreachable Temporal or a missing setting ends the command with one sentence."""
     try:
-        run(run_worker(settings))
-    except RuntimeError as exc:
-        if "connect" not in str(exc).lower():
-            raise
-        typer.secho(
-            f"Cannot reach Temporal at {settings.temporal_address}: start it with `make demo` "
-            "or set TEMPORAL_ADDRESS.",
-            fg=typer.colors.RED,
-            err=True,
-        )
-        raise typer.Exit(1) from None
-
-
-def bot() -> None:
-    """Run the Telegram bot with long polling, until SIGTERM or Ctrl-C."""
-    from bot.app import run_polling  # heavy imports only for this command
-
-    settings = load_settings()
-    try:
-        run(run_polling(settings))
+        yield
     except ConfigError as exc:
         typer.secho(f"Configuration problem: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from None
@@ -51,6 +32,24 @@ def bot() -> None:
             err=True,
         )
         raise typer.Exit(1) from None
+
+
+def worker() -> None:
+    """Run the Temporal worker: every workflow and activity, until SIGTERM or Ctrl-C."""
+    from worker import run_worker  # heavy imports only for this command
+
+    settings = load_settings()
+    with plain_exits(settings):
+        run(run_worker(settings))
+
+
+def bot() -> None:
+    """Run the Telegram bot with long polling, until SIGTERM or Ctrl-C."""
+    from bot.app import run_polling  # heavy imports only for this command
+
+    settings = load_settings()
+    with plain_exits(settings):
+        run(run_polling(settings))
 
 
 def api(
@@ -88,7 +87,8 @@ def up(
 ) -> None:
     """Worker, bot and control API in one process, for small production installs."""
     settings = load_settings()
-    run(_up(settings, host, port))
+    with plain_exits(settings):
+        run(_up(settings, host, port))
 
 
 async def _up(settings: Settings, host: str, port: int) -> None:
