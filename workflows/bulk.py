@@ -12,13 +12,12 @@ with workflow.unsafe.imports_passed_through():
     from activities.bulk import (
         ApplyInput,
         BulkActivities,
-        GuestFailure,
         GuestFilter,
         JobRef,
         ResolveInput,
     )
     from activities.notify import ChatNotice, NotifyActivities
-    from workflows.reports import bulk_report_text
+    from workflows.reports import BulkReport, bulk_report_text
     from workflows.retry import LONG, LUMA_RETRY, QUICK
 
 TARGETS = ("approved", "declined")
@@ -64,19 +63,6 @@ class BulkProgress:
     skipped: int
     failed: int
     eta_seconds: float | None
-
-
-@dataclass
-class BulkReport:
-    event_id: str
-    target_status: str
-    total: int
-    done: int
-    skipped: int
-    failed: int
-    cancelled: bool
-    failures: list[GuestFailure]
-    text: str
 
 
 @dataclass

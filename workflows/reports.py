@@ -1,16 +1,18 @@
-"""Human-readable texts of workflow results (HTML for Telegram; user text escaped)."""
+"""Workflow results and their human-readable texts (HTML for Telegram; user text escaped)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from html import escape
-from typing import Protocol
 
 from activities.bulk import GuestFailure
 
 VERB = {"approved": "Approved", "declined": "Declined"}
 
 
-class BulkOutcome(Protocol):
+@dataclass
+class BulkReport:
+    event_id: str
     target_status: str
     total: int
     done: int
@@ -18,9 +20,10 @@ class BulkOutcome(Protocol):
     failed: int
     cancelled: bool
     failures: list[GuestFailure]
+    text: str
 
 
-def bulk_report_text(report: BulkOutcome, event_name: str, pending: int) -> str:
+def bulk_report_text(report: BulkReport, event_name: str, pending: int) -> str:
     title = "Bulk job cancelled" if report.cancelled else "Bulk job finished"
     where = f" for <b>{escape(event_name)}</b>" if event_name else ""
     lines = [
