@@ -20,6 +20,7 @@ from luma import LumaEvent, LumaGuest, identity_key
 from luma.errors import InvalidEmailError
 from store import cache
 from store.models import Event, EventSummary, Organization, utcnow
+from store.profiles import refresh_profiles
 
 # Past events are re-read for this long after they end (late check-ins, final statuses).
 RECENT = timedelta(days=7)
@@ -193,13 +194,15 @@ class SyncActivities:
         return GuestsSynced(ref.event_id, upserted, gone)
 
     @activity.defn
-    async def finish_org_sync(self, org: OrgRef) -> None:
+    async def finish_org_sync(self, org: OrgRef) -> int:
+        """Record the sync's freshness and rebuild the org's guest profiles; returns how many."""
         async with self.sessions.begin() as session:
             await session.execute(
                 update(Organization)
                 .where(Organization.id == org.org_id)
                 .values(last_synced_at=utcnow())
             )
+            return await refresh_profiles(session, org_id=org.org_id)
 
     @activity.defn
     async def refresh_guest(self, ref: GuestRef) -> str:

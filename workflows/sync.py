@@ -38,6 +38,7 @@ class SyncReport:
     guests: int
     gone: int
     summaries_started: int
+    profiles: int = 0
 
 
 @workflow.defn
@@ -66,7 +67,7 @@ class SyncOrgWorkflow:
                 **options,
             )
             guests, gone = guests + synced.upserted, gone + synced.gone
-        await workflow.execute_activity_method(
+        profiles = await workflow.execute_activity_method(
             SyncActivities.finish_org_sync,
             OrgRef(job.org_id),
             start_to_close_timeout=QUICK,
@@ -76,7 +77,7 @@ class SyncOrgWorkflow:
         for event in events.to_sync:
             if event.needs_summary:
                 started += await self._start_summary(job, event.event_id)
-        return SyncReport(events.total, len(events.to_sync), guests, gone, started)
+        return SyncReport(events.total, len(events.to_sync), guests, gone, started, profiles)
 
     async def _start_summary(self, job: SyncInput, event_id: str) -> int:
         """Start the event's summary workflow unless it already runs or ran."""

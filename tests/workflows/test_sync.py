@@ -44,6 +44,7 @@ async def test_sync_fills_the_cache_and_marks_gone(automations, simulator, org, 
     report: SyncReport = await handle.result()
     assert report.events == 2 and report.events_synced == 2  # never-synced past events too
     assert report.guests == 240 and report.gone == 1
+    assert report.profiles > 0  # one per person across the org's events
 
     async with sessions() as session:
         counts = await cache.count_by_status(session, org_id=org.org_id, luma_event_id=upcoming)
