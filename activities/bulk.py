@@ -14,7 +14,6 @@ import json
 from dataclasses import asdict, dataclass, field
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 
@@ -23,6 +22,7 @@ from activities.luma_access import LumaAccess, luma_failures_are_final
 from luma import BadRequestError, LumaGuest, NotFoundError, identity_key, normalize_email
 from luma.errors import InvalidEmailError
 from store import audit
+from store.db import upsert_insert
 from store.models import BulkJobItem, utcnow
 
 FAILURE_SAMPLE = 20
@@ -133,11 +133,6 @@ class JobRef:
     job_id: str
 
 
-def _insert(session: AsyncSession):  # type: ignore[no-untyped-def]
-    module = sqlite if session.bind.dialect.name == "sqlite" else postgresql
-    return module.insert(BulkJobItem)
-
-
 class BulkActivities:
     """The I/O of the bulk status workflow."""
 
@@ -223,7 +218,7 @@ class BulkActivities:
                 {**row, "job_id": job.job_id, "org_id": job.org_id, "seq": first + n}
                 for n, row in enumerate(rows, start=1)
             ]
-            statement = _insert(session).values(values)
+            statement = upsert_insert(session.bind.dialect.name, BulkJobItem).values(values)
             await session.execute(
                 statement.on_conflict_do_nothing(index_elements=["job_id", "luma_guest_id"])
             )

@@ -11,9 +11,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from store.db import upsert_insert
 from store.models import Event, Guest, utcnow
 
 EVENT_UPDATABLE = ("name", "start_at", "end_at", "timezone", "city", "country", "url", "capacity")
@@ -33,11 +33,6 @@ GUEST_UPDATABLE = (
 )
 
 
-def _insert(session: AsyncSession, table: Any) -> Any:
-    dialect = session.bind.dialect.name if session.bind else "postgresql"
-    return (sqlite if dialect == "sqlite" else postgresql).insert(table)
-
-
 async def _upsert(
     session: AsyncSession,
     table: Any,
@@ -47,7 +42,7 @@ async def _upsert(
 ) -> None:
     if not rows:
         return
-    statement = _insert(session, table).values(rows)
+    statement = upsert_insert(session.bind.dialect.name, table).values(rows)
     refreshed = {name: statement.excluded[name] for name in (*updatable, "raw") if name in rows[0]}
     refreshed.update(fetched_at=statement.excluded.fetched_at, gone_at=None)
     await session.execute(statement.on_conflict_do_update(index_elements=keys, set_=refreshed))

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -35,3 +37,9 @@ def create_engine(url: str) -> AsyncEngine:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def upsert_insert(dialect: str, table: Any) -> Any:
+    """An INSERT with `on_conflict_do_*` for this backend (PostgreSQL and SQLite both have
+    `ON CONFLICT`, through their own SQLAlchemy dialect constructs)."""
+    return (sqlite if dialect == "sqlite" else postgresql).insert(table)

@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import and_, case, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from store.db import upsert_insert
 from store.models import Event, Guest, GuestProfile, utcnow
 
 REGISTERED = ("approved", "session", "pending_approval", "waitlist", "declined")
@@ -67,9 +67,9 @@ async def refresh_profiles(
             await session.execute(statement)
         )
     ]
-    insert = (sqlite if session.bind.dialect.name == "sqlite" else postgresql).insert
     for start in range(0, len(rows), _BATCH):
-        batch = insert(GuestProfile).values(rows[start : start + _BATCH])
+        insert = upsert_insert(session.bind.dialect.name, GuestProfile)
+        batch = insert.values(rows[start : start + _BATCH])
         refreshed = {
             column: batch.excluded[column]
             for column in rows[0]

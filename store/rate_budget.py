@@ -24,10 +24,10 @@ from functools import cache
 from typing import Any, TypeVar
 
 from sqlalchemy import String, bindparam, delete, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from luma.ratelimit import BudgetPolicy
+from store.db import upsert_insert
 from store.models import LumaRateSend, LumaRateState, UTCDateTime, utcnow
 
 Limits = Mapping[str, int] | Callable[[str], int]
@@ -46,7 +46,7 @@ class _Statements:
     """The budget's SQL, compiled once; only the lock differs between dialects."""
 
     def __init__(self, dialect: str) -> None:
-        upsert = (postgresql if dialect == "postgresql" else sqlite).insert(LumaRateState)
+        upsert = upsert_insert(dialect, LumaRateState)
         self.lock = (
             upsert.values(budget_key=_KEY)
             .on_conflict_do_update(

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from store.db import upsert_insert
 from store.models import UsageCounter
 
 
@@ -15,8 +15,7 @@ async def add_usage(
     session: AsyncSession, *, org_id: int, day: date, kind: str, amount: int = 1
 ) -> int:
     """Count `amount` more and return the day's new total (one atomic upsert)."""
-    dialect = session.bind.dialect.name if session.bind else "postgresql"
-    insert = (sqlite if dialect == "sqlite" else postgresql).insert(UsageCounter)
+    insert = upsert_insert(session.bind.dialect.name, UsageCounter)
     statement = insert.values(org_id=org_id, day=day, kind=kind, count=amount)
     statement = statement.on_conflict_do_update(
         index_elements=["org_id", "day", "kind"],
