@@ -14,6 +14,7 @@ from temporalio import activity
 from activities.luma_access import LumaAccess
 from activities.sync import event_row
 from luma import NotFoundError
+from luma.models import APPROVED_STATUSES, REGISTERED_STATUSES
 from store import cache
 from store.models import AutomationSettings, Chat, EventSummary, Guest
 
@@ -34,7 +35,6 @@ FREE_MAIL = frozenset(
         "mail.ru",
     }
 )
-REGISTERED = ("approved", "session", "pending_approval", "waitlist", "declined")
 
 
 @dataclass
@@ -68,7 +68,7 @@ def _pct(part: int, whole: int) -> str:
 
 def summary_figures(guests: list[Guest], repeat_emails: set[str]) -> dict[str, Any]:
     statuses = Counter(guest.approval_status for guest in guests)
-    approved = [g for g in guests if g.approval_status in ("approved", "session")]
+    approved = [g for g in guests if g.approval_status in APPROVED_STATUSES]
     checked_in = sum(1 for g in guests if g.checked_in_at is not None)
     companies = Counter(
         g.company or g.email_domain
@@ -76,7 +76,7 @@ def summary_figures(guests: list[Guest], repeat_emails: set[str]) -> dict[str, A
         if g.company or g.email_domain not in FREE_MAIL
     )
     return {
-        "registered": sum(statuses[s] for s in REGISTERED),
+        "registered": sum(statuses[s] for s in REGISTERED_STATUSES),
         "approved": len(approved),
         "declined": statuses["declined"],
         "waitlisted": statuses["waitlist"],

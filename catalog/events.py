@@ -12,6 +12,7 @@ from rapidfuzz import fuzz, process, utils
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from luma.models import APPROVED_STATUSES, REGISTERED_STATUSES
 from store import cache
 from store.models import Event, Guest
 
@@ -20,7 +21,6 @@ When = Literal["upcoming", "past"]
 # another event is a real alternative and the user is asked which one.
 MATCH = 60
 CLOSE = 4
-REGISTERED = ("approved", "session", "pending_approval", "waitlist", "declined")
 
 
 @dataclass
@@ -53,11 +53,11 @@ class EventCounts:
 
     @property
     def registered(self) -> int:
-        return sum(self.by_status.get(status, 0) for status in REGISTERED)
+        return sum(self.by_status.get(status, 0) for status in REGISTERED_STATUSES)
 
     @property
     def approved(self) -> int:
-        return self.by_status.get("approved", 0) + self.by_status.get("session", 0)
+        return sum(self.by_status.get(status, 0) for status in APPROVED_STATUSES)
 
     @property
     def pending(self) -> int:

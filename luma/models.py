@@ -37,6 +37,18 @@ class ApprovalStatus(StrEnum):
     WAITLIST = "waitlist"
 
 
+# Guests who registered (invited rows, which can outnumber them many times, are not), and
+# those let in: summaries and profiles count people by these two groups.
+REGISTERED_STATUSES = (
+    ApprovalStatus.APPROVED,
+    ApprovalStatus.SESSION,
+    ApprovalStatus.PENDING_APPROVAL,
+    ApprovalStatus.WAITLIST,
+    ApprovalStatus.DECLINED,
+)
+APPROVED_STATUSES = (ApprovalStatus.APPROVED, ApprovalStatus.SESSION)
+
+
 def _blank_is_none(value: Any) -> Any:
     return None if value == "" else value
 

@@ -12,11 +12,10 @@ from datetime import datetime
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from luma.models import APPROVED_STATUSES, REGISTERED_STATUSES
 from store.db import upsert_insert
 from store.models import Event, Guest, GuestProfile, utcnow
 
-REGISTERED = ("approved", "session", "pending_approval", "waitlist", "declined")
-APPROVED = ("approved", "session")
 _BATCH = 1000
 
 
@@ -29,14 +28,14 @@ async def refresh_profiles(
 ) -> int:
     """Rebuild the org's profiles from its live cached guests; returns how many were written."""
     now = now or utcnow()
-    approved = Guest.approval_status.in_(APPROVED)
+    approved = Guest.approval_status.in_(APPROVED_STATUSES)
     seen = func.coalesce(Guest.registered_at, Guest.invited_at)
     statement = (
         select(
             Guest.normalized_email,
             func.max(Guest.name),
             func.max(Guest.company),
-            _count(Guest.approval_status.in_(REGISTERED)),
+            _count(Guest.approval_status.in_(REGISTERED_STATUSES)),
             _count(approved),
             _count(Guest.checked_in_at.is_not(None)),
             _count(and_(approved, Guest.checked_in_at.is_(None), Event.end_at < now)),
