@@ -29,8 +29,6 @@ from core.binaries import temporal_cli
 from core.settings import DATA_DIR, Settings
 from migrations import runner
 
-SEARCH_ATTRIBUTES = ("OrgId=Keyword", "EventId=Keyword", "Kind=Keyword", "RequestedBy=Keyword")
-LOCAL_BOT_TOKEN = "123456:LOCAL-bot-api-token"
 LUMABOT = str(Path(sys.prefix) / "bin" / "lumabot")
 
 
@@ -66,8 +64,10 @@ def temporal_dev_server_command(host: str, port: int, ui_port: int, db_file: Pat
         "--log-level",
         "warn",
     ]
-    for attribute in SEARCH_ATTRIBUTES:
-        command += ["--search-attribute", attribute]
+    from workflows.ids import SEARCH_ATTRIBUTES  # heavy: imported when the demo runs
+
+    for key in SEARCH_ATTRIBUTES:
+        command += ["--search-attribute", f"{key.name}=Keyword"]
     return command
 
 
@@ -221,8 +221,10 @@ def _child_env(settings: Settings, ports: Ports, local_telegram: bool) -> dict[s
         "TEMPORAL_UI_URL": f"http://127.0.0.1:{ports.ui}",
     }
     if local_telegram:
+        from bot.localapi.state import DEFAULT_TOKEN
+
         env |= {
-            "BOT_TOKEN": LOCAL_BOT_TOKEN,
+            "BOT_TOKEN": DEFAULT_TOKEN,
             "TELEGRAM_API_URL": f"http://127.0.0.1:{ports.telegram}",
         }
     return env

