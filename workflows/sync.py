@@ -67,12 +67,16 @@ class SyncOrgWorkflow:
                 **options,
             )
             guests, gone = guests + synced.upserted, gone + synced.gone
-        profiles = await workflow.execute_activity_method(
-            SyncActivities.finish_org_sync,
-            OrgRef(job.org_id),
-            start_to_close_timeout=QUICK,
-            retry_policy=LUMA_RETRY,
-        )
+        profiles = 0
+        if not job.event_ids:
+            # Only a full pass makes the org fresh and its profiles whole; an event-scoped
+            # refresh (a stale answer about to be given) stays quick.
+            profiles = await workflow.execute_activity_method(
+                SyncActivities.finish_org_sync,
+                OrgRef(job.org_id),
+                start_to_close_timeout=QUICK,
+                retry_policy=LUMA_RETRY,
+            )
         started = 0
         for event in events.to_sync:
             if event.needs_summary:
