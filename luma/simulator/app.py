@@ -18,6 +18,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.requests import ClientDisconnect
 
 from luma.simulator import shapes
 from luma.simulator.control import control_router
@@ -104,6 +105,7 @@ def create_app(state: SimulatorState) -> FastAPI:
     app = FastAPI(title="Luma API simulator", lifespan=lifespan)
     app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(ClientDisconnect, _client_gone)  # type: ignore[arg-type]
     for gen in (LEGACY, CURRENT):
         for name, path in gen.paths.items():
             operation, method = OPERATIONS[name]
@@ -167,6 +169,11 @@ async def _params(request: Request) -> Any:
 
 async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
     return JSONResponse({"message": exc.message}, status_code=exc.status, headers=exc.headers)
+
+
+async def _client_gone(_: Request, __: ClientDisconnect) -> Response:
+    """A client killed mid-request (the crash tests do it on purpose) is not a server error."""
+    return Response(status_code=499)
 
 
 async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
