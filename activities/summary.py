@@ -14,27 +14,12 @@ from temporalio import activity
 from activities.luma_access import LumaAccess
 from activities.sync import event_row
 from luma import NotFoundError
+from luma.emails import FREE_MAIL_DOMAINS
 from luma.models import APPROVED_STATUSES, REGISTERED_STATUSES
 from store import cache
 from store.models import AutomationSettings, Chat, EventSummary, Guest
 
-FREE_MAIL = frozenset(
-    {
-        "gmail.com",
-        "googlemail.com",
-        "yahoo.com",
-        "outlook.com",
-        "hotmail.com",
-        "icloud.com",
-        "proton.me",
-        "protonmail.com",
-        "aol.com",
-        "live.com",
-        "me.com",
-        "gmx.de",
-        "mail.ru",
-    }
-)
+FREE_MAIL = FREE_MAIL_DOMAINS
 
 
 @dataclass

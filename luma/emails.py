@@ -12,6 +12,24 @@ from email_validator import EmailNotValidError, validate_email
 from luma.errors import InvalidEmailError
 
 _GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
+# Mailbox providers: their domain says nothing about where a person works.
+FREE_MAIL_DOMAINS = frozenset(
+    {
+        "gmail.com",
+        "googlemail.com",
+        "yahoo.com",
+        "outlook.com",
+        "hotmail.com",
+        "icloud.com",
+        "proton.me",
+        "protonmail.com",
+        "aol.com",
+        "live.com",
+        "me.com",
+        "gmx.de",
+        "mail.ru",
+    }
+)
 
 
 def normalize_email(raw: str) -> str:
