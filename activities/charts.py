@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 COLORS = {
@@ -17,6 +18,8 @@ COLORS = {
     "waitlist": "#8e24aa",
     "declined": "#c62828",
     "invited": "#9e9e9e",
+    "registered": "#78909c",
+    "attended": "#1565c0",
 }
 
 
@@ -32,6 +35,31 @@ def bar_chart_png(title: str, values: dict[str, int]) -> bytes:
     )
     axes.invert_yaxis()
     axes.bar_label(bars, padding=3)
+    return _png(figure, axes, title)
+
+
+def grouped_bar_chart_png(title: str, labels: list[str], series: dict[str, list[int]]) -> bytes:
+    """Several series side by side per label (trends: registered, approved, attended)."""
+    figure = Figure(figsize=(7, 0.35 * len(labels) * max(len(series), 1) + 1.6), dpi=120)
+    axes = figure.subplots()
+    height = 0.8 / max(len(series), 1)
+    positions = range(len(labels))
+    for index, (name, values) in enumerate(series.items()):
+        bars = axes.barh(
+            [p + index * height for p in positions],
+            values,
+            height=height,
+            label=name,
+            color=COLORS.get(name, "#546e7a"),
+        )
+        axes.bar_label(bars, padding=2, fontsize=7)
+    axes.set_yticks([p + height * (len(series) - 1) / 2 for p in positions], labels=labels)
+    axes.invert_yaxis()
+    axes.legend(loc="lower right", fontsize=8)
+    return _png(figure, axes, title)
+
+
+def _png(figure: Figure, axes: Axes, title: str) -> bytes:
     axes.set_title(title[:80])
     axes.spines[["top", "right"]].set_visible(False)
     figure.tight_layout()

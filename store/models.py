@@ -245,6 +245,11 @@ class GuestProfile(Base):
     first_seen_at: Mapped[datetime | None]
     last_seen_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Set by enrichment (intel.enrichment), never by the profile rebuild: null until enriched.
+    enriched_company: Mapped[str | None] = mapped_column(String(255))
+    enriched_title: Mapped[str | None] = mapped_column(String(255))
+    seniority: Mapped[str | None] = mapped_column(String(64))
+    enriched_at: Mapped[datetime | None]
 
 
 class GuestTag(Base):
@@ -409,3 +414,41 @@ class PendingAction(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     consumed_at: Mapped[datetime | None]
+
+
+# --- Enrichment (intel.enrichment) ----------------------------------------------------------
+
+
+class OrgEnrichment(Base):
+    """An org's enrichment provider: off by default, its own provider key encrypted at rest."""
+
+    __tablename__ = "org_enrichment"
+
+    org_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    provider: Mapped[str] = mapped_column(String(32))
+    key_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    key_fingerprint: Mapped[str] = mapped_column(String(8))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_by: Mapped[int | None] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    last_run_at: Mapped[datetime | None]
+
+
+class EnrichmentCacheEntry(Base):
+    """One provider answer about one person (found or not), reused until it expires."""
+
+    __tablename__ = "enrichment_cache"
+    __table_args__ = (UniqueConstraint("org_id", "provider", "normalized_email"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    provider: Mapped[str] = mapped_column(String(32))
+    normalized_email: Mapped[str] = mapped_column(String(320))
+    found: Mapped[bool] = mapped_column(Boolean, default=False)
+    company: Mapped[str | None] = mapped_column(String(255))
+    title: Mapped[str | None] = mapped_column(String(255))
+    seniority: Mapped[str | None] = mapped_column(String(64))
+    fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]

@@ -17,6 +17,7 @@ HELP = """<b>What I can do</b>
 /find &lt;email or name&gt; · /export &lt;event&gt; [status]
 /approve or /decline &lt;email&gt; [event]
 /bulk approve|decline &lt;event&gt; &lt;status, @domain or emails&gt;
+/trends [event|city|month|domain|company] · /enrich on|off|run|status
 /sync · /jobs · /status · /digest on [HH:MM] [zone] | off
 /link &lt;key&gt; · /unlink · /use · /role · /token · /cancel
 Or just ask (in a group, mention me or reply to me):"""

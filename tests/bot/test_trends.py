@@ -1,0 +1,45 @@
+"""/trends through the local Bot API: a short text and a PNG chart, numbers from the cache."""
+
+from __future__ import annotations
+
+from bot.texts import percent
+
+
+async def test_trends_by_city_text_and_chart(world) -> None:  # type: ignore[no-untyped-def]
+    calendar, chat, admin = await world.linked_group()
+    gala = world.guests(calendar, "Winter Gala")
+    attended = sum(1 for g in gala if g.checked_in_at is not None)
+
+    reply = await world.say(chat, admin, "/trends city")
+    chart = await world.next_message(chat, lambda m: m.photo is not None)
+
+    lines = reply.text.splitlines()
+    assert lines[0] == "📈 Trends by city over 5 events"
+    # Lisbon: the conference (40 registered, 12 approved) and two fully approved 8-guest events.
+    assert "• Lisbon: 56 registered · 28 approved (50%)" in lines
+    assert "• Dubai: 12 registered · 6 approved (50%)" in lines
+    assert (
+        f"• London: 20 registered · 20 approved (100%) · {attended} attended "
+        f"({percent(attended, 20)}) · no-shows {percent(20 - attended, 20)}"
+    ) in lines
+    assert chart.photo is not None and chart.caption == "Trends by city"
+
+
+async def test_trends_default_is_by_month_and_bad_input_is_refused(world) -> None:  # type: ignore[no-untyped-def]
+    _calendar, chat, admin = await world.linked_group()
+
+    reply = await world.say(chat, admin, "/trends")
+    assert reply.text.startswith("📈 Trends by month over 5 events")
+    await world.next_message(chat, lambda m: m.photo is not None)
+
+    refused = await world.say(chat, admin, "/trends weather")
+    assert refused.text.startswith("I cannot group trends by “weather”.")
+    by_domain = await world.say(chat, admin, "/trends by @domains")
+    assert by_domain.text.startswith("📈 Trends by email domain")
+
+
+async def test_trends_need_a_linked_chat(world) -> None:  # type: ignore[no-untyped-def]
+    person = world.person()
+    reply = await world.say(person, person, "/trends")
+    assert "not linked" in reply.text
+    assert world.tg.photos(person) == []

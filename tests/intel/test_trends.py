@@ -1,0 +1,184 @@
+"""Trend numbers against hand counts made from the Luma simulator's own state.
+
+The calendar is seeded by the simulator (past events with check-ins, upcoming ones with
+approvals), synced through the real sync workflow, and every expected figure is counted here
+independently from the simulator's guests, never through our code.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from intel.trends import Dimension, new_and_repeat, org_history, trends
+from luma.emails import identity_key
+from luma.simulator import RunningSimulator
+from store.models import utcnow
+from store.orgs import save_org
+from tests.workflows.conftest import automations, job_defaults, pool, simulator  # noqa: F401
+from workflows.starter import Automations
+
+REGISTERED = {"approved", "session", "pending_approval", "waitlist", "declined"}
+APPROVED = {"approved", "session"}
+
+
+async def seeded_org(sessions, keybox, sim: RunningSimulator, events: int = 10) -> tuple[int, Any]:  # type: ignore[no-untyped-def]
+    calendar = sim.state.add_calendar(
+        f"Trends {uuid.uuid4().hex[:6]}", events=events, guests_per_event=30
+    )
+    async with sessions.begin() as session:
+        org = await save_org(
+            session,
+            calendar_id=calendar.id,
+            name=calendar.name,
+            luma_key=calendar.api_key,
+            keybox=keybox,
+        )
+    return org.id, sim.state.calendar(calendar.id)
+
+
+def hand_counts(calendar: Any, key_of, now: datetime) -> dict[str, dict[str, int]]:  # type: ignore[no-untyped-def]
+    """Registered, approved, attended, no-shows per key, from the simulator's guests."""
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for event in calendar.events.values():
+        over = event.end_at < now.timestamp()
+        for guest in event.guests.values():
+            row = counts[key_of(event, guest)]
+            status = guest.approval_status
+            row["registered"] += status in REGISTERED
+            row["approved"] += status in APPROVED
+            row["attended"] += guest.checked_in_at is not None
+            row["no_shows"] += status in APPROVED and over and guest.checked_in_at is None
+            row["approved_past"] += status in APPROVED and over
+    return {key: dict(row) for key, row in counts.items()}
+
+
+def as_counts(tally: Any) -> dict[str, int]:
+    return {
+        "registered": tally.registered,
+        "approved": tally.approved,
+        "attended": tally.attended,
+        "no_shows": tally.no_shows,
+        "approved_past": tally.approved_past,
+    }
+
+
+def sorted_items(row: dict[str, int]) -> list[tuple[str, int]]:
+    return sorted(row.items())
+
+
+def month_of(event: Any, _guest: Any = None) -> str:
+    return datetime.fromtimestamp(event.start_at, UTC).strftime("%Y-%m")
+
+
+KEYS = {
+    Dimension.CITY: lambda event, guest: event.city.name,
+    Dimension.MONTH: month_of,
+    Dimension.DOMAIN: lambda event, guest: guest.person.email.lower().rpartition("@")[2],
+    Dimension.EVENT: lambda event, guest: event.id,
+}
+
+
+@pytest.fixture
+async def synced(sessions, keybox, simulator, automations: Automations):  # type: ignore[no-untyped-def]  # noqa: F811
+    org_id, calendar = await seeded_org(sessions, keybox, simulator)
+    other_id, _ = await seeded_org(sessions, keybox, simulator, events=4)
+    for org in (org_id, other_id):
+        await (await automations.sync_now(org)).result()
+    return org_id, calendar
+
+
+@pytest.mark.parametrize("dimension", list(KEYS))
+async def test_trends_match_hand_counts(sessions, synced, dimension: Dimension) -> None:  # type: ignore[no-untyped-def]
+    org_id, calendar = synced
+    now = utcnow()
+    expected = hand_counts(calendar, KEYS[dimension], now)
+    async with sessions() as session:
+        report = await trends(session, org_id=org_id, dimension=dimension, now=now, limit=1000)
+    got = {row.key: as_counts(row) for row in report.rows}
+    if dimension is Dimension.EVENT:  # seeded events may share a name: compare per event
+        assert sorted(map(sorted_items, got.values())) == sorted(
+            map(sorted_items, expected.values())
+        )
+    else:
+        assert got == expected
+    assert report.more == 0
+    total = {k: sum(row[k] for row in expected.values()) for k in next(iter(expected.values()))}
+    assert as_counts(report.total) == total
+    assert report.total.events == len(calendar.events)
+
+
+async def test_rates_and_order(sessions, synced) -> None:  # type: ignore[no-untyped-def]
+    org_id, calendar = synced
+    now = utcnow()
+    async with sessions() as session:
+        by_month = await trends(session, org_id=org_id, dimension=Dimension.MONTH, now=now)
+        by_domain = await trends(
+            session, org_id=org_id, dimension=Dimension.DOMAIN, now=now, limit=3
+        )
+    months = [row.key for row in by_month.rows]
+    assert months == sorted(months)
+    assert sorted({month_of(e) for e in calendar.events.values()})[-12:] == months
+    for row in by_month.rows:
+        assert row.approval_rate == (row.approved / row.registered if row.registered else None)
+        if row.approved_past:
+            assert row.no_show_rate == pytest.approx(row.no_shows / row.approved_past)
+            assert row.attendance_rate == pytest.approx(row.attended / row.approved_past)
+    attended = [row.attended for row in by_domain.rows]
+    assert attended == sorted(attended, reverse=True) and len(attended) == 3
+    assert by_domain.more > 0
+
+
+async def test_history_and_repeat_guests(sessions, synced) -> None:  # type: ignore[no-untyped-def]
+    org_id, calendar = synced
+    now = utcnow()
+    events = sorted(calendar.events.values(), key=lambda e: e.start_at)
+    past = [e for e in events if e.end_at < now.timestamp()]
+    latest = past[-1]
+    earlier = [
+        e
+        for e in past
+        if e.id != latest.id
+        and e.start_at < latest.start_at
+        and any(g.approval_status in APPROVED for g in e.guests.values())
+    ]
+    rates = []
+    for event in earlier:
+        approved = [g for g in event.guests.values() if g.approval_status in APPROVED]
+        rates.append(sum(g.checked_in_at is not None for g in approved) / len(approved))
+    seen_before = {  # one person, one inbox: the same identity rule as profiles
+        identity_key(g.person.email)
+        for e in events
+        if e.start_at < latest.start_at
+        for g in e.guests.values()
+        if g.approval_status in REGISTERED
+    }
+    registered = {
+        identity_key(g.person.email)
+        for g in latest.guests.values()
+        if g.approval_status in REGISTERED
+    }
+    repeat = len(registered & seen_before)
+    async with sessions() as session:
+        start = datetime.fromtimestamp(latest.start_at, UTC)
+        history = await org_history(
+            session, org_id=org_id, now=now, before=start, exclude=latest.id
+        )
+        new, again = await new_and_repeat(
+            session, org_id=org_id, luma_event_id=latest.id, start_at=start
+        )
+    assert history.events == len(earlier)
+    if rates:
+        assert history.attendance_rate == pytest.approx(sum(rates) / len(rates))
+        assert history.no_show_rate == pytest.approx(1 - sum(rates) / len(rates))
+    assert (new, again) == (len(registered) - repeat, repeat)
+
+
+async def test_unknown_org_sees_nothing(sessions) -> None:  # type: ignore[no-untyped-def]
+    async with sessions() as session:
+        report = await trends(session, org_id=10**9, dimension=Dimension.CITY, now=utcnow())
+    assert report.rows == [] and report.total.registered == 0
