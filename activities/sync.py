@@ -210,8 +210,11 @@ class SyncActivities:
         client = await self.luma.client(ref.org_id)
         with luma_failures_are_final():
             guest = await client.get_guest(ref.event_id, email=ref.email, guest_id=ref.guest_id)
+        row = guest_row(guest)
         async with self.sessions.begin() as session:
             await cache.upsert_guests(
-                session, org_id=ref.org_id, luma_event_id=ref.event_id, guests=[guest_row(guest)]
+                session, org_id=ref.org_id, luma_event_id=ref.event_id, guests=[row]
             )
+            # The person's profile follows at once; the rest of the org waits for a full sync.
+            await refresh_profiles(session, org_id=ref.org_id, emails=[row["normalized_email"]])
         return guest.approval_status

@@ -24,10 +24,19 @@ KEY_HELP = (
     "print(Fernet.generate_key().decode())' and set ENCRYPTION_KEYS to it."
 )
 
+VIP_TAG_POINTS = {"vip": 100, "speaker": 50, "sponsor": 50, "press": 30}
+VIP_SENIORITY_POINTS = {"c_suite": 40, "founder": 40, "owner": 40, "vp": 30, "director": 20}
+
 
 class Environment(StrEnum):
     DEVELOPMENT = "development"
     PRODUCTION = "production"
+
+
+class MailBackend(StrEnum):
+    OFF = "off"
+    SMTP = "smtp"
+    SENDGRID = "sendgrid"
 
 
 class ConfigError(ValueError):
@@ -65,13 +74,59 @@ class Settings(BaseSettings):
     temporal_task_queue: str = "lumabot"
     temporal_ui_url: str = "http://127.0.0.1:8233"
 
+    # Where people reach the control API's /web portal; the bot's sign-in links point here.
+    web_base_url: str = "http://127.0.0.1:8000"
+    web_session_hours: int = Field(12, ge=1, le=24 * 30)
+
+    # Billing (billing/): off without STRIPE_API_KEY, and then every org has DEFAULT_PLAN.
+    stripe_api_key: SecretStr | None = None
+    stripe_webhook_secret: SecretStr | None = None
+    stripe_api_base: str | None = None  # another Stripe API endpoint (tests' fake)
+    billing_plans_file: Path | None = None  # plans as JSON; billing/plans.json when unset
+    default_plan: str = "team"
+    public_url: str = "http://127.0.0.1:8000"  # where Checkout sends people back to
+
+    # Follow-up emails (mailer/): off by default; MAIL_FROM is required once a backend is on.
+    # Unsubscribe links point at PUBLIC_URL/unsubscribe/<signed token>.
+    mail_backend: MailBackend = MailBackend.OFF
+    mail_from: str = ""
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    sendgrid_api_key: SecretStr | None = None
+    sendgrid_api_url: str = "https://api.sendgrid.com"
+    followup_batch_size: int = Field(50, ge=1, le=1000)
+
     sync_interval_minutes: int = Field(15, ge=1)
     summary_delay_minutes: int = Field(120, ge=0)
     bulk_batch_size: int = Field(100, ge=1, le=1000)
     bulk_concurrency: int = Field(8, ge=1, le=64)
     heartbeat_timeout_seconds: float = Field(30.0, gt=0)
 
-    @field_validator("encryption_keys", mode="before")
+    # Enrichment (intel.enrichment): each org enables it with its own provider key (/enrich).
+    enrichment_pdl_url: str = "https://api.peopledatalabs.com"
+    enrichment_apollo_url: str = "https://api.apollo.io"
+    enrichment_ttl_days: float = Field(30.0, gt=0)  # a cached answer is reused this long
+    enrichment_concurrency: int = Field(4, ge=1, le=32)  # lookups in flight per run
+    enrichment_max_wait_seconds: float = Field(30.0, ge=0)  # longer 429 waits: retry later
+    enrichment_interval_hours: float = Field(24.0, gt=0)  # the per-org schedule
+
+    # Guest intelligence (intel.vip): who counts as a repeat guest and how VIPs are scored.
+    repeat_min_events: int = Field(2, ge=2)  # registrations that make a repeat guest
+    vip_threshold: int = Field(50, ge=1)  # a score at least this makes a VIP
+    vip_points_per_attended: int = Field(10, ge=0)
+    vip_attended_cap: int = Field(5, ge=1)  # attendances counted at most
+    vip_attendance_rate: float = Field(0.8, gt=0, le=1)  # show-up rate that earns points
+    vip_attendance_rate_points: int = Field(15, ge=0)
+    vip_attendance_rate_min_events: int = Field(3, ge=1)  # past approvals before the rate counts
+    vip_tag_points: dict[str, int] = Field(default_factory=lambda: dict(VIP_TAG_POINTS))
+    vip_companies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    vip_company_points: int = Field(30, ge=0)
+    vip_seniority_points: dict[str, int] = Field(default_factory=lambda: dict(VIP_SENIORITY_POINTS))
+
+    @field_validator("encryption_keys", "vip_companies", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):
@@ -98,6 +153,19 @@ class Settings(BaseSettings):
             raise ConfigError("ENCRYPTION_KEYS is required outside development. " + KEY_HELP)
         return self
 
+    @model_validator(mode="after")
+    def _mail_usable(self) -> Settings:
+        if self.mail_backend is MailBackend.OFF:
+            return self
+        if "@" not in self.mail_from:
+            raise ConfigError(
+                "MAIL_FROM must be the sender's address (e.g. Events <events@example.com>) "
+                f"when MAIL_BACKEND is {self.mail_backend.value}."
+            )
+        if self.mail_backend is MailBackend.SENDGRID and self.sendgrid_api_key is None:
+            raise ConfigError("MAIL_BACKEND=sendgrid needs SENDGRID_API_KEY.")
+        return self
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
@@ -105,7 +173,14 @@ class Settings(BaseSettings):
     def secret_values(self) -> list[str]:
         """Every secret this process knows of, for the log redactor."""
         secrets = [key.get_secret_value() for key in self.encryption_keys]
-        for secret in (self.bot_token, self.gemini_api_key):
+        for secret in (
+            self.bot_token,
+            self.gemini_api_key,
+            self.stripe_api_key,
+            self.stripe_webhook_secret,
+            self.smtp_password,
+            self.sendgrid_api_key,
+        ):
             if secret is not None:
                 secrets.append(secret.get_secret_value())
         return secrets

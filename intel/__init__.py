@@ -1,6 +1,6 @@
-"""Guest intelligence: what the cache and our own tags say about people.
+"""Guest intelligence: what the cache and our own tags say about people and events.
 
-`intel.vip` scores a person from configurable rules and says why; `intel.people` gathers a
-person's profile, tags, notes, score and repeat count for the bot, exports and bulk filters.
-Nothing here calls Luma or writes to it.
+`intel.people` gathers a person's profile, tags, notes, VIP score and repeat count for the
+bot, exports and bulk filters; `intel.vip` scores people from configurable rules and says
+why; `intel.trends` counts over time, places and companies. Nothing here writes to Luma.
 """

@@ -238,6 +238,8 @@ class GuestProfile(Base):
     normalized_email: Mapped[str] = mapped_column(String(320))
     name: Mapped[str] = mapped_column(String(255), default="")
     company: Mapped[str | None] = mapped_column(String(255))
+    # Where `company` came from: "answers" (a registration question) or "domain" (the email's).
+    company_source: Mapped[str | None] = mapped_column(String(16))
     events_registered: Mapped[int] = mapped_column(Integer, default=0)
     events_approved: Mapped[int] = mapped_column(Integer, default=0)
     events_attended: Mapped[int] = mapped_column(Integer, default=0)
@@ -256,7 +258,10 @@ class GuestTag(Base):
     """Our own label on a person (never sent to Luma)."""
 
     __tablename__ = "guest_tags"
-    __table_args__ = (UniqueConstraint("org_id", "normalized_email", "tag"),)
+    __table_args__ = (
+        UniqueConstraint("org_id", "normalized_email", "tag"),
+        Index("ix_guest_tags_org_tag", "org_id", "tag"),  # tags as bulk filters
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
@@ -310,6 +315,8 @@ class LumaRateState(Base):
     budget_key: Mapped[str] = mapped_column(String(128), primary_key=True)
     blocked_until: Mapped[datetime | None]
     pruned_at: Mapped[datetime | None]
+    # When a person last asked: bulk callers leave the interactive reserve free for a span.
+    interactive_at: Mapped[datetime | None]
 
 
 class LumaRateSend(Base):
@@ -416,6 +423,51 @@ class PendingAction(Base):
     consumed_at: Mapped[datetime | None]
 
 
+# --- Follow-up emails (workflows.followups) ----------------------------------------------------
+
+
+class FollowupSend(Base):
+    """One recipient of one follow-up campaign, and what became of their email.
+
+    The unique key (org, event, campaign, person) is the idempotency key: a row is claimed
+    (`pending` -> `sending`) before the send and settled after it, so a retried or replayed
+    batch never mails a `sent` row again, and a row found still `sending` (the worker died
+    mid-send) is marked `uncertain` instead of being sent a second time.
+    """
+
+    __tablename__ = "followup_sends"
+    __table_args__ = (
+        UniqueConstraint("org_id", "luma_event_id", "campaign_id", "normalized_email"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    luma_event_id: Mapped[str] = mapped_column(String(64))
+    campaign_id: Mapped[str] = mapped_column(String(64))
+    normalized_email: Mapped[str] = mapped_column(String(320))
+    email: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str] = mapped_column(String(255), default="")
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    message_id: Mapped[str] = mapped_column(String(255))
+    detail: Mapped[str] = mapped_column(String(500), default="")
+    sent_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class MailUnsubscribe(Base):
+    """A person who asked an org for no more follow-up emails (by link or by the organizer)."""
+
+    __tablename__ = "mail_unsubscribes"
+    __table_args__ = (UniqueConstraint("org_id", "normalized_email"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    normalized_email: Mapped[str] = mapped_column(String(320))
+    source: Mapped[str] = mapped_column(String(16))  # link | bot
+    created_by: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 # --- Enrichment (intel.enrichment) ----------------------------------------------------------
 
 
@@ -452,3 +504,68 @@ class EnrichmentCacheEntry(Base):
     seniority: Mapped[str | None] = mapped_column(String(64))
     fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
+
+
+# --- Web portal: sign-in links and browser sessions ------------------------------------------
+
+
+class WebSignInLink(Base):
+    """A one-time sign-in link the bot sent; only the nonce's SHA-256 is stored.
+
+    `used_at` makes the link single use: the row is claimed with one conditional UPDATE, so
+    two tabs opening the same link cannot both get a session.
+    """
+
+    __tablename__ = "web_signin_links"
+
+    nonce_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class WebSession(Base):
+    """A signed-in browser: the cookie holds a random id whose SHA-256 is the key here."""
+
+    __tablename__ = "web_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+# --- Billing: plans and Stripe subscriptions (billing/) --------------------------------------
+
+
+class BillingSubscription(Base):
+    """An org's Stripe customer and subscription; `Organization.plan` is the plan it grants."""
+
+    __tablename__ = "billing_subscriptions"
+
+    org_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    plan: Mapped[str] = mapped_column(String(32))
+    stripe_customer_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    stripe_subscription_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    status: Mapped[str] = mapped_column(String(32), default="none")
+    current_period_end: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class StripeEvent(Base):
+    """A Stripe webhook event already applied: its id makes every replay a no-op."""
+
+    __tablename__ = "stripe_events"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    type: Mapped[str] = mapped_column(String(64))
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id", ondelete="SET NULL"))
+    result: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
