@@ -22,6 +22,8 @@ from api.router import api_router
 from api.telegram import bot_webhook
 from core.settings import Settings
 from store.db import create_engine, session_factory
+from web.app import install_web
+from web.deps import WebDeps, connect_web
 from workflows.starter import Automations, JobDefaults
 
 DESCRIPTION = (
@@ -57,6 +59,7 @@ def create_app(
     deps: ApiDeps | None = None,
     limits: ApiLimits | None = None,
     bot_webhook_url: str | None = None,
+    web: WebDeps | None = None,
 ) -> FastAPI:
     """The app; its lifespan connects the clients unless `deps` are handed in (tests)."""
     limits = limits or ApiLimits()
@@ -67,6 +70,7 @@ def create_app(
             app.state.deps = deps or await stack.enter_async_context(
                 connect(settings, bot_webhook_url)
             )
+            app.state.web = web or await stack.enter_async_context(connect_web(settings))
             yield
 
     app = FastAPI(
@@ -79,4 +83,5 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, max_bytes=limits.max_body_bytes)
     install_error_handlers(app)
     app.include_router(api_router)
+    install_web(app)  # the admin portal under /web
     return app

@@ -33,6 +33,7 @@ from bot.middlewares.throttling import ThrottleLimits, ThrottlingMiddleware
 from bot.progress import ProgressBoard
 from bot.routers import automations, event_choice, events, link, natural, start, status_changes
 from bot.routers import trends as trends_router
+from bot.routers import web as web_router
 from core.settings import ConfigError, Settings
 from luma import BudgetPolicy, LumaPool
 from nlp import GeminiParser, IntentParser
@@ -84,6 +85,7 @@ COMMANDS = [
     BotCommand(command="use", description="Choose a calendar (private chat)"),
     BotCommand(command="role", description="Give someone a role"),
     BotCommand(command="token", description="Control-API tokens"),
+    BotCommand(command="web", description="Sign-in link to the web portal"),
     BotCommand(command="help", description="What I can do"),
     BotCommand(command="cancel", description="Cancel the current step"),
 ]
@@ -139,6 +141,7 @@ def build_dispatcher(deps: BotDeps, storage: BaseStorage | None = None) -> Dispa
         status_changes.build_router(),
         automations.build_router(),
         trends_router.build_router(),
+        web_router.build_router(),
         natural.build_router(),  # last: it takes any text addressed to the bot
     )
     dp.startup.register(register_commands)

@@ -1,0 +1,149 @@
+"""Fixtures for the web portal: the control API app serving /web on a free port, over real
+PostgreSQL, Temporal (with a worker) and the Luma simulator; people with roles; sign-in links
+issued by the same code the bot's /web uses; and one headless Chromium per test module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.async_api import Browser, Page, async_playwright
+
+from api.deps import ApiDeps
+from api.main import create_app
+from core.http_server import serving
+from core.settings import Settings
+from store.models import Role
+from store.orgs import set_role, upsert_user
+from tests.workflows import conftest as workflow_fixtures
+from tests.workflows.conftest import LinkedOrg, link_calendar
+from web.auth import COOKIE, issue_signin_link
+from web.deps import WebDeps
+from workflows.starter import Automations
+
+simulator = workflow_fixtures.simulator
+org = workflow_fixtures.org
+pool = workflow_fixtures.pool
+job_defaults = workflow_fixtures.job_defaults
+automations = workflow_fixtures.automations
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path(os.environ.get("WEB_ARTIFACTS_DIR", Path(__file__).parents[1] / "artifacts"))
+_user_ids = itertools.count(7_000_000_000 + uuid.uuid4().int % 10**8 * 10)
+
+
+@dataclass
+class Portal:
+    """The running portal and what a test needs to act on it as different people."""
+
+    url: str
+    settings: Settings
+    sessions: object
+    org: LinkedOrg
+    automations: Automations
+
+    async def person(self, role: Role | None, org_id: int | None = None, name: str = "") -> int:
+        """A Telegram user with `role` in the org (None: a user with no membership)."""
+        user_id = next(_user_ids)
+        async with self.sessions.begin() as session:  # type: ignore[attr-defined]
+            await upsert_user(
+                session, user_id=user_id, username=f"u{user_id}", full_name=name or "Tester"
+            )
+            if role is not None:
+                await set_role(
+                    session, org_id=org_id or self.org.org_id, user_id=user_id, role=role
+                )
+        return user_id
+
+    async def link(self, user_id: int, org_id: int | None = None) -> str:
+        """A sign-in link, issued exactly as the bot's /web issues it."""
+        async with self.sessions.begin() as session:  # type: ignore[attr-defined]
+            return await issue_signin_link(
+                session,
+                settings=self.settings,
+                user_id=user_id,
+                org_id=org_id or self.org.org_id,
+            )
+
+    @asynccontextmanager
+    async def signed_in(
+        self, role: Role = Role.ADMIN, org_id: int | None = None
+    ) -> AsyncIterator[httpx.AsyncClient]:
+        """An httpx client signed in as a new person with `role` (follows no redirects)."""
+        user_id = await self.person(role, org_id)
+        async with httpx.AsyncClient(base_url=self.url, timeout=20) as client:
+            response = await client.get(await self.link(user_id, org_id))
+            assert response.status_code == 303, response.text
+            assert client.cookies.get(COOKIE)
+            client.user_id = user_id  # type: ignore[attr-defined]
+            yield client
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token a page's forms carry."""
+    return html.split('name="csrf" value="')[1].split('"')[0]
+
+
+@pytest.fixture
+async def portal(
+    db_url, sessions, keybox, encryption_keys, pool, automations, org
+) -> AsyncIterator[Portal]:  # type: ignore[no-untyped-def]
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, database_url=db_url, encryption_keys=",".join(encryption_keys)
+    )
+    web = WebDeps(settings, pool, keybox_override=keybox)
+    app = create_app(settings, deps=ApiDeps(sessions, automations), web=web)
+    async with serving(app) as url:
+        settings.web_base_url = url
+        yield Portal(url, settings, sessions, org, automations)
+
+
+@pytest.fixture
+async def other_org(sessions, keybox, simulator) -> LinkedOrg:  # type: ignore[no-untyped-def]
+    return await link_calendar(sessions, keybox, simulator, f"Other {uuid.uuid4().hex[:6]}")
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    """One headless Chromium (Debian's package) per test module."""
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        await browser.close()
+
+
+@pytest.fixture
+async def page(browser: Browser) -> AsyncIterator[Page]:
+    """A fresh browser context (no cookies) per test, laptop-sized."""
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(15_000)
+    page = await context.new_page()
+    yield page
+    await context.close()
+
+
+async def screenshot(page: Page, name: str) -> Path:
+    """Save a full-page screenshot as a test artifact (WEB_ARTIFACTS_DIR or tests/artifacts)."""
+    await asyncio.to_thread(ARTIFACTS.mkdir, parents=True, exist_ok=True)
+    path = ARTIFACTS / f"web-{name}.png"
+    await page.screenshot(path=str(path), full_page=True)
+    return path

@@ -1,0 +1,30 @@
+"""Mounting the portal on the control API app (kept out of `web/__init__` so the bot can
+import `web.auth` without loading the pages)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+from web.errors import WebError
+from web.render import error_page
+from web.routes import router
+
+
+async def _web_error(request: Request, exc: Exception) -> HTMLResponse:
+    assert isinstance(exc, WebError)
+    return error_page(request, exc)
+
+
+def install_web(app: FastAPI) -> None:
+    """Mount the pages, their static files, and the HTML error pages on the API app."""
+    app.include_router(router)
+    app.mount(
+        "/web/static",
+        StaticFiles(directory=Path(__file__).parent / "static"),
+        name="web-static",
+    )
+    app.add_exception_handler(WebError, _web_error)

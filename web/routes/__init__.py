@@ -1,0 +1,20 @@
+"""The portal's pages, one module per page, joined under /web."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import RedirectResponse
+
+from web.render import see_other
+from web.routes import automations, events, guests, jobs, key, people, signin, team
+
+router = APIRouter(prefix="/web", include_in_schema=False)
+
+
+@router.get("")
+async def home() -> RedirectResponse:
+    return see_other("/web/events")
+
+
+for module in (signin, events, guests, people, jobs, automations, team, key):
+    router.include_router(module.router)

@@ -1,0 +1,115 @@
+"""A guest's profile: history across the org's events, tags and notes (editable)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Path, Request
+
+from catalog.guests import person_history
+from luma import InvalidEmailError, identity_key
+from store import profiles
+from web.auth import Viewer
+from web.deps import Admin, Api, Reader, audit_write
+from web.errors import WebError, not_found
+from web.render import page, see_other
+
+router = APIRouter(prefix="/people/{email}")
+Email = Annotated[str, Path(max_length=320)]
+
+
+def person_key(email: str) -> str:
+    try:
+        return identity_key(email)
+    except InvalidEmailError:
+        raise not_found("person") from None
+
+
+def profile_url(email: str) -> str:
+    return f"/web/people/{quote(email, safe='@')}"
+
+
+@router.get("")
+async def profile_page(request: Request, viewer: Reader, deps: Api, email: Email) -> object:
+    key = person_key(email)
+    async with deps.sessions() as session:
+        history = await person_history(session, org_id=viewer.org_id, who=email, limit=100)
+        profile = await profiles.get_profile(session, org_id=viewer.org_id, normalized_email=key)
+        if not history and profile is None:
+            raise not_found("person")
+        tags = (await profiles.tags_for(session, org_id=viewer.org_id, emails=[key])).get(key, [])
+        notes = (await profiles.notes_for(session, org_id=viewer.org_id, emails=[key])).get(key, [])
+        return await page(
+            request,
+            session,
+            viewer,
+            "profile.html",
+            email=email,
+            profile=profile,
+            history=history,
+            tags=tags,
+            notes=notes,
+            nav="events",
+        )
+
+
+async def _known(deps: Api, viewer: Viewer, email: str) -> str:
+    key = person_key(email)
+    async with deps.sessions() as session:
+        if not await profiles.is_known_person(session, org_id=viewer.org_id, normalized_email=key):
+            raise not_found("person")
+    return key
+
+
+@router.post("/tags")
+async def add_tag(
+    viewer: Admin, deps: Api, email: Email, tag: Annotated[str, Form(max_length=100)] = ""
+) -> object:
+    key = await _known(deps, viewer, email)
+    try:
+        clean = profiles.clean_tag(tag)
+    except profiles.BadTag:
+        raise WebError(
+            400,
+            "Not a tag",
+            "Tags are short words of lowercase letters, digits, - and _ (vip, speaker).",
+        ) from None
+    async with deps.sessions.begin() as session:
+        await profiles.add_tag(
+            session, org_id=viewer.org_id, normalized_email=key, tag=clean, user_id=viewer.user_id
+        )
+        await audit_write(session, viewer, "tag_add", {"person": key, "tag": clean})
+    return see_other(profile_url(email))
+
+
+@router.post("/tags/remove")
+async def remove_tag(
+    viewer: Admin, deps: Api, email: Email, tag: Annotated[str, Form(max_length=100)] = ""
+) -> object:
+    key = await _known(deps, viewer, email)
+    async with deps.sessions.begin() as session:
+        await profiles.remove_tag(
+            session, org_id=viewer.org_id, normalized_email=key, tag=tag.strip().lower()
+        )
+        await audit_write(session, viewer, "tag_remove", {"person": key, "tag": tag[:64]})
+    return see_other(profile_url(email))
+
+
+@router.post("/notes")
+async def add_note(
+    viewer: Admin, deps: Api, email: Email, text: Annotated[str, Form(max_length=5000)] = ""
+) -> object:
+    key = await _known(deps, viewer, email)
+    if not text.strip():
+        raise WebError(400, "Empty note", "Write something in the note, then save it.")
+    async with deps.sessions.begin() as session:
+        await profiles.add_note(
+            session,
+            org_id=viewer.org_id,
+            normalized_email=key,
+            text=text.strip(),
+            user_id=viewer.user_id,
+        )
+        await audit_write(session, viewer, "note_add", {"person": key})
+    return see_other(profile_url(email))
