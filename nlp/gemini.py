@@ -26,7 +26,7 @@ from core.settings import Settings
 from nlp.context import KnownEvent, ParseContext
 from nlp.entities import match_name
 from nlp.intent import GuestStatus, Intent, IntentName, TargetStatus
-from nlp.offline import detect_write_words
+from nlp.offline import detect_tag, detect_write_words
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,8 @@ _INTENT_HELP = {
     IntentName.SET_STATUS: "approve or decline ONE guest (explicit order only)",
     IntentName.BULK_STATUS: "approve or decline MANY guests by filter (explicit order only)",
     IntentName.EXPORT: "a CSV/spreadsheet of guests",
+    IntentName.REPEAT_GUESTS: "guests who came to or registered for earlier events too",
+    IntentName.VIP_GUESTS: "the VIPs (high VIP score) of an event or of upcoming events",
     IntentName.SYNC: "refresh data from Luma",
     IntentName.DIGEST: "the periodic digest / recap of what changed",
     IntentName.HELP: "what the bot can do, greetings",
@@ -102,6 +104,11 @@ RECORD_INTENT = types.FunctionDeclaration(
             },
             "limit": {"type": "integer", "minimum": 1},
             "guest": {"type": "string", "description": "A guest's name when no email is given."},
+            "tag": {
+                "type": "string",
+                "description": "Only for bulk_status: our own tag the guests must carry, as in "
+                "'approve all pending tagged vip' (the VIPs mean the tag vip).",
+            },
         },
         "required": ["intent"],
     },
@@ -179,6 +186,9 @@ class GeminiParser:
             intent = intent.model_copy(update={"event": known})  # same rule as offline
         if intent.is_write and detect_write_words(text, ctx) != intent.target_status:
             raise GeminiFailure(FallbackReason.UNSAFE_WRITE, "no matching write words")
+        if intent.intent is IntentName.BULK_STATUS and detect_tag(text, ctx) != intent.tag:
+            # A dropped (or invented) tag would widen (or narrow) who a bulk write touches.
+            raise GeminiFailure(FallbackReason.UNSAFE_WRITE, "tag filter not as written")
         return intent
 
     async def phrase(self, request: str, facts: Mapping[str, Any]) -> str:

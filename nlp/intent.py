@@ -32,6 +32,8 @@ class IntentName(StrEnum):
     SET_STATUS = "set_status"
     BULK_STATUS = "bulk_status"
     EXPORT = "export"
+    REPEAT_GUESTS = "repeat_guests"
+    VIP_GUESTS = "vip_guests"
     SYNC = "sync"
     DIGEST = "digest"
     HELP = "help"
@@ -102,8 +104,12 @@ SLOTS_BY_INTENT: dict[IntentName, frozenset[str]] = {
     IntentName.LIST_GUESTS: _FILTERS | {"limit"},
     IntentName.FIND_GUEST: frozenset({"event", "email", "guest"}),
     IntentName.SET_STATUS: frozenset({"event", "email", "guest", "target_status"}),
-    IntentName.BULK_STATUS: frozenset({"event", "status", "domain", "limit", "target_status"}),
+    IntentName.BULK_STATUS: frozenset(
+        {"event", "status", "domain", "limit", "target_status", "tag"}
+    ),
     IntentName.EXPORT: _FILTERS,
+    IntentName.REPEAT_GUESTS: frozenset({"event", "city", "status", "limit"}),
+    IntentName.VIP_GUESTS: frozenset({"event", "city", "status", "limit"}),
     IntentName.SYNC: frozenset({"event"}),
     IntentName.DIGEST: frozenset({"date_from", "date_to"}),
     IntentName.HELP: frozenset(),
@@ -115,6 +121,11 @@ _Domain = Annotated[
     str,
     BeforeValidator(lambda value: value.strip().lstrip("@") if isinstance(value, str) else value),
     StringConstraints(to_lower=True, pattern=r"^[a-z0-9-]+(\.[a-z0-9-]+)+$"),
+]
+_Tag = Annotated[
+    str,
+    BeforeValidator(lambda value: value.strip().lstrip("#") if isinstance(value, str) else value),
+    StringConstraints(to_lower=True, pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$"),
 ]
 _Email = Annotated[
     str,
@@ -141,7 +152,8 @@ class Intent(BaseModel):
     `event` is the canonical name of a known event when one matched, else the words naming
     it as written. `status` is the filter on guests (the status they have now); for write
     intents `target_status` is the status they should move to. `guest` carries a guest's
-    name when one was named without an email; it is not part of the CLI output.
+    name when one was named without an email, and `tag` one of our own tags a bulk write is
+    limited to ("approve all pending tagged vip"); neither is part of the CLI output.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -157,6 +169,7 @@ class Intent(BaseModel):
     target_status: TargetStatus | None = None
     limit: Annotated[int, Field(ge=1, le=10_000)] | None = None
     guest: _Text | None = None
+    tag: _Tag | None = None
 
     @model_validator(mode="after")
     def _coherent(self) -> Intent:
@@ -187,6 +200,9 @@ HELP_EXAMPLES = (
     "Is jane@acme.com registered for the founders dinner?",
     "Approve everyone pending from @acme.com for the founders dinner",
     "Export the waitlist for the winter gala",
+    "Who are the repeat guests for the Lisbon workshop?",
+    "Show VIPs pending approval",
+    "Approve all pending tagged vip for the founders dinner",
     "Sync with Luma",
     "Send me today's digest",
 )

@@ -100,6 +100,14 @@ EVENTS = _rx(
     r"events?|calendar|schedule|what is on|happening|going on|coming up|anything"
     r"|what do we have|what have we got|what did we do|what have we done"
 )
+REPEAT = _rx(
+    r"(?:repeat|returning|recurring|loyal) (?:guests?|attendees?|visitors?|people|folks"
+    r"|registrants?|faces)|regulars|repeaters|(?:came|come|been|attended) (?:here )?before"
+    r"|(?:came|come|coming) back|(?:attended|registered for|been to|came to) (?:more than one"
+    r"|several|multiple|many|other|previous|earlier|past) (?:of (?:our|my) )?events"
+)
+VIPS = _rx(r"vips?|very important (?:guests|people)|most important (?:guests|people)")
+TAG = _rx(r"(?:tagged|with (?:the |a )?tag|labell?ed) (?:as )?(?P<tag>[a-z0-9][a-z0-9_-]{0,31})")
 GREETING = re.compile(r"^(?:hi|hello|hey|yo|hiya|howdy|good (?:morning|afternoon|evening))\b")
 PAST_TENSE = _rx(r"did|was|were|happened|hosted|held|ran|went")
 BULK = _rx(
@@ -209,13 +217,20 @@ def _protected_words(events: tuple[KnownEvent, ...], cities: tuple[str, ...]) ->
 def _classify(reading: _Reading) -> IntentName:
     view, slots = reading.view(), reading.slots
     if _find_write(reading, consume=False):
+        # No write filters by a segment we cannot express: "approve the repeat guests" lists
+        # them instead of approving everyone the other words match.
+        if REPEAT.search(view):
+            return IntentName.REPEAT_GUESTS
         return IntentName.BULK_STATUS  # refined by _write_kind once filters are read
+    people = "email" not in slots
     checks = (
         (IntentName.HELP, HELP.search(view)),
         (IntentName.EXPORT, EXPORT.search(view)),
         (IntentName.SYNC, SYNC.search(view)),
         (IntentName.DIGEST, DIGEST.search(view)),
         (IntentName.DIGEST, "event" not in slots and DIGEST_WITHOUT_EVENT.search(view)),
+        (IntentName.REPEAT_GUESTS, people and REPEAT.search(view)),
+        (IntentName.VIP_GUESTS, people and VIPS.search(view)),
         (IntentName.FIND_GUEST, "email" in slots or FIND.search(view)),
         (IntentName.EVENT_SUMMARY, SUMMARY.search(view)),
         (
@@ -256,6 +271,8 @@ def _read_filters(reading: _Reading, intent: IntentName) -> None:
     approved" keeps "waitlisted" as the filter and "approved" as the target."""
     if intent in {IntentName.SET_STATUS, IntentName.BULK_STATUS}:
         reading.slots["target_status"] = _find_write(reading)
+        if tag := _find_tag(reading):
+            reading.slots["tag"] = tag
     for pattern, status in _STATUS_PATTERNS:
         if match := pattern.search(reading.view()):
             reading.slots["status"] = status
@@ -267,6 +284,22 @@ def _read_filters(reading: _Reading, intent: IntentName) -> None:
             reading.slots["limit"] = limit
             reading.take(match, "n")
             break
+
+
+def _find_tag(reading: _Reading) -> str | None:
+    """Our tag a write is limited to: "tagged vip", or "the VIPs" (the vip tag)."""
+    if match := TAG.search(reading.view()):
+        reading.take(match)
+        return match.group("tag")
+    if match := VIPS.search(reading.view()):
+        reading.take(match)
+        return "vip"
+    return None
+
+
+def detect_tag(text: str, ctx: ParseContext | None = None) -> str | None:
+    """The tag filter an organizer's words give a write order, or None (Gemini's check)."""
+    return _find_tag(_read_entities(text, ctx))
 
 
 def _number(word: str) -> int | None:
