@@ -22,6 +22,7 @@ from temporalio.worker import Worker
 
 from activities.bulk import BulkActivities
 from activities.digest import DigestActivities
+from activities.followups import FollowupActivities
 from activities.guest_status import GuestStatusActivities
 from activities.luma_access import LumaAccess
 from activities.notify import NotifyActivities
@@ -30,11 +31,13 @@ from activities.sync import SyncActivities
 from bot.factory import create_bot
 from core.settings import Settings
 from luma import BudgetPolicy, LumaPool
+from mailer import MailSetup, mail_setup
 from store.crypto import KeyBox
 from store.db import create_engine, session_factory
 from store.rate_budget import DatabaseRateBudget
 from workflows.bulk import BulkStatusWorkflow
 from workflows.digest import DailyDigestWorkflow
+from workflows.followups import FollowupWorkflow
 from workflows.guest_status import SetGuestStatusWorkflow
 from workflows.starter import register_search_attributes
 from workflows.summary import PostEventSummaryWorkflow
@@ -49,6 +52,7 @@ WORKFLOWS: Sequence[type] = (
     RefreshGuestWorkflow,
     DailyDigestWorkflow,
     PostEventSummaryWorkflow,
+    FollowupWorkflow,
 )
 
 
@@ -57,6 +61,7 @@ class WorkerClients:
     sessions: async_sessionmaker[AsyncSession]
     luma: LumaAccess
     bot: Bot | None
+    mail: MailSetup | None = None  # follow-up emails; None when MAIL_BACKEND is off
 
 
 def activities_for(clients: WorkerClients) -> list[Any]:
@@ -67,6 +72,7 @@ def activities_for(clients: WorkerClients) -> list[Any]:
     digest = DigestActivities(clients.sessions)
     notify = NotifyActivities(clients.bot, clients.sessions)
     guest_status = GuestStatusActivities(clients.luma)
+    followups = FollowupActivities(clients.sessions, clients.mail)
     return [
         bulk.resolve_bulk_targets,
         bulk.apply_bulk_batch,
@@ -82,6 +88,9 @@ def activities_for(clients: WorkerClients) -> list[Any]:
         digest.mark_digest_sent,
         notify.notify_chat,
         guest_status.set_guest_status,
+        followups.resolve_followup_recipients,
+        followups.send_followup_batch,
+        followups.followup_counts,
     ]
 
 
@@ -105,9 +114,12 @@ async def worker_clients(settings: Settings) -> AsyncIterator[WorkerClients]:
         else None
     )
     keybox = KeyBox(settings.resolved_encryption_keys())
+    mail = mail_setup(settings)
     try:
-        yield WorkerClients(sessions, LumaAccess(sessions, keybox, pool), bot)
+        yield WorkerClients(sessions, LumaAccess(sessions, keybox, pool), bot, mail)
     finally:
+        if mail is not None:
+            await mail.aclose()
         if bot is not None:
             await bot.session.close()
         await pool.aclose()

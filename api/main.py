@@ -16,11 +16,13 @@ from temporalio.client import Client
 
 from api.bodylimit import BodyLimitMiddleware
 from api.deps import ApiDeps, ApiLimits
-from api.errors import install_error_handlers
+from api.errors import error_responses, install_error_handlers
 from api.ratelimit import SlidingWindowLimiter
 from api.router import api_router
+from api.routes import unsubscribe
 from api.telegram import bot_webhook
 from core.settings import Settings
+from mailer.unsubscribe import UnsubscribeSigner
 from store.db import create_engine, session_factory
 from web.app import install_web
 from web.deps import WebDeps, connect_web
@@ -80,8 +82,11 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.limiter = SlidingWindowLimiter(limits.requests_per_minute, 60.0)
+    app.state.unsubscribe = UnsubscribeSigner.from_settings(settings)  # keys read on first use
     app.add_middleware(BodyLimitMiddleware, max_bytes=limits.max_body_bytes)
     install_error_handlers(app)
     app.include_router(api_router)
+    # Reached from emails, so no API token: the link is signed.
+    app.include_router(unsubscribe.router, responses=error_responses(400, 404, 413, 422))
     install_web(app)  # the admin portal under /web
     return app

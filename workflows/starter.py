@@ -50,6 +50,7 @@ from workflows.bulk import (
     ControlRequest,
 )
 from workflows.digest import DailyDigestWorkflow, DigestInput
+from workflows.followups import FollowupInput, FollowupProgress, FollowupWorkflow, followup_id
 from workflows.guest_status import SetGuestStatusWorkflow
 from workflows.sync import RefreshGuestInput, RefreshGuestWorkflow, SyncInput, SyncOrgWorkflow
 
@@ -89,10 +90,12 @@ class JobDefaults:
     heartbeat_timeout_seconds: float = 30.0
     summary_delay_minutes: int = 120
     sync_interval_minutes: int = 15
+    followup_batch_size: int = 50
 
     @classmethod
     def from_settings(cls, settings: Settings) -> JobDefaults:
         return cls(
+            followup_batch_size=settings.followup_batch_size,
             task_queue=settings.temporal_task_queue,
             ui_url=settings.temporal_ui_url,
             namespace=settings.temporal_namespace,
@@ -234,6 +237,43 @@ class Automations:
                     f"Cannot {action} this job: it is no longer running."
                 ) from None
             raise
+
+    # -- follow-up emails -----------------------------------------------------------------
+
+    async def start_followup(self, job: FollowupInput) -> BulkStart:
+        """Start the campaign, or find it already started (a double-clicked Send).
+
+        The id is fixed by (org, event, audience, campaign) and never reused, so a campaign
+        runs once even if the button is pressed again after it finished.
+        """
+        job = replace(
+            job,
+            batch_size=self.defaults.followup_batch_size,
+            heartbeat_timeout_seconds=self.defaults.heartbeat_timeout_seconds,
+        )
+        workflow_id = followup_id(job.org_id, job.event_id, job.audience, job.campaign_id)
+        try:
+            await self.client.start_workflow(
+                FollowupWorkflow.run,
+                job,
+                id=workflow_id,
+                task_queue=self.defaults.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                search_attributes=ids.search_attributes(
+                    org_id=job.org_id,
+                    kind="followup",
+                    event_id=job.event_id,
+                    requested_by=job.requested_by,
+                ),
+            )
+        except WorkflowAlreadyStartedError:
+            return BulkStart(workflow_id, True, self.ui_url(workflow_id))
+        return BulkStart(workflow_id, False, self.ui_url(workflow_id))
+
+    async def followup_progress(self, workflow_id: str) -> FollowupProgress:
+        return await self.handle(workflow_id).query(
+            FollowupWorkflow.progress, result_type=FollowupProgress
+        )
 
     # -- one guest ------------------------------------------------------------------------
 

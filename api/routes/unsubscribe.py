@@ -1,0 +1,59 @@
+"""The unsubscribe link in every follow-up email: no API token, the link's signature is the
+proof. GET is the link a person clicks; POST is the one-click unsubscribe mail clients send
+(RFC 8058, from the `List-Unsubscribe-Post` header). Both answer a small HTML page.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import HTMLResponse
+
+from api.deps import DepsDep
+from mailer import lists
+from mailer.unsubscribe import UnsubscribeSigner
+from store.models import Organization
+
+router = APIRouter(tags=["unsubscribe"])
+
+Token = Annotated[str, Path(max_length=1000, description="The signed token from the email")]
+PAGE = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+    '<meta name="viewport" content="width=device-width"><title>{title}</title></head>'
+    "<body><h1>{title}</h1><p>{text}</p></body></html>"
+)
+INVALID = "This unsubscribe link is not valid. Please use the link from the email as it is."
+
+
+def _page(title: str, text: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(PAGE.format(title=escape(title), text=escape(text)), status_code=status)
+
+
+async def _unsubscribe(token: str, request: Request, deps: DepsDep) -> HTMLResponse:
+    signer: UnsubscribeSigner = request.app.state.unsubscribe
+    who = signer.verify(token)
+    if who is None:
+        return _page("Link not valid", INVALID, 400)
+    async with deps.sessions.begin() as session:
+        org = await session.get(Organization, who.org_id)
+        if org is None:
+            return _page("Link not valid", "This organizer no longer uses our service.", 404)
+        await lists.unsubscribe(
+            session, org_id=who.org_id, email=who.normalized_email, source="link"
+        )
+    return _page(
+        "Unsubscribed",
+        f"{who.normalized_email} will get no more follow-up emails from {org.name}.",
+    )
+
+
+@router.get("/unsubscribe/{token}", response_class=HTMLResponse, summary="Unsubscribe (link)")
+async def unsubscribe_link(token: Token, request: Request, deps: DepsDep) -> HTMLResponse:
+    return await _unsubscribe(token, request, deps)
+
+
+@router.post("/unsubscribe/{token}", response_class=HTMLResponse, summary="One-click unsubscribe")
+async def unsubscribe_one_click(token: Token, request: Request, deps: DepsDep) -> HTMLResponse:
+    return await _unsubscribe(token, request, deps)

@@ -1,0 +1,188 @@
+"""Follow-up campaigns through a real worker and a local SMTP server (aiosmtpd)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+from sqlalchemy import select
+from temporalio.client import WorkflowFailureError
+
+from api.deps import ApiDeps
+from api.main import create_app
+from core.settings import Settings
+from mailer import lists
+from store.models import FollowupSend
+from tests.followups.conftest import (
+    ATTENDED,
+    NO_SHOWS,
+    PUBLIC_URL,
+    Inbox,
+    campaign,
+    running_worker,
+    seed_event,
+)
+from workflows.followups import FollowupReport, FollowupWorkflow
+from workflows.starter import Automations
+
+
+def handle_of(automations: Automations, workflow_id: str):  # type: ignore[no-untyped-def]
+    return automations.client.get_workflow_handle_for(FollowupWorkflow.run, workflow_id)
+
+
+async def run(automations: Automations, job) -> FollowupReport:  # type: ignore[no-untyped-def]
+    started = await automations.start_followup(job)
+    handle = handle_of(automations, started.workflow_id)
+    return await asyncio.wait_for(handle.result(), 60)
+
+
+async def test_attended_get_one_personal_email_each(automations, inbox: Inbox, seeded) -> None:
+    job = campaign(seeded, "attended")
+    report = await run(automations, job)
+
+    assert inbox.per_recipient() == {address: 1 for address in ATTENDED}
+    ada = inbox.to("ada@example.com")  # two registrations, one email (the first address)
+    assert ada["Subject"] == "Thank you for coming to Demo Night"
+    assert ada["From"] == "Demo Events <events@demo.test>"
+    assert "Ada Lovelace" in ada["To"]
+    text = ada.get_content().replace("\r\n", "\n")
+    assert text.startswith("Hi Ada,\n\nThanks for joining Demo Night!")
+    assert f"{PUBLIC_URL}/unsubscribe/" in text
+    assert ada["List-Unsubscribe"].strip().startswith(f"<{PUBLIC_URL}/unsubscribe/")
+    assert inbox.to("anon@example.com").get_content().startswith("Hi there,")
+    assert ada["Message-ID"].endswith("@demo.test>")
+    ids = {message["Message-ID"] for message in inbox.messages}
+    assert len(ids) == len(ATTENDED)
+    assert (report.counts.total, report.counts.sent, report.counts.pending) == (3, 3, 0)
+    assert "Sent: 3 of 3." in report.text
+
+    # A second press of the same Send: the same workflow id, nothing sent again.
+    again = await automations.start_followup(job)
+    assert again.already_running
+    await asyncio.sleep(0.2)
+    assert len(inbox.messages) == len(ATTENDED)
+
+
+async def test_no_shows_and_all(automations, inbox: Inbox, seeded) -> None:
+    await run(automations, campaign(seeded, "no-shows", subject="We missed you at {event}"))
+    assert set(inbox.per_recipient()) == NO_SHOWS
+    assert inbox.to("alan@example.com")["Subject"] == "We missed you at Demo Night"
+    inbox.messages.clear()
+    report = await run(automations, campaign(seeded, "all"))
+    assert inbox.per_recipient() == {address: 1 for address in ATTENDED | NO_SHOWS}
+    assert report.counts.sent == 5
+
+
+async def test_unsubscribed_people_are_skipped(
+    automations, inbox: Inbox, seeded, sessions, db_url, encryption_keys
+) -> None:
+    await run(automations, campaign(seeded, "attended"))
+    link = inbox.to("grace@example.com")["List-Unsubscribe"].strip().strip("<>")
+
+    settings = Settings(_env_file=None, database_url=db_url, encryption_keys=encryption_keys)  # type: ignore[call-arg]
+    app = create_app(settings, deps=ApiDeps(sessions, automations))
+    transport = httpx.ASGITransport(app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url=PUBLIC_URL) as client,
+    ):
+        page = await client.get(link.removeprefix(PUBLIC_URL))
+        assert page.status_code == 200 and "grace@example.com" in page.text
+        assert (await client.post(link.removeprefix(PUBLIC_URL))).status_code == 200  # again
+        token = link.rsplit("/", 1)[1]
+        forged = await client.get(f"/unsubscribe/{token[:-3]}abc")
+        assert forged.status_code == 400 and "not valid" in forged.text
+        assert (await client.get("/unsubscribe/garbage")).status_code == 400
+    async with sessions.begin() as session:  # the organizer's /unsubscribe, by hand
+        assert await lists.unsubscribe(
+            session, org_id=seeded.org_id, email="ANON@example.com", source="bot"
+        )
+
+    inbox.messages.clear()
+    report = await run(automations, campaign(seeded, "attended"))
+    assert set(inbox.per_recipient()) == {"ada@example.com"}
+    assert (report.counts.sent, report.counts.skipped) == (1, 2)
+    assert "Unsubscribed, not sent: 2." in report.text
+
+
+async def test_unsubscribe_is_per_org(automations, inbox: Inbox, sessions, keybox) -> None:
+    first = await seed_event(sessions, keybox)
+    second = await seed_event(sessions, keybox)
+    async with sessions.begin() as session:
+        await lists.unsubscribe(session, org_id=first.org_id, email="ada@example.com", source="bot")
+    await run(automations, campaign(second, "attended"))
+    assert inbox.per_recipient()["ada@example.com"] == 1
+
+
+async def test_refused_recipient_is_reported_and_the_rest_sent(
+    automations, inbox: Inbox, seeded, sessions
+) -> None:
+    inbox.refuse.add("grace@example.com")
+    job = campaign(seeded, "attended")
+    report = await run(automations, job)
+    assert set(inbox.per_recipient()) == {"ada@example.com", "anon@example.com"}
+    assert (report.counts.sent, report.counts.failed) == (2, 1)
+    assert "grace@example.com: recipient refused: 550" in report.text
+    async with sessions() as session:
+        states = dict(
+            (
+                await session.execute(
+                    select(FollowupSend.email, FollowupSend.state).where(
+                        FollowupSend.campaign_id == job.campaign_id
+                    )
+                )
+            ).all()
+        )
+    assert states == {
+        "ada@example.com": "sent",
+        "grace@example.com": "failed",
+        "anon@example.com": "sent",
+    }
+
+
+async def test_smtp_down_is_retried_until_it_is_back(
+    temporal_env, sessions, keybox, luma_pool, defaults, smtp_setup, inbox: Inbox, seeded
+) -> None:
+    """Connection refused means nothing was sent: the batch is retried, nobody gets two."""
+    from tests.followups.conftest import free_port
+
+    dead_port = free_port()
+    smtp_setup.mailer.port = dead_port  # type: ignore[attr-defined]
+    worker = await running_worker(temporal_env, sessions, keybox, luma_pool, defaults, smtp_setup)
+    async with worker:
+        automations = Automations(temporal_env.client, defaults)
+        started = await automations.start_followup(campaign(seeded, "attended"))
+        await asyncio.sleep(1)
+        assert inbox.messages == []
+        smtp_setup.mailer.port = inbox.port  # type: ignore[attr-defined]
+        handle = handle_of(automations, started.workflow_id)
+        report = await asyncio.wait_for(handle.result(), 60)
+    assert inbox.per_recipient() == {address: 1 for address in ATTENDED}
+    assert report.counts.sent == 3
+
+
+async def test_mail_off_on_the_worker_fails_plainly(
+    temporal_env, sessions, keybox, luma_pool, defaults, seeded
+) -> None:
+    worker = await running_worker(temporal_env, sessions, keybox, luma_pool, defaults, None)
+    async with worker:
+        automations = Automations(temporal_env.client, defaults)
+        started = await automations.start_followup(campaign(seeded, "attended"))
+        handle = handle_of(automations, started.workflow_id)
+        with pytest.raises(WorkflowFailureError) as failure:
+            await asyncio.wait_for(handle.result(), 30)
+    assert "MAIL_BACKEND" in str(failure.value.cause)
+
+
+async def test_progress_query(automations, inbox: Inbox, seeded) -> None:
+    inbox.hold_at = 1
+    started = await automations.start_followup(campaign(seeded, "attended"))
+    await asyncio.to_thread(inbox.holding.wait, 20)
+    progress = await automations.followup_progress(started.workflow_id)
+    assert progress.phase == "sending" and progress.counts.total == 3
+    inbox.release.set()
+    handle = handle_of(automations, started.workflow_id)
+    await asyncio.wait_for(handle.result(), 30)
+    done = await automations.followup_progress(started.workflow_id)
+    assert done.phase == "finished" and done.counts.sent == 3

@@ -1,0 +1,152 @@
+"""Post-event follow-up emails to an event's attendees or no-shows, as one durable job.
+
+Thin orchestration: snapshot the recipients, send heartbeated batches until none is pending
+(each batch returns the campaign's counts read from the table, so a retried batch never
+skews them), then post the report to the chat. Per-recipient idempotency lives in the
+activities (`activities.followups`); the workflow id is derived from (org, event, audience,
+campaign), so a double-clicked Send finds the job already running.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from html import escape
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.followups import (
+        CampaignRef,
+        FollowupActivities,
+        FollowupBatch,
+        FollowupCounts,
+        ResolveFollowup,
+    )
+    from activities.notify import ChatNotice, NotifyActivities
+    from mailer.drafts import AUDIENCE_LABELS
+    from workflows.retry import LONG, LUMA_RETRY, QUICK
+
+# Mail providers recover on their own schedule: retry patiently, but not forever.
+MAIL_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=5),
+    maximum_attempts=30,
+)
+BATCHES_PER_RUN = 200
+
+
+def followup_id(org_id: int, event_id: str, audience: str, campaign_id: str) -> str:
+    return f"followup-{org_id}-{event_id}-{audience}-{campaign_id}"
+
+
+@dataclass
+class FollowupInput:
+    org_id: int
+    event_id: str
+    event_name: str
+    audience: str  # attended | no-shows | all
+    campaign_id: str
+    subject: str  # templates: {first_name} and {event} are filled per recipient
+    body: str
+    chat_id: int | None = None
+    requested_by: int | None = None
+    batch_size: int = 50
+    heartbeat_timeout_seconds: float = 30.0
+    resolved: bool = False  # carried over continue-as-new
+
+
+@dataclass
+class FollowupReport:
+    counts: FollowupCounts
+    text: str = ""
+
+
+@dataclass
+class FollowupProgress:
+    phase: str  # resolving | sending | finished
+    counts: FollowupCounts = field(default_factory=FollowupCounts)
+
+
+def report_text(job: FollowupInput, counts: FollowupCounts) -> str:
+    who = AUDIENCE_LABELS.get(job.audience, job.audience)
+    lines = [
+        f"Follow-up to {who} of <b>{escape(job.event_name)}</b> finished.",
+        f"Sent: {counts.sent} of {counts.total}.",
+    ]
+    if counts.skipped:
+        lines.append(f"Unsubscribed, not sent: {counts.skipped}.")
+    if counts.failed:
+        lines.append(f"Could not send: {counts.failed}.")
+    if counts.uncertain:
+        lines.append(f"Maybe sent (the worker stopped mid-send; not repeated): {counts.uncertain}.")
+    lines += [f"• {escape(problem)}" for problem in counts.problems]
+    listed = len(counts.problems)
+    if counts.failed + counts.uncertain > listed:
+        lines.append(f"… and {counts.failed + counts.uncertain - listed} more.")
+    return "\n".join(lines)
+
+
+@workflow.defn
+class FollowupWorkflow:
+    def __init__(self) -> None:
+        self.phase = "resolving"
+        self.counts = FollowupCounts()
+
+    @workflow.run
+    async def run(self, job: FollowupInput) -> FollowupReport:
+        campaign = CampaignRef(job.org_id, job.event_id, job.campaign_id)
+        try:
+            pending = True
+            if not job.resolved:
+                self.counts = await workflow.execute_activity_method(
+                    FollowupActivities.resolve_followup_recipients,
+                    ResolveFollowup(campaign, job.audience),
+                    start_to_close_timeout=timedelta(minutes=5),
+                    retry_policy=LUMA_RETRY,
+                )
+                pending = self.counts.pending > 0
+                job = replace(job, resolved=True)
+            self.phase = "sending"
+            batches = 0
+            while pending:
+                if batches >= BATCHES_PER_RUN or workflow.info().is_continue_as_new_suggested():
+                    await workflow.wait_condition(workflow.all_handlers_finished)
+                    workflow.continue_as_new(job)
+                self.counts = await workflow.execute_activity_method(
+                    FollowupActivities.send_followup_batch,
+                    FollowupBatch(campaign, job.subject, job.body, job.event_name, job.batch_size),
+                    start_to_close_timeout=LONG,
+                    heartbeat_timeout=timedelta(seconds=job.heartbeat_timeout_seconds),
+                    retry_policy=MAIL_RETRY,
+                )
+                batches += 1
+                pending = self.counts.pending > 0
+        except ActivityError as error:
+            cause = error.cause
+            if not (isinstance(cause, ApplicationError) and cause.non_retryable):
+                raise
+            await self._notify(job, f"The follow-up stopped: {escape(cause.message)}", "failed")
+            raise ApplicationError(cause.message, type=cause.type, non_retryable=True) from None
+        self.phase = "finished"
+        report = FollowupReport(self.counts, report_text(job, self.counts))
+        await self._notify(job, report.text, "report")
+        return report
+
+    async def _notify(self, job: FollowupInput, text: str, what: str) -> None:
+        if job.chat_id is None:
+            return
+        key = f"followup-{what}:{workflow.info().workflow_id}"
+        await workflow.execute_activity_method(
+            NotifyActivities.notify_chat,
+            ChatNotice(job.org_id, job.chat_id, text, key),
+            start_to_close_timeout=QUICK,
+            retry_policy=LUMA_RETRY,
+        )
+
+    @workflow.query
+    def progress(self) -> FollowupProgress:
+        return FollowupProgress(self.phase, self.counts)
