@@ -11,7 +11,7 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -22,6 +22,7 @@ from temporalio.worker import Worker
 
 from activities.bulk import BulkActivities
 from activities.digest import DigestActivities
+from activities.enrichment import EnrichActivities, EnrichmentConfig
 from activities.followups import FollowupActivities
 from activities.guest_status import GuestStatusActivities
 from activities.luma_access import LumaAccess
@@ -37,6 +38,7 @@ from store.db import create_engine, session_factory
 from store.rate_budget import DatabaseRateBudget
 from workflows.bulk import BulkStatusWorkflow
 from workflows.digest import DailyDigestWorkflow
+from workflows.enrichment import EnrichOrgWorkflow
 from workflows.followups import FollowupWorkflow
 from workflows.guest_status import SetGuestStatusWorkflow
 from workflows.starter import register_search_attributes
@@ -52,6 +54,7 @@ WORKFLOWS: Sequence[type] = (
     RefreshGuestWorkflow,
     DailyDigestWorkflow,
     PostEventSummaryWorkflow,
+    EnrichOrgWorkflow,
     FollowupWorkflow,
 )
 
@@ -62,6 +65,7 @@ class WorkerClients:
     luma: LumaAccess
     bot: Bot | None
     mail: MailSetup | None = None  # follow-up emails; None when MAIL_BACKEND is off
+    enrichment: EnrichmentConfig = field(default_factory=EnrichmentConfig)
 
 
 def activities_for(clients: WorkerClients) -> list[Any]:
@@ -72,6 +76,7 @@ def activities_for(clients: WorkerClients) -> list[Any]:
     digest = DigestActivities(clients.sessions)
     notify = NotifyActivities(clients.bot, clients.sessions)
     guest_status = GuestStatusActivities(clients.luma)
+    enrichment = EnrichActivities(clients.sessions, clients.luma.keybox, clients.enrichment)
     followups = FollowupActivities(clients.sessions, clients.mail)
     return [
         bulk.resolve_bulk_targets,
@@ -88,6 +93,9 @@ def activities_for(clients: WorkerClients) -> list[Any]:
         digest.mark_digest_sent,
         notify.notify_chat,
         guest_status.set_guest_status,
+        enrichment.enrichment_plan,
+        enrichment.enrich_batch,
+        enrichment.finish_enrichment,
         followups.resolve_followup_recipients,
         followups.send_followup_batch,
         followups.followup_counts,
@@ -116,7 +124,13 @@ async def worker_clients(settings: Settings) -> AsyncIterator[WorkerClients]:
     keybox = KeyBox(settings.resolved_encryption_keys())
     mail = mail_setup(settings)
     try:
-        yield WorkerClients(sessions, LumaAccess(sessions, keybox, pool), bot, mail)
+        yield WorkerClients(
+            sessions,
+            LumaAccess(sessions, keybox, pool),
+            bot,
+            mail,
+            enrichment=EnrichmentConfig.from_settings(settings),
+        )
     finally:
         if mail is not None:
             await mail.aclose()

@@ -32,6 +32,7 @@ from bot.middlewares.tenant import TenantMiddleware
 from bot.middlewares.throttling import ThrottleLimits, ThrottlingMiddleware
 from bot.progress import ProgressBoard
 from bot.routers import automations, event_choice, events, link, natural, start, status_changes
+from bot.routers import enrichment as enrichment_router
 from bot.routers import trends as trends_router
 from bot.routers import web as web_router
 from core.settings import ConfigError, Settings
@@ -76,6 +77,7 @@ COMMANDS = [
     BotCommand(command="bulk", description="Approve or decline many guests"),
     BotCommand(command="export", description="Guest list as CSV"),
     BotCommand(command="trends", description="Trends: by month, event, city, domain, company"),
+    BotCommand(command="enrich", description="Guest enrichment: on, off, run, status"),
     BotCommand(command="sync", description="Sync with Luma now"),
     BotCommand(command="jobs", description="Running and recent jobs"),
     BotCommand(command="status", description="Linked calendar, cache and jobs"),
@@ -141,6 +143,7 @@ def build_dispatcher(deps: BotDeps, storage: BaseStorage | None = None) -> Dispa
         status_changes.build_router(),
         automations.build_router(),
         trends_router.build_router(),
+        enrichment_router.build_router(),
         web_router.build_router(),
         natural.build_router(),  # last: it takes any text addressed to the bot
     )

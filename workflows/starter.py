@@ -50,6 +50,7 @@ from workflows.bulk import (
     ControlRequest,
 )
 from workflows.digest import DailyDigestWorkflow, DigestInput
+from workflows.enrichment import EnrichInput, EnrichOrgWorkflow, enrich_id, enrich_schedule_id
 from workflows.followups import FollowupInput, FollowupProgress, FollowupWorkflow, followup_id
 from workflows.guest_status import SetGuestStatusWorkflow
 from workflows.sync import RefreshGuestInput, RefreshGuestWorkflow, SyncInput, SyncOrgWorkflow
@@ -372,6 +373,44 @@ class Automations:
             ),
         )
 
+    # -- enrichment -----------------------------------------------------------------------
+
+    async def start_enrichment(
+        self, org_id: int, *, chat_id: int | None = None, requested_by: int | None = None
+    ) -> WorkflowHandle[Any, Any]:
+        """Enrich the org's guests in the background, or join the run already going."""
+        return await self.client.start_workflow(
+            EnrichOrgWorkflow.run,
+            EnrichInput(org_id, chat_id),
+            id=enrich_id(org_id),
+            task_queue=self.defaults.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            search_attributes=ids.search_attributes(
+                org_id=org_id, kind="enrich", requested_by=requested_by
+            ),
+        )
+
+    async def set_enrichment_schedule(self, org_id: int, every: timedelta | None) -> None:
+        """Enrich the org every `every` (new guests arrive with syncs), or stop (None)."""
+        schedule_id = enrich_schedule_id(org_id)
+        if every is None:
+            await self._delete_schedule(schedule_id)
+            return
+        schedule = Schedule(
+            action=ScheduleActionStartWorkflow(
+                EnrichOrgWorkflow.run,
+                EnrichInput(org_id),
+                id=enrich_id(org_id),
+                task_queue=self.defaults.task_queue,
+                typed_search_attributes=ids.search_attributes(org_id=org_id, kind="enrich"),
+            ),
+            spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
+            policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+        )
+        await self._upsert_schedule(
+            schedule_id, schedule, ids.search_attributes(org_id=org_id, kind="enrich-schedule")
+        )
+
     # -- digest ---------------------------------------------------------------------------
 
     async def set_digest(self, *, chat_id: int, org_id: int, at: str, timezone: str) -> None:
@@ -421,6 +460,7 @@ class Automations:
     async def on_org_unlinked(self, org_id: int, chat_ids: list[int]) -> None:
         """The last chat let go of the org: stop its schedules."""
         await self._delete_schedule(ids.sync_schedule_id(org_id))
+        await self._delete_schedule(enrich_schedule_id(org_id))
         for chat_id in chat_ids:
             await self.clear_digest(chat_id)
 
