@@ -13,11 +13,12 @@ from temporalio import activity
 
 from activities.luma_access import LumaAccess
 from activities.sync import event_row
+from intel.trends import History, new_and_repeat, org_history
 from luma import NotFoundError
 from luma.emails import FREE_MAIL_DOMAINS
 from luma.models import APPROVED_STATUSES, REGISTERED_STATUSES
 from store import cache
-from store.models import AutomationSettings, Chat, EventSummary, Guest
+from store.models import AutomationSettings, Chat, EventSummary, Guest, utcnow
 
 FREE_MAIL = FREE_MAIL_DOMAINS
 
@@ -76,7 +77,7 @@ def summary_figures(guests: list[Guest], repeat_emails: set[str]) -> dict[str, A
     }
 
 
-def summary_text(name: str, figures: dict[str, Any], history_rate: float | None) -> str:
+def summary_text(name: str, figures: dict[str, Any], history: History | None = None) -> str:
     lines = [
         f"📊 <b>{escape(name)}</b> is over. Here is how it went:",
         f"Registered {figures['registered']} · approved {figures['approved']} · "
@@ -94,14 +95,35 @@ def summary_text(name: str, figures: dict[str, Any], history_rate: float | None)
     if figures["top_domains"]:
         top = ", ".join(f"{escape(str(n))} ({c})" for n, c in figures["top_domains"][:3])
         lines.append(f"Top email domains: {top}.")
-    rate = figures["attendance_rate"]
-    if rate is not None and history_rate is not None:
-        trend = "above" if rate >= history_rate else "below"
+    return "\n".join(lines + history_lines(figures, history))
+
+
+def _rate(value: float) -> str:
+    return f"{round(100 * value)}%"
+
+
+def history_lines(figures: dict[str, Any], history: History | None) -> list[str]:
+    """New against returning guests, and this event's rates against the org's average."""
+    lines = []
+    if "new_guests" in figures:
         lines.append(
-            f"Attendance {round(100 * rate)}% is {trend} your average of "
-            f"{round(100 * history_rate)}% over earlier events."
+            f"New guests {figures['new_guests']} · returning {figures['returning_guests']} "
+            "(registered for an earlier event)."
         )
-    return "\n".join(lines)
+    if history is None or not history.events:
+        return lines
+    over = f"over {history.events} earlier event{'s' if history.events != 1 else ''}"
+    rate, approved = figures["attendance_rate"], figures["approved"]
+    if rate is not None and history.attendance_rate is not None:
+        lines.append(
+            f"Attendance {_rate(rate)} vs your average {_rate(history.attendance_rate)} {over}."
+        )
+    if approved and history.no_show_rate is not None:
+        lines.append(
+            f"No-show rate {_rate(figures['no_shows'] / approved)} vs your average "
+            f"{_rate(history.no_show_rate)}."
+        )
+    return lines
 
 
 class SummaryActivities:
@@ -143,7 +165,18 @@ class SummaryActivities:
                 )
             )
             figures = summary_figures(guests, repeat_emails)
-            history = await self._history_rate(session, ref)
+            start_at = event.start_at if event else None
+            history = await org_history(
+                session, org_id=ref.org_id, now=utcnow(), before=start_at, exclude=ref.event_id
+            )
+            figures["new_guests"], figures["returning_guests"] = await new_and_repeat(
+                session, org_id=ref.org_id, luma_event_id=ref.event_id, start_at=start_at
+            )
+            figures["history"] = {
+                "events": history.events,
+                "attendance_rate": history.attendance_rate,
+                "no_show_rate": history.no_show_rate,
+            }
             text = summary_text(name, figures, history)
             stored = await session.scalar(
                 select(EventSummary).where(
@@ -162,17 +195,6 @@ class SummaryActivities:
             "declined": figures["declined"],
         }
         return SummaryResult(text=text, chart=chart, name=name)
-
-    async def _history_rate(self, session, ref: EventRef) -> float | None:  # type: ignore[no-untyped-def]
-        earlier = (
-            await session.scalars(
-                select(EventSummary.figures).where(
-                    EventSummary.org_id == ref.org_id, EventSummary.luma_event_id != ref.event_id
-                )
-            )
-        ).all()
-        rates = [f["attendance_rate"] for f in earlier if f.get("attendance_rate") is not None]
-        return sum(rates) / len(rates) if rates else None
 
     @activity.defn
     async def summary_recipients(self, ref: EventRef) -> Recipients:

@@ -13,8 +13,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from temporalio.testing import ActivityEnvironment
 
-from intel.trends import Dimension, new_and_repeat, org_history, trends
+from activities.luma_access import LumaAccess
+from activities.summary import EventRef, SummaryActivities, summary_text
+from intel.trends import Dimension, History, new_and_repeat, org_history, trends
 from luma.emails import identity_key
 from luma.simulator import RunningSimulator
 from store.models import utcnow
@@ -176,6 +179,70 @@ async def test_history_and_repeat_guests(sessions, synced) -> None:  # type: ign
         assert history.attendance_rate == pytest.approx(sum(rates) / len(rates))
         assert history.no_show_rate == pytest.approx(1 - sum(rates) / len(rates))
     assert (new, again) == (len(registered) - repeat, repeat)
+
+
+async def test_post_event_summary_compares_with_history(sessions, keybox, pool, synced) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    org_id, calendar = synced
+    now = utcnow()
+    past = sorted(
+        (e for e in calendar.events.values() if e.end_at < now.timestamp()),
+        key=lambda e: e.start_at,
+    )
+    latest, earlier = past[-1], past[:-1]
+
+    def rates(event: Any) -> tuple[float, float] | None:
+        approved = [g for g in event.guests.values() if g.approval_status in APPROVED]
+        if not approved:
+            return None
+        shown = sum(g.checked_in_at is not None for g in approved) / len(approved)
+        return shown, 1 - shown
+
+    history = [r for r in map(rates, earlier) if r is not None]
+    mine = rates(latest)
+    assert mine is not None and history
+
+    activities = SummaryActivities(LumaAccess(sessions, keybox, pool))
+    result = await ActivityEnvironment().run(
+        activities.compute_summary, EventRef(org_id, latest.id)
+    )
+
+    def pct(value: float) -> str:
+        return f"{round(100 * value)}%"
+
+    average = sum(a for a, _ in history) / len(history)
+    no_shows = sum(n for _, n in history) / len(history)
+    lines = result.text.splitlines()
+    assert (
+        f"Attendance {pct(mine[0])} vs your average {pct(average)} "
+        f"over {len(history)} earlier events."
+    ) in lines
+    assert f"No-show rate {pct(mine[1])} vs your average {pct(no_shows)}." in lines
+    assert any(line.startswith("New guests ") for line in lines)
+
+
+def test_summary_text_without_history_says_nothing_of_it() -> None:
+    figures = {
+        "registered": 10,
+        "approved": 8,
+        "declined": 1,
+        "waitlisted": 1,
+        "pending": 0,
+        "invited": 0,
+        "checked_in": 6,
+        "attendance_rate": 0.75,
+        "no_shows": 2,
+        "top_companies": [],
+        "top_domains": [],
+        "repeat_guests": 3,
+        "new_guests": 7,
+        "returning_guests": 3,
+    }
+    text = summary_text("Meetup", figures, History(0, None, None))
+    assert "New guests 7 · returning 3 (registered for an earlier event)." in text
+    assert "your average" not in text
+    one = summary_text("Meetup", figures, History(1, 0.5, 0.5))
+    assert "Attendance 75% vs your average 50% over 1 earlier event." in one
+    assert "No-show rate 25% vs your average 50%." in one
 
 
 async def test_unknown_org_sees_nothing(sessions) -> None:  # type: ignore[no-untyped-def]
