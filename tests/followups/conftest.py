@@ -18,8 +18,11 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.http_server import serving
 from luma import BudgetPolicy, LumaPool, email_domain, identity_key
 from mailer import MailSetup
 from mailer.smtp import SmtpMailer
@@ -222,3 +225,39 @@ def campaign(seeded: Seeded, audience: str = "attended", **changes: Any) -> Foll
         body=changes.pop("body", "Hi {first_name},\n\nThanks for joining {event}!"),
         **changes,
     )
+
+
+@dataclass
+class FakeSendGrid:
+    """SendGrid's v3 mail/send: 202, or the status scripted for an address (used once)."""
+
+    api_key: str = "SG.test-key-0123456789"
+    script: dict[str, list[int]] = field(default_factory=dict)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    accepted: list[dict[str, Any]] = field(default_factory=list)
+
+    def app(self) -> FastAPI:
+        app = FastAPI()
+
+        @app.post("/v3/mail/send")
+        async def send(request: Request) -> JSONResponse:
+            body = await request.json()
+            self.requests.append(body)
+            if request.headers.get("authorization") != f"Bearer {self.api_key}":
+                return JSONResponse({"errors": [{"message": "unauthorized"}]}, status_code=401)
+            address = body["personalizations"][0]["to"][0]["email"]
+            planned = self.script.get(address)
+            if planned:
+                status = planned.pop(0)
+                return JSONResponse({"errors": [{"message": f"scripted {status}"}]}, status)
+            self.accepted.append(body)
+            return JSONResponse(None, status_code=202)
+
+        return app
+
+
+@pytest.fixture
+async def sendgrid() -> AsyncIterator[tuple[FakeSendGrid, str]]:
+    fake = FakeSendGrid()
+    async with serving(fake.app()) as url:
+        yield fake, url

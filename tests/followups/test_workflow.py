@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 
 import httpx
 import pytest
@@ -12,12 +13,14 @@ from temporalio.client import WorkflowFailureError
 from api.deps import ApiDeps
 from api.main import create_app
 from core.settings import Settings
-from mailer import lists
+from mailer import MailSetup, lists
+from mailer.sendgrid import SendGridMailer
 from store.models import FollowupSend
 from tests.followups.conftest import (
     ATTENDED,
     NO_SHOWS,
     PUBLIC_URL,
+    SENDER,
     Inbox,
     campaign,
     running_worker,
@@ -186,3 +189,28 @@ async def test_progress_query(automations, inbox: Inbox, seeded) -> None:
     await asyncio.wait_for(handle.result(), 30)
     done = await automations.followup_progress(started.workflow_id)
     assert done.phase == "finished" and done.counts.sent == 3
+
+
+async def test_sendgrid_backend_end_to_end(
+    temporal_env, sessions, keybox, luma_pool, defaults, signer, sendgrid, seeded
+) -> None:
+    """The same campaign through SendGrid's API: a 429 is retried, a 400 is reported."""
+    fake, url = sendgrid
+    fake.script = {"grace@example.com": [429], "anon@example.com": [400]}
+    setup = MailSetup(SendGridMailer(fake.api_key, sender=SENDER, base_url=url), signer, PUBLIC_URL)
+    worker = await running_worker(temporal_env, sessions, keybox, luma_pool, defaults, setup)
+    try:
+        async with worker:
+            report = await run(
+                Automations(temporal_env.client, defaults), campaign(seeded, "attended")
+            )
+    finally:
+        await setup.aclose()
+    accepted = Counter(body["personalizations"][0]["to"][0]["email"] for body in fake.accepted)
+    assert accepted == {"ada@example.com": 1, "grace@example.com": 1}
+    ada = next(b for b in fake.accepted if b["personalizations"][0]["to"][0]["name"])
+    assert ada["subject"] == "Thank you for coming to Demo Night"
+    assert ada["content"][0]["value"].startswith("Hi Ada,")
+    assert ada["headers"]["List-Unsubscribe"].startswith(f"<{PUBLIC_URL}/unsubscribe/")
+    assert (report.counts.sent, report.counts.failed) == (2, 1)
+    assert "anon@example.com: SendGrid answered 400" in report.text
