@@ -1,0 +1,181 @@
+"""The senders on their own: SMTP login, SendGrid's answers, settings, tokens and drafts."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+from cryptography.fernet import Fernet
+from pydantic import ValidationError
+
+from core.settings import Settings
+from mailer import (
+    MailConfigError,
+    MailRejected,
+    MailUnavailable,
+    OutgoingMail,
+    build_mailer,
+    drafts,
+    message_id,
+)
+from mailer.sendgrid import SendGridMailer
+from mailer.smtp import SmtpMailer
+from mailer.unsubscribe import UnsubscribeSigner
+from tests.followups.conftest import SENDER, Inbox, free_port
+
+MAIL = OutgoingMail(
+    to="ada@example.com",
+    subject="Thank you",
+    text="Hi Ada",
+    message_id=message_id("1/evt/c/ada@example.com", SENDER),
+    to_name="Ada Lovelace",
+)
+
+
+async def test_sendgrid_payload_and_answers(sendgrid) -> None:  # type: ignore[no-untyped-def]
+    fake, url = sendgrid
+    mailer = SendGridMailer(fake.api_key, sender=SENDER, base_url=url)
+    try:
+        await mailer.send(MAIL)
+        (body,) = fake.accepted
+        assert body["from"] == {"email": "events@demo.test", "name": "Demo Events"}
+        assert body["personalizations"] == [
+            {"to": [{"email": "ada@example.com", "name": "Ada Lovelace"}]}
+        ]
+        assert body["subject"] == "Thank you"
+        assert body["content"] == [{"type": "text/plain", "value": "Hi Ada"}]
+        assert body["headers"]["Message-ID"] == MAIL.message_id
+        fake.script["ada@example.com"] = [429, 503, 400]
+        with pytest.raises(MailUnavailable):
+            await mailer.send(MAIL)
+        with pytest.raises(MailUnavailable):
+            await mailer.send(MAIL)
+        with pytest.raises(MailRejected):
+            await mailer.send(MAIL)
+    finally:
+        await mailer.aclose()
+    wrong = SendGridMailer("SG.wrong-key-000000000", sender=SENDER, base_url=url)
+    try:
+        with pytest.raises(MailConfigError):
+            await wrong.send(MAIL)
+    finally:
+        await wrong.aclose()
+    unreachable = SendGridMailer(fake.api_key, sender=SENDER, base_url="http://127.0.0.1:9")
+    try:
+        with pytest.raises(MailUnavailable):
+            await unreachable.send(MAIL)
+    finally:
+        await unreachable.aclose()
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
+async def test_smtp_login_and_refusals() -> None:
+    def authenticate(server, session, envelope, mechanism, auth_data) -> AuthResult:  # type: ignore[no-untyped-def]
+        wanted = LoginPassword(b"mailer", b"s3cret-pass")
+        # handled=False: the server answers 535 itself (True would leave the client hanging).
+        return AuthResult(success=auth_data == wanted, handled=False)
+
+    inbox = Inbox(port=free_port())
+    controller = Controller(
+        inbox,
+        hostname="127.0.0.1",
+        port=inbox.port,
+        authenticator=authenticate,
+        auth_required=True,
+        auth_require_tls=False,
+    )
+    controller.start()
+    try:
+        good = SmtpMailer(
+            "127.0.0.1",
+            inbox.port,
+            sender=SENDER,
+            username="mailer",
+            password="s3cret-pass",
+            starttls=False,
+        )
+        await good.send(MAIL)
+        assert inbox.per_recipient() == {"ada@example.com": 1}
+        message = inbox.messages[0]
+        assert message["Message-ID"] == MAIL.message_id
+        assert message["To"] == "Ada Lovelace <ada@example.com>"
+
+        bad = SmtpMailer(
+            "127.0.0.1",
+            inbox.port,
+            sender=SENDER,
+            username="mailer",
+            password="nope",
+            starttls=False,
+        )
+        with pytest.raises(MailConfigError):
+            await bad.send(MAIL)
+        inbox.refuse.add("ada@example.com")
+        with pytest.raises(MailRejected, match="550"):
+            await good.send(MAIL)
+        # A server without STARTTLS, when STARTTLS is required: a config error, nothing sent.
+        with pytest.raises(MailConfigError):
+            await SmtpMailer("127.0.0.1", inbox.port, sender=SENDER, starttls=True).send(MAIL)
+    finally:
+        controller.stop()
+    with pytest.raises(MailUnavailable):
+        await SmtpMailer("127.0.0.1", free_port(), sender=SENDER, starttls=False).send(MAIL)
+    assert len(inbox.messages) == 1
+
+
+def settings(**values: Any) -> Settings:
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def test_settings_need_a_sender_and_a_key() -> None:
+    assert build_mailer(settings()) is None
+    with pytest.raises(ValidationError, match="MAIL_FROM"):
+        settings(mail_backend="smtp")
+    with pytest.raises(ValidationError, match="SENDGRID_API_KEY"):
+        settings(mail_backend="sendgrid", mail_from=SENDER)
+    smtp = settings(mail_backend="smtp", mail_from=SENDER, smtp_password="hunter2-smtp-pass")
+    assert isinstance(build_mailer(smtp), SmtpMailer)
+    assert "hunter2-smtp-pass" in smtp.secret_values()
+
+
+async def test_mail_secrets_are_redacted_from_logs(caplog) -> None:  # type: ignore[no-untyped-def]
+    from core.logs import secrets
+
+    configured = settings(
+        mail_backend="sendgrid", mail_from=SENDER, sendgrid_api_key="SG.very-secret-key-42"
+    )
+    mailer = build_mailer(configured)
+    assert isinstance(mailer, SendGridMailer)
+    await mailer.aclose()
+    secrets.add(*configured.secret_values())
+    with caplog.at_level(logging.INFO):
+        logging.getLogger("lumabot.test").info("key is %s", "SG.very-secret-key-42")
+    assert "SG.very-secret-key-42" not in caplog.text
+
+
+def test_unsubscribe_tokens_are_signed_and_survive_key_rotation() -> None:
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    before = UnsubscribeSigner(lambda: [old])
+    token = before.sign(7, "ada@example.com")
+    after = UnsubscribeSigner(lambda: [new, old])
+    assert after.verify(token) is not None
+    assert after.verify(token).org_id == 7  # type: ignore[union-attr]
+    assert UnsubscribeSigner(lambda: [new]).verify(token) is None
+    payload, mac = token.split(".")
+    other = before.sign(8, "ada@example.com").split(".")[0]
+    assert before.verify(f"{other}.{mac}") is None  # another org with this person's MAC
+    for garbage in ("", ".", "abc", "a.b", f"{payload}.", "%%%.%%%"):
+        assert before.verify(garbage) is None
+
+
+def test_drafts() -> None:
+    assert drafts.render("Hi {first_name} — {event} {x}", name="Ada Lovelace", event="Gala") == (
+        "Hi Ada — Gala {x}"
+    )
+    assert drafts.render("Hi {first_name}", name="  ", event="Gala") == "Hi there"
+    custom = drafts.from_text("Subject: See you at {event}\nHello {first_name}!", "Fallback")
+    assert custom == drafts.Draft("See you at {event}", "Hello {first_name}!")
+    assert drafts.from_text("Just text", "Fallback") == drafts.Draft("Fallback", "Just text")
