@@ -15,6 +15,8 @@ from sqlalchemy import Select, String, and_, cast, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.bulk import GuestFilter as BulkFilter
+from intel.people import insight_of
+from intel.vip import VipRules
 from store.models import Guest, GuestProfile, GuestTag
 
 PER_PAGE = 50
@@ -45,6 +47,7 @@ class GuestView:
     status: str = ""
     domain: str = ""
     tag: str = ""
+    vip: bool = False
     repeat: bool = False
     question: str = ""
     answer: str = ""
@@ -61,6 +64,7 @@ class GuestView:
             status=_text(params.get("status"), 32),
             domain=_text(params.get("domain"), 255).lower().lstrip("@"),
             tag=_text(params.get("tag"), 64).lower(),
+            vip=params.get("vip") in ("1", "on", "true"),
             repeat=params.get("repeat") in ("1", "on", "true"),
             question=_text(params.get("question")),
             answer=_text(params.get("answer")),
@@ -92,7 +96,7 @@ class GuestView:
 
     def bulk_filter(self) -> BulkFilter | None:
         """The same selection as the bulk job's own filter, when it can say it."""
-        if self.q or self.tag or self.repeat or (self.answer and not self.question):
+        if self.q or self.tag or self.vip or self.repeat or (self.answer and not self.question):
             return None
         return BulkFilter(
             statuses=[self.status] if self.status else [],
@@ -102,7 +106,17 @@ class GuestView:
         )
 
 
-def statement(org_id: int, event_id: str, view: GuestView) -> Select[tuple[Guest]]:
+@dataclass(frozen=True)
+class PeopleRules:
+    """What the VIP and repeat filters need beyond the view: see `people_rules`."""
+
+    vips: frozenset[str] = frozenset()
+    repeat_min_events: int = VipRules().repeat_min_events
+
+
+def statement(
+    org_id: int, event_id: str, view: GuestView, people: PeopleRules = PeopleRules()
+) -> Select[tuple[Guest]]:
     """The view's guests of one event of one org (unsorted)."""
     query = select(Guest).where(
         Guest.org_id == org_id, Guest.luma_event_id == event_id, Guest.gone_at.is_(None)
@@ -128,12 +142,14 @@ def statement(org_id: int, event_id: str, view: GuestView) -> Select[tuple[Guest
                 GuestTag.tag == view.tag,
             )
         )
+    if view.vip:
+        query = query.where(Guest.normalized_email.in_(list(people.vips)))
     if view.repeat:
         query = query.where(
             exists().where(
                 GuestProfile.org_id == org_id,
                 GuestProfile.normalized_email == Guest.normalized_email,
-                GuestProfile.events_registered > 1,
+                GuestProfile.events_registered >= people.repeat_min_events,
             )
         )
     # Registration answers are JSON; matching their text is coarse but index-free and
@@ -145,11 +161,58 @@ def statement(org_id: int, event_id: str, view: GuestView) -> Select[tuple[Guest
     return query
 
 
+async def people_rules(
+    session: AsyncSession, *, org_id: int, event_id: str, view: GuestView, rules: VipRules
+) -> PeopleRules:
+    """The repeat threshold, and when the view asks for VIPs, who they are in this event.
+
+    VIP scores are computed by `intel.vip` in Python, never stored, so this reads the event's
+    people once (a second or so at 50,000 guests) and only when the VIP filter is on.
+    """
+    if not view.vip:
+        return PeopleRules(repeat_min_events=rules.repeat_min_events)
+    # Two joined reads instead of IN-lists of 50,000 keys; scoring stays intel.vip's.
+    keys = (
+        select(Guest.normalized_email)
+        .where(Guest.org_id == org_id, Guest.luma_event_id == event_id, Guest.gone_at.is_(None))
+        .distinct()
+    )
+    profiles = {
+        profile.normalized_email: profile
+        for profile in await session.scalars(
+            select(GuestProfile).where(
+                GuestProfile.org_id == org_id, GuestProfile.normalized_email.in_(keys)
+            )
+        )
+    }
+    tags: dict[str, list[str]] = {}
+    for key, tag in await session.execute(
+        select(GuestTag.normalized_email, GuestTag.tag)
+        .where(GuestTag.org_id == org_id, GuestTag.normalized_email.in_(keys))
+        .order_by(GuestTag.tag)
+    ):
+        tags.setdefault(key, []).append(tag)
+    insights = {
+        key: insight_of(key, profiles.get(key), tags.get(key, []), [], rules)
+        for key in await session.scalars(keys)
+    }
+    return PeopleRules(
+        frozenset(key for key, insight in insights.items() if insight.vip.is_vip),
+        rules.repeat_min_events,
+    )
+
+
 async def browse(
-    session: AsyncSession, *, org_id: int, event_id: str, view: GuestView, per_page: int = PER_PAGE
+    session: AsyncSession,
+    *,
+    org_id: int,
+    event_id: str,
+    view: GuestView,
+    per_page: int = PER_PAGE,
+    people: PeopleRules = PeopleRules(),
 ) -> tuple[Sequence[Guest], int]:
     """One page of the view in its order, and how many guests the view holds."""
-    base = statement(org_id, event_id, view)
+    base = statement(org_id, event_id, view, people)
     total = await session.scalar(select(func.count()).select_from(base.subquery())) or 0
     column = SORTS[view.sort]
     ordered = column.desc().nulls_last() if view.desc else column.asc().nulls_last()
@@ -161,10 +224,15 @@ async def browse(
 
 
 async def matching_emails(
-    session: AsyncSession, *, org_id: int, event_id: str, view: GuestView
+    session: AsyncSession,
+    *,
+    org_id: int,
+    event_id: str,
+    view: GuestView,
+    people: PeopleRules = PeopleRules(),
 ) -> list[str] | None:
     """Every email the view holds, or None when there are more than a job may carry."""
-    base = statement(org_id, event_id, view).with_only_columns(Guest.email)
+    base = statement(org_id, event_id, view, people).with_only_columns(Guest.email)
     emails = list(await session.scalars(base.order_by(Guest.id).limit(MAX_BULK_EMAILS + 1)))
     return None if len(emails) > MAX_BULK_EMAILS else emails
 

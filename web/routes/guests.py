@@ -13,18 +13,22 @@ from activities.bulk import GuestFilter as BulkFilter
 from api.deps import LUMA_ID_PATTERN, ApiDeps
 from catalog.bulk_preview import preview_bulk
 from catalog.guests import csv_header, csv_rows
+from intel.people import insights_for
+from intel.vip import VipRules
 from luma.models import ApprovalStatus
 from store import cache
 from store.models import Event
-from web.deps import Admin, Api, Reader, audit_write
+from web.deps import Admin, Api, Reader, WebDep, audit_write
 from web.errors import WebError, not_found
 from web.guest_query import (
     MAX_BULK_EMAILS,
     PER_PAGE,
     GuestView,
+    PeopleRules,
     browse,
     known_emails,
     matching_emails,
+    people_rules,
     view_from_form,
 )
 from web.render import page, see_other
@@ -43,11 +47,27 @@ async def org_event(session: AsyncSession, org_id: int, event_id: str) -> Event:
 
 
 @router.get("/guests")
-async def guests_page(request: Request, viewer: Reader, deps: Api, event_id: EventId) -> object:
+async def guests_page(
+    request: Request, viewer: Reader, deps: Api, web: WebDep, event_id: EventId
+) -> object:
     view = GuestView.from_params(request.query_params)
+    rules = VipRules.from_settings(web.settings)
     async with deps.sessions() as session:
         event = await org_event(session, viewer.org_id, event_id)
-        guests, total = await browse(session, org_id=viewer.org_id, event_id=event_id, view=view)
+        people = await people_rules(
+            session, org_id=viewer.org_id, event_id=event_id, view=view, rules=rules
+        )
+        guests, total = await browse(
+            session, org_id=viewer.org_id, event_id=event_id, view=view, people=people
+        )
+        # Badges for the rows shown: VIP (with the reasons) and repeat guests.
+        insights = await insights_for(
+            session,
+            org_id=viewer.org_id,
+            emails=[guest.normalized_email for guest in guests],
+            rules=rules,
+            with_notes=False,
+        )
         pages = max(1, -(-total // PER_PAGE))
         return await page(
             request,
@@ -56,6 +76,7 @@ async def guests_page(request: Request, viewer: Reader, deps: Api, event_id: Eve
             "guests.html",
             event=event,
             guests=guests,
+            insights=insights,
             total=total,
             view=view,
             pages=pages,
@@ -65,19 +86,28 @@ async def guests_page(request: Request, viewer: Reader, deps: Api, event_id: Eve
 
 
 @router.get("/guests.csv")
-async def export_csv(request: Request, viewer: Reader, deps: Api, event_id: EventId) -> object:
+async def export_csv(
+    request: Request, viewer: Reader, deps: Api, web: WebDep, event_id: EventId
+) -> object:
     view = GuestView.from_params(request.query_params)
     async with deps.sessions() as session:
         await org_event(session, viewer.org_id, event_id)
+        people = await people_rules(
+            session,
+            org_id=viewer.org_id,
+            event_id=event_id,
+            view=view,
+            rules=VipRules.from_settings(web.settings),
+        )
     return StreamingResponse(
-        _csv_stream(deps, viewer.org_id, event_id, view),
+        _csv_stream(deps, viewer.org_id, event_id, view, people),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="guests-{event_id}.csv"'},
     )
 
 
 async def _csv_stream(
-    deps: ApiDeps, org_id: int, event_id: str, view: GuestView
+    deps: ApiDeps, org_id: int, event_id: str, view: GuestView, people: PeopleRules
 ) -> AsyncIterator[str]:
     """The view in its order, page by page, each page on a short session."""
     yield csv_header()
@@ -90,6 +120,7 @@ async def _csv_stream(
                 event_id=event_id,
                 view=GuestView(**{**vars(view), "page": number}),
                 per_page=CSV_PAGE,
+                people=people,
             )
         yield csv_rows(rows)
         if len(rows) < CSV_PAGE:
@@ -98,7 +129,7 @@ async def _csv_stream(
 
 
 async def _bulk_choice(
-    session: AsyncSession, org_id: int, event_id: str, form: Any
+    session: AsyncSession, org_id: int, event_id: str, form: Any, rules: VipRules
 ) -> tuple[str, BulkFilter, GuestView, list[str], str]:
     """What a bulk form asks for: target status, the job's filter, and how to describe it."""
     action, _, scope = str(form.get("do", "")).partition(":")
@@ -117,7 +148,10 @@ async def _bulk_choice(
     exact = view.bulk_filter()
     if exact is not None:
         return TARGETS[action], exact, view, [], "every guest matching the filter"
-    found = await matching_emails(session, org_id=org_id, event_id=event_id, view=view)
+    people = await people_rules(session, org_id=org_id, event_id=event_id, view=view, rules=rules)
+    found = await matching_emails(
+        session, org_id=org_id, event_id=event_id, view=view, people=people
+    )
     if found is None:
         raise WebError(
             400,
@@ -131,13 +165,15 @@ async def _bulk_choice(
 
 
 @router.post("/bulk")
-async def bulk_confirm(request: Request, viewer: Admin, deps: Api, event_id: EventId) -> object:
+async def bulk_confirm(
+    request: Request, viewer: Admin, deps: Api, web: WebDep, event_id: EventId
+) -> object:
     """The confirmation page: what the job would do, counted from the cache."""
     form = await request.form()
     async with deps.sessions() as session:
         event = await org_event(session, viewer.org_id, event_id)
         target, bulk, view, emails, scope = await _bulk_choice(
-            session, viewer.org_id, event_id, form
+            session, viewer.org_id, event_id, form, VipRules.from_settings(web.settings)
         )
         preview = await preview_bulk(
             session,
@@ -164,11 +200,15 @@ async def bulk_confirm(request: Request, viewer: Admin, deps: Api, event_id: Eve
 
 
 @router.post("/bulk/start")
-async def bulk_start(request: Request, viewer: Admin, deps: Api, event_id: EventId) -> object:
+async def bulk_start(
+    request: Request, viewer: Admin, deps: Api, web: WebDep, event_id: EventId
+) -> object:
     form = await request.form()
     async with deps.sessions() as session:
         event = await org_event(session, viewer.org_id, event_id)
-        target, bulk, _, _, _ = await _bulk_choice(session, viewer.org_id, event_id, form)
+        target, bulk, _, _, _ = await _bulk_choice(
+            session, viewer.org_id, event_id, form, VipRules.from_settings(web.settings)
+        )
     started = await deps.automations.start_bulk(
         org_id=viewer.org_id,
         event_id=event_id,

@@ -8,10 +8,12 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, Path, Request
 
 from catalog.guests import person_history
+from intel.people import insights_for
+from intel.vip import VipRules
 from luma import InvalidEmailError, identity_key
 from store import profiles
 from web.auth import Viewer
-from web.deps import Admin, Api, Reader, audit_write
+from web.deps import Admin, Api, Reader, WebDep, audit_write
 from web.errors import WebError, not_found
 from web.render import page, see_other
 
@@ -31,25 +33,33 @@ def profile_url(email: str) -> str:
 
 
 @router.get("")
-async def profile_page(request: Request, viewer: Reader, deps: Api, email: Email) -> object:
+async def profile_page(
+    request: Request, viewer: Reader, deps: Api, web: WebDep, email: Email
+) -> object:
     key = person_key(email)
     async with deps.sessions() as session:
-        history = await person_history(session, org_id=viewer.org_id, who=email, limit=100)
-        profile = await profiles.get_profile(session, org_id=viewer.org_id, normalized_email=key)
-        if not history and profile is None:
+        history = await person_history(session, org_id=viewer.org_id, who=key, limit=100)
+        insight = (
+            await insights_for(
+                session,
+                org_id=viewer.org_id,
+                emails=[key],
+                rules=VipRules.from_settings(web.settings),
+            )
+        )[key]
+        if not history and insight.profile is None:
             raise not_found("person")
-        tags = (await profiles.tags_for(session, org_id=viewer.org_id, emails=[key])).get(key, [])
-        notes = (await profiles.notes_for(session, org_id=viewer.org_id, emails=[key])).get(key, [])
         return await page(
             request,
             session,
             viewer,
             "profile.html",
             email=email,
-            profile=profile,
+            profile=insight.profile,
+            insight=insight,
             history=history,
-            tags=tags,
-            notes=notes,
+            tags=insight.tags,
+            notes=insight.notes,
             nav="events",
         )
 
