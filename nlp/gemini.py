@@ -65,6 +65,8 @@ _INTENT_HELP = {
     IntentName.EXPORT: "a CSV/spreadsheet of guests",
     IntentName.REPEAT_GUESTS: "guests who came to or registered for earlier events too",
     IntentName.VIP_GUESTS: "the VIPs (high VIP score) of an event or of upcoming events",
+    IntentName.TRENDS: "registrations, approvals, attendance or no-show rates across "
+    "events, over time or by city, email domain or company",
     IntentName.SYNC: "refresh data from Luma",
     IntentName.DIGEST: "the periodic digest / recap of what changed",
     IntentName.HELP: "what the bot can do, greetings",
@@ -108,6 +110,11 @@ RECORD_INTENT = types.FunctionDeclaration(
                 "type": "string",
                 "description": "Only for bulk_status: our own tag the guests must carry, as in "
                 "'approve all pending tagged vip' (the VIPs mean the tag vip).",
+            },
+            "group_by": {
+                "type": "string",
+                "enum": ["event", "city", "month", "domain", "company"],
+                "description": "Only for trends: what to compare (month when over time).",
             },
         },
         "required": ["intent"],

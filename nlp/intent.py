@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -34,6 +34,7 @@ class IntentName(StrEnum):
     EXPORT = "export"
     REPEAT_GUESTS = "repeat_guests"
     VIP_GUESTS = "vip_guests"
+    TRENDS = "trends"
     SYNC = "sync"
     DIGEST = "digest"
     HELP = "help"
@@ -110,6 +111,7 @@ SLOTS_BY_INTENT: dict[IntentName, frozenset[str]] = {
     IntentName.EXPORT: _FILTERS,
     IntentName.REPEAT_GUESTS: frozenset({"event", "city", "status", "limit"}),
     IntentName.VIP_GUESTS: frozenset({"event", "city", "status", "limit"}),
+    IntentName.TRENDS: frozenset({"group_by"}),
     IntentName.SYNC: frozenset({"event"}),
     IntentName.DIGEST: frozenset({"date_from", "date_to"}),
     IntentName.HELP: frozenset(),
@@ -170,6 +172,8 @@ class Intent(BaseModel):
     limit: Annotated[int, Field(ge=1, le=10_000)] | None = None
     guest: _Text | None = None
     tag: _Tag | None = None
+    # trends: what to group by (intel.trends.Dimension); not part of the CLI output.
+    group_by: Literal["event", "city", "month", "domain", "company"] | None = None
 
     @model_validator(mode="after")
     def _coherent(self) -> Intent:
@@ -205,6 +209,7 @@ HELP_EXAMPLES = (
     "Approve all pending tagged vip for the founders dinner",
     "Sync with Luma",
     "Send me today's digest",
+    "Which email domains attend most?",
 )
 
 

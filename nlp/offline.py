@@ -107,6 +107,24 @@ REPEAT = _rx(
     r"|several|multiple|many|other|previous|earlier|past) (?:of (?:our|my) )?events"
 )
 VIPS = _rx(r"vips?|very important (?:guests|people)|most important (?:guests|people)")
+_BY = r"(?:by|per|each|every|across|for each|split by|broken down by)"
+TRENDS = _rx(
+    r"trends?|trending|over time|month over month|year over year"
+    rf"|{_BY} (?:months?|cit(?:y|ies)|(?:email )?domains?|compan(?:y|ies)|events?)"
+    r"|monthly (?:registrations|attendance|numbers|signups)"
+    r"|(?:no shows?|noshows?|approval|attendance|turnout|show up) rates?"
+    r"|which (?:email )?(?:domains|companies|cities|months) (?:attend|register|show up|come"
+    r"|bring|sign up)"
+    r"|(?:domains|companies|cities) (?:attend|register|show up|come)(?:s)? (?:the )?most"
+)
+# What a trend is grouped by, first match wins; over time (by month) when none is named.
+TREND_GROUPS = (
+    ("domain", _rx(r"(?:email )?domains?")),
+    ("company", _rx(r"compan(?:y|ies)|employers?|organi[sz]ations?")),
+    ("city", _rx(r"cit(?:y|ies)|locations?")),
+    ("event", _rx(rf"{_BY} events?|which events|events? by")),
+    ("month", _rx(r"months?|monthly|over time")),
+)
 TAG = _rx(r"(?:tagged|with (?:the |a )?tag|labell?ed) (?:as )?(?P<tag>[a-z0-9][a-z0-9_-]{0,31})")
 GREETING = re.compile(r"^(?:hi|hello|hey|yo|hiya|howdy|good (?:morning|afternoon|evening))\b")
 PAST_TENSE = _rx(r"did|was|were|happened|hosted|held|ran|went")
@@ -164,6 +182,10 @@ class OfflineParser:
         """The intent in `text`; deterministic for a given text and context."""
         reading = _read_entities(text, ctx)
         intent = _classify(reading)
+        if intent is IntentName.TRENDS:
+            view = reading.view()
+            group = next((name for name, rx in TREND_GROUPS if rx.search(view)), None)
+            reading.slots["group_by"] = group
         _read_filters(reading, intent)
         if intent in {IntentName.SET_STATUS, IntentName.BULK_STATUS}:
             intent = _write_kind(reading)
@@ -231,6 +253,7 @@ def _classify(reading: _Reading) -> IntentName:
         (IntentName.DIGEST, "event" not in slots and DIGEST_WITHOUT_EVENT.search(view)),
         (IntentName.REPEAT_GUESTS, people and REPEAT.search(view)),
         (IntentName.VIP_GUESTS, people and VIPS.search(view)),
+        (IntentName.TRENDS, "event" not in slots and TRENDS.search(view)),
         (IntentName.FIND_GUEST, "email" in slots or FIND.search(view)),
         (IntentName.EVENT_SUMMARY, SUMMARY.search(view)),
         (

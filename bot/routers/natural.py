@@ -20,9 +20,11 @@ from bot.routers.event_choice import live_events, with_event
 from bot.routers.events import find_person, show_events
 from bot.routers.start import help_text
 from bot.routers.status_changes import ask_bulk, ask_status_change
+from bot.routers.trends import show_trends
 from bot.texts import q
 from catalog.events import EventFilter
 from catalog.guests import person_history
+from intel.trends import Dimension
 from nlp import Intent, IntentName, KnownEvent, ParseContext
 
 NOT_UNDERSTOOD = "Sorry, I did not understand that. /help shows what I can answer."
@@ -79,6 +81,8 @@ async def act(ctx: Ctx, intent: Intent) -> None:
             domains=[intent.domain] if intent.domain else [],
         )
         await ask_bulk(ctx, intent.target_status.value, filters)
+    elif name is IntentName.TRENDS:
+        await show_trends(ctx, Dimension(intent.group_by or Dimension.MONTH))
     elif name is IntentName.SYNC:
         await sync_now(ctx)
     elif name is IntentName.DIGEST:

@@ -43,3 +43,14 @@ async def test_trends_need_a_linked_chat(world) -> None:  # type: ignore[no-unty
     reply = await world.say(person, person, "/trends")
     assert "not linked" in reply.text
     assert world.tg.photos(person) == []
+
+
+async def test_trends_in_plain_language(world) -> None:  # type: ignore[no-untyped-def]
+    calendar = await world.calendar()
+    person = world.person()
+    await world.link(calendar, person, person)  # a DM: every text is for the bot
+
+    reply = await world.say(person, person, "which email domains attend most?")
+    assert reply.text.startswith("📈 Trends by email domain over 5 events")
+    chart = await world.next_message(person, lambda m: m.photo is not None)
+    assert chart.caption == "Trends by email domain"
