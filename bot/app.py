@@ -33,6 +33,7 @@ from bot.middlewares.throttling import ThrottleLimits, ThrottlingMiddleware
 from bot.progress import ProgressBoard
 from bot.routers import automations, event_choice, events, link, natural, start, status_changes
 from bot.routers import enrichment as enrichment_router
+from bot.routers import followups as followups_router
 from bot.routers import trends as trends_router
 from bot.routers import web as web_router
 from core.settings import ConfigError, Settings
@@ -76,6 +77,8 @@ COMMANDS = [
     BotCommand(command="decline", description="Decline a guest"),
     BotCommand(command="bulk", description="Approve or decline many guests"),
     BotCommand(command="export", description="Guest list as CSV"),
+    BotCommand(command="followup", description="Email an event's attendees or no-shows"),
+    BotCommand(command="unsubscribe", description="Stop follow-up emails to a person"),
     BotCommand(command="trends", description="Trends: by month, event, city, domain, company"),
     BotCommand(command="enrich", description="Guest enrichment: on, off, run, status"),
     BotCommand(command="sync", description="Sync with Luma now"),
@@ -145,6 +148,7 @@ def build_dispatcher(deps: BotDeps, storage: BaseStorage | None = None) -> Dispa
         trends_router.build_router(),
         enrichment_router.build_router(),
         web_router.build_router(),
+        followups_router.build_router(),
         natural.build_router(),  # last: it takes any text addressed to the bot
     )
     dp.startup.register(register_commands)

@@ -79,10 +79,13 @@ async def unsubscribe(
     session: AsyncSession, *, org_id: int, email: str, source: str, by: int | None = None
 ) -> bool:
     """Put the person on the org's list; False when they were on it already."""
-    statement = upsert_insert(session.bind.dialect.name, MailUnsubscribe.__table__).values(
+    insert = upsert_insert(session.bind.dialect.name, MailUnsubscribe).values(
         org_id=org_id, normalized_email=identity_key(email), source=source, created_by=by
     )
-    result = await session.execute(
-        statement.on_conflict_do_nothing(index_elements=["org_id", "normalized_email"])
+    # RETURNING, not rowcount: drivers count a skipped ON CONFLICT row differently.
+    added = await session.scalar(
+        insert.on_conflict_do_nothing(index_elements=["org_id", "normalized_email"]).returning(
+            MailUnsubscribe.id
+        )
     )
-    return bool(result.rowcount)
+    return added is not None

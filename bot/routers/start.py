@@ -15,6 +15,7 @@ HELP = """<b>What I can do</b>
 /events [city|month|upcoming|past] · /event &lt;name&gt;
 /guests &lt;event&gt; [status] [@domain] · /pending &lt;event&gt;
 /find &lt;email or name&gt; · /export &lt;event&gt; [status]
+/followup &lt;event&gt; attended|no-shows|all · /unsubscribe &lt;email&gt;
 /approve or /decline &lt;email&gt; [event]
 /bulk approve|decline &lt;event&gt; &lt;status, @domain or emails&gt;
 /trends [event|city|month|domain|company] · /enrich on|off|run|status

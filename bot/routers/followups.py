@@ -1,0 +1,277 @@
+"""Post-event follow-up emails: `/followup <event> attended|no-shows|all` and `/unsubscribe`.
+
+The command drafts the email (the default wording for the audience, or the organizer's own
+text) and shows how many people it would reach; nothing is sent until an admin presses Send.
+The draft is parked (`store.pending`) and the buttons carry only its id, which also becomes
+the campaign id: taking the draft is one-shot and the workflow id is derived from it, so a
+double press sends nothing twice. Edit asks for the new text as the next message (an FSM
+state; /cancel leaves it), then shows the new draft with the same three buttons.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from aiogram import Router, html
+from aiogram.filters import Command, CommandObject
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot import args
+from bot.context import Ctx
+from bot.errors import UserError
+from bot.filters import Text
+from bot.freshness import fresh_event
+from bot.routers.event_choice import GONE, event_action, with_event
+from bot.texts import event_title, q, with_note
+from core.settings import MailBackend
+from mailer import drafts, lists
+from store import audit, cache, pending
+from store.models import Event
+from workflows.followups import FollowupInput
+
+USAGE = "/followup Founders Dinner attended"
+MAIL_OFF = (
+    "Email is not set up for this bot, so I cannot send follow-ups. Whoever runs the bot "
+    "can turn it on with MAIL_BACKEND (smtp or sendgrid) and MAIL_FROM."
+)
+EXPIRED = "This draft has expired or was already used; run /followup again."
+MAX_TEXT = 3000  # the draft is shown back in one Telegram message
+
+
+class FollowupAction(StrEnum):
+    SEND = "send"
+    EDIT = "edit"
+    CANCEL = "cancel"
+
+
+class FollowupCb(CallbackData, prefix="fu"):
+    """Send, Edit or Cancel a parked follow-up draft."""
+
+    action: FollowupAction
+    id: str
+
+
+class FollowupStates(StatesGroup):
+    text = State()  # waiting for the organizer's own wording
+
+
+def followup_keyboard(pending_id: str) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for label, action in (
+        ("Send", FollowupAction.SEND),
+        ("Edit", FollowupAction.EDIT),
+        ("Cancel", FollowupAction.CANCEL),
+    ):
+        builder.button(text=label, callback_data=FollowupCb(action=action, id=pending_id))
+    builder.adjust(3)
+    return builder.as_markup()
+
+
+def split_audience(text: str) -> tuple[str, str]:
+    """`Founders Dinner no-shows` -> ("Founders Dinner", "no-shows")."""
+    words = text.split()
+    if not words:
+        raise UserError(
+            f"Which event, and whom? For example: <code>{USAGE}</code> (or no-shows, or all)."
+        )
+    audience = drafts.AUDIENCES.get(words[-1].lower())
+    if audience is None:
+        raise UserError(
+            "Say whom to write to after the event's name: attended, no-shows or all. "
+            f"For example: <code>{USAGE}</code>."
+        )
+    if len(words) == 1:
+        raise UserError(f"Which event? For example: <code>{USAGE}</code>. /events lists them.")
+    return " ".join(words[:-1]), audience
+
+
+async def followup_command(message: Message, command: CommandObject, ctx: Ctx) -> None:
+    if ctx.deps.settings.mail_backend is MailBackend.OFF:
+        raise UserError(MAIL_OFF)
+    words, audience = split_audience(command.args or "")
+    await with_event(ctx, words, "followup", {"audience": audience}, usage=USAGE)
+
+
+def draft_text(event: Event, audience: str, draft: drafts.Draft, count: int, opted: int) -> str:
+    who = drafts.AUDIENCE_LABELS[audience]
+    left_out = f" ({opted} unsubscribed, left out)" if opted else ""
+    body = drafts.render(draft.body, name="{first_name}", event=event.name)
+    subject = draft.subject.replace("{event}", event.name)
+    return (
+        f"Follow-up email to <b>{count}</b> {who} of {event_title(event)}{left_out}.\n"
+        f"<b>Subject:</b> {q(subject, 200)}\n\n"
+        f"{html.quote(body)}\n\n"
+        "<i>{first_name} becomes each guest's first name; an unsubscribe link is added.</i>"
+    )
+
+
+@event_action("followup")
+async def draft_followup(ctx: Ctx, event: Event, request: dict[str, Any]) -> None:
+    """The draft, how many it reaches, and Send / Edit / Cancel."""
+    await ctx.access.require_admin()
+    note = await fresh_event(ctx, event)
+    audience = request["audience"]
+    default = drafts.DEFAULT_DRAFTS[audience]
+    draft = drafts.Draft(request.get("subject", default.subject), request.get("body", default.body))
+    org_id = ctx.linked_org.id
+    people = await lists.recipients(
+        ctx.session, org_id=org_id, event_id=event.luma_event_id, audience=audience
+    )
+    opted = await lists.unsubscribed(
+        ctx.session, org_id=org_id, normalized_emails=[p.normalized_email for p in people]
+    )
+    count = len(people) - len(opted)
+    if count == 0:
+        who = drafts.AUDIENCE_LABELS[audience]
+        why = " (everyone else unsubscribed)" if opted else ""
+        await ctx.say(with_note(f"No {who} of {event_title(event)} to write to{why}.", note))
+        return
+    pending_id = await pending.park(
+        ctx.session,
+        org_id=org_id,
+        chat_id=ctx.chat_id,
+        user_id=ctx.user_id,
+        kind="followup",
+        payload={
+            "event_id": event.luma_event_id,
+            "event_name": event.name,
+            "audience": audience,
+            "subject": draft.subject,
+            "body": draft.body,
+            "count": count,
+        },
+    )
+    await ctx.say(
+        with_note(draft_text(event, audience, draft, count, len(opted)), note),
+        followup_keyboard(pending_id),
+    )
+
+
+async def followup_pressed(
+    query: CallbackQuery, callback_data: FollowupCb, ctx: Ctx, state: FSMContext
+) -> None:
+    message = query.message
+    parked = await pending.take(ctx.session, action_id=callback_data.id, chat_id=ctx.chat_id)
+    await ctx.session.commit()  # taken for good: a second press finds nothing
+    if (
+        parked is None
+        or parked.kind != "followup"
+        or parked.org_id != ctx.linked_org.id
+        or not isinstance(message, Message)
+    ):
+        await query.answer(EXPIRED, show_alert=True)
+        return
+    draft = parked.payload
+    title = f"<b>{q(draft['event_name'], 100)}</b>"
+    if callback_data.action is FollowupAction.CANCEL:
+        await query.answer("Cancelled")
+        await message.edit_text(f"Follow-up for {title} cancelled; no email was sent.")
+        return
+    await query.answer()
+    if callback_data.action is FollowupAction.EDIT:
+        await state.set_state(FollowupStates.text)
+        await state.update_data(followup=draft)
+        await message.edit_text(
+            f"Send me the new text of the follow-up for {title} as your next message "
+            "(in a group, reply to this message). {first_name} and {event} are filled in "
+            "for each guest; a first line <code>Subject: …</code> sets the subject. "
+            "/cancel keeps nothing."
+        )
+        return
+    started = await ctx.deps.automations.start_followup(
+        FollowupInput(
+            org_id=ctx.linked_org.id,
+            event_id=draft["event_id"],
+            event_name=draft["event_name"],
+            audience=draft["audience"],
+            campaign_id=parked.id,
+            subject=draft["subject"],
+            body=draft["body"],
+            chat_id=ctx.chat_id,
+            requested_by=ctx.user_id,
+        )
+    )
+    await audit.record(
+        ctx.session,
+        org_id=ctx.linked_org.id,
+        source="bot",
+        action="followup",
+        result="already running" if started.already_running else "started",
+        target={"event_id": draft["event_id"], "audience": draft["audience"]},
+        actor_user_id=ctx.user_id,
+        chat_id=ctx.chat_id,
+        detail=started.workflow_id,
+    )
+    await ctx.session.commit()
+    who = drafts.AUDIENCE_LABELS[draft["audience"]]
+    await message.edit_text(
+        f"Sending the follow-up to {draft['count']} {who} of {title}… "
+        f'I will post the report here. <a href="{html.quote(started.ui_url)}">Job</a>'
+    )
+
+
+async def edited_text(message: Message, ctx: Ctx, state: FSMContext) -> None:
+    """The organizer's own wording for the draft they pressed Edit on."""
+    draft = (await state.get_data()).get("followup")
+    if draft is None:
+        await state.clear()
+        raise UserError(EXPIRED)
+    text = (message.text or "").strip()
+    if len(text) > MAX_TEXT:
+        raise UserError(
+            f"That text is {len(text)} characters long; keep it under {MAX_TEXT}, or /cancel."
+        )
+    edited = drafts.from_text(text, draft["subject"])
+    if not edited.body:
+        raise UserError("That has a subject but no text; send the whole email, or /cancel.")
+    event = await cache.get_event(
+        ctx.session, org_id=ctx.linked_org.id, luma_event_id=draft["event_id"]
+    )
+    await state.clear()
+    if event is None or event.gone_at is not None:
+        raise UserError(GONE)
+    request = {"audience": draft["audience"], "subject": edited.subject, "body": edited.body}
+    await draft_followup(ctx, event, request)
+
+
+async def unsubscribe_command(message: Message, command: CommandObject, ctx: Ctx) -> None:
+    raw = (command.args or "").strip()
+    if not raw or len(raw.split()) != 1:
+        raise UserError(
+            "Whom? For example: <code>/unsubscribe ada@example.com</code>; they will get no "
+            "more follow-up emails from this calendar."
+        )
+    email = args.email(raw)
+    added = await lists.unsubscribe(
+        ctx.session, org_id=ctx.linked_org.id, email=email, source="bot", by=ctx.user_id
+    )
+    await audit.record(
+        ctx.session,
+        org_id=ctx.linked_org.id,
+        source="bot",
+        action="unsubscribe",
+        result="added" if added else "already",
+        target={"email": email},
+        actor_user_id=ctx.user_id,
+        chat_id=ctx.chat_id,
+    )
+    if added:
+        await ctx.say(f"{q(email, 64)} will get no more follow-up emails from this calendar.")
+    else:
+        await ctx.say(f"{q(email, 64)} was already unsubscribed; nothing changed.")
+
+
+def build_router() -> Router:
+    """This feature's handlers on a new router (a router joins only one dispatcher)."""
+    router = Router(name="followups")
+    flags = {"linked": True, "admin": True}
+    router.message.register(followup_command, Command("followup"), flags=flags)
+    router.message.register(unsubscribe_command, Command("unsubscribe"), flags=flags)
+    router.message.register(edited_text, FollowupStates.text, Text(command=False), flags=flags)
+    router.callback_query.register(followup_pressed, FollowupCb.filter(), flags=flags)
+    return router
