@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from store import orgs
 from store.models import Role
@@ -31,23 +32,26 @@ def _user_id(raw: str) -> int:
     return int(raw)
 
 
+async def _guard_last_admin(session: AsyncSession, org_id: int, member: int) -> None:
+    """Refuse a change that would leave the calendar without any admin (404 if no member)."""
+    roles = {user.id: role for user, role in await orgs.list_members(session, org_id=org_id)}
+    if member not in roles:
+        raise not_found("member")
+    if roles[member] is Role.ADMIN and [u for u, r in roles.items() if r is Role.ADMIN] == [member]:
+        raise WebError(
+            409,
+            "Cannot change the last admin",
+            "This is the calendar's last admin: make someone else admin first.",
+        )
+
+
 @router.post("/remove")
 async def remove_member(
     viewer: Admin, deps: Api, user_id: Annotated[str, Form(max_length=20)] = ""
 ) -> object:
     member = _user_id(user_id)
     async with deps.sessions.begin() as session:
-        members = await orgs.list_members(session, org_id=viewer.org_id)
-        roles = {user.id: role for user, role in members}
-        if member not in roles:
-            raise not_found("member")
-        admins = [uid for uid, role in roles.items() if role is Role.ADMIN]
-        if roles[member] is Role.ADMIN and admins == [member]:
-            raise WebError(
-                409,
-                "Cannot remove",
-                "This is the calendar's last admin: make someone else admin first.",
-            )
+        await _guard_last_admin(session, viewer.org_id, member)
         await orgs.remove_member(session, org_id=viewer.org_id, user_id=member)
         await audit_write(session, viewer, "remove_member", {"user_id": member})
     return see_other("/web/team")
@@ -66,8 +70,9 @@ async def set_role(
     except ValueError:
         raise WebError(400, "Unknown role", "A role is admin or member.") from None
     async with deps.sessions.begin() as session:
-        current = await orgs.get_role(session, org_id=viewer.org_id, user_id=member)
-        if current is None:
+        if wanted is Role.MEMBER:
+            await _guard_last_admin(session, viewer.org_id, member)
+        elif await orgs.get_role(session, org_id=viewer.org_id, user_id=member) is None:
             raise not_found("member")
         await orgs.set_role(session, org_id=viewer.org_id, user_id=member, role=wanted)
         await audit_write(session, viewer, "set_role", {"user_id": member, "role": wanted.value})

@@ -1,0 +1,211 @@
+"""The portal's writes over HTTP: CSV export, selected-guest bulk jobs, job control, automations
+(Temporal Schedules), team, Luma key (verified with get-self) and API tokens."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+
+from sqlalchemy import select
+
+from store.models import AuditEntry, AutomationSettings, Chat, Organization, Role
+from store.orgs import get_role, link_chat, save_org
+from tests.api.conftest import synced_event
+from tests.web.conftest import csrf_of
+from workflows import ids
+
+
+async def test_csv_export_is_the_current_view(portal, simulator, automations) -> None:
+    event_id = await synced_event(
+        simulator,
+        automations,
+        portal.org,
+        guests=30,
+        status_mix={"pending_approval": 0.5, "approved": 0.5},
+    )
+    async with portal.signed_in(Role.MEMBER) as member:
+        response = await member.get(
+            f"/web/events/{event_id}/guests.csv?status=approved&sort=email&desc=1"
+        )
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert len(rows) == 15 and {row["approval_status"] for row in rows} == {"approved"}
+    emails = [row["email"] for row in rows]
+    assert emails == sorted(emails, reverse=True)
+
+
+async def test_bulk_on_selected_guests_and_job_control(portal, simulator, automations) -> None:
+    event_id = await synced_event(
+        simulator, automations, portal.org, guests=6, status_mix={"pending_approval": 1.0}
+    )
+    guests = list(simulator.state.calendar(portal.org.calendar_id).events[event_id].guests.values())
+    chosen = sorted(guest.person.email for guest in guests[:2])
+    async with portal.signed_in(Role.ADMIN) as admin:
+        page = await admin.get(f"/web/events/{event_id}/guests")
+        token = csrf_of(page.text)
+        form = {"csrf": token, "do": "decline:selected", "email": [*chosen, "stranger@example.com"]}
+        confirm = await admin.post(f"/web/events/{event_id}/bulk", data=form)
+        assert confirm.status_code == 200
+        assert 'id="confirm-matched">2<' in confirm.text  # the stranger is not on the list
+        nothing = await admin.post(
+            f"/web/events/{event_id}/bulk", data={"csrf": token, "do": "decline:selected"}
+        )
+        assert nothing.status_code == 400 and "No guests selected" in nothing.text
+        started = await admin.post(f"/web/events/{event_id}/bulk/start", data=form)
+        assert started.status_code == 303
+        job_url = started.headers["location"]
+        await automations.bulk_handle(job_url.rsplit("/", 1)[1]).result()
+        declined = {g.person.email for g in guests if g.approval_status == "declined"}
+        assert declined == set(chosen)
+        progress = (await admin.get(f"{job_url}/progress.json")).json()
+        assert progress["status"] == "completed" and progress["progress"]["done"] == 2
+        late = await admin.post(f"{job_url}/pause", data={"csrf": token})
+        assert late.status_code == 409 and "no longer running" in late.text
+    async with portal.sessions() as session:
+        actions = set(
+            await session.scalars(
+                select(AuditEntry.action).where(
+                    AuditEntry.org_id == portal.org.org_id, AuditEntry.source == "web"
+                )
+            )
+        )
+    assert {"web_signin", "bulk_declined_started"} <= actions
+
+
+async def test_automations_update_the_schedules(portal) -> None:
+    chat_id = -(10**12) - uuid.uuid4().int % 10**9
+    async with portal.signed_in(Role.ADMIN) as admin:
+        async with portal.sessions.begin() as session:
+            await link_chat(
+                session,
+                chat_id=chat_id,
+                org_id=portal.org.org_id,
+                kind="supergroup",
+                title="Ops",
+                linked_by=admin.user_id,
+            )
+        token = csrf_of((await admin.get("/web/automations")).text)
+        form = {
+            "csrf": token,
+            "chat_id": str(chat_id),
+            "digest": "on",
+            "time": "07:30",
+            "timezone": "Europe/Lisbon",
+            "summary": "on",
+            "summary_delay": "45",
+        }
+        bad = await admin.post("/web/automations/chat", data={**form, "timezone": "Mars/Base"})
+        assert bad.status_code == 400 and "Check the digest settings" in bad.text
+        assert not await portal.automations.schedule_exists(ids.digest_schedule_id(chat_id))
+        saved = await admin.post("/web/automations/chat", data=form)
+        assert saved.status_code == 303
+        assert await portal.automations.schedule_exists(ids.digest_schedule_id(chat_id))
+        interval = await admin.post("/web/automations/sync", data={"csrf": token, "interval": "5"})
+        assert interval.status_code == 303
+        assert await portal.automations.schedule_exists(ids.sync_schedule_id(portal.org.org_id))
+        off = await admin.post("/web/automations/chat", data={**form, "digest": ""})
+        assert off.status_code == 303
+        assert not await portal.automations.schedule_exists(ids.digest_schedule_id(chat_id))
+        page = await admin.get("/web/automations")
+        assert 'value="Europe/Lisbon"' in page.text and 'value="45"' in page.text
+    async with portal.sessions() as session:
+        settings = await session.get(AutomationSettings, chat_id)
+        org = await session.get(Organization, portal.org.org_id)
+    assert settings is not None and settings.summary_delay_minutes == 45
+    assert org is not None and org.sync_interval_minutes == 5
+    await portal.automations.clear_digest(chat_id)
+
+
+async def test_team_and_tokens(portal) -> None:
+    async with portal.signed_in(Role.ADMIN) as admin:
+        member = await portal.person(Role.MEMBER)
+        token = csrf_of((await admin.get("/web/team")).text)
+        promoted = await admin.post(
+            "/web/team/role", data={"csrf": token, "user_id": str(member), "role": "admin"}
+        )
+        assert promoted.status_code == 303
+        removed = await admin.post("/web/team/remove", data={"csrf": token, "user_id": str(member)})
+        assert removed.status_code == 303
+        async with portal.sessions() as session:
+            assert await get_role(session, org_id=portal.org.org_id, user_id=member) is None
+        gone = await admin.post("/web/team/remove", data={"csrf": token, "user_id": str(member)})
+        assert gone.status_code == 404
+
+        created = await admin.post("/web/key/tokens", data={"csrf": token, "name": "ci"})
+        plaintext = created.text.split('id="new-token">')[1].split("<")[0]
+        async with portal.sessions() as session:
+            from store.tokens import list_tokens
+
+            row = next(t for t in await list_tokens(session, org_id=portal.org.org_id))
+        revoked = await admin.post(
+            "/web/key/tokens/revoke", data={"csrf": token, "token_id": str(row.id)}
+        )
+        assert revoked.status_code == 303
+        api = await admin.get(
+            f"{portal.url}/v1/events", headers={"Authorization": f"Bearer {plaintext}"}
+        )
+        assert api.status_code == 401
+
+
+async def test_last_admin_cannot_be_removed(portal) -> None:
+    async with portal.signed_in(Role.ADMIN) as admin:  # the org's only admin
+        token = csrf_of((await admin.get("/web/team")).text)
+        refused = await admin.post(
+            "/web/team/remove", data={"csrf": token, "user_id": str(admin.user_id)}
+        )
+        assert refused.status_code == 409 and "last admin" in refused.text
+        demoted = await admin.post(
+            "/web/team/role",
+            data={"csrf": token, "user_id": str(admin.user_id), "role": "member"},
+        )
+        assert demoted.status_code == 409 and "last admin" in demoted.text
+
+
+async def test_replacing_and_unlinking_the_luma_key(
+    portal, other_org, simulator, pool, keybox
+) -> None:
+    # Linked the way the bot links: the org is named by the key owner's get-self id.
+    calendar = simulator.state.add_calendar(f"Keyed {uuid.uuid4().hex[:6]}")
+    owner = await pool.client(calendar.api_key, budget_key="test").get_self()
+    async with portal.sessions.begin() as session:
+        org = await save_org(
+            session,
+            calendar_id=owner.id,
+            name="Keyed",
+            luma_key=calendar.api_key,
+            keybox=keybox,
+        )
+        org_id = org.id
+    async with portal.signed_in(Role.ADMIN, org_id) as admin:
+        async with portal.sessions.begin() as session:
+            await link_chat(
+                session,
+                chat_id=-(10**12) - uuid.uuid4().int % 10**9,
+                org_id=org_id,
+                kind="group",
+                title="Team",
+                linked_by=admin.user_id,
+            )
+        token = csrf_of((await admin.get("/web/key")).text)
+        for key, message in (
+            ("short", "does not look like a Luma API key"),
+            ("secret-sim-not-a-real-key-at-all", "Luma rejected this key"),
+            (other_org.api_key, "belongs to a different Luma calendar"),
+        ):
+            refused = await admin.post("/web/key/replace", data={"csrf": token, "key": key})
+            assert refused.status_code in (400, 502) and message in refused.text, key
+        replaced = await admin.post(
+            "/web/key/replace", data={"csrf": token, "key": calendar.api_key}
+        )
+        assert replaced.status_code == 303
+        assert "Key verified" in (await admin.get("/web/key?replaced=1")).text
+        unticked = await admin.post("/web/key/unlink", data={"csrf": token})
+        assert unticked.status_code == 400
+        unlinked = await admin.post("/web/key/unlink", data={"csrf": token, "confirm": "on"})
+        assert unlinked.status_code == 303
+    async with portal.sessions() as session:
+        chats = await session.scalars(select(Chat).where(Chat.org_id == org_id))
+        assert chats.all() == []
+    assert not await portal.automations.schedule_exists(ids.sync_schedule_id(org_id))
