@@ -32,32 +32,48 @@ class BudgetPolicy:
     """How much of Luma's limit we use, and for whom.
 
     `margin` widens the counted window so that clock skew between processes and the time a
-    request spends in flight never let a send fall out of our window before Luma's. Bulk
-    callers leave `interactive_reserve` of the limit to people waiting on the bot, so a
-    10,000-guest sync never makes a lookup wait a minute; interactive callers may use the
-    limit minus `safety` requests, kept free for calls that bypass the budget (key checks).
+    request spends in flight never let a send fall out of our window before Luma's.
+    Interactive callers (people waiting on the bot) may use the limit minus `safety`
+    requests, kept free for calls that bypass the budget (key checks). Bulk callers may use
+    as much while nobody has asked for a span; once a person has, they leave
+    `interactive_reserve` of the limit free for the next span, so a 10,000-guest sync never
+    makes a lookup wait. Past a first `burst` share of the limit, bulk sends keep an even
+    pace over the span: a window filled in one burst would free no slot for a minute, while
+    a paced one frees a slot every `spacing` seconds for whoever asks next.
     """
 
     limit: int = CALENDAR_KEY_LIMIT
     window: float = 60.0
-    margin: float = 1.0
+    margin: float = 2.0
     interactive_reserve: float = 0.1
+    burst: float = 0.1
     safety: int = 2
 
     @classmethod
     def scaled(cls, limit: int, window: float) -> BudgetPolicy:
-        """Margins in proportion to the window and the limit: 1 s and 2 requests for
-        Luma's 200 a minute, and no more than a request's worth on a small test limit."""
-        return cls(limit=limit, window=window, margin=window / 60, safety=math.ceil(limit / 100))
+        """Margins in proportion to the window and the limit: 2 s and 2 requests for
+        Luma's 200 a minute, and no request held back on a limit under 100."""
+        return cls(limit=limit, window=window, margin=window / 30, safety=limit // 100)
 
     @property
     def span(self) -> float:
         """Seconds over which sends are counted."""
         return self.window + self.margin
 
-    def cap(self, limit: int, *, interactive: bool) -> int:
-        """Most sends a caller of this kind may see in one span before it must wait."""
+    def cap(self, limit: int, *, interactive: bool, person_recently: bool = True) -> int:
+        """Most sends a caller of this kind may see in one span before it must wait;
+        `person_recently` says whether an interactive call was made within the last span."""
         usable = max(1, limit - self.safety)
-        if interactive:
+        if interactive or not person_recently:
             return usable
         return max(1, min(usable, math.floor(limit * (1 - self.interactive_reserve))))
+
+    def spacing(self, limit: int) -> float:
+        """Seconds between paced bulk sends: the limit spread evenly over the span."""
+        return self.span / max(1, limit)
+
+    def tolerance(self, limit: int) -> float:
+        """How far ahead of its pace bulk may run: `burst` of the limit back to back after
+        a pause, and never less than one send, so that a sender waking a little late does
+        not lose its turn for good."""
+        return max(1, math.floor(limit * self.burst) - 1) * self.spacing(limit)

@@ -317,6 +317,8 @@ class LumaRateState(Base):
     pruned_at: Mapped[datetime | None]
     # When a person last asked: bulk callers leave the interactive reserve free for a span.
     interactive_at: Mapped[datetime | None]
+    # The pace bulk sends keep (the theoretical time of the next one, as in GCRA).
+    paced_until: Mapped[datetime | None]
 
 
 class LumaRateSend(Base):

@@ -47,13 +47,27 @@ class _Statements:
 
     def __init__(self, dialect: str) -> None:
         upsert = upsert_insert(dialect, LumaRateState)
+        state = (
+            LumaRateState.blocked_until,
+            LumaRateState.pruned_at,
+            LumaRateState.interactive_at,
+            LumaRateState.paced_until,
+        )
         self.lock = (
             upsert.values(budget_key=_KEY)
             .on_conflict_do_update(
                 index_elements=[LumaRateState.budget_key],
                 set_={"blocked_until": LumaRateState.blocked_until},
             )
-            .returning(LumaRateState.blocked_until, LumaRateState.pruned_at)
+            .returning(*state)
+        )
+        # A person's call also marks the time, which holds bulk callers to their share.
+        self.lock_marking_person = (
+            upsert.values(budget_key=_KEY, interactive_at=_NOW)
+            .on_conflict_do_update(
+                index_elements=[LumaRateState.budget_key], set_={"interactive_at": _NOW}
+            )
+            .returning(*state)
         )
         in_window = select(func.count()).where(*_IN_WINDOW).scalar_subquery()
         self.send = (
@@ -62,6 +76,11 @@ class _Statements:
                 ["budget_key", "sent_at"], select(_KEY, _NOW).where(in_window < bindparam("cap"))
             )
             .returning(LumaRateSend.id)
+        )
+        self.pace = (
+            update(LumaRateState)
+            .where(_STATE)
+            .values(paced_until=bindparam("paced_until", type_=UTCDateTime))
         )
         # Newest first, the send at offset cap - 1 is the one whose leaving the window
         # brings the count below the cap.
@@ -113,9 +132,9 @@ class DatabaseRateBudget:
         return self._limits.get(budget_key, self.policy.limit)
 
     async def acquire(self, budget_key: str, *, interactive: bool) -> None:
-        cap = self.policy.cap(self.limit_for(budget_key), interactive=interactive)
+        limit = self.limit_for(budget_key)
         while True:
-            wait = await self._uncancelled(self._try_send(budget_key, cap))
+            wait = await self._uncancelled(self._try_send(budget_key, limit, interactive))
             if wait <= 0:
                 return
             await asyncio.sleep(wait)
@@ -139,20 +158,25 @@ class DatabaseRateBudget:
         async with self._sessions() as session, session.begin():
             connection = await session.connection()
             sql = _statements(connection.dialect.name)
-            blocked_until, _ = (await connection.execute(sql.lock, {"key": budget_key})).one()
+            blocked_until, *_ = (await connection.execute(sql.lock, {"key": budget_key})).one()
             until = utcnow() + timedelta(seconds=retry_after)
             if blocked_until is None or blocked_until < until:
                 await connection.execute(sql.block, {"key": budget_key, "until": until})
 
-    async def _try_send(self, budget_key: str, cap: int) -> float:
+    async def _try_send(self, budget_key: str, limit: int, interactive: bool) -> float:
         """Record a send and return 0, or return the seconds to wait before trying again."""
-        span = timedelta(seconds=self.policy.span)
+        policy = self.policy
+        span = timedelta(seconds=policy.span)
         async with self._sessions() as session, session.begin():
             connection = await session.connection()
             sql = _statements(connection.dialect.name)
-            blocked_until, pruned_at = (
-                await connection.execute(sql.lock, {"key": budget_key})
-            ).one()
+            if interactive:
+                locked = await connection.execute(
+                    sql.lock_marking_person, {"key": budget_key, "now": utcnow()}
+                )
+            else:
+                locked = await connection.execute(sql.lock, {"key": budget_key})
+            blocked_until, pruned_at, person_at, paced_until = locked.one()
             now = utcnow()  # read after the lock, so sends are logged in the order made
             if blocked_until is not None and blocked_until > now:
                 return _seconds(blocked_until - now)
@@ -160,11 +184,21 @@ class DatabaseRateBudget:
             if pruned_at is None or pruned_at < window["since"]:
                 await connection.execute(sql.prune, window)
                 await connection.execute(sql.pruned, window)
+            person_recently = person_at is not None and person_at > window["since"]
+            cap = policy.cap(limit, interactive=interactive, person_recently=person_recently)
+            if not interactive and paced_until is not None:
+                early = paced_until - timedelta(seconds=policy.tolerance(limit)) - now
+                if early > timedelta(0):
+                    return _seconds(early)
             sent = await connection.scalar(sql.send, {**window, "cap": cap})
-            if sent is not None:
-                return 0.0
-            release = await connection.scalar(sql.release, {**window, "skip": cap - 1})
-            return _seconds(release + span - now) if release is not None else _MIN_WAIT
+            if sent is None:  # the window is full: wait for its oldest counted send to leave
+                release = await connection.scalar(sql.release, {**window, "skip": cap - 1})
+                return _seconds(release + span - now) if release is not None else _MIN_WAIT
+            if not interactive:
+                paced_from = now if paced_until is None else max(paced_until, now)
+                next_pace = paced_from + timedelta(seconds=policy.spacing(limit))
+                await connection.execute(sql.pace, {"key": budget_key, "paced_until": next_pace})
+            return 0.0
 
 
 def _seconds(delta: timedelta) -> float:

@@ -64,8 +64,13 @@ def test_policy_caps() -> None:
     assert policy.cap(200, interactive=False) == 180
     assert policy.cap(200, interactive=True) == 198
     assert policy.cap(500, interactive=False) == 450
-    assert policy.span == 61.0
+    assert policy.span == 62.0
     assert BudgetPolicy(limit=1, safety=2).cap(1, interactive=True) == 1
+    assert policy.cap(200, interactive=False, person_recently=False) == 198
+    assert policy.spacing(200) == 62.0 / 200
+    assert policy.tolerance(200) == 19 * policy.spacing(200)  # 20 back to back after a pause
+    assert BudgetPolicy.scaled(200, 60.0) == policy
+    assert BudgetPolicy.scaled(10, 1.0).cap(10, interactive=False, person_recently=False) == 10
 
 
 async def test_per_key_limits(sessions: async_sessionmaker[AsyncSession]) -> None:
@@ -76,38 +81,45 @@ async def test_per_key_limits(sessions: async_sessionmaker[AsyncSession]) -> Non
     assert (by_function.limit_for("x"), by_function.limit_for("y")) == (7, 9)
 
 
-async def test_bulk_saturates_its_share_and_interactive_still_gets_through(
+async def test_bulk_paces_itself_and_a_person_still_gets_through_quickly(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     budget = DatabaseRateBudget(sessions, FAST)
     calendar = key()
-    bulk_cap = FAST.cap(FAST.limit, interactive=False)
+    usable = FAST.cap(FAST.limit, interactive=True)
+    share = FAST.cap(FAST.limit, interactive=False)
     stop = asyncio.Event()
+    sent_at: list[float] = []
 
-    async def bulk() -> int:
-        sent = 0
+    async def bulk() -> None:
         while not stop.is_set():
             await budget.acquire(calendar, interactive=False)
-            sent += 1
-        return sent
+            sent_at.append(time.perf_counter())
 
+    started = time.perf_counter()
     workers = [asyncio.create_task(bulk()) for _ in range(4)]
-    await asyncio.sleep(0.3)  # the bulk loop has used its whole share by now
+    await asyncio.sleep(FAST.span * 1.5)  # paced bulk sends fill the window by now
+    # Nobody asked for a span: bulk borrowed the reserve, but spread its sends out.
+    before_person = await max_in_any_span(sessions, calendar, FAST.span)
+    early = sum(1 for moment in sent_at if moment - started < 0.3)
     latencies = []
     for _ in range(3):
-        started = time.perf_counter()
+        asked = time.perf_counter()
         await budget.acquire(calendar, interactive=True)
-        latencies.append(time.perf_counter() - started)
+        latencies.append(time.perf_counter() - asked)
         await asyncio.sleep(0.05)
+    person_done = time.perf_counter()
+    await asyncio.sleep(FAST.span)
     stop.set()
-    # Parked bulk workers each finish one more send once the window moves on.
-    sent = sum(await asyncio.gather(*workers))
+    await asyncio.gather(*workers)
 
+    assert share < before_person <= usable
+    pace = FAST.spacing(FAST.limit)
+    assert early <= (FAST.tolerance(FAST.limit) + 0.3) / pace + 1
     assert max(latencies) < 0.15, latencies
-    assert bulk_cap <= sent <= 2 * bulk_cap + len(workers)
-    assert await max_in_any_span(sessions, calendar, FAST.span) <= FAST.cap(
-        FAST.limit, interactive=True
-    )
+    # For a span after a person's call, bulk keeps to its share.
+    assert sum(1 for moment in sent_at if 0 < moment - person_done < FAST.span) <= share
+    assert await max_in_any_span(sessions, calendar, FAST.span) <= usable
 
 
 async def test_penalty_makes_every_process_wait(
