@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 
 from sqlalchemy import func, select
@@ -24,26 +25,36 @@ from luma.errors import InvalidEmailError
 from store import audit
 from store.db import upsert_insert
 from store.models import BulkJobItem, utcnow
+from store.profiles import tagged_emails
 
 FAILURE_SAMPLE = 20
 
 
 @dataclass
 class GuestFilter:
-    """Which guests a bulk job touches; empty lists mean "any"."""
+    """Which guests a bulk job touches; empty lists mean "any".
+
+    `tags` are ours (store.profiles), not Luma's: a guest matches when their person carries
+    any of them. They are resolved from our database, org-scoped, into `tagged` identity keys
+    by whoever applies the filter (the resolve activity, the cache preview).
+    """
 
     statuses: list[str] = field(default_factory=list)
     domains: list[str] = field(default_factory=list)
     emails: list[str] = field(default_factory=list)
     answer_label: str | None = None
     answer_value: str | None = None
+    tags: list[str] = field(default_factory=list)
 
-    def matches(self, guest: LumaGuest) -> bool:
+    def matches(self, guest: LumaGuest, tagged: Collection[str] = frozenset()) -> bool:
         if self.statuses and guest.approval_status not in self.statuses:
             return False
         if self.domains and guest.email_domain not in {d.lower().lstrip("@") for d in self.domains}:
             return False
-        if self.emails and identity_key(guest.email) not in self._email_keys():
+        key = identity_key(guest.email) if self.emails or self.tags else ""
+        if self.emails and key not in self._email_keys():
+            return False
+        if self.tags and key not in tagged:
             return False
         return self.answer_label is None or self._answer_matches(guest)
 
@@ -69,7 +80,10 @@ class GuestFilter:
 
     def fingerprint(self) -> str:
         """Stable short hash: the same filter always names the same job."""
-        canonical = json.dumps(asdict(self), sort_keys=True).encode()
+        fields = asdict(self)
+        if not self.tags:
+            del fields["tags"]  # filters from before tags existed keep their job ids
+        canonical = json.dumps(fields, sort_keys=True).encode()
         return hashlib.sha256(canonical).hexdigest()[:12]
 
 
@@ -144,6 +158,10 @@ class BulkActivities:
     async def resolve_bulk_targets(self, job: ResolveInput) -> ResolveResult:
         """Read up to `max_pages` of the guest list fresh from Luma into the job's snapshot."""
         client = await self.luma.client(job.org_id)
+        tagged: set[str] = set()
+        if job.filter.tags:  # read once per call: who is tagged now, in this org only
+            async with self.sessions() as session:
+                tagged = await tagged_emails(session, org_id=job.org_id, tags=job.filter.tags)
         cursor, has_more = job.cursor, True
         async with heartbeating(cursor) as progress:
             for _ in range(job.max_pages):
@@ -151,7 +169,8 @@ class BulkActivities:
                     page = await client.list_guests_page(
                         job.event_id, status=job.filter.server_status(), cursor=cursor
                     )
-                await self._add_items(job, [g for g in page.entries if job.filter.matches(g)])
+                matched = [g for g in page.entries if job.filter.matches(g, tagged)]
+                await self._add_items(job, matched)
                 cursor, has_more = page.next_cursor, page.has_more and bool(page.next_cursor)
                 progress.value = cursor
                 if not has_more:

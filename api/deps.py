@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from api.errors import ApiError, not_found
 from api.ratelimit import SlidingWindowLimiter
 from api.telegram import TelegramWebhook
+from intel.vip import VipRules
 from store import cache, tokens
 from store.models import Event
 from workflows.starter import Automations
@@ -38,6 +39,7 @@ class ApiDeps:
     sessions: async_sessionmaker[AsyncSession]
     automations: Automations
     telegram: TelegramWebhook | None = None
+    vip_rules: VipRules = field(default_factory=VipRules)  # for exports' profile columns
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from api.router import api_router
 from api.routes import unsubscribe
 from api.telegram import bot_webhook
 from core.settings import Settings
+from intel.vip import VipRules
 from mailer.unsubscribe import UnsubscribeSigner
 from store.db import create_engine, session_factory
 from web.app import install_web
@@ -50,7 +51,9 @@ async def connect(settings: Settings, bot_webhook_url: str | None = None) -> Asy
         )
         automations = Automations(client, JobDefaults.from_settings(settings))
         async with bot_webhook(settings, bot_webhook_url) as telegram:
-            yield ApiDeps(session_factory(engine), automations, telegram)
+            yield ApiDeps(
+                session_factory(engine), automations, telegram, VipRules.from_settings(settings)
+            )
     finally:
         await engine.dispose()
 
@@ -86,7 +89,7 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, max_bytes=limits.max_body_bytes)
     install_error_handlers(app)
     app.include_router(api_router)
+    install_web(app)  # the admin portal under /web
     # Reached from emails, so no API token: the link is signed.
     app.include_router(unsubscribe.router, responses=error_responses(400, 404, 413, 422))
-    install_web(app)  # the admin portal under /web
     return app

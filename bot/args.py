@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from bot.errors import UserError
 from bot.texts import q, status_label
 from luma import InvalidEmailError, normalize_email
+from store.profiles import BadTag, clean_tag
 
 STATUS_WORDS = {
     "approved": "approved",
@@ -39,15 +40,17 @@ class Filters:
     statuses: list[str] = field(default_factory=list)
     domains: list[str] = field(default_factory=list)
     emails: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)  # ours, written #vip
 
     @property
     def empty(self) -> bool:
-        return not (self.statuses or self.domains or self.emails)
+        return not (self.statuses or self.domains or self.emails or self.tags)
 
     def describe(self) -> str:
         parts = [status_label(s) for s in self.statuses]
         parts += [f"@{q(d, 60)}" for d in self.domains]
         parts += [q(e, 64) for e in self.emails]
+        parts += [f"tagged {q(t, 32)}" for t in self.tags]
         return " · ".join(parts)
 
 
@@ -65,6 +68,16 @@ def domain(raw: str) -> str:
     return cleaned
 
 
+def tag(raw: str) -> str:
+    try:
+        return clean_tag(raw)
+    except BadTag:
+        raise UserError(
+            f"“{q(raw, 40)}” is not a tag I can use: one short word of lowercase letters, digits, "
+            "- or _, e.g. <code>vip</code>, <code>speaker</code>, <code>early-bird</code>."
+        ) from None
+
+
 def status(word: str) -> str | None:
     return STATUS_WORDS.get(word.strip().lower())
 
@@ -79,6 +92,8 @@ def split_filters(text: str) -> Filters:
             found.statuses.insert(0, known)
         elif token.startswith("@"):
             found.domains.insert(0, domain(token))
+        elif token.startswith("#"):
+            found.tags.insert(0, tag(token))
         elif "@" in token:
             found.emails.insert(0, email(token))
         else:

@@ -8,6 +8,7 @@ the data differs (the job re-reads Luma).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from activities.bulk import GuestFilter
 from luma import LumaGuest, identity_key
 from store.models import Guest
+from store.profiles import tagged_emails
 
 SAMPLE_SIZE = 10
 _STREAM_BATCH = 1000
@@ -51,9 +53,12 @@ def as_luma_guest(guest: Guest) -> LumaGuest:
     )
 
 
-def matches_cached(guest: Guest, guest_filter: GuestFilter) -> bool:
-    """True when the bulk job would pick this cached guest."""
-    return guest_filter.matches(as_luma_guest(guest))
+def matches_cached(
+    guest: Guest, guest_filter: GuestFilter, tagged: Collection[str] = frozenset()
+) -> bool:
+    """True when the bulk job would pick this cached guest (`tagged`: people with the
+    filter's tags, as the job resolves them)."""
+    return guest_filter.matches(as_luma_guest(guest), tagged)
 
 
 async def preview_bulk(
@@ -79,12 +84,15 @@ async def preview_bulk(
     asked = {identity_key(raw): raw for raw in guest_filter.emails}  # one inbox, one entry
     if asked:
         statement = statement.where(Guest.normalized_email.in_(list(asked)))
+    tagged = await tagged_emails(session, org_id=org_id, tags=guest_filter.tags)
+    if guest_filter.tags:
+        statement = statement.where(Guest.normalized_email.in_(list(tagged)))
     preview, seen = BulkPreview(), set()
     rows = await session.stream_scalars(
         statement.order_by(Guest.id).execution_options(yield_per=_STREAM_BATCH)
     )
     async for guest in rows:
-        if not matches_cached(guest, guest_filter):
+        if not matches_cached(guest, guest_filter, tagged):
             continue
         preview.matched += 1
         seen.add(guest.normalized_email)

@@ -6,7 +6,7 @@ import base64
 import csv
 import io
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -14,6 +14,8 @@ from typing import Any, Literal
 from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from intel.people import Insight, insights_for
+from intel.vip import VipRules
 from store.models import Event, Guest
 
 SortKey = Literal["name", "email", "registered_at", "status"]
@@ -27,6 +29,13 @@ CSV_COLUMNS = (
     "registered_at",
     "checked_in_at",
     "is_paid",
+    # The person across the org's events (intel.people): ours, never sent to Luma.
+    "company_source",
+    "tags",
+    "notes",
+    "vip_score",
+    "vip_reasons",
+    "repeat_count",
 )
 
 
@@ -146,20 +155,48 @@ def csv_header() -> str:
     return _csv_lines([CSV_COLUMNS])
 
 
-def csv_rows(guests: Iterable[Guest]) -> str:
+def csv_rows(guests: Iterable[Guest], insights: Mapping[str, Insight] | None = None) -> str:
+    """Rows for `CSV_COLUMNS`; profile columns stay blank for people `insights` lacks."""
+    insights = insights or {}
     return _csv_lines(
         [
             guest.name,
             guest.email,
             guest.approval_status,
-            guest.company or "",
+            guest.company or (insight.company if insight else None) or "",
             guest.job_title or "",
             guest.registered_at.isoformat() if guest.registered_at else "",
             guest.checked_in_at.isoformat() if guest.checked_in_at else "",
             "yes" if guest.is_paid else "no",
+            *_profile_cells(guest, insight),
         ]
         for guest in guests
+        for insight in [insights.get(guest.normalized_email)]
     )
+
+
+def _profile_cells(guest: Guest, insight: Insight | None) -> list[Any]:
+    if insight is None:
+        return ["", "", "", "", "", ""]
+    source = "answers" if guest.company else (insight.company_source or "")
+    return [
+        source,
+        " ".join(insight.tags),
+        " | ".join(" ".join(note.text.split()) for note in insight.notes),
+        insight.vip.score,
+        "; ".join(insight.vip.reasons),
+        insight.repeat_count,
+    ]
+
+
+async def csv_page(
+    session: AsyncSession, *, org_id: int, guests: Sequence[Guest], rules: VipRules
+) -> str:
+    """CSV rows for some of an org's guests, profile columns included."""
+    insights = await insights_for(
+        session, org_id=org_id, emails=[guest.normalized_email for guest in guests], rules=rules
+    )
+    return csv_rows(guests, insights)
 
 
 def _csv_lines(rows: Iterable[Sequence[Any]]) -> str:

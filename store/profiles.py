@@ -230,10 +230,13 @@ async def add_tag(
     insert = upsert_insert(session.bind.dialect.name, GuestTag).values(
         org_id=org_id, normalized_email=normalized_email, tag=tag, created_by=user_id
     )
-    result = await session.execute(
-        insert.on_conflict_do_nothing(index_elements=["org_id", "normalized_email", "tag"])
+    # RETURNING, not rowcount: drivers count a skipped ON CONFLICT row differently.
+    added = await session.scalar(
+        insert.on_conflict_do_nothing(
+            index_elements=["org_id", "normalized_email", "tag"]
+        ).returning(GuestTag.id)
     )
-    return bool(result.rowcount)
+    return added is not None
 
 
 async def remove_tag(

@@ -22,6 +22,7 @@ from bot.errors import UserError
 from bot.freshness import fresh_event, fresh_org
 from bot.keyboards import MoreCb, more_keyboard
 from bot.routers.event_choice import GONE, event_action, with_event
+from bot.routers.profiles import insight_lines
 from bot.texts import (
     event_line,
     event_summary,
@@ -36,6 +37,8 @@ from bot.texts import (
 from catalog import events as catalog_events
 from catalog import guests as catalog_guests
 from catalog.events import EventFilter
+from intel.people import insights_for
+from intel.vip import VipRules
 from luma import identity_key
 from nlp.dates import find_dates
 from store import cache, pending
@@ -239,15 +242,26 @@ async def find_person(ctx: Ctx, who: str) -> None:
         )
     if "@" in who:
         who = identity_key(args.email(who))
-    rows = await catalog_guests.person_history(ctx.session, org_id=ctx.linked_org.id, who=who)
+    org_id = ctx.linked_org.id
+    rows = await catalog_guests.person_history(ctx.session, org_id=org_id, who=who)
     if not rows:
         raise UserError(f"I found no guest matching “{q(who, 80)}” in this calendar's events.")
+    insights = await insights_for(
+        ctx.session,
+        org_id=org_id,
+        emails={guest.normalized_email for guest, _ in rows},
+        rules=VipRules.from_settings(ctx.deps.settings),
+    )
+    # One entry per person (identity key): their addresses' registrations together.
     people: dict[str, list[str]] = {}
     for guest, event in rows:
-        if guest.email not in people:
+        if guest.normalized_email not in people:
             name = q(guest.name, 48) if guest.name else "<i>no name</i>"
-            people[guest.email] = [f"<b>{name}</b> — {q(guest.email, 64)}"]
-        people[guest.email].append(registration_line(guest, event, ctx.timezone))
+            people[guest.normalized_email] = [
+                f"<b>{name}</b> — {q(guest.email, 64)}",
+                *insight_lines(insights[guest.normalized_email]),
+            ]
+        people[guest.normalized_email].append(registration_line(guest, event, ctx.timezone))
     await ctx.say(pack("", [line for lines in people.values() for line in lines]))
 
 
@@ -268,7 +282,13 @@ async def export(ctx: Ctx, event: Event, filters: dict[str, Any]) -> None:
         status=filters.get("status"),
         domain=filters.get("domain"),
     )
-    data = (catalog_guests.csv_header() + catalog_guests.csv_rows(rows)).encode()
+    rows_csv = await catalog_guests.csv_page(
+        ctx.session,
+        org_id=ctx.linked_org.id,
+        guests=rows,
+        rules=VipRules.from_settings(ctx.deps.settings),
+    )
+    data = (catalog_guests.csv_header() + rows_csv).encode()
     slug = re.sub(r"[^a-z0-9]+", "-", event.name.lower()).strip("-")[:50] or "guests"
     phrase = guests_phrase(len(rows), filters.get("status"), filters.get("domain"))
     caption = with_note(f"{event_title(event)}: {phrase}", note)

@@ -18,12 +18,14 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.bulk import GuestFilter
 from activities.guest_status import GuestStatusChange
+from billing.limits import record_bulk
 from bot import args
 from bot.context import Ctx
 from bot.errors import UserError
 from bot.freshness import fresh_event
 from bot.keyboards import Choice, JobCb, PendingCb, confirm_keyboard
 from bot.progress import Watched
+from bot.routers.billing import admit_bulk
 from bot.routers.event_choice import event_action, offer_events, with_event
 from bot.texts import (
     ING_VERBS,
@@ -39,7 +41,7 @@ from catalog.bulk_preview import preview_bulk as catalog_preview
 from catalog.guests import person_history
 from luma import identity_key
 from store import audit, cache, pending
-from store.models import Event, Guest
+from store.models import Event, Guest, utcnow
 from workflows import ids
 from workflows.starter import ControlAction, GuestStatusError, JobControlError
 
@@ -157,12 +159,14 @@ async def ask_bulk(ctx: Ctx, target: str, filters: args.Filters) -> None:
     await ctx.access.require_admin()
     if filters.empty:
         raise UserError(
-            "Say which guests: a status (pending, waitlist…), an @domain or emails, e.g. "
+            "Say which guests: a status (pending, waitlist…), an @domain, emails or a #tag, e.g. "
             "<code>/bulk approve Founders Dinner pending @acme.com</code>."
         )
     request = {
         "target": target,
-        "filter": asdict(GuestFilter(filters.statuses, filters.domains, filters.emails)),
+        "filter": asdict(
+            GuestFilter(filters.statuses, filters.domains, filters.emails, tags=filters.tags)
+        ),
     }
     await with_event(
         ctx, filters.words, "bulk", request, usage="/bulk approve Founders Dinner pending"
@@ -187,7 +191,7 @@ async def preview_bulk(ctx: Ctx, event: Event, request: dict[str, Any]) -> None:
     )
     changing = preview.to_change + preview.needs_refund_choice
     described = args.Filters(
-        "", guest_filter.statuses, guest_filter.domains, guest_filter.emails
+        "", guest_filter.statuses, guest_filter.domains, guest_filter.emails, guest_filter.tags
     ).describe()
     lines = []
     if preview.already:
@@ -200,12 +204,12 @@ async def preview_bulk(ctx: Ctx, event: Event, request: dict[str, Any]) -> None:
             with_note(pack(f"Nothing to do for {event_title(event)} ({described}).", lines), note)
         )
         return
+    admit_bulk(ctx, changing)  # refused here, before anyone is offered a Confirm button
     paid = preview.needs_refund_choice > 0
     if paid:
         lines.append("Some of them paid for tickets: should those be refunded?")
-    pending_id = await _park(
-        ctx, "bulk", {**request, "event_id": event.luma_event_id, "event_name": event.name}
-    )
+    parked = {"event_id": event.luma_event_id, "event_name": event.name, "guests": changing}
+    pending_id = await _park(ctx, "bulk", {**request, **parked})
     header = (
         f"{VERBS[target]} <b>{changing}</b> guest(s) of {event_title(event)} ({described})?"
         + ("\nFor example:" if changing > SAMPLE else "")
@@ -220,6 +224,12 @@ async def preview_bulk(ctx: Ctx, event: Event, request: dict[str, Any]) -> None:
 async def _start_bulk(
     ctx: Ctx, message: Message, request: dict[str, Any], refund: bool | None
 ) -> None:
+    guests = int(request.get("guests", 0))
+    try:
+        admit_bulk(ctx, guests)  # again: the plan may have changed since the preview
+    except UserError as exc:
+        await message.edit_text(str(exc))  # the press was answered: refuse in its message
+        return
     started = await ctx.deps.automations.start_bulk(
         org_id=ctx.linked_org.id,
         event_id=request["event_id"],
@@ -236,6 +246,9 @@ async def _start_bulk(
         if started.already_running
         else "Starting…"
     )
+    if not started.already_running:
+        await record_bulk(ctx.session, org_id=ctx.linked_org.id, day=utcnow().date(), guests=guests)
+        await ctx.session.commit()
     await message.edit_text(f"{title}\n{starting}")
     ctx.deps.progress.watch(
         Watched(ctx.bot, ctx.chat_id, message.message_id, started.workflow_id, title)

@@ -1,0 +1,265 @@
+"""People across events: VIPs, repeat guests, and our own tags and notes.
+
+Tags and notes are ours: stored in our database for the chat's org, shown in /find, /vips
+and exports, usable as bulk filters (#vip), and never sent to Luma. Writing them needs the
+admin role, like every other write, and each one is in the audit log. Tags and notes are
+kept per person (identity key), so jane+events@gmail.com and Jane@gmail.com share them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiogram import Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import Message
+
+from bot import args
+from bot.context import Ctx
+from bot.errors import UserError
+from bot.freshness import fresh_event, fresh_org
+from bot.routers.event_choice import event_action, with_event
+from bot.texts import event_title, guest_line, pack, q, status_label, with_note
+from intel.people import EventPeople, Insight, Person, event_people, insights_for, upcoming_events
+from intel.vip import VipRules
+from luma import identity_key
+from store import audit
+from store.models import Event
+from store.profiles import NOTE_MAX, add_note, add_tag, is_known_person, remove_tag
+
+LIST_LIMIT = 30
+NOTES_SHOWN = 3
+SOURCES = {"answers": "from registration answers", "enrichment": "from enrichment"}
+
+
+def rules(ctx: Ctx) -> VipRules:
+    return VipRules.from_settings(ctx.deps.settings)
+
+
+# --- rendering ----------------------------------------------------------------------------
+
+
+def insight_lines(insight: Insight) -> list[str]:
+    """What we know about a person beyond one registration, for /find."""
+    lines = []
+    if insight.company:
+        source = SOURCES.get(insight.company_source or "", "from the email domain")
+        lines.append(f"Company: {q(insight.company, 80)} ({source})")
+    profile = insight.profile
+    if profile is not None:
+        repeat = " · <b>repeat guest</b>" if insight.repeat else ""
+        lines.append(
+            f"Events: {profile.events_registered} registered, {profile.events_attended} "
+            f"attended, {profile.no_shows} no-show(s){repeat}"
+        )
+    vip = insight.vip
+    reasons = "; ".join(q(reason, 80) for reason in vip.reasons) or "no rule applies"
+    lines.append(f"VIP score: <b>{vip.score}</b>{' ⭐ VIP' if vip.is_vip else ''} — {reasons}")
+    if insight.tags:
+        lines.append("Tags: " + ", ".join(f"#{q(tag, 32)}" for tag in insight.tags))
+    for note in insight.notes[-NOTES_SHOWN:]:
+        lines.append(f"📝 {note.created_at:%d %b %Y}: {q(note.text, 300)}")
+    if len(insight.notes) > NOTES_SHOWN:
+        lines.append(f"(and {len(insight.notes) - NOTES_SHOWN} earlier note(s))")
+    return lines
+
+
+def _where(person: Person, several: bool) -> str:
+    return f" · {q(person.event.name, 40)}" if several else ""
+
+
+def _vip_line(person: Person, several: bool) -> str:
+    reasons = ", ".join(q(reason, 60) for reason in person.insight.vip.reasons)
+    return (
+        f"{guest_line(person.guest)}{_where(person, several)}\n"
+        f"   ⭐ {person.insight.vip.score}: {reasons}"
+    )
+
+
+def _repeat_line(person: Person, several: bool) -> str:
+    insight = person.insight
+    attended = insight.profile.events_attended if insight.profile else 0
+    tags = "".join(f" #{q(tag, 32)}" for tag in insight.tags)
+    return (
+        f"{guest_line(person.guest)}{_where(person, several)}\n"
+        f"   {insight.repeat_count} events, attended {attended}{tags}"
+    )
+
+
+async def _people(ctx: Ctx, event: Event | None, status: str | None) -> tuple[EventPeople, str]:
+    """The people of one event (made fresh first) or of every upcoming event."""
+    if event is not None:
+        note = await fresh_event(ctx, event)
+        events: list[Event] = [event]
+    else:
+        note = await fresh_org(ctx)
+        events = list(await upcoming_events(ctx.session, org_id=ctx.linked_org.id))
+    found = await event_people(
+        ctx.session, org_id=ctx.linked_org.id, events=events, rules=rules(ctx), status=status
+    )
+    return found, note
+
+
+def _scope(event: Event | None, status: str | None) -> str:
+    where = event_title(event) if event is not None else "upcoming events"
+    return f"{where}" + (f", {status_label(status)}" if status else "")
+
+
+# --- VIPs and repeat guests -----------------------------------------------------------------
+
+
+async def show_people(ctx: Ctx, event: Event | None, filters: dict[str, Any]) -> None:
+    """The VIPs (`filters["kind"]` "vips") or repeat guests ("repeats") of one event, or of
+    every upcoming event when `event` is None."""
+    status = filters.get("status")
+    found, note = await _people(ctx, event, status)
+    scope = _scope(event, status)
+    if filters.get("kind") == "repeats":
+        chosen, line, noun = found.repeats(), _repeat_line, "repeat guest"
+        rule = f"registered for {rules(ctx).repeat_min_events}+ of this calendar's events"
+    else:
+        chosen, line, noun = found.vips(), _vip_line, "VIP"
+        rule = f"a VIP scores {rules(ctx).threshold}+"
+    if not chosen:
+        await ctx.say(with_note(f"No {noun}s among {scope} ({rule}).", note))
+        return
+    header = f"<b>{len(chosen)} {noun}(s)</b> among {scope} ({rule}):"
+    lines = [line(person, event is None) for person in chosen[:LIST_LIMIT]]
+    await ctx.say(pack(header, lines, note))
+
+
+@event_action("people")
+async def people_of_event(ctx: Ctx, event: Event, filters: dict[str, Any]) -> None:
+    await show_people(ctx, event, filters)
+
+
+async def people_request(ctx: Ctx, words: str, status: str | None, action: str) -> None:
+    """VIPs or repeat guests (`action`) of the event `words` name, or of all upcoming events."""
+    filters = {"status": status, "kind": action}
+    if not words.strip():
+        await show_people(ctx, None, filters)
+        return
+    await with_event(ctx, words, "people", filters, usage=f"/{action} Founders Dinner")
+
+
+def _event_words_and_status(text: str) -> tuple[str, str | None]:
+    found = args.split_filters(text)
+    if found.domains or found.emails or found.tags or len(found.statuses) > 1:
+        raise UserError(
+            "Give an event and at most one status, e.g. <code>/vips Demo Day pending</code>."
+        )
+    return found.words, found.statuses[0] if found.statuses else None
+
+
+async def vips_command(message: Message, command: CommandObject, ctx: Ctx) -> None:
+    words, status = _event_words_and_status(command.args or "")
+    await people_request(ctx, words, status, "vips")
+
+
+async def repeats_command(message: Message, command: CommandObject, ctx: Ctx) -> None:
+    words, status = _event_words_and_status(command.args or "")
+    await people_request(ctx, words, status, "repeats")
+
+
+# --- tags and notes -------------------------------------------------------------------------
+
+
+async def _person(ctx: Ctx, raw: str, usage: str) -> tuple[str, str]:
+    """The address as given (normalized) and its identity key; only for people we know."""
+    if not raw:
+        raise UserError(f"Whom? For example: <code>{usage}</code>.")
+    email = args.email(raw)
+    key = identity_key(email)
+    if not await is_known_person(ctx.session, org_id=ctx.linked_org.id, normalized_email=key):
+        raise UserError(
+            f"{q(email, 64)} is not on any guest list of this calendar, so I keep nothing "
+            "about them. /find looks people up."
+        )
+    return email, key
+
+
+async def _audit(ctx: Ctx, action: str, result: str, target: dict[str, Any]) -> None:
+    await audit.record(
+        ctx.session,
+        org_id=ctx.linked_org.id,
+        source="bot",
+        action=action,
+        result=result,
+        target=target,
+        actor_user_id=ctx.user_id,
+        chat_id=ctx.chat_id,
+    )
+
+
+async def _tags_now(ctx: Ctx, key: str) -> str:
+    insight = (
+        await insights_for(
+            ctx.session, org_id=ctx.linked_org.id, emails=[key], rules=rules(ctx), with_notes=False
+        )
+    )[key]
+    tags = ", ".join(f"#{q(tag, 32)}" for tag in insight.tags) or "none"
+    return f"Tags now: {tags} · VIP score {insight.vip.score}"
+
+
+async def tag_command(message: Message, command: CommandObject, ctx: Ctx) -> None:
+    await _change_tag(ctx, command, adding=True)
+
+
+async def untag_command(message: Message, command: CommandObject, ctx: Ctx) -> None:
+    await _change_tag(ctx, command, adding=False)
+
+
+async def _change_tag(ctx: Ctx, command: CommandObject, *, adding: bool) -> None:
+    name = "tag" if adding else "untag"
+    usage = f"/{name} ada@example.com vip"
+    parts = (command.args or "").split()
+    if len(parts) != 2:
+        raise UserError(
+            f"Give one email and one tag, e.g. <code>{usage}</code> "
+            "(tags: vip, speaker, sponsor, press, team, or any short word)."
+        )
+    email, key = await _person(ctx, parts[0], usage)
+    tag = args.tag(parts[1])
+    org_id = ctx.linked_org.id
+    if adding:
+        changed = await add_tag(
+            ctx.session, org_id=org_id, normalized_email=key, tag=tag, user_id=ctx.user_id
+        )
+        done, same = f"Tagged {q(email, 64)} #{tag}.", f"{q(email, 64)} already has #{tag}."
+    else:
+        changed = await remove_tag(ctx.session, org_id=org_id, normalized_email=key, tag=tag)
+        done, same = f"Removed #{tag} from {q(email, 64)}.", f"{q(email, 64)} had no #{tag}."
+    await _audit(ctx, f"{name}_guest", "ok" if changed else "unchanged", {"email": key, "tag": tag})
+    text = done if changed else f"{same} Nothing changed."
+    await ctx.say(
+        f"{text}\n{await _tags_now(ctx, key)}\n<i>Tags stay here; Luma never sees them.</i>"
+    )
+
+
+async def note_command(message: Message, command: CommandObject, ctx: Ctx) -> None:
+    usage = "/note ada@example.com met at the Lisbon dinner, wants to speak"
+    raw, _, text = (command.args or "").strip().partition(" ")
+    email, key = await _person(ctx, raw, usage)
+    text = " ".join(text.split())
+    if not text:
+        raise UserError(f"What should the note say? For example: <code>{usage}</code>.")
+    if len(text) > NOTE_MAX:
+        raise UserError(f"Notes are at most {NOTE_MAX} characters; this one has {len(text)}.")
+    await add_note(
+        ctx.session, org_id=ctx.linked_org.id, normalized_email=key, text=text, user_id=ctx.user_id
+    )
+    await _audit(ctx, "note_guest", "ok", {"email": key, "chars": len(text)})
+    await ctx.say(
+        f"Noted for {q(email, 64)}. /find {q(email, 64)} shows their notes.\n"
+        "<i>Notes stay here; Luma never sees them.</i>"
+    )
+
+
+def build_router() -> Router:
+    """This feature's handlers on a new router (a router joins only one dispatcher)."""
+    router = Router(name="profiles")
+    router.message.register(vips_command, Command("vips"), flags={"linked": True})
+    router.message.register(repeats_command, Command("repeats"), flags={"linked": True})
+    for name, handler in (("tag", tag_command), ("untag", untag_command), ("note", note_command)):
+        router.message.register(handler, Command(name), flags={"linked": True, "admin": True})
+    return router
