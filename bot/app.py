@@ -24,6 +24,7 @@ from aiogram.methods.base import Response
 from aiogram.types import BotCommand
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from billing import Billing, PlanQuota
 from bot.factory import create_bot
 from bot.middlewares.errors import ErrorsMiddleware
 from bot.middlewares.roles import RolesMiddleware
@@ -32,8 +33,10 @@ from bot.middlewares.tenant import TenantMiddleware
 from bot.middlewares.throttling import ThrottleLimits, ThrottlingMiddleware
 from bot.progress import ProgressBoard
 from bot.routers import automations, event_choice, events, link, natural, start, status_changes
+from bot.routers import billing as billing_router
 from bot.routers import enrichment as enrichment_router
 from bot.routers import followups as followups_router
+from bot.routers import profiles as profiles_router
 from bot.routers import trends as trends_router
 from bot.routers import web as web_router
 from core.settings import ConfigError, Settings
@@ -42,7 +45,6 @@ from nlp import GeminiParser, IntentParser
 from store.crypto import KeyBox
 from store.db import create_engine, session_factory
 from store.rate_budget import DatabaseRateBudget
-from store.usage import DailyQuota
 from workflows.starter import Automations
 
 log = logging.getLogger(__name__)
@@ -79,6 +81,11 @@ COMMANDS = [
     BotCommand(command="export", description="Guest list as CSV"),
     BotCommand(command="followup", description="Email an event's attendees or no-shows"),
     BotCommand(command="unsubscribe", description="Stop follow-up emails to a person"),
+    BotCommand(command="vips", description="VIPs of an event, with their scores"),
+    BotCommand(command="repeats", description="Repeat guests of an event"),
+    BotCommand(command="tag", description="Tag a person (vip, speaker…)"),
+    BotCommand(command="untag", description="Remove a person's tag"),
+    BotCommand(command="note", description="Add a note on a person"),
     BotCommand(command="trends", description="Trends: by month, event, city, domain, company"),
     BotCommand(command="enrich", description="Guest enrichment: on, off, run, status"),
     BotCommand(command="sync", description="Sync with Luma now"),
@@ -91,6 +98,8 @@ COMMANDS = [
     BotCommand(command="role", description="Give someone a role"),
     BotCommand(command="token", description="Control-API tokens"),
     BotCommand(command="web", description="Sign-in link to the web portal"),
+    BotCommand(command="upgrade", description="Upgrade this calendar's plan"),
+    BotCommand(command="billing", description="Manage the subscription"),
     BotCommand(command="help", description="What I can do"),
     BotCommand(command="cancel", description="Cancel the current step"),
 ]
@@ -117,9 +126,11 @@ class BotDeps:
     throttle: ThrottleLimits = field(default_factory=ThrottleLimits)
     progress_interval: float = 1.5
     progress: ProgressBoard = field(init=False)
+    billing: Billing = field(init=False)
 
     def __post_init__(self) -> None:
         self.progress = ProgressBoard(self.automations, interval=self.progress_interval)
+        self.billing = Billing.from_settings(self.settings)
 
 
 def build_dispatcher(deps: BotDeps, storage: BaseStorage | None = None) -> Dispatcher:
@@ -144,9 +155,11 @@ def build_dispatcher(deps: BotDeps, storage: BaseStorage | None = None) -> Dispa
         events.build_router(),
         event_choice.build_router(),
         status_changes.build_router(),
+        profiles_router.build_router(),
         automations.build_router(),
         trends_router.build_router(),
         enrichment_router.build_router(),
+        billing_router.build_router(),
         web_router.build_router(),
         followups_router.build_router(),
         natural.build_router(),  # last: it takes any text addressed to the bot
@@ -187,7 +200,7 @@ async def open_deps(settings: Settings) -> AsyncIterator[BotDeps]:
     )
     parser = IntentParser(
         gemini=GeminiParser.from_settings(settings, timeout=settings.gemini_timeout_seconds),
-        quota=DailyQuota(sessions, kind="gemini", limit=settings.gemini_daily_quota),
+        quota=PlanQuota(sessions, Billing.from_settings(settings)),
     )
     try:
         automations_client = await Automations.connect(settings)

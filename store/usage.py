@@ -44,18 +44,32 @@ class DailyQuota:
         self.limit = limit
 
     async def try_consume(self, org_id: int, *, day: date) -> bool:
-        async with self.sessions.begin() as session:
-            total = await add_usage(session, org_id=org_id, day=day, kind=self.kind)
-            if total <= self.limit:
-                return True
-            # Over the limit: take the count back so usage shows real calls only.
-            await session.execute(
-                update(UsageCounter)
-                .where(
-                    UsageCounter.org_id == org_id,
-                    UsageCounter.day == day,
-                    UsageCounter.kind == self.kind,
-                )
-                .values(count=UsageCounter.count - 1)
+        return await consume_within(
+            self.sessions, org_id=org_id, day=day, kind=self.kind, limit=self.limit
+        )
+
+
+async def consume_within(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    org_id: int,
+    day: date,
+    kind: str,
+    limit: int | None,
+) -> bool:
+    """Count one more `kind` for the org's day if that stays within `limit` (None: no limit)."""
+    async with sessions.begin() as session:
+        total = await add_usage(session, org_id=org_id, day=day, kind=kind)
+        if limit is None or total <= limit:
+            return True
+        # Over the limit: take the count back so usage shows real calls only.
+        await session.execute(
+            update(UsageCounter)
+            .where(
+                UsageCounter.org_id == org_id,
+                UsageCounter.day == day,
+                UsageCounter.kind == kind,
             )
-            return False
+            .values(count=UsageCounter.count - 1)
+        )
+        return False

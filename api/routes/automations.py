@@ -5,14 +5,18 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import AutomationsDep, CurrentOrg, DepsDep, SessionDep
 from api.errors import not_found
+from api.routes.stripe import BillingDep, plan_limit
 from api.schemas import ChatId, DigestList, DigestPublic, DigestUpdate, WorkflowStarted
+from billing.limits import LimitExceeded
+from billing.sync import MAX_INTERVAL_MINUTES, set_sync_interval
 from store import audit, orgs
-from store.models import AutomationSettings, Chat
+from store.models import AutomationSettings, Chat, Organization
 
 router = APIRouter(prefix="/v1", tags=["automations"])
 
@@ -22,6 +26,38 @@ async def sync_now(org_id: CurrentOrg, automations: AutomationsDep) -> WorkflowS
     """Starts the org's sync, or joins the one already running."""
     handle = await automations.sync_now(org_id)
     return WorkflowStarted(workflow_id=handle.id, ui_url=automations.ui_url(handle.id))
+
+
+class SyncSchedule(BaseModel):
+    interval_minutes: int = Field(
+        ge=1, le=MAX_INTERVAL_MINUTES, description="minutes between syncs"
+    )
+
+
+@router.put("/sync/schedule", summary="How often your organization syncs (within its plan)")
+async def put_sync_schedule(
+    org_id: CurrentOrg, deps: DepsDep, billing: BillingDep, body: SyncSchedule
+) -> SyncSchedule:
+    """An interval below the plan's minimum is refused (403 `plan_limit`), nothing changed."""
+    async with deps.sessions.begin() as session:
+        org = await session.get(Organization, org_id)
+        if org is None:
+            raise not_found("organization")
+        try:
+            await set_sync_interval(
+                session, billing, deps.automations, org=org, minutes=body.interval_minutes
+            )
+        except LimitExceeded as exc:
+            raise plan_limit(exc) from None
+        await audit.record(
+            session,
+            org_id=org_id,
+            source="api",
+            action="sync_interval",
+            result="saved",
+            target={"minutes": body.interval_minutes},
+        )
+    return body
 
 
 def _digest_public(chat: Chat, settings: AutomationSettings | None) -> DigestPublic:

@@ -7,12 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 from fastapi.responses import StreamingResponse
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.bulk import GuestFilter as BulkFilter
 from activities.guest_status import GuestStatusChange
-from api.deps import AutomationsDep, CurrentOrg, DepsDep, OrgEvent, SessionDep
+from api.deps import ApiDeps, AutomationsDep, CurrentOrg, DepsDep, OrgEvent, SessionDep
 from api.errors import ApiError
+from api.routes.stripe import BillingDep, plan_limit
 from api.schemas import (
     BulkPreviewPublic,
     BulkStarted,
@@ -24,11 +24,12 @@ from api.schemas import (
     GuestStatusPublic,
     GuestStatusUpdate,
 )
+from billing.limits import LimitExceeded, check_bulk, record_bulk
 from catalog.bulk_preview import preview_bulk
-from catalog.guests import BadCursor, GuestFilter, GuestPage, csv_header, csv_rows, guest_page
+from catalog.guests import BadCursor, GuestFilter, GuestPage, csv_header, csv_page, guest_page
 from luma import InvalidEmailError, normalize_email
 from store import audit
-from store.models import Guest
+from store.models import Guest, utcnow
 from workflows.starter import GuestStatusError
 
 router = APIRouter(prefix="/v1/events/{event_id}", tags=["guests"])
@@ -97,30 +98,28 @@ async def export_guests(
     # The first page is read before answering, so a bad filter still gets a proper error.
     first = await guest_page(session, org_id=org_id, event_id=event.luma_event_id, query=wanted)
     return StreamingResponse(
-        _csv_stream(deps.sessions, org_id, event.luma_event_id, wanted, first),
+        _csv_stream(deps, org_id, event.luma_event_id, wanted, first),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="guests-{event.luma_event_id}.csv"'},
     )
 
 
 async def _csv_stream(
-    sessions: async_sessionmaker[AsyncSession],
-    org_id: int,
-    event_id: str,
-    wanted: GuestFilter,
-    page: GuestPage,
+    deps: ApiDeps, org_id: int, event_id: str, wanted: GuestFilter, page: GuestPage
 ) -> AsyncIterator[str]:
     """Header, then page after keyset page: memory stays flat for 50,000 guests."""
     yield csv_header()
     while True:
-        yield csv_rows(page.guests)
-        if page.next_cursor is None:
-            return
         # A short session per page: a slow download never holds a connection for long.
-        async with sessions() as session:
-            page = await guest_page(
+        async with deps.sessions() as session:
+            rows = await csv_page(session, org_id=org_id, guests=page.guests, rules=deps.vip_rules)
+            following = page.next_cursor and await guest_page(
                 session, org_id=org_id, event_id=event_id, query=wanted, cursor=page.next_cursor
             )
+        yield rows
+        if not following:
+            return
+        page = following
 
 
 @router.post("/guests/{email}/status", summary="Approve or decline one guest (waits for Luma)")
@@ -168,17 +167,18 @@ async def bulk_status(
     session: SessionDep,
     body: BulkStatusCreate,
     response: Response,
+    billing: BillingDep,
 ) -> BulkPreviewPublic | BulkStarted:
     guest_filter = BulkFilter(**body.filter.model_dump(mode="json"))
+    preview = await preview_bulk(
+        session,
+        org_id=org_id,
+        event_id=event.luma_event_id,
+        target_status=body.target_status,
+        guest_filter=guest_filter,
+        should_refund=body.should_refund,
+    )
     if body.dry_run:
-        preview = await preview_bulk(
-            session,
-            org_id=org_id,
-            event_id=event.luma_event_id,
-            target_status=body.target_status,
-            guest_filter=guest_filter,
-            should_refund=body.should_refund,
-        )
         return BulkPreviewPublic(
             matched=preview.matched,
             to_change=preview.to_change,
@@ -188,6 +188,11 @@ async def bulk_status(
             sample=[guest_public(guest) for guest in preview.sample],
             cache_synced_at=event.guests_synced_at,
         )
+    guests = preview.to_change + preview.needs_refund_choice
+    try:  # the plan in force now; a job already running is never stopped by a plan change
+        check_bulk(billing, await billing.plan_for(session, org_id=org_id), guests)
+    except LimitExceeded as exc:
+        raise plan_limit(exc) from None
     started = await deps.automations.start_bulk(
         org_id=org_id,
         event_id=event.luma_event_id,
@@ -205,6 +210,8 @@ async def bulk_status(
             result="already running" if started.already_running else "started",
             target={"event_id": event.luma_event_id, "job": started.workflow_id},
         )
+        if not started.already_running:
+            await record_bulk(writer, org_id=org_id, day=utcnow().date(), guests=guests)
     response.status_code = status.HTTP_202_ACCEPTED
     return BulkStarted(
         workflow_id=started.workflow_id,

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from bot import args
 from bot.context import Ctx
 from bot.errors import UserError
+from bot.routers.billing import sync_every, usage_lines
 from bot.texts import ago, pack, q
 from store import audit
 from store.models import AutomationSettings, Chat, Event, utcnow
@@ -29,7 +30,7 @@ DIGEST_USAGE = (
 async def sync_now(ctx: Ctx) -> None:
     """Start a sync (or join the running one) and report when it ends, within a bound."""
     org = ctx.linked_org
-    handle = await ctx.deps.automations.sync_now(org.id)
+    handle = await ctx.deps.automations.sync_now(org.id, interactive=True)
     sent = await ctx.say("Syncing with Luma…")
     await ctx.session.commit()
     try:
@@ -43,7 +44,11 @@ async def sync_now(ctx: Ctx) -> None:
     )
 
 
-async def sync_command(message: Message, ctx: Ctx) -> None:
+async def sync_command(message: Message, command: CommandObject, ctx: Ctx) -> None:
+    words = (command.args or "").split()
+    if words and words[0].lower() == "every":
+        await sync_every(ctx, words[1:])
+        return
     await sync_now(ctx)
 
 
@@ -156,6 +161,7 @@ async def status_command(message: Message, ctx: Ctx) -> None:
         + ". /jobs shows them.",
         await _digest_state(ctx),
         f"Your role here: {role}.",
+        *await usage_lines(ctx),
     ]
     await ctx.say("\n".join(lines))
 

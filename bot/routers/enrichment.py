@@ -16,6 +16,7 @@ from aiogram.types import Message
 
 from bot.context import Ctx
 from bot.errors import UserError
+from bot.routers.billing import admit_enrichment
 from bot.routers.link import _delete_key_message
 from bot.texts import ago, q
 from core.logs import secrets as log_secrets
@@ -43,12 +44,15 @@ async def enrich_command(message: Message, command: CommandObject, ctx: Ctx) -> 
         warning = await _delete_key_message(message) if ctx.in_group else ""
         _ = ctx.linked_org  # refuses an unlinked chat, after the key is out of sight
         await ctx.access.require_admin()
+        admit_enrichment(ctx)
         if len(words) != 3:
             raise UserError(USAGE)
         await _turn_on_with_key(ctx, words[1].lower(), words[2], warning)
     elif action in ("on", "off", "run") and len(words) == 1:
         _ = ctx.linked_org
         await ctx.access.require_admin()
+        if action != "off":
+            admit_enrichment(ctx)
         await {"on": _turn_on, "off": _turn_off, "run": _run}[action](ctx)
     elif action == "status" and len(words) <= 1:
         await _status(ctx)

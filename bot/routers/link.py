@@ -20,10 +20,12 @@ from aiogram.types import CallbackQuery, Message
 from sqlalchemy import func, select
 from temporalio.service import RPCError
 
+from billing.limits import sync_interval_for
 from bot.context import Ctx
 from bot.errors import UserError
 from bot.filters import Text
 from bot.keyboards import UseCb, use_keyboard
+from bot.routers.billing import admit_link, admit_member
 from bot.texts import ago, pack, q
 from core.logs import secrets as log_secrets
 from luma import InvalidKeyError, LumaError
@@ -118,6 +120,7 @@ async def link_with_key(ctx: Ctx, key: str, warning: str) -> None:
     org = await save_org(
         session, calendar_id=owner.id, name=name, luma_key=key, keybox=ctx.deps.keybox
     )
+    await admit_link(ctx, org)  # a refusal rolls the update back: nothing is stored
     await link_chat(
         session,
         chat_id=ctx.chat_id,
@@ -136,7 +139,7 @@ async def link_with_key(ctx: Ctx, key: str, warning: str) -> None:
     try:
         if previous is not None and previous != org.id:
             await _release(ctx, previous)
-        await ctx.deps.automations.on_org_linked(org.id)
+        await ctx.deps.automations.on_org_linked(org.id, sync_interval_for(ctx.deps.billing, org))
     except RPCError as exc:
         log.warning("could not start the first sync of org %s: %s", org.id, exc)
         follow_up = "The first sync could not start yet; send /sync in a minute."
@@ -263,6 +266,7 @@ async def role_command(message: Message, command: CommandObject, ctx: Ctx) -> No
         role = Role(role_word.lower())
     except ValueError:
         raise UserError(f"The role must be admin or member, not “{q(role_word, 20)}”.") from None
+    await admit_member(ctx, user_id)
     await set_role(ctx.session, org_id=org.id, user_id=user_id, role=role)
     await _audit(ctx, org.id, "set_role", {"user_id": user_id, "role": role.value})
     await ctx.session.commit()

@@ -16,8 +16,10 @@ from bot.errors import UserError
 from bot.filters import Addressed, Text
 from bot.freshness import fresh_org
 from bot.routers.automations import digest_now, sync_now
+from bot.routers.billing import say_if_quota_spent
 from bot.routers.event_choice import live_events, with_event
 from bot.routers.events import find_person, show_events
+from bot.routers.profiles import people_request
 from bot.routers.start import help_text
 from bot.routers.status_changes import ask_bulk, ask_status_change
 from bot.routers.trends import show_trends
@@ -35,6 +37,8 @@ EVENT_ACTIONS = {
     IntentName.EXPORT: ("export", "Export the guests of Founders Dinner"),
 }
 
+PEOPLE_ACTIONS = {IntentName.REPEAT_GUESTS: "repeats", IntentName.VIP_GUESTS: "vips"}
+
 
 async def unknown_command(message: Message, ctx: Ctx) -> None:
     await ctx.say("I do not know that command; /help lists the ones I do.")
@@ -47,6 +51,7 @@ async def plain_language(message: Message, ctx: Ctx, text: str) -> None:
         ctx.now(), ctx.timezone, [KnownEvent(e.name, e.city, e.start_at) for e in events]
     )
     result = await ctx.deps.parser.parse(text, parse_ctx, org_id=ctx.linked_org.id)
+    await say_if_quota_spent(ctx, result)
     await act(ctx, result.intent)
 
 
@@ -79,8 +84,12 @@ async def act(ctx: Ctx, intent: Intent) -> None:
             words=intent.event or "",
             statuses=[status] if status else [],
             domains=[intent.domain] if intent.domain else [],
+            tags=[intent.tag] if intent.tag else [],
         )
         await ask_bulk(ctx, intent.target_status.value, filters)
+    elif name in PEOPLE_ACTIONS:
+        # "repeat guests for Lisbon": a city alone names its event(s), fuzzily, like words do.
+        await people_request(ctx, intent.event or intent.city or "", status, PEOPLE_ACTIONS[name])
     elif name is IntentName.TRENDS:
         await show_trends(ctx, Dimension(intent.group_by or Dimension.MONTH))
     elif name is IntentName.SYNC:

@@ -16,11 +16,14 @@ HELP = """<b>What I can do</b>
 /guests &lt;event&gt; [status] [@domain] · /pending &lt;event&gt;
 /find &lt;email or name&gt; · /export &lt;event&gt; [status]
 /followup &lt;event&gt; attended|no-shows|all · /unsubscribe &lt;email&gt;
+/vips [event] [status] · /repeats [event]
+/tag or /untag &lt;email&gt; &lt;tag&gt; · /note &lt;email&gt; &lt;text&gt;
 /approve or /decline &lt;email&gt; [event]
-/bulk approve|decline &lt;event&gt; &lt;status, @domain or emails&gt;
+/bulk approve|decline &lt;event&gt; &lt;status, @domain, emails or #tag&gt;
 /trends [event|city|month|domain|company] · /enrich on|off|run|status
 /sync · /jobs · /status · /digest on [HH:MM] [zone] | off
 /link &lt;key&gt; · /unlink · /use · /role · /token · /web · /cancel
+/upgrade [plan] · /billing · /sync every &lt;minutes&gt;
 Or just ask (in a group, mention me or reply to me):"""
 
 

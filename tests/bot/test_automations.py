@@ -69,7 +69,8 @@ async def test_status_names_the_calendar_cache_jobs_and_role(world) -> None:
     assert lines[1].startswith("Cache: 5 events, last synced ")
     assert lines[3] == "Daily digest: off."
     assert lines[4] == "Your role here: admin."
-    assert (await world.say(chat, member, "/status")).text.endswith("Your role here: member.")
+    assert lines[5] == "Plan: Team (billing off on this install)."  # then today's usage
+    assert "\nYour role here: member.\n" in (await world.say(chat, member, "/status")).text
     unlinked = world.group(admin=admin)
     assert "not linked to a Luma calendar yet" in (await world.say(unlinked, admin, "/status")).text
 

@@ -1,0 +1,44 @@
+"""Changing how often an org syncs with Luma, within its plan (bot `/sync every` and the API)."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billing.limits import check_sync_interval, sync_interval_for
+from billing.service import Billing
+from store.models import Organization
+from workflows import ids
+from workflows.starter import Automations
+
+MAX_INTERVAL_MINUTES = 7 * 24 * 60
+
+
+async def set_sync_interval(
+    session: AsyncSession,
+    billing: Billing,
+    automations: Automations,
+    *,
+    org: Organization,
+    minutes: int,
+) -> None:
+    """Refuse an interval below the plan's floor (`LimitExceeded`), else store it and move the
+    schedule. The schedule changes inside the caller's transaction: if Temporal refuses,
+    the caller's rollback keeps the old interval."""
+    if not 1 <= minutes <= MAX_INTERVAL_MINUTES:
+        raise ValueError(f"the interval must be 1 to {MAX_INTERVAL_MINUTES} minutes")
+    check_sync_interval(billing, billing.plan_of(org), minutes)
+    org.sync_interval_minutes = minutes
+    await session.flush()
+    await automations.ensure_sync_schedule(org.id, minutes)
+
+
+async def follow_plan(billing: Billing, automations: Automations, *, org: Organization) -> None:
+    """After a plan change, the org's standing schedules (future work) follow the new plan.
+
+    Runs already going are left alone: a faster sync schedule slows to the plan's floor,
+    and a plan without enrichment stops the scheduled enrichment runs (data is kept).
+    """
+    if await automations.schedule_exists(ids.sync_schedule_id(org.id)):
+        await automations.ensure_sync_schedule(org.id, sync_interval_for(billing, org))
+    if not billing.plan_of(org).enrichment:
+        await automations.set_enrichment_schedule(org.id, None)
