@@ -33,7 +33,11 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowUpdateFailedError,
 )
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import (
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.exceptions import TimeoutError as TemporalTimeout
 from temporalio.service import RPCError, RPCStatusCode
@@ -191,16 +195,34 @@ class Automations:
             concurrency=self.defaults.concurrency,
             heartbeat_timeout_seconds=self.defaults.heartbeat_timeout_seconds,
         )
+        return await self._start_once(
+            BulkStatusWorkflow.run,
+            job,
+            workflow_id,
+            reuse=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            attributes=ids.search_attributes(
+                org_id=org_id, kind="bulk", event_id=event_id, requested_by=requested_by
+            ),
+        )
+
+    async def _start_once(
+        self,
+        run: Any,
+        job: Any,
+        workflow_id: str,
+        *,
+        reuse: WorkflowIDReusePolicy,
+        attributes: TypedSearchAttributes,
+    ) -> BulkStart:
+        """Start a workflow under its deterministic id, or report the run already holding it."""
         try:
             await self.client.start_workflow(
-                BulkStatusWorkflow.run,
+                run,
                 job,
                 id=workflow_id,
                 task_queue=self.defaults.task_queue,
-                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-                search_attributes=ids.search_attributes(
-                    org_id=org_id, kind="bulk", event_id=event_id, requested_by=requested_by
-                ),
+                id_reuse_policy=reuse,
+                search_attributes=attributes,
             )
         except WorkflowAlreadyStartedError:
             return BulkStart(workflow_id, True, self.ui_url(workflow_id))
@@ -253,23 +275,18 @@ class Automations:
             heartbeat_timeout_seconds=self.defaults.heartbeat_timeout_seconds,
         )
         workflow_id = followup_id(job.org_id, job.event_id, job.audience, job.campaign_id)
-        try:
-            await self.client.start_workflow(
-                FollowupWorkflow.run,
-                job,
-                id=workflow_id,
-                task_queue=self.defaults.task_queue,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                search_attributes=ids.search_attributes(
-                    org_id=job.org_id,
-                    kind="followup",
-                    event_id=job.event_id,
-                    requested_by=job.requested_by,
-                ),
-            )
-        except WorkflowAlreadyStartedError:
-            return BulkStart(workflow_id, True, self.ui_url(workflow_id))
-        return BulkStart(workflow_id, False, self.ui_url(workflow_id))
+        return await self._start_once(
+            FollowupWorkflow.run,
+            job,
+            workflow_id,
+            reuse=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            attributes=ids.search_attributes(
+                org_id=job.org_id,
+                kind="followup",
+                event_id=job.event_id,
+                requested_by=job.requested_by,
+            ),
+        )
 
     async def followup_progress(self, workflow_id: str) -> FollowupProgress:
         return await self.handle(workflow_id).query(

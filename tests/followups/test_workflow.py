@@ -8,7 +8,8 @@ from collections import Counter
 import httpx
 import pytest
 from sqlalchemy import select
-from temporalio.client import WorkflowFailureError
+from temporalio.client import WorkflowFailureError, WorkflowHistory
+from temporalio.worker import Replayer
 
 from api.deps import ApiDeps
 from api.main import create_app
@@ -26,6 +27,7 @@ from tests.followups.conftest import (
     running_worker,
     seed_event,
 )
+from worker import WORKFLOWS
 from workflows.followups import FollowupReport, FollowupWorkflow
 from workflows.starter import Automations
 
@@ -214,3 +216,30 @@ async def test_sendgrid_backend_end_to_end(
     assert ada["headers"]["List-Unsubscribe"].startswith(f"<{PUBLIC_URL}/unsubscribe/")
     assert (report.counts.sent, report.counts.failed) == (2, 1)
     assert "anon@example.com: SendGrid answered 400" in report.text
+
+
+def payload_text(history: WorkflowHistory) -> str:
+    """Every workflow input, activity input and activity result in the history, decoded."""
+    parts = []
+    for event in history.events:
+        for payloads in (
+            event.workflow_execution_started_event_attributes.input,
+            event.activity_task_scheduled_event_attributes.input,
+            event.activity_task_completed_event_attributes.result,
+        ):
+            parts += [payload.data.decode() for payload in payloads.payloads]
+    return " ".join(parts)
+
+
+async def test_histories_replay_and_hold_only_the_draft(automations, inbox: Inbox, seeded) -> None:
+    """Deterministic: recorded histories replay; inputs carry the draft, never a mail secret."""
+    job = campaign(seeded, "all")
+    inbox.refuse.add("grace@example.com")
+    await run(automations, job)
+    started = await automations.start_followup(job)
+    history = await handle_of(automations, started.workflow_id).fetch_history()
+    await Replayer(workflows=list(WORKFLOWS)).replay_workflow(history)
+    payloads = payload_text(history)
+    assert "Thanks for joining {event}!" in payloads  # the template; the activity fills it in
+    assert "Hi Ada," not in payloads and "/unsubscribe/" not in payloads
+    assert "grace@example.com: recipient refused" in payloads  # the report's few lines
