@@ -29,6 +29,7 @@ RECENT = timedelta(days=7)
 @dataclass
 class OrgRef:
     org_id: int
+    interactive: bool = False  # a person waits for it: Luma calls use the interactive budget
 
 
 @dataclass
@@ -49,6 +50,7 @@ class EventsSynced:
 class EventGuestsRef:
     org_id: int
     event_id: str
+    interactive: bool = False
 
 
 @dataclass
@@ -116,7 +118,7 @@ class SyncActivities:
     @activity.defn
     async def sync_events(self, org: OrgRef) -> EventsSynced:
         """Copy every event of the calendar; say which need their guests synced."""
-        client = await self.luma.client(org.org_id)
+        client = await self.luma.client(org.org_id, interactive=org.interactive)
         events: list[LumaEvent] = []
         async with heartbeating(0) as progress:
             with luma_failures_are_final():
@@ -163,7 +165,7 @@ class SyncActivities:
     @activity.defn
     async def sync_event_guests(self, ref: EventGuestsRef) -> GuestsSynced:
         """Copy one event's whole guest list, then mark the guests Luma no longer has."""
-        client = await self.luma.client(ref.org_id)
+        client = await self.luma.client(ref.org_id, interactive=ref.interactive)
         started = utcnow()
         upserted = 0
         async with heartbeating(0) as progress:

@@ -46,7 +46,7 @@ async def fresh_org(ctx: Ctx) -> str:
     org = ctx.linked_org
     if _is_fresh(org.last_synced_at, ctx, ctx.deps.org_fresh_for):
         return ""
-    note = await _wait(ctx, lambda: ctx.deps.automations.sync_now(org.id))
+    note = await _wait(ctx, lambda: ctx.deps.automations.sync_now(org.id, interactive=True))
     await ctx.session.refresh(org)
     ctx.events = None  # read again: the sync may have added or renamed some
     return note

@@ -332,11 +332,12 @@ class Automations:
             heartbeat_timeout_seconds=self.defaults.heartbeat_timeout_seconds,
         )
 
-    async def sync_now(self, org_id: int) -> WorkflowHandle[Any, Any]:
-        """Run a sync now, or join the one already running."""
+    async def sync_now(self, org_id: int, *, interactive: bool = False) -> WorkflowHandle[Any, Any]:
+        """Run a sync now, or join the one already running; `interactive` when a person
+        waits for it."""
         return await self.client.start_workflow(
             SyncOrgWorkflow.run,
-            self._sync_input(org_id),
+            replace(self._sync_input(org_id), interactive=interactive),
             id=ids.sync_id(org_id),
             task_queue=self.defaults.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -345,7 +346,7 @@ class Automations:
 
     async def refresh_event(self, org_id: int, event_id: str) -> WorkflowHandle[Any, Any]:
         """Re-read one event's guest list now (a stale cache about to answer a question)."""
-        job = replace(self._sync_input(org_id), event_ids=[event_id])
+        job = replace(self._sync_input(org_id), event_ids=[event_id], interactive=True)
         return await self.client.start_workflow(
             SyncOrgWorkflow.run,
             job,

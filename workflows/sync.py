@@ -29,6 +29,7 @@ class SyncInput:
     summary_delay_minutes: int = 120
     heartbeat_timeout_seconds: float = 30.0
     event_ids: list[str] = field(default_factory=list)  # only these events' guests
+    interactive: bool = False  # a person waits for it (see luma.ratelimit.BudgetPolicy)
 
 
 @dataclass
@@ -57,13 +58,13 @@ class SyncOrgWorkflow:
             )
         else:
             events = await workflow.execute_activity_method(
-                SyncActivities.sync_events, OrgRef(job.org_id), **options
+                SyncActivities.sync_events, OrgRef(job.org_id, job.interactive), **options
             )
         guests = gone = 0
         for event in events.to_sync:
             synced = await workflow.execute_activity_method(
                 SyncActivities.sync_event_guests,
-                EventGuestsRef(job.org_id, event.event_id),
+                EventGuestsRef(job.org_id, event.event_id, job.interactive),
                 **options,
             )
             guests, gone = guests + synced.upserted, gone + synced.gone
