@@ -17,12 +17,11 @@ from aiogram.types import Message
 from bot.context import Ctx
 from bot.errors import UserError
 from bot.routers.billing import admit_enrichment
-from bot.routers.link import _delete_key_message
+from bot.routers.link import _audit, _delete_key_message
 from bot.texts import ago, q
 from core.logs import secrets as log_secrets
 from intel.enrichment import store as enrichment_store
 from intel.enrichment.http import STYLES
-from store import audit
 from store.models import utcnow
 
 USAGE = (
@@ -73,7 +72,9 @@ async def _turn_on_with_key(ctx: Ctx, provider: str, key: str, warning: str) -> 
         keybox=ctx.deps.keybox,
         user_id=ctx.user_id,
     )
-    await _record(ctx, "enrich_on", {"provider": provider, "key": row.key_fingerprint})
+    await _audit(
+        ctx, ctx.linked_org.id, "enrich_on", {"provider": provider, "key": row.key_fingerprint}
+    )
     await ctx.session.commit()
     await _start(
         ctx, f"Enrichment on with {PROVIDER_NAMES[provider]} (key {q(row.key_fingerprint)})."
@@ -88,7 +89,9 @@ async def _turn_on(ctx: Ctx) -> None:
     )
     if row is None:
         raise UserError("No provider is set yet. " + USAGE)
-    await _record(ctx, "enrich_on", {"provider": row.provider, "key": row.key_fingerprint})
+    await _audit(
+        ctx, ctx.linked_org.id, "enrich_on", {"provider": row.provider, "key": row.key_fingerprint}
+    )
     await ctx.session.commit()
     await _start(ctx, f"Enrichment on again with {PROVIDER_NAMES[row.provider]}.")
 
@@ -114,7 +117,7 @@ async def _turn_off(ctx: Ctx) -> None:
     if row is None:
         await ctx.say("Enrichment is already off.")
         return
-    await _record(ctx, "enrich_off", {"provider": row.provider})
+    await _audit(ctx, ctx.linked_org.id, "enrich_off", {"provider": row.provider})
     await ctx.session.commit()
     await ctx.deps.automations.set_enrichment_schedule(org_id, None)
     await ctx.say("Enrichment off. What was found stays on the profiles; the key stays stored.")
@@ -143,19 +146,6 @@ async def _status(ctx: Ctx) -> None:
         f"last run {ago(row.last_run_at, utcnow())}.\n"
         f"Cached answers: {stats.cached} ({stats.found} found); "
         f"profiles enriched: {stats.profiles_enriched}."
-    )
-
-
-async def _record(ctx: Ctx, action: str, target: dict[str, str]) -> None:
-    await audit.record(
-        ctx.session,
-        org_id=ctx.linked_org.id,
-        source="bot",
-        action=action,
-        result="ok",
-        target=target,
-        actor_user_id=ctx.user_id,
-        chat_id=ctx.chat_id,
     )
 
 

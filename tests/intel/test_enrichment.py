@@ -14,6 +14,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select, update
+from temporalio.worker import Replayer
 
 from activities.enrichment import EnrichmentConfig
 from activities.luma_access import LumaAccess
@@ -21,7 +22,7 @@ from intel.enrichment import store as enrichment_store
 from store.models import EnrichmentCacheEntry, Guest, GuestProfile, OrgEnrichment, utcnow
 from tests.intel.fake_enrichment import FakeProvider, Known, running_fake_provider
 from tests.workflows.conftest import org, pool, simulator  # noqa: F401
-from worker import WorkerClients, build_worker
+from worker import WORKFLOWS, WorkerClients, build_worker
 from workflows.enrichment import EnrichReport
 from workflows.starter import Automations, JobDefaults
 
@@ -177,7 +178,9 @@ async def test_long_retry_after_is_waited_by_temporal(sessions, keybox, env: Env
     assert report.looked_up + report.from_cache == len(env.people) and report.error == ""
 
 
-async def test_key_encrypted_at_rest_and_absent_from_history(sessions, keybox, env: Env) -> None:  # type: ignore[no-untyped-def]
+async def test_key_encrypted_at_rest_absent_from_history_which_replays(
+    sessions, keybox, env: Env
+) -> None:  # type: ignore[no-untyped-def]
     await turn_on(sessions, keybox, env)
     handle = await env.automations.start_enrichment(env.org_id)
     await handle.result()
@@ -188,8 +191,12 @@ async def test_key_encrypted_at_rest_and_absent_from_history(sessions, keybox, e
     assert keybox.decrypt(row.key_ciphertext) == env.fake.api_key
     assert row.key_fingerprint == "…" + env.fake.api_key[-4:]
     assert row.last_run_at is not None
-    history = (await handle.fetch_history()).to_json()
-    assert env.fake.api_key not in history
+    history = await handle.fetch_history()
+    assert env.fake.api_key not in history.to_json()
+    replayed = await Replayer(workflows=list(WORKFLOWS)).replay_workflow(
+        history, raise_on_replay_failure=False
+    )
+    assert replayed.replay_failure is None  # deterministic
     assert {c.key for c in env.fake.calls} == {env.fake.api_key}
 
 
