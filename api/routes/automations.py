@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import AutomationsDep, CurrentOrg, DepsDep, SessionDep
 from api.errors import not_found
-from api.routes.stripe import BillingDep, plan_limit
+from api.routes.stripe import PLAN_LIMIT_RESPONSE, BillingDep, plan_limit
 from api.schemas import ChatId, DigestList, DigestPublic, DigestUpdate, WorkflowStarted
 from billing.limits import LimitExceeded
 from billing.sync import MAX_INTERVAL_MINUTES, set_sync_interval
@@ -34,7 +34,11 @@ class SyncSchedule(BaseModel):
     )
 
 
-@router.put("/sync/schedule", summary="How often your organization syncs (within its plan)")
+@router.put(
+    "/sync/schedule",
+    summary="How often your organization syncs (within its plan)",
+    responses=PLAN_LIMIT_RESPONSE,
+)
 async def put_sync_schedule(
     org_id: CurrentOrg, deps: DepsDep, billing: BillingDep, body: SyncSchedule
 ) -> SyncSchedule:

@@ -12,7 +12,7 @@ from activities.bulk import GuestFilter as BulkFilter
 from activities.guest_status import GuestStatusChange
 from api.deps import ApiDeps, AutomationsDep, CurrentOrg, DepsDep, OrgEvent, SessionDep
 from api.errors import ApiError
-from api.routes.stripe import BillingDep, plan_limit
+from api.routes.stripe import PLAN_LIMIT_RESPONSE, BillingDep, plan_limit
 from api.schemas import (
     BulkPreviewPublic,
     BulkStarted,
@@ -158,7 +158,10 @@ async def set_guest_status(
 @router.post(
     "/bulk-status",
     summary="Approve or decline every matching guest (dry run: preview from the cache)",
-    responses={202: {"model": BulkStarted, "description": "the job was started (or is running)"}},
+    responses={
+        202: {"model": BulkStarted, "description": "the job was started (or is running)"},
+        **PLAN_LIMIT_RESPONSE,
+    },
 )
 async def bulk_status(
     org_id: CurrentOrg,

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from temporalio.service import RPCError
 
 from api.deps import ApiDeps, CurrentOrg, DepsDep, SessionDep
-from api.errors import ApiError, not_found
+from api.errors import ApiError, ErrorPublic, not_found
 from billing import BadSignature, Billing, BillingUnavailable
 from billing.sync import follow_plan
 from billing.usage import usage_snapshot
@@ -38,6 +38,11 @@ def get_billing(request: Request) -> Billing:
 
 
 BillingDep = Annotated[Billing, Depends(get_billing)]
+
+
+PLAN_LIMIT_RESPONSE: dict[int | str, dict[str, Any]] = {
+    403: {"model": ErrorPublic, "description": "over the plan's limit (code plan_limit)"}
+}
 
 
 def plan_limit(error: Exception) -> ApiError:
