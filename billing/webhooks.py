@@ -123,6 +123,9 @@ async def apply_event(session: AsyncSession, billing: Billing, event: dict[str, 
     else:
         return await _finish(session, event_id, Applied(event_id, "ignored"))
     org = await session.get(Organization, org_id) if org_id is not None else None
+    if org is not None and kind == SUBSCRIPTION_UPDATED and await _ended(session, org.id, obj):
+        # Stripe does not promise order: an update arriving after the deletion is stale.
+        return await _finish(session, event_id, Applied(event_id, "ignored", org.id))
     if org is None or plan is None:
         log.warning("Stripe event %s (%s) names no org or plan of ours", event_id, kind)
         return await _finish(session, event_id, Applied(event_id, "unknown org"))
@@ -143,6 +146,14 @@ async def apply_event(session: AsyncSession, billing: Billing, event: dict[str, 
         target={"from": before, "to": plan.key, "stripe_event": event_id, "type": kind},
     )
     return await _finish(session, event_id, Applied(event_id, "applied", org.id, plan.key))
+
+
+async def _ended(session: AsyncSession, org_id: int, obj: dict[str, Any]) -> bool:
+    """Whether this subscription was already deleted (a deletion is final in Stripe)."""
+    row = await session.get(BillingSubscription, org_id)
+    return (
+        row is not None and row.stripe_subscription_id == obj.get("id") and row.status == "canceled"
+    )
 
 
 async def _finish(session: AsyncSession, event_id: str, applied: Applied) -> Applied:

@@ -87,6 +87,14 @@ async def test_checkout_update_delete_and_replay(billed_app, org, sessions) -> N
             row = await session.get(BillingSubscription, org.org_id)
             assert row is not None and row.status == "canceled"
 
+        # An update of the deleted subscription delivered late changes nothing.
+        late = event(
+            "customer.subscription.updated",
+            subscription("sub_A1", "cus_A1", price="price_test_team"),
+        )
+        assert (await _deliver(client, late)).json()["result"] == "ignored"
+        assert await _plan(sessions, org.org_id) == "free"
+
 
 async def test_bad_signatures_change_nothing(billed_app, org, sessions) -> None:
     body = _checkout(org.org_id, "team", "cus_B1", "sub_B1")
