@@ -179,14 +179,9 @@ async def trends(
         groups = await _event_groups(
             session, org_id=org_id, dimension=dimension, now=now, tz=timezone
         )
-    total = Tally("total")
-    for tally in groups:
-        total.add(tally)
-    if dimension in (Dimension.DOMAIN, Dimension.COMPANY):
-        # A person counts once per event, so the org's event count is not the sum of groups.
-        total.events = len(
-            [t for t in await event_tallies(session, org_id=org_id, now=now) if t.registered]
-        )
+    # Counted over all guests at once: an event has guests of many domains, so the number of
+    # events is not the sum of the groups' (the other figures are).
+    total = _tally("total", (await session.execute(_counts(org_id, now))).one())
     if dimension in CHRONOLOGICAL:
         groups.sort(key=_chronological)
         shown = groups[-limit:]
@@ -209,14 +204,16 @@ async def _event_groups(
     groups: dict[str, Tally] = {}
     for tally in await event_tallies(session, org_id=org_id, now=now):
         event = events[tally.key]
-        if dimension is Dimension.EVENT:
-            key = event.name
-        elif dimension is Dimension.CITY:
+        if dimension is Dimension.CITY:
             key = event.city or UNKNOWN
-        else:
+        elif dimension is Dimension.MONTH:
             key = _month(event.start_at, zone)
-        if dimension is Dimension.EVENT:
-            key = f"{event.name} ({_month(event.start_at, zone)})" if key in groups else key
+        else:  # events of the same name (a yearly conference) are told apart by month
+            key = (
+                event.name
+                if event.name not in groups
+                else f"{event.name} ({_month(event.start_at, zone)})"
+            )
         groups.setdefault(key, Tally(key)).add(tally)
     return list(groups.values())
 
