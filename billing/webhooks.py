@@ -114,6 +114,9 @@ async def apply_event(session: AsyncSession, billing: Billing, event: dict[str, 
         )
         plan = billing.catalog.get(str((obj.get("metadata") or {}).get("plan") or ""))
         status = "active"
+        if obj.get("payment_status") not in (None, "paid", "no_payment_required"):
+            # A delayed payment method: the subscription's own update grants the plan.
+            return await _finish(session, event_id, Applied(event_id, "ignored", org_id))
     elif kind in (SUBSCRIPTION_UPDATED, SUBSCRIPTION_DELETED):
         org_id = await _subscription_org(session, obj)
         if kind == SUBSCRIPTION_DELETED:

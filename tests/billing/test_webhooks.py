@@ -126,6 +126,10 @@ async def test_unknown_org_and_other_events_are_acknowledged(billed_app, org, se
         assert nobody.status_code == 200 and nobody.json()["result"] == "unknown org"
         other = await _deliver(client, event("invoice.paid", {"id": "in_1"}))
         assert other.json()["result"] == "ignored"
+        unpaid = _checkout(org.org_id, "pro", "cus_C3", "sub_C3").replace(
+            '"status": "complete"', '"status": "complete", "payment_status": "unpaid"'
+        )
+        assert (await _deliver(client, unpaid)).json()["result"] == "ignored"
         unknown_plan = await _deliver(client, _checkout(org.org_id, "platinum", "cus_C2", "sub"))
         assert unknown_plan.json()["result"] == "unknown org"
     assert await _plan(sessions, org.org_id) == "free"
