@@ -20,6 +20,7 @@ from activities.enrichment import EnrichmentConfig
 from activities.luma_access import LumaAccess
 from intel.enrichment import store as enrichment_store
 from store.models import EnrichmentCacheEntry, Guest, GuestProfile, OrgEnrichment, utcnow
+from store.orgs import save_org
 from tests.intel.fake_enrichment import FakeProvider, Known, running_fake_provider
 from tests.workflows.conftest import org, pool, simulator  # noqa: F401
 from worker import WORKFLOWS, WorkerClients, build_worker
@@ -222,3 +223,26 @@ async def test_off_by_default_and_when_switched_off(sessions, keybox, env: Env) 
 async def enrichment_store_counts(sessions, org_id: int) -> int:  # type: ignore[no-untyped-def]
     async with sessions() as session:
         return (await enrichment_store.cache_stats(session, org_id=org_id)).cached
+
+
+async def test_another_orgs_same_person_is_not_touched(sessions, keybox, env: Env) -> None:  # type: ignore[no-untyped-def]
+    email = sorted(env.known)[0]
+    async with sessions.begin() as session:
+        other = await save_org(
+            session,
+            calendar_id=f"cal-other-{uuid.uuid4().hex[:8]}",
+            name="Other",
+            luma_key="other-luma-key-0000",
+            keybox=keybox,
+        )
+        session.add(GuestProfile(org_id=other.id, normalized_email=env.people[email]))
+    await turn_on(sessions, keybox, env)
+
+    await run(env)
+
+    theirs = (await profiles(sessions, other.id))[env.people[email]]
+    assert (theirs.enriched_company, theirs.seniority, theirs.enriched_at) == (None, None, None)
+    assert (await profiles(sessions, env.org_id))[env.people[email]].enriched_at is not None
+    async with sessions() as session:
+        stats = await enrichment_store.cache_stats(session, org_id=other.id)
+    assert stats.cached == 0
