@@ -16,7 +16,7 @@ from temporalio.client import Client
 
 from api.bodylimit import BodyLimitMiddleware
 from api.deps import ApiDeps, ApiLimits
-from api.errors import error_responses, install_error_handlers
+from api.errors import install_error_handlers
 from api.ratelimit import SlidingWindowLimiter
 from api.router import api_router
 from api.routes import unsubscribe
@@ -91,5 +91,5 @@ def create_app(
     app.include_router(api_router)
     install_web(app)  # the admin portal under /web
     # Reached from emails, so no API token: the link is signed.
-    app.include_router(unsubscribe.router, responses=error_responses(400, 404, 413, 422))
+    app.include_router(unsubscribe.router)
     return app

@@ -18,7 +18,13 @@ from store.models import Organization
 
 router = APIRouter(tags=["unsubscribe"])
 
-Token = Annotated[str, Path(max_length=1000, description="The signed token from the email")]
+# No length limit in the schema: every bad token, long or short, gets the same HTML page.
+Token = Annotated[str, Path(description="The signed token from the email")]
+PAGES = {
+    200: {"description": "Unsubscribed", "content": {"text/html": {}}},
+    400: {"description": "The link is not valid", "content": {"text/html": {}}},
+    404: {"description": "The organizer is gone", "content": {"text/html": {}}},
+}
 PAGE = (
     '<!doctype html><html lang="en"><head><meta charset="utf-8">'
     '<meta name="viewport" content="width=device-width"><title>{title}</title></head>'
@@ -49,11 +55,18 @@ async def _unsubscribe(token: str, request: Request, deps: DepsDep) -> HTMLRespo
     )
 
 
-@router.get("/unsubscribe/{token}", response_class=HTMLResponse, summary="Unsubscribe (link)")
+@router.get(
+    "/unsubscribe/{token}", response_class=HTMLResponse, responses=PAGES, summary="Unsubscribe"
+)
 async def unsubscribe_link(token: Token, request: Request, deps: DepsDep) -> HTMLResponse:
     return await _unsubscribe(token, request, deps)
 
 
-@router.post("/unsubscribe/{token}", response_class=HTMLResponse, summary="One-click unsubscribe")
+@router.post(
+    "/unsubscribe/{token}",
+    response_class=HTMLResponse,
+    responses=PAGES,
+    summary="One-click unsubscribe (RFC 8058)",
+)
 async def unsubscribe_one_click(token: Token, request: Request, deps: DepsDep) -> HTMLResponse:
     return await _unsubscribe(token, request, deps)
