@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from dataclasses import dataclass, field
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import StreamingResponse
@@ -18,7 +19,8 @@ from intel.vip import VipRules
 from luma.models import ApprovalStatus
 from store import cache
 from store.models import Event
-from web.deps import Admin, Api, Reader, WebDep, audit_write
+from web.auth import Viewer
+from web.deps import Admin, Api, Reader, WebDep, WebDeps, audit_write
 from web.errors import WebError, not_found
 from web.guest_query import (
     MAX_BULK_EMAILS,
@@ -128,40 +130,77 @@ async def _csv_stream(
         number += 1
 
 
+@dataclass
+class BulkChoice:
+    """What a bulk form asks for: the job's target and filter, and how to show it."""
+
+    event: Event
+    do: str
+    target: str
+    filter: BulkFilter
+    view: GuestView
+    scope: str
+    selected: list[str] = field(default_factory=list)  # ticked rows, carried to the confirm
+
+
 async def _bulk_choice(
-    session: AsyncSession, org_id: int, event_id: str, form: Any, rules: VipRules
-) -> tuple[str, BulkFilter, GuestView, list[str], str]:
-    """What a bulk form asks for: target status, the job's filter, and how to describe it."""
-    action, _, scope = str(form.get("do", "")).partition(":")
+    request: Request, viewer: Viewer, deps: ApiDeps, web: WebDeps, event_id: str
+) -> BulkChoice:
+    """Read and check a bulk form (the guest table's, or the confirmation's)."""
+    form = await request.form()
+    do = str(form.get("do", ""))
+    action, _, scope = do.partition(":")
     if action not in TARGETS or scope not in ("selected", "matching"):
         raise WebError(400, "Nothing to do", "Choose approve or decline, then try again.")
     view = view_from_form(form)
-    if scope == "selected":
-        emails = await known_emails(
-            session, org_id=org_id, event_id=event_id, emails=form.getlist("email")
-        )
-        if not emails:
-            raise WebError(
-                400, "No guests selected", "Tick the guests to change, or use the filter instead."
+    async with deps.sessions() as session:
+        event = await org_event(session, viewer.org_id, event_id)
+        choice = BulkChoice(event, do, TARGETS[action], BulkFilter(), view, "")
+        if scope == "selected":
+            emails = await known_emails(
+                session,
+                org_id=viewer.org_id,
+                event_id=event_id,
+                emails=[str(email) for email in form.getlist("email")],
             )
-        return TARGETS[action], BulkFilter(emails=emails), view, emails, "selected guests"
-    exact = view.bulk_filter()
-    if exact is not None:
-        return TARGETS[action], exact, view, [], "every guest matching the filter"
-    people = await people_rules(session, org_id=org_id, event_id=event_id, view=view, rules=rules)
-    found = await matching_emails(
-        session, org_id=org_id, event_id=event_id, view=view, people=people
-    )
+            if not emails:
+                raise WebError(
+                    400,
+                    "No guests selected",
+                    "Tick the guests to change, or use the filter instead.",
+                )
+            choice.filter, choice.scope, choice.selected = (
+                BulkFilter(emails=emails),
+                "selected guests",
+                emails,
+            )
+            return choice
+        choice.scope = "every guest matching the filter"
+        exact = view.bulk_filter()
+        if exact is not None:
+            choice.filter = exact
+            return choice
+        people = await people_rules(
+            session,
+            org_id=viewer.org_id,
+            event_id=event_id,
+            view=view,
+            rules=VipRules.from_settings(web.settings),
+        )
+        found = await matching_emails(
+            session, org_id=viewer.org_id, event_id=event_id, view=view, people=people
+        )
     if found is None:
         raise WebError(
             400,
             "Too many guests for this filter",
-            f"Search, tag and repeat filters can act on up to {MAX_BULK_EMAILS:,} guests at "
-            "once. Narrow the filter, or filter by status, domain or answer only.",
+            f"Search, tag, VIP and repeat filters can act on up to {MAX_BULK_EMAILS:,} guests "
+            "at once. Narrow the filter, or filter by status, domain or answer only.",
         )
     if not found:
         raise WebError(400, "No guests match", "No guest matches this filter; nothing to do.")
-    return TARGETS[action], BulkFilter(emails=found), view, found, "every guest matching the filter"
+    choice.filter = BulkFilter(emails=found)
+    return choice
 
 
 @router.post("/bulk")
@@ -169,18 +208,14 @@ async def bulk_confirm(
     request: Request, viewer: Admin, deps: Api, web: WebDep, event_id: EventId
 ) -> object:
     """The confirmation page: what the job would do, counted from the cache."""
-    form = await request.form()
+    choice = await _bulk_choice(request, viewer, deps, web, event_id)
     async with deps.sessions() as session:
-        event = await org_event(session, viewer.org_id, event_id)
-        target, bulk, view, emails, scope = await _bulk_choice(
-            session, viewer.org_id, event_id, form, VipRules.from_settings(web.settings)
-        )
         preview = await preview_bulk(
             session,
             org_id=viewer.org_id,
             event_id=event_id,
-            target_status=target,
-            guest_filter=bulk,
+            target_status=choice.target,
+            guest_filter=choice.filter,
             should_refund=None,
         )
         return await page(
@@ -188,13 +223,8 @@ async def bulk_confirm(
             session,
             viewer,
             "bulk_confirm.html",
-            event=event,
-            target=target,
-            do=form.get("do"),
+            choice=choice,
             preview=preview,
-            view=view,
-            emails=emails if str(form.get("do", "")).endswith(":selected") else [],
-            scope=scope,
             nav="events",
         )
 
@@ -203,25 +233,20 @@ async def bulk_confirm(
 async def bulk_start(
     request: Request, viewer: Admin, deps: Api, web: WebDep, event_id: EventId
 ) -> object:
-    form = await request.form()
-    async with deps.sessions() as session:
-        event = await org_event(session, viewer.org_id, event_id)
-        target, bulk, _, _, _ = await _bulk_choice(
-            session, viewer.org_id, event_id, form, VipRules.from_settings(web.settings)
-        )
+    choice = await _bulk_choice(request, viewer, deps, web, event_id)
     started = await deps.automations.start_bulk(
         org_id=viewer.org_id,
         event_id=event_id,
-        target_status=target,
-        guest_filter=bulk,
+        target_status=choice.target,
+        guest_filter=choice.filter,
         requested_by=viewer.user_id,
-        event_name=event.name,
+        event_name=choice.event.name,
     )
     async with deps.sessions.begin() as session:
         await audit_write(
             session,
             viewer,
-            f"bulk_{target}_started",
+            f"bulk_{choice.target}_started",
             {"event_id": event_id, "job": started.workflow_id},
             "already running" if started.already_running else "started",
         )
