@@ -113,14 +113,6 @@ class Settings(BaseSettings):
     enrichment_max_wait_seconds: float = Field(30.0, ge=0)  # longer 429 waits: retry later
     enrichment_interval_hours: float = Field(24.0, gt=0)  # the per-org schedule
 
-    # Enrichment (intel.enrichment): each org enables it with its own provider key (/enrich).
-    enrichment_pdl_url: str = "https://api.peopledatalabs.com"
-    enrichment_apollo_url: str = "https://api.apollo.io"
-    enrichment_ttl_days: float = Field(30.0, gt=0)  # a cached answer is reused this long
-    enrichment_concurrency: int = Field(4, ge=1, le=32)  # lookups in flight per run
-    enrichment_max_wait_seconds: float = Field(30.0, ge=0)  # longer 429 waits: retry later
-    enrichment_interval_hours: float = Field(24.0, gt=0)  # the per-org schedule
-
     # Guest intelligence (intel.vip): who counts as a repeat guest and how VIPs are scored.
     repeat_min_events: int = Field(2, ge=2)  # registrations that make a repeat guest
     vip_threshold: int = Field(50, ge=1)  # a score at least this makes a VIP
