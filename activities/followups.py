@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -83,7 +83,8 @@ def _key(campaign: CampaignRef, normalized_email: str) -> str:
     return f"{campaign.org_id}/{campaign.event_id}/{campaign.campaign_id}/{normalized_email}"
 
 
-def _rows(campaign: CampaignRef):  # type: ignore[no-untyped-def]
+def _rows(campaign: CampaignRef) -> tuple[ColumnElement[bool], ...]:
+    """The campaign's rows: every query here is scoped by org, event and campaign."""
     return (
         FollowupSend.org_id == campaign.org_id,
         FollowupSend.luma_event_id == campaign.event_id,
@@ -164,14 +165,15 @@ class FollowupActivities:
         async with heartbeating(0) as progress:
             for row in todo:
                 if row.normalized_email in opted_out:
-                    await self._settle(row.id, "pending", "skipped", "unsubscribed")
-                elif await self._settle(row.id, "pending", "sending"):
+                    await self._settle(campaign, row.id, "pending", "skipped", "unsubscribed")
+                elif await self._settle(campaign, row.id, "pending", "sending"):
                     await self._send(setup, batch, row)
                 progress.value += 1
         return await self.followup_counts(campaign)
 
     async def _send(self, setup: MailSetup, batch: FollowupBatch, row: FollowupSend) -> None:
-        unsubscribe_url = setup.unsubscribe_url(batch.campaign.org_id, row.normalized_email)
+        campaign = batch.campaign
+        unsubscribe_url = setup.unsubscribe_url(campaign.org_id, row.normalized_email)
         body = drafts.render(batch.body, name=row.name, event=batch.event_name)
         mail = OutgoingMail(
             to=row.email,
@@ -187,22 +189,25 @@ class FollowupActivities:
         try:
             await setup.mailer.send(mail)
         except MailRejected as exc:
-            await self._settle(row.id, "sending", "failed", str(exc))
+            await self._settle(campaign, row.id, "sending", "failed", str(exc))
         except MailUnavailable as exc:
-            await self._settle(row.id, "sending", "pending")  # not sent: the retry sends it
+            # Not sent: the row goes back to pending, and the retried batch sends it.
+            await self._settle(campaign, row.id, "sending", "pending")
             raise ApplicationError(
                 f"mail service unavailable: {exc}", type="MailUnavailable"
             ) from None
         except MailConfigError as exc:
-            await self._settle(row.id, "sending", "pending")
+            await self._settle(campaign, row.id, "sending", "pending")
             raise ApplicationError(
                 f"The mail settings were refused: {exc}", type="MailConfig", non_retryable=True
             ) from None
         else:
-            await self._settle(row.id, "sending", "sent")
+            await self._settle(campaign, row.id, "sending", "sent")
         # Any other error leaves the row `sending`: the next attempt marks it uncertain.
 
-    async def _settle(self, row_id: int, before: str, after: str, detail: str = "") -> bool:
+    async def _settle(
+        self, campaign: CampaignRef, row_id: int, before: str, after: str, detail: str = ""
+    ) -> bool:
         """Move one row between states, only from `before`; False if another attempt did."""
         values = {"state": after, "detail": detail[:500], "updated_at": utcnow()}
         if after == "sent":
@@ -210,7 +215,7 @@ class FollowupActivities:
         async with self.sessions.begin() as session:
             result = await session.execute(
                 update(FollowupSend)
-                .where(FollowupSend.id == row_id, FollowupSend.state == before)
+                .where(*_rows(campaign), FollowupSend.id == row_id, FollowupSend.state == before)
                 .values(**values)
             )
         return bool(result.rowcount)
