@@ -176,3 +176,27 @@ async def test_a_form_with_a_wrong_csrf_token_is_refused(page: Page, portal) -> 
     await page.get_by_role("button", name="Create token").click()
     await expect(page.get_by_role("heading", name="Form expired")).to_be_visible()
     await screenshot(page, "csrf-refused")
+
+
+async def test_live_progress_pause_and_resume(page: Page, portal, simulator, automations) -> None:
+    event_id = await synced_event(
+        simulator, automations, portal.org, guests=40, status_mix={"pending_approval": 1.0}
+    )
+    await _sign_in(page, portal)
+    await page.goto(f"{portal.url}/web/events/{event_id}/guests")
+    await page.get_by_role("button", name="Approve all 40 matching").click()
+    simulator.state.configure(latency_seconds=0.25)  # slow enough to press Pause
+    try:
+        await page.locator("#confirm-bulk").click()
+        await page.get_by_role("button", name="Pause").click()
+        await expect(page.locator("#job-phase")).to_have_text("paused")
+        bar = page.locator("#job-bar")
+        paused_at = int(await bar.get_attribute("value") or 0)
+        assert paused_at < 100
+        await page.get_by_role("button", name="Resume").click()
+        # The page polls the workflow's progress query and ends on its final state.
+        await expect(page.locator("#job-status")).to_have_text("completed", timeout=30_000)
+    finally:
+        simulator.state.configure(latency_seconds=0.0)
+    await expect(page.locator("#job-counts")).to_contain_text("40 done")
+    await expect(bar).to_have_attribute("value", "100")
