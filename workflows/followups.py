@@ -126,11 +126,13 @@ class FollowupWorkflow:
                 batches += 1
                 pending = self.counts.pending > 0
         except ActivityError as error:
+            # Bad mail settings, or a provider down beyond every retry: say so, then end.
             cause = error.cause
-            if not (isinstance(cause, ApplicationError) and cause.non_retryable):
-                raise
-            await self._notify(job, f"The follow-up stopped: {escape(cause.message)}", "failed")
-            raise ApplicationError(cause.message, type=cause.type, non_retryable=True) from None
+            reason = cause.message if isinstance(cause, ApplicationError) else "it timed out"
+            kind = cause.type if isinstance(cause, ApplicationError) else "Timeout"
+            text = f"The follow-up stopped: {escape(reason)}\nSent so far: {self.counts.sent}."
+            await self._notify(job, text, "failed")
+            raise ApplicationError(reason, type=kind, non_retryable=True) from None
         self.phase = "finished"
         report = FollowupReport(self.counts, report_text(job, self.counts))
         await self._notify(job, report.text, "report")

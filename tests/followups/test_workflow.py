@@ -16,7 +16,7 @@ from api.main import create_app
 from core.settings import Settings
 from mailer import MailSetup, lists
 from mailer.sendgrid import SendGridMailer
-from store.models import FollowupSend
+from store.models import AuditEntry, FollowupSend
 from tests.followups.conftest import (
     ATTENDED,
     NO_SHOWS,
@@ -173,11 +173,19 @@ async def test_mail_off_on_the_worker_fails_plainly(
     worker = await running_worker(temporal_env, sessions, keybox, luma_pool, defaults, None)
     async with worker:
         automations = Automations(temporal_env.client, defaults)
-        started = await automations.start_followup(campaign(seeded, "attended"))
+        job = campaign(seeded, "attended", chat_id=-(10**13) - seeded.org_id)
+        started = await automations.start_followup(job)
         handle = handle_of(automations, started.workflow_id)
         with pytest.raises(WorkflowFailureError) as failure:
             await asyncio.wait_for(handle.result(), 30)
     assert "MAIL_BACKEND" in str(failure.value.cause)
+    async with sessions() as session:  # the chat was told (no bot here, so only recorded)
+        told = await session.scalar(
+            select(AuditEntry.chat_id).where(
+                AuditEntry.idempotency_key == f"followup-failed:{started.workflow_id}"
+            )
+        )
+    assert told == job.chat_id
 
 
 async def test_progress_query(automations, inbox: Inbox, seeded) -> None:
