@@ -16,7 +16,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.settings import Settings
@@ -24,6 +24,7 @@ from store.models import Role, WebSession, WebSignInLink, utcnow
 from store.orgs import get_role
 
 LINK_LIFETIME = timedelta(minutes=10)
+KEEP_SPENT = timedelta(days=1)
 COOKIE = "lumabot_web"
 _LINK_LABEL = b"lumabot web sign-in links v1"
 
@@ -56,6 +57,9 @@ async def issue_signin_link(
 ) -> str:
     """A one-time sign-in URL for this person and org (the bot sends it; caller commits)."""
     now = now or utcnow()
+    # Spent and stale rows have no use left; each new link sweeps them.
+    await session.execute(delete(WebSignInLink).where(WebSignInLink.expires_at < now - KEEP_SPENT))
+    await session.execute(delete(WebSession).where(WebSession.expires_at < now - KEEP_SPENT))
     expires = now + LINK_LIFETIME
     nonce = secrets.token_urlsafe(24)
     payload = f"{org_id}.{user_id}.{int(expires.timestamp())}.{nonce}"

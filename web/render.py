@@ -28,7 +28,7 @@ HEADERS = {
 }
 
 
-def when(moment: datetime | None, zone: str = "UTC") -> str:
+def when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "—"
 
 

@@ -172,3 +172,13 @@ async def test_production_cookies_are_secure(portal) -> None:
         response = await client.get(link.removeprefix(portal.url))
     assert response.status_code == 303
     assert "Secure" in response.headers["set-cookie"]
+
+
+async def test_sign_out_ends_the_session(portal) -> None:
+    async with portal.signed_in(Role.MEMBER) as member:
+        token = csrf_of((await member.get("/web/events")).text)
+        cookie = member.cookies.get(COOKIE)
+        out = await member.post("/web/signout", data={"csrf": token})
+        assert out.status_code == 303 and out.headers["location"] == "/web/signed-out"
+        member.cookies.set(COOKIE, cookie, path="/web")  # a copied cookie is dead too
+        assert (await member.get("/web/events")).status_code == 401
