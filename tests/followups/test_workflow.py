@@ -16,7 +16,9 @@ from api.main import create_app
 from core.settings import Settings
 from mailer import MailSetup, lists
 from mailer.sendgrid import SendGridMailer
+from mailer.smtp import SmtpMailer
 from store.models import AuditEntry, FollowupSend
+from tests.conftest import eventually
 from tests.followups.conftest import (
     ATTENDED,
     NO_SHOWS,
@@ -24,6 +26,7 @@ from tests.followups.conftest import (
     SENDER,
     Inbox,
     campaign,
+    free_port,
     running_worker,
     seed_event,
 )
@@ -65,7 +68,6 @@ async def test_attended_get_one_personal_email_each(automations, inbox: Inbox, s
     # A second press of the same Send: the same workflow id, nothing sent again.
     again = await automations.start_followup(job)
     assert again.already_running
-    await asyncio.sleep(0.2)
     assert len(inbox.messages) == len(ATTENDED)
 
 
@@ -147,22 +149,23 @@ async def test_refused_recipient_is_reported_and_the_rest_sent(
 
 
 async def test_smtp_down_is_retried_until_it_is_back(
-    temporal_env, sessions, keybox, luma_pool, defaults, smtp_setup, inbox: Inbox, seeded
+    automations, smtp_setup: MailSetup, inbox: Inbox, seeded
 ) -> None:
     """Connection refused means nothing was sent: the batch is retried, nobody gets two."""
-    from tests.followups.conftest import free_port
+    mailer = smtp_setup.mailer
+    assert isinstance(mailer, SmtpMailer)
+    mailer.port = free_port()  # nobody listens there
+    started = await automations.start_followup(campaign(seeded, "attended"))
+    handle = handle_of(automations, started.workflow_id)
 
-    dead_port = free_port()
-    smtp_setup.mailer.port = dead_port  # type: ignore[attr-defined]
-    worker = await running_worker(temporal_env, sessions, keybox, luma_pool, defaults, smtp_setup)
-    async with worker:
-        automations = Automations(temporal_env.client, defaults)
-        started = await automations.start_followup(campaign(seeded, "attended"))
-        await asyncio.sleep(1)
-        assert inbox.messages == []
-        smtp_setup.mailer.port = inbox.port  # type: ignore[attr-defined]
-        handle = handle_of(automations, started.workflow_id)
-        report = await asyncio.wait_for(handle.result(), 60)
+    async def retrying() -> bool:
+        pending = (await handle.describe()).raw_description.pending_activities
+        return bool(pending) and pending[0].attempt >= 2
+
+    await eventually(retrying, timeout=20)
+    assert inbox.messages == []
+    mailer.port = inbox.port
+    report = await asyncio.wait_for(handle.result(), 60)
     assert inbox.per_recipient() == {address: 1 for address in ATTENDED}
     assert report.counts.sent == 3
 
