@@ -175,10 +175,11 @@ class FollowupActivities:
         campaign = batch.campaign
         unsubscribe_url = setup.unsubscribe_url(campaign.org_id, row.normalized_email)
         body = drafts.render(batch.body, name=row.name, event=batch.event_name)
+        subject = drafts.render(batch.subject, name=row.name, event=batch.event_name)
         mail = OutgoingMail(
             to=row.email,
-            to_name=row.name,
-            subject=drafts.render(batch.subject, name=row.name, event=batch.event_name),
+            to_name=" ".join(row.name.split()),  # headers are one line
+            subject=" ".join(subject.split()),
             text=drafts.with_footer(body, unsubscribe_url),
             message_id=row.message_id,
             headers={

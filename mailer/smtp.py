@@ -73,7 +73,10 @@ class SmtpMailer:
         return None
 
     def _send(self, mail: OutgoingMail) -> None:
-        data = build_message(mail, self.sender).as_bytes()
+        try:
+            data = build_message(mail, self.sender).as_bytes()
+        except (ValueError, TypeError) as exc:  # a header the email package refuses
+            raise MailRejected(f"cannot build the message: {exc}") from None
         try:
             smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
         except OSError as exc:

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import ActivityEnvironment
 
 from activities.followups import CampaignRef, FollowupActivities, FollowupBatch, ResolveFollowup
-from mailer import MailSetup, lists
+from mailer import MailRejected, MailSetup, OutgoingMail, lists
 from migrations import runner
 from store.db import create_engine, session_factory
 from store.models import FollowupSend
@@ -80,3 +80,26 @@ async def test_batches_replayed_send_once(
         )
     assert states["ada@example.com"] == "uncertain"
     assert states["grace@example.com"] == "skipped"
+
+
+async def test_line_breaks_never_reach_a_header(
+    sessions, keybox, inbox: Inbox, smtp_setup: MailSetup
+) -> None:
+    guests = [("Eve\r\nBcc: spy@example.com", "eve@example.com", "approved", True)]
+    seeded = await seed_event(sessions, keybox, guests, name="Demo\nNight")
+    campaign = CampaignRef(seeded.org_id, seeded.event_id, "c1")
+    activities = FollowupActivities(sessions, smtp_setup)
+    env = ActivityEnvironment()
+    await env.run(activities.resolve_followup_recipients, ResolveFollowup(campaign, "all"))
+    batch = FollowupBatch(campaign, "About {event}", "Hi {first_name}", "Demo\nNight", 10)
+    counts = await env.run(activities.send_followup_batch, batch)
+    assert counts.sent == 1
+    message = inbox.to("eve@example.com")
+    assert message["Subject"] == "About Demo Night"
+    assert message["Bcc"] is None and "spy@example.com" not in message["X-Envelope-To"]
+    # The mailer itself refuses a broken header before connecting: nothing was sent.
+    with pytest.raises(MailRejected):
+        await smtp_setup.mailer.send(
+            OutgoingMail("eve@example.com", "Two\nlines", "text", "<id@demo.test>")
+        )
+    assert len(inbox.messages) == 1
