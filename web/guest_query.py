@@ -21,7 +21,7 @@ from store.models import Guest, GuestProfile, GuestTag
 
 PER_PAGE = 50
 MAX_PAGE = 10_000
-# Selections the bulk filter cannot express (search, tag, repeat) travel as an email list in
+# Selections the bulk filter cannot express (search, VIP, repeat) travel as an email list in
 # the workflow input; beyond this many, the person is asked to narrow the filter.
 MAX_BULK_EMAILS = 2000
 
@@ -95,12 +95,14 @@ class GuestView:
         return any(self.params(sort="name", desc=False, page=1).values())
 
     def bulk_filter(self) -> BulkFilter | None:
-        """The same selection as the bulk job's own filter, when it can say it."""
-        if self.q or self.tag or self.vip or self.repeat or (self.answer and not self.question):
+        """The same selection as the bulk job's own filter, when it can say it (search, VIP
+        and repeat it cannot: those travel as an email list, see `matching_emails`)."""
+        if self.q or self.vip or self.repeat or (self.answer and not self.question):
             return None
         return BulkFilter(
             statuses=[self.status] if self.status else [],
             domains=[self.domain] if self.domain else [],
+            tags=[self.tag] if self.tag else [],
             answer_label=self.question or None,
             answer_value=self.answer or None,
         )

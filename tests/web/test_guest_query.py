@@ -161,4 +161,6 @@ def test_view_round_trips_through_its_url_and_ignores_garbage() -> None:
     junk = GuestView.from_params({"sort": "drop table", "page": "-4", "desc": "maybe"})
     assert (junk.sort, junk.page, junk.desc) == ("name", 1, False)
     assert GuestView(status="approved", domain="acme.com").bulk_filter() is not None
+    assert GuestView(tag="speaker").bulk_filter().tags == ["speaker"]  # type: ignore[union-attr]
     assert GuestView(q="ada").bulk_filter() is None
+    assert GuestView(vip=True).bulk_filter() is None

@@ -9,8 +9,10 @@ import uuid
 
 from sqlalchemy import select
 
+from luma import identity_key
 from store.models import AuditEntry, AutomationSettings, Chat, Organization, Role
 from store.orgs import get_role, link_chat, save_org
+from store.profiles import add_tag
 from tests.api.conftest import synced_event
 from tests.web.conftest import csrf_of
 from workflows import ids
@@ -24,16 +26,36 @@ async def test_csv_export_is_the_current_view(portal, simulator, automations) ->
         guests=30,
         status_mix={"pending_approval": 0.5, "approved": 0.5},
     )
+    guests = simulator.state.calendar(portal.org.calendar_id).events[event_id].guests.values()
+    tagged = min(g.person.email for g in guests if g.approval_status == "pending_approval")
+    async with portal.sessions.begin() as session:
+        await add_tag(
+            session,
+            org_id=portal.org.org_id,
+            normalized_email=identity_key(tagged),
+            tag="speaker",
+            user_id=None,
+        )
     async with portal.signed_in(Role.MEMBER) as member:
         response = await member.get(
             f"/web/events/{event_id}/guests.csv?status=approved&sort=email&desc=1"
         )
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/csv")
-    rows = list(csv.DictReader(io.StringIO(response.text)))
-    assert len(rows) == 15 and {row["approval_status"] for row in rows} == {"approved"}
-    emails = [row["email"] for row in rows]
-    assert emails == sorted(emails, reverse=True)
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/csv")
+        rows = list(csv.DictReader(io.StringIO(response.text)))
+        assert len(rows) == 15 and {row["approval_status"] for row in rows} == {"approved"}
+        emails = [row["email"] for row in rows]
+        assert emails == sorted(emails, reverse=True)
+        by_tag = await member.get(f"/web/events/{event_id}/guests.csv?tag=speaker")
+        [row] = list(csv.DictReader(io.StringIO(by_tag.text)))
+        assert row["email"] == tagged and row["tags"] == "speaker" and row["vip_score"] == "50"
+    async with portal.signed_in(Role.ADMIN) as admin:
+        token = csrf_of((await admin.get(f"/web/events/{event_id}/guests")).text)
+        confirm = await admin.post(
+            f"/web/events/{event_id}/bulk",
+            data={"csrf": token, "do": "approve:matching", "f_tag": "speaker"},
+        )
+        assert 'id="confirm-matched">1<' in confirm.text  # the job's own #tag filter
 
 
 async def test_bulk_on_selected_guests_and_job_control(portal, simulator, automations) -> None:

@@ -13,14 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from activities.bulk import GuestFilter as BulkFilter
 from api.deps import LUMA_ID_PATTERN, ApiDeps
 from catalog.bulk_preview import preview_bulk
-from catalog.guests import csv_header, csv_rows
+from catalog.guests import csv_header, csv_page
 from intel.people import insights_for
-from intel.vip import VipRules
 from luma.models import ApprovalStatus
 from store import cache
 from store.models import Event
 from web.auth import Viewer
-from web.deps import Admin, Api, Reader, WebDep, WebDeps, audit_write
+from web.deps import Admin, Api, Reader, audit_write
 from web.errors import WebError, not_found
 from web.guest_query import (
     MAX_BULK_EMAILS,
@@ -49,11 +48,9 @@ async def org_event(session: AsyncSession, org_id: int, event_id: str) -> Event:
 
 
 @router.get("/guests")
-async def guests_page(
-    request: Request, viewer: Reader, deps: Api, web: WebDep, event_id: EventId
-) -> object:
+async def guests_page(request: Request, viewer: Reader, deps: Api, event_id: EventId) -> object:
     view = GuestView.from_params(request.query_params)
-    rules = VipRules.from_settings(web.settings)
+    rules = deps.vip_rules
     async with deps.sessions() as session:
         event = await org_event(session, viewer.org_id, event_id)
         people = await people_rules(
@@ -88,9 +85,7 @@ async def guests_page(
 
 
 @router.get("/guests.csv")
-async def export_csv(
-    request: Request, viewer: Reader, deps: Api, web: WebDep, event_id: EventId
-) -> object:
+async def export_csv(request: Request, viewer: Reader, deps: Api, event_id: EventId) -> object:
     view = GuestView.from_params(request.query_params)
     async with deps.sessions() as session:
         await org_event(session, viewer.org_id, event_id)
@@ -99,7 +94,7 @@ async def export_csv(
             org_id=viewer.org_id,
             event_id=event_id,
             view=view,
-            rules=VipRules.from_settings(web.settings),
+            rules=deps.vip_rules,
         )
     return StreamingResponse(
         _csv_stream(deps, viewer.org_id, event_id, view, people),
@@ -111,7 +106,8 @@ async def export_csv(
 async def _csv_stream(
     deps: ApiDeps, org_id: int, event_id: str, view: GuestView, people: PeopleRules
 ) -> AsyncIterator[str]:
-    """The view in its order, page by page, each page on a short session."""
+    """The view in its order with the profile columns (as the API's export), page by page,
+    each page on a short session."""
     yield csv_header()
     number = 1
     while True:
@@ -124,7 +120,8 @@ async def _csv_stream(
                 per_page=CSV_PAGE,
                 people=people,
             )
-        yield csv_rows(rows)
+            chunk = await csv_page(session, org_id=org_id, guests=rows, rules=deps.vip_rules)
+        yield chunk
         if len(rows) < CSV_PAGE:
             return
         number += 1
@@ -144,7 +141,7 @@ class BulkChoice:
 
 
 async def _bulk_choice(
-    request: Request, viewer: Viewer, deps: ApiDeps, web: WebDeps, event_id: str
+    request: Request, viewer: Viewer, deps: ApiDeps, event_id: str
 ) -> BulkChoice:
     """Read and check a bulk form (the guest table's, or the confirmation's)."""
     form = await request.form()
@@ -185,7 +182,7 @@ async def _bulk_choice(
             org_id=viewer.org_id,
             event_id=event_id,
             view=view,
-            rules=VipRules.from_settings(web.settings),
+            rules=deps.vip_rules,
         )
         found = await matching_emails(
             session, org_id=viewer.org_id, event_id=event_id, view=view, people=people
@@ -194,8 +191,8 @@ async def _bulk_choice(
         raise WebError(
             400,
             "Too many guests for this filter",
-            f"Search, tag, VIP and repeat filters can act on up to {MAX_BULK_EMAILS:,} guests "
-            "at once. Narrow the filter, or filter by status, domain or answer only.",
+            f"Search, VIP and repeat filters can act on up to {MAX_BULK_EMAILS:,} guests "
+            "at once. Narrow the filter, or filter by status, domain, tag or answer only.",
         )
     if not found:
         raise WebError(400, "No guests match", "No guest matches this filter; nothing to do.")
@@ -204,11 +201,9 @@ async def _bulk_choice(
 
 
 @router.post("/bulk")
-async def bulk_confirm(
-    request: Request, viewer: Admin, deps: Api, web: WebDep, event_id: EventId
-) -> object:
+async def bulk_confirm(request: Request, viewer: Admin, deps: Api, event_id: EventId) -> object:
     """The confirmation page: what the job would do, counted from the cache."""
-    choice = await _bulk_choice(request, viewer, deps, web, event_id)
+    choice = await _bulk_choice(request, viewer, deps, event_id)
     async with deps.sessions() as session:
         preview = await preview_bulk(
             session,
@@ -230,10 +225,8 @@ async def bulk_confirm(
 
 
 @router.post("/bulk/start")
-async def bulk_start(
-    request: Request, viewer: Admin, deps: Api, web: WebDep, event_id: EventId
-) -> object:
-    choice = await _bulk_choice(request, viewer, deps, web, event_id)
+async def bulk_start(request: Request, viewer: Admin, deps: Api, event_id: EventId) -> object:
+    choice = await _bulk_choice(request, viewer, deps, event_id)
     started = await deps.automations.start_bulk(
         org_id=viewer.org_id,
         event_id=event_id,

@@ -9,11 +9,10 @@ from fastapi import APIRouter, Form, Path, Request
 
 from catalog.guests import person_history
 from intel.people import insights_for
-from intel.vip import VipRules
 from luma import InvalidEmailError, identity_key
 from store import profiles
 from web.auth import Viewer
-from web.deps import Admin, Api, Reader, WebDep, audit_write
+from web.deps import Admin, Api, Reader, audit_write
 from web.errors import WebError, not_found
 from web.render import page, see_other
 
@@ -33,9 +32,7 @@ def profile_url(email: str) -> str:
 
 
 @router.get("")
-async def profile_page(
-    request: Request, viewer: Reader, deps: Api, web: WebDep, email: Email
-) -> object:
+async def profile_page(request: Request, viewer: Reader, deps: Api, email: Email) -> object:
     key = person_key(email)
     async with deps.sessions() as session:
         history = await person_history(session, org_id=viewer.org_id, who=key, limit=100)
@@ -44,7 +41,7 @@ async def profile_page(
                 session,
                 org_id=viewer.org_id,
                 emails=[key],
-                rules=VipRules.from_settings(web.settings),
+                rules=deps.vip_rules,
             )
         )[key]
         if not history and insight.profile is None:
