@@ -8,9 +8,9 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.luma_access import LumaAccess, luma_failures_are_final
-from activities.sync import guest_row
+from activities.sync import cache_one_guest
 from luma import InvalidEmailError, normalize_email
-from store import audit, cache
+from store import audit
 
 
 @dataclass
@@ -68,12 +68,7 @@ class GuestStatusActivities:
                 )
                 guest = guest.model_copy(update={"approval_status": change.target_status})
         async with self.sessions.begin() as session:
-            await cache.upsert_guests(
-                session,
-                org_id=change.org_id,
-                luma_event_id=change.event_id,
-                guests=[guest_row(guest)],
-            )
+            await cache_one_guest(session, change.org_id, change.event_id, guest)
             await audit.record(
                 session,
                 org_id=change.org_id,

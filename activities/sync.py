@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 
 from activities.heartbeat import heartbeating
@@ -212,11 +213,16 @@ class SyncActivities:
         client = await self.luma.client(ref.org_id)
         with luma_failures_are_final():
             guest = await client.get_guest(ref.event_id, email=ref.email, guest_id=ref.guest_id)
-        row = guest_row(guest)
         async with self.sessions.begin() as session:
-            await cache.upsert_guests(
-                session, org_id=ref.org_id, luma_event_id=ref.event_id, guests=[row]
-            )
-            # The person's profile follows at once; the rest of the org waits for a full sync.
-            await refresh_profiles(session, org_id=ref.org_id, emails=[row["normalized_email"]])
+            await cache_one_guest(session, ref.org_id, ref.event_id, guest)
         return guest.approval_status
+
+
+async def cache_one_guest(
+    session: AsyncSession, org_id: int, event_id: str, guest: LumaGuest
+) -> None:
+    """Cache one guest Luma just told us about; their profile follows at once (the rest of
+    the org's profiles wait for the next full sync)."""
+    row = guest_row(guest)
+    await cache.upsert_guests(session, org_id=org_id, luma_event_id=event_id, guests=[row])
+    await refresh_profiles(session, org_id=org_id, emails=[row["normalized_email"]])

@@ -10,17 +10,23 @@ import json
 from collections import defaultdict
 
 from activities.bulk import GuestFilter
+from activities.guest_status import GuestStatusChange
 from catalog.bulk_preview import preview_bulk
 from intel.people import event_people
 from intel.vip import VipRules
 from luma.emails import identity_key
 from store import cache
-from store.profiles import add_tag
+from store.profiles import add_tag, get_profile
 from tests.intel.test_trends import REGISTERED, seeded_org
-from tests.workflows.conftest import automations, job_defaults, link_calendar, pool, simulator  # noqa: F401
+from tests.workflows import conftest as workflow_fixtures
+from tests.workflows.conftest import link_calendar
+
+# The workflow tests' fixtures, reused as they are.
+automations, job_defaults = workflow_fixtures.automations, workflow_fixtures.job_defaults
+pool, simulator = workflow_fixtures.pool, workflow_fixtures.simulator
 
 
-async def test_repeat_guests_across_ten_events(automations, simulator, sessions, keybox) -> None:  # noqa: F811
+async def test_repeat_guests_across_ten_events(automations, simulator, sessions, keybox) -> None:
     org_id, calendar = await seeded_org(sessions, keybox, simulator, events=10)
     assert len(calendar.events) == 10
     await (await automations.sync_now(org_id)).result()
@@ -52,7 +58,7 @@ async def test_repeat_guests_across_ten_events(automations, simulator, sessions,
             assert counts == sorted(counts, reverse=True)
 
 
-async def test_tags_as_a_bulk_filter(automations, simulator, sessions, keybox) -> None:  # noqa: F811
+async def test_tags_as_a_bulk_filter(automations, simulator, sessions, keybox) -> None:
     mine = await link_calendar(sessions, keybox, simulator, "Tagged")
     other = await link_calendar(sessions, keybox, simulator, "Other")
     event_id = simulator.state.add_event(
@@ -107,3 +113,24 @@ async def tag(session, org_id: int, email: str) -> None:  # type: ignore[no-unty
     await add_tag(
         session, org_id=org_id, normalized_email=identity_key(email), tag="vip", user_id=1
     )
+
+
+async def test_one_guest_approval_updates_their_profile(
+    automations, simulator, sessions, keybox
+) -> None:  # type: ignore[no-untyped-def]
+    linked = await link_calendar(sessions, keybox, simulator, "One")
+    event_id = simulator.state.add_event(
+        linked.calendar_id, name="Dinner", guests=2, status_mix={"pending_approval": 1.0}
+    )
+    await (await automations.sync_now(linked.org_id)).result()
+    email = next(iter(simulator.state.event(event_id).guests.values())).person.email
+
+    await automations.set_guest_status(
+        GuestStatusChange(org_id=linked.org_id, event_id=event_id, email=email.upper(),
+                          target_status="approved")
+    )  # fmt: skip
+    async with sessions() as session:
+        profile = await get_profile(
+            session, org_id=linked.org_id, normalized_email=identity_key(email)
+        )
+    assert profile is not None and profile.events_approved == 1
