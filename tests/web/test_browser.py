@@ -101,6 +101,11 @@ async def test_profile_tags_notes_and_the_other_pages(
     await page.get_by_role("button", name="Save note").click()
     await expect(page.locator("#notes")).to_contain_text("Met at the door; <b>loves</b> tea.")
     await screenshot(page, "profile")
+    await page.get_by_label("Add a note").fill("A note to take back")
+    await page.get_by_role("button", name="Save note").click()
+    await page.locator("#notes li", has_text="A note to take back").get_by_role("button").click()
+    await expect(page.locator("#notes")).not_to_contain_text("A note to take back")
+    await expect(page.locator("#notes")).to_contain_text("loves")
 
     # The tag is a filter of the guest browser now.
     await page.goto(f"{portal.url}/web/events/{event_id}/guests?tag=speaker")

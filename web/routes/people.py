@@ -6,11 +6,13 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Path, Request
+from sqlalchemy import delete
 
 from catalog.guests import person_history
 from intel.people import insights_for
 from luma import InvalidEmailError, identity_key
 from store import profiles
+from store.models import GuestNote
 from web.auth import Viewer
 from web.deps import Admin, Api, Reader, audit_write
 from web.errors import WebError, not_found
@@ -119,4 +121,26 @@ async def add_note(
             user_id=viewer.user_id,
         )
         await audit_write(session, viewer, "note_add", {"person": key})
+    return see_other(profile_url(email))
+
+
+@router.post("/notes/delete")
+async def delete_note(
+    viewer: Admin, deps: Api, email: Email, note_id: Annotated[str, Form(max_length=12)] = ""
+) -> object:
+    """Notes are corrected by deleting and writing again; only this person's, in this org."""
+    key = person_key(email)
+    if not note_id.isdigit():
+        raise not_found("note")
+    async with deps.sessions.begin() as session:
+        deleted = await session.execute(
+            delete(GuestNote).where(
+                GuestNote.id == int(note_id),
+                GuestNote.org_id == viewer.org_id,
+                GuestNote.normalized_email == key,
+            )
+        )
+        if not deleted.rowcount:
+            raise not_found("note")
+        await audit_write(session, viewer, "note_delete", {"person": key, "note": int(note_id)})
     return see_other(profile_url(email))
