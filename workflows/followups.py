@@ -36,6 +36,7 @@ MAIL_RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=5),
     maximum_attempts=30,
 )
+# Continue-as-new well before Temporal's history limits, whatever the audience's size.
 BATCHES_PER_RUN = 200
 
 
@@ -56,6 +57,7 @@ class FollowupInput:
     requested_by: int | None = None
     batch_size: int = 50
     heartbeat_timeout_seconds: float = 30.0
+    batches_per_run: int = BATCHES_PER_RUN
     resolved: bool = False  # carried over continue-as-new
 
 
@@ -113,7 +115,7 @@ class FollowupWorkflow:
             self.phase = "sending"
             batches = 0
             while pending:
-                if batches >= BATCHES_PER_RUN or workflow.info().is_continue_as_new_suggested():
+                if batches >= job.batches_per_run or workflow.info().is_continue_as_new_suggested():
                     await workflow.wait_condition(workflow.all_handlers_finished)
                     workflow.continue_as_new(job)
                 self.counts = await workflow.execute_activity_method(

@@ -254,3 +254,20 @@ async def test_histories_replay_and_hold_only_the_draft(automations, inbox: Inbo
     assert "Thanks for joining {event}!" in payloads  # the template; the activity fills it in
     assert "Hi Ada," not in payloads and "/unsubscribe/" not in payloads
     assert "grace@example.com: recipient refused" in payloads  # the report's few lines
+
+
+async def test_long_campaigns_continue_as_new(automations, inbox: Inbox, sessions, keybox) -> None:
+    guests = [(f"Guest {n}", f"guest{n}@example.com", "approved", True) for n in range(7)]
+    seeded = await seed_event(sessions, keybox, guests)
+    job = campaign(seeded, "attended", batches_per_run=2)  # batches of two recipients
+    started = await automations.start_followup(job)
+    handle = handle_of(automations, started.workflow_id)
+    report = await asyncio.wait_for(handle.result(), 60)
+    assert inbox.per_recipient() == {address: 1 for _, address, _, _ in guests}
+    assert report.counts.sent == 7 and "Sent: 7 of 7." in report.text
+
+    async def continued_as_new() -> bool:
+        query = f"WorkflowId = '{started.workflow_id}'"
+        return len([run async for run in automations.client.list_workflows(query)]) >= 2
+
+    await eventually(continued_as_new, timeout=10)
