@@ -152,6 +152,11 @@ def guest_filters(text: str) -> tuple[str, dict[str, Any]]:
         )
     if found.emails:
         raise UserError(f"To look up one person, use <code>/find {q(found.emails[0], 64)}</code>.")
+    if found.tags:
+        raise UserError(
+            "Tags filter bulk changes (<code>/bulk approve Demo Day pending #vip</code>); "
+            "/find shows a person's tags and the CSV export has a tags column."
+        )
     return found.words, {
         "status": found.statuses[0] if found.statuses else None,
         "domain": found.domains[0] if found.domains else None,

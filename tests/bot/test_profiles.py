@@ -82,6 +82,7 @@ async def test_members_and_bad_input_change_nothing(world) -> None:  # type: ign
         f"/note {email}": "What should the note say?",
         f"/note {email} " + "x" * 1001: "Notes are at most 1000 characters",
         "/vips Founders Dinner @acme.com": "Give an event and at most one status",
+        "/guests Founders Dinner #vip": "Tags filter bulk changes",
     }
     for command, expected in answers.items():
         reply = await world.say(chat, admin, command)
