@@ -8,13 +8,16 @@ reused links, other orgs' URLs and forged forms are refused; every page is scree
 from __future__ import annotations
 
 import re
+import uuid
 
 from playwright.async_api import Page, expect
 
 from store.models import Role
+from store.orgs import link_chat
 from tests.api.conftest import synced_event
 from tests.conftest import eventually
 from tests.web.conftest import screenshot
+from workflows import ids
 
 
 async def _sign_in(page: Page, portal, role: Role = Role.ADMIN) -> int:  # type: ignore[no-untyped-def]
@@ -88,7 +91,17 @@ async def test_profile_tags_notes_and_the_other_pages(
     event_id = await synced_event(
         simulator, automations, portal.org, name="Profile Night", guests=3
     )
-    await _sign_in(page, portal)
+    admin = await _sign_in(page, portal)
+    chat_id = -(10**12) - uuid.uuid4().int % 10**9
+    async with portal.sessions.begin() as session:
+        await link_chat(
+            session,
+            chat_id=chat_id,
+            org_id=portal.org.org_id,
+            kind="supergroup",
+            title="Organizers",
+            linked_by=admin,
+        )
     await page.goto(f"{portal.url}/web/events/{event_id}/guests?sort=email")
     first = page.locator("#guests tbody tr").first.locator("td:nth-child(2) a")
     await first.click()
@@ -119,6 +132,14 @@ async def test_profile_tags_notes_and_the_other_pages(
         await page.goto(f"{portal.url}/web/{path}")
         await expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
         await screenshot(page, path)
+        if path == "automations":
+            await page.get_by_label("Send a daily digest").check()
+            await page.get_by_label("Time", exact=True).fill("08:15")
+            await page.get_by_label("Time zone").fill("Asia/Dubai")
+            await page.get_by_role("button", name="Save", exact=True).click()
+            await expect(page.get_by_role("status")).to_contain_text("Saved")
+            assert await portal.automations.schedule_exists(ids.digest_schedule_id(chat_id))
+            await portal.automations.clear_digest(chat_id)
     await page.get_by_label("Name").fill("laptop")
     await page.get_by_role("button", name="Create token").click()
     await expect(page.locator("#new-token")).to_contain_text("lbt_")
