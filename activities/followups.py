@@ -164,6 +164,8 @@ class FollowupActivities:
             )
         async with heartbeating(0) as progress:
             for row in todo:
+                if activity.is_worker_shutdown():
+                    break  # a stopping worker hands the rest to the next batch, elsewhere
                 if row.normalized_email in opted_out:
                     await self._settle(campaign, row.id, "pending", "skipped", "unsubscribed")
                 elif await self._settle(campaign, row.id, "pending", "sending"):

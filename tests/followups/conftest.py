@@ -261,3 +261,20 @@ async def sendgrid() -> AsyncIterator[tuple[FakeSendGrid, str]]:
     fake = FakeSendGrid()
     async with serving(fake.app()) as url:
         yield fake, url
+
+
+@pytest.fixture
+def fixtures(  # type: ignore[no-untyped-def]
+    temporal_env, sessions, keybox, encryption_keys, db_url, defaults, inbox, tmp_path
+) -> dict[str, Any]:
+    """What a test driving worker processes needs, as keyword arguments."""
+    return {
+        "temporal_env": temporal_env,
+        "sessions": sessions,
+        "keybox": keybox,
+        "encryption_keys": encryption_keys,
+        "db_url": db_url,
+        "defaults": defaults,
+        "inbox": inbox,
+        "tmp_path": tmp_path,
+    }

@@ -1,8 +1,10 @@
-"""Kill the worker in the middle of a follow-up: a new worker finishes it, nobody gets two.
+"""Kill or stop the worker in the middle of a follow-up: a new worker finishes it, and
+nobody gets two emails.
 
-The kill is placed at the worst moment on purpose: the SMTP server has accepted message 12
-but withholds its reply, so the dying worker never learns it was delivered. The new worker
-must neither resend it (at most once) nor lose any of the others.
+Both stops land at the worst moment on purpose: the SMTP server has accepted message 12 but
+withholds its reply. Killed (SIGKILL), the worker never learns it was delivered, so the new
+worker must neither resend it (at most once) nor lose any of the others. Stopped (SIGTERM),
+the worker finishes that send, hands the rest of its batch back and exits cleanly.
 """
 
 from __future__ import annotations
@@ -10,23 +12,51 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from dataclasses import replace
+import subprocess
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 from sqlalchemy import select
 
 from store.models import FollowupSend
+from tests.conftest import eventually
 from tests.followups.conftest import SENDER, Inbox, campaign, seed_event
 from tests.workflows.test_crash import start_worker
-from workflows.followups import FollowupWorkflow
+from workflows.followups import FollowupInput, FollowupReport, FollowupWorkflow
 from workflows.starter import Automations
 
 GUESTS = [(f"Guest {n}", f"guest{n}@example.com", "approved", True) for n in range(30)]
+EVERYONE = {address for _, address, _, _ in GUESTS}
 HOLD_AT = 12
 
 
-async def test_worker_killed_mid_campaign_sends_nobody_twice(
-    temporal_env, sessions, keybox, encryption_keys, db_url, defaults, inbox: Inbox, tmp_path
-) -> None:
+@dataclass
+class Campaign:
+    job: FollowupInput
+    report: FollowupReport
+    first: subprocess.Popen[bytes]
+    second: subprocess.Popen[bytes]
+    log: Path
+    sent_by_first: int  # messages received before the second worker started
+
+
+@asynccontextmanager
+async def interrupted_campaign(  # type: ignore[no-untyped-def]
+    interrupt: Callable[[subprocess.Popen[bytes], Path], Awaitable[None]],
+    *,
+    temporal_env,
+    sessions,
+    keybox,
+    encryption_keys,
+    db_url,
+    defaults,
+    inbox: Inbox,
+    tmp_path: Path,
+) -> AsyncIterator[Campaign]:
+    """Start a 30-guest campaign on a worker process, `interrupt` it while message 12 is
+    held, then let a second worker finish; the workers are stopped on the way out."""
     seeded = await seed_event(sessions, keybox, GUESTS)
     defaults = replace(defaults, heartbeat_timeout_seconds=2, followup_batch_size=10)
     automations = Automations(temporal_env.client, defaults)
@@ -42,7 +72,7 @@ async def test_worker_killed_mid_campaign_sends_nobody_twice(
         "SMTP_PORT": str(inbox.port),
         "SMTP_STARTTLS": "false",
         "PUBLIC_URL": "http://api.test",
-        "LOG_LEVEL": "WARNING",
+        "LOG_LEVEL": "INFO",
     }
     env.pop("BOT_TOKEN", None)
     log = tmp_path / "workers.log"
@@ -54,11 +84,10 @@ async def test_worker_killed_mid_campaign_sends_nobody_twice(
         started = await automations.start_followup(job)
         if not await asyncio.to_thread(inbox.holding.wait, 60):
             raise AssertionError("the worker sent nothing:\n" + log.read_text())
-        first.send_signal(signal.SIGKILL)
-        await asyncio.to_thread(first.wait, 10)
-        inbox.release.set()  # the reply goes to a dead socket
-        assert len(inbox.messages) == HOLD_AT
-
+        await interrupt(first, log)
+        inbox.release.set()
+        await asyncio.to_thread(first.wait, 30)
+        sent_by_first = len(inbox.messages)
         second = start_worker(env, log)
         handle = automations.client.get_workflow_handle_for(
             FollowupWorkflow.run, started.workflow_id
@@ -70,18 +99,49 @@ async def test_worker_killed_mid_campaign_sends_nobody_twice(
             if process is not None and process.poll() is None:
                 process.terminate()
                 await asyncio.to_thread(process.wait, 15)
+    yield Campaign(job, report, first, second, log, sent_by_first)
 
-    counts = inbox.per_recipient()
-    assert set(counts) == {address for _, address, _, _ in GUESTS}
-    assert set(counts.values()) == {1}, counts
-    assert (report.counts.sent, report.counts.uncertain, report.counts.pending) == (29, 1, 0)
-    assert "Maybe sent" in report.text
+
+async def states(sessions, job: FollowupInput) -> dict[str, str]:  # type: ignore[no-untyped-def]
     async with sessions() as session:
-        uncertain = await session.scalars(
-            select(FollowupSend.email).where(
-                FollowupSend.campaign_id == job.campaign_id, FollowupSend.state == "uncertain"
+        rows = await session.execute(
+            select(FollowupSend.email, FollowupSend.state).where(
+                FollowupSend.org_id == job.org_id, FollowupSend.campaign_id == job.campaign_id
             )
         )
-        assert list(uncertain) == [inbox.messages[HOLD_AT - 1]["X-Envelope-To"]]
-    assert second is not None
-    assert second.returncode == 0, "unclean shutdown on SIGTERM:\n" + log.read_text()
+        return dict(rows.all())
+
+
+async def test_worker_killed_mid_send_sends_nobody_twice(fixtures, inbox: Inbox) -> None:  # type: ignore[no-untyped-def]
+    async def kill(worker: subprocess.Popen[bytes], log: Path) -> None:
+        worker.send_signal(signal.SIGKILL)
+        await asyncio.to_thread(worker.wait, 10)  # the held reply goes to a dead socket
+
+    async with interrupted_campaign(kill, **fixtures) as done:
+        counts = inbox.per_recipient()
+        assert set(counts) == EVERYONE and set(counts.values()) == {1}, counts
+        report = done.report.counts
+        assert (report.sent, report.uncertain, report.pending) == (29, 1, 0)
+        assert "Maybe sent" in done.report.text
+        held = inbox.messages[HOLD_AT - 1]["X-Envelope-To"]
+        uncertain = [
+            e
+            for e, state in (await states(fixtures["sessions"], done.job)).items()
+            if state == "uncertain"
+        ]
+        assert uncertain == [held]
+        assert done.second.returncode == 0, "unclean shutdown:\n" + done.log.read_text()
+
+
+async def test_worker_stopped_mid_batch_hands_over_cleanly(fixtures, inbox: Inbox) -> None:  # type: ignore[no-untyped-def]
+    async def stop(worker: subprocess.Popen[bytes], log: Path) -> None:
+        worker.send_signal(signal.SIGTERM)
+        await eventually(lambda: "shutting down" in log.read_text(), timeout=15)
+
+    async with interrupted_campaign(stop, **fixtures) as done:
+        counts = inbox.per_recipient()
+        assert set(counts) == EVERYONE and set(counts.values()) == {1}, counts
+        report = done.report.counts
+        assert (report.sent, report.uncertain, report.pending) == (30, 0, 0)
+        assert done.first.returncode == 0, "unclean shutdown:\n" + done.log.read_text()
+        assert done.sent_by_first == HOLD_AT  # it stopped after the send it had begun
