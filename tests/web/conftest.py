@@ -147,3 +147,16 @@ async def screenshot(page: Page, name: str) -> Path:
     path = ARTIFACTS / f"web-{name}.png"
     await page.screenshot(path=str(path), full_page=True)
     return path
+
+
+UNLABELLED = """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+    .filter(el => !el.labels.length && !el.getAttribute('aria-label'))
+    .map(el => el.name || el.id)"""
+
+
+async def assert_accessible_basics(page: Page) -> None:
+    """Every control has a label, and the page has its landmarks and one h1."""
+    assert await page.evaluate(UNLABELLED) == []
+    assert await page.locator("main#main").count() == 1
+    assert await page.locator("h1").count() == 1
+    assert await page.get_by_role("link", name="Skip to content").count() == 1

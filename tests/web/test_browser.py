@@ -16,7 +16,7 @@ from store.models import Role
 from store.orgs import link_chat
 from tests.api.conftest import synced_event
 from tests.conftest import eventually
-from tests.web.conftest import screenshot
+from tests.web.conftest import assert_accessible_basics, screenshot
 from workflows import ids
 
 
@@ -47,6 +47,7 @@ async def test_admin_filters_sorts_bulk_approves_and_watches_the_job(
     await expect(page.get_by_role("heading", name="Events")).to_be_visible()
     await expect(page.get_by_role("link", name="Browser Summit")).to_be_visible()
     await screenshot(page, "events")
+    await assert_accessible_basics(page)
 
     await page.get_by_role("link", name="Browser Summit").click()
     await expect(page.locator("#guest-total")).to_have_text("40")
@@ -64,6 +65,7 @@ async def test_admin_filters_sorts_bulk_approves_and_watches_the_job(
     await expect(page.locator('th[aria-sort="descending"]')).to_contain_text("Email")
     assert await _column(page, 3) == sorted(emails, reverse=True)
     await screenshot(page, "guests")
+    await assert_accessible_basics(page)
 
     await page.get_by_role("button", name="Approve all 20 matching").click()
     await expect(page.locator("#confirm-matched")).to_have_text("20")
@@ -114,6 +116,7 @@ async def test_profile_tags_notes_and_the_other_pages(
     await page.get_by_role("button", name="Save note").click()
     await expect(page.locator("#notes")).to_contain_text("Met at the door; <b>loves</b> tea.")
     await screenshot(page, "profile")
+    await assert_accessible_basics(page)
     await page.get_by_label("Add a note").fill("A note to take back")
     await page.get_by_role("button", name="Save note").click()
     await page.locator("#notes li", has_text="A note to take back").get_by_role("button").click()
@@ -132,6 +135,7 @@ async def test_profile_tags_notes_and_the_other_pages(
         await page.goto(f"{portal.url}/web/{path}")
         await expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
         await screenshot(page, path)
+        await assert_accessible_basics(page)
         if path == "automations":
             await page.get_by_label("Send a daily digest").check()
             await page.get_by_label("Time", exact=True).fill("08:15")
