@@ -223,6 +223,17 @@ async def test_live_progress_pause_and_resume(page: Page, portal, simulator, aut
         bar = page.locator("#job-bar")
         paused_at = int(await bar.get_attribute("value") or 0)
         assert paused_at < 100
+        job_url = page.url
+
+        # The jobs list polls the paused job too (a paused workflow is still running).
+        async def listed() -> bool:
+            await page.goto(f"{portal.url}/web/jobs")
+            return await page.locator(".live-status").count() == 1
+
+        await eventually(listed, timeout=15, interval=0.5)
+        await expect(page.locator(".live-status")).to_have_attribute("data-polled", "1")
+        await expect(page.locator(".live-bar")).to_have_attribute("value", str(paused_at))
+        await page.goto(job_url)
         await page.get_by_role("button", name="Resume").click()
         # The page polls the workflow's progress query and ends on its final state.
         await expect(page.locator("#job-status")).to_have_text("completed", timeout=30_000)

@@ -35,3 +35,29 @@ function pollJob() {
   setTimeout(tick, 500);
 }
 document.addEventListener("DOMContentLoaded", pollJob);
+
+// The jobs list: each running bulk job's status and bar follow its progress query.
+function pollJobList() {
+  const live = [...document.querySelectorAll(".live-status")];
+  if (!live.length) return;
+  const tick = async () => {
+    let running = 0;
+    for (const status of live) {
+      if (status.dataset.done) continue;
+      try {
+        const response = await fetch(status.dataset.progressUrl, { credentials: "same-origin" });
+        if (!response.ok) continue;
+        const job = await response.json();
+        status.textContent = job.status;
+        status.dataset.polled = "1";
+        status.className = `status s-${job.status} live-status`;
+        const bar = status.nextElementSibling;
+        if (bar) bar.value = job.percent;
+        if (job.status === "running") running += 1; else status.dataset.done = "1";
+      } catch (error) { running += 1; }
+    }
+    if (running) setTimeout(tick, 1500);
+  };
+  setTimeout(tick, 500);
+}
+document.addEventListener("DOMContentLoaded", pollJobList);
