@@ -49,6 +49,7 @@ async def mail_world(  # type: ignore[no-untyped-def]
         bot_with(settings=settings, automations=automations) as world,
     ):
         yield world
+    await mailer.aclose()
 
 
 def attended(world: World, calendar) -> dict[str, str]:  # type: ignore[no-untyped-def]

@@ -69,6 +69,7 @@ class Inbox:
         message = email.message_from_bytes(envelope.content, policy=default)
         assert isinstance(message, EmailMessage)
         message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
+        message["X-Peer"] = str(session.peer)  # which connection brought it
         with self.lock:
             self.messages.append(message)
             count = len(self.messages)
@@ -193,9 +194,11 @@ async def luma_pool(sessions) -> AsyncIterator[LumaPool]:  # type: ignore[no-unt
 
 
 @pytest.fixture
-def smtp_setup(inbox: Inbox, signer: UnsubscribeSigner) -> MailSetup:
+async def smtp_setup(inbox: Inbox, signer: UnsubscribeSigner) -> AsyncIterator[MailSetup]:
     mailer = SmtpMailer("127.0.0.1", inbox.port, sender=SENDER, starttls=False, timeout=5)
-    return MailSetup(mailer, signer, PUBLIC_URL)
+    setup = MailSetup(mailer, signer, PUBLIC_URL)
+    yield setup
+    await setup.aclose()
 
 
 async def running_worker(  # type: ignore[no-untyped-def]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -119,6 +120,7 @@ async def test_smtp_login_and_refusals() -> None:
         # A server without STARTTLS, when STARTTLS is required: a config error, nothing sent.
         with pytest.raises(MailConfigError):
             await SmtpMailer("127.0.0.1", inbox.port, sender=SENDER, starttls=True).send(MAIL)
+        await good.aclose()
     finally:
         controller.stop()
     with pytest.raises(MailUnavailable):
@@ -179,3 +181,29 @@ def test_drafts() -> None:
     custom = drafts.from_text("Subject: See you at {event}\nHello {first_name}!", "Fallback")
     assert custom == drafts.Draft("See you at {event}", "Hello {first_name}!")
     assert drafts.from_text("Just text", "Fallback") == drafts.Draft("Fallback", "Just text")
+
+
+async def test_smtp_keeps_one_connection_and_replaces_a_dropped_one() -> None:
+    inbox = Inbox(port=free_port())
+    controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port)
+    controller.start()
+    mailer = SmtpMailer("127.0.0.1", inbox.port, sender=SENDER, starttls=False, timeout=5)
+    try:
+        inbox.refuse.add("p1@example.com")
+        for n in range(3):
+            try:
+                await mailer.send(replace(MAIL, to=f"p{n}@example.com"))
+            except MailRejected:
+                assert n == 1  # refused, and the connection carries on after RSET
+        assert set(inbox.per_recipient()) == {"p0@example.com", "p2@example.com"}
+        assert len({message["X-Peer"] for message in inbox.messages}) == 1
+
+        controller.stop()  # the server goes away: the idle connection is dead
+        controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port)
+        controller.start()
+        await mailer.send(replace(MAIL, to="p3@example.com"))
+        assert inbox.per_recipient()["p3@example.com"] == 1
+        assert len({message["X-Peer"] for message in inbox.messages}) == 2
+    finally:
+        await mailer.aclose()
+        controller.stop()
