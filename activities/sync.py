@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 
@@ -20,7 +20,7 @@ from activities.luma_access import LumaAccess, luma_failures_are_final
 from luma import LumaEvent, LumaGuest, identity_key
 from luma.errors import InvalidEmailError
 from store import cache
-from store.models import Event, EventSummary, Organization, utcnow
+from store.models import AutomationSettings, Event, EventSummary, Organization, utcnow
 from store.profiles import refresh_profiles
 
 # Past events are re-read for this long after they end (late check-ins, final statuses).
@@ -45,6 +45,8 @@ class EventToSync:
 class EventsSynced:
     total: int
     to_sync: list[EventToSync]
+    # The shortest post-event summary delay the org's chats chose (None: none chose).
+    summary_delay_minutes: int | None = None
 
 
 @dataclass
@@ -149,6 +151,12 @@ class SyncActivities:
                     select(EventSummary.luma_event_id).where(EventSummary.org_id == org.org_id)
                 )
             )
+            summary_delay = await session.scalar(
+                select(func.min(AutomationSettings.summary_delay_minutes)).where(
+                    AutomationSettings.org_id == org.org_id,
+                    AutomationSettings.post_event_summary.is_(True),
+                )
+            )
         now = utcnow()
         to_sync = [
             EventToSync(
@@ -161,7 +169,7 @@ class SyncActivities:
             for event in stored
             if event.guests_synced_at is None or event.end_at is None or event.end_at > now - RECENT
         ]
-        return EventsSynced(total=len(stored), to_sync=to_sync)
+        return EventsSynced(len(stored), to_sync, summary_delay)
 
     @activity.defn
     async def sync_event_guests(self, ref: EventGuestsRef) -> GuestsSynced:

@@ -78,23 +78,26 @@ class SyncOrgWorkflow:
                 start_to_close_timeout=QUICK,
                 retry_policy=LUMA_RETRY,
             )
+        delay = job.summary_delay_minutes
+        if events.summary_delay_minutes is not None:
+            delay = events.summary_delay_minutes
         started = 0
         for event in events.to_sync:
             if event.needs_summary:
-                started += await self._start_summary(job, event.event_id)
+                started += await self._start_summary(job.org_id, event.event_id, delay)
         return SyncReport(events.total, len(events.to_sync), guests, gone, started, profiles)
 
-    async def _start_summary(self, job: SyncInput, event_id: str) -> int:
+    async def _start_summary(self, org_id: int, event_id: str, delay_minutes: int) -> int:
         """Start the event's summary workflow unless it already runs or ran."""
         try:
             await workflow.start_child_workflow(
                 PostEventSummaryWorkflow.run,
-                SummaryInput(job.org_id, event_id, job.summary_delay_minutes),
-                id=summary_id(job.org_id, event_id),
+                SummaryInput(org_id, event_id, delay_minutes),
+                id=summary_id(org_id, event_id),
                 parent_close_policy=workflow.ParentClosePolicy.ABANDON,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 search_attributes=search_attributes(
-                    org_id=job.org_id, kind="summary", event_id=event_id
+                    org_id=org_id, kind="summary", event_id=event_id
                 ),
             )
         except WorkflowAlreadyStartedError:

@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta
 from temporalio.client import ScheduleCalendarSpec
 
 from store import cache, orgs
+from store.models import AutomationSettings
 from workflows import ids
+from workflows.summary import SummaryInput
 from workflows.sync import SyncReport
 
 
@@ -123,3 +125,32 @@ async def test_jobs_are_listed_per_org_with_search_attributes(automations, simul
         for job in jobs
     )
     assert await automations.list_jobs(org.org_id + 10_000) == []
+
+
+async def test_summaries_wait_the_delay_the_chats_chose(
+    automations, simulator, org, sessions
+) -> None:
+    ended = simulator.state.add_event(
+        org.calendar_id, start_at=datetime.now(UTC) - timedelta(hours=3), guests=3
+    )
+    async with sessions.begin() as session:
+        for chat_id, delay, wanted in ((-4001, 45, True), (-4002, 20, True), (-4003, 5, False)):
+            await orgs.link_chat(
+                session, chat_id=chat_id, org_id=org.org_id, kind="group", title="t", linked_by=1
+            )
+            session.add(
+                AutomationSettings(
+                    chat_id=chat_id,
+                    org_id=org.org_id,
+                    post_event_summary=wanted,
+                    summary_delay_minutes=delay,
+                )
+            )
+
+    await (await automations.sync_now(org.org_id)).result()
+    summary = automations.handle(ids.summary_id(org.org_id, ended))
+    started = (await summary.fetch_history()).events[0]
+    (payload,) = started.workflow_execution_started_event_attributes.input.payloads
+    job = await automations.client.data_converter.decode([payload], [SummaryInput])
+    assert job[0].delay_minutes == 20  # the soonest of the chats that want a summary
+    await summary.terminate("test over")
