@@ -20,6 +20,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.http_server import serving
@@ -28,7 +29,7 @@ from mailer import MailSetup
 from mailer.smtp import SmtpMailer
 from mailer.unsubscribe import UnsubscribeSigner
 from store.crypto import KeyBox
-from store.models import Event, Guest
+from store.models import Event, FollowupSend, Guest
 from store.orgs import save_org
 from store.rate_budget import DatabaseRateBudget
 from tests.workflows.conftest import worker_clients
@@ -281,3 +282,16 @@ def fixtures(  # type: ignore[no-untyped-def]
         "inbox": inbox,
         "tmp_path": tmp_path,
     }
+
+
+async def send_states(
+    sessions: async_sessionmaker[AsyncSession], org_id: int, campaign_id: str
+) -> dict[str, str]:
+    """Email -> state of one campaign's rows."""
+    async with sessions() as session:
+        rows = await session.execute(
+            select(FollowupSend.email, FollowupSend.state).where(
+                FollowupSend.org_id == org_id, FollowupSend.campaign_id == campaign_id
+            )
+        )
+        return dict(rows.all())

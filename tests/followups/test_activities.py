@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import ActivityEnvironment
 
@@ -17,7 +17,7 @@ from migrations import runner
 from store.db import create_engine, session_factory
 from store.models import FollowupSend
 from tests.conftest import in_thread
-from tests.followups.conftest import Inbox, seed_event
+from tests.followups.conftest import Inbox, seed_event, send_states
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -68,16 +68,7 @@ async def test_batches_replayed_send_once(
     assert first == replay
     assert (first.sent, first.skipped, first.uncertain, first.pending) == (1, 1, 1, 0)
     assert inbox.per_recipient() == {"anon@example.com": 1}
-    async with any_sessions() as session:
-        states = dict(
-            (
-                await session.execute(
-                    select(FollowupSend.email, FollowupSend.state).where(
-                        FollowupSend.org_id == seeded.org_id
-                    )
-                )
-            ).all()
-        )
+    states = await send_states(any_sessions, seeded.org_id, "c1")
     assert states["ada@example.com"] == "uncertain"
     assert states["grace@example.com"] == "skipped"
 

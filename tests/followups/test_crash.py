@@ -18,11 +18,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from sqlalchemy import select
-
-from store.models import FollowupSend
 from tests.conftest import eventually
-from tests.followups.conftest import SENDER, Inbox, campaign, seed_event
+from tests.followups.conftest import SENDER, Inbox, campaign, seed_event, send_states
 from tests.workflows.test_crash import start_worker
 from workflows.followups import FollowupInput, FollowupReport, FollowupWorkflow
 from workflows.starter import Automations
@@ -102,16 +99,6 @@ async def interrupted_campaign(  # type: ignore[no-untyped-def]
     yield Campaign(job, report, first, second, log, sent_by_first)
 
 
-async def states(sessions, job: FollowupInput) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    async with sessions() as session:
-        rows = await session.execute(
-            select(FollowupSend.email, FollowupSend.state).where(
-                FollowupSend.org_id == job.org_id, FollowupSend.campaign_id == job.campaign_id
-            )
-        )
-        return dict(rows.all())
-
-
 async def test_worker_killed_mid_send_sends_nobody_twice(fixtures, inbox: Inbox) -> None:  # type: ignore[no-untyped-def]
     async def kill(worker: subprocess.Popen[bytes], log: Path) -> None:
         worker.send_signal(signal.SIGKILL)
@@ -124,11 +111,9 @@ async def test_worker_killed_mid_send_sends_nobody_twice(fixtures, inbox: Inbox)
         assert (report.sent, report.uncertain, report.pending) == (29, 1, 0)
         assert "Maybe sent" in done.report.text
         held = inbox.messages[HOLD_AT - 1]["X-Envelope-To"]
-        uncertain = [
-            e
-            for e, state in (await states(fixtures["sessions"], done.job)).items()
-            if state == "uncertain"
-        ]
+        job = done.job
+        states = await send_states(fixtures["sessions"], job.org_id, job.campaign_id)
+        uncertain = [email for email, state in states.items() if state == "uncertain"]
         assert uncertain == [held]
         assert done.second.returncode == 0, "unclean shutdown:\n" + done.log.read_text()
 

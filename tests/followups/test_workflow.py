@@ -17,7 +17,7 @@ from core.settings import Settings
 from mailer import MailSetup, lists
 from mailer.sendgrid import SendGridMailer
 from mailer.smtp import SmtpMailer
-from store.models import AuditEntry, FollowupSend
+from store.models import AuditEntry
 from tests.conftest import eventually
 from tests.followups.conftest import (
     ATTENDED,
@@ -29,6 +29,7 @@ from tests.followups.conftest import (
     free_port,
     running_worker,
     seed_event,
+    send_states,
 )
 from worker import WORKFLOWS
 from workflows.followups import FollowupReport, FollowupWorkflow
@@ -131,16 +132,7 @@ async def test_refused_recipient_is_reported_and_the_rest_sent(
     assert set(inbox.per_recipient()) == {"ada@example.com", "anon@example.com"}
     assert (report.counts.sent, report.counts.failed) == (2, 1)
     assert "grace@example.com: recipient refused: 550" in report.text
-    async with sessions() as session:
-        states = dict(
-            (
-                await session.execute(
-                    select(FollowupSend.email, FollowupSend.state).where(
-                        FollowupSend.campaign_id == job.campaign_id
-                    )
-                )
-            ).all()
-        )
+    states = await send_states(sessions, seeded.org_id, job.campaign_id)
     assert states == {
         "ada@example.com": "sent",
         "grace@example.com": "failed",
