@@ -6,86 +6,42 @@ its id is one of the org's schedule ids); anything else is reported as not found
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import (
-    WorkflowExecutionDescription,
-    WorkflowExecutionStatus,
-    WorkflowQueryFailedError,
-)
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.client import WorkflowExecutionDescription, WorkflowExecutionStatus
 
 from api.deps import AutomationsDep, CurrentOrg, DepsDep, SessionDep
 from api.errors import ApiError, not_found
 from api.schemas import BulkProgressPublic, JobDetail, JobList, JobPublic
-from store import audit, orgs
+from store import audit
 from workflows import ids
 from workflows.bulk import BulkProgress
+from workflows.jobs_view import JobNotFound, bulk_progress_or_none, org_schedules, owned_workflow
 from workflows.starter import Automations, ControlAction, JobControlError
 
-log = logging.getLogger("lumabot.api")
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
-PROGRESS_TIMEOUT = 5.0  # a query needs a worker; without one, answer without progress
 WorkflowId = Annotated[str, Path(min_length=1, max_length=500)]
 
 
-def _schedule_url(automations: Automations, schedule_id: str) -> str:
-    base = automations.defaults.ui_url.rstrip("/")
-    namespace = automations.defaults.namespace
-    return f"{base}/namespaces/{namespace}/schedules/{quote(schedule_id, safe='')}"
-
-
-async def _org_schedules(
+async def _schedules(
     session: AsyncSession, automations: Automations, org_id: int
 ) -> list[JobPublic]:
-    """The org's sync schedule and its chats' digest schedules that exist in Temporal."""
-    candidates = [(ids.sync_schedule_id(org_id), "sync-schedule")] + [
-        (ids.digest_schedule_id(chat.id), "digest-schedule")
-        for chat in await orgs.org_chats(session, org_id=org_id)
-    ]
-    exists = await asyncio.gather(
-        *(automations.schedule_exists(schedule_id) for schedule_id, _ in candidates)
-    )
     return [
-        JobPublic(
-            workflow_id=schedule_id,
-            kind=kind,
-            status="scheduled",
-            started_at=None,
-            ui_url=_schedule_url(automations, schedule_id),
-        )
-        for (schedule_id, kind), present in zip(candidates, exists, strict=True)
-        if present
+        JobPublic(**vars(schedule))
+        for schedule in await org_schedules(session, automations, org_id)
     ]
 
 
-async def _owned_workflow(
+async def _owned(
     automations: Automations, org_id: int, workflow_id: str
 ) -> WorkflowExecutionDescription:
     try:
-        description = await automations.handle(workflow_id).describe()
-    except RPCError as exc:
-        if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
-            raise not_found("job") from None
-        raise
-    if description.typed_search_attributes.get(ids.ORG_ID) != str(org_id):
-        raise not_found("job")
-    return description
-
-
-async def _progress(automations: Automations, workflow_id: str) -> BulkProgress | None:
-    try:
-        async with asyncio.timeout(PROGRESS_TIMEOUT):
-            return await automations.bulk_progress(workflow_id)
-    except (TimeoutError, RPCError, WorkflowQueryFailedError) as exc:
-        log.warning("No progress for %s: %s", workflow_id, type(exc).__name__)
-        return None
+        return await owned_workflow(automations, org_id, workflow_id)
+    except JobNotFound:
+        raise not_found("job") from None
 
 
 def _detail(
@@ -122,7 +78,7 @@ async def list_jobs(
         )
         for job in workflows
     ]
-    return JobList(jobs=await _org_schedules(session, automations, org_id) + jobs)
+    return JobList(jobs=await _schedules(session, automations, org_id) + jobs)
 
 
 @router.get("/{workflow_id}", summary="One job: status, and progress for bulk jobs")
@@ -130,13 +86,13 @@ async def get_job(
     org_id: CurrentOrg, automations: AutomationsDep, session: SessionDep, workflow_id: WorkflowId
 ) -> JobDetail:
     if workflow_id.startswith(("sync-schedule-", "digest-schedule-")):
-        for schedule in await _org_schedules(session, automations, org_id):
+        for schedule in await _schedules(session, automations, org_id):
             if schedule.workflow_id == workflow_id:
                 return JobDetail(**schedule.model_dump())
         raise not_found("job")
-    description = await _owned_workflow(automations, org_id, workflow_id)
+    description = await _owned(automations, org_id, workflow_id)
     kind = description.typed_search_attributes.get(ids.KIND)
-    progress = await _progress(automations, workflow_id) if kind == "bulk" else None
+    progress = await bulk_progress_or_none(automations, workflow_id) if kind == "bulk" else None
     return _detail(automations, description, progress)
 
 
@@ -148,7 +104,7 @@ async def control_job(
     action: ControlAction,
 ) -> JobDetail:
     automations = deps.automations
-    description = await _owned_workflow(automations, org_id, workflow_id)
+    description = await _owned(automations, org_id, workflow_id)
     if description.typed_search_attributes.get(ids.KIND) != "bulk":
         raise ApiError(409, "Only bulk status jobs can be paused, resumed or cancelled.")
     try:

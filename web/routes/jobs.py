@@ -1,6 +1,6 @@
 """Jobs: the org's running and recent workflows, live bulk progress, pause/resume/cancel.
 
-Ownership and progress come from the control API's own helpers (`api.routes.jobs`): a job
+Ownership and progress come from `workflows.jobs_view`, shared with the control API: a job
 is the org's when its `OrgId` search attribute says so; anything else is "not found".
 """
 
@@ -13,13 +13,12 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 from temporalio.client import WorkflowExecutionDescription, WorkflowExecutionStatus
 
-from api.errors import ApiError
-from api.routes.jobs import _org_schedules, _owned_workflow, _progress
 from web.auth import Viewer
 from web.deps import Admin, Api, Reader, audit_write
 from web.errors import WebError, not_found
 from web.render import HEADERS, page, see_other
 from workflows import ids
+from workflows.jobs_view import JobNotFound, bulk_progress_or_none, org_schedules, owned_workflow
 from workflows.starter import JobControlError
 
 router = APIRouter(prefix="/jobs")
@@ -28,8 +27,8 @@ WorkflowId = Annotated[str, Path(min_length=1, max_length=500)]
 
 async def _owned(deps: Api, viewer: Viewer, workflow_id: str) -> WorkflowExecutionDescription:
     try:
-        return await _owned_workflow(deps.automations, viewer.org_id, workflow_id)
-    except ApiError:
+        return await owned_workflow(deps.automations, viewer.org_id, workflow_id)
+    except JobNotFound:
         raise not_found("job") from None
 
 
@@ -37,7 +36,9 @@ async def _state(deps: Api, description: WorkflowExecutionDescription) -> dict[s
     """What the page shows and the poller refreshes: status, and progress for bulk jobs."""
     status = (description.status or WorkflowExecutionStatus.RUNNING).name.lower()
     kind = description.typed_search_attributes.get(ids.KIND) or description.workflow_type
-    progress = await _progress(deps.automations, description.id) if kind == "bulk" else None
+    progress = (
+        await bulk_progress_or_none(deps.automations, description.id) if kind == "bulk" else None
+    )
     return {
         "workflow_id": description.id,
         "kind": kind,
@@ -55,7 +56,7 @@ async def _state(deps: Api, description: WorkflowExecutionDescription) -> dict[s
 async def jobs_page(request: Request, viewer: Reader, deps: Api) -> object:
     jobs = await deps.automations.list_jobs(viewer.org_id, limit=30)
     async with deps.sessions() as session:
-        schedules = await _org_schedules(session, deps.automations, viewer.org_id)
+        schedules = await org_schedules(session, deps.automations, viewer.org_id)
         return await page(
             request, session, viewer, "jobs.html", jobs=jobs, schedules=schedules, nav="jobs"
         )

@@ -1,0 +1,92 @@
+"""An org's jobs as the control API and the web portal show them: its schedules, one
+workflow it owns, and a bulk job's live progress.
+
+Shared by `api.routes.jobs` and `web.routes.jobs` (bot/api/web depend on workflows, never
+the reverse), so it speaks no HTTP: a job that is not the org's raises `JobNotFound`, and
+each caller maps it to its own "not found" answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import quote
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import WorkflowExecutionDescription, WorkflowQueryFailedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from store import orgs
+from workflows import ids
+from workflows.bulk import BulkProgress
+from workflows.starter import Automations
+
+log = logging.getLogger(__name__)
+
+PROGRESS_TIMEOUT = 5.0  # a query needs a worker; without one, answer without progress
+
+
+class JobNotFound(LookupError):
+    """No such workflow, or it belongs to another org (the two look the same)."""
+
+
+@dataclass(frozen=True)
+class ScheduleJob:
+    """One of the org's standing Temporal Schedules, listed beside its workflows."""
+
+    workflow_id: str  # the schedule id
+    kind: str
+    ui_url: str
+    status: str = "scheduled"
+    started_at: datetime | None = None
+
+
+def schedule_url(automations: Automations, schedule_id: str) -> str:
+    base = automations.defaults.ui_url.rstrip("/")
+    namespace = automations.defaults.namespace
+    return f"{base}/namespaces/{namespace}/schedules/{quote(schedule_id, safe='')}"
+
+
+async def org_schedules(
+    session: AsyncSession, automations: Automations, org_id: int
+) -> list[ScheduleJob]:
+    """The org's sync schedule and its chats' digest schedules that exist in Temporal."""
+    candidates = [(ids.sync_schedule_id(org_id), "sync-schedule")] + [
+        (ids.digest_schedule_id(chat.id), "digest-schedule")
+        for chat in await orgs.org_chats(session, org_id=org_id)
+    ]
+    exists = await asyncio.gather(
+        *(automations.schedule_exists(schedule_id) for schedule_id, _ in candidates)
+    )
+    return [
+        ScheduleJob(schedule_id, kind, schedule_url(automations, schedule_id))
+        for (schedule_id, kind), present in zip(candidates, exists, strict=True)
+        if present
+    ]
+
+
+async def owned_workflow(
+    automations: Automations, org_id: int, workflow_id: str
+) -> WorkflowExecutionDescription:
+    """The workflow's description when its `OrgId` search attribute is this org's."""
+    try:
+        description = await automations.handle(workflow_id).describe()
+    except RPCError as exc:
+        if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
+            raise JobNotFound(workflow_id) from None
+        raise
+    if description.typed_search_attributes.get(ids.ORG_ID) != str(org_id):
+        raise JobNotFound(workflow_id)
+    return description
+
+
+async def bulk_progress_or_none(automations: Automations, workflow_id: str) -> BulkProgress | None:
+    """A bulk job's progress, or None when no worker answers the query in time."""
+    try:
+        async with asyncio.timeout(PROGRESS_TIMEOUT):
+            return await automations.bulk_progress(workflow_id)
+    except (TimeoutError, RPCError, WorkflowQueryFailedError) as exc:
+        log.warning("No progress for %s: %s", workflow_id, type(exc).__name__)
+        return None
