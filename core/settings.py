@@ -74,8 +74,9 @@ class Settings(BaseSettings):
     temporal_task_queue: str = "lumabot"
     temporal_ui_url: str = "http://127.0.0.1:8233"
 
-    # Where people reach the control API's /web portal; the bot's sign-in links point here.
-    web_base_url: str = "http://127.0.0.1:8000"
+    # Where people reach the control API: the /web portal's sign-in links, Stripe's return
+    # pages and the unsubscribe links in follow-up emails all point here.
+    public_url: str = "http://127.0.0.1:8000"
     web_session_hours: int = Field(12, ge=1, le=24 * 30)
 
     # Billing (billing/): off without STRIPE_API_KEY, and then every org has DEFAULT_PLAN.
@@ -84,7 +85,6 @@ class Settings(BaseSettings):
     stripe_api_base: str | None = None  # another Stripe API endpoint (tests' fake)
     billing_plans_file: Path | None = None  # plans as JSON; billing/plans.json when unset
     default_plan: str = "team"
-    public_url: str = "http://127.0.0.1:8000"  # where Checkout sends people back to
 
     # Follow-up emails (mailer/): off by default; MAIL_FROM is required once a backend is on.
     # Unsubscribe links point at PUBLIC_URL/unsubscribe/<signed token>.

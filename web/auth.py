@@ -74,7 +74,7 @@ async def issue_signin_link(
     )
     await session.flush()
     token = f"{payload}.{_signature(signing_key(settings), payload)}"
-    return f"{settings.web_base_url.rstrip('/')}/web/signin?t={token}"
+    return f"{settings.public_url.rstrip('/')}/web/signin?t={token}"
 
 
 def _parse(token: str, key: bytes) -> tuple[int, int, datetime, str]:

@@ -111,7 +111,7 @@ async def portal(
     web = WebDeps(settings, pool, keybox_override=keybox)
     app = create_app(settings, deps=ApiDeps(sessions, automations), web=web)
     async with serving(app) as url:
-        settings.web_base_url = url
+        settings.public_url = url
         yield Portal(url, settings, sessions, org, automations)
 
 
