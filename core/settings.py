@@ -46,7 +46,8 @@ class ConfigError(ValueError):
 class Settings(BaseSettings):
     """Every setting, with the default that makes the embedded demo work untouched."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    # An empty value (`SMTP_USER=` as in .env.example) means unset, not an empty string.
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_ignore_empty=True)
 
     environment: Environment = Environment.DEVELOPMENT
     log_level: str = "INFO"

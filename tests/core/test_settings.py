@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 from cryptography.fernet import Fernet
 
@@ -53,3 +56,11 @@ def test_defaults_point_at_real_services() -> None:
 @pytest.fixture
 def _chdir_tmp(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     monkeypatch.chdir(tmp_path)
+
+
+def test_env_example_documents_every_setting_and_loads() -> None:
+    example = Path(__file__).resolve().parents[2] / ".env.example"
+    names = set(re.findall(r"^([A-Z_]+)=", example.read_text(), re.M))
+    assert {name.upper() for name in Settings.model_fields} <= names
+    settings = Settings(_env_file=example)  # type: ignore[call-arg]
+    assert settings == Settings(_env_file=None)  # the example only spells out the defaults
