@@ -16,14 +16,17 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from playwright.async_api import Browser, Page, async_playwright
 
 from api.deps import ApiDeps
 from api.main import create_app
+from billing import Billing
 from core.http_server import serving
 from core.settings import Settings
 from store.models import Role
 from store.orgs import set_role, upsert_user
+from tests.billing import conftest as billing_fixtures
 from tests.workflows import conftest as workflow_fixtures
 from tests.workflows.conftest import LinkedOrg, link_calendar
 from web.auth import COOKIE, issue_signin_link
@@ -35,6 +38,9 @@ org = workflow_fixtures.org
 pool = workflow_fixtures.pool
 job_defaults = workflow_fixtures.job_defaults
 automations = workflow_fixtures.automations
+plans_file = billing_fixtures.plans_file  # small test plans (free: bulk of 5, 2 members)
+fake_stripe = billing_fixtures.fake_stripe
+billing_settings = billing_fixtures.billing_settings
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -58,6 +64,11 @@ class Portal:
     sessions: object
     org: LinkedOrg
     automations: Automations
+    app: FastAPI
+
+    def use_billing(self, billing: Billing) -> None:
+        """Plans and Stripe as the pages see them (by default billing is off)."""
+        self.app.state.billing = billing
 
     async def person(self, role: Role | None, org_id: int | None = None, name: str = "") -> int:
         """A Telegram user with `role` in the org (None: a user with no membership)."""
@@ -110,9 +121,17 @@ async def portal(
     )
     web = WebDeps(settings, pool, keybox_override=keybox)
     app = create_app(settings, deps=ApiDeps(sessions, automations), web=web)
+    app.state.billing = Billing.from_settings(settings)  # billing off: DEFAULT_PLAN for all
     async with serving(app) as url:
         settings.public_url = url
-        yield Portal(url, settings, sessions, org, automations)
+        yield Portal(url, settings, sessions, org, automations, app)
+
+
+@pytest.fixture
+async def billed_portal(portal: Portal, billing_settings: Settings) -> Portal:
+    """The portal with billing on: the test plans, and Stripe calls going to the fake."""
+    portal.use_billing(Billing.from_settings(billing_settings))
+    return portal
 
 
 @pytest.fixture

@@ -1,7 +1,9 @@
 """Automations: each chat's digest (time, zone), post-event summaries, and the sync interval.
 
 Saving changes the Temporal Schedules inside the database transaction, so when Temporal
-refuses nothing is saved and the page says so.
+refuses nothing is saved and the page says so. The sync interval goes through
+`billing.sync.set_sync_interval`, as the bot's `/sync every` and the API's schedule do, so
+an interval below the plan's minimum is refused with the same sentence.
 """
 
 from __future__ import annotations
@@ -13,19 +15,20 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from api.schemas import DigestUpdate
+from billing import LimitExceeded
+from billing.sync import MAX_INTERVAL_MINUTES, set_sync_interval
 from store import orgs
 from store.models import AutomationSettings, Chat, Organization
-from web.deps import Admin, Api, Reader, audit_write
+from web.deps import Admin, Api, Plans, Reader, audit_write, plan_refusal
 from web.errors import WebError, not_found
 from web.render import page, see_other
 
 router = APIRouter(prefix="/automations")
-MAX_INTERVAL = 24 * 60
 MAX_SUMMARY_DELAY = 7 * 24 * 60
 
 
 @router.get("")
-async def automations_page(request: Request, viewer: Reader, deps: Api) -> object:
+async def automations_page(request: Request, viewer: Reader, deps: Api, billing: Plans) -> object:
     async with deps.sessions() as session:
         chats = await orgs.org_chats(session, org_id=viewer.org_id)
         saved = await session.scalars(
@@ -35,8 +38,17 @@ async def automations_page(request: Request, viewer: Reader, deps: Api) -> objec
         )
         by_chat = {row.chat_id: row for row in saved}
         rows = [(chat, by_chat.get(chat.id) or AutomationSettings()) for chat in chats]
+        plan = await billing.plan_for(session, org_id=viewer.org_id)
         return await page(
-            request, session, viewer, "automations.html", rows=rows, nav="automations"
+            request,
+            session,
+            viewer,
+            "automations.html",
+            rows=rows,
+            plan_name=plan.name,
+            min_interval=plan.min_sync_interval_minutes or 1,
+            max_interval=MAX_INTERVAL_MINUTES,
+            nav="automations",
         )
 
 
@@ -99,14 +111,17 @@ async def save_chat(
 
 @router.post("/sync")
 async def save_sync(
-    viewer: Admin, deps: Api, interval: Annotated[str, Form(max_length=8)] = ""
+    viewer: Admin, deps: Api, billing: Plans, interval: Annotated[str, Form(max_length=8)] = ""
 ) -> object:
-    minutes = _minutes(interval, 1, MAX_INTERVAL, "sync interval")
+    """The org's sync interval, within its plan's minimum (refused otherwise, nothing saved)."""
+    minutes = _minutes(interval, 1, MAX_INTERVAL_MINUTES, "sync interval")
     async with deps.sessions.begin() as session:
         org = await session.get(Organization, viewer.org_id)
         if org is None:
             raise not_found("calendar")
-        org.sync_interval_minutes = minutes
-        await deps.automations.ensure_sync_schedule(viewer.org_id, minutes)
+        try:
+            await set_sync_interval(session, billing, deps.automations, org=org, minutes=minutes)
+        except LimitExceeded as exc:
+            raise plan_refusal(exc) from None
         await audit_write(session, viewer, "sync_interval", {"minutes": minutes})
     return see_other("/web/automations?saved=1")

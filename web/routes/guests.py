@@ -12,14 +12,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.bulk import GuestFilter as BulkFilter
 from api.deps import LUMA_ID_PATTERN, ApiDeps
-from catalog.bulk_preview import preview_bulk
+from billing import Billing, LimitExceeded
+from billing.limits import check_bulk, record_bulk
+from catalog.bulk_preview import BulkPreview, preview_bulk
 from catalog.guests import csv_header, csv_page
 from intel.people import insights_for
 from luma.models import ApprovalStatus
 from store import cache
-from store.models import Event
+from store.models import Event, utcnow
 from web.auth import Viewer
-from web.deps import Admin, Api, Reader, audit_write
+from web.deps import PLAN_PAGE_HINT, Admin, Api, Plans, Reader, audit_write, plan_refusal
 from web.errors import WebError, not_found
 from web.guest_query import (
     MAX_BULK_EMAILS,
@@ -200,33 +202,69 @@ async def _bulk_choice(
     return choice
 
 
+async def _preview(session: AsyncSession, viewer: Viewer, choice: BulkChoice) -> BulkPreview:
+    return await preview_bulk(
+        session,
+        org_id=viewer.org_id,
+        event_id=choice.event.luma_event_id,
+        target_status=choice.target,
+        guest_filter=choice.filter,
+        should_refund=None,
+    )
+
+
+async def _over_plan(
+    session: AsyncSession, billing: Billing, viewer: Viewer, preview: BulkPreview
+) -> LimitExceeded | None:
+    """The plan's refusal of this job (its size: the guests it would change), if any.
+
+    Paid guests a decline would need a refund choice for are skipped by the portal's jobs,
+    so they do not count.
+    """
+    try:
+        check_bulk(
+            billing, await billing.plan_for(session, org_id=viewer.org_id), preview.to_change
+        )
+    except LimitExceeded as exc:
+        return exc
+    return None
+
+
 @router.post("/bulk")
-async def bulk_confirm(request: Request, viewer: Admin, deps: Api, event_id: EventId) -> object:
-    """The confirmation page: what the job would do, counted from the cache."""
+async def bulk_confirm(
+    request: Request, viewer: Admin, deps: Api, billing: Plans, event_id: EventId
+) -> object:
+    """The confirmation page: what the job would do, counted from the cache, and the plan's
+    refusal when the job is larger than the plan allows (then nothing can be started)."""
     choice = await _bulk_choice(request, viewer, deps, event_id)
     async with deps.sessions() as session:
-        preview = await preview_bulk(
-            session,
-            org_id=viewer.org_id,
-            event_id=event_id,
-            target_status=choice.target,
-            guest_filter=choice.filter,
-            should_refund=None,
-        )
+        preview = await _preview(session, viewer, choice)
+        refusal = await _over_plan(session, billing, viewer, preview)
         return await page(
             request,
             session,
             viewer,
             "bulk_confirm.html",
+            status=403 if refusal else 200,
             choice=choice,
             preview=preview,
+            refusal=f"{refusal} {PLAN_PAGE_HINT}" if refusal else None,
             nav="events",
         )
 
 
 @router.post("/bulk/start")
-async def bulk_start(request: Request, viewer: Admin, deps: Api, event_id: EventId) -> object:
+async def bulk_start(
+    request: Request, viewer: Admin, deps: Api, billing: Plans, event_id: EventId
+) -> object:
+    """Start the job once the plan allows its size (checked again: the plan or the guest list
+    may have changed since the confirmation), and count its guests in today's usage."""
     choice = await _bulk_choice(request, viewer, deps, event_id)
+    async with deps.sessions() as session:
+        preview = await _preview(session, viewer, choice)
+        refusal = await _over_plan(session, billing, viewer, preview)
+    if refusal is not None:
+        raise plan_refusal(refusal)
     started = await deps.automations.start_bulk(
         org_id=viewer.org_id,
         event_id=event_id,
@@ -243,4 +281,8 @@ async def bulk_start(request: Request, viewer: Admin, deps: Api, event_id: Event
             {"event_id": event_id, "job": started.workflow_id},
             "already running" if started.already_running else "started",
         )
+        if not started.already_running:
+            await record_bulk(
+                session, org_id=viewer.org_id, day=utcnow().date(), guests=preview.to_change
+            )
     return see_other(f"/web/jobs/{started.workflow_id}")

@@ -1,15 +1,23 @@
-"""Team: the org's members and roles, removing a member, and the chats linked to it."""
+"""Team: the org's members and roles, adding or removing a member, and the chats linked to it.
+
+Adding a person is refused beyond the plan's team size (`billing.limits.check_new_member`, as
+the bot's /role); changing an existing member's role is always allowed.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from billing import Billing, LimitExceeded
+from billing.limits import check_new_member
 from store import orgs
-from store.models import Role
-from web.deps import Admin, Api, Reader, audit_write
+from store.models import Organization, Role, User
+from web.auth import Viewer
+from web.deps import Admin, Api, Plans, Reader, audit_write, plan_refusal
 from web.errors import WebError, not_found
 from web.render import page, see_other
 
@@ -17,12 +25,21 @@ router = APIRouter(prefix="/team")
 
 
 @router.get("")
-async def team_page(request: Request, viewer: Reader, deps: Api) -> object:
+async def team_page(request: Request, viewer: Reader, deps: Api, billing: Plans) -> object:
     async with deps.sessions() as session:
         members = await orgs.list_members(session, org_id=viewer.org_id)
         chats = await orgs.org_chats(session, org_id=viewer.org_id)
+        plan = await billing.plan_for(session, org_id=viewer.org_id)
         return await page(
-            request, session, viewer, "team.html", members=members, chats=chats, nav="team"
+            request,
+            session,
+            viewer,
+            "team.html",
+            members=members,
+            chats=chats,
+            plan_name=plan.name,
+            team_limit=plan.team_members,
+            nav="team",
         )
 
 
@@ -57,23 +74,79 @@ async def remove_member(
     return see_other("/web/team")
 
 
+def _role(raw: str) -> Role:
+    try:
+        return Role(raw)
+    except ValueError:
+        raise WebError(400, "Unknown role", "A role is admin or member.") from None
+
+
+async def _grant(
+    session: AsyncSession, billing: Billing, viewer: Viewer, member: int, role: Role
+) -> None:
+    """Give `member` the role: a newcomer only within the plan's team size."""
+    org = await session.get(Organization, viewer.org_id)
+    if org is None:
+        raise not_found("calendar")
+    try:
+        await check_new_member(session, billing, org=org, user_id=member)
+    except LimitExceeded as exc:
+        raise plan_refusal(exc) from None
+    await orgs.set_role(session, org_id=viewer.org_id, user_id=member, role=role)
+    await audit_write(session, viewer, "set_role", {"user_id": member, "role": role.value})
+
+
 @router.post("/role")
 async def set_role(
     viewer: Admin,
     deps: Api,
+    billing: Plans,
     user_id: Annotated[str, Form(max_length=20)] = "",
     role: Annotated[str, Form(max_length=16)] = "",
 ) -> object:
+    """A member's new role (admin or member)."""
     member = _user_id(user_id)
-    try:
-        wanted = Role(role)
-    except ValueError:
-        raise WebError(400, "Unknown role", "A role is admin or member.") from None
+    wanted = _role(role)
     async with deps.sessions.begin() as session:
         if wanted is Role.MEMBER:
             await _guard_last_admin(session, viewer.org_id, member)
         elif await orgs.get_role(session, org_id=viewer.org_id, user_id=member) is None:
             raise not_found("member")
-        await orgs.set_role(session, org_id=viewer.org_id, user_id=member, role=wanted)
-        await audit_write(session, viewer, "set_role", {"user_id": member, "role": wanted.value})
+        await _grant(session, billing, viewer, member, wanted)
+    return see_other("/web/team")
+
+
+async def _person(session: AsyncSession, who: str) -> int:
+    """A Telegram user id, or the id of a @username who has talked to the bot."""
+    who = who.strip()
+    if who.isdigit() and len(who) <= 15:
+        return int(who)
+    username = who.removeprefix("@").lower()
+    found = await session.scalar(select(User.id).where(func.lower(User.username) == username))
+    if not username or found is None:
+        raise WebError(
+            400,
+            "Unknown person",
+            f"No one called @{username[:40]} has talked to the bot yet: ask them to send it a "
+            "message first, or give their numeric Telegram id.",
+        )
+    return found
+
+
+@router.post("/add")
+async def add_member(
+    viewer: Admin,
+    deps: Api,
+    billing: Plans,
+    who: Annotated[str, Form(max_length=64)] = "",
+    role: Annotated[str, Form(max_length=16)] = "member",
+) -> object:
+    """Add a person to the team (or change their role, when they already are in it)."""
+    wanted = _role(role)
+    async with deps.sessions.begin() as session:
+        member = await _person(session, who)
+        known = await orgs.get_role(session, org_id=viewer.org_id, user_id=member)
+        if wanted is Role.MEMBER and known is not None:
+            await _guard_last_admin(session, viewer.org_id, member)
+        await _grant(session, billing, viewer, member, wanted)
     return see_other("/web/team")
