@@ -241,3 +241,15 @@ async def test_live_progress_pause_and_resume(page: Page, portal, simulator, aut
         simulator.state.configure(latency_seconds=0.0)
     await expect(page.locator("#job-counts")).to_contain_text("40 done")
     await expect(bar).to_have_attribute("value", "100")
+
+
+async def test_plan_page_with_billing_on(page: Page, billed_portal) -> None:
+    await _sign_in(page, billed_portal)
+    await page.get_by_role("link", name="Plan", exact=True).click()
+    await expect(page.get_by_role("heading", name="Plan", exact=True)).to_be_visible()
+    await expect(page.get_by_role("heading", name="Free plan")).to_be_visible()
+    await expect(page.locator("#limits")).to_contain_text("Guests per bulk job")
+    await expect(page.get_by_role("button", name="Upgrade to Pro")).to_be_visible()
+    await expect(page.get_by_role("button", name="Upgrade to Team")).to_be_visible()
+    await screenshot(page, "plan")
+    await assert_accessible_basics(page)
