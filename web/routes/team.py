@@ -81,10 +81,22 @@ def _role(raw: str) -> Role:
         raise WebError(400, "Unknown role", "A role is admin or member.") from None
 
 
-async def _grant(
-    session: AsyncSession, billing: Billing, viewer: Viewer, member: int, role: Role
+async def _assign(
+    session: AsyncSession,
+    billing: Billing,
+    viewer: Viewer,
+    member: int,
+    role: Role,
+    *,
+    newcomer: bool,
 ) -> None:
-    """Give `member` the role: a newcomer only within the plan's team size."""
+    """Give `member` the role. A newcomer (when allowed at all) only within the plan's team
+    size; an existing member's role always changes, unless that leaves no admin."""
+    known = await orgs.get_role(session, org_id=viewer.org_id, user_id=member)
+    if known is None and not newcomer:
+        raise not_found("member")
+    if known is not None and role is Role.MEMBER:
+        await _guard_last_admin(session, viewer.org_id, member)
     org = await session.get(Organization, viewer.org_id)
     if org is None:
         raise not_found("calendar")
@@ -105,14 +117,9 @@ async def set_role(
     role: Annotated[str, Form(max_length=16)] = "",
 ) -> object:
     """A member's new role (admin or member)."""
-    member = _user_id(user_id)
-    wanted = _role(role)
+    member, wanted = _user_id(user_id), _role(role)
     async with deps.sessions.begin() as session:
-        if wanted is Role.MEMBER:
-            await _guard_last_admin(session, viewer.org_id, member)
-        elif await orgs.get_role(session, org_id=viewer.org_id, user_id=member) is None:
-            raise not_found("member")
-        await _grant(session, billing, viewer, member, wanted)
+        await _assign(session, billing, viewer, member, wanted, newcomer=False)
     return see_other("/web/team")
 
 
@@ -145,8 +152,5 @@ async def add_member(
     wanted = _role(role)
     async with deps.sessions.begin() as session:
         member = await _person(session, who)
-        known = await orgs.get_role(session, org_id=viewer.org_id, user_id=member)
-        if wanted is Role.MEMBER and known is not None:
-            await _guard_last_admin(session, viewer.org_id, member)
-        await _grant(session, billing, viewer, member, wanted)
+        await _assign(session, billing, viewer, member, wanted, newcomer=True)
     return see_other("/web/team")
