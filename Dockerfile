@@ -17,6 +17,10 @@ COPY bot bot
 COPY api api
 COPY migrations migrations
 COPY cli cli
+COPY intel intel
+COPY mailer mailer
+COPY billing billing
+COPY web web
 COPY worker.py ./
 RUN pip install .
 

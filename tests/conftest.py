@@ -118,6 +118,19 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     await env.shutdown()
 
 
+async def settled(read, *, quiet: float = 0.6, timeout: float = 20.0):  # type: ignore[no-untyped-def]
+    """Read a value until it stays the same for `quiet` seconds (work in flight has ended)."""
+
+    async def unchanged():  # type: ignore[no-untyped-def]
+        before = await read()
+        await asyncio.sleep(quiet)
+        after = await read()
+        return (after,) if after == before else None
+
+    (value,) = await eventually(unchanged, timeout=timeout)
+    return value
+
+
 async def eventually(check, *, timeout: float = 15.0, interval: float = 0.05):  # type: ignore[no-untyped-def]
     """Poll an async or sync predicate until it returns something truthy."""
     deadline = asyncio.get_running_loop().time() + timeout

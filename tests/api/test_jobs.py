@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from tests.api.conftest import error_of, synced_event
-from tests.conftest import eventually
+from tests.conftest import eventually, settled
 from workflows import ids
 
 
@@ -58,10 +56,11 @@ async def test_progress_pause_resume_cancel(tenant, automations, simulator) -> N
     assert paused.status_code == 200 and paused.json()["progress"]["phase"] == "paused"
     again = await tenant.client.post(f"{job_url}/pause")
     assert again.status_code == 409 and "already paused" in error_of(again)["message"]
-    await asyncio.sleep(0.8)  # the batch in flight ends, then nothing moves
-    frozen = (await tenant.client.get(job_url)).json()["progress"]["done"]
-    await asyncio.sleep(0.4)
-    assert (await tenant.client.get(job_url)).json()["progress"]["done"] == frozen < 300
+
+    async def done() -> int:
+        return (await tenant.client.get(job_url)).json()["progress"]["done"]
+
+    assert await settled(done) < 300  # the batch in flight ends, then nothing moves
 
     resumed = await tenant.client.post(f"{job_url}/resume")
     assert resumed.json()["progress"]["phase"] == "applying"

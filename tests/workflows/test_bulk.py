@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 
 import pytest
@@ -11,7 +10,7 @@ from temporalio.client import WorkflowFailureError
 
 from activities.bulk import GuestFilter
 from store.models import AuditEntry
-from tests.conftest import eventually
+from tests.conftest import eventually, settled
 from workflows.bulk import BulkReport
 from workflows.starter import JobControlError
 
@@ -171,11 +170,13 @@ async def test_pause_resume_and_cancel(automations, simulator, org) -> None:
     assert paused.phase == "paused"
     with pytest.raises(JobControlError, match="already paused"):
         await automations.control_bulk(wid, "pause")
-    await asyncio.sleep(1.0)  # the batch in flight ends, then nothing moves
+
+    async def done() -> int:
+        return (await automations.bulk_progress(wid)).done
+
+    assert await settled(done) < 300  # the batch in flight ends, then nothing moves
     frozen = await automations.bulk_progress(wid)
-    await asyncio.sleep(0.6)
-    assert (await automations.bulk_progress(wid)).done == frozen.done < 300
-    assert frozen.eta_seconds is not None
+    assert frozen.phase == "paused" and frozen.eta_seconds is not None
 
     resumed = await automations.control_bulk(wid, "resume")
     assert resumed.phase == "applying"
