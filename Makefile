@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_WORKERS ?= auto
 
-.PHONY: install demo test lint format postgres bench clean
+.PHONY: install demo test lint format postgres chromium bench clean
 
 install: $(STAMP)
 
@@ -23,10 +23,17 @@ postgres:
 	  { pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start && \
 	    for i in $$(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 1; done; }
 
+# The web portal's browser tests drive Debian's Chromium (Playwright's own download does not
+# work offline); install it when missing.
+chromium:
+	@test -x /usr/bin/chromium || \
+	  { DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
 demo: $(STAMP)
 	$(BIN)/lumabot demo
 
-test: $(STAMP) postgres
+test: $(STAMP) postgres chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
