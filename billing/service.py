@@ -99,8 +99,8 @@ class Billing:
             plan=plan.key,
             price_id=plan.stripe_price_id,
             customer_id=subscription.stripe_customer_id,
-            success_url=f"{self.public_url}/billing/done?org={org.id}",
-            cancel_url=f"{self.public_url}/billing/cancelled?org={org.id}",
+            success_url=f"{self.public_url}/web/plan?checkout=done",
+            cancel_url=f"{self.public_url}/web/plan?checkout=cancelled",
         )
 
     async def portal_url(self, session: AsyncSession, *, org: Organization) -> str:
@@ -109,7 +109,7 @@ class Billing:
         if subscription is None or subscription.stripe_customer_id is None:
             raise BillingUnavailable("This calendar has no subscription yet: /upgrade starts one.")
         return await gateway.portal_url(
-            customer_id=subscription.stripe_customer_id, return_url=f"{self.public_url}/"
+            customer_id=subscription.stripe_customer_id, return_url=f"{self.public_url}/web/plan"
         )
 
 

@@ -190,6 +190,10 @@ async def test_plan_page_upgrades_through_stripe_checkout(billed_portal, fake_st
         assert checkout.form["metadata[org_id]"] == str(org_id)
         assert checkout.form["metadata[plan]"] == "pro"
         assert checkout.form["line_items[0][price]"] == "price_test_pro"
+        # Stripe sends people back to the portal's plan page, which thanks them.
+        assert checkout.form["success_url"].endswith("/web/plan?checkout=done")
+        thanks = await admin.get("/web/plan?checkout=done")
+        assert "the new plan applies as soon as" in thanks.text
 
         page = await admin.get("/web/plan")
         assert "Manage subscription" in page.text

@@ -88,6 +88,7 @@ async def plan_page(request: Request, viewer: Reader, deps: Api, billing: Plans)
             default_plan=billing.default_plan,
             upgrades=billing.catalog.upgrades_from(billing.plan_of(org)) if billing.enabled else [],
             has_customer=bool(subscription and subscription.stripe_customer_id),
+            checkout=request.query_params.get("checkout"),  # back from Stripe Checkout
             nav="plan",
         )
     response.headers["Content-Security-Policy"] = HEADERS["Content-Security-Policy"].replace(
