@@ -207,7 +207,11 @@ async def services(temporal_env, sessions, bot_keybox) -> AsyncIterator[Services
     """Servers and the Temporal worker, shared by every bot test of this process."""
     async with (
         running_local_api() as api,
-        running_simulator(SimulatorConfig(calendars=0, rate_limit=None)) as sim,
+        # A seed of its own: another simulator with the same seed (the demo's, say) would
+        # hand out the same calendar ids, and tests sharing one database must not share an org.
+        running_simulator(
+            SimulatorConfig(seed=uuid.uuid4().int % 10**9, calendars=0, rate_limit=None)
+        ) as sim,
     ):
         budget = DatabaseRateBudget(sessions, BudgetPolicy(limit=100_000))
         pool = LumaPool(sim.base_url, budget=budget, timeout=5, backoff_base=0.05)
