@@ -16,7 +16,7 @@ from store.models import AuditEntry, OrgEnrichment
 from tests.bot.conftest import bot_keybox, bot_with, services  # noqa: F401
 from tests.intel.fake_enrichment import Known, running_fake_provider
 from worker import WorkerClients, build_worker
-from workflows.enrichment import enrich_schedule_id
+from workflows.enrichment import enrich_id, enrich_schedule_id
 from workflows.starter import Automations, JobDefaults
 
 
@@ -56,6 +56,9 @@ async def test_enrich_on_run_status_off(enriching, sessions) -> None:  # type: i
     assert await automations.schedule_exists(enrich_schedule_id(calendar.org_id))
     assert len(fake.calls) > 0 and all(c.key == fake.api_key for c in fake.calls)
 
+    # The report is the run's last step; once the run has ended, /enrich run starts another
+    # (while it is still ending, a second request joins it, as a double click would).
+    await automations.client.get_workflow_handle(enrich_id(calendar.org_id)).result()
     status = await world.say(chat, admin, "/enrich")
     assert status.text.startswith("Enrichment is on: People Data Labs, key …-key, last run")
     assert "Cached answers:" in status.text
