@@ -9,7 +9,7 @@
 
 from billing.limits import LimitExceeded, PlanQuota
 from billing.plans import Plan, PlanCatalog, PlanConfigError, load_catalog
-from billing.service import Billing
+from billing.service import Billing, live_subscription
 from billing.stripe_gateway import BadSignature, BillingUnavailable, StripeGateway
 
 __all__ = [
@@ -22,5 +22,6 @@ __all__ = [
     "PlanConfigError",
     "PlanQuota",
     "StripeGateway",
+    "live_subscription",
     "load_catalog",
 ]

@@ -16,6 +16,14 @@ from billing.stripe_gateway import BillingUnavailable, StripeGateway
 from core.settings import ConfigError, Settings
 from store.models import BillingSubscription, Organization
 
+# Stripe subscription statuses that still grant (and bill for) a plan.
+LIVE_STATUSES = frozenset({"active", "trialing", "past_due"})
+
+
+def live_subscription(row: BillingSubscription | None) -> bool:
+    """Whether the org has a subscription Stripe still bills."""
+    return row is not None and bool(row.stripe_subscription_id) and row.status in LIVE_STATUSES
+
 
 @dataclass(frozen=True)
 class Billing:
@@ -89,6 +97,12 @@ class Billing:
         if plan.stripe_price_id is None:
             raise BillingUnavailable(f"The {plan.name} plan cannot be bought.")
         subscription = await subscription_of(session, org_id=org.id, plan=org.plan)
+        if live_subscription(subscription):
+            # A second Checkout would start a second subscription, billed beside the first.
+            raise BillingUnavailable(
+                "This calendar already has a subscription: change its plan in the subscription "
+                "portal (/billing, or Manage subscription on the web portal's Plan page)."
+            )
         if subscription.stripe_customer_id is None:
             subscription.stripe_customer_id = await gateway.create_customer(
                 org_id=org.id, name=org.name

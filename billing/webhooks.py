@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.plans import Plan
-from billing.service import Billing, subscription_of
+from billing.service import LIVE_STATUSES, Billing, subscription_of
 from store import audit
 from store.db import upsert_insert
 from store.models import BillingSubscription, Organization, StripeEvent, utcnow
@@ -28,7 +28,6 @@ CHECKOUT_COMPLETED = "checkout.session.completed"
 SUBSCRIPTION_UPDATED = "customer.subscription.updated"
 SUBSCRIPTION_DELETED = "customer.subscription.deleted"
 # Stripe keeps serving a subscription in these states; others end the paid plan.
-LIVE_STATUSES = frozenset({"active", "trialing", "past_due"})
 
 
 @dataclass(frozen=True)
@@ -126,8 +125,7 @@ async def apply_event(session: AsyncSession, billing: Billing, event: dict[str, 
     else:
         return await _finish(session, event_id, Applied(event_id, "ignored"))
     org = await session.get(Organization, org_id) if org_id is not None else None
-    if org is not None and kind == SUBSCRIPTION_UPDATED and await _ended(session, org.id, obj):
-        # Stripe does not promise order: an update arriving after the deletion is stale.
+    if org is not None and kind != CHECKOUT_COMPLETED and await _stale(session, org.id, obj, kind):
         return await _finish(session, event_id, Applied(event_id, "ignored", org.id))
     if org is None or plan is None:
         log.warning("Stripe event %s (%s) names no org or plan of ours", event_id, kind)
@@ -151,12 +149,16 @@ async def apply_event(session: AsyncSession, billing: Billing, event: dict[str, 
     return await _finish(session, event_id, Applied(event_id, "applied", org.id, plan.key))
 
 
-async def _ended(session: AsyncSession, org_id: int, obj: dict[str, Any]) -> bool:
-    """Whether this subscription was already deleted (a deletion is final in Stripe)."""
+async def _stale(session: AsyncSession, org_id: int, obj: dict[str, Any], kind: str) -> bool:
+    """Whether a subscription event must not touch the plan: an update arriving after its
+    subscription's deletion (Stripe does not promise order; a deletion is final), or an event
+    of another subscription while the org's recorded one is live."""
     row = await session.get(BillingSubscription, org_id)
-    return (
-        row is not None and row.stripe_subscription_id == obj.get("id") and row.status == "canceled"
-    )
+    if row is None or not row.stripe_subscription_id:
+        return False
+    if row.stripe_subscription_id == obj.get("id"):
+        return kind == SUBSCRIPTION_UPDATED and row.status == "canceled"
+    return row.status in LIVE_STATUSES
 
 
 async def _finish(session: AsyncSession, event_id: str, applied: Applied) -> Applied:

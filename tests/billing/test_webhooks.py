@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from api.main import create_app
-from billing import Billing
+from billing import Billing, BillingUnavailable
 from store.models import BillingSubscription, Organization, StripeEvent
 from tests.api.conftest import client_for, error_of
 from tests.billing.conftest import WEBHOOK_SECRET
@@ -93,6 +94,31 @@ async def test_checkout_update_delete_and_replay(billed_app, org, sessions) -> N
             subscription("sub_A1", "cus_A1", price="price_test_team"),
         )
         assert (await _deliver(client, late)).json()["result"] == "ignored"
+        assert await _plan(sessions, org.org_id) == "free"
+
+
+async def test_one_live_subscription_per_org(billed_app, billing, org, sessions) -> None:
+    """A second subscription is never started beside a live one, and another subscription's
+    events (a stray old one renewing or being cancelled) do not move the plan."""
+    async with client_for(billed_app) as client:
+        await _deliver(client, _checkout(org.org_id, "pro", "cus_L1", "sub_L1"))
+        assert await _plan(sessions, org.org_id) == "pro"
+        async with sessions() as session:
+            org_row = await session.get(Organization, org.org_id)
+            with pytest.raises(BillingUnavailable, match="already has a subscription"):
+                await billing.checkout_url(session, org=org_row, plan=billing.catalog.get("team"))
+
+        stray = subscription("sub_OTHER", "cus_L1", price="price_test_team", org_id=org.org_id)
+        renewed = await _deliver(client, event("customer.subscription.updated", stray))
+        assert renewed.json()["result"] == "ignored"
+        cancelled = await _deliver(client, event("customer.subscription.deleted", stray))
+        assert cancelled.json()["result"] == "ignored"
+        assert await _plan(sessions, org.org_id) == "pro"
+
+        # The org's own subscription still rules: its cancellation ends the plan.
+        own = subscription("sub_L1", "cus_L1", price="price_test_pro")
+        own = event("customer.subscription.deleted", own)
+        assert (await _deliver(client, own)).json()["result"] == "applied"
         assert await _plan(sessions, org.org_id) == "free"
 
 

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing import Billing, BillingUnavailable
+from billing import Billing, BillingUnavailable, live_subscription
 from billing.limits import BULK_GUESTS, GEMINI
 from billing.usage import UsageSnapshot, usage_snapshot
 from store.models import BillingSubscription, Organization, utcnow
@@ -86,7 +86,10 @@ async def plan_page(request: Request, viewer: Reader, deps: Api, billing: Plans)
             snapshot=snapshot,
             rows=limit_rows(snapshot),
             default_plan=billing.default_plan,
-            upgrades=billing.catalog.upgrades_from(billing.plan_of(org)) if billing.enabled else [],
+            # A live subscription changes plan in Stripe's portal, never by a second Checkout.
+            upgrades=[]
+            if not billing.enabled or live_subscription(subscription)
+            else billing.catalog.upgrades_from(billing.plan_of(org)),
             has_customer=bool(subscription and subscription.stripe_customer_id),
             checkout=request.query_params.get("checkout"),  # back from Stripe Checkout
             nav="plan",
