@@ -74,7 +74,7 @@ def tag(raw: str) -> str:
     except BadTag:
         raise UserError(
             f"“{q(raw, 40)}” is not a tag I can use: one short word of lowercase letters, digits, "
-            "- or _, e.g. <code>vip</code>, <code>speaker</code>, <code>early-bird</code>."
+            "- or _ that starts with a letter, e.g. <code>vip</code>, <code>early-bird</code>."
         ) from None
 
 
@@ -92,7 +92,7 @@ def split_filters(text: str) -> Filters:
             found.statuses.insert(0, known)
         elif token.startswith("@"):
             found.domains.insert(0, domain(token))
-        elif token.startswith("#"):
+        elif token.startswith("#") and token[1:2].isalpha():  # "#12" stays in a name
             found.tags.insert(0, tag(token))
         elif "@" in token:
             found.emails.insert(0, email(token))

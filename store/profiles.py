@@ -25,13 +25,13 @@ from store.db import upsert_insert
 from store.models import Event, Guest, GuestNote, GuestProfile, GuestTag, utcnow
 
 _BATCH = 1000
-TAG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+TAG_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")  # a letter first: "#12" names events
 SUGGESTED_TAGS = ("vip", "speaker", "sponsor", "press", "team")
 NOTE_MAX = 1000
 
 
 class BadTag(ValueError):
-    """Tags are short slugs: lowercase letters, digits, - and _ (vip, speaker, early-bird)."""
+    """Tags are short slugs starting with a letter: lowercase letters, digits, - and _."""
 
 
 def clean_tag(raw: str) -> str:

@@ -82,7 +82,7 @@ async def add_tag(
         raise WebError(
             400,
             "Not a tag",
-            "Tags are short words of lowercase letters, digits, - and _ (vip, speaker).",
+            "Tags are short words of lowercase letters, digits, - and _ that start with a letter.",
         ) from None
     async with deps.sessions.begin() as session:
         await profiles.add_tag(

@@ -1,0 +1,26 @@
+"""Command arguments: trailing filters are peeled off the event's name, and only those."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.args import split_filters
+from bot.errors import UserError
+
+
+def test_filters_are_peeled_off_the_end() -> None:
+    found = split_filters("Founders Dinner pending @acme.com #vip ada@x.com")
+    assert found.words == "Founders Dinner"
+    assert (found.statuses, found.domains) == (["pending_approval"], ["acme.com"])
+    assert (found.tags, found.emails) == (["vip"], ["ada@x.com"])
+
+
+@pytest.mark.parametrize("name", ["AI Meetup #12", "Party #1!", "Hack Night #3 2026"])
+def test_a_hash_number_belongs_to_the_event_name(name: str) -> None:
+    found = split_filters(name)
+    assert (found.words, found.tags) == (name, [])
+
+
+def test_a_bad_tag_is_explained() -> None:
+    with pytest.raises(UserError, match="starts with a letter"):
+        split_filters("Demo Day #vip!")
