@@ -31,7 +31,7 @@ from bot.texts import event_title, q, with_note
 from core.settings import MailBackend
 from mailer import drafts, lists
 from store import audit, cache, pending
-from store.models import Event
+from store.models import Event, utcnow
 from workflows.followups import FollowupInput
 
 USAGE = "/followup Founders Dinner attended"
@@ -114,6 +114,9 @@ def draft_text(event: Event, audience: str, draft: drafts.Draft, count: int, opt
 async def draft_followup(ctx: Ctx, event: Event, request: dict[str, Any]) -> None:
     """The draft, how many it reaches, and Send / Edit / Cancel."""
     await ctx.access.require_admin()
+    ends = event.end_at or event.start_at
+    if ends is None or ends > utcnow():  # before it, everyone registered is a "no-show"
+        raise UserError(f"{event_title(event)} has not ended yet: follow-ups go out after it.")
     note = await fresh_event(ctx, event)
     audience = request["audience"]
     default = drafts.DEFAULT_DRAFTS[audience]

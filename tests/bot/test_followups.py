@@ -139,6 +139,7 @@ async def test_member_refused_and_bad_input_answered(mail_world: World, inbox: I
         f"/followup {EVENT} everyone": "Say whom to write to after the event's name",
         "/followup attended": "Which event?",
         "/followup Atlantis Summit attended": "I could not find an event called",
+        "/followup Founders Dinner no-shows": "has not ended yet",
         "/unsubscribe": "Whom?",
         "/unsubscribe not-an-email": "",
     }
