@@ -1,6 +1,8 @@
 """The unsubscribe link in every follow-up email: no API token, the link's signature is the
-proof. GET is the link a person clicks; POST is the one-click unsubscribe mail clients send
-(RFC 8058, from the `List-Unsubscribe-Post` header). Both answer a small HTML page.
+proof. GET, the link a person clicks, only asks for confirmation: mail scanners and link
+previews open every link, and must not unsubscribe anyone. POST unsubscribes: the page's
+button, or the one-click unsubscribe mail clients send (RFC 8058, from the
+`List-Unsubscribe-Post` header). Both answer a small HTML page.
 """
 
 from __future__ import annotations
@@ -28,16 +30,20 @@ PAGES = {
 PAGE = (
     '<!doctype html><html lang="en"><head><meta charset="utf-8">'
     '<meta name="viewport" content="width=device-width"><title>{title}</title></head>'
-    "<body><h1>{title}</h1><p>{text}</p></body></html>"
+    "<body><h1>{title}</h1><p>{text}</p>{form}</body></html>"
 )
+CONFIRM = '<form method="post"><button type="submit">Unsubscribe</button></form>'
 INVALID = "This unsubscribe link is not valid. Please use the link from the email as it is."
 
 
-def _page(title: str, text: str, status: int = 200) -> HTMLResponse:
-    return HTMLResponse(PAGE.format(title=escape(title), text=escape(text)), status_code=status)
+def _page(title: str, text: str, status: int = 200, form: str = "") -> HTMLResponse:
+    page = PAGE.format(title=escape(title), text=escape(text), form=form)
+    return HTMLResponse(page, status_code=status)
 
 
-async def _unsubscribe(token: str, request: Request, deps: DepsDep) -> HTMLResponse:
+async def _unsubscribe(
+    token: str, request: Request, deps: DepsDep, *, confirmed: bool
+) -> HTMLResponse:
     signer: UnsubscribeSigner = request.app.state.unsubscribe
     who = signer.verify(token)
     if who is None:
@@ -46,6 +52,12 @@ async def _unsubscribe(token: str, request: Request, deps: DepsDep) -> HTMLRespo
         org = await session.get(Organization, who.org_id)
         if org is None:
             return _page("Link not valid", "This organizer no longer uses our service.", 404)
+        if not confirmed:
+            return _page(
+                "Unsubscribe?",
+                f"{who.normalized_email} will get no more follow-up emails from {org.name}.",
+                form=CONFIRM,
+            )
         await lists.unsubscribe(
             session, org_id=who.org_id, email=who.normalized_email, source="link"
         )
@@ -59,7 +71,7 @@ async def _unsubscribe(token: str, request: Request, deps: DepsDep) -> HTMLRespo
     "/unsubscribe/{token}", response_class=HTMLResponse, responses=PAGES, summary="Unsubscribe"
 )
 async def unsubscribe_link(token: Token, request: Request, deps: DepsDep) -> HTMLResponse:
-    return await _unsubscribe(token, request, deps)
+    return await _unsubscribe(token, request, deps, confirmed=False)
 
 
 @router.post(
@@ -69,4 +81,4 @@ async def unsubscribe_link(token: Token, request: Request, deps: DepsDep) -> HTM
     summary="One-click unsubscribe (RFC 8058)",
 )
 async def unsubscribe_one_click(token: Token, request: Request, deps: DepsDep) -> HTMLResponse:
-    return await _unsubscribe(token, request, deps)
+    return await _unsubscribe(token, request, deps, confirmed=True)

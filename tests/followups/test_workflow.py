@@ -95,8 +95,16 @@ async def test_unsubscribed_people_are_skipped(
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=transport, base_url=PUBLIC_URL) as client,
     ):
+        # Opening the link (a mail scanner does too) only asks; the button unsubscribes.
         page = await client.get(link.removeprefix(PUBLIC_URL))
         assert page.status_code == 200 and "grace@example.com" in page.text
+        assert '<form method="post">' in page.text
+        async with sessions() as session:
+            assert not await lists.unsubscribed(
+                session, org_id=seeded.org_id, normalized_emails=["grace@example.com"]
+            )
+        done = await client.post(link.removeprefix(PUBLIC_URL))
+        assert done.status_code == 200 and "Unsubscribed" in done.text
         assert (await client.post(link.removeprefix(PUBLIC_URL))).status_code == 200  # again
         token = link.rsplit("/", 1)[1]
         forged = await client.get(f"/unsubscribe/{token[:-3]}abc")
