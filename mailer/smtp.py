@@ -139,7 +139,11 @@ class SmtpMailer:
             code, reply = smtp.rcpt(to)
             if code not in (250, 251):
                 self._reset(smtp)
-                raise _refusal(code, reply, "recipient")
+                error = _refusal(code, reply, "recipient")
+                if code != 421:  # not the server going away: this recipient's refusal alone
+                    # Even "for now" (452 mailbox full): retrying would hold up everyone after.
+                    error = MailRejected(str(error))
+                raise error
         except (smtplib.SMTPException, OSError) as exc:
             self._drop()
             raise MailUnavailable(f"SMTP envelope failed: {exc}") from None

@@ -55,6 +55,7 @@ class Inbox:
     port: int = 0
     messages: list[EmailMessage] = field(default_factory=list)
     refuse: set[str] = field(default_factory=set)
+    full: set[str] = field(default_factory=set)  # refused "for now" (452)
     hold_at: int | None = None
     holding: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
@@ -63,6 +64,8 @@ class Inbox:
     async def handle_RCPT(self, server, session, envelope, address, options) -> str:  # type: ignore[no-untyped-def]
         if address in self.refuse:
             return "550 5.1.1 No such user here"
+        if address in self.full:
+            return "452 4.2.2 Mailbox full"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

@@ -131,15 +131,19 @@ async def test_unsubscribe_is_per_org(automations, inbox: Inbox, sessions, keybo
     assert inbox.per_recipient()["ada@example.com"] == 1
 
 
+@pytest.mark.parametrize("refusal", ["refuse", "full"])
 async def test_refused_recipient_is_reported_and_the_rest_sent(
-    automations, inbox: Inbox, seeded, sessions
+    automations, inbox: Inbox, seeded, sessions, refusal: str
 ) -> None:
-    inbox.refuse.add("grace@example.com")
+    """A refused recipient, even one refused only for now (452 mailbox full), is reported
+    and never holds up the others."""
+    getattr(inbox, refusal).add("grace@example.com")
     job = campaign(seeded, "attended")
     report = await run(automations, job)
     assert set(inbox.per_recipient()) == {"ada@example.com", "anon@example.com"}
     assert (report.counts.sent, report.counts.failed) == (2, 1)
-    assert "grace@example.com: recipient refused: 550" in report.text
+    code = {"refuse": 550, "full": 452}[refusal]
+    assert f"grace@example.com: recipient refused: {code}" in report.text
     states = await send_states(sessions, seeded.org_id, job.campaign_id)
     assert states == {
         "ada@example.com": "sent",
