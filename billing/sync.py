@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.limits import check_sync_interval, sync_interval_for
 from billing.service import Billing
-from store.models import Organization
+from store.models import Organization, OrgEnrichment
 from workflows import ids
 from workflows.starter import Automations
 
@@ -32,13 +34,19 @@ async def set_sync_interval(
     await automations.ensure_sync_schedule(org.id, minutes)
 
 
-async def follow_plan(billing: Billing, automations: Automations, *, org: Organization) -> None:
-    """After a plan change, the org's standing schedules (future work) follow the new plan.
+async def follow_plan(
+    session: AsyncSession, billing: Billing, automations: Automations, *, org: Organization
+) -> None:
+    """After a plan change or a relink, the org's standing schedules (future work) follow
+    its plan.
 
     Runs already going are left alone: a faster sync schedule slows to the plan's floor,
-    and a plan without enrichment stops the scheduled enrichment runs (data is kept).
+    and scheduled enrichment runs exactly while the org has it on and the plan includes it
+    (a downgrade stops it, keeping the data; an upgrade back or a relink restarts it).
     """
     if await automations.schedule_exists(ids.sync_schedule_id(org.id)):
         await automations.ensure_sync_schedule(org.id, sync_interval_for(billing, org))
-    if not billing.plan_of(org).enrichment:
-        await automations.set_enrichment_schedule(org.id, None)
+    enrichment = await session.get(OrgEnrichment, org.id)
+    wanted = billing.plan_of(org).enrichment and enrichment is not None and enrichment.enabled
+    every = timedelta(hours=automations.defaults.enrichment_interval_hours)
+    await automations.set_enrichment_schedule(org.id, every if wanted else None)

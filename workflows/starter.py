@@ -96,6 +96,7 @@ class JobDefaults:
     summary_delay_minutes: int = 120
     sync_interval_minutes: int = 15
     followup_batch_size: int = 50
+    enrichment_interval_hours: int = 24
 
     @classmethod
     def from_settings(cls, settings: Settings) -> JobDefaults:
@@ -109,6 +110,7 @@ class JobDefaults:
             heartbeat_timeout_seconds=settings.heartbeat_timeout_seconds,
             summary_delay_minutes=settings.summary_delay_minutes,
             sync_interval_minutes=settings.sync_interval_minutes,
+            enrichment_interval_hours=settings.enrichment_interval_hours,
         )
 
 

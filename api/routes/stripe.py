@@ -113,12 +113,12 @@ async def _follow_plan(deps: ApiDeps, billing: Billing, org_id: int) -> None:
     so Temporal being down only delays this until the next plan change or relink."""
     async with deps.sessions() as session:
         org = await session.get(Organization, org_id)
-    if org is None:
-        return
-    try:
-        await follow_plan(billing, deps.automations, org=org)
-    except (RPCError, RuntimeError) as exc:
-        log.warning("schedules of org %s not moved to its new plan: %s", org_id, exc)
+        if org is None:
+            return
+        try:
+            await follow_plan(session, billing, deps.automations, org=org)
+        except (RPCError, RuntimeError) as exc:
+            log.warning("schedules of org %s not moved to its new plan: %s", org_id, exc)
 
 
 async def _org(session: SessionDep, org_id: int) -> Organization:

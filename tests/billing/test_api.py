@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from store.models import Organization
+from store.models import Organization, OrgEnrichment
 from tests.api.conftest import client_for, error_of, issue, synced_event
 from tests.billing.conftest import STRIPE_KEY
 from tests.billing.fake_stripe import FakeStripe, event, subscription
@@ -163,7 +163,8 @@ async def test_plan_change_mid_job_lets_the_job_finish(
 async def test_a_downgrade_moves_the_standing_schedules(
     billed_app, org, sessions, automations
 ) -> None:
-    """Future work follows the plan: the sync schedule slows to the floor, enrichment stops."""
+    """Future work follows the plan: the sync schedule slows to the floor, enrichment stops,
+    and comes back with a plan that includes it."""
     async with client_for(billed_app) as stripe:
         await _deliver(stripe, _checkout(org.org_id, "pro", "cus_S1", "sub_S1"))
         await _set_plan(sessions, org.org_id, "pro")
@@ -171,6 +172,15 @@ async def test_a_downgrade_moves_the_standing_schedules(
             row = await session.get(Organization, org.org_id)
             assert row is not None
             row.sync_interval_minutes = 15
+            session.add(
+                OrgEnrichment(
+                    org_id=org.org_id,
+                    provider="pdl",
+                    key_ciphertext=b"x",
+                    key_fingerprint="abcd",
+                    enabled=True,
+                )
+            )
         schedule_id = ids.sync_schedule_id(org.org_id)
         await automations.ensure_sync_schedule(org.org_id, 15)
         await automations.set_enrichment_schedule(org.org_id, timedelta(hours=24))
@@ -180,6 +190,9 @@ async def test_a_downgrade_moves_the_standing_schedules(
             described = await automations.client.get_schedule_handle(schedule_id).describe()
             assert described.schedule.spec.intervals[0].every == timedelta(minutes=60)
             assert not await automations.schedule_exists(enrich_schedule_id(org.org_id))
+            back = _checkout(org.org_id, "pro", "cus_S1", "sub_S2")
+            assert (await _deliver(stripe, back)).json()["result"] == "applied"
+            assert await automations.schedule_exists(enrich_schedule_id(org.org_id))
         finally:
             await automations.on_org_unlinked(org.org_id, [])
             await automations.set_enrichment_schedule(org.org_id, None)
