@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.limits import check_sync_interval, sync_interval_for
@@ -37,16 +35,21 @@ async def set_sync_interval(
 async def follow_plan(
     session: AsyncSession, billing: Billing, automations: Automations, *, org: Organization
 ) -> None:
-    """After a plan change or a relink, the org's standing schedules (future work) follow
-    its plan.
+    """After a plan change, the org's standing schedules (future work) follow its plan.
 
     Runs already going are left alone: a faster sync schedule slows to the plan's floor,
-    and scheduled enrichment runs exactly while the org has it on and the plan includes it
-    (a downgrade stops it, keeping the data; an upgrade back or a relink restarts it).
+    and scheduled enrichment follows `enrichment_follows_plan`.
     """
     if await automations.schedule_exists(ids.sync_schedule_id(org.id)):
         await automations.ensure_sync_schedule(org.id, sync_interval_for(billing, org))
+    await enrichment_follows_plan(session, billing, automations, org=org)
+
+
+async def enrichment_follows_plan(
+    session: AsyncSession, billing: Billing, automations: Automations, *, org: Organization
+) -> None:
+    """Scheduled enrichment runs exactly while the org has it on and its plan includes it:
+    a downgrade stops it (the data is kept); an upgrade back or a relink restarts it."""
     enrichment = await session.get(OrgEnrichment, org.id)
     wanted = billing.plan_of(org).enrichment and enrichment is not None and enrichment.enabled
-    every = timedelta(hours=automations.defaults.enrichment_interval_hours)
-    await automations.set_enrichment_schedule(org.id, every if wanted else None)
+    await automations.set_enrichment_schedule(org.id, bool(wanted))

@@ -96,7 +96,7 @@ class JobDefaults:
     summary_delay_minutes: int = 120
     sync_interval_minutes: int = 15
     followup_batch_size: int = 50
-    enrichment_interval_hours: int = 24
+    enrichment_interval_hours: float = 24.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> JobDefaults:
@@ -410,12 +410,14 @@ class Automations:
             ),
         )
 
-    async def set_enrichment_schedule(self, org_id: int, every: timedelta | None) -> None:
-        """Enrich the org every `every` (new guests arrive with syncs), or stop (None)."""
+    async def set_enrichment_schedule(self, org_id: int, enabled: bool) -> None:
+        """Enrich the org every `enrichment_interval_hours` (new guests arrive with syncs),
+        or stop."""
         schedule_id = enrich_schedule_id(org_id)
-        if every is None:
+        if not enabled:
             await self._delete_schedule(schedule_id)
             return
+        every = timedelta(hours=self.defaults.enrichment_interval_hours)
         schedule = Schedule(
             action=ScheduleActionStartWorkflow(
                 EnrichOrgWorkflow.run,

@@ -8,8 +8,6 @@ one and answers at once; the workflow posts its report to the chat when done.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
@@ -29,10 +27,6 @@ USAGE = (
     "<code>/enrich run</code>, or <code>/enrich</code> for the status."
 )
 PROVIDER_NAMES = {"pdl": "People Data Labs", "apollo": "Apollo"}
-
-
-def _every(ctx: Ctx) -> timedelta:
-    return timedelta(hours=ctx.deps.settings.enrichment_interval_hours)
 
 
 async def enrich_command(message: Message, command: CommandObject, ctx: Ctx) -> None:
@@ -99,7 +93,7 @@ async def _turn_on(ctx: Ctx) -> None:
 async def _start(ctx: Ctx, first_sentence: str) -> None:
     """The schedule, then a run now; the reply does not wait for either to do any work."""
     org_id = ctx.linked_org.id
-    await ctx.deps.automations.set_enrichment_schedule(org_id, _every(ctx))
+    await ctx.deps.automations.set_enrichment_schedule(org_id, True)
     await ctx.deps.automations.start_enrichment(
         org_id, chat_id=ctx.chat_id, requested_by=ctx.user_id
     )
@@ -119,7 +113,7 @@ async def _turn_off(ctx: Ctx) -> None:
         return
     await _audit(ctx, ctx.linked_org.id, "enrich_off", {"provider": row.provider})
     await ctx.session.commit()
-    await ctx.deps.automations.set_enrichment_schedule(org_id, None)
+    await ctx.deps.automations.set_enrichment_schedule(org_id, False)
     await ctx.say("Enrichment off. What was found stays on the profiles; the key stays stored.")
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from temporalio.service import RPCError
 
 from billing.limits import sync_interval_for
-from billing.sync import follow_plan
+from billing.sync import enrichment_follows_plan
 from bot.context import Ctx
 from bot.errors import UserError
 from bot.filters import Text
@@ -141,7 +141,7 @@ async def link_with_key(ctx: Ctx, key: str, warning: str) -> None:
         if previous is not None and previous != org.id:
             await _release(ctx, previous)
         await ctx.deps.automations.on_org_linked(org.id, sync_interval_for(ctx.deps.billing, org))
-        await follow_plan(session, ctx.deps.billing, ctx.deps.automations, org=org)
+        await enrichment_follows_plan(session, ctx.deps.billing, ctx.deps.automations, org=org)
     except RPCError as exc:
         log.warning("could not start the first sync of org %s: %s", org.id, exc)
         follow_up = "The first sync could not start yet; send /sync in a minute."

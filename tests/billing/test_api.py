@@ -183,7 +183,7 @@ async def test_a_downgrade_moves_the_standing_schedules(
             )
         schedule_id = ids.sync_schedule_id(org.org_id)
         await automations.ensure_sync_schedule(org.org_id, 15)
-        await automations.set_enrichment_schedule(org.org_id, timedelta(hours=24))
+        await automations.set_enrichment_schedule(org.org_id, True)
         try:
             cancelled = _cancelled(org.org_id, "cus_S1", "sub_S1")
             assert (await _deliver(stripe, cancelled)).json()["result"] == "applied"
@@ -195,4 +195,4 @@ async def test_a_downgrade_moves_the_standing_schedules(
             assert await automations.schedule_exists(enrich_schedule_id(org.org_id))
         finally:
             await automations.on_org_unlinked(org.org_id, [])
-            await automations.set_enrichment_schedule(org.org_id, None)
+            await automations.set_enrichment_schedule(org.org_id, False)
