@@ -5,14 +5,15 @@ than its cap were sent in the last `policy.span` seconds. All decisions for one 
 are serialized on that key's `luma_rate_state` row, which also carries the block recorded
 after a 429 so that every process stops, not only the one that was refused.
 
-One short transaction per request, of two statements: lock the state row, then insert the
-send only if the window has room. The lock is an upsert (`INSERT … ON CONFLICT DO UPDATE`):
-on PostgreSQL it locks the row exactly as `SELECT … FOR UPDATE` would, creating it on first
-use in the same round trip; on SQLite, whose transactions serialize on the file, starting
-with a write takes the write lock up front (the effect of `BEGIN IMMEDIATE`), so no reader
-decides on a stale count. Statements are built once per dialect: every request pays this,
-and the benchmark allows it a few milliseconds. Send times are the senders' own UTC clocks;
-`policy.margin` absorbs the skew between hosts.
+One short transaction per request: lock the state row, then insert the send only if the
+window has room (and, for a bulk send, move its pace on: a third statement). The lock is
+an upsert (`INSERT … ON CONFLICT DO UPDATE`): on PostgreSQL it locks the row exactly as
+`SELECT … FOR UPDATE` would, creating it on first use in the same round trip; on SQLite,
+whose transactions serialize on the file, starting with a write takes the write lock up
+front (the effect of `BEGIN IMMEDIATE`), so no reader decides on a stale count. Statements
+are built once per dialect: every request pays this, and the benchmark allows it a few
+milliseconds. Send times are the senders' own UTC clocks; `policy.margin` absorbs the skew
+between hosts.
 """
 
 from __future__ import annotations
@@ -53,22 +54,21 @@ class _Statements:
             LumaRateState.interactive_at,
             LumaRateState.paced_until,
         )
-        self.lock = (
-            upsert.values(budget_key=_KEY)
-            .on_conflict_do_update(
-                index_elements=[LumaRateState.budget_key],
-                set_={"blocked_until": LumaRateState.blocked_until},
+
+        def lock(**marks: Any) -> Any:
+            # Without marks the conflict update writes a column back unchanged: it only locks.
+            return (
+                upsert.values(budget_key=_KEY, **marks)
+                .on_conflict_do_update(
+                    index_elements=[LumaRateState.budget_key],
+                    set_=marks or {"blocked_until": LumaRateState.blocked_until},
+                )
+                .returning(*state)
             )
-            .returning(*state)
-        )
+
+        self.lock = lock()
         # A person's call also marks the time, which holds bulk callers to their share.
-        self.lock_marking_person = (
-            upsert.values(budget_key=_KEY, interactive_at=_NOW)
-            .on_conflict_do_update(
-                index_elements=[LumaRateState.budget_key], set_={"interactive_at": _NOW}
-            )
-            .returning(*state)
-        )
+        self.lock_marking_person = lock(interactive_at=_NOW)
         in_window = select(func.count()).where(*_IN_WINDOW).scalar_subquery()
         self.send = (
             insert(LumaRateSend)
