@@ -23,6 +23,8 @@ COPY billing billing
 COPY web web
 COPY worker.py ./
 RUN pip install .
+# standins/ (the local Luma, Telegram, Gemini, Stripe and enrichment stand-ins) is left out:
+# the demo and the tests need it, production never does.
 
 USER lumabot
 ENV ENVIRONMENT=production

@@ -39,10 +39,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from bot.app import run_polling
-from bot.localapi import BotApiState, running_local_api
 from core.binaries import temporal_cli
 from core.settings import Settings
 from migrations import runner
+from standins.telegram import BotApiState, running_local_api
 from store import cache
 from store.crypto import KeyBox
 from store.db import create_engine, session_factory

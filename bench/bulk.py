@@ -31,8 +31,8 @@ from temporalio.testing import WorkflowEnvironment
 from activities.bulk import GuestFilter
 from core.binaries import temporal_cli
 from luma import LumaPool
-from luma.simulator import CalendarHandle, RunningSimulator, SimulatorConfig, running_simulator
 from migrations import runner
+from standins.luma import CalendarHandle, RunningSimulator, SimulatorConfig, running_simulator
 from store.crypto import KeyBox
 from store.db import create_engine, session_factory
 from store.orgs import save_org

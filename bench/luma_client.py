@@ -27,8 +27,8 @@ import httpx
 from luma.client import KEY_HEADER, LumaClient, LumaPool
 from luma.paths import CURRENT, Endpoint
 from luma.ratelimit import BudgetPolicy
-from luma.simulator import SimulatorConfig, running_simulator
 from migrations import runner
+from standins.luma import SimulatorConfig, running_simulator
 from store.db import create_engine, session_factory
 from store.rate_budget import DatabaseRateBudget
 

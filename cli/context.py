@@ -32,3 +32,18 @@ def keybox_for(settings: Settings) -> KeyBox:
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
+
+
+def require_standins(command: str) -> None:
+    """The demo and the simulator run on the local stand-ins, which only a source checkout
+    has (the production image leaves `standins/` out): say so instead of a traceback."""
+    import importlib.util
+
+    if importlib.util.find_spec("standins") is None:
+        typer.secho(
+            f"`lumabot {command}` needs the local stand-ins (standins/), which only a source "
+            "checkout has; the production image leaves them out.",
+            fg=typer.colors.RED,
+            err=True,
+        )
+        raise typer.Exit(2)

@@ -24,7 +24,7 @@ import httpx
 import typer
 
 from cli.console import CONSOLE_CHAT, CONSOLE_USER, run_console
-from cli.context import load_settings
+from cli.context import load_settings, require_standins
 from core.binaries import temporal_cli
 from core.settings import DATA_DIR, Settings
 from migrations import runner
@@ -221,7 +221,7 @@ def _child_env(settings: Settings, ports: Ports, local_telegram: bool) -> dict[s
         "TEMPORAL_UI_URL": f"http://127.0.0.1:{ports.ui}",
     }
     if local_telegram:
-        from bot.localapi.state import DEFAULT_TOKEN
+        from standins.telegram.state import DEFAULT_TOKEN
 
         env |= {
             "BOT_TOKEN": DEFAULT_TOKEN,
@@ -286,6 +286,7 @@ def demo(
     telegram_port: int = typer.Option(8081, help="Local Bot API port (without BOT_TOKEN)."),
 ) -> None:
     """Run the whole product locally, with the Luma simulator; Ctrl-C stops it."""
+    require_standins("demo")
     settings = load_settings()
     DATA_DIR.mkdir(exist_ok=True)
     settings.resolved_encryption_keys()  # the development key exists before children start
@@ -318,7 +319,7 @@ def local_telegram(
     port: int = typer.Option(8081, help="Port to listen on."),
 ) -> None:
     """Serve a local Telegram Bot API stand-in (the demo's console talks through it)."""
-    from bot.localapi.server import serve
+    from standins.telegram.server import serve
 
     serve("127.0.0.1", port)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from cli.context import require_standins
+
 
 def simulator(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
@@ -19,7 +21,8 @@ def simulator(
     webhook_url: str | None = typer.Option(None, help="POST guest.updated/registered here."),
 ) -> None:
     """Serve a simulated Luma API (legacy /public/v1 and current /v1 paths)."""
-    from luma.simulator import SimulatorConfig, SimulatorState, serve  # heavy: FastAPI app
+    require_standins("simulator")
+    from standins.luma import SimulatorConfig, SimulatorState, serve  # heavy: FastAPI app
 
     config = SimulatorConfig(
         seed=seed,

@@ -7,7 +7,7 @@ Use one `LumaPool` per process and ask it for a `LumaClient` per key:
         async for guest in luma.iter_guests(event_id):
             ...
 
-`luma.simulator` is a local stand-in for the API, used by the demo and the tests.
+The local stand-in for the API (demo, tests) lives in `standins.luma`, outside the product.
 """
 
 from luma.client import LumaClient, LumaPool

@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from api.deps import ApiDeps, ApiLimits
 from api.main import create_app
 from core.settings import Settings
-from luma.simulator import RunningSimulator, SimulatorConfig, running_simulator
+from standins.luma import RunningSimulator, SimulatorConfig, running_simulator
 from store import tokens
 from tests.workflows import conftest as workflow_fixtures
 from tests.workflows.conftest import LinkedOrg, link_calendar

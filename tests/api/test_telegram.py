@@ -16,9 +16,9 @@ from pydantic import SecretStr
 
 from api.main import create_app
 from api.telegram import SECRET_HEADER, webhook_secret
-from bot.localapi import LocalBotApi, running_local_api
 from core.http_server import serving
 from core.settings import Settings
+from standins.telegram import LocalBotApi, running_local_api
 from tests.api.conftest import error_of
 
 USER = 7_000_123

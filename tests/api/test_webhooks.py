@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from luma.simulator import shapes
+from standins.luma import shapes
 from store import cache
 from store.models import Organization
 from tests.api.conftest import error_of, synced_event

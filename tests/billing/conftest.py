@@ -15,8 +15,8 @@ from pydantic import SecretStr
 
 from billing import Billing
 from core.settings import Settings
+from standins.stripe import FakeStripe, running_fake_stripe
 from tests.api import conftest as api_fixtures
-from tests.billing.fake_stripe import FakeStripe, running_fake_stripe
 from tests.bot import conftest as bot_fixtures
 
 STRIPE_KEY = "sk_test_lumabot_fake_0123456789"

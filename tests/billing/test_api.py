@@ -6,10 +6,10 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from standins.stripe import FakeStripe, event, subscription
 from store.models import Organization, OrgEnrichment
 from tests.api.conftest import client_for, error_of, issue, synced_event
 from tests.billing.conftest import STRIPE_KEY
-from tests.billing.fake_stripe import FakeStripe, event, subscription
 from tests.billing.test_webhooks import _checkout, _deliver
 from tests.conftest import eventually
 from workflows import ids

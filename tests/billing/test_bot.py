@@ -12,10 +12,10 @@ from sqlalchemy import select
 from billing import Billing, PlanQuota
 from core.settings import Settings
 from nlp import GeminiParser, IntentParser
+from standins.gemini import FakeGemini, RunningFake, function_call
+from standins.stripe import FakeStripe
 from store.models import Chat, Organization
-from tests.billing.fake_stripe import FakeStripe
 from tests.bot.conftest import World
-from tests.nlp.fake_gemini import FakeGemini, RunningFake, function_call
 from workflows import ids
 
 Opener = Callable[..., AbstractAsyncContextManager[World]]

@@ -10,10 +10,10 @@ from sqlalchemy import func, select
 
 from api.main import create_app
 from billing import Billing, BillingUnavailable
+from standins.stripe import event, signature, subscription
 from store.models import BillingSubscription, Organization, StripeEvent
 from tests.api.conftest import client_for, error_of
 from tests.billing.conftest import WEBHOOK_SECRET
-from tests.billing.fake_stripe import event, signature, subscription
 
 
 async def _plan(sessions, org_id: int) -> str:  # type: ignore[no-untyped-def]

@@ -25,11 +25,11 @@ from sqlalchemy import select
 
 from bot.app import BotDeps, build_dispatcher
 from bot.factory import create_bot
-from bot.localapi import BotApiState, ChatMessage, LocalBotApi, running_local_api
 from core.settings import Settings
 from luma import BudgetPolicy, LumaPool
-from luma.simulator import RunningSimulator, SimulatorConfig, running_simulator
 from nlp import IntentParser
+from standins.luma import RunningSimulator, SimulatorConfig, running_simulator
+from standins.telegram import BotApiState, ChatMessage, LocalBotApi, running_local_api
 from store.crypto import KeyBox
 from store.models import AuditEntry
 from store.orgs import link_chat, save_org

@@ -42,10 +42,10 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 
-from bot.localapi import BotApiState, LocalBotApi, running_local_api
-from bot.localapi.formatting import render
-from bot.localapi.media import image_size
-from bot.localapi.webhooks import SECRET_HEADER
+from standins.telegram import BotApiState, LocalBotApi, running_local_api
+from standins.telegram.formatting import render
+from standins.telegram.media import image_size
+from standins.telegram.webhooks import SECRET_HEADER
 
 USER = 1001
 OTHER_USER = 1002

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import httpx
 
-from bot.localapi import running_local_api
-from luma.simulator import SimulatorConfig, running_simulator
+from standins.luma import SimulatorConfig, running_simulator
+from standins.telegram import running_local_api
 from store.orgs import save_org
 from tests.cli.test_demo import free_ports
 from tests.conftest import eventually

@@ -19,9 +19,9 @@ from temporalio.worker import Replayer
 from activities.enrichment import EnrichmentConfig
 from activities.luma_access import LumaAccess
 from intel.enrichment import store as enrichment_store
+from standins.enrichment import FakeProvider, Known, running_fake_provider
 from store.models import EnrichmentCacheEntry, Guest, GuestProfile, OrgEnrichment, utcnow
 from store.orgs import save_org
-from tests.intel.fake_enrichment import FakeProvider, Known, running_fake_provider
 from tests.workflows.conftest import org, pool, simulator  # noqa: F401
 from worker import WORKFLOWS, WorkerClients, build_worker
 from workflows.enrichment import EnrichReport

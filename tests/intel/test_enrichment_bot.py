@@ -12,9 +12,9 @@ from sqlalchemy import select
 
 from activities.enrichment import EnrichmentConfig
 from activities.luma_access import LumaAccess
+from standins.enrichment import Known, running_fake_provider
 from store.models import AuditEntry, OrgEnrichment
 from tests.bot.conftest import bot_keybox, bot_with, services  # noqa: F401
-from tests.intel.fake_enrichment import Known, running_fake_provider
 from worker import WorkerClients, build_worker
 from workflows.enrichment import enrich_id, enrich_schedule_id
 from workflows.starter import Automations, JobDefaults

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from nlp import FallbackReason, IntentName, OfflineParser, ParseContext
+from standins.gemini import FakeGemini, function_call
 from tests.nlp import conftest as nlp_fixtures
 from tests.nlp import test_gemini as gemini_tests
-from tests.nlp.fake_gemini import FakeGemini, function_call
 
 # The nlp tests' fixtures, reused as they are.
 ctx, fake_gemini, _running_gemini = (

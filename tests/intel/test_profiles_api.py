@@ -6,7 +6,7 @@ import csv
 import io
 
 from luma.emails import identity_key
-from luma.simulator import shapes
+from standins.luma import shapes
 from store.profiles import add_tag, get_profile
 from tests.api import conftest as api_fixtures
 from tests.api.test_webhooks import webhook_url

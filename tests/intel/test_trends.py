@@ -19,7 +19,7 @@ from activities.luma_access import LumaAccess
 from activities.summary import EventRef, SummaryActivities, summary_text
 from intel.trends import Dimension, History, new_and_repeat, org_history, trends
 from luma.emails import identity_key
-from luma.simulator import RunningSimulator
+from standins.luma import RunningSimulator
 from store.models import utcnow
 from store.orgs import save_org
 from tests.workflows.conftest import automations, job_defaults, pool, simulator  # noqa: F401

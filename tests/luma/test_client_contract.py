@@ -15,7 +15,7 @@ import pytest
 from luma.client import LumaClient, LumaPool
 from luma.errors import BadRequestError, InvalidKeyError, NotFoundError
 from luma.models import ApprovalStatus
-from luma.simulator import CalendarHandle, RunningSimulator, SimulatorConfig, running_simulator
+from standins.luma import CalendarHandle, RunningSimulator, SimulatorConfig, running_simulator
 
 T0 = datetime(2027, 3, 1, 18, tzinfo=UTC)
 GATED = {"approved": 0.4, "pending_approval": 0.3, "declined": 0.1, "waitlist": 0.2}

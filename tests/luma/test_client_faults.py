@@ -11,7 +11,7 @@ import pytest
 
 from luma.client import LumaPool
 from luma.errors import InvalidKeyError, LumaUnavailableError, NotFoundError, RateLimitedError
-from luma.simulator import CalendarHandle, RunningSimulator, SimulatorConfig, running_simulator
+from standins.luma import CalendarHandle, RunningSimulator, SimulatorConfig, running_simulator
 
 
 @dataclass

@@ -7,7 +7,7 @@ import pytest
 from luma.client import LumaPool
 from luma.emails import email_domain, identity_key, normalize_email
 from luma.errors import BadRequestError, InvalidEmailError
-from luma.simulator import SimulatorConfig, running_simulator
+from standins.luma import SimulatorConfig, running_simulator
 
 
 @pytest.mark.parametrize(

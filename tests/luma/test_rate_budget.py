@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from luma.client import LumaPool
 from luma.errors import RateLimitedError
 from luma.ratelimit import BudgetPolicy
-from luma.simulator import SimulatorConfig, running_simulator
 from migrations import runner
+from standins.luma import SimulatorConfig, running_simulator
 from store.db import create_engine, session_factory
 from store.models import LumaRateSend
 from store.rate_budget import DatabaseRateBudget

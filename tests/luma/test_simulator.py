@@ -17,7 +17,7 @@ import httpx
 import pytest
 from aiohttp import web
 
-from luma.simulator import (
+from standins.luma import (
     CalendarHandle,
     RunningSimulator,
     SimulatorConfig,

@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 
 from nlp.context import KnownEvent, ParseContext
-from tests.nlp.fake_gemini import FakeGemini, RunningFake
+from standins.gemini import FakeGemini, RunningFake
 
 NOW = datetime.fromisoformat("2026-11-25T10:00:00+00:00")  # a Wednesday
 TIMEZONE = "Europe/Lisbon"

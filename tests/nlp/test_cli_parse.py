@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from nlp.intent import PUBLIC_FIELDS
+from standins.gemini import FakeGemini, function_call
 from tests.nlp.conftest import EVENTS
-from tests.nlp.fake_gemini import FakeGemini, function_call
 
 LUMABOT = str(Path(sys.prefix) / "bin" / "lumabot")
 NOW = "2026-11-25T10:00:00+00:00"

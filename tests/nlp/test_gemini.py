@@ -15,7 +15,7 @@ from nlp.context import ParseContext
 from nlp.gemini import DEFAULT_TIMEOUT, FallbackReason, GeminiParser
 from nlp.intent import GuestStatus, Intent, IntentName, TargetStatus
 from nlp.parser import IntentParser, ResponseCache
-from tests.nlp.fake_gemini import FakeGemini, Reply, error, function_call, hang, text
+from standins.gemini import FakeGemini, Reply, error, function_call, hang, text
 
 # google-genai subclasses aiohttp's ClientSession, which aiohttp discourages; not ours to fix.
 pytestmark = pytest.mark.filterwarnings(

@@ -17,7 +17,7 @@ from nlp.gemini import FallbackReason, GeminiParser
 from nlp.intent import Intent, TargetStatus
 from nlp.offline import OfflineParser, detect_write_words
 from nlp.parser import IntentParser
-from tests.nlp.fake_gemini import FakeGemini, function_call
+from standins.gemini import FakeGemini, function_call
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:Inheritance class AiohttpClientSession:DeprecationWarning"

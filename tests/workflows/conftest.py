@@ -12,7 +12,7 @@ from temporalio.worker import Worker
 
 from activities.luma_access import LumaAccess
 from luma import BudgetPolicy, LumaPool
-from luma.simulator import RunningSimulator, SimulatorConfig, running_simulator
+from standins.luma import RunningSimulator, SimulatorConfig, running_simulator
 from store.crypto import KeyBox
 from store.orgs import save_org
 from store.rate_budget import DatabaseRateBudget

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from bot.factory import create_bot
-from bot.localapi import running_local_api
+from standins.telegram import running_local_api
 from store import orgs
 from store.models import AuditEntry, AutomationSettings, EventSummary
 from tests.workflows.conftest import worker_clients

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from luma.simulator.model import ApiError
+from standins.luma.model import ApiError
 
 T = TypeVar("T")
 

@@ -17,9 +17,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, get_args
 
-from bot.localapi.errors import ApiError, bad_request
-from bot.localapi.formatting import command_entities
-from bot.localapi.media import StoredFile
+from standins.telegram.errors import ApiError, bad_request
+from standins.telegram.formatting import command_entities
+from standins.telegram.media import StoredFile
 
 Json = dict[str, Any]
 T = TypeVar("T")

@@ -13,10 +13,10 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bot.localapi.errors import ApiError, bad_request
-from bot.localapi.formatting import render, utf16_len
-from bot.localapi.media import FileKind, StoredFile, UploadedFile
-from bot.localapi.state import BotAccount, BotApiState, Chat, ChatMessage, Json, Webhook
+from standins.telegram.errors import ApiError, bad_request
+from standins.telegram.formatting import render, utf16_len
+from standins.telegram.media import FileKind, StoredFile, UploadedFile
+from standins.telegram.state import BotAccount, BotApiState, Chat, ChatMessage, Json, Webhook
 
 _TEXT_LIMITS = {"text": 4096, "caption": 1024}
 _BUTTON_ACTIONS = frozenset(

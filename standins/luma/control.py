@@ -13,8 +13,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from luma.simulator import shapes
-from luma.simulator.state import RUNTIME_FIELDS, SimulatorState
+from standins.luma import shapes
+from standins.luma.state import RUNTIME_FIELDS, SimulatorState
 
 
 class ConfigPatch(BaseModel):

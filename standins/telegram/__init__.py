@@ -5,11 +5,11 @@ the users through `BotApiState` (`user_says`, `user_presses`) and assert on what
 (`wait_for_bot_message`, `documents`, `calls`); the demo console does the same over `/_local/`.
 """
 
-from bot.localapi.app import create_app
-from bot.localapi.errors import ApiError
-from bot.localapi.media import StoredFile
-from bot.localapi.server import LocalBotApi, running_local_api, serve
-from bot.localapi.state import DEFAULT_TOKEN, ApiCall, BotApiState, BotEvent, ChatMessage
+from standins.telegram.app import create_app
+from standins.telegram.errors import ApiError
+from standins.telegram.media import StoredFile
+from standins.telegram.server import LocalBotApi, running_local_api, serve
+from standins.telegram.state import DEFAULT_TOKEN, ApiCall, BotApiState, BotEvent, ChatMessage
 
 __all__ = [
     "DEFAULT_TOKEN",

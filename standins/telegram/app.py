@@ -14,12 +14,12 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from bot.localapi import methods
-from bot.localapi.control import control_router
-from bot.localapi.errors import ApiError
-from bot.localapi.state import BotApiState
-from bot.localapi.webhooks import run_pusher
-from bot.localapi.wire import decode_params
+from standins.telegram import methods
+from standins.telegram.control import control_router
+from standins.telegram.errors import ApiError
+from standins.telegram.state import BotApiState
+from standins.telegram.webhooks import run_pusher
+from standins.telegram.wire import decode_params
 
 
 def create_app(state: BotApiState) -> FastAPI:

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.localapi.errors import bad_request
+from standins.telegram.errors import bad_request
 
 Json = dict[str, Any]
 

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from luma.simulator import seed
-from luma.simulator.limits import RateLimiter
-from luma.simulator.model import (
+from standins.luma import seed
+from standins.luma.limits import RateLimiter
+from standins.luma.model import (
     APPROVAL_STATUSES,
     ApiError,
     Calendar,
@@ -29,7 +29,7 @@ from luma.simulator.model import (
     Person,
     WriteRecord,
 )
-from luma.simulator.paging import Page, paginate
+from standins.luma.paging import Page, paginate
 
 GUEST_SORT_COLUMNS = ("name", "email", "created_at", "registered_at", "checked_in_at")
 SORT_DIRECTIONS = ("asc", "desc", "asc nulls last", "desc nulls last")

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from core.http_server import serve_forever, serving
-from luma.simulator.app import create_app
-from luma.simulator.state import CalendarHandle, SimulatorConfig, SimulatorState
+from standins.luma.app import create_app
+from standins.luma.state import CalendarHandle, SimulatorConfig, SimulatorState
 
 
 @dataclass(frozen=True, slots=True)

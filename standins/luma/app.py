@@ -20,12 +20,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
-from luma.simulator import shapes
-from luma.simulator.control import control_router
-from luma.simulator.model import ApiError, Calendar
-from luma.simulator.paging import Page, page_limit
-from luma.simulator.state import SORT_DIRECTIONS, SimulatorState
-from luma.simulator.webhooks import WebhookSender
+from standins.luma import shapes
+from standins.luma.control import control_router
+from standins.luma.model import ApiError, Calendar
+from standins.luma.paging import Page, page_limit
+from standins.luma.state import SORT_DIRECTIONS, SimulatorState
+from standins.luma.webhooks import WebhookSender
 
 Json = dict[str, Any]
 

@@ -13,8 +13,8 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from bot.localapi.media import UploadedFile
-from bot.localapi.state import BotApiState, Json, MemberStatus
+from standins.telegram.media import UploadedFile
+from standins.telegram.state import BotApiState, Json, MemberStatus
 
 LONG_POLL_LIMIT = 60.0
 

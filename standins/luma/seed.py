@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from luma.simulator.model import (
+from standins.luma.model import (
     APPROVAL_STATUSES,
     ApiError,
     Calendar,

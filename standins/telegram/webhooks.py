@@ -15,10 +15,10 @@ from collections.abc import AsyncGenerator
 import httpx
 from starlette.datastructures import Headers
 
-from bot.localapi import methods
-from bot.localapi.errors import ApiError
-from bot.localapi.state import BotAccount, BotApiState, Json
-from bot.localapi.wire import decode_params
+from standins.telegram import methods
+from standins.telegram.errors import ApiError
+from standins.telegram.state import BotAccount, BotApiState, Json
+from standins.telegram.wire import decode_params
 
 RETRY_DELAY = 0.5  # seconds; Telegram waits longer, tests should not
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"

@@ -11,9 +11,9 @@ import logging
 
 import httpx
 
-from luma.simulator import shapes
-from luma.simulator.model import Event, Guest
-from luma.simulator.state import SimulatorState
+from standins.luma import shapes
+from standins.luma.model import Event, Guest
+from standins.luma.state import SimulatorState
 
 log = logging.getLogger(__name__)
 

@@ -4,9 +4,9 @@ It serves both the legacy `/public/v1/...` and the current `/v1/...` paths with 
 realistic data, Luma's per-calendar rate limit, and injectable latency, faults and webhooks.
 """
 
-from luma.simulator.app import create_app
-from luma.simulator.server import RunningSimulator, running_simulator, serve
-from luma.simulator.state import CalendarHandle, SimulatorConfig, SimulatorState
+from standins.luma.app import create_app
+from standins.luma.server import RunningSimulator, running_simulator, serve
+from standins.luma.state import CalendarHandle, SimulatorConfig, SimulatorState
 
 __all__ = [
     "CalendarHandle",

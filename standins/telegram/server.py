@@ -11,9 +11,9 @@ from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 
-from bot.localapi.app import create_app
-from bot.localapi.state import BotApiState
 from core.http_server import serve_forever, serving
+from standins.telegram.app import create_app
+from standins.telegram.state import BotApiState
 
 
 @dataclass(frozen=True, slots=True)

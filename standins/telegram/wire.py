@@ -16,8 +16,8 @@ from typing import Any
 from starlette.datastructures import FormData, Headers, UploadFile
 from starlette.formparsers import FormParser, MultiPartParser
 
-from bot.localapi.errors import bad_request
-from bot.localapi.media import UploadedFile
+from standins.telegram.errors import bad_request
+from standins.telegram.media import UploadedFile
 
 Json = dict[str, Any]
 

@@ -77,8 +77,9 @@ class FakeGemini:
             )
             reply = self.replies.popleft() if self.replies else error(500, "no reply queued")
             deadline = time.monotonic() + reply.delay
-            while time.monotonic() < deadline and not self.stopping.is_set():
-                await asyncio.sleep(0.02)  # a hang that ends when the server stops
+            # A hang that ends when the server stops (the flag is set from another thread).
+            while time.monotonic() < deadline and not self.stopping.is_set():  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
             return JSONResponse(reply.body, status_code=reply.status)
 
         return app

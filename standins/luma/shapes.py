@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from luma.simulator.model import Calendar, Event, Guest, Person, Tag, Ticket, WriteRecord
+from standins.luma.model import Calendar, Event, Guest, Person, Tag, Ticket, WriteRecord
 
 Json = dict[str, Any]
 
