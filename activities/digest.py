@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from datetime import timedelta
 from html import escape
 
@@ -13,27 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from store.models import AutomationSettings, Event, Guest, utcnow
+from workflows.contracts.digest import Digest, DigestRequest, DigestSent
 
 WEEK = timedelta(days=7)
-
-
-@dataclass
-class DigestRequest:
-    chat_id: int
-    org_id: int
-
-
-@dataclass
-class Digest:
-    text: str
-    fingerprint: str
-    changed: bool
-
-
-@dataclass
-class DigestSent:
-    chat_id: int
-    fingerprint: str
 
 
 class DigestActivities:

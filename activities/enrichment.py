@@ -24,6 +24,7 @@ from intel.enrichment.http import HttpProvider
 from intel.enrichment.runner import lookup_all
 from store.crypto import KeyBox
 from store.models import utcnow
+from workflows.contracts.enrichment import EnrichBatch, EnrichBatchResult, EnrichOrgRef, EnrichPlan
 
 
 @dataclass
@@ -52,34 +53,6 @@ class EnrichmentConfig:
             concurrency=settings.enrichment_concurrency,
             max_wait_seconds=settings.enrichment_max_wait_seconds,
         )
-
-
-@dataclass
-class EnrichOrgRef:
-    org_id: int
-
-
-@dataclass
-class EnrichPlan:
-    enabled: bool
-    provider: str = ""
-
-
-@dataclass
-class EnrichBatch:
-    org_id: int
-    after: str = ""  # the last person (normalized email) of the previous batch
-    limit: int = 100
-
-
-@dataclass
-class EnrichBatchResult:
-    people: int = 0
-    looked_up: int = 0
-    found: int = 0
-    from_cache: int = 0
-    last: str = ""
-    done: bool = True
 
 
 class EnrichActivities:

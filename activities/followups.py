@@ -15,8 +15,6 @@ logs can tell whether that one message went out.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
@@ -35,6 +33,12 @@ from mailer import (
 )
 from store.db import upsert_insert
 from store.models import FollowupSend, utcnow
+from workflows.contracts.followups import (
+    CampaignRef,
+    FollowupBatch,
+    FollowupCounts,
+    ResolveFollowup,
+)
 
 KEY_COLUMNS = ["org_id", "luma_event_id", "campaign_id", "normalized_email"]
 MAIL_OFF = (
@@ -42,41 +46,6 @@ MAIL_OFF = (
 )
 UNCERTAIN = "the worker stopped while sending; not sent again so nobody gets it twice"
 MAX_LISTED = 10
-
-
-@dataclass
-class CampaignRef:
-    org_id: int
-    event_id: str
-    campaign_id: str
-
-
-@dataclass
-class ResolveFollowup:
-    campaign: CampaignRef
-    audience: str
-
-
-@dataclass
-class FollowupBatch:
-    campaign: CampaignRef
-    subject: str
-    body: str
-    event_name: str
-    batch_size: int = 50
-
-
-@dataclass
-class FollowupCounts:
-    """The campaign's rows by state, read from the table (the truth, whatever retried)."""
-
-    total: int = 0
-    pending: int = 0
-    sent: int = 0
-    skipped: int = 0
-    failed: int = 0
-    uncertain: int = 0
-    problems: list[str] = field(default_factory=list)  # "email: reason", failed and uncertain
 
 
 def _key(campaign: CampaignRef, normalized_email: str) -> str:

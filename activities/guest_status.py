@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -11,28 +9,7 @@ from activities.luma_access import LumaAccess, luma_failures_are_final
 from activities.sync import cache_one_guest
 from luma import InvalidEmailError, normalize_email
 from store import audit
-
-
-@dataclass
-class GuestStatusChange:
-    org_id: int
-    event_id: str
-    email: str
-    target_status: str
-    should_refund: bool | None = None
-    requested_by: int | None = None
-    chat_id: int | None = None
-    source: str = "bot"
-    idempotency_key: str = ""
-
-
-@dataclass
-class GuestStatusResult:
-    email: str
-    name: str
-    before: str
-    after: str
-    changed: bool
+from workflows.contracts.guest_status import GuestStatusChange, GuestStatusResult
 
 
 class GuestStatusActivities:

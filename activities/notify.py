@@ -8,7 +8,6 @@ the record can repeat one message at most).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramNotFound
@@ -20,20 +19,11 @@ from temporalio import activity
 from activities.charts import bar_chart_png
 from store import audit
 from store.models import AuditEntry
+from workflows.contracts.notify import ChatNotice
 
 log = logging.getLogger(__name__)
 TELEGRAM_LIMIT = 4096
 CAPTION_LIMIT = 1024
-
-
-@dataclass
-class ChatNotice:
-    org_id: int
-    chat_id: int
-    text: str
-    idempotency_key: str
-    chart: dict[str, int] | None = None  # rendered here, so history holds no image
-    chart_title: str = ""
 
 
 def clip(text: str, limit: int = TELEGRAM_LIMIT) -> str:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
-from datetime import datetime
 from html import escape
 from typing import Any
 
@@ -19,33 +17,9 @@ from luma.emails import FREE_MAIL_DOMAINS
 from luma.models import APPROVED_STATUSES, REGISTERED_STATUSES
 from store import cache
 from store.models import AutomationSettings, Chat, EventSummary, Guest, utcnow
+from workflows.contracts.summary import EventRef, EventTiming, Recipients, SummaryResult
 
 FREE_MAIL = FREE_MAIL_DOMAINS
-
-
-@dataclass
-class EventRef:
-    org_id: int
-    event_id: str
-
-
-@dataclass
-class EventTiming:
-    exists: bool
-    name: str = ""
-    end_at: datetime | None = None
-
-
-@dataclass
-class SummaryResult:
-    text: str
-    chart: dict[str, int]
-    name: str
-
-
-@dataclass
-class Recipients:
-    chat_ids: list[int]
 
 
 def _pct(part: int, whole: int) -> str:

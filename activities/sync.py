@@ -7,8 +7,7 @@ audit references stay intact.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -22,53 +21,17 @@ from luma.errors import InvalidEmailError
 from store import cache
 from store.models import AutomationSettings, Event, EventSummary, Organization, utcnow
 from store.profiles import refresh_profiles
+from workflows.contracts.sync import (
+    EventGuestsRef,
+    EventsSynced,
+    EventToSync,
+    GuestRef,
+    GuestsSynced,
+    OrgRef,
+)
 
 # Past events are re-read for this long after they end (late check-ins, final statuses).
 RECENT = timedelta(days=7)
-
-
-@dataclass
-class OrgRef:
-    org_id: int
-    interactive: bool = False  # a person waits for it: Luma calls use the interactive budget
-
-
-@dataclass
-class EventToSync:
-    event_id: str
-    name: str
-    end_at: datetime | None
-    needs_summary: bool
-
-
-@dataclass
-class EventsSynced:
-    total: int
-    to_sync: list[EventToSync]
-    # The shortest post-event summary delay the org's chats chose (None: none chose).
-    summary_delay_minutes: int | None = None
-
-
-@dataclass
-class EventGuestsRef:
-    org_id: int
-    event_id: str
-    interactive: bool = False
-
-
-@dataclass
-class GuestsSynced:
-    event_id: str
-    upserted: int
-    gone: int
-
-
-@dataclass
-class GuestRef:
-    org_id: int
-    event_id: str
-    guest_id: str | None = None
-    email: str | None = None
 
 
 def event_row(event: LumaEvent) -> dict[str, Any]:

@@ -28,7 +28,7 @@ import psycopg
 from cryptography.fernet import Fernet
 from temporalio.testing import WorkflowEnvironment
 
-from activities.bulk import GuestFilter
+from catalog.guest_filter import GuestFilter
 from core.binaries import temporal_cli
 from luma import LumaPool
 from migrations import runner

@@ -23,7 +23,8 @@ from bot.context import NO_PREVIEW
 from bot.errors import failure_reason
 from bot.keyboards import job_keyboard
 from bot.texts import duration, progress_bar, q
-from workflows.bulk import BulkProgress, BulkReport
+from workflows.bulk import BulkReport
+from workflows.contracts.bulk import BulkProgress
 from workflows.starter import Automations
 
 log = logging.getLogger(__name__)

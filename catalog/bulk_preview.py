@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities.bulk import GuestFilter
+from catalog.guest_filter import GuestFilter
 from luma import LumaGuest, identity_key
 from store.models import Guest
 from store.profiles import tagged_emails

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from sqlalchemy import Select, String, and_, cast, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities.bulk import GuestFilter as BulkFilter
+from catalog.guest_filter import GuestFilter as BulkFilter
 from intel.people import insight_of
 from intel.vip import VipRules
 from store.models import Guest, GuestProfile, GuestTag

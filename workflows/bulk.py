@@ -2,74 +2,32 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.bulk import (
+    from activities.bulk import BulkActivities
+    from activities.notify import NotifyActivities
+    from workflows.contracts.bulk import (
         ApplyInput,
-        BulkActivities,
-        GuestFilter,
+        BulkCounters,
+        BulkProgress,
+        BulkReport,
+        BulkStatusInput,
+        ControlRequest,
         JobRef,
         ResolveInput,
     )
-    from activities.notify import ChatNotice, NotifyActivities
-    from workflows.reports import BulkReport, bulk_report_text
+    from workflows.contracts.notify import ChatNotice
+    from workflows.reports import bulk_report_text
     from workflows.retry import LONG, LUMA_RETRY, QUICK
 
 TARGETS = ("approved", "declined")
 # Continue-as-new well before Temporal's history limits, whatever the event's size.
 ACTIVITIES_PER_RUN = 200
-
-
-@dataclass
-class BulkCounters:
-    total: int = 0
-    done: int = 0
-    skipped: int = 0
-    failed: int = 0
-    last_seq: int = 0
-    cursor: str | None = None
-    resolved: bool = False
-    paused: bool = False
-    started_at: datetime | None = None
-
-
-@dataclass
-class BulkStatusInput:
-    org_id: int
-    event_id: str
-    target_status: str
-    filter: GuestFilter
-    should_refund: bool | None = None
-    requested_by: int | None = None
-    chat_id: int | None = None
-    event_name: str = ""
-    batch_size: int = 100
-    concurrency: int = 8
-    pages_per_resolve: int = 10
-    heartbeat_timeout_seconds: float = 30.0
-    carried: BulkCounters = field(default_factory=BulkCounters)
-
-
-@dataclass
-class BulkProgress:
-    phase: str  # resolving | applying | paused | cancelling | finished
-    total: int
-    done: int
-    skipped: int
-    failed: int
-    eta_seconds: float | None
-
-
-@dataclass
-class ControlRequest:
-    """Input of pause / resume / cancel; who asked is kept for the audit trail."""
-
-    requested_by: int | None = None
 
 
 @workflow.defn

@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.digest import DigestActivities, DigestRequest, DigestSent
-    from activities.notify import ChatNotice, NotifyActivities
+    from activities.digest import DigestActivities
+    from activities.notify import NotifyActivities
+    from workflows.contracts.digest import DigestInput, DigestOutcome, DigestRequest, DigestSent
+    from workflows.contracts.notify import ChatNotice
     from workflows.retry import LUMA_RETRY, QUICK
-
-
-@dataclass
-class DigestInput:
-    chat_id: int
-    org_id: int
-    force: bool = False  # send even when nothing changed
-
-
-@dataclass
-class DigestOutcome:
-    sent: bool
-    text: str
 
 
 @workflow.defn

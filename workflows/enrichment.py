@@ -7,7 +7,7 @@ person, so continue-as-new resumes where the last run stopped and history stays 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import timedelta
 
 from temporalio import workflow
@@ -15,8 +15,10 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.enrichment import EnrichActivities, EnrichBatch, EnrichOrgRef
-    from activities.notify import ChatNotice, NotifyActivities
+    from activities.enrichment import EnrichActivities
+    from activities.notify import NotifyActivities
+    from workflows.contracts.enrichment import EnrichBatch, EnrichInput, EnrichOrgRef, EnrichReport
+    from workflows.contracts.notify import ChatNotice
     from workflows.retry import LUMA_RETRY, QUICK
 
 # A provider that keeps failing is given up on for this run; the next run starts over.
@@ -36,38 +38,6 @@ def enrich_id(org_id: int) -> str:
 
 def enrich_schedule_id(org_id: int) -> str:
     return f"enrich-schedule-{org_id}"
-
-
-@dataclass
-class EnrichInput:
-    org_id: int
-    chat_id: int | None = None  # who to tell when done
-    batch_size: int = 100
-    heartbeat_timeout_seconds: float = 60.0
-    # Carried over continue-as-new:
-    after: str = ""
-    people: int = 0
-    looked_up: int = 0
-    found: int = 0
-    from_cache: int = 0
-
-
-@dataclass
-class EnrichReport:
-    enabled: bool
-    people: int = 0
-    looked_up: int = 0
-    found: int = 0
-    from_cache: int = 0
-    error: str = ""
-
-    def text(self) -> str:
-        if self.error:
-            return f"🔎 Enrichment stopped: {self.error}"
-        return (
-            f"🔎 Enrichment done: {self.people} people checked, {self.looked_up} looked up "
-            f"({self.found} found), {self.from_cache} already known."
-        )
 
 
 @workflow.defn

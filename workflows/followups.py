@@ -9,7 +9,7 @@ campaign), so a double-clicked Send finds the job already running.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import timedelta
 from html import escape
 
@@ -18,15 +18,19 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.followups import (
+    from activities.followups import FollowupActivities
+    from activities.notify import NotifyActivities
+    from mailer.drafts import AUDIENCE_LABELS
+    from workflows.contracts.followups import (
         CampaignRef,
-        FollowupActivities,
         FollowupBatch,
         FollowupCounts,
+        FollowupInput,
+        FollowupProgress,
+        FollowupReport,
         ResolveFollowup,
     )
-    from activities.notify import ChatNotice, NotifyActivities
-    from mailer.drafts import AUDIENCE_LABELS
+    from workflows.contracts.notify import ChatNotice
     from workflows.retry import LONG, LUMA_RETRY, QUICK
 
 # Mail providers recover on their own schedule: retry patiently, but not forever.
@@ -37,40 +41,10 @@ MAIL_RETRY = RetryPolicy(
     maximum_attempts=30,
 )
 # Continue-as-new well before Temporal's history limits, whatever the audience's size.
-BATCHES_PER_RUN = 200
 
 
 def followup_id(org_id: int, event_id: str, audience: str, campaign_id: str) -> str:
     return f"followup-{org_id}-{event_id}-{audience}-{campaign_id}"
-
-
-@dataclass
-class FollowupInput:
-    org_id: int
-    event_id: str
-    event_name: str
-    audience: str  # attended | no-shows | all
-    campaign_id: str
-    subject: str  # templates: {first_name} and {event} are filled per recipient
-    body: str
-    chat_id: int | None = None
-    requested_by: int | None = None
-    batch_size: int = 50
-    heartbeat_timeout_seconds: float = 30.0
-    batches_per_run: int = BATCHES_PER_RUN
-    resolved: bool = False  # carried over continue-as-new
-
-
-@dataclass
-class FollowupReport:
-    counts: FollowupCounts
-    text: str = ""
-
-
-@dataclass
-class FollowupProgress:
-    phase: str  # resolving | sending | finished
-    counts: FollowupCounts = field(default_factory=FollowupCounts)
 
 
 def report_text(job: FollowupInput, counts: FollowupCounts) -> str:

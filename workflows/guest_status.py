@@ -7,11 +7,8 @@ from dataclasses import replace
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.guest_status import (
-        GuestStatusActivities,
-        GuestStatusChange,
-        GuestStatusResult,
-    )
+    from activities.guest_status import GuestStatusActivities
+    from workflows.contracts.guest_status import GuestStatusChange, GuestStatusResult
     from workflows.retry import LUMA_RETRY, QUICK
 
 

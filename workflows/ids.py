@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
-from activities.bulk import GuestFilter
+from catalog.guest_filter import GuestFilter
 
 ORG_ID = SearchAttributeKey.for_keyword("OrgId")
 EVENT_ID = SearchAttributeKey.for_keyword("EventId")

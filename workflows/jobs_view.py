@@ -20,7 +20,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from store import orgs
 from workflows import ids
-from workflows.bulk import BulkProgress
+from workflows.contracts.bulk import BulkProgress
 from workflows.starter import Automations
 
 log = logging.getLogger(__name__)

@@ -2,25 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from html import escape
 
-from activities.bulk import GuestFailure
+from workflows.contracts.bulk import BulkReport
 
 VERB = {"approved": "Approved", "declined": "Declined"}
-
-
-@dataclass
-class BulkReport:
-    event_id: str
-    target_status: str
-    total: int
-    done: int
-    skipped: int
-    failed: int
-    cancelled: bool
-    failures: list[GuestFailure]
-    text: str
 
 
 def bulk_report_text(report: BulkReport, event_name: str, pending: int) -> str:

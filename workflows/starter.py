@@ -42,22 +42,21 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.exceptions import TimeoutError as TemporalTimeout
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.bulk import GuestFilter
-from activities.guest_status import GuestStatusChange, GuestStatusResult
+from catalog.guest_filter import GuestFilter
 from core.settings import Settings
 from workflows import ids
-from workflows.bulk import (
-    BulkProgress,
-    BulkReport,
-    BulkStatusInput,
-    BulkStatusWorkflow,
-    ControlRequest,
-)
-from workflows.digest import DailyDigestWorkflow, DigestInput
-from workflows.enrichment import EnrichInput, EnrichOrgWorkflow, enrich_id, enrich_schedule_id
-from workflows.followups import FollowupInput, FollowupProgress, FollowupWorkflow, followup_id
+from workflows.bulk import BulkReport, BulkStatusWorkflow
+from workflows.contracts.bulk import BulkProgress, BulkStatusInput, ControlRequest
+from workflows.contracts.digest import DigestInput
+from workflows.contracts.enrichment import EnrichInput
+from workflows.contracts.followups import FollowupInput, FollowupProgress
+from workflows.contracts.guest_status import GuestStatusChange, GuestStatusResult
+from workflows.contracts.sync import RefreshGuestInput, SyncInput
+from workflows.digest import DailyDigestWorkflow
+from workflows.enrichment import EnrichOrgWorkflow, enrich_id, enrich_schedule_id
+from workflows.followups import FollowupWorkflow, followup_id
 from workflows.guest_status import SetGuestStatusWorkflow
-from workflows.sync import RefreshGuestInput, RefreshGuestWorkflow, SyncInput, SyncOrgWorkflow
+from workflows.sync import RefreshGuestWorkflow, SyncOrgWorkflow
 
 ControlAction = Literal["pause", "resume", "cancel"]
 GUEST_STATUS_TIMEOUT = timedelta(seconds=60)

@@ -2,32 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.notify import ChatNotice, NotifyActivities
-    from activities.summary import EventRef, SummaryActivities
-    from activities.sync import EventGuestsRef, SyncActivities
+    from activities.notify import NotifyActivities
+    from activities.summary import SummaryActivities
+    from activities.sync import SyncActivities
+    from workflows.contracts.notify import ChatNotice
+    from workflows.contracts.summary import EventRef, SummaryInput, SummaryOutcome
+    from workflows.contracts.sync import EventGuestsRef
     from workflows.retry import LONG, LUMA_RETRY, QUICK
 
 # Re-read the event's end at least this often while waiting: events get moved.
 RECHECK = timedelta(days=1)
-
-
-@dataclass
-class SummaryInput:
-    org_id: int
-    event_id: str
-    delay_minutes: int = 120
-
-
-@dataclass
-class SummaryOutcome:
-    posted_to: list[int]
-    text: str
 
 
 @workflow.defn

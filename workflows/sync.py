@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import timedelta
 
 from temporalio import workflow
@@ -10,36 +9,21 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.sync import (
+    from activities.sync import SyncActivities
+    from workflows.contracts.summary import SummaryInput
+    from workflows.contracts.sync import (
         EventGuestsRef,
         EventsSynced,
         EventToSync,
         GuestRef,
         OrgRef,
-        SyncActivities,
+        RefreshGuestInput,
+        SyncInput,
+        SyncReport,
     )
     from workflows.ids import search_attributes, summary_id
     from workflows.retry import LONG, LUMA_RETRY, QUICK
-    from workflows.summary import PostEventSummaryWorkflow, SummaryInput
-
-
-@dataclass
-class SyncInput:
-    org_id: int
-    summary_delay_minutes: int = 120
-    heartbeat_timeout_seconds: float = 30.0
-    event_ids: list[str] = field(default_factory=list)  # only these events' guests
-    interactive: bool = False  # a person waits for it (see luma.ratelimit.BudgetPolicy)
-
-
-@dataclass
-class SyncReport:
-    events: int
-    events_synced: int
-    guests: int
-    gone: int
-    summaries_started: int
-    profiles: int = 0
+    from workflows.summary import PostEventSummaryWorkflow
 
 
 @workflow.defn
@@ -103,14 +87,6 @@ class SyncOrgWorkflow:
         except WorkflowAlreadyStartedError:
             return 0
         return 1
-
-
-@dataclass
-class RefreshGuestInput:
-    org_id: int
-    event_id: str
-    guest_id: str | None = None
-    email: str | None = None
 
 
 @workflow.defn

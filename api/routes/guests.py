@@ -8,8 +8,6 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response, status
 from fastapi.responses import StreamingResponse
 
-from activities.bulk import GuestFilter as BulkFilter
-from activities.guest_status import GuestStatusChange
 from api.deps import ApiDeps, AutomationsDep, CurrentOrg, DepsDep, OrgEvent, SessionDep
 from api.errors import ApiError
 from api.routes.stripe import PLAN_LIMIT_RESPONSE, BillingDep, plan_limit
@@ -26,10 +24,12 @@ from api.schemas import (
 )
 from billing.limits import LimitExceeded, check_bulk, record_bulk
 from catalog.bulk_preview import preview_bulk
+from catalog.guest_filter import GuestFilter as BulkFilter
 from catalog.guests import BadCursor, GuestFilter, GuestPage, csv_header, csv_page, guest_page
 from luma import InvalidEmailError, normalize_email
 from store import audit
 from store.models import Guest, utcnow
+from workflows.contracts.guest_status import GuestStatusChange
 from workflows.starter import GuestStatusError
 
 router = APIRouter(prefix="/v1/events/{event_id}", tags=["guests"])

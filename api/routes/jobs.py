@@ -17,7 +17,7 @@ from api.errors import ApiError, not_found
 from api.schemas import BulkProgressPublic, JobDetail, JobList, JobPublic
 from store import audit
 from workflows import ids
-from workflows.bulk import BulkProgress
+from workflows.contracts.bulk import BulkProgress
 from workflows.jobs_view import JobNotFound, bulk_progress_or_none, org_schedules, owned_workflow
 from workflows.starter import Automations, ControlAction, JobControlError
 

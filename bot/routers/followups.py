@@ -32,7 +32,7 @@ from core.settings import MailBackend
 from mailer import drafts, lists
 from store import audit, cache, pending
 from store.models import Event, utcnow
-from workflows.followups import FollowupInput
+from workflows.contracts.followups import FollowupInput
 
 USAGE = "/followup Founders Dinner attended"
 MAIL_OFF = (

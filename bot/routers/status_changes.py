@@ -16,8 +16,6 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.bulk import GuestFilter
-from activities.guest_status import GuestStatusChange
 from billing.limits import record_bulk
 from bot import args
 from bot.context import Ctx
@@ -38,11 +36,13 @@ from bot.texts import (
     with_note,
 )
 from catalog.bulk_preview import preview_bulk as catalog_preview
+from catalog.guest_filter import GuestFilter
 from catalog.guests import person_history
 from luma import identity_key
 from store import audit, cache, pending
 from store.models import Event, Guest, utcnow
 from workflows import ids
+from workflows.contracts.guest_status import GuestStatusChange
 from workflows.starter import ControlAction, GuestStatusError, JobControlError
 
 SAMPLE = 5

@@ -34,7 +34,7 @@ from store.orgs import save_org
 from store.rate_budget import DatabaseRateBudget
 from tests.workflows.conftest import worker_clients
 from worker import build_worker
-from workflows.followups import FollowupInput
+from workflows.contracts.followups import FollowupInput
 from workflows.starter import Automations, JobDefaults
 
 SENDER = "Demo Events <events@demo.test>"

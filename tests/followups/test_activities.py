@@ -11,13 +11,14 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import ActivityEnvironment
 
-from activities.followups import CampaignRef, FollowupActivities, FollowupBatch, ResolveFollowup
+from activities.followups import FollowupActivities
 from mailer import MailRejected, MailSetup, OutgoingMail, lists
 from migrations import runner
 from store.db import create_engine, session_factory
 from store.models import FollowupSend
 from tests.conftest import in_thread
 from tests.followups.conftest import Inbox, seed_event, send_states
+from workflows.contracts.followups import CampaignRef, FollowupBatch, ResolveFollowup
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -21,7 +21,8 @@ from pathlib import Path
 from tests.conftest import eventually
 from tests.followups.conftest import SENDER, Inbox, campaign, seed_event, send_states
 from tests.workflows.test_crash import start_worker
-from workflows.followups import FollowupInput, FollowupReport, FollowupWorkflow
+from workflows.contracts.followups import FollowupInput, FollowupReport
+from workflows.followups import FollowupWorkflow
 from workflows.starter import Automations
 
 GUESTS = [(f"Guest {n}", f"guest{n}@example.com", "approved", True) for n in range(30)]

@@ -32,7 +32,8 @@ from tests.followups.conftest import (
     send_states,
 )
 from worker import WORKFLOWS
-from workflows.followups import FollowupReport, FollowupWorkflow
+from workflows.contracts.followups import FollowupReport
+from workflows.followups import FollowupWorkflow
 from workflows.starter import Automations
 
 

@@ -24,7 +24,7 @@ from store.models import EnrichmentCacheEntry, Guest, GuestProfile, OrgEnrichmen
 from store.orgs import save_org
 from tests.workflows.conftest import org, pool, simulator  # noqa: F401
 from worker import WORKFLOWS, WorkerClients, build_worker
-from workflows.enrichment import EnrichReport
+from workflows.contracts.enrichment import EnrichReport
 from workflows.starter import Automations, JobDefaults
 
 SENIORITIES = ("director", "cxo", "vp", "senior")

@@ -9,9 +9,8 @@ import hashlib
 import json
 from collections import defaultdict
 
-from activities.bulk import GuestFilter
-from activities.guest_status import GuestStatusChange
 from catalog.bulk_preview import preview_bulk
+from catalog.guest_filter import GuestFilter
 from intel.people import event_people
 from intel.vip import VipRules
 from luma.emails import identity_key
@@ -20,6 +19,7 @@ from store.profiles import add_tag, get_profile
 from tests.intel.test_trends import REGISTERED, seeded_org
 from tests.workflows import conftest as workflow_fixtures
 from tests.workflows.conftest import link_calendar
+from workflows.contracts.guest_status import GuestStatusChange
 
 # The workflow tests' fixtures, reused as they are.
 automations, job_defaults = workflow_fixtures.automations, workflow_fixtures.job_defaults

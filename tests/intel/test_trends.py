@@ -16,13 +16,14 @@ import pytest
 from temporalio.testing import ActivityEnvironment
 
 from activities.luma_access import LumaAccess
-from activities.summary import EventRef, SummaryActivities, summary_text
+from activities.summary import SummaryActivities, summary_text
 from intel.trends import Dimension, History, new_and_repeat, org_history, trends
 from luma.emails import identity_key
 from standins.luma import RunningSimulator
 from store.models import utcnow
 from store.orgs import save_org
 from tests.workflows.conftest import automations, job_defaults, pool, simulator  # noqa: F401
+from workflows.contracts.summary import EventRef
 from workflows.starter import Automations
 
 REGISTERED = {"approved", "session", "pending_approval", "waitlist", "declined"}

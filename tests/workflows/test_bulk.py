@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 from temporalio.client import WorkflowFailureError
 
-from activities.bulk import GuestFilter
+from catalog.guest_filter import GuestFilter
 from store.models import AuditEntry
 from tests.conftest import eventually, settled
 from workflows.bulk import BulkReport

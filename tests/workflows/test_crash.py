@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
-from activities.bulk import GuestFilter
+from catalog.guest_filter import GuestFilter
 from tests.conftest import eventually
 from workflows.starter import Automations
 

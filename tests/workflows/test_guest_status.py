@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from activities.guest_status import GuestStatusChange
 from store import cache
 from store.models import AuditEntry
+from workflows.contracts.guest_status import GuestStatusChange
 from workflows.starter import GuestStatusError
 
 

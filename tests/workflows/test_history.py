@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from temporalio.worker import Replayer
 
-from activities.bulk import GuestFilter
+from catalog.guest_filter import GuestFilter
 from worker import WORKFLOWS
 from workflows import ids
 

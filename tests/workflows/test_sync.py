@@ -9,8 +9,8 @@ from temporalio.client import ScheduleCalendarSpec
 from store import cache, orgs
 from store.models import AutomationSettings
 from workflows import ids
-from workflows.summary import SummaryInput
-from workflows.sync import SyncReport
+from workflows.contracts.summary import SummaryInput
+from workflows.contracts.sync import SyncReport
 
 
 async def test_sync_fills_the_cache_and_marks_gone(automations, simulator, org, sessions) -> None:

@@ -13,8 +13,10 @@ from store import orgs
 from store.models import AuditEntry, AutomationSettings, EventSummary
 from tests.workflows.conftest import worker_clients
 from worker import build_worker
-from workflows.digest import DailyDigestWorkflow, DigestInput, DigestOutcome
-from workflows.summary import PostEventSummaryWorkflow, SummaryInput, SummaryOutcome
+from workflows.contracts.digest import DigestInput, DigestOutcome
+from workflows.contracts.summary import SummaryInput, SummaryOutcome
+from workflows.digest import DailyDigestWorkflow
+from workflows.summary import PostEventSummaryWorkflow
 
 
 async def _link_chat(sessions, org_id: int, chat_id: int, **settings) -> None:  # type: ignore[no-untyped-def]

@@ -10,11 +10,11 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities.bulk import GuestFilter as BulkFilter
 from api.deps import LUMA_ID_PATTERN, ApiDeps
 from billing import Billing, LimitExceeded
 from billing.limits import check_bulk, record_bulk
 from catalog.bulk_preview import BulkPreview, preview_bulk
+from catalog.guest_filter import GuestFilter as BulkFilter
 from catalog.guests import csv_header, csv_page
 from intel.people import insights_for
 from luma.models import ApprovalStatus

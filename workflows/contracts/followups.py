@@ -1,0 +1,71 @@
+"""Inputs, results and progress of the follow-up email workflow and its activities."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+BATCHES_PER_RUN = 200  # then continue-as-new
+
+
+@dataclass
+class CampaignRef:
+    org_id: int
+    event_id: str
+    campaign_id: str
+
+
+@dataclass
+class ResolveFollowup:
+    campaign: CampaignRef
+    audience: str
+
+
+@dataclass
+class FollowupBatch:
+    campaign: CampaignRef
+    subject: str
+    body: str
+    event_name: str
+    batch_size: int = 50
+
+
+@dataclass
+class FollowupCounts:
+    """The campaign's rows by state, read from the table (the truth, whatever retried)."""
+
+    total: int = 0
+    pending: int = 0
+    sent: int = 0
+    skipped: int = 0
+    failed: int = 0
+    uncertain: int = 0
+    problems: list[str] = field(default_factory=list)  # "email: reason", failed and uncertain
+
+
+@dataclass
+class FollowupInput:
+    org_id: int
+    event_id: str
+    event_name: str
+    audience: str  # attended | no-shows | all
+    campaign_id: str
+    subject: str  # templates: {first_name} and {event} are filled per recipient
+    body: str
+    chat_id: int | None = None
+    requested_by: int | None = None
+    batch_size: int = 50
+    heartbeat_timeout_seconds: float = 30.0
+    batches_per_run: int = BATCHES_PER_RUN
+    resolved: bool = False  # carried over continue-as-new
+
+
+@dataclass
+class FollowupReport:
+    counts: FollowupCounts
+    text: str = ""
+
+
+@dataclass
+class FollowupProgress:
+    phase: str  # resolving | sending | finished
+    counts: FollowupCounts = field(default_factory=FollowupCounts)

@@ -1,0 +1,15 @@
+"""What a workflow asks to post in a chat."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class ChatNotice:
+    org_id: int
+    chat_id: int
+    text: str
+    idempotency_key: str
+    chart: dict[str, int] | None = None  # rendered here, so history holds no image
+    chart_title: str = ""

@@ -1,0 +1,77 @@
+"""Inputs and results of the sync workflows and their activities."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass
+class OrgRef:
+    org_id: int
+    interactive: bool = False  # a person waits for it: Luma calls use the interactive budget
+
+
+@dataclass
+class EventToSync:
+    event_id: str
+    name: str
+    end_at: datetime | None
+    needs_summary: bool
+
+
+@dataclass
+class EventsSynced:
+    total: int
+    to_sync: list[EventToSync]
+    # The shortest post-event summary delay the org's chats chose (None: none chose).
+    summary_delay_minutes: int | None = None
+
+
+@dataclass
+class EventGuestsRef:
+    org_id: int
+    event_id: str
+    interactive: bool = False
+
+
+@dataclass
+class GuestsSynced:
+    event_id: str
+    upserted: int
+    gone: int
+
+
+@dataclass
+class GuestRef:
+    org_id: int
+    event_id: str
+    guest_id: str | None = None
+    email: str | None = None
+
+
+@dataclass
+class SyncInput:
+    org_id: int
+    summary_delay_minutes: int = 120
+    heartbeat_timeout_seconds: float = 30.0
+    event_ids: list[str] = field(default_factory=list)  # only these events' guests
+    interactive: bool = False  # a person waits for it (see luma.ratelimit.BudgetPolicy)
+
+
+@dataclass
+class SyncReport:
+    events: int
+    events_synced: int
+    guests: int
+    gone: int
+    summaries_started: int
+    profiles: int = 0
+
+
+@dataclass
+class RefreshGuestInput:
+    org_id: int
+    event_id: str
+    guest_id: str | None = None
+    email: str | None = None
