@@ -13,6 +13,7 @@ COPY nlp nlp
 COPY catalog catalog
 COPY activities activities
 COPY workflows workflows
+COPY services services
 COPY bot bot
 COPY api api
 COPY migrations migrations

@@ -58,3 +58,24 @@ def search_attributes(
     if requested_by is not None:
         pairs.append(SearchAttributePair(REQUESTED_BY, str(requested_by)))
     return TypedSearchAttributes(pairs)
+
+
+def enrich_id(org_id: int) -> str:
+    return f"enrich-{org_id}"
+
+
+def enrich_schedule_id(org_id: int) -> str:
+    return f"enrich-schedule-{org_id}"
+
+
+def followup_id(org_id: int, event_id: str, audience: str, campaign_id: str) -> str:
+    return f"followup-{org_id}-{event_id}-{audience}-{campaign_id}"
+
+
+def digest_id(chat_id: int) -> str:
+    """The run a chat's digest schedule starts (Temporal appends the scheduled time)."""
+    return f"digest-{chat_id}"
+
+
+def digest_now_id(chat_id: int) -> str:
+    return f"digest-{chat_id}-now"

@@ -1,27 +1,23 @@
-"""An org's jobs as the control API and the web portal show them: its schedules, one
-workflow it owns, and a bulk job's live progress.
+"""Finding an org's jobs in Temporal: its schedules, one workflow it owns, and a bulk job's
+live progress.
 
-Shared by `api.routes.jobs` and `web.routes.jobs` (bot/api/web depend on workflows, never
-the reverse), so it speaks no HTTP: a job that is not the org's raises `JobNotFound`, and
-each caller maps it to its own "not found" answer.
+The Temporal side of `services.jobs` (the use cases): a job that is not the org's raises
+`JobNotFound`, which the use case turns into a `NotFound` refusal.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
-from datetime import datetime
-from urllib.parse import quote
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import WorkflowExecutionDescription, WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from services.automations import Automations, JobInfo
 from store import orgs
 from workflows import ids
 from workflows.contracts.bulk import BulkProgress
-from workflows.starter import Automations
 
 log = logging.getLogger(__name__)
 
@@ -32,28 +28,15 @@ class JobNotFound(LookupError):
     """No such workflow, or it belongs to another org (the two look the same)."""
 
 
-@dataclass(frozen=True)
-class ScheduleJob:
-    """One of the org's standing Temporal Schedules, listed beside its workflows."""
-
-    workflow_id: str  # the schedule id
-    kind: str
-    ui_url: str
-    status: str = "scheduled"
-    started_at: datetime | None = None
-
-
-def schedule_url(automations: Automations, schedule_id: str) -> str:
-    base = automations.defaults.ui_url.rstrip("/")
-    namespace = automations.defaults.namespace
-    return f"{base}/namespaces/{namespace}/schedules/{quote(schedule_id, safe='')}"
-
-
 async def org_schedules(
     session: AsyncSession, automations: Automations, org_id: int
-) -> list[ScheduleJob]:
-    """The org's sync schedule and its chats' digest schedules that exist in Temporal."""
-    candidates = [(ids.sync_schedule_id(org_id), "sync-schedule")] + [
+) -> list[JobInfo]:
+    """The org's sync and enrichment schedules and its chats' digest schedules that exist
+    in Temporal."""
+    candidates = [
+        (ids.sync_schedule_id(org_id), "sync-schedule"),
+        (ids.enrich_schedule_id(org_id), "enrich-schedule"),
+    ] + [
         (ids.digest_schedule_id(chat.id), "digest-schedule")
         for chat in await orgs.org_chats(session, org_id=org_id)
     ]
@@ -61,7 +44,7 @@ async def org_schedules(
         *(automations.schedule_exists(schedule_id) for schedule_id, _ in candidates)
     )
     return [
-        ScheduleJob(schedule_id, kind, schedule_url(automations, schedule_id))
+        JobInfo(schedule_id, kind, "scheduled", None, automations.schedule_url(schedule_id))
         for (schedule_id, kind), present in zip(candidates, exists, strict=True)
         if present
     ]

@@ -1,0 +1,235 @@
+"""The Temporal client side shared by every feature: connection, ids in the UI, starting a
+workflow once under its deterministic id, schedules, and the org's job list.
+
+Features (`bulk`, `sync`, `digest`, ...) add their own starters on top of `AutomationsBase`;
+`services.automations.Automations` is all of them in one handle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionExecutionStartWorkflow,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+)
+from temporalio.common import TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from core import defaults
+from core.settings import Settings
+from workflows import ids
+from workflows.contracts.bulk import BulkProgress
+
+
+@dataclass(frozen=True)
+class JobDefaults:
+    """Tunables the workflows receive in their inputs (workflows never read settings)."""
+
+    task_queue: str = defaults.TEMPORAL_TASK_QUEUE
+    ui_url: str = defaults.TEMPORAL_UI_URL
+    namespace: str = defaults.TEMPORAL_NAMESPACE
+    batch_size: int = defaults.BULK_BATCH_SIZE
+    concurrency: int = defaults.BULK_CONCURRENCY
+    heartbeat_timeout_seconds: float = defaults.HEARTBEAT_TIMEOUT_SECONDS
+    summary_delay_minutes: int = defaults.SUMMARY_DELAY_MINUTES
+    sync_interval_minutes: int = defaults.SYNC_INTERVAL_MINUTES
+    followup_batch_size: int = defaults.FOLLOWUP_BATCH_SIZE
+    enrichment_interval_hours: float = defaults.ENRICHMENT_INTERVAL_HOURS
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> JobDefaults:
+        return cls(
+            followup_batch_size=settings.followup_batch_size,
+            task_queue=settings.temporal_task_queue,
+            ui_url=settings.temporal_ui_url,
+            namespace=settings.temporal_namespace,
+            batch_size=settings.bulk_batch_size,
+            concurrency=settings.bulk_concurrency,
+            heartbeat_timeout_seconds=settings.heartbeat_timeout_seconds,
+            summary_delay_minutes=settings.summary_delay_minutes,
+            sync_interval_minutes=settings.sync_interval_minutes,
+            enrichment_interval_hours=settings.enrichment_interval_hours,
+        )
+
+
+@dataclass
+class BulkStart:
+    workflow_id: str
+    already_running: bool
+    ui_url: str
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    """One of an org's jobs: a workflow, or a standing schedule (its id, status "scheduled");
+    `progress` for a bulk job when it was asked for."""
+
+    workflow_id: str
+    kind: str
+    status: str
+    started_at: datetime | None
+    ui_url: str
+    progress: BulkProgress | None = None
+
+
+async def register_search_attributes(client: Client, namespace: str) -> list[str]:
+    """Create our custom search attributes where missing; returns the ones added."""
+    existing = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=namespace)
+    )
+    missing = {
+        key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
+        for key in ids.SEARCH_ATTRIBUTES
+        if key.name not in existing.custom_attributes
+    }
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
+        )
+    return sorted(missing)
+
+
+class AutomationsBase:
+    """The product's handle on its workflows and schedules: what every feature shares."""
+
+    def __init__(self, client: Client, defaults: JobDefaults) -> None:
+        self.client = client
+        self.defaults = defaults
+
+    @classmethod
+    async def connect(cls, settings: Settings) -> Any:
+        """Connect to the configured Temporal cluster (bot and API processes)."""
+        client = await Client.connect(
+            settings.temporal_address, namespace=settings.temporal_namespace
+        )
+        return cls(client, JobDefaults.from_settings(settings))
+
+    def ui_url(self, workflow_id: str) -> str:
+        base = self.defaults.ui_url.rstrip("/")
+        return (
+            f"{base}/namespaces/{self.defaults.namespace}/workflows/{quote(workflow_id, safe='')}"
+        )
+
+    def schedule_url(self, schedule_id: str) -> str:
+        base = self.defaults.ui_url.rstrip("/")
+        namespace = self.defaults.namespace
+        return f"{base}/namespaces/{namespace}/schedules/{quote(schedule_id, safe='')}"
+
+    async def start_once(
+        self,
+        run: Any,
+        job: Any,
+        workflow_id: str,
+        *,
+        reuse: WorkflowIDReusePolicy,
+        attributes: TypedSearchAttributes,
+    ) -> BulkStart:
+        """Start a workflow under its deterministic id, or report the run already holding it."""
+        try:
+            await self.client.start_workflow(
+                run,
+                job,
+                id=workflow_id,
+                task_queue=self.defaults.task_queue,
+                id_reuse_policy=reuse,
+                search_attributes=attributes,
+            )
+        except WorkflowAlreadyStartedError:
+            return BulkStart(workflow_id, True, self.ui_url(workflow_id))
+        return BulkStart(workflow_id, False, self.ui_url(workflow_id))
+
+    def handle(self, workflow_id: str) -> WorkflowHandle[Any, Any]:
+        return self.client.get_workflow_handle(workflow_id)
+
+    async def running_scheduled(self, schedule_id: str) -> WorkflowHandle[Any, Any] | None:
+        """The run the schedule has going now, if any.
+
+        A schedule names its runs `<action id>-<timestamp>`, so starting the action's id with
+        USE_EXISTING never meets them: a manual run asks the schedule first and joins its run
+        instead of running beside it. The schedule's own record is read (not visibility, which
+        may lag), and the run is described to be sure it has not just ended.
+        """
+        try:
+            description = await self.client.get_schedule_handle(schedule_id).describe()
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return None
+            raise
+        for action in description.info.running_actions:
+            if not isinstance(action, ScheduleActionExecutionStartWorkflow):
+                continue
+            handle = self.client.get_workflow_handle(
+                action.workflow_id, first_execution_run_id=action.first_execution_run_id
+            )
+            try:
+                state = (await handle.describe()).status
+            except RPCError as exc:
+                if exc.status == RPCStatusCode.NOT_FOUND:
+                    continue
+                raise
+            if state in (None, WorkflowExecutionStatus.RUNNING):
+                return handle
+        return None
+
+    async def schedule_exists(self, schedule_id: str) -> bool:
+        try:
+            await self.client.get_schedule_handle(schedule_id).describe()
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return False
+            raise
+        return True
+
+    async def upsert_schedule(
+        self, schedule_id: str, schedule: Schedule, attributes: TypedSearchAttributes
+    ) -> None:
+        if await self.schedule_exists(schedule_id):
+
+            def replace(_: ScheduleUpdateInput) -> ScheduleUpdate:
+                return ScheduleUpdate(schedule=schedule)
+
+            await self.client.get_schedule_handle(schedule_id).update(replace)
+            return
+        await self.client.create_schedule(schedule_id, schedule, search_attributes=attributes)
+
+    async def delete_schedule(self, schedule_id: str) -> bool:
+        try:
+            await self.client.get_schedule_handle(schedule_id).delete()
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return False
+            raise
+        return True
+
+    async def list_jobs(self, org_id: int, *, limit: int = 20) -> list[JobInfo]:
+        """Running and recent workflows of one org, newest first (visibility query)."""
+        query = f"OrgId = '{int(org_id)}'"
+        jobs = []
+        async for execution in self.client.list_workflows(query, limit=limit):
+            kind = execution.typed_search_attributes.get(ids.KIND) or execution.workflow_type
+            status = execution.status or WorkflowExecutionStatus.RUNNING
+            jobs.append(
+                JobInfo(
+                    execution.id,
+                    kind,
+                    status.name.lower(),
+                    execution.start_time,
+                    self.ui_url(execution.id),
+                )
+            )
+        return jobs

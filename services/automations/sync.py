@@ -1,0 +1,95 @@
+"""Syncs from Luma: now (joining one already running), per event, per guest, and the org's
+sync schedule."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+from temporalio.client import (
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+    WorkflowHandle,
+)
+from temporalio.common import WorkflowIDConflictPolicy
+
+from services.automations.client import AutomationsBase
+from workflows import ids
+from workflows.contracts.sync import RefreshGuestInput, SyncInput
+from workflows.sync import RefreshGuestWorkflow, SyncOrgWorkflow
+
+
+class SyncJobs(AutomationsBase):
+    def _sync_input(self, org_id: int) -> SyncInput:
+        return SyncInput(
+            org_id=org_id,
+            summary_delay_minutes=self.defaults.summary_delay_minutes,
+            heartbeat_timeout_seconds=self.defaults.heartbeat_timeout_seconds,
+        )
+
+    async def sync_now(self, org_id: int, *, interactive: bool = False) -> WorkflowHandle[Any, Any]:
+        """Run a sync now, or join the one already running (started by hand or by the org's
+        schedule); `interactive` when a person waits for it."""
+        scheduled = await self.running_scheduled(ids.sync_schedule_id(org_id))
+        if scheduled is not None:
+            return scheduled
+        return await self.client.start_workflow(
+            SyncOrgWorkflow.run,
+            replace(self._sync_input(org_id), interactive=interactive),
+            id=ids.sync_id(org_id),
+            task_queue=self.defaults.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            search_attributes=ids.search_attributes(org_id=org_id, kind="sync"),
+        )
+
+    async def refresh_event(self, org_id: int, event_id: str) -> WorkflowHandle[Any, Any]:
+        """Re-read one event's guest list now (a stale cache about to answer a question)."""
+        job = replace(self._sync_input(org_id), event_ids=[event_id], interactive=True)
+        return await self.client.start_workflow(
+            SyncOrgWorkflow.run,
+            job,
+            id=ids.event_sync_id(org_id, event_id),
+            task_queue=self.defaults.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            search_attributes=ids.search_attributes(org_id=org_id, kind="sync", event_id=event_id),
+        )
+
+    async def ensure_sync_schedule(self, org_id: int, interval_minutes: int | None = None) -> None:
+        """Create the org's sync schedule, or update its interval if it exists."""
+        every = timedelta(minutes=interval_minutes or self.defaults.sync_interval_minutes)
+        schedule = Schedule(
+            action=ScheduleActionStartWorkflow(
+                SyncOrgWorkflow.run,
+                self._sync_input(org_id),
+                id=ids.sync_id(org_id),
+                task_queue=self.defaults.task_queue,
+                typed_search_attributes=ids.search_attributes(org_id=org_id, kind="sync"),
+            ),
+            spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
+            policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+        )
+        await self.upsert_schedule(
+            ids.sync_schedule_id(org_id),
+            schedule,
+            ids.search_attributes(org_id=org_id, kind="sync-schedule"),
+        )
+
+    async def refresh_guest(
+        self, org_id: int, event_id: str, *, guest_id: str | None = None, email: str | None = None
+    ) -> WorkflowHandle[Any, Any]:
+        ref = guest_id or email or ""
+        return await self.client.start_workflow(
+            RefreshGuestWorkflow.run,
+            RefreshGuestInput(org_id, event_id, guest_id, email),
+            id=ids.guest_refresh_id(org_id, event_id, ref),
+            task_queue=self.defaults.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            search_attributes=ids.search_attributes(
+                org_id=org_id, kind="guest-refresh", event_id=event_id
+            ),
+        )
