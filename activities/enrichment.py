@@ -8,7 +8,7 @@ only about the people it had not answered yet.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 import httpx
@@ -29,18 +29,17 @@ from workflows.contracts.enrichment import EnrichBatch, EnrichBatchResult, Enric
 
 @dataclass
 class EnrichmentConfig:
-    """Worker-side tunables: provider URLs, time-to-live and the politeness limits."""
+    """Worker-side tunables: provider URLs, time-to-live and the politeness limits.
 
-    base_urls: dict[str, str] = field(
-        default_factory=lambda: {
-            "pdl": "https://api.peopledatalabs.com",
-            "apollo": "https://api.apollo.io",
-        }
-    )
-    ttl: timedelta = timedelta(days=30)
-    concurrency: int = 4
-    max_wait_seconds: float = 30.0
-    timeout_seconds: float = 10.0
+    No defaults of its own: `from_settings` is how one is made, so the numbers live in
+    `Settings` (and `core.defaults`) only. Tests change a field with `dataclasses.replace`.
+    """
+
+    base_urls: dict[str, str]
+    ttl: timedelta
+    concurrency: int
+    max_wait_seconds: float
+    timeout_seconds: float
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EnrichmentConfig:
@@ -52,6 +51,7 @@ class EnrichmentConfig:
             ttl=timedelta(days=settings.enrichment_ttl_days),
             concurrency=settings.enrichment_concurrency,
             max_wait_seconds=settings.enrichment_max_wait_seconds,
+            timeout_seconds=settings.enrichment_timeout_seconds,
         )
 
 

@@ -2,17 +2,40 @@
 
 Keys never travel through workflow inputs or history: the activity looks the org up, decrypts
 its key and hands back a client that spends that calendar's shared budget.
+
+Temporal owns the retries of everything an activity asks of Luma. The clients handed out
+here make one attempt per call, and every Luma failure is turned into an `ApplicationError`
+in one place (`activity_failure`), applied to every activity by `LumaFailureInterceptor`:
+a rejected key, a missing event or a refused request end the job at once; a 429 comes back
+after exactly the `Retry-After` Luma asked for; 5xx, timeouts and dropped connections are
+retried with the workflow's backoff (`workflows.retry.LUMA_RETRY`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.exceptions import ApplicationError
+from temporalio.worker import (
+    ActivityInboundInterceptor,
+    ExecuteActivityInput,
+    Interceptor,
+)
 
-from luma import InvalidKeyError, LumaClient, LumaPool, NotFoundError
+from luma import (
+    BadRequestError,
+    InvalidKeyError,
+    LumaClient,
+    LumaError,
+    LumaPool,
+    LumaUnavailableError,
+    NotFoundError,
+    RateLimitedError,
+)
 from store.crypto import KeyBox
 from store.orgs import get_org
 
@@ -37,24 +60,73 @@ class LumaAccess:
         self.pool = pool
 
     async def client(self, org_id: int, *, interactive: bool = False) -> LumaClient:
+        """A single-attempt client (`max_retries=0`) whatever the pool's own setting.
+
+        Retrying inside an activity attempt would multiply Temporal's attempts by the
+        client's and could sleep a 60 s `Retry-After` inside a 30 s activity timeout; a
+        failure is raised at once and the activity's retry policy decides what comes next.
+        """
         async with self.sessions() as session:
             org = await get_org(session, org_id=org_id)
             if org is None:
                 raise OrgGone(org_id)
             key = self.keybox.decrypt(org.key_ciphertext)
-            return self.pool.client(key, budget_key=org.luma_calendar_id, interactive=interactive)
+            return self.pool.client(
+                key, budget_key=org.luma_calendar_id, interactive=interactive, max_retries=0
+            )
+
+
+def activity_failure(exc: LumaError) -> ApplicationError:
+    """The activity failure a Luma error becomes: final, or retried on Luma's terms.
+
+    A rejected key would otherwise make Temporal retry for hours (a retry storm against
+    Luma), and a request Luma refused is refused again. A 429 has already been recorded in
+    the shared budget by the client; `next_retry_delay` makes Temporal wait exactly what Luma
+    asked instead of its own backoff.
+    """
+    if isinstance(exc, InvalidKeyError):
+        return ApplicationError(exc.user_message, type="InvalidKey", non_retryable=True)
+    if isinstance(exc, NotFoundError):
+        return ApplicationError(exc.user_message, type="NotFound", non_retryable=True)
+    if isinstance(exc, BadRequestError):
+        return ApplicationError(exc.user_message, type="BadRequest", non_retryable=True)
+    if isinstance(exc, RateLimitedError):
+        delay = timedelta(seconds=exc.retry_after) if exc.retry_after > 0 else None
+        return ApplicationError(str(exc), type="RateLimited", next_retry_delay=delay)
+    if isinstance(exc, LumaUnavailableError):
+        return ApplicationError(str(exc), type="LumaUnavailable")
+    return ApplicationError(str(exc), type=type(exc).__name__)
+
+
+def only_this_call(failure: ApplicationError) -> bool:
+    """Whether a mapped Luma failure concerns only the call that met it (a 5xx, a timeout,
+    a dropped connection), so a batch may finish its other calls and leave this one to
+    Temporal's retry. A rejected key, a refused request or a 429 (the whole calendar must
+    wait) concern every call of the batch."""
+    return not failure.non_retryable and failure.type == "LumaUnavailable"
 
 
 @contextmanager
 def luma_failures_are_final() -> Iterator[None]:
-    """Turn Luma errors that retrying cannot fix into non-retryable activity failures.
-
-    A rejected key would otherwise make Temporal retry forever (a retry storm against Luma);
-    transient errors (5xx, timeouts, 429) propagate as they are and are retried with backoff.
-    """
+    """`activity_failure` at the call site, for code that must see the mapped failure
+    before the activity ends; the worker's interceptor maps whatever escapes anyway."""
     try:
         yield
-    except InvalidKeyError as exc:
-        raise ApplicationError(exc.user_message, type="InvalidKey", non_retryable=True) from None
-    except NotFoundError as exc:
-        raise ApplicationError(exc.user_message, type="NotFound", non_retryable=True) from None
+    except LumaError as exc:
+        raise activity_failure(exc) from None
+
+
+class LumaFailureInterceptor(Interceptor):
+    """Maps a `LumaError` escaping any activity with `activity_failure`, so no activity has
+    to remember to (`worker.build_worker` installs it)."""
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        return _LumaFailures(next)
+
+
+class _LumaFailures(ActivityInboundInterceptor):
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        try:
+            return await self.next.execute_activity(input)
+        except LumaError as exc:
+            raise activity_failure(exc) from None

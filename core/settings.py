@@ -17,15 +17,14 @@ from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from core import defaults
+
 DATA_DIR = Path("data")
 DEV_KEY_FILE = DATA_DIR / "dev-encryption.key"
 KEY_HELP = (
     "Generate one with: python -c 'from cryptography.fernet import Fernet; "
     "print(Fernet.generate_key().decode())' and set ENCRYPTION_KEYS to it."
 )
-
-VIP_TAG_POINTS = {"vip": 100, "speaker": 50, "sponsor": 50, "press": 30}
-VIP_SENIORITY_POINTS = {"c_suite": 40, "founder": 40, "owner": 40, "vp": 30, "director": 20}
 
 
 class Environment(StrEnum):
@@ -44,7 +43,11 @@ class ConfigError(ValueError):
 
 
 class Settings(BaseSettings):
-    """Every setting, with the default that makes the embedded demo work untouched."""
+    """Every setting, with the default that makes the embedded demo work untouched.
+
+    Defaults that other code also needs (workflow inputs, Luma's limits) come from
+    `core.defaults`, so that each is written once.
+    """
 
     # An empty value (`SMTP_USER=` as in .env.example) means unset, not an empty string.
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_ignore_empty=True)
@@ -61,19 +64,20 @@ class Settings(BaseSettings):
     gemini_timeout_seconds: float = Field(4.0, gt=0)
     gemini_daily_quota: int = Field(200, ge=0)  # questions per org per day
 
-    luma_api_url: str = "https://public-api.luma.com"
+    luma_api_url: str = defaults.LUMA_API_URL
     luma_legacy_paths: bool = False
-    luma_rate_limit: int = Field(200, ge=1)  # requests per window per calendar key
-    luma_rate_window_seconds: float = Field(60.0, gt=0)
-    luma_timeout_seconds: float = Field(20.0, gt=0)
+    # requests per window per calendar key
+    luma_rate_limit: int = Field(defaults.LUMA_RATE_LIMIT, ge=1)
+    luma_rate_window_seconds: float = Field(defaults.LUMA_RATE_WINDOW_SECONDS, gt=0)
+    luma_timeout_seconds: float = Field(defaults.LUMA_TIMEOUT_SECONDS, gt=0)
 
     database_url: str = f"sqlite+aiosqlite:///./{DATA_DIR}/lumabot.db"
     encryption_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
 
     temporal_address: str = "127.0.0.1:7233"
-    temporal_namespace: str = "default"
-    temporal_task_queue: str = "lumabot"
-    temporal_ui_url: str = "http://127.0.0.1:8233"
+    temporal_namespace: str = defaults.TEMPORAL_NAMESPACE
+    temporal_task_queue: str = defaults.TEMPORAL_TASK_QUEUE
+    temporal_ui_url: str = defaults.TEMPORAL_UI_URL
 
     # Where people reach the control API: the /web portal's sign-in links, Stripe's return
     # pages and the unsubscribe links in follow-up emails all point here.
@@ -98,34 +102,45 @@ class Settings(BaseSettings):
     smtp_starttls: bool = True
     sendgrid_api_key: SecretStr | None = None
     sendgrid_api_url: str = "https://api.sendgrid.com"
-    followup_batch_size: int = Field(50, ge=1, le=1000)
+    followup_batch_size: int = Field(defaults.FOLLOWUP_BATCH_SIZE, ge=1, le=1000)
 
-    sync_interval_minutes: int = Field(15, ge=1)
-    summary_delay_minutes: int = Field(120, ge=0)
-    bulk_batch_size: int = Field(100, ge=1, le=1000)
-    bulk_concurrency: int = Field(8, ge=1, le=64)
-    heartbeat_timeout_seconds: float = Field(30.0, gt=0)
+    sync_interval_minutes: int = Field(defaults.SYNC_INTERVAL_MINUTES, ge=1)
+    summary_delay_minutes: int = Field(defaults.SUMMARY_DELAY_MINUTES, ge=0)
+    bulk_batch_size: int = Field(defaults.BULK_BATCH_SIZE, ge=1, le=1000)
+    bulk_concurrency: int = Field(defaults.BULK_CONCURRENCY, ge=1, le=64)
+    heartbeat_timeout_seconds: float = Field(defaults.HEARTBEAT_TIMEOUT_SECONDS, gt=0)
 
     # Enrichment (intel.enrichment): each org enables it with its own provider key (/enrich).
-    enrichment_pdl_url: str = "https://api.peopledatalabs.com"
-    enrichment_apollo_url: str = "https://api.apollo.io"
-    enrichment_ttl_days: float = Field(30.0, gt=0)  # a cached answer is reused this long
-    enrichment_concurrency: int = Field(4, ge=1, le=32)  # lookups in flight per run
-    enrichment_max_wait_seconds: float = Field(30.0, ge=0)  # longer 429 waits: retry later
-    enrichment_interval_hours: float = Field(24.0, gt=0)  # the per-org schedule
+    enrichment_pdl_url: str = defaults.ENRICHMENT_PDL_URL
+    enrichment_apollo_url: str = defaults.ENRICHMENT_APOLLO_URL
+    # a cached answer is reused this long
+    enrichment_ttl_days: float = Field(defaults.ENRICHMENT_TTL_DAYS, gt=0)
+    # lookups in flight per run
+    enrichment_concurrency: int = Field(defaults.ENRICHMENT_CONCURRENCY, ge=1, le=32)
+    # longer 429 waits: retry later
+    enrichment_max_wait_seconds: float = Field(defaults.ENRICHMENT_MAX_WAIT_SECONDS, ge=0)
+    # one provider request
+    enrichment_timeout_seconds: float = Field(defaults.ENRICHMENT_TIMEOUT_SECONDS, gt=0)
+    # the per-org schedule
+    enrichment_interval_hours: float = Field(defaults.ENRICHMENT_INTERVAL_HOURS, gt=0)
 
     # Guest intelligence (intel.vip): who counts as a repeat guest and how VIPs are scored.
-    repeat_min_events: int = Field(2, ge=2)  # registrations that make a repeat guest
-    vip_threshold: int = Field(50, ge=1)  # a score at least this makes a VIP
-    vip_points_per_attended: int = Field(10, ge=0)
-    vip_attended_cap: int = Field(5, ge=1)  # attendances counted at most
-    vip_attendance_rate: float = Field(0.8, gt=0, le=1)  # show-up rate that earns points
-    vip_attendance_rate_points: int = Field(15, ge=0)
-    vip_attendance_rate_min_events: int = Field(3, ge=1)  # past approvals before the rate counts
-    vip_tag_points: dict[str, int] = Field(default_factory=lambda: dict(VIP_TAG_POINTS))
+    # registrations that make a repeat guest
+    repeat_min_events: int = Field(defaults.REPEAT_MIN_EVENTS, ge=2)
+    vip_threshold: int = Field(defaults.VIP_THRESHOLD, ge=1)  # a score at least this is a VIP
+    vip_points_per_attended: int = Field(defaults.VIP_POINTS_PER_ATTENDED, ge=0)
+    vip_attended_cap: int = Field(defaults.VIP_ATTENDED_CAP, ge=1)  # attendances counted at most
+    # show-up rate that earns points
+    vip_attendance_rate: float = Field(defaults.VIP_ATTENDANCE_RATE, gt=0, le=1)
+    vip_attendance_rate_points: int = Field(defaults.VIP_ATTENDANCE_RATE_POINTS, ge=0)
+    # past approvals before the rate counts
+    vip_attendance_rate_min_events: int = Field(defaults.VIP_ATTENDANCE_RATE_MIN_EVENTS, ge=1)
+    vip_tag_points: dict[str, int] = Field(default_factory=lambda: dict(defaults.VIP_TAG_POINTS))
     vip_companies: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    vip_company_points: int = Field(30, ge=0)
-    vip_seniority_points: dict[str, int] = Field(default_factory=lambda: dict(VIP_SENIORITY_POINTS))
+    vip_company_points: int = Field(defaults.VIP_COMPANY_POINTS, ge=0)
+    vip_seniority_points: dict[str, int] = Field(
+        default_factory=lambda: dict(defaults.VIP_SENIORITY_POINTS)
+    )
 
     @field_validator("encryption_keys", "vip_companies", mode="before")
     @classmethod

@@ -10,9 +10,9 @@ changes every answer at once.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from core.settings import VIP_SENIORITY_POINTS, VIP_TAG_POINTS, Settings
+from core.settings import Settings
 
 
 def _slug(value: str) -> str:
@@ -21,19 +21,20 @@ def _slug(value: str) -> str:
 
 @dataclass(frozen=True)
 class VipRules:
-    """The scoring rules (defaults as in `Settings`); `from_settings` reads the configured ones."""
+    """The scoring rules, built by `from_settings`: the numbers live once, in `Settings`
+    (whose defaults are `core.defaults`), so no field here has a default of its own."""
 
-    threshold: int = 50
-    points_per_attended: int = 10
-    attended_cap: int = 5
-    attendance_rate: float = 0.8
-    attendance_rate_points: int = 15
-    attendance_rate_min_events: int = 3
-    tag_points: Mapping[str, int] = field(default_factory=lambda: dict(VIP_TAG_POINTS))
-    companies: frozenset[str] = frozenset()
-    company_points: int = 30
-    seniority_points: Mapping[str, int] = field(default_factory=lambda: dict(VIP_SENIORITY_POINTS))
-    repeat_min_events: int = 2
+    threshold: int
+    points_per_attended: int
+    attended_cap: int
+    attendance_rate: float
+    attendance_rate_points: int
+    attendance_rate_min_events: int
+    tag_points: Mapping[str, int]
+    companies: frozenset[str]
+    company_points: int
+    seniority_points: Mapping[str, int]
+    repeat_min_events: int
 
     @classmethod
     def from_settings(cls, settings: Settings) -> VipRules:

@@ -1,10 +1,16 @@
 """The Luma API client: one connection pool per process, one light client per API key.
 
 Every attempt at a request first takes a slot from the shared `RateBudget` (when there is
-one), so retries are counted like first tries. Failures are sorted once, here: 5xx, timeouts
-and dropped connections are retried with exponential backoff and jitter; a 429 is recorded
-in the budget (so every process backs off) and retried after `Retry-After`; anything else is
-the caller's problem and raised at once as a `LumaError`.
+one), so retries are counted like first tries. Failures are sorted once, here: a 429 is
+always recorded in the budget (so every process backs off) and raised as `RateLimitedError`
+with Luma's `Retry-After`; 5xx, timeouts and dropped connections become
+`LumaUnavailableError`; anything else is the caller's problem.
+
+Whether the client itself retries is chosen per client (`max_retries`): a person waiting on
+the bot or the portal gets a few quick retries that hide a blip, while Temporal activities
+get single-attempt clients (see `activities.luma_access.LumaAccess`), because Temporal's retry
+policy already retries them and a retry loop inside an activity attempt would multiply the
+attempts and sleep through the activity's timeout.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel
 
+from core.defaults import LUMA_TIMEOUT_SECONDS
 from core.logs import redact, secrets
 from luma.emails import normalize_email
 from luma.errors import (
@@ -41,12 +48,19 @@ PAGE_LIMIT = 100
 MAX_MESSAGE = 200
 DEFAULT_RETRY_AFTER = 60.0
 MAX_BACKOFF = 30.0
+# Retries for callers a person waits on (the bot's key check and lookups, the portal): enough
+# to hide a dropped connection, few enough that an outage is reported while they still wait.
+INTERACTIVE_RETRIES = 3
 
 M = TypeVar("M", bound=BaseModel)
 
 
 class LumaPool:
-    """Owns the process's single HTTP connection pool and hands out per-key clients."""
+    """Owns the process's single HTTP connection pool and hands out per-key clients.
+
+    `max_retries` is the retry count of the clients it hands out unless `client()` is told
+    otherwise; the default suits interactive callers (`INTERACTIVE_RETRIES`).
+    """
 
     def __init__(
         self,
@@ -54,8 +68,8 @@ class LumaPool:
         *,
         legacy_paths: bool = False,
         budget: RateBudget | None = None,
-        timeout: float = 20.0,
-        max_retries: int = 3,
+        timeout: float = LUMA_TIMEOUT_SECONDS,
+        max_retries: int = INTERACTIVE_RETRIES,
         backoff_base: float = 0.5,
         max_connections: int = 50,
     ) -> None:
@@ -70,13 +84,24 @@ class LumaPool:
             headers={"accept": "application/json"},
         )
 
-    def client(self, api_key: str, *, budget_key: str, interactive: bool = False) -> LumaClient:
+    def client(
+        self,
+        api_key: str,
+        *,
+        budget_key: str,
+        interactive: bool = False,
+        max_retries: int | None = None,
+    ) -> LumaClient:
         """A client for one key; `budget_key` names the calendar whose budget it spends.
 
         `interactive` marks calls a person is waiting for (the bot's lookups): they may use
-        the share of the budget that bulk work leaves free.
+        the share of the budget that bulk work leaves free. `max_retries` overrides the
+        pool's retry count (0: one attempt, the caller retries, as Temporal does).
         """
-        return LumaClient(self, api_key, budget_key=budget_key, interactive=interactive)
+        retries = self.max_retries if max_retries is None else max_retries
+        return LumaClient(
+            self, api_key, budget_key=budget_key, interactive=interactive, max_retries=retries
+        )
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -114,7 +139,17 @@ class LumaPool:
 class LumaClient:
     """Typed calls to Luma with one API key; cheap to create, shares the pool's connections."""
 
-    def __init__(self, pool: LumaPool, api_key: str, *, budget_key: str, interactive: bool) -> None:
+    def __init__(
+        self,
+        pool: LumaPool,
+        api_key: str,
+        *,
+        budget_key: str,
+        interactive: bool,
+        max_retries: int = INTERACTIVE_RETRIES,
+    ) -> None:
+        if max_retries < 0:
+            raise ValueError("max_retries cannot be negative")
         if not api_key:
             raise InvalidKeyError("empty API key")
         secrets.add(api_key)
@@ -123,6 +158,7 @@ class LumaClient:
         self._paths = pool.paths
         self.budget_key = budget_key
         self.interactive = interactive
+        self.max_retries = max_retries
 
     def __repr__(self) -> str:
         return (
@@ -339,7 +375,8 @@ class LumaClient:
         admitted: Awaitable[None] | None = None,
         sent: asyncio.Event | None = None,
     ) -> Any:
-        """Send one request with budget and retries; return the decoded JSON body.
+        """Send one request with budget and up to `max_retries` retries; return the decoded
+        JSON body.
 
         `admitted` is a budget slot already being taken for the first attempt; `sent` is set
         once a request is fully written.
@@ -372,7 +409,7 @@ class LumaClient:
                     delay = self._backoff(attempt)
                 else:
                     raise failure
-            if attempt == pool.max_retries:
+            if attempt >= self.max_retries:
                 raise failure
             log.warning(
                 "Luma %s %s failed (%s), retry %d/%d in %.2f s",
@@ -380,7 +417,7 @@ class LumaClient:
                 path,
                 failure,
                 attempt + 1,
-                pool.max_retries,
+                self.max_retries,
                 delay,
             )
             await asyncio.sleep(delay)

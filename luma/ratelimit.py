@@ -13,7 +13,9 @@ import math
 from dataclasses import dataclass
 from typing import Protocol
 
-CALENDAR_KEY_LIMIT = 200
+from core.defaults import LUMA_RATE_LIMIT, LUMA_RATE_WINDOW_SECONDS
+
+CALENDAR_KEY_LIMIT = LUMA_RATE_LIMIT
 ORGANIZATION_KEY_LIMIT = 500
 
 
@@ -43,7 +45,7 @@ class BudgetPolicy:
     """
 
     limit: int = CALENDAR_KEY_LIMIT
-    window: float = 60.0
+    window: float = LUMA_RATE_WINDOW_SECONDS
     margin: float = 2.0
     interactive_reserve: float = 0.1
     burst: float = 0.1

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TypedDict
 
 from temporalio.common import RetryPolicy
 
-# Luma outages get retried patiently with backoff; deliberate failures (a rejected key,
-# a missing event) are raised non-retryable by the activities and end the job at once.
+# The only retries of Luma calls made by activities (their clients make one attempt each,
+# see activities.luma_access): outages are retried patiently with backoff; a 429 comes back
+# after Luma's Retry-After, which the activity failure's `next_retry_delay` puts in place of
+# this backoff; deliberate failures (a rejected key, a missing event) are raised
+# non-retryable and end the job at once.
 LUMA_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
@@ -16,3 +20,11 @@ LUMA_RETRY = RetryPolicy(
 )
 QUICK = timedelta(seconds=30)
 LONG = timedelta(hours=2)
+
+
+class ActivityOptions(TypedDict, total=False):
+    """Options shared by several `execute_activity_method` calls, passed as `**options`."""
+
+    start_to_close_timeout: timedelta
+    heartbeat_timeout: timedelta
+    retry_policy: RetryPolicy

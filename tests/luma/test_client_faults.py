@@ -1,16 +1,26 @@
-"""Retries: transient faults are ridden out, refusals are not retried, 429s are waited out."""
+"""Retries: transient faults are ridden out, refusals are not retried, 429s are waited out;
+single-attempt clients (activities') leave retrying to Temporal."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pytest
 
+from activities.luma_access import activity_failure, only_this_call
 from luma.client import LumaPool
-from luma.errors import InvalidKeyError, LumaUnavailableError, NotFoundError, RateLimitedError
+from luma.errors import (
+    BadRequestError,
+    InvalidKeyError,
+    LumaUnavailableError,
+    NotFoundError,
+    RateLimitedError,
+)
 from standins.luma import CalendarHandle, RunningSimulator, SimulatorConfig, running_simulator
 
 
@@ -105,10 +115,11 @@ async def test_429_waits_for_retry_after_and_tells_the_budget(
         for _ in range(3):
             await luma.get_self()
         started = time.perf_counter()
-        await luma.get_self()  # refused once, then admitted after the block
+        async with asyncio.timeout(30):  # a hang guard; one refusal is asserted below
+            await luma.get_self()  # refused once, then admitted after the block
         waited = time.perf_counter() - started
 
-    assert 0.9 <= waited < 2.5
+    assert waited >= 0.9  # Retry-After: 1 s was honoured
     assert sim.state.rate_limited[calendar.id] == 1
     assert budget.penalties == [(calendar.id, 1.0)]
     assert budget.acquired == [(calendar.id, True)] * 5
@@ -125,3 +136,47 @@ async def test_429_beyond_the_retry_limit_raises_rate_limited(
             await luma.get_self()
     assert caught.value.retry_after == 30.0
     assert "try again in a minute" in caught.value.user_message
+
+
+async def test_a_single_attempt_client_fails_at_once_but_still_tells_the_budget(
+    sim: RunningSimulator, calendar: CalendarHandle
+) -> None:
+    """What activities get (`LumaAccess` asks for `max_retries=0` from a retrying pool)."""
+    budget = RecordingBudget()
+    async with LumaPool(sim.base_url, budget=budget, max_retries=5, backoff_base=0.001) as pool:
+        luma = pool.client(calendar.api_key, budget_key=calendar.id, max_retries=0)
+        sim.state.configure(error_rate=1.0)
+        with pytest.raises(LumaUnavailableError):
+            await luma.get_self()
+        assert sim.state.requests[calendar.id] == 1
+
+        sim.state.configure(error_rate=0.0, rate_limit=1, rate_block_seconds=7.0)
+        await luma.get_self()
+        started = time.perf_counter()
+        with pytest.raises(RateLimitedError) as caught:
+            await luma.get_self()
+        assert time.perf_counter() - started < 1.0  # no sleeping through Retry-After
+    assert sim.state.requests[calendar.id] == 3
+    assert caught.value.retry_after == 7.0
+    assert budget.penalties == [(calendar.id, 7.0)]
+    assert pool.client(calendar.api_key, budget_key=calendar.id).max_retries == 5
+
+
+def test_luma_failures_map_to_activity_failures() -> None:
+    """Final where retrying cannot help; a 429 paced by Luma; outages left to the policy."""
+    rejected = activity_failure(InvalidKeyError("GET /v1/user/get-self → 401", status=401))
+    assert (rejected.type, rejected.non_retryable) == ("InvalidKey", True)
+    assert activity_failure(NotFoundError("x", status=404)).non_retryable
+    assert activity_failure(BadRequestError("bad", status=400)).non_retryable
+    limited = activity_failure(RateLimitedError(12.0))
+    assert (limited.type, limited.non_retryable) == ("RateLimited", False)
+    assert limited.next_retry_delay == timedelta(seconds=12)
+    assert activity_failure(RateLimitedError(0.0)).next_retry_delay is None
+    down = activity_failure(LumaUnavailableError("GET /v1/event/get → 503", status=503))
+    assert (down.type, down.non_retryable, down.next_retry_delay) == (
+        "LumaUnavailable",
+        False,
+        None,
+    )
+    assert only_this_call(down) and not only_this_call(limited)
+    assert not only_this_call(rejected)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from catalog.guest_filter import GuestFilter
+from core import defaults
 
 
 @dataclass
@@ -15,7 +16,7 @@ class ResolveInput:
     event_id: str
     filter: GuestFilter
     cursor: str | None = None
-    max_pages: int = 10
+    max_pages: int = defaults.BULK_PAGES_PER_RESOLVE
 
 
 @dataclass
@@ -91,10 +92,12 @@ class BulkStatusInput:
     requested_by: int | None = None
     chat_id: int | None = None
     event_name: str = ""
-    batch_size: int = 100
-    concurrency: int = 8
-    pages_per_resolve: int = 10
-    heartbeat_timeout_seconds: float = 30.0
+    # Tunables: the starter fills most from `Settings`; the defaults (`core.defaults`) also
+    # decode histories written before a field existed.
+    batch_size: int = defaults.BULK_BATCH_SIZE
+    concurrency: int = defaults.BULK_CONCURRENCY
+    pages_per_resolve: int = defaults.BULK_PAGES_PER_RESOLVE
+    heartbeat_timeout_seconds: float = defaults.HEARTBEAT_TIMEOUT_SECONDS
     carried: BulkCounters = field(default_factory=BulkCounters)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core import defaults
+
 
 @dataclass
 class EnrichOrgRef:
@@ -20,7 +22,7 @@ class EnrichPlan:
 class EnrichBatch:
     org_id: int
     after: str = ""  # the last person (normalized email) of the previous batch
-    limit: int = 100
+    limit: int = defaults.ENRICHMENT_BATCH_SIZE
 
 
 @dataclass
@@ -37,8 +39,8 @@ class EnrichBatchResult:
 class EnrichInput:
     org_id: int
     chat_id: int | None = None  # who to tell when done
-    batch_size: int = 100
-    heartbeat_timeout_seconds: float = 60.0
+    batch_size: int = defaults.ENRICHMENT_BATCH_SIZE
+    heartbeat_timeout_seconds: float = defaults.ENRICHMENT_HEARTBEAT_TIMEOUT_SECONDS
     # Carried over continue-as-new:
     after: str = ""
     people: int = 0

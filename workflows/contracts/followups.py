@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from core import defaults
+
 BATCHES_PER_RUN = 200  # then continue-as-new
 
 
@@ -26,7 +28,7 @@ class FollowupBatch:
     subject: str
     body: str
     event_name: str
-    batch_size: int = 50
+    batch_size: int = defaults.FOLLOWUP_BATCH_SIZE
 
 
 @dataclass
@@ -53,8 +55,9 @@ class FollowupInput:
     body: str
     chat_id: int | None = None
     requested_by: int | None = None
-    batch_size: int = 50
-    heartbeat_timeout_seconds: float = 30.0
+    # The starter fills these from `Settings`; the defaults decode histories that predate them.
+    batch_size: int = defaults.FOLLOWUP_BATCH_SIZE
+    heartbeat_timeout_seconds: float = defaults.HEARTBEAT_TIMEOUT_SECONDS
     batches_per_run: int = BATCHES_PER_RUN
     resolved: bool = False  # carried over continue-as-new
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from core import defaults
+
 
 @dataclass
 class EventRef:
@@ -35,7 +37,7 @@ class Recipients:
 class SummaryInput:
     org_id: int
     event_id: str
-    delay_minutes: int = 120
+    delay_minutes: int = defaults.SUMMARY_DELAY_MINUTES
 
 
 @dataclass

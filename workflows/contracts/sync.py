@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from core import defaults
+
 
 @dataclass
 class OrgRef:
@@ -53,8 +55,9 @@ class GuestRef:
 @dataclass
 class SyncInput:
     org_id: int
-    summary_delay_minutes: int = 120
-    heartbeat_timeout_seconds: float = 30.0
+    # The starter fills these from `Settings`; the defaults decode histories that predate them.
+    summary_delay_minutes: int = defaults.SUMMARY_DELAY_MINUTES
+    heartbeat_timeout_seconds: float = defaults.HEARTBEAT_TIMEOUT_SECONDS
     event_ids: list[str] = field(default_factory=list)  # only these events' guests
     interactive: bool = False  # a person waits for it (see luma.ratelimit.BudgetPolicy)
 

@@ -1,0 +1,69 @@
+"""The default values that more than one place needs, written once.
+
+`core.settings.Settings` takes these field defaults from here (a setting whose default no
+other code needs keeps it in place), and so do the few places that must keep a default of
+their own:
+
+- the workflow input dataclasses (`workflows.contracts`): Temporal decodes them by field name
+  from histories that may predate a field, so a field the starter always fills still needs a
+  default to decode old runs;
+- constructors used without settings (`luma.LumaPool`, `luma.BudgetPolicy`).
+
+Everything else reads the configured value from `Settings` (config classes through their
+`from_settings`), so changing a number here changes it everywhere and nothing can drift. This
+module imports nothing, so that any layer may use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+# -- Luma ------------------------------------------------------------------------------------
+LUMA_API_URL = "https://public-api.luma.com"
+LUMA_RATE_LIMIT = 200  # requests per window for a calendar key, as Luma documents
+LUMA_RATE_WINDOW_SECONDS = 60.0
+LUMA_TIMEOUT_SECONDS = 20.0
+
+# -- Temporal --------------------------------------------------------------------------------
+TEMPORAL_NAMESPACE = "default"
+TEMPORAL_TASK_QUEUE = "lumabot"
+TEMPORAL_UI_URL = "http://127.0.0.1:8233"
+
+# -- Automations (Temporal jobs) -------------------------------------------------------------
+SYNC_INTERVAL_MINUTES = 15
+SUMMARY_DELAY_MINUTES = 120
+BULK_BATCH_SIZE = 100
+BULK_CONCURRENCY = 8
+BULK_PAGES_PER_RESOLVE = 10  # guest-list pages read by one resolve activity
+HEARTBEAT_TIMEOUT_SECONDS = 30.0
+FOLLOWUP_BATCH_SIZE = 50
+
+# -- Enrichment ------------------------------------------------------------------------------
+ENRICHMENT_PDL_URL = "https://api.peopledatalabs.com"
+ENRICHMENT_APOLLO_URL = "https://api.apollo.io"
+ENRICHMENT_TTL_DAYS = 30.0
+ENRICHMENT_CONCURRENCY = 4
+ENRICHMENT_MAX_WAIT_SECONDS = 30.0
+ENRICHMENT_TIMEOUT_SECONDS = 10.0
+ENRICHMENT_INTERVAL_HOURS = 24.0
+ENRICHMENT_BATCH_SIZE = 100  # people per enrichment activity
+# Longer than other jobs': one provider lookup may wait out a short Retry-After.
+ENRICHMENT_HEARTBEAT_TIMEOUT_SECONDS = 60.0
+
+# -- Guest intelligence (intel.vip) ----------------------------------------------------------
+REPEAT_MIN_EVENTS = 2
+VIP_THRESHOLD = 50
+VIP_POINTS_PER_ATTENDED = 10
+VIP_ATTENDED_CAP = 5
+VIP_ATTENDANCE_RATE = 0.8
+VIP_ATTENDANCE_RATE_POINTS = 15
+VIP_ATTENDANCE_RATE_MIN_EVENTS = 3
+VIP_COMPANY_POINTS = 30
+# Read-only: callers copy them (`dict(...)`) before keeping one of their own.
+VIP_TAG_POINTS: Mapping[str, int] = MappingProxyType(
+    {"vip": 100, "speaker": 50, "sponsor": 50, "press": 30}
+)
+VIP_SENIORITY_POINTS: Mapping[str, int] = MappingProxyType(
+    {"c_suite": 40, "founder": 40, "owner": 40, "vp": 30, "director": 20}
+)
