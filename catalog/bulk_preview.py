@@ -1,26 +1,27 @@
 """What a bulk status job would do, previewed from the cache before anyone confirms it.
 
-The bot and the control API both show this preview ("approve 120 pending guests?"). It uses
-the bulk workflow's own matcher (`activities.bulk.GuestFilter.matches`) on cached rows, so a
-preview and the job it announces can never disagree about who matches; only the freshness of
+The bot, the control API and the portal all show this preview ("approve 120 pending
+guests?"). It runs the job's own `GuestFilter` compiled to SQL (`catalog.guest_query`),
+which tests hold equal to the job's Python predicate (`GuestFilter.matches`) over the same
+guests, so a preview and the job it announces agree about who matches; only the freshness of
 the data differs (the job re-reads Luma).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import and_, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.guest_filter import GuestFilter
+from catalog.guest_query import prepare
+from intel.vip import VipRules
 from luma import LumaGuest, identity_key
+from luma.errors import InvalidEmailError
 from store.models import Guest
-from store.profiles import tagged_emails
 
 SAMPLE_SIZE = 10
-_STREAM_BATCH = 1000
 
 
 @dataclass
@@ -40,6 +41,7 @@ def as_luma_guest(guest: Guest) -> LumaGuest:
     return LumaGuest(
         id=guest.luma_guest_id,
         email=guest.email,
+        name=guest.name,
         approval_status=guest.approval_status,
         registration_answers=[
             {
@@ -53,14 +55,6 @@ def as_luma_guest(guest: Guest) -> LumaGuest:
     )
 
 
-def matches_cached(
-    guest: Guest, guest_filter: GuestFilter, tagged: Collection[str] = frozenset()
-) -> bool:
-    """True when the bulk job would pick this cached guest (`tagged`: people with the
-    filter's tags, as the job resolves them)."""
-    return guest_filter.matches(as_luma_guest(guest), tagged)
-
-
 async def preview_bulk(
     session: AsyncSession,
     *,
@@ -70,39 +64,57 @@ async def preview_bulk(
     guest_filter: GuestFilter,
     should_refund: bool | None = None,
     sample_size: int = SAMPLE_SIZE,
+    rules: VipRules,
 ) -> BulkPreview:
-    """Count the cached guests a job would touch; streams rows, so 50,000 guests are fine."""
-    statement = select(Guest).where(
-        Guest.org_id == org_id, Guest.luma_event_id == event_id, Guest.gone_at.is_(None)
+    """Count the cached guests a job would touch: three aggregate counts and one sample
+    query over the filter's own SQL, so 50,000 guests cost no more than a list page.
+
+    `rules` (the configured ones, `VipRules.from_settings`) score VIPs and set the repeat
+    threshold when the filter asks for them.
+    """
+    query = await prepare(
+        session,
+        org_id=org_id,
+        event_id=event_id,
+        guest_filter=guest_filter,
+        rules=rules,
     )
-    # Narrow in SQL with the cheap, exact parts; the shared matcher still has the last word.
-    if guest_filter.statuses:
-        statement = statement.where(Guest.approval_status.in_(guest_filter.statuses))
-    if guest_filter.domains:
-        domains = {domain.lower().lstrip("@") for domain in guest_filter.domains}
-        statement = statement.where(Guest.email_domain.in_(domains))
-    asked = {identity_key(raw): raw for raw in guest_filter.emails}  # one inbox, one entry
+    already = Guest.approval_status == target_status
+    refund_unknown = target_status == "declined" and should_refund is None
+    needs_choice = and_(~already, Guest.is_paid) if refund_unknown else false()
+    matched, in_target, refunds = (
+        await session.execute(
+            select(
+                func.count(),
+                func.count().filter(already),
+                func.count().filter(needs_choice),
+            ).where(*query.conditions())
+        )
+    ).one()
+    sample = await session.scalars(
+        query.statement().where(~already, ~needs_choice).order_by(Guest.id).limit(sample_size)
+    )
+    asked = {identity_key(raw): raw for raw in guest_filter.emails if _is_email(raw)}
+    seen: set[str] = set()
     if asked:
-        statement = statement.where(Guest.normalized_email.in_(list(asked)))
-    tagged = await tagged_emails(session, org_id=org_id, tags=guest_filter.tags)
-    if guest_filter.tags:
-        statement = statement.where(Guest.normalized_email.in_(list(tagged)))
-    preview, seen = BulkPreview(), set()
-    rows = await session.stream_scalars(
-        statement.order_by(Guest.id).execution_options(yield_per=_STREAM_BATCH)
+        seen = set(
+            await session.scalars(
+                select(Guest.normalized_email).where(*query.conditions()).distinct()
+            )
+        )
+    return BulkPreview(
+        matched=matched,
+        to_change=matched - in_target - refunds,
+        already=in_target,
+        needs_refund_choice=refunds,
+        unknown_emails=[raw for key, raw in asked.items() if key not in seen],
+        sample=list(sample),
     )
-    async for guest in rows:
-        if not matches_cached(guest, guest_filter, tagged):
-            continue
-        preview.matched += 1
-        seen.add(guest.normalized_email)
-        if guest.approval_status == target_status:
-            preview.already += 1
-        elif target_status == "declined" and guest.is_paid and should_refund is None:
-            preview.needs_refund_choice += 1
-        else:
-            preview.to_change += 1
-            if len(preview.sample) < sample_size:
-                preview.sample.append(guest)
-    preview.unknown_emails = [raw for key, raw in asked.items() if key not in seen]
-    return preview
+
+
+def _is_email(raw: str) -> bool:
+    try:
+        identity_key(raw)
+    except InvalidEmailError:
+        return False
+    return True

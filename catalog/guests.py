@@ -1,25 +1,20 @@
-"""Guest lists with filters and cursors, a person's history, and CSV export."""
+"""A person's history, and CSV export of guest lists (lists themselves: catalog.guest_query)."""
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
-import json
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, Literal
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from typing import Any
 
-from sqlalchemy import func, or_, select, tuple_
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from catalog.guest_query import GuestQuery, GuestSort, Sessions, guest_batches
 from intel.people import Insight, insights_for
 from intel.vip import VipRules
 from store.models import Event, Guest
 
-SortKey = Literal["name", "email", "registered_at", "status"]
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 CSV_COLUMNS = (
     "name",
     "email",
@@ -37,99 +32,7 @@ CSV_COLUMNS = (
     "vip_reasons",
     "repeat_count",
 )
-
-
-class BadCursor(ValueError):
-    """The cursor was not one we handed out."""
-
-
-@dataclass
-class GuestFilter:
-    status: str | None = None
-    domain: str | None = None
-    search: str | None = None
-    sort: SortKey = "name"
-    limit: int = 50
-
-
-@dataclass
-class GuestPage:
-    guests: list[Guest]
-    next_cursor: str | None
-    total: int
-
-
-def _sort_column(sort: SortKey) -> Any:
-    return {
-        "name": func.lower(Guest.name),
-        "email": Guest.email,
-        "registered_at": func.coalesce(Guest.registered_at, EPOCH),
-        "status": Guest.approval_status,
-    }[sort]
-
-
-def _encode(value: Any, guest_id: int) -> str:
-    if isinstance(value, datetime):
-        value = {"t": value.isoformat()}
-    return base64.urlsafe_b64encode(json.dumps([value, guest_id]).encode()).decode()
-
-
-def _decode(cursor: str) -> tuple[Any, int]:
-    try:
-        value, guest_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        if isinstance(value, dict):
-            value = datetime.fromisoformat(value["t"])
-        return value, int(guest_id)
-    except (ValueError, TypeError, KeyError) as exc:
-        raise BadCursor("this page cursor is not valid; start from the first page") from exc
-
-
-def _sort_value(guest: Guest, sort: SortKey) -> Any:
-    return {
-        "name": guest.name.lower(),
-        "email": guest.email,
-        "registered_at": guest.registered_at or EPOCH,
-        "status": guest.approval_status,
-    }[sort]
-
-
-def _filtered(org_id: int, event_id: str, query: GuestFilter) -> Any:
-    statement = select(Guest).where(
-        Guest.org_id == org_id, Guest.luma_event_id == event_id, Guest.gone_at.is_(None)
-    )
-    if query.status:
-        statement = statement.where(Guest.approval_status == query.status)
-    if query.domain:
-        statement = statement.where(Guest.email_domain == query.domain.lower().lstrip("@"))
-    if query.search:
-        pattern = f"%{query.search.strip().lower()}%"
-        statement = statement.where(
-            or_(func.lower(Guest.name).like(pattern), func.lower(Guest.email).like(pattern))
-        )
-    return statement
-
-
-async def guest_page(
-    session: AsyncSession,
-    *,
-    org_id: int,
-    event_id: str,
-    query: GuestFilter,
-    cursor: str | None = None,
-) -> GuestPage:
-    """One page in a stable order; the cursor is the last row's sort key (keyset paging)."""
-    base = _filtered(org_id, event_id, query)
-    total = await session.scalar(select(func.count()).select_from(base.subquery())) or 0
-    column = _sort_column(query.sort)
-    statement = base.order_by(column, Guest.id)
-    if cursor:
-        value, last_id = _decode(cursor)
-        statement = statement.where(tuple_(column, Guest.id) > tuple_(value, last_id))
-    rows = list((await session.scalars(statement.limit(query.limit + 1))).all())
-    more = len(rows) > query.limit
-    rows = rows[: query.limit]
-    following = _encode(_sort_value(rows[-1], query.sort), rows[-1].id) if more else None
-    return GuestPage(rows, following, total)
+CSV_BATCH = 1000  # rows per keyset batch while streaming an export
 
 
 async def person_history(
@@ -197,6 +100,23 @@ async def csv_page(
         session, org_id=org_id, emails=[guest.normalized_email for guest in guests], rules=rules
     )
     return csv_rows(guests, insights)
+
+
+async def csv_chunks(
+    sessions: Sessions,
+    query: GuestQuery,
+    *,
+    sort: GuestSort = GuestSort(),
+    rules: VipRules,
+    batch: int = CSV_BATCH,
+) -> AsyncIterator[str]:
+    """The export of a guest list: the header, then the rows of each keyset batch with their
+    profile columns, as CSV text. Memory stays flat at 50,000 guests; each batch is read on
+    a short session of its own (see `catalog.guest_query.guest_batches`)."""
+    yield csv_header()
+    async for guests in guest_batches(sessions, query, sort=sort, size=batch):
+        async with sessions() as session:
+            yield await csv_page(session, org_id=query.org_id, guests=guests, rules=rules)
 
 
 def _csv_lines(rows: Iterable[Sequence[Any]]) -> str:

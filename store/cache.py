@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.db import upsert_insert
+from store.db import rowcount, upsert_insert
 from store.models import Event, Guest, utcnow
 
 EVENT_UPDATABLE = ("name", "start_at", "end_at", "timezone", "city", "country", "url", "capacity")
@@ -42,7 +42,7 @@ async def _upsert(
 ) -> None:
     if not rows:
         return
-    statement = upsert_insert(session.bind.dialect.name, table).values(rows)
+    statement = upsert_insert(session.get_bind().dialect.name, table).values(rows)
     refreshed = {name: statement.excluded[name] for name in (*updatable, "raw") if name in rows[0]}
     refreshed.update(fetched_at=statement.excluded.fetched_at, gone_at=None)
     await session.execute(statement.on_conflict_do_update(index_elements=keys, set_=refreshed))
@@ -89,10 +89,10 @@ async def mark_guests_gone(
         )
         .values(gone_at=utcnow())
     )
-    return result.rowcount or 0
+    return rowcount(result) or 0
 
 
-def _live_guests(org_id: int) -> Select[tuple[Guest]]:
+def _live_guests(org_id: int) -> Select[Guest]:
     return select(Guest).where(Guest.org_id == org_id, Guest.gone_at.is_(None))
 
 
@@ -117,23 +117,11 @@ async def get_event(session: AsyncSession, *, org_id: int, luma_event_id: str) -
     )
 
 
-async def list_guests(
-    session: AsyncSession,
-    *,
-    org_id: int,
-    luma_event_id: str,
-    status: str | None = None,
-    domain: str | None = None,
-    limit: int | None = None,
-    offset: int = 0,
-) -> Sequence[Guest]:
+async def list_guests(session: AsyncSession, *, org_id: int, luma_event_id: str) -> Sequence[Guest]:
+    """Every live guest of one event (for whole-event figures; filtered lists, pages and
+    exports go through `catalog.guest_query`, the one guest filter)."""
     query = _live_guests(org_id).where(Guest.luma_event_id == luma_event_id)
-    if status is not None:
-        query = query.where(Guest.approval_status == status)
-    if domain is not None:
-        query = query.where(Guest.email_domain == domain.lower().lstrip("@"))
-    query = query.order_by(Guest.name, Guest.id).offset(offset).limit(limit)
-    return (await session.scalars(query)).all()
+    return (await session.scalars(query.order_by(Guest.name, Guest.id))).all()
 
 
 async def count_by_status(
