@@ -25,14 +25,16 @@ from activities.digest import DigestActivities
 from activities.enrichment import EnrichActivities, EnrichmentConfig
 from activities.followups import FollowupActivities
 from activities.guest_status import GuestStatusActivities
-from activities.luma_access import LumaAccess
+from activities.luma_access import LumaAccess, LumaFailureInterceptor
 from activities.notify import NotifyActivities
 from activities.summary import SummaryActivities
 from activities.sync import SyncActivities
 from bot.factory import create_bot
-from core.settings import Settings
+from core.settings import Settings, get_settings
+from intel.vip import VipRules
 from luma import BudgetPolicy, LumaPool
 from mailer import MailSetup, mail_setup
+from services.automations import register_search_attributes
 from store.crypto import KeyBox
 from store.db import create_engine, session_factory
 from store.rate_budget import DatabaseRateBudget
@@ -41,7 +43,6 @@ from workflows.digest import DailyDigestWorkflow
 from workflows.enrichment import EnrichOrgWorkflow
 from workflows.followups import FollowupWorkflow
 from workflows.guest_status import SetGuestStatusWorkflow
-from workflows.starter import register_search_attributes
 from workflows.summary import PostEventSummaryWorkflow
 from workflows.sync import RefreshGuestWorkflow, SyncOrgWorkflow
 
@@ -65,12 +66,18 @@ class WorkerClients:
     luma: LumaAccess
     bot: Bot | None
     mail: MailSetup | None = None  # follow-up emails; None when MAIL_BACKEND is off
-    enrichment: EnrichmentConfig = field(default_factory=EnrichmentConfig)
+    # The configured one (tests build WorkerClients without it); `worker_clients` passes its own.
+    enrichment: EnrichmentConfig = field(
+        default_factory=lambda: EnrichmentConfig.from_settings(get_settings())
+    )
+    vip_rules: VipRules = field(  # the bulk job's VIP filter; the configured rules
+        default_factory=lambda: VipRules.from_settings(get_settings())
+    )
 
 
 def activities_for(clients: WorkerClients) -> list[Any]:
     """Bound activity methods, each class holding the clients it needs."""
-    bulk = BulkActivities(clients.luma)
+    bulk = BulkActivities(clients.luma, clients.vip_rules)
     sync = SyncActivities(clients.luma)
     summary = SummaryActivities(clients.luma)
     digest = DigestActivities(clients.sessions)
@@ -104,7 +111,11 @@ def activities_for(clients: WorkerClients) -> list[Any]:
 
 @asynccontextmanager
 async def worker_clients(settings: Settings) -> AsyncIterator[WorkerClients]:
-    """The process's clients, closed in reverse order on the way out."""
+    """The process's clients, closed in reverse order on the way out.
+
+    The pool's own retry count does not matter here: `LumaAccess` hands activities
+    single-attempt clients, and Temporal's retry policy retries them.
+    """
     engine = create_engine(settings.database_url)
     sessions = session_factory(engine)
     budget = DatabaseRateBudget(
@@ -130,6 +141,7 @@ async def worker_clients(settings: Settings) -> AsyncIterator[WorkerClients]:
             bot,
             mail,
             enrichment=EnrichmentConfig.from_settings(settings),
+            vip_rules=VipRules.from_settings(settings),
         )
     finally:
         if mail is not None:
@@ -147,6 +159,8 @@ def build_worker(client: Client, task_queue: str, clients: WorkerClients) -> Wor
         workflows=list(WORKFLOWS),
         activities=activities_for(clients),
         graceful_shutdown_timeout=timedelta(seconds=10),
+        # Luma errors become final or Luma-paced activity failures (Temporal owns retries).
+        interceptors=[LumaFailureInterceptor()],
     )
 
 

@@ -9,14 +9,26 @@ flight at the crash are repeated, and those change nothing).
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.heartbeat import heartbeating
-from activities.luma_access import LumaAccess, luma_failures_are_final
-from luma import BadRequestError, LumaGuest, NotFoundError, identity_key, normalize_email
+from activities.luma_access import LumaAccess, luma_failures_are_final, only_this_call
+from catalog.guest_filter import People, person_key
+from catalog.guest_query import people_for
+from intel.vip import VipRules
+from luma import (
+    BadRequestError,
+    LumaClient,
+    LumaGuest,
+    NotFoundError,
+    identity_key,
+    normalize_email,
+)
 from luma.errors import InvalidEmailError
 from store import audit
 from store.db import upsert_insert
@@ -38,14 +50,17 @@ FAILURE_SAMPLE = 20
 class BulkActivities:
     """The I/O of the bulk status workflow."""
 
-    def __init__(self, luma: LumaAccess) -> None:
+    def __init__(self, luma: LumaAccess, vip_rules: VipRules) -> None:
         self.luma = luma
         self.sessions = luma.sessions
+        self.vip_rules = vip_rules
 
     @activity.defn
     async def resolve_bulk_targets(self, job: ResolveInput) -> ResolveResult:
         """Read up to `max_pages` of the guest list fresh from Luma into the job's snapshot."""
         client = await self.luma.client(job.org_id)
+        # Built once per call, never per guest: a 2,000-email filter is normalized once.
+        matcher = job.filter.compiled
         tagged: set[str] = set()
         if job.filter.tags:  # read once per call: who is tagged now, in this org only
             async with self.sessions() as session:
@@ -57,7 +72,8 @@ class BulkActivities:
                     page = await client.list_guests_page(
                         job.event_id, status=job.filter.server_status(), cursor=cursor
                     )
-                matched = [g for g in page.entries if job.filter.matches(g, tagged)]
+                people = await self._people(job, page.entries, tagged)
+                matched = [g for g in page.entries if matcher.matches(g, people)]
                 await self._add_items(job, matched)
                 cursor, has_more = page.next_cursor, page.has_more and bool(page.next_cursor)
                 progress.value = cursor
@@ -65,6 +81,20 @@ class BulkActivities:
                     await self._add_unmatched_emails(job)
                     break
         return ResolveResult(await self._count(job.job_id), cursor, has_more)
+
+    async def _people(self, job: ResolveInput, guests: list[LumaGuest], tagged: set[str]) -> People:
+        """Tags, VIPs and repeat guests among a page's people, when the filter asks."""
+        if not (job.filter.vip or job.filter.repeat):
+            return People(tagged=frozenset(tagged))
+        async with self.sessions() as session:
+            return await people_for(
+                session,
+                org_id=job.org_id,
+                guest_filter=job.filter,
+                emails=[person_key(guest.email) for guest in guests],
+                rules=self.vip_rules,
+                tagged=tagged,
+            )
 
     async def _add_items(self, job: ResolveInput, guests: list[LumaGuest]) -> None:
         rows = [
@@ -112,20 +142,22 @@ class BulkActivities:
                 )
         await self._insert_rows(job, rows)
 
-    async def _insert_rows(self, job: ResolveInput, rows: list[dict]) -> None:  # type: ignore[type-arg]
+    async def _insert_rows(self, job: ResolveInput, rows: list[dict[str, Any]]) -> None:
         if not rows:
             return
         async with self.sessions.begin() as session:
-            first = await session.scalar(
-                select(func.coalesce(func.max(BulkJobItem.seq), 0)).where(
-                    BulkJobItem.job_id == job.job_id
+            first = (
+                await session.execute(
+                    select(func.coalesce(func.max(BulkJobItem.seq), 0)).where(
+                        BulkJobItem.job_id == job.job_id
+                    )
                 )
-            )
+            ).scalar_one()  # an aggregate always returns its one row
             values = [
                 {**row, "job_id": job.job_id, "org_id": job.org_id, "seq": first + n}
                 for n, row in enumerate(rows, start=1)
             ]
-            statement = upsert_insert(session.bind.dialect.name, BulkJobItem).values(values)
+            statement = upsert_insert(session.get_bind().dialect.name, BulkJobItem).values(values)
             await session.execute(
                 statement.on_conflict_do_nothing(index_elements=["job_id", "luma_guest_id"])
             )
@@ -157,23 +189,34 @@ class BulkActivities:
         client = await self.luma.client(batch.org_id)
         gate = asyncio.Semaphore(batch.concurrency)
         pending = [item for item in items if item.state == "pending"]
+        # Calls Luma failed for a moment (5xx, timeouts): those guests stay pending and the
+        # attempt fails once the others are done, so Temporal's retry sends only them again.
+        unavailable: list[ApplicationError] = []
         async with heartbeating(0) as progress:
 
             async def handle(item: BulkJobItem) -> None:
                 async with gate:
-                    with luma_failures_are_final():
-                        state, detail = await self._apply_one(client, batch, item)
+                    try:
+                        with luma_failures_are_final():
+                            state, detail = await self._apply_one(client, batch, item)
+                    except ApplicationError as failure:
+                        if not only_this_call(failure):
+                            raise
+                        unavailable.append(failure)
+                        return
                 await self._finish_item(batch, item, state, detail)
                 progress.value += 1
 
             try:
-                # A task group cancels the batch's other calls as soon as one fails hard,
-                # so no call outlives the attempt that made it.
+                # A task group cancels the batch's other calls as soon as one fails hard
+                # (a rejected key, a 429), so no call outlives the attempt that made it.
                 async with asyncio.TaskGroup() as tasks:
                     for item in pending:
                         tasks.create_task(handle(item))
             except ExceptionGroup as group:
                 raise group.exceptions[0] from None
+        if unavailable:
+            raise unavailable[0]
         last_seq = items[-1].seq
         async with self.sessions() as session:
             counts = await _state_counts(session, batch.job_id, batch.after_seq, last_seq)
@@ -181,7 +224,9 @@ class BulkActivities:
             last_seq, counts.get("done", 0), counts.get("skipped", 0), counts.get("failed", 0)
         )
 
-    async def _apply_one(self, client, batch: ApplyInput, item: BulkJobItem) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    async def _apply_one(
+        self, client: LumaClient, batch: ApplyInput, item: BulkJobItem
+    ) -> tuple[str, str]:
         if item.status_at_resolve == batch.target_status:
             return "skipped", f"already {batch.target_status}"
         if batch.target_status == "declined" and item.is_paid and batch.should_refund is None:

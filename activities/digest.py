@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from html import escape
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -103,7 +104,7 @@ async def _status_counts(
     return counts
 
 
-def _digest_text(figures: dict, now) -> str:  # type: ignore[no-untyped-def,type-arg]
+def _digest_text(figures: dict[str, Any], now: datetime) -> str:
     lines = ["☀️ <b>Daily digest</b>"]
     new = figures["new"]
     if new:

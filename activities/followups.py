@@ -31,7 +31,7 @@ from mailer import (
     lists,
     message_id,
 )
-from store.db import upsert_insert
+from store.db import rowcount, upsert_insert
 from store.models import FollowupSend, utcnow
 from workflows.contracts.followups import (
     CampaignRef,
@@ -100,7 +100,7 @@ class FollowupActivities:
                     }
                     for person in people
                 ]
-                statement = upsert_insert(session.bind.dialect.name, FollowupSend.__table__)
+                statement = upsert_insert(session.get_bind().dialect.name, FollowupSend.__table__)
                 await session.execute(
                     statement.values(rows).on_conflict_do_nothing(index_elements=KEY_COLUMNS)
                 )
@@ -190,7 +190,7 @@ class FollowupActivities:
                 .where(*_rows(campaign), FollowupSend.id == row_id, FollowupSend.state == before)
                 .values(**values)
             )
-        return bool(result.rowcount)
+        return bool(rowcount(result))
 
     @activity.defn
     async def followup_counts(self, campaign: CampaignRef) -> FollowupCounts:

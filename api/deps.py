@@ -20,10 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from api.errors import ApiError, not_found
 from api.ratelimit import SlidingWindowLimiter
 from api.telegram import TelegramWebhook
+from core.settings import get_settings
 from intel.vip import VipRules
+from services.automations import Automations
+from services.caller import Caller
 from store import cache, tokens
-from store.models import Event
-from workflows.starter import Automations
+from store.models import Event, Role
 
 # Luma ids look like `evt-…`; anything else cannot name a cached event.
 LUMA_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
@@ -39,7 +41,8 @@ class ApiDeps:
     sessions: async_sessionmaker[AsyncSession]
     automations: Automations
     telegram: TelegramWebhook | None = None
-    vip_rules: VipRules = field(default_factory=VipRules)  # for exports' profile columns
+    # Exports' profile columns and VIP filters: the configured rules unless a test hands some.
+    vip_rules: VipRules = field(default_factory=lambda: VipRules.from_settings(get_settings()))
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,14 @@ async def current_org(
 
 
 CurrentOrg = Annotated[int, Depends(current_org)]
+
+
+def current_caller(org_id: CurrentOrg) -> Caller:
+    """The token as a use case's caller: an admin of its org, since only admins mint tokens."""
+    return Caller(org_id, Role.ADMIN, "api")
+
+
+CurrentCaller = Annotated[Caller, Depends(current_caller)]
 
 EventId = Annotated[str, Path(pattern=LUMA_ID_PATTERN, description="Luma event id (evt-…)")]
 

@@ -1,6 +1,7 @@
 """Every failure as JSON `{"error": {"code", "message"}}`, and never a traceback.
 
-Routes raise `ApiError` with a sentence a client developer can act on. Framework errors
+Routes raise `ApiError` with a sentence a client developer can act on; a use case's
+`Refusal` (`services.caller`) is answered with its own status and code. Framework errors
 (unknown path, wrong method, invalid input) are reshaped into the same body, and outages of
 the database or Temporal become 503 naming what is down, so a caller can tell "my request
 was wrong" from "try again later".
@@ -8,6 +9,7 @@ was wrong" from "try again later".
 
 from __future__ import annotations
 
+import html
 import logging
 
 from fastapi import FastAPI, Request
@@ -17,6 +19,8 @@ from pydantic import BaseModel
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException
 from temporalio.service import RPCError, RPCStatusCode
+
+from services.caller import Refusal
 
 log = logging.getLogger("lumabot.api")
 
@@ -97,7 +101,15 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
         return error_response(exc)
     # Starlette's own errors (404 route, 405 method, ...): keep the status, reshape the body.
     message = exc.detail if isinstance(exc.detail, str) else "The request failed."
-    return error_response(ApiError(exc.status_code, message, headers=exc.headers))
+    headers = dict(exc.headers) if exc.headers is not None else None
+    return error_response(ApiError(exc.status_code, message, headers=headers))
+
+
+async def api_refusal(_: Request, exc: Exception) -> JSONResponse:
+    """A use case's refusal with its own status and code (the portal renders its own); its
+    sentence is HTML-safe for the bot, and plain text here."""
+    assert isinstance(exc, Refusal)
+    return error_response(ApiError(exc.status, html.unescape(exc.message), code=exc.code))
 
 
 async def _invalid_input(_: Request, exc: Exception) -> JSONResponse:
@@ -142,6 +154,7 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Refusal, api_refusal)
     app.add_exception_handler(RequestValidationError, _invalid_input)
     app.add_exception_handler(DataError, _unstorable_value)
     app.add_exception_handler(OperationalError, _database_down)

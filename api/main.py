@@ -24,10 +24,10 @@ from api.telegram import bot_webhook
 from core.settings import Settings
 from intel.vip import VipRules
 from mailer.unsubscribe import UnsubscribeSigner
+from services.automations import Automations, JobDefaults
 from store.db import create_engine, session_factory
 from web.app import install_web
 from web.deps import WebDeps, connect_web
-from workflows.starter import Automations, JobDefaults
 
 DESCRIPTION = (
     "Control API of the Luma Event Intelligence Bot. Authenticate with "

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from catalog.events import When
-from catalog.guests import SortKey
+from catalog.guest_query import SortKey
 from luma import ApprovalStatus
 
 
@@ -95,7 +95,7 @@ class EventSummaryPublic(EventPublic):
 class GuestQueryBase(_Input):
     status: ApprovalStatus | None = None
     domain: Annotated[str, Field(min_length=1, max_length=255)] | None = None
-    search: ShortText | None = Field(None, description="part of a name or an email")
+    search: ShortText | None = Field(None, description="part of a name, an email or a company")
     sort: SortKey = "name"
 
 

@@ -117,7 +117,7 @@ def parse_catalog(data: dict[str, Any]) -> PlanCatalog:
                 name=str(raw.get("name") or key),
                 enrichment=bool(raw.get("enrichment", False)),
                 stripe_price_id=raw.get("stripe_price_id") or None,
-                **{field: _limit(raw, key, field) for field in _LIMIT_FIELDS},  # type: ignore[arg-type]
+                **{field: _limit(raw, key, field) for field in _LIMIT_FIELDS},
             )
         )
     free_plan = str(data.get("free_plan") or order[0]).lower()

@@ -6,9 +6,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.limits import check_sync_interval, sync_interval_for
 from billing.service import Billing
+from services.automations import Automations
 from store.models import Organization, OrgEnrichment
 from workflows import ids
-from workflows.starter import Automations
 
 MAX_INTERVAL_MINUTES = 7 * 24 * 60
 

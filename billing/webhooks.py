@@ -63,7 +63,7 @@ def _price_id(subscription: dict[str, Any]) -> str | None:
 async def _claim(session: AsyncSession, event: dict[str, Any]) -> bool:
     """Record the event id; False when it was recorded before (a replay)."""
     statement = (
-        upsert_insert(session.bind.dialect.name, StripeEvent)
+        upsert_insert(session.get_bind().dialect.name, StripeEvent)
         .values(
             id=str(event["id"])[:255],
             type=str(event["type"])[:64],

@@ -40,12 +40,13 @@ from bot.routers import profiles as profiles_router
 from bot.routers import trends as trends_router
 from bot.routers import web as web_router
 from core.settings import ConfigError, Settings
+from intel.vip import VipRules
 from luma import BudgetPolicy, LumaPool
 from nlp import GeminiParser, IntentParser
+from services.automations import Automations
 from store.crypto import KeyBox
 from store.db import create_engine, session_factory
 from store.rate_budget import DatabaseRateBudget
-from workflows.starter import Automations
 
 log = logging.getLogger(__name__)
 
@@ -127,10 +128,12 @@ class BotDeps:
     progress_interval: float = 1.5
     progress: ProgressBoard = field(init=False)
     billing: Billing = field(init=False)
+    vip_rules: VipRules = field(init=False)
 
     def __post_init__(self) -> None:
         self.progress = ProgressBoard(self.automations, interval=self.progress_interval)
         self.billing = Billing.from_settings(self.settings)
+        self.vip_rules = VipRules.from_settings(self.settings)
 
 
 def build_dispatcher(deps: BotDeps, storage: BaseStorage | None = None) -> Dispatcher:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramRetryAfter
@@ -23,9 +24,9 @@ from bot.context import NO_PREVIEW
 from bot.errors import failure_reason
 from bot.keyboards import job_keyboard
 from bot.texts import duration, progress_bar, q
+from services.automations import Automations
 from workflows.bulk import BulkReport
 from workflows.contracts.bulk import BulkProgress
-from workflows.starter import Automations
 
 log = logging.getLogger(__name__)
 
@@ -148,10 +149,9 @@ class ProgressBoard:
     async def _tick(self, workflow_id: str, outcome: asyncio.Future[BulkReport]) -> None:
         poke = self._pokes[workflow_id]
         poked = asyncio.ensure_future(poke.wait())
+        either: set[asyncio.Future[Any]] = {outcome, poked}
         try:
-            await asyncio.wait(
-                {outcome, poked}, timeout=self.interval, return_when="FIRST_COMPLETED"
-            )
+            await asyncio.wait(either, timeout=self.interval, return_when="FIRST_COMPLETED")
         finally:
             poked.cancel()
             poke.clear()

@@ -6,10 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from web.errors import WebError
+from api.errors import api_refusal
+from services.caller import Refusal
+from web.errors import WebError, refusal_page
 from web.render import error_page
 from web.routes import router
 
@@ -17,6 +19,15 @@ from web.routes import router
 async def _web_error(request: Request, exc: Exception) -> HTMLResponse:
     assert isinstance(exc, WebError)
     return error_page(request, exc)
+
+
+async def _refusal(request: Request, exc: Exception) -> Response:
+    """A use case's refusal: a page in the portal, the JSON error body everywhere else (one
+    app serves both, and an exception class has one handler)."""
+    assert isinstance(exc, Refusal)
+    if request.url.path.startswith("/web/"):
+        return error_page(request, refusal_page(exc))
+    return await api_refusal(request, exc)
 
 
 def install_web(app: FastAPI) -> None:
@@ -28,3 +39,4 @@ def install_web(app: FastAPI) -> None:
         name="web-static",
     )
     app.add_exception_handler(WebError, _web_error)
+    app.add_exception_handler(Refusal, _refusal)

@@ -20,6 +20,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.settings import Settings
+from store.db import rowcount
 from store.models import Role, WebSession, WebSignInLink, utcnow
 from store.orgs import get_role
 
@@ -121,7 +122,7 @@ async def redeem_signin_link(
         )
         .values(used_at=now)
     )
-    if claimed.rowcount != 1:
+    if rowcount(claimed) != 1:
         raise SignInRefused(
             "This sign-in link was already used or has expired. Send /web to the bot for a new one."
         )

@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import ApiDeps, get_deps
 from api.routes.stripe import BillingDep
-from billing import LimitExceeded
 from core.settings import Environment, Settings
 from luma import LumaPool
 from store import audit
@@ -62,15 +61,6 @@ def get_web(request: Request) -> WebDeps:
 WebDep = Annotated[WebDeps, Depends(get_web)]
 Api = Annotated[ApiDeps, Depends(get_deps)]
 Plans = BillingDep  # the control API's billing: plans, limits and Stripe links
-
-
-def plan_refusal(exc: LimitExceeded) -> WebError:
-    """A plan limit as a portal refusal: the same sentence as the bot and the API (naming the
-    limit and how to get more), and the page that shows the plan."""
-    return WebError(403, "Over your plan's limit", f"{exc} {PLAN_PAGE_HINT}")
-
-
-PLAN_PAGE_HINT = "The Plan page (/web/plan) shows your plan, its limits and today's usage."
 
 
 async def current_viewer(request: Request, deps: Api) -> Viewer:

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 from fastapi.responses import StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.deps import ApiDeps, AutomationsDep, CurrentOrg, DepsDep, OrgEvent, SessionDep
+from api.deps import (
+    ApiDeps,
+    AutomationsDep,
+    CurrentCaller,
+    CurrentOrg,
+    DepsDep,
+    OrgEvent,
+    SessionDep,
+)
 from api.errors import ApiError
-from api.routes.stripe import PLAN_LIMIT_RESPONSE, BillingDep, plan_limit
+from api.routes.stripe import PLAN_LIMIT_RESPONSE, BillingDep
 from api.schemas import (
     BulkPreviewPublic,
     BulkStarted,
@@ -22,19 +30,13 @@ from api.schemas import (
     GuestStatusPublic,
     GuestStatusUpdate,
 )
-from billing.limits import LimitExceeded, check_bulk, record_bulk
-from catalog.bulk_preview import preview_bulk
-from catalog.guest_filter import GuestFilter as BulkFilter
-from catalog.guests import BadCursor, GuestFilter, GuestPage, csv_header, csv_page, guest_page
-from luma import InvalidEmailError, normalize_email
-from store import audit
-from store.models import Guest, utcnow
-from workflows.contracts.guest_status import GuestStatusChange
-from workflows.starter import GuestStatusError
+from catalog.guest_filter import GuestFilter
+from catalog.guest_query import BadCursor, GuestQuery, GuestSort, guest_page, prepare
+from catalog.guests import csv_chunks
+from services import bulk, guest_status
+from store.models import Guest
 
 router = APIRouter(prefix="/v1/events/{event_id}", tags=["guests"])
-
-CSV_PAGE = 1000  # rows per keyset page while streaming an export
 
 
 def guest_public(guest: Guest) -> GuestPublic:
@@ -51,9 +53,17 @@ def guest_public(guest: Guest) -> GuestPublic:
     )
 
 
-def _catalog_filter(query: GuestQueryBase, limit: int) -> GuestFilter:
-    return GuestFilter(
-        status=query.status, domain=query.domain, search=query.search, sort=query.sort, limit=limit
+async def _guest_query(
+    session: AsyncSession, deps: ApiDeps, org_id: int, event_id: str, query: GuestQueryBase
+) -> GuestQuery:
+    """The request's filter (the product's one `GuestFilter`) over this event."""
+    wanted = GuestFilter(
+        statuses=[query.status] if query.status else [],
+        domains=[query.domain] if query.domain else [],
+        search=query.search,
+    )
+    return await prepare(
+        session, org_id=org_id, event_id=event_id, guest_filter=wanted, rules=deps.vip_rules
     )
 
 
@@ -62,15 +72,13 @@ async def get_guests(
     org_id: CurrentOrg,
     event: OrgEvent,
     session: SessionDep,
+    deps: DepsDep,
     query: Annotated[GuestListQuery, Query()],
 ) -> GuestPagePublic:
+    wanted = await _guest_query(session, deps, org_id, event.luma_event_id, query)
     try:
         page = await guest_page(
-            session,
-            org_id=org_id,
-            event_id=event.luma_event_id,
-            query=_catalog_filter(query, query.limit),
-            cursor=query.cursor,
+            session, wanted, sort=GuestSort(query.sort), after=query.cursor, limit=query.limit
         )
     except BadCursor as exc:
         raise ApiError(400, str(exc)) from None
@@ -94,58 +102,32 @@ async def export_guests(
     deps: DepsDep,
     query: Annotated[GuestQueryBase, Query()],
 ) -> StreamingResponse:
-    wanted = _catalog_filter(query, CSV_PAGE)
-    # The first page is read before answering, so a bad filter still gets a proper error.
-    first = await guest_page(session, org_id=org_id, event_id=event.luma_event_id, query=wanted)
+    """Header, then keyset batch after batch (`catalog.guests.csv_chunks`): memory stays flat
+    for 50,000 guests, and each batch is read on a short session of its own."""
+    wanted = await _guest_query(session, deps, org_id, event.luma_event_id, query)
     return StreamingResponse(
-        _csv_stream(deps, org_id, event.luma_event_id, wanted, first),
+        csv_chunks(deps.sessions, wanted, sort=GuestSort(query.sort), rules=deps.vip_rules),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="guests-{event.luma_event_id}.csv"'},
     )
 
 
-async def _csv_stream(
-    deps: ApiDeps, org_id: int, event_id: str, wanted: GuestFilter, page: GuestPage
-) -> AsyncIterator[str]:
-    """Header, then page after keyset page: memory stays flat for 50,000 guests."""
-    yield csv_header()
-    while True:
-        # A short session per page: a slow download never holds a connection for long.
-        async with deps.sessions() as session:
-            rows = await csv_page(session, org_id=org_id, guests=page.guests, rules=deps.vip_rules)
-            following = page.next_cursor and await guest_page(
-                session, org_id=org_id, event_id=event_id, query=wanted, cursor=page.next_cursor
-            )
-        yield rows
-        if not following:
-            return
-        page = following
-
-
 @router.post("/guests/{email}/status", summary="Approve or decline one guest (waits for Luma)")
 async def set_guest_status(
-    org_id: CurrentOrg,
+    caller: CurrentCaller,
     event: OrgEvent,
     automations: AutomationsDep,
     email: Annotated[str, Path(max_length=320, json_schema_extra={"format": "email"})],
     body: GuestStatusUpdate,
 ) -> GuestStatusPublic:
-    try:
-        address = normalize_email(email)
-    except InvalidEmailError as exc:
-        raise ApiError(422, exc.user_message) from None
-    change = GuestStatusChange(
-        org_id=org_id,
+    result = await guest_status.set_guest_status(
+        caller,
+        automations=automations,
         event_id=event.luma_event_id,
-        email=address,
+        email=email,
         target_status=body.status,
         should_refund=body.should_refund,
-        source="api",
     )
-    try:
-        result = await automations.set_guest_status(change)
-    except GuestStatusError as exc:
-        raise ApiError(409, str(exc)) from None
     return GuestStatusPublic(
         email=result.email,
         name=result.name,
@@ -164,7 +146,7 @@ async def set_guest_status(
     },
 )
 async def bulk_status(
-    org_id: CurrentOrg,
+    caller: CurrentCaller,
     event: OrgEvent,
     deps: DepsDep,
     session: SessionDep,
@@ -172,16 +154,16 @@ async def bulk_status(
     response: Response,
     billing: BillingDep,
 ) -> BulkPreviewPublic | BulkStarted:
-    guest_filter = BulkFilter(**body.filter.model_dump(mode="json"))
-    preview = await preview_bulk(
-        session,
-        org_id=org_id,
+    request = bulk.BulkRequest(
         event_id=event.luma_event_id,
         target_status=body.target_status,
-        guest_filter=guest_filter,
+        guest_filter=GuestFilter(**body.filter.model_dump(mode="json")),
         should_refund=body.should_refund,
+        event_name=event.name,
     )
     if body.dry_run:
+        check = await bulk.preview_bulk(session, billing, caller, request, rules=deps.vip_rules)
+        preview = check.preview
         return BulkPreviewPublic(
             matched=preview.matched,
             to_change=preview.to_change,
@@ -191,33 +173,17 @@ async def bulk_status(
             sample=[guest_public(guest) for guest in preview.sample],
             cache_synced_at=event.guests_synced_at,
         )
-    guests = preview.to_change + preview.needs_refund_choice
-    try:  # the plan in force now; a job already running is never stopped by a plan change
-        check_bulk(billing, await billing.plan_for(session, org_id=org_id), guests)
-    except LimitExceeded as exc:
-        raise plan_limit(exc) from None
-    started = await deps.automations.start_bulk(
-        org_id=org_id,
-        event_id=event.luma_event_id,
-        target_status=body.target_status,
-        guest_filter=guest_filter,
-        should_refund=body.should_refund,
-        event_name=event.name,
+    started = await bulk.start_bulk(
+        caller,
+        request,
+        sessions=deps.sessions,
+        automations=deps.automations,
+        billing=billing,
+        rules=deps.vip_rules,
     )
-    async with deps.sessions.begin() as writer:
-        await audit.record(
-            writer,
-            org_id=org_id,
-            source="api",
-            action=f"bulk_{body.target_status}_started",
-            result="already running" if started.already_running else "started",
-            target={"event_id": event.luma_event_id, "job": started.workflow_id},
-        )
-        if not started.already_running:
-            await record_bulk(writer, org_id=org_id, day=utcnow().date(), guests=guests)
     response.status_code = status.HTTP_202_ACCEPTED
     return BulkStarted(
-        workflow_id=started.workflow_id,
-        already_running=started.already_running,
-        ui_url=started.ui_url,
+        workflow_id=started.job.workflow_id,
+        already_running=started.job.already_running,
+        ui_url=started.job.ui_url,
     )

@@ -1,6 +1,7 @@
 """Any failure of an update becomes one friendly sentence; the details go to the (redacted) log.
 
-A `UserError` is expected (bad input, a refusal) and its text is the reply. Failures of Luma,
+A `UserError` (bad input) and a use case's `Refusal` (`services.caller`: not allowed, over
+the plan, cannot apply now) are expected, and their text is the reply. Failures of Luma,
 Temporal or the database get a sentence that says what to do; anything else gets a generic
 one. Nothing is half-done: the update's session is rolled back on the way out.
 """
@@ -21,7 +22,7 @@ from temporalio.service import RPCError
 from bot.errors import UserError
 from bot.texts import clip, plain
 from luma.errors import LumaError
-from workflows.starter import GuestStatusError, JobControlError
+from services.caller import Refusal
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +37,8 @@ def friendly(error: BaseException) -> str:
         return str(error)
     if isinstance(error, LumaError):
         return error.user_message
-    if isinstance(error, GuestStatusError | JobControlError):
-        return str(error)
+    if isinstance(error, Refusal):
+        return error.message
     if isinstance(error, RPCError):
         return f"The automation service is not answering right now. {NOTHING_CHANGED}"
     if isinstance(error, SQLAlchemyError):
@@ -59,7 +60,7 @@ class ErrorsMiddleware(BaseMiddleware):
         try:
             return await handler(event, data)
         except Exception as error:
-            if not isinstance(error, UserError):
+            if not isinstance(error, UserError | Refusal):
                 update_id = event.update_id if isinstance(event, Update) else None
                 log.exception("update %s failed", update_id)
             await _tell(data.get("bot"), event, data.get("event_chat"), friendly(error))

@@ -9,13 +9,13 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 from sqlalchemy import func, select
 
-from bot import args
+from bot.caller import caller_of
 from bot.context import Ctx
 from bot.errors import UserError
 from bot.routers.billing import sync_every, usage_lines
 from bot.texts import ago, pack, q
-from store import audit
-from store.models import AutomationSettings, Chat, Event, utcnow
+from services import digest, jobs, sync
+from store.models import Chat, Event, utcnow
 
 RUNNING = "running"
 DIGEST_USAGE = (
@@ -28,9 +28,9 @@ DIGEST_USAGE = (
 
 
 async def sync_now(ctx: Ctx) -> None:
-    """Start a sync (or join the running one) and report when it ends, within a bound."""
-    org = ctx.linked_org
-    handle = await ctx.deps.automations.sync_now(org.id, interactive=True)
+    """Start a sync (or join the running one, even the schedule's) and report when it ends,
+    within a bound."""
+    handle = await sync.sync_now(await caller_of(ctx), ctx.deps.automations, interactive=True)
     sent = await ctx.say("Syncing with Luma…")
     await ctx.session.commit()
     try:
@@ -53,75 +53,61 @@ async def sync_command(message: Message, command: CommandObject, ctx: Ctx) -> No
 
 
 async def jobs_command(message: Message, ctx: Ctx) -> None:
-    jobs = await ctx.deps.automations.list_jobs(ctx.linked_org.id)
-    if not jobs:
+    found = await jobs.list_jobs(ctx.session, ctx.deps.automations, await caller_of(ctx))
+    if not found.workflows and not found.schedules:
         await ctx.say("No jobs yet. /sync starts one.")
         return
-    jobs.sort(key=lambda job: job.status != RUNNING)  # running first, newest first within
+    # Running first, newest first within (sorted() is stable).
+    workflows = sorted(found.workflows, key=lambda job: job.status != RUNNING)
     now = utcnow()
     lines = [
         f"• <b>{q(job.kind, 30)}</b> {q(job.status, 20)} · started {ago(job.started_at, now)}"
         f' · <a href="{q(job.ui_url, 500)}">open</a>'
-        for job in jobs
+        for job in workflows
     ]
+    if found.schedules:
+        kinds = ", ".join(q(job.kind.removesuffix("-schedule"), 30) for job in found.schedules)
+        lines.append(f"Scheduled: {kinds}.")
     await ctx.say(pack("<b>Jobs</b> (running first)", lines))
 
 
 # --- digest -------------------------------------------------------------------------------
 
 
-async def _digest_settings(ctx: Ctx) -> AutomationSettings:
-    """This chat's settings row (and the chat row it belongs to, for a DM using /use)."""
-    org = ctx.linked_org
+async def _own_chat(ctx: Ctx) -> None:
+    """A DM working with a calendar through /use has no chat row yet; its digest needs one."""
     if await ctx.session.get(Chat, ctx.chat_id) is None:
         ctx.session.add(Chat(id=ctx.chat_id, kind=ctx.chat_kind, title=ctx.chat_title[:255]))
         await ctx.session.flush()
-    settings = await ctx.session.get(AutomationSettings, ctx.chat_id)
-    if settings is None:
-        settings = AutomationSettings(chat_id=ctx.chat_id, org_id=org.id)
-        ctx.session.add(settings)
-    settings.org_id = org.id
-    return settings
 
 
 async def digest_switch(message: Message, command: CommandObject, ctx: Ctx) -> None:
     words = (command.args or "").split()
-    switch, rest = words[0].lower(), words[1:]
+    enabled, rest = words[0].lower() == "on", words[1:]
     if len(rest) > 2:
         raise UserError(DIGEST_USAGE)
-    settings = await _digest_settings(ctx)
-    automations = ctx.deps.automations
-    if switch == "off":
-        settings.digest_enabled = False
-        await automations.clear_digest(ctx.chat_id)
-        reply = "Daily digest off for this chat."
-    else:
-        at = args.clock_time(rest[0]) if rest else settings.digest_time or "09:00"
-        zone = args.timezone(rest[1]) if len(rest) > 1 else ctx.timezone
-        await automations.set_digest(
-            chat_id=ctx.chat_id, org_id=ctx.linked_org.id, at=at, timezone=zone
-        )
-        settings.digest_enabled, settings.digest_time, settings.digest_timezone = True, at, zone
-        chat = await ctx.session.get(Chat, ctx.chat_id)
-        if chat is not None:
-            chat.timezone = zone  # dates in this chat are shown in the zone it asked for
-        reply = f"Daily digest on: every day at {at} ({q(zone, 40)})."
-    await audit.record(
+    await _own_chat(ctx)
+    state = await digest.set_digest(
+        await caller_of(ctx),
         ctx.session,
-        org_id=ctx.linked_org.id,
-        source="bot",
-        action=f"digest_{switch}",
-        result="ok",
-        target={"time": settings.digest_time, "timezone": settings.digest_timezone},
-        actor_user_id=ctx.user_id,
+        ctx.deps.automations,
         chat_id=ctx.chat_id,
+        enabled=enabled,
+        at=rest[0] if enabled and rest else None,
+        zone=rest[1] if enabled and len(rest) > 1 else (ctx.timezone if enabled else None),
     )
     await ctx.session.commit()
-    await ctx.say(reply)
+    if state.enabled:
+        await ctx.say(f"Daily digest on: every day at {state.time} ({q(state.timezone, 40)}).")
+    else:
+        await ctx.say("Daily digest off for this chat.")
 
 
 async def digest_now(ctx: Ctx) -> None:
-    await ctx.deps.automations.send_digest_now(chat_id=ctx.chat_id, org_id=ctx.linked_org.id)
+    await _own_chat(ctx)
+    await digest.send_digest_now(
+        await caller_of(ctx), ctx.session, ctx.deps.automations, chat_id=ctx.chat_id
+    )
     await ctx.say("Preparing your digest; it will arrive here in a moment.")
 
 
@@ -136,10 +122,12 @@ async def digest_other(message: Message, command: CommandObject, ctx: Ctx) -> No
 
 
 async def _digest_state(ctx: Ctx) -> str:
-    settings = await ctx.session.get(AutomationSettings, ctx.chat_id)
-    if settings is None or not settings.digest_enabled or settings.org_id != ctx.linked_org.id:
+    if await ctx.session.get(Chat, ctx.chat_id) is None:
         return "Daily digest: off."
-    return f"Daily digest: every day at {settings.digest_time} ({q(settings.digest_timezone, 40)})."
+    [state] = await digest.digests(await caller_of(ctx), ctx.session, chat_id=ctx.chat_id)
+    if not state.enabled:
+        return "Daily digest: off."
+    return f"Daily digest: every day at {state.time} ({q(state.timezone, 40)})."
 
 
 # --- status -------------------------------------------------------------------------------

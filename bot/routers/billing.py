@@ -13,22 +13,17 @@ from aiogram.types import InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from billing import BillingUnavailable, LimitExceeded, Plan, PlanQuota
-from billing.limits import (
-    check_bulk,
-    check_enrichment,
-    check_new_calendar,
-    check_new_chat,
-    check_new_member,
-)
-from billing.sync import set_sync_interval
+from billing.limits import check_enrichment
 from billing.usage import usage_snapshot
+from bot.caller import caller_of
 from bot.context import Ctx
 from bot.errors import UserError
 from bot.texts import q
 from nlp.gemini import FallbackReason
 from nlp.parser import ParseResult
-from store import audit
-from store.models import Organization, utcnow
+from services import digest
+from services.caller import Invalid
+from store.models import utcnow
 
 
 def _describe(plan: Plan) -> str:
@@ -116,15 +111,6 @@ def refusal(exc: LimitExceeded) -> UserError:
     return UserError(html.quote(str(exc)))
 
 
-def admit_bulk(ctx: Ctx, guests: int) -> None:
-    """Refuse a bulk job larger than the org's plan allows, before anything starts."""
-    billing = ctx.deps.billing
-    try:
-        check_bulk(billing, billing.plan_of(ctx.linked_org), guests)
-    except LimitExceeded as exc:
-        raise refusal(exc) from None
-
-
 async def say_if_quota_spent(ctx: Ctx, result: ParseResult) -> None:
     """Once a day per org: the answer came from the offline reader because the plan's
     Gemini questions are used up."""
@@ -145,56 +131,24 @@ def admit_enrichment(ctx: Ctx) -> None:
         raise refusal(exc) from None
 
 
-async def admit_link(ctx: Ctx, org: Organization) -> None:
-    """Refuse linking this chat when the plan is out of calendars, chats or team members."""
-    billing, session = ctx.deps.billing, ctx.session
-    try:
-        await check_new_calendar(
-            session, billing, user_id=ctx.user_id, calendar_id=org.luma_calendar_id
-        )
-        await check_new_chat(session, billing, org=org, chat_id=ctx.chat_id)
-        await check_new_member(session, billing, org=org, user_id=ctx.user_id)
-    except LimitExceeded as exc:
-        raise UserError(f"{html.quote(str(exc))} Nothing was stored.") from None
-
-
-async def admit_member(ctx: Ctx, user_id: int) -> None:
-    """Refuse a new team member beyond the plan (a member's new role is always fine)."""
-    try:
-        await check_new_member(ctx.session, ctx.deps.billing, org=ctx.linked_org, user_id=user_id)
-    except LimitExceeded as exc:
-        raise refusal(exc) from None
-
-
 SYNC_EVERY_USAGE = "Use <code>/sync every 60</code> (minutes between scheduled syncs)."
 
 
 async def sync_every(ctx: Ctx, words: list[str]) -> None:
     """`/sync every <minutes>`: the schedule's interval, refused below the plan's floor."""
-    await ctx.access.require_admin()
     word = words[0].lower().removesuffix("min").removesuffix("m") if len(words) == 1 else ""
     if not word.isdigit() or len(word) > 6:
         raise UserError(SYNC_EVERY_USAGE)
-    minutes = int(word)
-    org = ctx.linked_org
     try:
-        await set_sync_interval(
-            ctx.session, ctx.deps.billing, ctx.deps.automations, org=org, minutes=minutes
+        minutes = await digest.set_sync_interval(
+            await caller_of(ctx),
+            ctx.session,
+            ctx.deps.billing,
+            ctx.deps.automations,
+            minutes=int(word),
         )
-    except LimitExceeded as exc:
-        raise refusal(exc) from None
-    except ValueError as exc:
-        raise UserError(f"{q(str(exc))}. {SYNC_EVERY_USAGE}") from None
-    await audit.record(
-        ctx.session,
-        org_id=org.id,
-        source="bot",
-        action="sync_interval",
-        result="saved",
-        target={"minutes": minutes},
-        actor_user_id=ctx.user_id,
-        chat_id=ctx.chat_id,
-    )
+    except Invalid as exc:
+        raise UserError(f"{exc.message} {SYNC_EVERY_USAGE}") from None
     await ctx.say(f"Scheduled syncs with Luma now run every {minutes} minutes.")
 
 

@@ -12,6 +12,7 @@ from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
+from bot.caller import caller_of
 from bot.context import Ctx
 from bot.errors import UserError
 from bot.routers.billing import admit_enrichment
@@ -20,6 +21,7 @@ from bot.texts import ago, q
 from core.logs import secrets as log_secrets
 from intel.enrichment import store as enrichment_store
 from intel.enrichment.http import STYLES
+from services import sync
 from store.models import utcnow
 
 USAGE = (
@@ -44,7 +46,7 @@ async def enrich_command(message: Message, command: CommandObject, ctx: Ctx) -> 
     elif action in ("on", "off", "run") and len(words) == 1:
         _ = ctx.linked_org
         await ctx.access.require_admin()
-        if action != "off":
+        if action == "on":
             admit_enrichment(ctx)
         await {"on": _turn_on, "off": _turn_off, "run": _run}[action](ctx)
     elif action == "status" and len(words) <= 1:
@@ -118,12 +120,17 @@ async def _turn_off(ctx: Ctx) -> None:
 
 
 async def _run(ctx: Ctx) -> None:
-    row = await enrichment_store.get_settings(ctx.session, org_id=ctx.linked_org.id)
-    if row is None or not row.enabled:
-        raise UserError("Enrichment is off. " + USAGE)
-    await ctx.deps.automations.start_enrichment(
-        ctx.linked_org.id, chat_id=ctx.chat_id, requested_by=ctx.user_id
+    """`services.sync.run_enrichment` checks the role, the plan and the switch, and joins a
+    run already going (the schedule's too)."""
+    run = await sync.run_enrichment(
+        ctx.session,
+        await caller_of(ctx),
+        automations=ctx.deps.automations,
+        billing=ctx.deps.billing,
     )
+    if run.scheduled:
+        await ctx.say("The scheduled enrichment run is going now; /enrich shows how far it got.")
+        return
     await ctx.say("Enriching in the background; I will post here when done.")
 
 

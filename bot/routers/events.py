@@ -7,6 +7,7 @@ Long lists come a page at a time with a More button; the next page's request is 
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import asdict
 from datetime import date, timedelta
@@ -37,8 +38,10 @@ from bot.texts import (
 from catalog import events as catalog_events
 from catalog import guests as catalog_guests
 from catalog.events import EventFilter
+from catalog.guest_filter import GuestFilter
+from catalog.guest_query import BadCursor, GuestQuery, count_guests, guest_page, prepare
+from catalog.guests import csv_chunks
 from intel.people import insights_for
-from intel.vip import VipRules
 from luma import identity_key
 from nlp.dates import find_dates
 from store import cache, pending
@@ -163,9 +166,17 @@ def guest_filters(text: str) -> tuple[str, dict[str, Any]]:
     }
 
 
-def _guest_query(filters: dict[str, Any], limit: int) -> catalog_guests.GuestFilter:
-    return catalog_guests.GuestFilter(
-        status=filters.get("status"), domain=filters.get("domain"), limit=limit
+async def _guest_query(ctx: Ctx, event: Event, filters: dict[str, Any]) -> GuestQuery:
+    """The parked `filters` (a status, a domain) as the product's one guest filter."""
+    status, domain = filters.get("status"), filters.get("domain")
+    return await prepare(
+        ctx.session,
+        org_id=ctx.linked_org.id,
+        event_id=event.luma_event_id,
+        guest_filter=GuestFilter(
+            statuses=[status] if status else [], domains=[domain] if domain else []
+        ),
+        rules=ctx.deps.vip_rules,
     )
 
 
@@ -184,13 +195,11 @@ async def show_guest_page(
     shown: int = 0,
     note: str = "",
 ) -> None:
-    page = await catalog_guests.guest_page(
-        ctx.session,
-        org_id=ctx.linked_org.id,
-        event_id=event.luma_event_id,
-        query=_guest_query(filters, GUESTS_PAGE),
-        cursor=cursor,
-    )
+    query = await _guest_query(ctx, event, filters)
+    try:
+        page = await guest_page(ctx.session, query, after=cursor, limit=GUESTS_PAGE)
+    except BadCursor:
+        raise UserError("This list has expired; please ask again.") from None
     phrase = guests_phrase(page.total, filters.get("status"), filters.get("domain"))
     if not page.total:
         await ctx.say(with_note(f"{event_title(event)}: {phrase}.", note))
@@ -224,13 +233,8 @@ async def pending_command(message: Message, command: CommandObject, ctx: Ctx) ->
 @event_action("count")
 async def count(ctx: Ctx, event: Event, filters: dict[str, Any]) -> None:
     note = await fresh_event(ctx, event)
-    page = await catalog_guests.guest_page(
-        ctx.session,
-        org_id=ctx.linked_org.id,
-        event_id=event.luma_event_id,
-        query=_guest_query(filters, 1),
-    )
-    phrase = guests_phrase(page.total, filters.get("status"), filters.get("domain"))
+    total = await count_guests(ctx.session, await _guest_query(ctx, event, filters))
+    phrase = guests_phrase(total, filters.get("status"), filters.get("domain"))
     await ctx.say(with_note(f"{event_title(event)}: <b>{phrase}</b>.", note))
 
 
@@ -255,7 +259,7 @@ async def find_person(ctx: Ctx, who: str) -> None:
         ctx.session,
         org_id=org_id,
         emails={guest.normalized_email for guest, _ in rows},
-        rules=VipRules.from_settings(ctx.deps.settings),
+        rules=ctx.deps.vip_rules,
     )
     # One entry per person (identity key): their addresses' registrations together.
     people: dict[str, list[str]] = {}
@@ -280,26 +284,19 @@ async def find_command(message: Message, command: CommandObject, ctx: Ctx) -> No
 @event_action("export")
 async def export(ctx: Ctx, event: Event, filters: dict[str, Any]) -> None:
     note = await fresh_event(ctx, event)
-    rows = await cache.list_guests(
-        ctx.session,
-        org_id=ctx.linked_org.id,
-        luma_event_id=event.luma_event_id,
-        status=filters.get("status"),
-        domain=filters.get("domain"),
-    )
-    rows_csv = await catalog_guests.csv_page(
-        ctx.session,
-        org_id=ctx.linked_org.id,
-        guests=rows,
-        rules=VipRules.from_settings(ctx.deps.settings),
-    )
-    data = (catalog_guests.csv_header() + rows_csv).encode()
+    query = await _guest_query(ctx, event, filters)
+    total = await count_guests(ctx.session, query)
+    # The file is built from the same keyset stream as the API's export: batch by batch,
+    # never every guest as an ORM object at once.
+    data = io.BytesIO()
+    async for chunk in csv_chunks(ctx.deps.sessions, query, rules=ctx.deps.vip_rules):
+        data.write(chunk.encode())
     slug = re.sub(r"[^a-z0-9]+", "-", event.name.lower()).strip("-")[:50] or "guests"
-    phrase = guests_phrase(len(rows), filters.get("status"), filters.get("domain"))
+    phrase = guests_phrase(total, filters.get("status"), filters.get("domain"))
     caption = with_note(f"{event_title(event)}: {phrase}", note)
     await ctx.bot.send_document(
         ctx.chat_id,
-        BufferedInputFile(data, filename=f"{slug}.csv"),
+        BufferedInputFile(data.getvalue(), filename=f"{slug}.csv"),
         caption=caption,  # bounded: the title is clipped, the rest is ours
     )
 

@@ -6,6 +6,9 @@ The draft is parked (`store.pending`) and the buttons carry only its id, which a
 the campaign id: taking the draft is one-shot and the workflow id is derived from it, so a
 double press sends nothing twice. Edit asks for the new text as the next message (an FSM
 state; /cancel leaves it), then shows the new draft with the same three buttons.
+
+The rules (admins only, mail configured, the event over, whom it reaches, the audit row) are
+`services.followups`'s; this router drafts, parks and renders.
 """
 
 from __future__ import annotations
@@ -22,23 +25,19 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot import args
+from bot.caller import caller_of
 from bot.context import Ctx
 from bot.errors import UserError
 from bot.filters import Text
 from bot.freshness import fresh_event
 from bot.routers.event_choice import GONE, event_action, with_event
 from bot.texts import event_title, q, with_note
-from core.settings import MailBackend
-from mailer import drafts, lists
-from store import audit, cache, pending
-from store.models import Event, utcnow
-from workflows.contracts.followups import FollowupInput
+from mailer import drafts
+from services import followups
+from store import cache, pending
+from store.models import Event
 
 USAGE = "/followup Founders Dinner attended"
-MAIL_OFF = (
-    "Email is not set up for this bot, so I cannot send follow-ups. Whoever runs the bot "
-    "can turn it on with MAIL_BACKEND (smtp or sendgrid) and MAIL_FROM."
-)
 EXPIRED = "This draft has expired or was already used; run /followup again."
 MAX_TEXT = 3000  # the draft is shown back in one Telegram message
 
@@ -79,7 +78,7 @@ def split_audience(text: str) -> tuple[str, str]:
         raise UserError(
             f"Which event, and whom? For example: <code>{USAGE}</code> (or no-shows, or all)."
         )
-    audience = drafts.AUDIENCES.get(words[-1].lower())
+    audience = followups.audience_of(words[-1])
     if audience is None:
         raise UserError(
             "Say whom to write to after the event's name: attended, no-shows or all. "
@@ -91,8 +90,7 @@ def split_audience(text: str) -> tuple[str, str]:
 
 
 async def followup_command(message: Message, command: CommandObject, ctx: Ctx) -> None:
-    if ctx.deps.settings.mail_backend is MailBackend.OFF:
-        raise UserError(MAIL_OFF)
+    followups.require_mail(ctx.deps.settings.mail_backend)
     words, audience = split_audience(command.args or "")
     await with_event(ctx, words, "followup", {"audience": audience}, usage=USAGE)
 
@@ -113,30 +111,23 @@ def draft_text(event: Event, audience: str, draft: drafts.Draft, count: int, opt
 @event_action("followup")
 async def draft_followup(ctx: Ctx, event: Event, request: dict[str, Any]) -> None:
     """The draft, how many it reaches, and Send / Edit / Cancel."""
-    await ctx.access.require_admin()
-    ends = event.end_at or event.start_at
-    if ends is None or ends > utcnow():  # before it, everyone registered is a "no-show"
-        raise UserError(f"{event_title(event)} has not ended yet: follow-ups go out after it.")
+    caller = await caller_of(ctx)
+    caller.require_admin()
+    followups.require_ended(event)  # before refreshing it from Luma: that costs a call
     note = await fresh_event(ctx, event)
     audience = request["audience"]
     default = drafts.DEFAULT_DRAFTS[audience]
     draft = drafts.Draft(request.get("subject", default.subject), request.get("body", default.body))
-    org_id = ctx.linked_org.id
-    people = await lists.recipients(
-        ctx.session, org_id=org_id, event_id=event.luma_event_id, audience=audience
-    )
-    opted = await lists.unsubscribed(
-        ctx.session, org_id=org_id, normalized_emails=[p.normalized_email for p in people]
-    )
-    count = len(people) - len(opted)
+    reach = await followups.reach(caller, ctx.session, event=event, audience=audience)
+    count = reach.count
     if count == 0:
         who = drafts.AUDIENCE_LABELS[audience]
-        why = " (everyone else unsubscribed)" if opted else ""
+        why = " (everyone else unsubscribed)" if reach.unsubscribed else ""
         await ctx.say(with_note(f"No {who} of {event_title(event)} to write to{why}.", note))
         return
     pending_id = await pending.park(
         ctx.session,
-        org_id=org_id,
+        org_id=caller.org_id,
         chat_id=ctx.chat_id,
         user_id=ctx.user_id,
         kind="followup",
@@ -150,7 +141,7 @@ async def draft_followup(ctx: Ctx, event: Event, request: dict[str, Any]) -> Non
         },
     )
     await ctx.say(
-        with_note(draft_text(event, audience, draft, count, len(opted)), note),
+        with_note(draft_text(event, audience, draft, count, reach.unsubscribed), note),
         followup_keyboard(pending_id),
     )
 
@@ -186,29 +177,17 @@ async def followup_pressed(
             "/cancel keeps nothing."
         )
         return
-    started = await ctx.deps.automations.start_followup(
-        FollowupInput(
-            org_id=ctx.linked_org.id,
-            event_id=draft["event_id"],
-            event_name=draft["event_name"],
-            audience=draft["audience"],
-            campaign_id=parked.id,
-            subject=draft["subject"],
-            body=draft["body"],
-            chat_id=ctx.chat_id,
-            requested_by=ctx.user_id,
-        )
-    )
-    await audit.record(
+    started = await followups.start(
+        await caller_of(ctx),
         ctx.session,
-        org_id=ctx.linked_org.id,
-        source="bot",
-        action="followup",
-        result="already running" if started.already_running else "started",
-        target={"event_id": draft["event_id"], "audience": draft["audience"]},
-        actor_user_id=ctx.user_id,
-        chat_id=ctx.chat_id,
-        detail=started.workflow_id,
+        ctx.deps.automations,
+        mail=ctx.deps.settings.mail_backend,
+        campaign_id=parked.id,
+        event_id=draft["event_id"],
+        event_name=draft["event_name"],
+        audience=draft["audience"],
+        subject=draft["subject"],
+        body=draft["body"],
     )
     await ctx.session.commit()
     who = drafts.AUDIENCE_LABELS[draft["audience"]]
@@ -250,19 +229,7 @@ async def unsubscribe_command(message: Message, command: CommandObject, ctx: Ctx
             "more follow-up emails from this calendar."
         )
     email = args.email(raw)
-    added = await lists.unsubscribe(
-        ctx.session, org_id=ctx.linked_org.id, email=email, source="bot", by=ctx.user_id
-    )
-    await audit.record(
-        ctx.session,
-        org_id=ctx.linked_org.id,
-        source="bot",
-        action="unsubscribe",
-        result="added" if added else "already",
-        target={"email": email},
-        actor_user_id=ctx.user_id,
-        chat_id=ctx.chat_id,
-    )
+    added = await followups.unsubscribe(await caller_of(ctx), ctx.session, email=email)
     if added:
         await ctx.say(f"{q(email, 64)} will get no more follow-up emails from this calendar.")
     else:

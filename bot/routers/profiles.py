@@ -33,7 +33,7 @@ SOURCES = {"answers": "from registration answers", "enrichment": "from enrichmen
 
 
 def rules(ctx: Ctx) -> VipRules:
-    return VipRules.from_settings(ctx.deps.settings)
+    return ctx.deps.vip_rules
 
 
 # --- rendering ----------------------------------------------------------------------------

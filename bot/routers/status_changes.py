@@ -2,28 +2,28 @@
 
 Nothing is written to Luma until an admin presses Confirm. The preview parks the change
 (`store.pending`) and the buttons carry only its id; taking it is one-shot, so a double press
-cannot start anything twice (and bulk jobs are idempotent by workflow id anyway). Writes go
-through the workflows, which call Luma, update the cache and write the audit log.
+cannot start anything twice (and bulk jobs are idempotent by workflow id anyway). What a
+change checks, starts, audits and counts is the application layer's (`services.guest_status`,
+`services.bulk`, `services.jobs`); this module asks, previews, and shows the outcome.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any, cast
+from typing import Any
 
 from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
-from temporalio.service import RPCError, RPCStatusCode
 
-from billing.limits import record_bulk
 from bot import args
+from bot.caller import caller_of
 from bot.context import Ctx
 from bot.errors import UserError
 from bot.freshness import fresh_event
 from bot.keyboards import Choice, JobCb, PendingCb, confirm_keyboard
+from bot.middlewares.errors import friendly
 from bot.progress import Watched
-from bot.routers.billing import admit_bulk
 from bot.routers.event_choice import event_action, offer_events, with_event
 from bot.texts import (
     ING_VERBS,
@@ -35,15 +35,14 @@ from bot.texts import (
     q,
     with_note,
 )
-from catalog.bulk_preview import preview_bulk as catalog_preview
 from catalog.guest_filter import GuestFilter
 from catalog.guests import person_history
 from luma import identity_key
-from store import audit, cache, pending
-from store.models import Event, Guest, utcnow
-from workflows import ids
-from workflows.contracts.guest_status import GuestStatusChange
-from workflows.starter import ControlAction, GuestStatusError, JobControlError
+from services import bulk, guest_status, jobs
+from services.automations import ControlAction
+from services.caller import Refusal
+from store import cache, pending
+from store.models import Event, Guest
 
 SAMPLE = 5
 EXPIRED = "This confirmation has expired or was already used; please ask again."
@@ -118,22 +117,14 @@ async def _apply_status(
     target, email = change["target"], change["email"]
     title = f"<b>{q(change['event_name'], 100)}</b>"
     await message.edit_text(f"{ING_VERBS[target]} {q(email, 64)} for {title}…")
-    try:
-        result = await ctx.deps.automations.set_guest_status(
-            GuestStatusChange(
-                org_id=ctx.linked_org.id,
-                event_id=change["event_id"],
-                email=email,
-                target_status=target,
-                should_refund=refund,
-                requested_by=ctx.user_id,
-                chat_id=ctx.chat_id,
-                source="bot",
-            )
-        )
-    except GuestStatusError as exc:
-        await message.edit_text(f"Nothing was changed: {q(str(exc), 300)}")
-        return
+    result = await guest_status.set_guest_status(
+        await caller_of(ctx),
+        automations=ctx.deps.automations,
+        event_id=change["event_id"],
+        email=email,
+        target_status=target,
+        should_refund=refund,
+    )
     who = f"{q(result.name, 48)} ({q(result.email, 64)})" if result.name else q(result.email, 64)
     if result.changed:
         await message.edit_text(f"{PAST_VERBS[target]} {who} for {title}.")
@@ -180,16 +171,16 @@ async def preview_bulk(ctx: Ctx, event: Event, request: dict[str, Any]) -> None:
     note = await fresh_event(ctx, event)
     target = request["target"]
     guest_filter = GuestFilter(**request["filter"])
-    # The same matcher the workflow applies to Luma's guests, run over the cache.
-    preview = await catalog_preview(
+    check = await bulk.preview_bulk(
         ctx.session,
-        org_id=ctx.linked_org.id,
-        event_id=event.luma_event_id,
-        target_status=target,
-        guest_filter=guest_filter,
+        ctx.deps.billing,
+        await caller_of(ctx),
+        bulk.BulkRequest(event.luma_event_id, target, guest_filter),
         sample_size=SAMPLE,
+        refund_choice_follows=True,  # the Confirm buttons ask it
+        rules=ctx.deps.vip_rules,
     )
-    changing = preview.to_change + preview.needs_refund_choice
+    preview, changing = check.preview, check.guests
     described = args.Filters(
         "", guest_filter.statuses, guest_filter.domains, guest_filter.emails, guest_filter.tags
     ).describe()
@@ -204,11 +195,12 @@ async def preview_bulk(ctx: Ctx, event: Event, request: dict[str, Any]) -> None:
             with_note(pack(f"Nothing to do for {event_title(event)} ({described}).", lines), note)
         )
         return
-    admit_bulk(ctx, changing)  # refused here, before anyone is offered a Confirm button
+    if check.over_plan is not None:  # refused here, before anyone is offered a Confirm button
+        raise check.over_plan
     paid = preview.needs_refund_choice > 0
     if paid:
         lines.append("Some of them paid for tickets: should those be refunded?")
-    parked = {"event_id": event.luma_event_id, "event_name": event.name, "guests": changing}
+    parked = {"event_id": event.luma_event_id, "event_name": event.name}
     pending_id = await _park(ctx, "bulk", {**request, **parked})
     header = (
         f"{VERBS[target]} <b>{changing}</b> guest(s) of {event_title(event)} ({described})?"
@@ -224,34 +216,29 @@ async def preview_bulk(ctx: Ctx, event: Event, request: dict[str, Any]) -> None:
 async def _start_bulk(
     ctx: Ctx, message: Message, request: dict[str, Any], refund: bool | None
 ) -> None:
-    guests = int(request.get("guests", 0))
-    try:
-        admit_bulk(ctx, guests)  # again: the plan may have changed since the preview
-    except UserError as exc:
-        await message.edit_text(str(exc))  # the press was answered: refuse in its message
-        return
-    started = await ctx.deps.automations.start_bulk(
-        org_id=ctx.linked_org.id,
-        event_id=request["event_id"],
-        target_status=request["target"],
-        guest_filter=GuestFilter(**request["filter"]),
-        should_refund=refund,
-        requested_by=ctx.user_id,
-        chat_id=ctx.chat_id,
-        event_name=request["event_name"],
+    started = await bulk.start_bulk(
+        await caller_of(ctx),
+        bulk.BulkRequest(
+            event_id=request["event_id"],
+            target_status=request["target"],
+            guest_filter=GuestFilter(**request["filter"]),
+            should_refund=refund,
+            event_name=request["event_name"],
+        ),
+        sessions=ctx.deps.sessions,
+        automations=ctx.deps.automations,
+        billing=ctx.deps.billing,
+        rules=ctx.deps.vip_rules,
     )
     title = f"<b>{ING_VERBS[request['target']]} guests of {q(request['event_name'], 100)}</b>"
     starting = (
         "This job was already running; following it here."
-        if started.already_running
+        if started.job.already_running
         else "Starting…"
     )
-    if not started.already_running:
-        await record_bulk(ctx.session, org_id=ctx.linked_org.id, day=utcnow().date(), guests=guests)
-        await ctx.session.commit()
     await message.edit_text(f"{title}\n{starting}")
     ctx.deps.progress.watch(
-        Watched(ctx.bot, ctx.chat_id, message.message_id, started.workflow_id, title)
+        Watched(ctx.bot, ctx.chat_id, message.message_id, started.job.workflow_id, title)
     )
 
 
@@ -292,43 +279,27 @@ async def decided(query: CallbackQuery, callback_data: PendingCb, ctx: Ctx) -> N
         return
     await query.answer()
     refund = {Choice.REFUND: True, Choice.KEEP: False}.get(callback_data.choice)
-    if parked.kind == "set_status":
-        await _apply_status(ctx, message, parked.payload, refund)
-    else:
-        await _start_bulk(ctx, message, parked.payload, refund)
+    try:
+        if parked.kind == "set_status":
+            await _apply_status(ctx, message, parked.payload, refund)
+        else:
+            await _start_bulk(ctx, message, parked.payload, refund)
+    except Refusal as refusal:  # the press was answered: refuse in its message
+        await message.edit_text(f"Nothing was changed: {friendly(refusal)}")
 
 
 async def job_control(query: CallbackQuery, callback_data: JobCb, ctx: Ctx) -> None:
-    org = ctx.linked_org
+    """Pause / Resume / Cancel on a job's live message; a refusal is the press's alert."""
     workflow_id = callback_data.workflow_id
-    automations = ctx.deps.automations
-    try:
-        description = await automations.handle(workflow_id).describe()
-    except RPCError as exc:
-        if exc.status is not RPCStatusCode.NOT_FOUND:
-            raise
-        raise UserError("That job no longer exists; /jobs lists the current ones.") from None
-    if description.typed_search_attributes.get(ids.ORG_ID) != str(org.id):
-        raise UserError("That job belongs to another calendar.")
-    action = cast(ControlAction, callback_data.action.value)
-    try:
-        await automations.control_bulk(workflow_id, action, requested_by=ctx.user_id)
-    except JobControlError as exc:
-        result = "refused"
-        await query.answer(str(exc), show_alert=True)
-    else:
-        result = "ok"
-        await query.answer({"pause": "Paused", "resume": "Resumed", "cancel": "Cancelling"}[action])
-    await audit.record(
-        ctx.session,
-        org_id=org.id,
-        source="bot",
-        action=f"bulk_{action}",
-        result=result,
-        target={"workflow_id": workflow_id},
-        actor_user_id=ctx.user_id,
-        chat_id=ctx.chat_id,
+    action: ControlAction = callback_data.action.value
+    await jobs.control_job(
+        await caller_of(ctx),
+        workflow_id,
+        action,
+        sessions=ctx.deps.sessions,
+        automations=ctx.deps.automations,
     )
+    await query.answer({"pause": "Paused", "resume": "Resumed", "cancel": "Cancelling"}[action])
     message = query.message
     if isinstance(message, Message) and not ctx.deps.progress.watching(workflow_id):
         # The bot restarted since the job began: pick the live message up again, title and all.

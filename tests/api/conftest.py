@@ -20,11 +20,11 @@ from fastapi import FastAPI
 from api.deps import ApiDeps, ApiLimits
 from api.main import create_app
 from core.settings import Settings
+from services.automations import Automations
 from standins.luma import RunningSimulator, SimulatorConfig, running_simulator
 from store import tokens
 from tests.workflows import conftest as workflow_fixtures
 from tests.workflows.conftest import LinkedOrg, link_calendar
-from workflows.starter import Automations
 
 # The workflow tests' fixtures, reused as they are: linked org, Luma pool, worker.
 org = workflow_fixtures.org
@@ -56,7 +56,7 @@ class Tenant:
 
 @pytest.fixture
 def api_settings(db_url: str) -> Settings:
-    return Settings(_env_file=None, database_url=db_url)  # type: ignore[call-arg]
+    return Settings(_env_file=None, database_url=db_url)
 
 
 @pytest.fixture
@@ -78,7 +78,7 @@ def client_for(app: FastAPI, token: str | None = None) -> httpx.AsyncClient:
     )
 
 
-async def issue(sessions, org_id: int) -> str:  # type: ignore[no-untyped-def]
+async def issue(sessions, org_id: int) -> str:
     async with sessions.begin() as session:
         return (await tokens.issue_token(session, org_id=org_id, created_by=None)).token
 
@@ -106,7 +106,7 @@ async def other(app, sessions, keybox, simulator) -> AsyncIterator[Tenant]:
         yield Tenant(linked, token, client)
 
 
-async def synced_event(simulator, automations: Automations, org: LinkedOrg, **event) -> str:  # type: ignore[no-untyped-def]
+async def synced_event(simulator, automations: Automations, org: LinkedOrg, **event) -> str:
     """An event added in the simulator and synced into the cache; returns its id."""
     event_id: str = simulator.state.add_event(org.calendar_id, **event)
     await (await automations.sync_now(org.org_id)).result()

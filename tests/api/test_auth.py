@@ -8,10 +8,10 @@ from temporalio.client import Client
 from api.deps import ApiDeps, ApiLimits
 from api.main import create_app
 from api.ratelimit import SlidingWindowLimiter
+from services.automations import Automations, JobDefaults
 from store import tokens
 from store.db import create_engine, session_factory
 from tests.api.conftest import client_for, error_of
-from workflows.starter import Automations, JobDefaults
 
 
 async def test_token_required_and_checked(anonymous, tenant, sessions) -> None:
@@ -47,7 +47,7 @@ async def test_rate_limit_per_token(tenant, app, sessions) -> None:
         assert (await client.get("/v1/events")).status_code == 200
 
 
-async def _second_token(sessions, org_id: int) -> str:  # type: ignore[no-untyped-def]
+async def _second_token(sessions, org_id: int) -> str:
     async with sessions.begin() as session:
         return (await tokens.issue_token(session, org_id=org_id, created_by=None)).token
 

@@ -7,11 +7,13 @@ import io
 from collections import Counter
 
 import pytest
+from sqlalchemy import select
 
+from store.models import AuditEntry
 from tests.api.conftest import error_of, synced_event
 
 
-def statuses(simulator, event_id: str) -> Counter[str]:  # type: ignore[no-untyped-def]
+def statuses(simulator, event_id: str) -> Counter[str]:
     return Counter(g.approval_status for g in simulator.state.event(event_id).guests.values())
 
 
@@ -217,3 +219,39 @@ async def test_bulk_bad_input_starts_nothing(tenant, simulator, automations, bod
         return [job["kind"] for job in jobs if job["kind"] == "bulk"]
 
     assert await bulk_jobs() == []
+
+
+async def test_bulk_asked_twice_runs_once_counted_once_audited_twice(
+    tenant, simulator, automations, sessions
+) -> None:
+    """The API is an adapter over `services.bulk`: the same job, usage counted for the new
+    one only, and an audit row per request under the source "api"."""
+    event_id = await synced_event(
+        simulator, automations, tenant.org, guests=5, status_mix={"pending_approval": 1.0}
+    )
+    url = f"/v1/events/{event_id}/bulk-status"
+    simulator.state.configure(latency_seconds=0.3)
+    try:
+        first = await tenant.client.post(url, json={"target_status": "approved"})
+        second = await tenant.client.post(url, json={"target_status": "approved"})
+    finally:
+        simulator.state.configure(latency_seconds=0.0)
+    assert (first.status_code, second.status_code) == (202, 202)
+    assert first.json()["workflow_id"] == second.json()["workflow_id"]
+    assert (first.json()["already_running"], second.json()["already_running"]) == (False, True)
+    await automations.bulk_handle(first.json()["workflow_id"]).result()
+    usage = (await tenant.client.get("/v1/usage")).json()
+    assert usage["used"]["bulk_guests"] == 5
+    async with sessions() as session:
+        rows = await session.scalars(
+            select(AuditEntry)
+            .where(
+                AuditEntry.org_id == tenant.org.org_id,
+                AuditEntry.action == "bulk_approved_started",
+            )
+            .order_by(AuditEntry.id)
+        )
+        assert [(e.source, e.result) for e in rows] == [
+            ("api", "started"),
+            ("api", "already running"),
+        ]

@@ -40,7 +40,7 @@ async def telegram() -> AsyncIterator[LocalBotApi]:
 
 
 @pytest.fixture
-def bot_settings(api_settings, telegram, temporal_env, simulator, job_defaults, encryption_keys):  # type: ignore[no-untyped-def]
+def bot_settings(api_settings, telegram, temporal_env, simulator, job_defaults, encryption_keys):
     return api_settings.model_copy(
         update={
             "bot_token": SecretStr(telegram.state.default_bot.token),

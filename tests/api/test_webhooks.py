@@ -10,7 +10,7 @@ from store.models import Organization
 from tests.api.conftest import error_of, synced_event
 
 
-async def webhook_url(sessions, org_id: int) -> str:  # type: ignore[no-untyped-def]
+async def webhook_url(sessions, org_id: int) -> str:
     async with sessions() as session:
         token = await session.scalar(
             select(Organization.webhook_token).where(Organization.id == org_id)
@@ -18,7 +18,7 @@ async def webhook_url(sessions, org_id: int) -> str:  # type: ignore[no-untyped-
     return f"/luma/webhook/{token}"
 
 
-async def cached_status(sessions, org_id: int, event_id: str) -> dict[str, int]:  # type: ignore[no-untyped-def]
+async def cached_status(sessions, org_id: int, event_id: str) -> dict[str, int]:
     async with sessions() as session:
         return await cache.count_by_status(session, org_id=org_id, luma_event_id=event_id)
 

@@ -97,7 +97,7 @@ async def fake_stripe() -> AsyncIterator[FakeStripe]:
 @pytest.fixture
 def billing_settings(plans_file: Path, fake_stripe: FakeStripe, db_url: str) -> Settings:
     """Billing on: Stripe key, webhook secret and API base pointing at the fake."""
-    return Settings(  # type: ignore[call-arg]
+    return Settings(
         _env_file=None,
         database_url=db_url,
         stripe_api_key=SecretStr(STRIPE_KEY),
@@ -114,7 +114,7 @@ def billing(billing_settings: Settings) -> Billing:
 
 
 @pytest.fixture
-def billed_app(app, billing: Billing):  # type: ignore[no-untyped-def]
+def billed_app(app, billing: Billing):
     """The control API app with billing on."""
     app.state.billing = billing
     return app

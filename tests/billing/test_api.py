@@ -13,7 +13,7 @@ from tests.billing.conftest import STRIPE_KEY
 from tests.billing.test_webhooks import _checkout, _deliver
 from tests.conftest import eventually
 from workflows import ids
-from workflows.enrichment import enrich_schedule_id
+from workflows.ids import enrich_schedule_id
 
 
 def _cancelled(org_id: int, customer: str, sub: str) -> str:
@@ -21,7 +21,7 @@ def _cancelled(org_id: int, customer: str, sub: str) -> str:
     return event("customer.subscription.deleted", obj)
 
 
-async def _set_plan(sessions, org_id: int, plan: str) -> None:  # type: ignore[no-untyped-def]
+async def _set_plan(sessions, org_id: int, plan: str) -> None:
     async with sessions.begin() as session:
         org = await session.get(Organization, org_id)
         assert org is not None

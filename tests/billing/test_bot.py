@@ -170,7 +170,7 @@ async def test_a_second_calendar_needs_a_bigger_plan(billed: World) -> None:
 @pytest.fixture
 async def gemini_world(
     bot_with: Opener, billing_settings: Settings, sessions
-) -> AsyncIterator[tuple[World, FakeGemini]]:  # type: ignore[no-untyped-def]
+) -> AsyncIterator[tuple[World, FakeGemini]]:
     """The bot with Gemini (a local fake) behind the per-plan question quota."""
     with RunningFake() as fake:
         gemini = GeminiParser.from_settings(

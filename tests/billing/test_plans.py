@@ -47,13 +47,13 @@ def test_an_unreadable_file_and_an_unknown_default_plan(tmp_path: Path, plans_fi
     broken.write_text("{not json")
     with pytest.raises(PlanConfigError, match="cannot read"):
         load_catalog(broken)
-    settings = Settings(_env_file=None, billing_plans_file=plans_file, default_plan="gold")  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, billing_plans_file=plans_file, default_plan="gold")
     with pytest.raises(ConfigError, match="DEFAULT_PLAN 'gold'"):
         Billing.from_settings(settings)
 
 
 def test_billing_off_gives_every_org_the_default_plan(plans_file: Path) -> None:
-    settings = Settings(_env_file=None, billing_plans_file=plans_file, default_plan="pro")  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, billing_plans_file=plans_file, default_plan="pro")
     billing = Billing.from_settings(settings)
     org = Organization(plan="free", sync_interval_minutes=15)
     assert not billing.enabled and billing.plan_of(org).key == "pro"
@@ -66,7 +66,7 @@ def test_billing_off_gives_every_org_the_default_plan(plans_file: Path) -> None:
 
 
 def test_stripe_secrets_are_redacted() -> None:
-    settings = Settings(  # type: ignore[call-arg]
+    settings = Settings(
         _env_file=None,
         stripe_api_key=SecretStr("sk_live_secret"),
         stripe_webhook_secret=SecretStr("whsec_secret"),

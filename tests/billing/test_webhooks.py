@@ -16,7 +16,7 @@ from tests.api.conftest import client_for, error_of
 from tests.billing.conftest import WEBHOOK_SECRET
 
 
-async def _plan(sessions, org_id: int) -> str:  # type: ignore[no-untyped-def]
+async def _plan(sessions, org_id: int) -> str:
     async with sessions() as session:
         org = await session.get(Organization, org_id)
         assert org is not None
@@ -54,7 +54,7 @@ async def test_checkout_update_delete_and_replay(billed_app, org, sessions) -> N
 
         # A replay of the same event (same id) is acknowledged and changes nothing.
         async with sessions.begin() as session:
-            (await session.get(Organization, org.org_id)).plan = "team"  # type: ignore[union-attr]
+            (await session.get(Organization, org.org_id)).plan = "team"
         replay = await _deliver(client, completed)
         assert replay.status_code == 200 and replay.json()["result"] == "replay"
         assert await _plan(sessions, org.org_id) == "team"
@@ -161,7 +161,7 @@ async def test_unknown_org_and_other_events_are_acknowledged(billed_app, org, se
     assert await _plan(sessions, org.org_id) == "free"
 
 
-async def test_webhook_is_off_without_stripe(api_settings, sessions, automations, plans_file):  # type: ignore[no-untyped-def]
+async def test_webhook_is_off_without_stripe(api_settings, sessions, automations, plans_file):
     from api.deps import ApiDeps
 
     app = create_app(api_settings, deps=ApiDeps(sessions, automations))

@@ -28,6 +28,7 @@ from bot.factory import create_bot
 from core.settings import Settings
 from luma import BudgetPolicy, LumaPool
 from nlp import IntentParser
+from services.automations import Automations, JobDefaults
 from standins.luma import RunningSimulator, SimulatorConfig, running_simulator
 from standins.telegram import BotApiState, ChatMessage, LocalBotApi, running_local_api
 from store.crypto import KeyBox
@@ -36,7 +37,6 @@ from store.orgs import link_chat, save_org
 from store.rate_budget import DatabaseRateBudget
 from tests.workflows.conftest import worker_clients
 from worker import build_worker
-from workflows.starter import Automations, JobDefaults
 
 _ids = itertools.count(1)
 PROCESS_SALT = os.getpid() % 10_000 * 100_000
@@ -203,7 +203,7 @@ def bot_keybox() -> KeyBox:
 
 
 @pytest.fixture(scope="session")
-async def services(temporal_env, sessions, bot_keybox) -> AsyncIterator[Services]:  # type: ignore[no-untyped-def]
+async def services(temporal_env, sessions, bot_keybox) -> AsyncIterator[Services]:
     """Servers and the Temporal worker, shared by every bot test of this process."""
     async with (
         running_local_api() as api,
@@ -229,7 +229,7 @@ async def services(temporal_env, sessions, bot_keybox) -> AsyncIterator[Services
         )
         async with worker:
             deps = BotDeps(
-                settings=Settings(_env_file=None),  # type: ignore[call-arg]
+                settings=Settings(_env_file=None),
                 sessions=sessions,
                 keybox=bot_keybox,
                 luma=pool,

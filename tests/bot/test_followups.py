@@ -16,18 +16,18 @@ from core.settings import Settings
 from mailer import MailSetup
 from mailer.smtp import SmtpMailer
 from mailer.unsubscribe import UnsubscribeSigner
+from services.automations import Automations, JobDefaults
 from tests.bot.conftest import World
 from tests.followups.conftest import PUBLIC_URL, SENDER, Inbox
 from tests.followups.conftest import inbox as inbox
 from tests.workflows.conftest import worker_clients
 from worker import build_worker
-from workflows.starter import Automations, JobDefaults
 
 EVENT = "Winter Gala"  # ten days ago, every guest approved, about 60% checked in
 
 
 @pytest.fixture
-async def mail_world(  # type: ignore[no-untyped-def]
+async def mail_world(
     services, bot_with, temporal_env, sessions, bot_keybox, inbox: Inbox, encryption_keys
 ) -> AsyncIterator[World]:
     """The bot with email on, and a worker that sends to the local SMTP server."""
@@ -42,7 +42,7 @@ async def mail_world(  # type: ignore[no-untyped-def]
         worker_clients(sessions, bot_keybox, services.deps.luma, services.bot),
         mail=MailSetup(mailer, signer, PUBLIC_URL),
     )
-    settings = Settings(_env_file=None, mail_backend="smtp", mail_from=SENDER)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, mail_backend="smtp", mail_from=SENDER)
     automations = Automations(temporal_env.client, defaults)
     async with (
         build_worker(temporal_env.client, defaults.task_queue, clients),
@@ -52,7 +52,7 @@ async def mail_world(  # type: ignore[no-untyped-def]
     await mailer.aclose()
 
 
-def attended(world: World, calendar) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def attended(world: World, calendar) -> dict[str, str]:
     """Email -> first name of the guests who checked in."""
     return {
         g.person.email: g.person.first_name

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from store.crypto import fingerprint
 from store.models import ApiToken, Chat, Organization, Role, User
 from store.orgs import get_role
+from tests.conftest import eventually
 
 
 async def _org_for_chat(world, chat: int) -> Organization | None:
@@ -26,8 +27,9 @@ async def test_start_says_how_to_link_or_which_calendar_is_linked(world) -> None
 
 
 async def test_link_in_a_dm_checks_the_key_and_names_the_calendar(world, caplog) -> None:
-    handle = world.sim.state.add_calendar("Ada's Calendar")
+    handle = world.sim.state.add_calendar("Ada's Calendar", events=3, guests_per_event=5)
     owner = world.sim.state.calendar(handle.id).owner
+    seeded = sorted(e.name for e in world.sim.state.calendar(handle.id).events.values())
     user = world.person()
 
     with caplog.at_level(logging.DEBUG):
@@ -47,9 +49,15 @@ async def test_link_in_a_dm_checks_the_key_and_names_the_calendar(world, caplog)
     async with world.deps.sessions() as session:
         assert (await session.get(User, user)).active_org_id == org.id
         assert await get_role(session, org_id=org.id, user_id=user) is Role.ADMIN
-    # The first sync was started: the events are there when asked for.
-    reply = await world.say(user, user, "/events all")
-    assert reply.text.startswith("Events: none") or "Events" in reply.text
+
+    # The first sync was started: the calendar's events are there when asked for.
+    async def listed() -> str | None:
+        text = (await world.say(user, user, "/events all")).text
+        return text if text.startswith("Events (") else None
+
+    listing = await eventually(listed, timeout=20, interval=0.2)
+    assert listing.splitlines()[0] == f"Events ({len(seeded)})"
+    assert [name for name in seeded if name not in listing] == []
 
 
 async def test_in_a_group_the_key_message_is_deleted_before_anything_else(world) -> None:
@@ -73,7 +81,9 @@ async def test_in_a_group_the_key_message_is_deleted_before_anything_else(world)
     reply = await world.tg.wait_for_reply(chat)
     assert world.tg.was_deleted(chat, said["message"]["message_id"])
     assert "Linked this chat" in reply.text and "…" + handle.api_key[-4:] in reply.text
-    assert (await _org_for_chat(world, chat)) is not None
+    org = await _org_for_chat(world, chat)
+    assert org is not None and org.luma_calendar_id == world.sim.state.calendar(handle.id).owner.id
+    assert org.key_fingerprint == fingerprint(handle.api_key)
     assert world.tg.calls("getChatMember")  # admin rights come from Telegram
 
 
@@ -102,7 +112,9 @@ async def test_link_without_a_key_asks_for_it_and_cancel_stops(world) -> None:
     await world.say(user, user, "/link")
     reply = await world.say(user, user, handle.api_key)
     assert "Linked this chat" in reply.text
-    assert (await _org_for_chat(world, user)) is not None
+    org = await _org_for_chat(world, user)
+    assert org is not None and org.luma_calendar_id == world.sim.state.calendar(handle.id).owner.id
+    assert org.key_fingerprint == fingerprint(handle.api_key)
 
 
 async def test_unlink_stops_the_schedules_when_no_chat_is_left(world) -> None:

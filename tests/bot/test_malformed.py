@@ -90,7 +90,7 @@ async def test_fifty_malformed_inputs_each_get_one_clear_answer(bot_with) -> Non
     assert "Linked to" in (await _status(bot_with, chat, admin)).text  # still linked
 
 
-async def _status(bot_with, chat: int, admin: int):  # type: ignore[no-untyped-def]
+async def _status(bot_with, chat: int, admin: int):
     async with bot_with() as world:
         return await world.say(chat, admin, "/status")
 

@@ -11,7 +11,7 @@ from store.models import GuestNote, GuestTag
 from tests.conftest import eventually
 
 
-def _registered_events(world, calendar, email: str) -> int:  # type: ignore[no-untyped-def]
+def _registered_events(world, calendar, email: str) -> int:
     key = identity_key(email)
     return sum(
         any(
@@ -22,7 +22,7 @@ def _registered_events(world, calendar, email: str) -> int:  # type: ignore[no-u
     )
 
 
-async def test_tag_untag_note_and_find(world) -> None:  # type: ignore[no-untyped-def]
+async def test_tag_untag_note_and_find(world) -> None:
     calendar, chat, admin = await world.linked_group()
     guest = world.guests(calendar, "Founders Dinner", "pending_approval")[0]
     email = guest.person.email
@@ -65,7 +65,7 @@ async def test_tag_untag_note_and_find(world) -> None:  # type: ignore[no-untype
     assert not world.writes(calendar)  # nothing of this reaches Luma
 
 
-async def test_members_and_bad_input_change_nothing(world) -> None:  # type: ignore[no-untyped-def]
+async def test_members_and_bad_input_change_nothing(world) -> None:
     calendar, chat, admin = await world.linked_group()
     member = world.person()
     email = world.guests(calendar, "Founders Dinner")[0].person.email
@@ -95,7 +95,7 @@ async def test_members_and_bad_input_change_nothing(world) -> None:  # type: ign
             assert rows == []
 
 
-async def test_vips_repeats_and_plain_language(world) -> None:  # type: ignore[no-untyped-def]
+async def test_vips_repeats_and_plain_language(world) -> None:
     calendar, chat, admin = await world.linked_group()
     pending = world.guests(calendar, "Founders Dinner", "pending_approval")
     star = pending[0].person.email
@@ -126,7 +126,7 @@ async def test_vips_repeats_and_plain_language(world) -> None:  # type: ignore[n
         assert answer.text.startswith("No repeat guests among Lisbon Workshop")
 
 
-async def test_approve_all_pending_tagged_vip(world) -> None:  # type: ignore[no-untyped-def]
+async def test_approve_all_pending_tagged_vip(world) -> None:
     calendar, chat, admin = await world.linked_group()
     pending = world.guests(calendar, "Founders Dinner", "pending_approval")
     approved_before = world.guests(calendar, "Founders Dinner", "approved")
@@ -153,7 +153,7 @@ async def test_approve_all_pending_tagged_vip(world) -> None:  # type: ignore[no
     assert "of Founders Dinner (pending · tagged vip)" in command.text  # the command's #tag
 
 
-async def test_export_has_profile_columns_and_tenants_stay_apart(world) -> None:  # type: ignore[no-untyped-def]
+async def test_export_has_profile_columns_and_tenants_stay_apart(world) -> None:
     calendar, chat, admin = await world.linked_group()
     guest = world.guests(calendar, "Founders Dinner", "approved")[0]
     email = guest.person.email

@@ -16,7 +16,7 @@ def _requests(world, calendar) -> int:
     return world.sim.state.requests[calendar.calendar_id]
 
 
-async def _synced_at(world, calendar, name: str):  # type: ignore[no-untyped-def]
+async def _synced_at(world, calendar, name: str):
     async with world.deps.sessions() as session:
         return await session.scalar(
             select(Event.guests_synced_at).where(

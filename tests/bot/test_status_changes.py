@@ -198,6 +198,14 @@ async def test_double_confirm_starts_one_bulk_job(world) -> None:
     assert len(per_guest) == len(pending) and set(per_guest.values()) == {1}
     jobs = await eventually(lambda: _bulk_jobs(world, calendar.org_id), timeout=10)
     assert len(jobs) == 1
+    # The press that took the confirmation started it through `services.bulk`: one audit row.
+    [started] = await world.audit(calendar.org_id, "bulk_approved_started")
+    assert (started.source, started.result, started.actor_user_id, started.chat_id) == (
+        "bot",
+        "started",
+        admin,
+        chat,
+    )
 
 
 async def _bulk_jobs(world, org_id: int) -> list:

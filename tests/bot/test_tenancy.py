@@ -2,35 +2,132 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
+from bot.keyboards import JobAction, JobCb
 from bot.middlewares.throttling import ThrottleLimits
+from catalog.guest_filter import GuestFilter
 
 
-async def test_two_chats_linked_to_different_calendars_never_see_each_other(world) -> None:
-    first = await world.calendar(name="First Calendar", sync=False)
-    second = await world.calendar(name="Second Calendar", sync=False)
-    world.sim.state.add_event(
-        second.calendar_id,
+def _people(world, calendar_id: str) -> tuple[set[str], set[str]]:
+    """Every guest email and name of a simulator calendar."""
+    guests = [
+        guest
+        for event in world.sim.state.calendar(calendar_id).events.values()
+        for guest in event.guests.values()
+    ]
+    return {g.person.email for g in guests}, {g.person.name for g in guests if g.person.name}
+
+
+def _shows(text: str, item: str) -> bool:
+    """`item` as a whole word or address (aandersen@x is not in claraandersen@x)."""
+    return re.search(rf"(?<![\w.@+-]){re.escape(item)}(?![\w@-])", text) is not None
+
+
+async def test_two_chats_linked_to_different_calendars_never_see_each_other(bot_with) -> None:
+    # Many questions from one person: room for them all under the throttle.
+    async with bot_with(throttle=ThrottleLimits(per_user=100, per_chat=100)) as world:
+        await _never_see_each_other(world)
+
+
+async def _never_see_each_other(world) -> None:
+    alpha = await world.calendar(name="Alpha Calendar")
+    bravo = await world.calendar(name="Bravo Calendar", sync=False)
+    secret_event = world.sim.state.add_event(
+        bravo.calendar_id,
         name="Secret Board Meeting",
         city="Paris",
         start_at=datetime.now(UTC) + timedelta(days=3),
-        guests=4,
+        guests=6,
+        status_mix={"pending_approval": 1.0},
     )
-    for calendar in (first, second):
-        await (await world.deps.automations.sync_now(calendar.org_id)).result()
-    _, chat_a, admin_a = await world.linked_group(first)
-    _, chat_b, admin_b = await world.linked_group(second)
-    secret_guest = next(iter(world.sim.state.calendar(second.calendar_id).people)).email
+    await (await world.deps.automations.sync_now(bravo.org_id)).result()
+    _, chat_a, admin_a = await world.linked_group(alpha)
+    _, chat_b, admin_b = await world.linked_group(bravo)
+    # Both calendars have events called "Founders Dinner" (world.calendar's plan); what tells
+    # them apart is Bravo's own event, its name, and its guests.
+    alpha_emails, alpha_names = _people(world, alpha.calendar_id)
+    bravo_emails, bravo_names = _people(world, bravo.calendar_id)
+    bravo_only = (bravo_emails - alpha_emails) | (bravo_names - alpha_names)
+    bravo_only |= {"Bravo Calendar", "Secret Board Meeting", secret_event}
+    secret_guest = next(iter(world.sim.state.event(secret_event).guests.values())).person
+    bravo_founder = next(
+        g.person
+        for g in world.guests(bravo, "Founders Dinner", "pending_approval")
+        if g.person.email not in alpha_emails
+    )
+    assert secret_guest.email in bravo_only and bravo_founder.email in bravo_only
 
-    assert "First Calendar" in (await world.say(chat_a, admin_a, "/status")).text
-    assert "Second Calendar" in (await world.say(chat_b, admin_b, "/status")).text
+    # Bravo's own chat sees its data (so the checks below could fail).
     assert "Secret Board Meeting" in (await world.say(chat_b, admin_b, "/events")).text
-    assert "Secret Board Meeting" not in (await world.say(chat_a, admin_a, "/events")).text
-    refused = await world.say(chat_a, admin_a, "/event secret board meeting")
-    assert refused.text.startswith("I could not find an event called")
-    found = await world.say(chat_a, admin_a, f"/find {secret_guest}")
-    assert found.text.startswith("I found no guest matching") or "Secret" not in found.text
+    found = await world.say(chat_b, admin_b, f"/find {secret_guest.email}")
+    assert secret_guest.email in found.text
+
+    username = (await world.services.bot.me()).username
+    asked = [
+        "/status",
+        "/events all",
+        "/events paris",
+        "/event founders dinner",
+        "/guests Founders Dinner",
+        "/pending founders dinner",
+        "/event secret board meeting",
+        f"/find {secret_guest.email}",
+        f"/find {secret_guest.name}",
+        f"/find {bravo_founder.email}",
+        f"@{username} who is pending for the secret board meeting?",
+    ]
+    replies = {text: (await world.say(chat_a, admin_a, text)).text for text in asked}
+    for asked_text, reply in replies.items():
+        # What the person typed may be echoed back; anything else of Bravo's is a leak.
+        leaked = sorted(i for i in bravo_only if _shows(reply, i) and i not in asked_text)
+        assert not leaked, f"{asked_text!r} in Alpha's chat shows Bravo's {leaked}: {reply}"
+    assert "Alpha Calendar" in replies["/status"]
+    assert replies["/event secret board meeting"].startswith("I could not find an event called")
+    assert replies[f"/find {secret_guest.email}"].startswith("I found no guest matching")
+    assert replies[f"/find {bravo_founder.email}"].startswith("I found no guest matching")
+
+    # Acting on Bravo's guests, events, confirmations and jobs from Alpha's chat fails.
+    for text in (
+        f"/approve {secret_guest.email} Secret Board Meeting",
+        f"/approve {bravo_founder.email} Founders Dinner",  # Alpha's event of that name
+    ):
+        refused = await world.say(chat_a, admin_a, text)
+        assert not refused.text.startswith("Approve this guest"), refused.text
+        assert not refused.buttons
+
+    preview = await world.say(
+        chat_b, admin_b, f"/approve {secret_guest.email} Secret Board Meeting"
+    )
+    assert preview.text.startswith("Approve this guest")
+    status_a = await world.say(chat_a, admin_a, "/status")  # a bot message in Alpha's chat
+    pressed = world.tg.user_presses(
+        chat_a, admin_a, status_a.message_id, preview.callback_data("Confirm"), forged=True
+    )
+    answer = await world.tg.wait_until(lambda: world.tg.callback_answer(pressed), 5)
+    assert answer["text"].startswith("This confirmation has expired") and answer["show_alert"]
+
+    job = await world.deps.automations.start_bulk(
+        org_id=bravo.org_id,
+        event_id=secret_event,
+        target_status="declined",
+        guest_filter=GuestFilter(statuses=["pending_approval"]),
+        requested_by=admin_b,
+    )
+    forged_job = JobCb(action=JobAction.CANCEL, workflow_id=job.workflow_id).pack()
+    pressed = world.tg.user_presses(chat_a, admin_a, status_a.message_id, forged_job, forged=True)
+    answer = await world.tg.wait_until(lambda: world.tg.callback_answer(pressed), 5)
+    assert answer["text"] == "There is no such job in this calendar." and answer["show_alert"]
+    report = await world.deps.automations.bulk_handle(job.workflow_id).result()
+    assert not report.cancelled and report.done == 6  # ran to its end, untouched by Alpha
+
+    # Nothing Alpha's chat did reached Bravo's calendar: only Bravo's own job wrote there.
+    writes = world.writes(bravo)
+    assert {w.email for w in writes} == {
+        g.person.email for g in world.sim.state.event(secret_event).guests.values()
+    }
+    assert {(w.event_id, w.new_status) for w in writes} == {(secret_event, "declined")}
     # The admin of one group has no say over the other calendar.
     assert (await world.say(chat_b, admin_a, "/unlink")).text.startswith("Only admins")
 

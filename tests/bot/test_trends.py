@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.texts import percent
 
 
-async def test_trends_by_city_text_and_chart(world) -> None:  # type: ignore[no-untyped-def]
+async def test_trends_by_city_text_and_chart(world) -> None:
     calendar, chat, admin = await world.linked_group()
     gala = world.guests(calendar, "Winter Gala")
     attended = sum(1 for g in gala if g.checked_in_at is not None)
@@ -25,7 +25,7 @@ async def test_trends_by_city_text_and_chart(world) -> None:  # type: ignore[no-
     assert chart.photo is not None and chart.caption == "Trends by city"
 
 
-async def test_trends_default_is_by_month_and_bad_input_is_refused(world) -> None:  # type: ignore[no-untyped-def]
+async def test_trends_default_is_by_month_and_bad_input_is_refused(world) -> None:
     _calendar, chat, admin = await world.linked_group()
 
     reply = await world.say(chat, admin, "/trends")
@@ -38,14 +38,14 @@ async def test_trends_default_is_by_month_and_bad_input_is_refused(world) -> Non
     assert by_domain.text.startswith("📈 Trends by email domain")
 
 
-async def test_trends_need_a_linked_chat(world) -> None:  # type: ignore[no-untyped-def]
+async def test_trends_need_a_linked_chat(world) -> None:
     person = world.person()
     reply = await world.say(person, person, "/trends")
     assert "not linked" in reply.text
     assert world.tg.photos(person) == []
 
 
-async def test_trends_in_plain_language(world) -> None:  # type: ignore[no-untyped-def]
+async def test_trends_in_plain_language(world) -> None:
     calendar = await world.calendar()
     person = world.person()
     await world.link(calendar, person, person)  # a DM: every text is for the bot

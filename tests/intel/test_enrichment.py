@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import pytest
@@ -18,14 +18,15 @@ from temporalio.worker import Replayer
 
 from activities.enrichment import EnrichmentConfig
 from activities.luma_access import LumaAccess
+from core.settings import Settings
 from intel.enrichment import store as enrichment_store
+from services.automations import Automations, JobDefaults
 from standins.enrichment import FakeProvider, Known, running_fake_provider
 from store.models import EnrichmentCacheEntry, Guest, GuestProfile, OrgEnrichment, utcnow
 from store.orgs import save_org
 from tests.workflows.conftest import org, pool, simulator  # noqa: F401
 from worker import WORKFLOWS, WorkerClients, build_worker
 from workflows.contracts.enrichment import EnrichReport
-from workflows.starter import Automations, JobDefaults
 
 SENIORITIES = ("director", "cxo", "vp", "senior")
 
@@ -39,7 +40,7 @@ class Env:
     known: set[str]  # lookup emails the provider knows
 
 
-async def people_of(sessions, org_id: int) -> dict[str, str]:  # type: ignore[no-untyped-def]
+async def people_of(sessions, org_id: int) -> dict[str, str]:
     async with sessions() as session:
         rows = await session.execute(
             select(func.min(Guest.email), Guest.normalized_email)
@@ -50,10 +51,11 @@ async def people_of(sessions, org_id: int) -> dict[str, str]:  # type: ignore[no
 
 
 @pytest.fixture
-async def env(temporal_env, sessions, keybox, pool, simulator, org) -> AsyncIterator[Env]:  # type: ignore[no-untyped-def]  # noqa: F811
+async def env(temporal_env, sessions, keybox, pool, simulator, org) -> AsyncIterator[Env]:  # noqa: F811
     simulator.state.add_event(org.calendar_id, name="Past Mixer", guests=14, repeat_share=0)
     async with running_fake_provider() as fake:
-        config = EnrichmentConfig(
+        config = replace(
+            EnrichmentConfig.from_settings(Settings(_env_file=None)),
             base_urls={"pdl": fake.url, "apollo": fake.url},
             ttl=timedelta(days=1),
             concurrency=3,
@@ -80,7 +82,7 @@ async def env(temporal_env, sessions, keybox, pool, simulator, org) -> AsyncIter
 
 async def turn_on(
     sessions, keybox, env: Env, provider: str = "pdl", key: str | None = None
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     async with sessions.begin() as session:
         await enrichment_store.save_provider(
             session,
@@ -97,7 +99,7 @@ async def run(env: Env) -> EnrichReport:
     return await handle.result()
 
 
-async def profiles(sessions, org_id: int) -> dict[str, GuestProfile]:  # type: ignore[no-untyped-def]
+async def profiles(sessions, org_id: int) -> dict[str, GuestProfile]:
     async with sessions() as session:
         rows = await session.scalars(select(GuestProfile).where(GuestProfile.org_id == org_id))
         return {p.normalized_email: p for p in rows}
@@ -106,7 +108,7 @@ async def profiles(sessions, org_id: int) -> dict[str, GuestProfile]:  # type: i
 @pytest.mark.parametrize("provider", ["pdl", "apollo"])
 async def test_enriches_every_person_once_through_429s(
     sessions, keybox, env: Env, provider
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     await turn_on(sessions, keybox, env, provider)
     env.fake.throttle_next = 3  # Retry-After: 1 s, waited out inside the batch
 
@@ -140,7 +142,7 @@ async def test_enriches_every_person_once_through_429s(
             )
 
 
-async def test_cache_time_to_live(sessions, keybox, env: Env) -> None:  # type: ignore[no-untyped-def]
+async def test_cache_time_to_live(sessions, keybox, env: Env) -> None:
     await turn_on(sessions, keybox, env)
     await run(env)
     first_calls = len(env.fake.calls)
@@ -164,7 +166,7 @@ async def test_cache_time_to_live(sessions, keybox, env: Env) -> None:  # type: 
     assert (third.looked_up, third.from_cache) == (3, len(env.people) - 3)
 
 
-async def test_long_retry_after_is_waited_by_temporal(sessions, keybox, env: Env) -> None:  # type: ignore[no-untyped-def]
+async def test_long_retry_after_is_waited_by_temporal(sessions, keybox, env: Env) -> None:
     """A Retry-After above the inline limit ends the attempt; Temporal retries after it,
     and what was answered before is not asked again."""
     await turn_on(sessions, keybox, env)
@@ -181,7 +183,7 @@ async def test_long_retry_after_is_waited_by_temporal(sessions, keybox, env: Env
 
 async def test_key_encrypted_at_rest_absent_from_history_which_replays(
     sessions, keybox, env: Env
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     await turn_on(sessions, keybox, env)
     handle = await env.automations.start_enrichment(env.org_id)
     await handle.result()
@@ -201,7 +203,7 @@ async def test_key_encrypted_at_rest_absent_from_history_which_replays(
     assert {c.key for c in env.fake.calls} == {env.fake.api_key}
 
 
-async def test_refused_key_stops_the_run_with_a_reason(sessions, keybox, env: Env) -> None:  # type: ignore[no-untyped-def]
+async def test_refused_key_stops_the_run_with_a_reason(sessions, keybox, env: Env) -> None:
     await turn_on(sessions, keybox, env, "apollo", key="wrong-key-1234")
 
     report = await run(env)
@@ -211,7 +213,7 @@ async def test_refused_key_stops_the_run_with_a_reason(sessions, keybox, env: En
     assert (await enrichment_store_counts(sessions, env.org_id)) == 0
 
 
-async def test_off_by_default_and_when_switched_off(sessions, keybox, env: Env) -> None:  # type: ignore[no-untyped-def]
+async def test_off_by_default_and_when_switched_off(sessions, keybox, env: Env) -> None:
     assert (await run(env)).enabled is False
     await turn_on(sessions, keybox, env)
     async with sessions.begin() as session:
@@ -220,12 +222,12 @@ async def test_off_by_default_and_when_switched_off(sessions, keybox, env: Env) 
     assert env.fake.calls == []
 
 
-async def enrichment_store_counts(sessions, org_id: int) -> int:  # type: ignore[no-untyped-def]
+async def enrichment_store_counts(sessions, org_id: int) -> int:
     async with sessions() as session:
         return (await enrichment_store.cache_stats(session, org_id=org_id)).cached
 
 
-async def test_another_orgs_same_person_is_not_touched(sessions, keybox, env: Env) -> None:  # type: ignore[no-untyped-def]
+async def test_another_orgs_same_person_is_not_touched(sessions, keybox, env: Env) -> None:
     email = sorted(env.known)[0]
     async with sessions.begin() as session:
         other = await save_org(

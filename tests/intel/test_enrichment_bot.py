@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -12,16 +13,17 @@ from sqlalchemy import select
 
 from activities.enrichment import EnrichmentConfig
 from activities.luma_access import LumaAccess
+from core.settings import Settings
+from services.automations import Automations, JobDefaults
 from standins.enrichment import Known, running_fake_provider
 from store.models import AuditEntry, OrgEnrichment
 from tests.bot.conftest import bot_keybox, bot_with, services  # noqa: F401
 from worker import WorkerClients, build_worker
-from workflows.enrichment import enrich_id, enrich_schedule_id
-from workflows.starter import Automations, JobDefaults
+from workflows.ids import enrich_id, enrich_schedule_id
 
 
 @pytest.fixture
-async def enriching(services, sessions, bot_keybox, bot_with) -> AsyncIterator[tuple]:  # type: ignore[no-untyped-def]  # noqa: F811
+async def enriching(services, sessions, bot_keybox, bot_with) -> AsyncIterator[tuple]:  # noqa: F811
     """A bot whose workflows run on a worker that talks to the fake provider."""
     client = services.deps.automations.client
     async with running_fake_provider() as fake:
@@ -30,8 +32,10 @@ async def enriching(services, sessions, bot_keybox, bot_with) -> AsyncIterator[t
             sessions=sessions,
             luma=LumaAccess(sessions, bot_keybox, services.deps.luma),
             bot=services.bot,
-            enrichment=EnrichmentConfig(
-                base_urls={"pdl": fake.url, "apollo": fake.url}, ttl=timedelta(days=1)
+            enrichment=replace(
+                EnrichmentConfig.from_settings(Settings(_env_file=None)),
+                base_urls={"pdl": fake.url, "apollo": fake.url},
+                ttl=timedelta(days=1),
             ),
         )
         automations = Automations(client, defaults)
@@ -42,7 +46,7 @@ async def enriching(services, sessions, bot_keybox, bot_with) -> AsyncIterator[t
             yield world, fake, automations
 
 
-async def test_enrich_on_run_status_off(enriching, sessions) -> None:  # type: ignore[no-untyped-def]
+async def test_enrich_on_run_status_off(enriching, sessions) -> None:
     world, fake, automations = enriching
     calendar, chat, admin = await world.linked_group()
     fake.people["someone@nowhere.example"] = Known("Nowhere", "CEO", "cxo")
@@ -87,7 +91,7 @@ async def test_enrich_on_run_status_off(enriching, sessions) -> None:  # type: i
     assert {"enrich_on", "enrich_off"} <= set(actions)
 
 
-async def test_refusals_change_nothing(enriching, sessions) -> None:  # type: ignore[no-untyped-def]
+async def test_refusals_change_nothing(enriching, sessions) -> None:
     world, fake, _ = enriching
     calendar, chat, admin = await world.linked_group()
     member = world.person()

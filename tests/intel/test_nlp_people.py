@@ -52,7 +52,7 @@ def test_reads_never_carry_a_tag(ctx: ParseContext) -> None:
 )  # fmt: skip
 async def test_gemini_keeps_the_written_tag(
     reply: dict, fallback: FallbackReason | None, fake_gemini: FakeGemini, gemini, ctx
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     text = "approve all pending tagged vip for the founders dinner"
     result = await gemini_tests.parse_with(function_call(reply), fake_gemini, gemini, text, ctx)
     assert result.fallback_reason is fallback

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from activities.sync import guest_row
+from core.settings import Settings
 from intel.people import insights_for
 from intel.vip import PersonFacts, VipRules, score
 from luma import LumaGuest
@@ -25,7 +26,7 @@ def answers(company: str) -> list[dict[str, Any]]:
     return [{"label": "Company name", "question_type": "company", "answer": company}]
 
 
-async def new_org(session, keybox, unique: str, tag: str = "a"):  # type: ignore[no-untyped-def]
+async def new_org(session, keybox, unique: str, tag: str = "a"):
     return await orgs.save_org(
         session,
         calendar_id=f"cal-intel-{tag}-{unique}",
@@ -35,7 +36,7 @@ async def new_org(session, keybox, unique: str, tag: str = "a"):  # type: ignore
     )
 
 
-async def seed_events(session, org_id: int) -> None:  # type: ignore[no-untyped-def]
+async def seed_events(session, org_id: int) -> None:
     await cache.upsert_events(session, org_id=org_id, events=[
         {"luma_event_id": f"evt-{n}", "name": f"Event {n}",
          "start_at": NOW - timedelta(days=40 - n),
@@ -107,7 +108,8 @@ async def test_person_refresh_and_vanished_people(sessions, keybox, unique) -> N
 
 
 def test_vip_rules_give_reasons() -> None:
-    rules = VipRules(companies=frozenset({"acme", "globex.com"}))
+    configured = Settings(_env_file=None, vip_companies="ACME, globex.com")
+    rules = VipRules.from_settings(configured)
     regular = score(PersonFacts(attended=4, no_shows=0), rules)
     assert regular.score == 40 + 15 and regular.is_vip
     assert regular.reasons == (
@@ -144,7 +146,7 @@ async def test_insights_and_tenant_isolation(sessions, keybox, unique) -> None:
         await add_tag(session, org_id=mine.id, normalized_email="ana@acme.com", tag="press",
                       user_id=2)  # fmt: skip
     async with sessions() as session:
-        rules = VipRules()
+        rules = VipRules.from_settings(Settings(_env_file=None))
         ours = (await insights_for(session, org_id=mine.id, emails=["ana@acme.com"], rules=rules))[
             "ana@acme.com"
         ]

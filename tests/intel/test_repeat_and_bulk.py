@@ -11,11 +11,13 @@ from collections import defaultdict
 
 from catalog.bulk_preview import preview_bulk
 from catalog.guest_filter import GuestFilter
+from core.settings import Settings
 from intel.people import event_people
 from intel.vip import VipRules
 from luma.emails import identity_key
 from store import cache
 from store.profiles import add_tag, get_profile
+from tests.conftest import RULES
 from tests.intel.test_trends import REGISTERED, seeded_org
 from tests.workflows import conftest as workflow_fixtures
 from tests.workflows.conftest import link_calendar
@@ -39,7 +41,7 @@ async def test_repeat_guests_across_ten_events(automations, simulator, sessions,
                 events_of[identity_key(guest.person.email)].add(event.id)
     assert sum(len(ids) >= 2 for ids in events_of.values()) > 10  # the seed has regulars
 
-    rules = VipRules()
+    rules = VipRules.from_settings(Settings(_env_file=None))
     async with sessions() as session:
         stored = {e.luma_event_id: e for e in await cache.list_events(session, org_id=org_id)}
         for event in calendar.events.values():
@@ -85,6 +87,7 @@ async def test_tags_as_a_bulk_filter(automations, simulator, sessions, keybox) -
         preview = await preview_bulk(
             session, org_id=mine.org_id, event_id=event_id, target_status="approved",
             guest_filter=wanted,
+            rules=RULES,
         )  # fmt: skip
     assert (preview.matched, preview.to_change) == (4, 4)
     assert {g.email for g in preview.sample} == {g.person.email for g in chosen}
@@ -109,7 +112,7 @@ async def test_tags_as_a_bulk_filter(automations, simulator, sessions, keybox) -
     )
 
 
-async def tag(session, org_id: int, email: str) -> None:  # type: ignore[no-untyped-def]
+async def tag(session, org_id: int, email: str) -> None:
     await add_tag(
         session, org_id=org_id, normalized_email=identity_key(email), tag="vip", user_id=1
     )
@@ -117,7 +120,7 @@ async def tag(session, org_id: int, email: str) -> None:  # type: ignore[no-unty
 
 async def test_one_guest_approval_updates_their_profile(
     automations, simulator, sessions, keybox
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     linked = await link_calendar(sessions, keybox, simulator, "One")
     event_id = simulator.state.add_event(
         linked.calendar_id, name="Dinner", guests=2, status_mix={"pending_approval": 1.0}

@@ -19,18 +19,18 @@ from activities.luma_access import LumaAccess
 from activities.summary import SummaryActivities, summary_text
 from intel.trends import Dimension, History, new_and_repeat, org_history, trends
 from luma.emails import identity_key
+from services.automations import Automations
 from standins.luma import RunningSimulator
 from store.models import utcnow
 from store.orgs import save_org
 from tests.workflows.conftest import automations, job_defaults, pool, simulator  # noqa: F401
 from workflows.contracts.summary import EventRef
-from workflows.starter import Automations
 
 REGISTERED = {"approved", "session", "pending_approval", "waitlist", "declined"}
 APPROVED = {"approved", "session"}
 
 
-async def seeded_org(sessions, keybox, sim: RunningSimulator, events: int = 10) -> tuple[int, Any]:  # type: ignore[no-untyped-def]
+async def seeded_org(sessions, keybox, sim: RunningSimulator, events: int = 10) -> tuple[int, Any]:
     calendar = sim.state.add_calendar(
         f"Trends {uuid.uuid4().hex[:6]}", events=events, guests_per_event=30
     )
@@ -45,7 +45,7 @@ async def seeded_org(sessions, keybox, sim: RunningSimulator, events: int = 10) 
     return org.id, sim.state.calendar(calendar.id)
 
 
-def hand_counts(calendar: Any, key_of, now: datetime) -> dict[str, dict[str, int]]:  # type: ignore[no-untyped-def]
+def hand_counts(calendar: Any, key_of, now: datetime) -> dict[str, dict[str, int]]:
     """Registered, approved, attended, no-shows per key, from the simulator's guests."""
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for event in calendar.events.values():
@@ -88,7 +88,7 @@ KEYS = {
 
 
 @pytest.fixture
-async def synced(sessions, keybox, simulator, automations: Automations):  # type: ignore[no-untyped-def]  # noqa: F811
+async def synced(sessions, keybox, simulator, automations: Automations):  # noqa: F811
     org_id, calendar = await seeded_org(sessions, keybox, simulator)
     other_id, _ = await seeded_org(sessions, keybox, simulator, events=4)
     for org in (org_id, other_id):
@@ -97,7 +97,7 @@ async def synced(sessions, keybox, simulator, automations: Automations):  # type
 
 
 @pytest.mark.parametrize("dimension", list(KEYS))
-async def test_trends_match_hand_counts(sessions, synced, dimension: Dimension) -> None:  # type: ignore[no-untyped-def]
+async def test_trends_match_hand_counts(sessions, synced, dimension: Dimension) -> None:
     org_id, calendar = synced
     now = utcnow()
     expected = hand_counts(calendar, KEYS[dimension], now)
@@ -116,7 +116,7 @@ async def test_trends_match_hand_counts(sessions, synced, dimension: Dimension) 
     assert report.total.events == len(calendar.events)
 
 
-async def test_rates_and_order(sessions, synced) -> None:  # type: ignore[no-untyped-def]
+async def test_rates_and_order(sessions, synced) -> None:
     org_id, calendar = synced
     now = utcnow()
     async with sessions() as session:
@@ -137,7 +137,7 @@ async def test_rates_and_order(sessions, synced) -> None:  # type: ignore[no-unt
     assert by_domain.more > 0
 
 
-async def test_history_and_repeat_guests(sessions, synced) -> None:  # type: ignore[no-untyped-def]
+async def test_history_and_repeat_guests(sessions, synced) -> None:
     org_id, calendar = synced
     now = utcnow()
     events = sorted(calendar.events.values(), key=lambda e: e.start_at)
@@ -182,7 +182,7 @@ async def test_history_and_repeat_guests(sessions, synced) -> None:  # type: ign
     assert (new, again) == (len(registered) - repeat, repeat)
 
 
-async def test_post_event_summary_compares_with_history(sessions, keybox, pool, synced) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+async def test_post_event_summary_compares_with_history(sessions, keybox, pool, synced) -> None:  # noqa: F811
     org_id, calendar = synced
     now = utcnow()
     past = sorted(
@@ -246,7 +246,7 @@ def test_summary_text_without_history_says_nothing_of_it() -> None:
     assert "No-show rate 25% vs your average 50%." in one
 
 
-async def test_unknown_org_sees_nothing(sessions) -> None:  # type: ignore[no-untyped-def]
+async def test_unknown_org_sees_nothing(sessions) -> None:
     async with sessions() as session:
         report = await trends(session, org_id=10**9, dimension=Dimension.CITY, now=utcnow())
     assert report.rows == [] and report.total.registered == 0

@@ -22,7 +22,7 @@ from tests.api.conftest import (  # noqa: F401
 )
 
 
-async def test_trends_of_the_tokens_org(tenant, other, simulator, automations) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+async def test_trends_of_the_tokens_org(tenant, other, simulator, automations) -> None:  # noqa: F811
     now = datetime.now(UTC)
     await synced_event(
         simulator,
@@ -77,7 +77,7 @@ async def test_trends_of_the_tokens_org(tenant, other, simulator, automations) -
     assert zone.status_code == 422
 
 
-async def test_trends_need_a_token(app) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+async def test_trends_need_a_token(app) -> None:  # noqa: F811
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app), base_url="http://api.test"
     ) as client:

@@ -24,6 +24,7 @@ from api.main import create_app
 from billing import Billing
 from core.http_server import serving
 from core.settings import Settings
+from services.automations import Automations
 from store.models import Role
 from store.orgs import set_role, upsert_user
 from tests.billing import conftest as billing_fixtures
@@ -31,7 +32,6 @@ from tests.workflows import conftest as workflow_fixtures
 from tests.workflows.conftest import LinkedOrg, link_calendar
 from web.auth import COOKIE, issue_signin_link
 from web.deps import WebDeps
-from workflows.starter import Automations
 
 simulator = workflow_fixtures.simulator
 org = workflow_fixtures.org
@@ -115,8 +115,8 @@ def csrf_of(html: str) -> str:
 @pytest.fixture
 async def portal(
     db_url, sessions, keybox, encryption_keys, pool, automations, org
-) -> AsyncIterator[Portal]:  # type: ignore[no-untyped-def]
-    settings = Settings(  # type: ignore[call-arg]
+) -> AsyncIterator[Portal]:
+    settings = Settings(
         _env_file=None, database_url=db_url, encryption_keys=",".join(encryption_keys)
     )
     web = WebDeps(settings, pool, keybox_override=keybox)
@@ -135,7 +135,7 @@ async def billed_portal(portal: Portal, billing_settings: Settings) -> Portal:
 
 
 @pytest.fixture
-async def other_org(sessions, keybox, simulator) -> LinkedOrg:  # type: ignore[no-untyped-def]
+async def other_org(sessions, keybox, simulator) -> LinkedOrg:
     return await link_calendar(sessions, keybox, simulator, f"Other {uuid.uuid4().hex[:6]}")
 
 

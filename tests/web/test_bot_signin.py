@@ -8,7 +8,7 @@ from tests.bot.conftest import bot_keybox, bot_with, services  # noqa: F401 (fix
 from web.auth import COOKIE
 
 
-def _link_in(message) -> str:  # type: ignore[no-untyped-def]
+def _link_in(message) -> str:
     links = [entity["url"] for entity in message.entities if entity.get("type") == "text_link"]
     assert len(links) == 1, message.text
     return links[0]

@@ -20,7 +20,7 @@ from tests.web.conftest import assert_accessible_basics, screenshot
 from workflows import ids
 
 
-async def _sign_in(page: Page, portal, role: Role = Role.ADMIN) -> int:  # type: ignore[no-untyped-def]
+async def _sign_in(page: Page, portal, role: Role = Role.ADMIN) -> int:
     user_id = await portal.person(role, name="Ada Admin" if role is Role.ADMIN else "Max Member")
     await page.goto(await portal.link(user_id))
     await expect(page).to_have_url(re.compile(r"/web/events$"))

@@ -17,12 +17,12 @@ REFUSED_BULK = "Your Free plan allows bulk jobs of up to 5 guests; this one woul
 UPGRADE = "The Pro plan allows more: an admin can upgrade with /upgrade."
 
 
-async def _bulk_jobs(automations, org_id: int) -> list[str]:  # type: ignore[no-untyped-def]
+async def _bulk_jobs(automations, org_id: int) -> list[str]:
     jobs = await automations.list_jobs(org_id, limit=50)
     return [job.workflow_id for job in jobs if job.kind == "bulk"]
 
 
-async def _bulk_used(portal) -> int:  # type: ignore[no-untyped-def]
+async def _bulk_used(portal) -> int:
     async with portal.sessions() as session:
         counters = await usage(session, org_id=portal.org.org_id, day=utcnow().date())
     return counters.get(BULK_GUESTS, 0)
@@ -141,7 +141,7 @@ async def test_sync_interval_within_the_plans_minimum(billed_portal) -> None:
         assert await _interval(portal) == 90
 
 
-async def _interval(portal) -> int:  # type: ignore[no-untyped-def]
+async def _interval(portal) -> int:
     async with portal.sessions() as session:
         org = await session.scalar(select(Organization).where(Organization.id == portal.org.org_id))
     assert org is not None

@@ -1,9 +1,9 @@
 """Automations: each chat's digest (time, zone), post-event summaries, and the sync interval.
 
-Saving changes the Temporal Schedules inside the database transaction, so when Temporal
-refuses nothing is saved and the page says so. The sync interval goes through
-`billing.sync.set_sync_interval`, as the bot's `/sync every` and the API's schedule do, so
-an interval below the plan's minimum is refused with the same sentence.
+The rules are `services.digest`'s, the same as the bot's `/digest` and `/sync every` and the
+API's: a bad time or zone changes nothing, an interval below the plan's minimum is refused
+with the same sentence. Saving changes the Temporal Schedules inside the database
+transaction, so when Temporal refuses nothing is saved and the page says so.
 """
 
 from __future__ import annotations
@@ -11,33 +11,22 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
-from pydantic import ValidationError
-from sqlalchemy import select
 
-from api.schemas import DigestUpdate
-from billing import LimitExceeded
-from billing.sync import MAX_INTERVAL_MINUTES, set_sync_interval
-from store import orgs
-from store.models import AutomationSettings, Chat, Organization
-from web.deps import Admin, Api, Plans, Reader, audit_write, plan_refusal
-from web.errors import WebError, not_found
+from billing.sync import MAX_INTERVAL_MINUTES
+from services import digest
+from services.caller import Invalid
+from web.caller import caller_of
+from web.deps import Admin, Api, Plans, Reader
+from web.errors import WebError, not_found, refusal_page
 from web.render import page, see_other
 
 router = APIRouter(prefix="/automations")
-MAX_SUMMARY_DELAY = 7 * 24 * 60
 
 
 @router.get("")
 async def automations_page(request: Request, viewer: Reader, deps: Api, billing: Plans) -> object:
     async with deps.sessions() as session:
-        chats = await orgs.org_chats(session, org_id=viewer.org_id)
-        saved = await session.scalars(
-            select(AutomationSettings).where(
-                AutomationSettings.chat_id.in_([chat.id for chat in chats])
-            )
-        )
-        by_chat = {row.chat_id: row for row in saved}
-        rows = [(chat, by_chat.get(chat.id) or AutomationSettings()) for chat in chats]
+        rows = await digest.chat_settings(caller_of(viewer), session)
         plan = await billing.plan_for(session, org_id=viewer.org_id)
         return await page(
             request,
@@ -52,14 +41,18 @@ async def automations_page(request: Request, viewer: Reader, deps: Api, billing:
         )
 
 
-def _minutes(raw: str, low: int, high: int, what: str) -> int:
-    if not raw.strip().isdigit() or not low <= int(raw) <= high:
-        raise WebError(
-            400,
-            f"Check the {what}",
-            f"The {what} is a whole number of minutes from {low} to {high}.",
-        )
+def _minutes(raw: str, what: str) -> int:
+    """A form's whole number of minutes (the range is the service's rule)."""
+    if not raw.strip().isdigit() or len(raw.strip()) > 6:
+        raise WebError(400, f"Check the {what}", f"The {what} is a whole number of minutes.")
     return int(raw)
+
+
+def _chat_id(raw: str) -> int:
+    try:
+        return int(raw.strip())
+    except ValueError:
+        raise not_found("chat") from None
 
 
 @router.post("/chat")
@@ -67,45 +60,34 @@ async def save_chat(
     viewer: Admin,
     deps: Api,
     chat_id: Annotated[str, Form(max_length=20)] = "",
-    digest: Annotated[str, Form(max_length=4)] = "",
+    digest_on: Annotated[str, Form(alias="digest", max_length=4)] = "",
     time: Annotated[str, Form(max_length=10)] = "09:00",
     timezone: Annotated[str, Form(max_length=64)] = "UTC",
     summary: Annotated[str, Form(max_length=4)] = "",
     summary_delay: Annotated[str, Form(max_length=8)] = "120",
 ) -> object:
-    try:
-        body = DigestUpdate(
-            chat_id=chat_id, enabled=digest == "on", time=time.strip(), timezone=timezone.strip()
-        )
-    except ValidationError as exc:
-        problems = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
-        raise WebError(400, "Check the digest settings", problems) from None
-    delay = _minutes(summary_delay, 0, MAX_SUMMARY_DELAY, "summary delay")
+    chat, delay = _chat_id(chat_id), _minutes(summary_delay, "summary delay")
+    caller = caller_of(viewer)
     async with deps.sessions.begin() as session:
-        chat = await session.get(Chat, body.chat_id)
-        if chat is None or chat.org_id != viewer.org_id:
-            raise not_found("chat")
-        settings = await session.get(AutomationSettings, chat.id)
-        if settings is None:
-            settings = AutomationSettings(chat_id=chat.id)
-            session.add(settings)
-        settings.org_id = viewer.org_id
-        settings.digest_enabled = body.enabled
-        settings.digest_time, settings.digest_timezone = body.time, body.timezone
-        settings.post_event_summary = summary == "on"
-        settings.summary_delay_minutes = delay
-        if body.enabled:
-            await deps.automations.set_digest(
-                chat_id=chat.id, org_id=viewer.org_id, at=body.time, timezone=body.timezone
+        # The summary first: it only writes rows, so a refused digest rolls it back too.
+        try:
+            await digest.set_post_event_summary(
+                caller, session, chat_id=chat, enabled=summary == "on", delay_minutes=delay
             )
-        else:
-            await deps.automations.clear_digest(chat.id)
-        await audit_write(
-            session,
-            viewer,
-            "automations_saved",
-            {"chat_id": chat.id, "digest": body.enabled, "time": body.time, "zone": body.timezone},
-        )
+        except Invalid as exc:
+            raise WebError(400, "Check the summary delay", refusal_page(exc).message) from None
+        try:
+            await digest.set_digest(
+                caller,
+                session,
+                deps.automations,
+                chat_id=chat,
+                enabled=digest_on == "on",
+                at=time,
+                zone=timezone,
+            )
+        except Invalid as exc:
+            raise WebError(400, "Check the digest settings", refusal_page(exc).message) from None
     return see_other("/web/automations?saved=1")
 
 
@@ -114,14 +96,12 @@ async def save_sync(
     viewer: Admin, deps: Api, billing: Plans, interval: Annotated[str, Form(max_length=8)] = ""
 ) -> object:
     """The org's sync interval, within its plan's minimum (refused otherwise, nothing saved)."""
-    minutes = _minutes(interval, 1, MAX_INTERVAL_MINUTES, "sync interval")
+    minutes = _minutes(interval, "sync interval")
     async with deps.sessions.begin() as session:
-        org = await session.get(Organization, viewer.org_id)
-        if org is None:
-            raise not_found("calendar")
         try:
-            await set_sync_interval(session, billing, deps.automations, org=org, minutes=minutes)
-        except LimitExceeded as exc:
-            raise plan_refusal(exc) from None
-        await audit_write(session, viewer, "sync_interval", {"minutes": minutes})
+            await digest.set_sync_interval(
+                caller_of(viewer), session, billing, deps.automations, minutes=minutes
+            )
+        except Invalid as exc:
+            raise WebError(400, "Check the sync interval", refusal_page(exc).message) from None
     return see_other("/web/automations?saved=1")

@@ -1,79 +1,70 @@
-"""The Luma key (fingerprint, last verified, replace after get-self, unlink) and API tokens."""
+"""The Luma key (fingerprint, last verified, replace after get-self, unlink) and API tokens.
+
+The rules are `services.linking` and `services.tokens`; this page reads the form and shows
+the outcome, titling a refused form for what was wrong with it.
+"""
 
 from __future__ import annotations
 
-import hashlib
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.logs import secrets as log_secrets
-from luma import InvalidKeyError, LumaError
-from store import orgs, tokens
-from store.crypto import fingerprint
-from web.deps import Admin, Api, Reader, WebDep, audit_write
-from web.errors import WebError, not_found
+from services import linking, tokens
+from services.caller import Conflict, Invalid
+from services.linking import KeyRejected, LumaUnavailable
+from store import orgs
+from web.auth import Viewer
+from web.caller import caller_of
+from web.deps import Admin, Api, Reader, WebDep
+from web.errors import WebError, not_found, refusal_page
 from web.render import page, see_other
 
 router = APIRouter(prefix="/key")
-KEY_HELP = "Luma → Settings → API"
+
+
+async def _key_page(
+    request: Request, session: AsyncSession, viewer: Viewer, new_token: str | None = None
+) -> object:
+    active = await tokens.active(caller_of(viewer), session)
+    chats = await orgs.org_chats(session, org_id=viewer.org_id)
+    return await page(
+        request,
+        session,
+        viewer,
+        "key.html",
+        tokens=active,
+        chats=chats,
+        new_token=new_token,
+        nav="key",
+    )
 
 
 @router.get("")
 async def key_page(request: Request, viewer: Reader, deps: Api) -> object:
     async with deps.sessions() as session:
-        active = await tokens.list_tokens(session, org_id=viewer.org_id)
-        chats = await orgs.org_chats(session, org_id=viewer.org_id)
-        return await page(
-            request, session, viewer, "key.html", tokens=active, chats=chats, nav="key"
-        )
+        return await _key_page(request, session, viewer)
 
 
 @router.post("/replace")
 async def replace_key(
     viewer: Admin, deps: Api, web: WebDep, key: Annotated[str, Form(max_length=300)] = ""
 ) -> object:
-    """Check the new key with Luma's get-self; it must belong to this same calendar."""
-    key = key.strip()
-    log_secrets.add(key)
-    if len(key) < 8 or len(key) > 256 or any(char.isspace() for char in key):
-        raise WebError(
-            400,
-            "Not a Luma key",
-            f"That does not look like a Luma API key; copy it from {KEY_HELP}.",
-        )
-    async with deps.sessions() as session:
-        org = await orgs.get_org(session, org_id=viewer.org_id)
-    if org is None:
-        raise not_found("calendar")
-    budget_key = "key-check:" + hashlib.sha256(key.encode()).hexdigest()[:16]
+    """A rotated key of this same calendar, checked with Luma's get-self first."""
     try:
-        owner = await web.luma.client(key, budget_key=budget_key, interactive=True).get_self()
-    except InvalidKeyError:
-        raise WebError(
-            400, "Key rejected", "Luma rejected this key, so nothing was changed."
-        ) from None
-    except LumaError as exc:
-        raise WebError(
-            502, "Luma did not answer", f"{exc.user_message} Nothing was changed."
-        ) from None
-    if owner.id != org.luma_calendar_id:
-        raise WebError(
-            400,
-            "Another calendar's key",
-            "This key belongs to a different Luma calendar; nothing was changed. Link that "
-            "calendar from the bot with /link instead.",
-        )
-    async with deps.sessions.begin() as session:
-        await orgs.save_org(
-            session,
-            calendar_id=owner.id,
-            name=owner.name or org.name,
-            luma_key=key,
-            keybox=web.keybox,
-            key_kind=org.key_kind,
-        )
-        await audit_write(session, viewer, "key_replace", {"key": fingerprint(key)})
+        async with deps.sessions.begin() as session:
+            await linking.replace_key(
+                caller_of(viewer), session, luma=web.luma, keybox=web.keybox, key=key
+            )
+    except KeyRejected as exc:
+        raise WebError(400, "Key rejected", refusal_page(exc).message) from None
+    except Invalid as exc:
+        raise WebError(400, "Not a Luma key", refusal_page(exc).message) from None
+    except Conflict as exc:
+        raise WebError(400, "Another calendar's key", refusal_page(exc).message) from None
+    except LumaUnavailable as exc:
+        raise WebError(502, "Luma did not answer", refusal_page(exc).message) from None
     return see_other("/web/key?replaced=1")
 
 
@@ -85,11 +76,7 @@ async def unlink(
     if confirm != "on":
         raise WebError(400, "Not unlinked", "Tick the box to confirm, then unlink again.")
     async with deps.sessions.begin() as session:
-        chats = await orgs.org_chats(session, org_id=viewer.org_id)
-        for chat in chats:
-            await orgs.unlink_chat(session, chat_id=chat.id)
-        await deps.automations.on_org_unlinked(viewer.org_id, [chat.id for chat in chats])
-        await audit_write(session, viewer, "unlink_all", {"chats": len(chats)})
+        await linking.unlink_everywhere(caller_of(viewer), session, deps.automations)
     return see_other("/web/key?unlinked=1")
 
 
@@ -101,36 +88,18 @@ async def new_token(
     name: Annotated[str, Form(max_length=100)] = "",
 ) -> object:
     async with deps.sessions.begin() as session:
-        issued = await tokens.issue_token(
-            session, org_id=viewer.org_id, created_by=viewer.user_id, name=name.strip()
-        )
-        log_secrets.add(issued.token)
-        await audit_write(session, viewer, "token_issue", {"prefix": issued.prefix})
+        issued = await tokens.issue(caller_of(viewer), session, name=name)
     async with deps.sessions() as session:
-        active = await tokens.list_tokens(session, org_id=viewer.org_id)
-        chats = await orgs.org_chats(session, org_id=viewer.org_id)
         # Rendered straight from the POST: the plaintext never sits in a URL or a redirect.
-        return await page(
-            request,
-            session,
-            viewer,
-            "key.html",
-            tokens=active,
-            chats=chats,
-            new_token=issued.token,
-            nav="key",
-        )
+        return await _key_page(request, session, viewer, new_token=issued.token)
 
 
 @router.post("/tokens/revoke")
 async def revoke_token(
     viewer: Admin, deps: Api, token_id: Annotated[str, Form(max_length=12)] = ""
 ) -> object:
-    if not token_id.isdigit():
+    if not token_id.isdigit():  # the page names tokens by id, never by prefix
         raise not_found("token")
     async with deps.sessions.begin() as session:
-        count = await tokens.revoke_token(session, org_id=viewer.org_id, prefix_or_id=token_id)
-        if not count:
-            raise not_found("token")
-        await audit_write(session, viewer, "token_revoke", {"id": int(token_id)})
+        await tokens.revoke(caller_of(viewer), session, ref=token_id)
     return see_other("/web/key?revoked=1")

@@ -12,6 +12,7 @@ from catalog.guests import person_history
 from intel.people import insights_for
 from luma import InvalidEmailError, identity_key
 from store import profiles
+from store.db import rowcount
 from store.models import GuestNote
 from web.auth import Viewer
 from web.deps import Admin, Api, Reader, audit_write
@@ -140,7 +141,7 @@ async def delete_note(
                 GuestNote.normalized_email == key,
             )
         )
-        if not deleted.rowcount:
+        if not rowcount(deleted):
             raise not_found("note")
         await audit_write(session, viewer, "note_delete", {"person": key, "note": int(note_id)})
     return see_other(profile_url(email))

@@ -1,0 +1,92 @@
+"""Who is asking, and the typed ways a use case says no.
+
+Every use case in `services` takes a `Caller` first: the org it acts in, the person (or API
+token) and their role there, and where the request came from (for the audit log). It returns
+a result or raises a `Refusal`; each interface renders a refusal its own way (the bot as a
+reply, the API as a JSON error with `Refusal.status`, the portal as an error page), so the
+rule and its wording exist once, here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+from store.models import Role
+
+Source = Literal["bot", "api", "web"]
+
+ADMIN_ONLY = (
+    "Only admins of this calendar can do that: whoever linked it, a group's administrators, "
+    "or people given the admin role with /role."
+)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The identity a use case acts for; built by the interface that authenticated it."""
+
+    org_id: int
+    role: Role
+    source: Source
+    user_id: int | None = None  # the Telegram user; None for an API token
+    chat_id: int | None = None  # the chat a bot request came from (reports go there)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+    def require_admin(self) -> None:
+        """Writes are for admins; members read."""
+        if not self.is_admin:
+            raise Forbidden(ADMIN_ONLY)
+
+
+class Refusal(Exception):
+    """A use case declined; `message` is one sentence fit to show a person (HTML-safe)."""
+
+    status: ClassVar[int] = 400
+    code: ClassVar[str] = "refused"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class Invalid(Refusal):
+    """The request itself is wrong (bad email, unknown status, empty filter)."""
+
+    status = 422
+    code = "invalid_input"  # what the API answers for every other 422
+
+
+class Forbidden(Refusal):
+    """The caller's role does not allow it."""
+
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(Refusal):
+    """No such thing in the caller's org (another org's ids look exactly the same)."""
+
+    status = 404
+    code = "not_found"
+
+
+class Conflict(Refusal):
+    """It cannot apply now (the job already ended, Luma said no to the change)."""
+
+    status = 409
+    code = "conflict"
+
+
+class PlanLimit(Refusal):
+    """The org's plan does not allow this much; `limit` names which limit."""
+
+    status = 403  # what the API has always answered for a plan limit
+    code = "plan_limit"
+
+    def __init__(self, message: str, *, limit: str) -> None:
+        super().__init__(message)
+        self.limit = limit

@@ -1,0 +1,123 @@
+"""An org's jobs: list them, look at one, and pause / resume / cancel a bulk job.
+
+The bot's `/jobs` and its Pause / Resume / Cancel buttons, the API's `/v1/jobs` routes and the
+portal's jobs pages come here. A job is the org's when its `OrgId` search attribute says so
+(a schedule: when its id is one of the org's schedule ids); anyone else's job is "not found",
+exactly like a made-up id, so ids reveal nothing. Control is for admins, applies to bulk jobs
+only, and writes one audit row.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import WorkflowExecutionDescription, WorkflowExecutionStatus
+
+from services import audit
+from services.automations import Automations, ControlAction, JobControlError, JobInfo
+from services.automations.jobs import (
+    JobNotFound,
+    bulk_progress_or_none,
+    org_schedules,
+    owned_workflow,
+)
+from services.caller import Caller, Conflict, NotFound
+from workflows import ids
+from workflows.contracts.bulk import BulkProgress
+
+NO_SUCH_JOB = "There is no such job in this calendar."
+ONLY_BULK = "Only bulk status jobs can be paused, resumed or cancelled."
+SCHEDULE_PREFIXES = ("sync-schedule-", "enrich-schedule-", "digest-schedule-")
+
+
+@dataclass(frozen=True)
+class OrgJobs:
+    """The org's standing schedules, and its running and recent workflows (newest first)."""
+
+    schedules: list[JobInfo]
+    workflows: list[JobInfo]
+
+
+def _job(
+    automations: Automations,
+    description: WorkflowExecutionDescription,
+    progress: BulkProgress | None = None,
+) -> JobInfo:
+    state = description.status or WorkflowExecutionStatus.RUNNING
+    return JobInfo(
+        workflow_id=description.id,
+        kind=_kind(description),
+        status=state.name.lower(),
+        started_at=description.start_time,
+        ui_url=automations.ui_url(description.id),
+        progress=progress,
+    )
+
+
+def _kind(description: WorkflowExecutionDescription) -> str:
+    return description.typed_search_attributes.get(ids.KIND) or description.workflow_type
+
+
+async def _owned(
+    automations: Automations, caller: Caller, workflow_id: str
+) -> WorkflowExecutionDescription:
+    try:
+        return await owned_workflow(automations, caller.org_id, workflow_id)
+    except JobNotFound:
+        raise NotFound(NO_SUCH_JOB) from None
+
+
+async def list_jobs(
+    session: AsyncSession, automations: Automations, caller: Caller, *, limit: int = 20
+) -> OrgJobs:
+    """Schedules (sync, enrichment, digests) and workflows. Reading: members too."""
+    return OrgJobs(
+        schedules=await org_schedules(session, automations, caller.org_id),
+        workflows=await automations.list_jobs(caller.org_id, limit=limit),
+    )
+
+
+async def get_job(
+    session: AsyncSession, automations: Automations, caller: Caller, workflow_id: str
+) -> JobInfo:
+    """One job with, for a bulk job, its live progress (None when no worker answers)."""
+    if workflow_id.startswith(SCHEDULE_PREFIXES):
+        for schedule in await org_schedules(session, automations, caller.org_id):
+            if schedule.workflow_id == workflow_id:
+                return schedule
+        raise NotFound(NO_SUCH_JOB)
+    description = await _owned(automations, caller, workflow_id)
+    progress = (
+        await bulk_progress_or_none(automations, workflow_id)
+        if _kind(description) == "bulk"
+        else None
+    )
+    return _job(automations, description, progress)
+
+
+async def control_job(
+    caller: Caller,
+    workflow_id: str,
+    action: ControlAction,
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    automations: Automations,
+) -> JobInfo:
+    """Pause, resume or cancel a bulk job of the org. Raises `Forbidden` for a member,
+    `NotFound` for another org's job, and `Conflict` when it cannot apply (not a bulk job,
+    already paused, no longer running)."""
+    caller.require_admin()
+    description = await _owned(automations, caller, workflow_id)
+    if _kind(description) != "bulk":
+        raise Conflict(ONLY_BULK)
+    try:
+        progress = await automations.control_bulk(workflow_id, action, caller.user_id)
+    except JobControlError as exc:
+        raise Conflict(html.escape(str(exc), quote=False)) from None
+    async with sessions.begin() as session:
+        await audit.record(
+            caller, session, f"bulk_{action}", {"job": workflow_id}, result=progress.phase
+        )
+    return _job(automations, description, progress)

@@ -1,0 +1,273 @@
+"""Linking chats to Luma calendars: link with a key, unlink, switch calendars, replace the key.
+
+A Luma key is a secret: it is registered with the log redactor the moment it is read,
+checked with Luma's get-self before anything is stored, stored encrypted (`store.crypto`),
+and only its fingerprint (last four characters) is ever shown or audited. The bot's `/link`,
+`/unlink` and `/use` and the portal's key page come here, so these steps exist once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from html import escape
+from typing import ClassVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.service import RPCError
+
+from billing import Billing, LimitExceeded
+from billing.limits import (
+    check_new_calendar,
+    check_new_chat,
+    check_new_member,
+    sync_interval_for,
+)
+from billing.sync import enrichment_follows_plan
+from core.logs import secrets as log_secrets
+from luma import InvalidKeyError, LumaError, LumaPool
+from luma.models import LumaUser
+from services import audit
+from services.automations import Automations
+from services.caller import Caller, Conflict, Invalid, NotFound, PlanLimit, Refusal, Source
+from store import orgs
+from store.crypto import KeyBox, fingerprint
+from store.models import Chat, Organization, Role, User
+
+log = logging.getLogger(__name__)
+
+KEY_HELP = "Luma → Settings → API"
+
+
+class KeyRejected(Invalid):
+    """Luma answered get-self with 401/403: the key is wrong or revoked."""
+
+    code = "key_rejected"
+
+
+class LumaUnavailable(Refusal):
+    """Luma could not be asked about the key (outage, rate limit); nothing was stored."""
+
+    status: ClassVar[int] = 502
+    code: ClassVar[str] = "luma_unavailable"
+
+
+@dataclass(frozen=True)
+class Place:
+    """Who links which chat: there is no org to act in yet, so no `Caller`."""
+
+    user_id: int
+    chat_id: int
+    chat_kind: str
+    chat_title: str
+    source: Source = "bot"
+
+    @property
+    def private(self) -> bool:
+        return self.chat_kind == "private"
+
+
+@dataclass(frozen=True)
+class Linked:
+    """The outcome of a link: which calendar, the key's fingerprint, whether syncing began."""
+
+    org_id: int
+    name: str
+    key_fingerprint: str
+    syncing: bool
+
+
+@dataclass(frozen=True)
+class Unlinked:
+    """The outcome of an unlink; `stopped` when no chat uses the calendar any more."""
+
+    name: str
+    stopped: bool
+
+
+def read_key(raw: str) -> str:
+    """The key as sent, registered with the redactor before anything can log it."""
+    key = raw.strip()
+    log_secrets.add(key)
+    if len(key) < 8 or len(key) > 256 or any(char.isspace() for char in key):
+        raise Invalid(f"That does not look like a Luma API key; copy it from {KEY_HELP}.")
+    return key
+
+
+async def verify_key(luma: LumaPool, key: str) -> LumaUser:
+    """Luma's get-self for the key: its owner, or a refusal (nothing is stored before this)."""
+    budget_key = "key-check:" + hashlib.sha256(key.encode()).hexdigest()[:16]
+    try:
+        return await luma.client(key, budget_key=budget_key, interactive=True).get_self()
+    except InvalidKeyError:
+        raise KeyRejected("Luma rejected this key, so nothing was stored.") from None
+    except LumaError as exc:
+        raise LumaUnavailable(f"{escape(exc.user_message)} Nothing was stored.") from None
+
+
+async def _admit(session: AsyncSession, billing: Billing, place: Place, org: Organization) -> None:
+    """The plan's calendars, chats and team members, checked before the link is kept."""
+    try:
+        await check_new_calendar(
+            session, billing, user_id=place.user_id, calendar_id=org.luma_calendar_id
+        )
+        await check_new_chat(session, billing, org=org, chat_id=place.chat_id)
+        await check_new_member(session, billing, org=org, user_id=place.user_id)
+    except LimitExceeded as exc:
+        raise PlanLimit(f"{exc} Nothing was stored.", limit=exc.limit) from None
+
+
+async def link_calendar(
+    place: Place,
+    session: AsyncSession,
+    *,
+    luma: LumaPool,
+    keybox: KeyBox,
+    billing: Billing,
+    automations: Automations,
+    key: str,
+) -> Linked:
+    """Check the key with Luma, store it encrypted, link the chat (its linker becomes an
+    admin), then start the calendar's schedules and first sync.
+
+    Commits the session itself: the first sync runs in the worker and must see the org. A
+    refusal comes before the commit, so the caller's rollback leaves nothing stored."""
+    key = read_key(key)
+    owner = await verify_key(luma, key)
+    name = owner.name or owner.email or "Luma calendar"
+    chat = await session.get(Chat, place.chat_id)
+    previous = chat.org_id if chat is not None else None
+    org = await orgs.save_org(session, calendar_id=owner.id, name=name, luma_key=key, keybox=keybox)
+    await _admit(session, billing, place, org)
+    await orgs.link_chat(
+        session,
+        chat_id=place.chat_id,
+        org_id=org.id,
+        kind=place.chat_kind,
+        title=place.chat_title[:255],
+        linked_by=place.user_id,
+    )
+    if place.private:
+        user = await session.get(User, place.user_id)
+        if user is not None:
+            user.active_org_id = org.id
+    linker = Caller(org.id, Role.ADMIN, place.source, place.user_id, place.chat_id)
+    await audit.record(linker, session, "link", {"calendar": owner.id, "key": fingerprint(key)})
+    await session.commit()
+    syncing = True
+    try:
+        if previous is not None and previous != org.id:
+            await _release(session, automations, previous, place.chat_id)
+        await automations.on_org_linked(org.id, sync_interval_for(billing, org))
+        await enrichment_follows_plan(session, billing, automations, org=org)  # a relink
+    except RPCError as exc:
+        log.warning("could not start the first sync of org %s: %s", org.id, exc)
+        syncing = False
+    return Linked(org.id, name, fingerprint(key), syncing)
+
+
+async def _release(
+    session: AsyncSession, automations: Automations, org_id: int, chat_id: int
+) -> bool:
+    """Stop an org's schedules once no chat is linked to it; True when it was the last one."""
+    if await orgs.org_chats(session, org_id=org_id):
+        return False
+    await automations.on_org_unlinked(org_id, [chat_id])
+    return True
+
+
+async def unlink_chat(
+    caller: Caller, session: AsyncSession, automations: Automations, *, private: bool
+) -> Unlinked:
+    """The caller's chat lets go of the org (a DM also stops using it); the chat's digest
+    stops, and the org's schedules when no chat is left. Commits before touching Temporal."""
+    caller.require_admin()
+    if caller.chat_id is None:
+        raise Invalid("Unlinking needs the chat to unlink.")
+    org = await session.get(Organization, caller.org_id)
+    if org is None:
+        raise NotFound("There is no such calendar.")
+    chat = await session.get(Chat, caller.chat_id)
+    if chat is not None and chat.org_id == org.id:  # linked itself, not just chosen with /use
+        await orgs.unlink_chat(session, chat_id=caller.chat_id)
+    if private and caller.user_id is not None:
+        user = await session.get(User, caller.user_id)
+        if user is not None and user.active_org_id == org.id:
+            user.active_org_id = None
+    await audit.record(caller, session, "unlink", {"calendar": org.luma_calendar_id})
+    name = org.name
+    await session.commit()
+    await automations.clear_digest(caller.chat_id)
+    stopped = await _release(session, automations, caller.org_id, caller.chat_id)
+    return Unlinked(name, stopped)
+
+
+async def unlink_everywhere(caller: Caller, session: AsyncSession, automations: Automations) -> int:
+    """Detach every chat from the calendar and stop its schedules (the key stays encrypted);
+    how many chats were linked. The schedules stop inside the caller's transaction."""
+    caller.require_admin()
+    chats = await orgs.org_chats(session, org_id=caller.org_id)
+    for chat in chats:
+        await orgs.unlink_chat(session, chat_id=chat.id)
+    await automations.on_org_unlinked(caller.org_id, [chat.id for chat in chats])
+    await audit.record(caller, session, "unlink_all", {"chats": len(chats)})
+    return len(chats)
+
+
+async def replace_key(
+    caller: Caller, session: AsyncSession, *, luma: LumaPool, keybox: KeyBox, key: str
+) -> str:
+    """A new key for the same calendar (rotated in Luma), verified with get-self; returns its
+    fingerprint. A key of another calendar is refused: that is a link, not a replacement."""
+    caller.require_admin()
+    key = read_key(key)
+    org = await session.get(Organization, caller.org_id)
+    if org is None:
+        raise NotFound("There is no such calendar.")
+    owner = await verify_key(luma, key)
+    if owner.id != org.luma_calendar_id:
+        raise Conflict(
+            "This key belongs to a different Luma calendar; nothing was changed. Link that "
+            "calendar from the bot with /link instead."
+        )
+    await orgs.save_org(
+        session,
+        calendar_id=owner.id,
+        name=owner.name or org.name,
+        luma_key=key,
+        keybox=keybox,
+        key_kind=org.key_kind,
+    )
+    await audit.record(caller, session, "key_replace", {"key": fingerprint(key)})
+    return fingerprint(key)
+
+
+async def calendars_of(session: AsyncSession, *, user_id: int) -> Sequence[Organization]:
+    """The calendars a person is a member of, by name."""
+    return await orgs.user_orgs(session, user_id=user_id)
+
+
+def match_calendar(calendars: Sequence[Organization], wanted: str) -> Organization:
+    """The one calendar whose name contains `wanted` (case-insensitive)."""
+    words = " ".join(wanted.split()).casefold()
+    chosen = [org for org in calendars if words and words in org.name.casefold()]
+    if len(chosen) != 1:
+        raise Invalid(
+            f"None or several of your calendars match “{escape(words[:60])}”; "
+            "send /use to pick one."
+        )
+    return chosen[0]
+
+
+async def use_calendar(session: AsyncSession, *, user_id: int, org_id: int) -> Organization:
+    """A person's private chat now works with `org_id`, which they must be a member of."""
+    org = await session.get(Organization, org_id)
+    role = await orgs.get_role(session, org_id=org_id, user_id=user_id)
+    if org is None or role is None:
+        raise NotFound("You are not a member of that calendar.")
+    user = await session.get(User, user_id)
+    if user is not None:
+        user.active_org_id = org_id
+    return org

@@ -1,0 +1,112 @@
+"""`services.jobs`: the org's jobs and schedules, another org's job as "not found", and who
+may pause / resume / cancel (one audit row per control)."""
+
+from __future__ import annotations
+
+import pytest
+
+from catalog.guest_filter import GuestFilter
+from services import bulk, jobs
+from services.caller import Conflict, Forbidden, NotFound
+from tests.api.conftest import synced_event
+from tests.conftest import RULES, eventually
+from tests.services.conftest import admin_of, audit_rows, member_of
+from tests.workflows.conftest import link_calendar
+from workflows import ids
+
+
+async def test_list_includes_the_enrichment_schedule_and_hides_other_orgs(
+    sessions, automations, simulator, keybox, org
+) -> None:
+    other = await link_calendar(sessions, keybox, simulator, "Other org")
+    await synced_event(simulator, automations, other, guests=1)
+    await automations.set_enrichment_schedule(org.org_id, True)
+    try:
+        async with sessions() as session:
+            found = await jobs.list_jobs(session, automations, member_of(org.org_id))
+            schedule = await jobs.get_job(
+                session, automations, member_of(org.org_id), ids.enrich_schedule_id(org.org_id)
+            )
+            with pytest.raises(NotFound):  # another org's job looks like a made-up one
+                await jobs.get_job(
+                    session, automations, member_of(org.org_id), ids.sync_id(other.org_id)
+                )
+            with pytest.raises(NotFound):
+                await jobs.get_job(
+                    session, automations, member_of(org.org_id), ids.sync_schedule_id(other.org_id)
+                )
+    finally:
+        await automations.set_enrichment_schedule(org.org_id, False)
+    assert [(job.workflow_id, job.kind) for job in found.schedules] == [
+        (ids.enrich_schedule_id(org.org_id), "enrich-schedule")
+    ]
+    assert (schedule.status, schedule.ui_url) == (
+        "scheduled",
+        automations.schedule_url(ids.enrich_schedule_id(org.org_id)),
+    )
+    assert all(job.workflow_id != ids.sync_id(other.org_id) for job in found.workflows)
+
+
+async def test_control_is_for_admins_of_the_org_and_bulk_jobs_only(
+    sessions, automations, simulator, pro, org
+) -> None:
+    event_id = await synced_event(
+        simulator, automations, org, guests=60, status_mix={"pending_approval": 1.0}
+    )
+    simulator.state.configure(latency_seconds=0.05)
+    try:
+        started = await bulk.start_bulk(
+            admin_of(org.org_id),
+            bulk.BulkRequest(event_id, "approved", GuestFilter(statuses=["pending_approval"])),
+            sessions=sessions,
+            automations=automations,
+            billing=pro,
+            rules=RULES,
+        )
+        job_id = started.job.workflow_id
+        with pytest.raises(Forbidden):
+            await jobs.control_job(
+                member_of(org.org_id), job_id, "pause", sessions=sessions, automations=automations
+            )
+        with pytest.raises(NotFound):
+            await jobs.control_job(
+                admin_of(org.org_id + 10**6),
+                job_id,
+                "pause",
+                sessions=sessions,
+                automations=automations,
+            )
+        with pytest.raises(Conflict) as not_bulk:
+            await jobs.control_job(
+                admin_of(org.org_id),
+                ids.sync_id(org.org_id),
+                "pause",
+                sessions=sessions,
+                automations=automations,
+            )
+        assert not_bulk.value.message.startswith("Only bulk")
+
+        async def working() -> bool:
+            async with sessions() as session:
+                job = await jobs.get_job(session, automations, member_of(org.org_id), job_id)
+            return bool(job.progress and job.progress.done > 0)
+
+        await eventually(working)
+        cancelled = await jobs.control_job(
+            admin_of(org.org_id), job_id, "cancel", sessions=sessions, automations=automations
+        )
+    finally:
+        simulator.state.configure(latency_seconds=0.0)
+    assert cancelled.progress is not None and cancelled.progress.phase == "cancelling"
+    await automations.bulk_handle(job_id).result()
+    with pytest.raises(Conflict) as late:
+        await jobs.control_job(
+            admin_of(org.org_id), job_id, "resume", sessions=sessions, automations=automations
+        )
+    assert "no longer running" in late.value.message
+    [entry] = await audit_rows(sessions, org.org_id, "bulk_cancel")
+    assert (entry.result, entry.target, entry.actor_user_id) == (
+        "cancelling",
+        {"job": job_id},
+        7001,
+    )

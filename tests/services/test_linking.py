@@ -1,0 +1,154 @@
+"""Linking through `services.linking`: the key is checked with Luma before anything is
+stored, stored encrypted, audited by fingerprint only; unlinking and key replacement are for
+admins, and stop or keep the schedules as the calendar's last chat goes."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import select
+
+from services import linking
+from services.caller import Caller, Conflict, Forbidden, Invalid, NotFound
+from services.linking import KeyRejected, Place
+from store.crypto import fingerprint
+from store.models import Chat, Organization, Role, User
+from store.orgs import get_role
+from tests.services.conftest import audit_rows, caller, person
+from tests.workflows.conftest import link_calendar
+from workflows import ids
+
+
+async def _place(sessions, private: bool = False) -> Place:
+    user_id = await person(sessions, None, None)
+    if private:
+        return Place(user_id, user_id, "private", "")
+    return Place(user_id, -(10**12) - uuid.uuid4().int % 10**9, "group", "Team")
+
+
+async def _org_of_calendar(sessions, calendar_id: str) -> Organization | None:
+    async with sessions() as session:
+        return await session.scalar(
+            select(Organization).where(Organization.luma_calendar_id == calendar_id)
+        )
+
+
+async def test_a_bad_or_rejected_key_stores_nothing(
+    sessions, simulator, pool, keybox, billing, automations
+) -> None:
+    place = await _place(sessions)
+    for key, refusal in (("short", Invalid), ("secret-sim-not-a-real-key-at-all", KeyRejected)):
+        async with sessions() as session:
+            with pytest.raises(refusal):
+                await linking.link_calendar(
+                    place,
+                    session,
+                    luma=pool,
+                    keybox=keybox,
+                    billing=billing,
+                    automations=automations,
+                    key=key,
+                )
+    async with sessions() as session:
+        assert await session.get(Chat, place.chat_id) is None
+
+
+async def test_link_then_unlink_the_last_chat(
+    sessions, simulator, pool, keybox, billing, automations
+) -> None:
+    calendar = simulator.state.add_calendar(f"Linked {uuid.uuid4().hex[:6]}")
+    owner = simulator.state.calendar(calendar.id).owner
+    place = await _place(sessions, private=True)
+    async with sessions() as session:
+        linked = await linking.link_calendar(
+            place,
+            session,
+            luma=pool,
+            keybox=keybox,
+            billing=billing,
+            automations=automations,
+            key=f"  {calendar.api_key} ",
+        )
+    try:
+        assert linked.syncing and linked.key_fingerprint == fingerprint(calendar.api_key)
+        org = await _org_of_calendar(sessions, owner.id)
+        assert org is not None and org.id == linked.org_id
+        assert calendar.api_key.encode() not in org.key_ciphertext
+        async with sessions() as session:
+            assert await get_role(session, org_id=org.id, user_id=place.user_id) is Role.ADMIN
+            user = await session.get(User, place.user_id)
+            assert user is not None and user.active_org_id == org.id
+        [entry] = await audit_rows(sessions, org.id)
+        assert entry.action == "link" and calendar.api_key not in str(entry.target)
+        assert await automations.schedule_exists(ids.sync_schedule_id(org.id))
+
+        member = await caller(sessions, org.id, Role.MEMBER, "bot", chat_id=place.chat_id)
+        async with sessions() as session:
+            with pytest.raises(Forbidden):
+                await linking.unlink_chat(member, session, automations, private=True)
+        assert await automations.schedule_exists(ids.sync_schedule_id(org.id))
+
+        admin = Caller(org.id, Role.ADMIN, "bot", place.user_id, place.chat_id)
+        async with sessions() as session:
+            unlinked = await linking.unlink_chat(admin, session, automations, private=True)
+        assert unlinked.stopped and unlinked.name == linked.name
+        assert not await automations.schedule_exists(ids.sync_schedule_id(org.id))
+        async with sessions() as session:
+            chat = await session.get(Chat, place.chat_id)
+            assert chat is not None and chat.org_id is None
+            user = await session.get(User, place.user_id)
+            assert user is not None and user.active_org_id is None
+        assert [e.action for e in await audit_rows(sessions, org.id)] == ["link", "unlink"]
+    finally:
+        await automations.on_org_unlinked(linked.org_id, [])
+
+
+async def test_replacing_the_key_of_the_same_calendar_only(
+    sessions, simulator, pool, keybox, org
+) -> None:
+    other = simulator.state.add_calendar("Someone else")
+    member = await caller(sessions, org.org_id, Role.MEMBER)
+    admin = await caller(sessions, org.org_id, Role.ADMIN)
+    for who, key, refusal in (
+        (member, org.api_key, Forbidden),
+        (admin, "has spaces in it", Invalid),
+        (admin, other.api_key, Conflict),
+    ):
+        async with sessions() as session:
+            with pytest.raises(refusal):
+                await linking.replace_key(who, session, luma=pool, keybox=keybox, key=key)
+    assert await audit_rows(sessions, org.org_id) == []
+
+
+async def test_replacing_a_verified_key_is_audited(sessions, simulator, pool, keybox) -> None:
+    # Linked the way the bot links: the org is named by the key owner's get-self id.
+    calendar = simulator.state.add_calendar(f"Keyed {uuid.uuid4().hex[:6]}")
+    owner = await pool.client(calendar.api_key, budget_key="test").get_self()
+    linked = await link_calendar(sessions, keybox, simulator, "unused")
+    async with sessions.begin() as session:
+        org = await session.get(Organization, linked.org_id)
+        assert org is not None
+        org.luma_calendar_id = owner.id
+    admin = await caller(sessions, linked.org_id, Role.ADMIN)
+    async with sessions.begin() as session:
+        shown = await linking.replace_key(
+            admin, session, luma=pool, keybox=keybox, key=calendar.api_key
+        )
+    assert shown == fingerprint(calendar.api_key)
+    [entry] = await audit_rows(sessions, linked.org_id)
+    assert entry.action == "key_replace" and entry.target == {"key": shown}
+
+
+async def test_use_only_a_calendar_one_belongs_to(sessions, org, keybox, simulator) -> None:
+    other = await link_calendar(sessions, keybox, simulator, "Beta Events")
+    user_id = await person(sessions, org.org_id, Role.MEMBER)
+    async with sessions.begin() as session:
+        with pytest.raises(NotFound):
+            await linking.use_calendar(session, user_id=user_id, org_id=other.org_id)
+        chosen = await linking.use_calendar(session, user_id=user_id, org_id=org.org_id)
+        assert chosen.id == org.org_id
+        mine = await linking.calendars_of(session, user_id=user_id)
+        assert linking.match_calendar(mine, chosen.name[:5].upper()).id == org.org_id
+        with pytest.raises(Invalid):
+            linking.match_calendar(mine, "nothing like it")
