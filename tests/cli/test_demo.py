@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
 import socket
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.ports import reserved_ports
 
 LUMABOT = str(Path(sys.prefix) / "bin" / "lumabot")
 SCRIPT = (
@@ -18,22 +19,6 @@ SCRIPT = (
     "approve everyone pending for the founders dinner\n"
     "1\n"
 )
-
-
-def free_ports(count: int) -> list[int]:
-    """Free ports below the kernel's ephemeral range (32768+), where servers in parallel
-    tests that bind port 0 are given theirs: a port we picked is not handed out again."""
-    ports: list[int] = []
-    while len(ports) < count:
-        port = random.randint(20_000, 32_000)
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        if port not in ports:
-            ports.append(port)
-    return ports
 
 
 def listening(port: int) -> bool:
@@ -54,8 +39,11 @@ def run_demo(cwd: Path, ports: list[int]) -> subprocess.CompletedProcess[str]:
 
 
 async def test_demo_answers_and_stops_cleanly(tmp_path: Path) -> None:
-    ports = free_ports(5)
-    result = await asyncio.to_thread(run_demo, tmp_path, ports)
+    with reserved_ports(5) as ports:  # held until the demo and its children are gone
+        result = await asyncio.to_thread(run_demo, tmp_path, ports)
+        out = result.stdout
+        # Ctrl-D stopped everything: no port is still served by a child left behind.
+        assert not [port for port in ports if listening(port)], out + result.stderr
     out = result.stdout
     assert result.returncode == 0, out + result.stderr
     assert f"Temporal UI        http://127.0.0.1:{ports[1]}" in out
@@ -65,7 +53,5 @@ async def test_demo_answers_and_stops_cleanly(tmp_path: Path) -> None:
     assert "Approve 28 guest(s) of Founders Dinner" in out
     assert "Approved: 28 of 28 matching guest(s)." in out
     assert "Traceback" not in out + result.stderr
-    # Ctrl-D stopped everything: no port is still served by a child left behind.
-    assert not [port for port in ports if listening(port)]
     assert (tmp_path / "data" / "lumabot.db").exists()
     assert (tmp_path / "data" / "temporal.db").exists()

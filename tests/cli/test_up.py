@@ -11,20 +11,19 @@ from pathlib import Path
 
 import httpx
 
+from services.automations import Automations, JobDefaults
 from standins.luma import SimulatorConfig, running_simulator
 from standins.telegram import running_local_api
 from store.orgs import save_org
-from tests.cli.test_demo import free_ports
 from tests.conftest import eventually
-from workflows.starter import Automations, JobDefaults
 
 LUMABOT = str(Path(sys.prefix) / "bin" / "lumabot")
 
 
 async def test_up_runs_all_three_and_stops(
-    temporal_env, db_url, sessions, keybox, encryption_keys, tmp_path
+    temporal_env, db_url, sessions, keybox, encryption_keys, tmp_path, reserved_port: int
 ) -> None:
-    (port,) = free_ports(1)
+    port = reserved_port  # `lumabot up` binds it in a child process
     queue = f"tq-{uuid.uuid4().hex}"
     seed = uuid.uuid4().int % 10**9
     async with (

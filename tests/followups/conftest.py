@@ -1,15 +1,14 @@
-"""Follow-up fixtures: a local SMTP server (aiosmtpd, started per test on a free port), an org
+"""Follow-up fixtures: a local SMTP server (aiosmtpd, started per test on its own socket), an org
 with a finished event in the cache, and a real worker whose mailer talks to that server."""
 
 from __future__ import annotations
 
 import asyncio
 import email
-import socket
 import threading
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -28,23 +27,31 @@ from luma import BudgetPolicy, LumaPool, email_domain, identity_key
 from mailer import MailSetup
 from mailer.smtp import SmtpMailer
 from mailer.unsubscribe import UnsubscribeSigner
+from services.automations import Automations, JobDefaults
 from store.crypto import KeyBox
 from store.models import Event, FollowupSend, Guest
 from store.orgs import save_org
 from store.rate_budget import DatabaseRateBudget
+from tests.ports import HOST, bind_free_socket
 from tests.workflows.conftest import worker_clients
 from worker import build_worker
 from workflows.contracts.followups import FollowupInput
-from workflows.starter import Automations, JobDefaults
 
 SENDER = "Demo Events <events@demo.test>"
 PUBLIC_URL = "http://api.test"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+class SocketController(Controller):
+    """aiosmtpd's threaded server listening on a socket bound before it starts, so no other
+    test process can take its port between choosing and listening (see tests.ports)."""
+
+    def __init__(self, handler: Any, **kwargs: Any) -> None:
+        self.sock = bind_free_socket()
+        super().__init__(handler, hostname=HOST, port=self.sock.getsockname()[1], **kwargs)
+
+    def _create_server(self) -> Coroutine[Any, Any, asyncio.AbstractServer]:
+        # The server owns the socket from here and closes it when it stops.
+        return self.loop.create_server(self._factory_invoker, sock=self.sock, ssl=self.ssl_context)
 
 
 @dataclass
@@ -61,7 +68,7 @@ class Inbox:
     release: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    async def handle_RCPT(self, server, session, envelope, address, options) -> str:  # type: ignore[no-untyped-def]
+    async def handle_RCPT(self, server, session, envelope, address, options) -> str:
         if address in self.refuse:
             return "550 5.1.1 No such user here"
         if address in self.full:
@@ -69,7 +76,7 @@ class Inbox:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server, session, envelope) -> str:  # type: ignore[no-untyped-def]
+    async def handle_DATA(self, server, session, envelope) -> str:
         message = email.message_from_bytes(envelope.content, policy=default)
         assert isinstance(message, EmailMessage)
         message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
@@ -94,8 +101,9 @@ class Inbox:
 
 @pytest.fixture
 def inbox() -> Iterator[Inbox]:
-    inbox = Inbox(port=free_port())
-    controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port)
+    inbox = Inbox()
+    controller = SocketController(inbox)
+    inbox.port = controller.port
     controller.start()
     try:
         yield inbox
@@ -171,7 +179,7 @@ async def seed_event(
 
 
 @pytest.fixture
-async def seeded(sessions, keybox) -> Seeded:  # type: ignore[no-untyped-def]
+async def seeded(sessions, keybox) -> Seeded:
     return await seed_event(sessions, keybox)
 
 
@@ -190,7 +198,7 @@ def defaults() -> JobDefaults:
 
 
 @pytest.fixture
-async def luma_pool(sessions) -> AsyncIterator[LumaPool]:  # type: ignore[no-untyped-def]
+async def luma_pool(sessions) -> AsyncIterator[LumaPool]:
     """Never called by follow-ups; the worker's other activities want one."""
     budget = DatabaseRateBudget(sessions, BudgetPolicy(limit=100_000))
     async with LumaPool("http://127.0.0.1:9", budget=budget, timeout=1) as pool:
@@ -205,7 +213,7 @@ async def smtp_setup(inbox: Inbox, signer: UnsubscribeSigner) -> AsyncIterator[M
     await setup.aclose()
 
 
-async def running_worker(  # type: ignore[no-untyped-def]
+async def running_worker(
     temporal_env, sessions, keybox, pool, defaults: JobDefaults, mail: MailSetup | None
 ):
     clients = replace(worker_clients(sessions, keybox, pool), mail=mail)
@@ -213,7 +221,7 @@ async def running_worker(  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-async def automations(  # type: ignore[no-untyped-def]
+async def automations(
     temporal_env, sessions, keybox, luma_pool, defaults, smtp_setup
 ) -> AsyncIterator[Automations]:
     worker = await running_worker(temporal_env, sessions, keybox, luma_pool, defaults, smtp_setup)
@@ -271,7 +279,7 @@ async def sendgrid() -> AsyncIterator[tuple[FakeSendGrid, str]]:
 
 
 @pytest.fixture
-def fixtures(  # type: ignore[no-untyped-def]
+def fixtures(
     temporal_env, sessions, keybox, encryption_keys, db_url, defaults, inbox, tmp_path
 ) -> dict[str, Any]:
     """What a test driving worker processes needs, as keyword arguments."""

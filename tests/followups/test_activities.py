@@ -22,7 +22,7 @@ from workflows.contracts.followups import CampaignRef, FollowupBatch, ResolveFol
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-async def any_sessions(  # type: ignore[no-untyped-def]
+async def any_sessions(
     request, tmp_path: Path, sessions
 ) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     if request.param == "postgres":

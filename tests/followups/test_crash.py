@@ -18,12 +18,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from services.automations import Automations
 from tests.conftest import eventually
 from tests.followups.conftest import SENDER, Inbox, campaign, seed_event, send_states
 from tests.workflows.test_crash import start_worker
 from workflows.contracts.followups import FollowupInput, FollowupReport
 from workflows.followups import FollowupWorkflow
-from workflows.starter import Automations
 
 GUESTS = [(f"Guest {n}", f"guest{n}@example.com", "approved", True) for n in range(30)]
 EVERYONE = {address for _, address, _, _ in GUESTS}
@@ -41,7 +41,7 @@ class Campaign:
 
 
 @asynccontextmanager
-async def interrupted_campaign(  # type: ignore[no-untyped-def]
+async def interrupted_campaign(
     interrupt: Callable[[subprocess.Popen[bytes], Path], Awaitable[None]],
     *,
     temporal_env,
@@ -100,7 +100,7 @@ async def interrupted_campaign(  # type: ignore[no-untyped-def]
     yield Campaign(job, report, first, second, log, sent_by_first)
 
 
-async def test_worker_killed_mid_send_sends_nobody_twice(fixtures, inbox: Inbox) -> None:  # type: ignore[no-untyped-def]
+async def test_worker_killed_mid_send_sends_nobody_twice(fixtures, inbox: Inbox) -> None:
     async def kill(worker: subprocess.Popen[bytes], log: Path) -> None:
         worker.send_signal(signal.SIGKILL)
         await asyncio.to_thread(worker.wait, 10)  # the held reply goes to a dead socket
@@ -119,7 +119,7 @@ async def test_worker_killed_mid_send_sends_nobody_twice(fixtures, inbox: Inbox)
         assert done.second.returncode == 0, "unclean shutdown:\n" + done.log.read_text()
 
 
-async def test_worker_stopped_mid_batch_hands_over_cleanly(fixtures, inbox: Inbox) -> None:  # type: ignore[no-untyped-def]
+async def test_worker_stopped_mid_batch_hands_over_cleanly(fixtures, inbox: Inbox) -> None:
     async def stop(worker: subprocess.Popen[bytes], log: Path) -> None:
         worker.send_signal(signal.SIGTERM)
         await eventually(lambda: "shutting down" in log.read_text(), timeout=15)

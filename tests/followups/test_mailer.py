@@ -25,7 +25,8 @@ from mailer import (
 from mailer.sendgrid import SendGridMailer
 from mailer.smtp import SmtpMailer
 from mailer.unsubscribe import UnsubscribeSigner
-from tests.followups.conftest import SENDER, Inbox, free_port
+from tests.followups.conftest import SENDER, Inbox, SocketController
+from tests.ports import reserved_ports
 
 MAIL = OutgoingMail(
     to="ada@example.com",
@@ -36,7 +37,7 @@ MAIL = OutgoingMail(
 )
 
 
-async def test_sendgrid_payload_and_answers(sendgrid) -> None:  # type: ignore[no-untyped-def]
+async def test_sendgrid_payload_and_answers(sendgrid) -> None:
     fake, url = sendgrid
     mailer = SendGridMailer(fake.api_key, sender=SENDER, base_url=url)
     try:
@@ -74,20 +75,19 @@ async def test_sendgrid_payload_and_answers(sendgrid) -> None:  # type: ignore[n
 
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
 async def test_smtp_login_and_refusals() -> None:
-    def authenticate(server, session, envelope, mechanism, auth_data) -> AuthResult:  # type: ignore[no-untyped-def]
+    def authenticate(server, session, envelope, mechanism, auth_data) -> AuthResult:
         wanted = LoginPassword(b"mailer", b"s3cret-pass")
         # handled=False: the server answers 535 itself (True would leave the client hanging).
         return AuthResult(success=auth_data == wanted, handled=False)
 
-    inbox = Inbox(port=free_port())
-    controller = Controller(
+    inbox = Inbox()
+    controller = SocketController(
         inbox,
-        hostname="127.0.0.1",
-        port=inbox.port,
         authenticator=authenticate,
         auth_required=True,
         auth_require_tls=False,
     )
+    inbox.port = controller.port
     controller.start()
     try:
         good = SmtpMailer(
@@ -123,13 +123,13 @@ async def test_smtp_login_and_refusals() -> None:
         await good.aclose()
     finally:
         controller.stop()
-    with pytest.raises(MailUnavailable):
-        await SmtpMailer("127.0.0.1", free_port(), sender=SENDER, starttls=False).send(MAIL)
+    with reserved_ports(1) as (nobody,), pytest.raises(MailUnavailable):
+        await SmtpMailer("127.0.0.1", nobody, sender=SENDER, starttls=False).send(MAIL)
     assert len(inbox.messages) == 1
 
 
 def settings(**values: Any) -> Settings:
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 def test_settings_need_a_sender_and_a_key() -> None:
@@ -143,7 +143,7 @@ def test_settings_need_a_sender_and_a_key() -> None:
     assert "hunter2-smtp-pass" in smtp.secret_values()
 
 
-async def test_mail_secrets_are_redacted_from_logs(caplog) -> None:  # type: ignore[no-untyped-def]
+async def test_mail_secrets_are_redacted_from_logs(caplog) -> None:
     from core.logs import secrets
 
     configured = settings(
@@ -184,26 +184,29 @@ def test_drafts() -> None:
 
 
 async def test_smtp_keeps_one_connection_and_replaces_a_dropped_one() -> None:
-    inbox = Inbox(port=free_port())
-    controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port)
-    controller.start()
-    mailer = SmtpMailer("127.0.0.1", inbox.port, sender=SENDER, starttls=False, timeout=5)
-    try:
-        inbox.refuse.add("p1@example.com")
-        for n in range(3):
-            try:
-                await mailer.send(replace(MAIL, to=f"p{n}@example.com"))
-            except MailRejected:
-                assert n == 1  # refused, and the connection carries on after RSET
-        assert set(inbox.per_recipient()) == {"p0@example.com", "p2@example.com"}
-        assert len({message["X-Peer"] for message in inbox.messages}) == 1
-
-        controller.stop()  # the server goes away: the idle connection is dead
-        controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port)
+    # The server comes back on the same port: reserved (not a socket), so it stays ours
+    # while nobody listens on it.
+    with reserved_ports(1) as (port,):
+        inbox = Inbox(port=port)
+        controller = Controller(inbox, hostname="127.0.0.1", port=port)
         controller.start()
-        await mailer.send(replace(MAIL, to="p3@example.com"))
-        assert inbox.per_recipient()["p3@example.com"] == 1
-        assert len({message["X-Peer"] for message in inbox.messages}) == 2
-    finally:
-        await mailer.aclose()
-        controller.stop()
+        mailer = SmtpMailer("127.0.0.1", port, sender=SENDER, starttls=False, timeout=5)
+        try:
+            inbox.refuse.add("p1@example.com")
+            for n in range(3):
+                try:
+                    await mailer.send(replace(MAIL, to=f"p{n}@example.com"))
+                except MailRejected:
+                    assert n == 1  # refused, and the connection carries on after RSET
+            assert set(inbox.per_recipient()) == {"p0@example.com", "p2@example.com"}
+            assert len({message["X-Peer"] for message in inbox.messages}) == 1
+
+            controller.stop()  # the server goes away: the idle connection is dead
+            controller = Controller(inbox, hostname="127.0.0.1", port=port)
+            controller.start()
+            await mailer.send(replace(MAIL, to="p3@example.com"))
+            assert inbox.per_recipient()["p3@example.com"] == 1
+            assert len({message["X-Peer"] for message in inbox.messages}) == 2
+        finally:
+            await mailer.aclose()
+            controller.stop()

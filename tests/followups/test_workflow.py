@@ -17,6 +17,7 @@ from core.settings import Settings
 from mailer import MailSetup, lists
 from mailer.sendgrid import SendGridMailer
 from mailer.smtp import SmtpMailer
+from services.automations import Automations
 from store.models import AuditEntry
 from tests.conftest import eventually
 from tests.followups.conftest import (
@@ -26,22 +27,21 @@ from tests.followups.conftest import (
     SENDER,
     Inbox,
     campaign,
-    free_port,
     running_worker,
     seed_event,
     send_states,
 )
+from tests.ports import release_port, reserve_port
 from worker import WORKFLOWS
 from workflows.contracts.followups import FollowupReport
 from workflows.followups import FollowupWorkflow
-from workflows.starter import Automations
 
 
-def handle_of(automations: Automations, workflow_id: str):  # type: ignore[no-untyped-def]
+def handle_of(automations: Automations, workflow_id: str):
     return automations.client.get_workflow_handle_for(FollowupWorkflow.run, workflow_id)
 
 
-async def run(automations: Automations, job) -> FollowupReport:  # type: ignore[no-untyped-def]
+async def run(automations: Automations, job) -> FollowupReport:
     started = await automations.start_followup(job)
     handle = handle_of(automations, started.workflow_id)
     return await asyncio.wait_for(handle.result(), 60)
@@ -89,7 +89,7 @@ async def test_unsubscribed_people_are_skipped(
     await run(automations, campaign(seeded, "attended"))
     link = inbox.to("grace@example.com")["List-Unsubscribe"].strip().strip("<>")
 
-    settings = Settings(_env_file=None, database_url=db_url, encryption_keys=encryption_keys)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, database_url=db_url, encryption_keys=encryption_keys)
     app = create_app(settings, deps=ApiDeps(sessions, automations))
     transport = httpx.ASGITransport(app)
     async with (
@@ -159,7 +159,8 @@ async def test_smtp_down_is_retried_until_it_is_back(
     """Connection refused means nothing was sent: the batch is retried, nobody gets two."""
     mailer = smtp_setup.mailer
     assert isinstance(mailer, SmtpMailer)
-    mailer.port = free_port()  # nobody listens there
+    nobody = reserve_port()  # held, so nobody listens there
+    mailer.port = nobody
     started = await automations.start_followup(campaign(seeded, "attended"))
     handle = handle_of(automations, started.workflow_id)
 
@@ -170,6 +171,7 @@ async def test_smtp_down_is_retried_until_it_is_back(
     await eventually(retrying, timeout=20)
     assert inbox.messages == []
     mailer.port = inbox.port
+    release_port(nobody)
     report = await asyncio.wait_for(handle.result(), 60)
     assert inbox.per_recipient() == {address: 1 for address in ATTENDED}
     assert report.counts.sent == 3

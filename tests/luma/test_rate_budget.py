@@ -116,7 +116,9 @@ async def test_bulk_paces_itself_and_a_person_still_gets_through_quickly(
     assert share < before_person <= usable
     pace = FAST.spacing(FAST.limit)
     assert early <= (FAST.tolerance(FAST.limit) + 0.3) / pace + 1
-    assert max(latencies) < 0.15, latencies
+    # Not queued behind bulk: a person without the reserve would wait for a send to leave
+    # the window (about a window). How quick it is exactly: bench/rate_budget.py.
+    assert max(latencies) < FAST.window / 2, latencies
     # While a person's call is recent (a span), bulk keeps to its share.
     assert sum(1 for moment in sent_at if 0 < moment - person_done < FAST.window - 0.1) <= share
     assert await max_in_any_span(sessions, calendar, FAST.span) <= usable
@@ -131,18 +133,19 @@ async def test_penalty_makes_every_process_wait(
     try:
         other = DatabaseRateBudget(session_factory(other_engine), FAST)
         await other.acquire(calendar, interactive=True)
-        await refused.penalize(calendar, 0.6)
+        block = 2.0
+        await refused.penalize(calendar, block)
         await refused.penalize(calendar, 0.1)  # a shorter block never shortens the longer
         started = time.perf_counter()
-        await other.acquire(calendar, interactive=True)
-        waited = time.perf_counter() - started
-        started = time.perf_counter()
-        await other.acquire(key(), interactive=True)  # other calendars are not blocked
-        unrelated = time.perf_counter() - started
+        async with asyncio.timeout(30):  # hang guards, far above the block
+            await other.acquire(key(), interactive=True)  # other calendars are not blocked
+            unrelated = time.perf_counter() - started
+            await other.acquire(calendar, interactive=True)
+            waited = time.perf_counter() - started
     finally:
         await other_engine.dispose()
-    assert 0.5 <= waited < 1.5
-    assert unrelated < 0.1
+    assert waited >= block - 0.1
+    assert unrelated < block / 2  # blocked, it would have waited the whole block
 
 
 async def test_old_sends_are_pruned(sessions: async_sessionmaker[AsyncSession]) -> None:
@@ -167,15 +170,20 @@ async def test_sqlite_file_shared_by_two_engines(tmp_path: Path) -> None:
         budgets = [DatabaseRateBudget(session_factory(engine), policy) for engine in engines]
         calendar = key()
         started = time.perf_counter()
-        await asyncio.gather(
-            *(budget.acquire(calendar, interactive=False) for budget in budgets for _ in range(12))
-        )
+        async with asyncio.timeout(30):  # a hang guard
+            await asyncio.gather(
+                *(
+                    budget.acquire(calendar, interactive=False)
+                    for budget in budgets
+                    for _ in range(12)
+                )
+            )
         elapsed = time.perf_counter() - started
         assert await max_in_any_span(session_factory(engines[0]), calendar, policy.span) <= 8
     finally:
         for engine in engines:
             await engine.dispose()
-    assert 0.5 <= elapsed < 2.5  # 24 sends at 8 per 0.55 s need two more windows
+    assert elapsed >= 0.5  # 24 sends at 8 per 0.55 s need two more windows
 
 
 async def until(condition: Callable[[], bool]) -> None:
@@ -246,7 +254,9 @@ async def test_two_processes_and_an_interactive_caller_share_one_calendar_budget
     assert stats["rate_limited"] == 0
     assert [result["refused"] for result in results] == [0, 0]
     assert stats["requests"][calendar.id] == 2 * PER_WORKER + 3
-    assert max(latencies) < 0.3, latencies
+    # Not queued behind the bulk processes, which would mean waiting for sends to leave the
+    # 2 s window; how quick exactly is bench/rate_budget.py's business.
+    assert max(latencies) < SHARED.window / 2, latencies
     assert await max_in_any_span(sessions, calendar.id, SHARED.window) < 30
 
 

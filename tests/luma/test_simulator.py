@@ -549,13 +549,11 @@ async def test_pagination_returns_each_of_10000_guests_once(
     assert len(ids) == len(set(ids)) == 10_000
 
 
-async def test_a_50000_guest_event_generates_fast_with_exact_counts() -> None:
+async def test_a_50000_guest_event_has_exact_counts() -> None:
+    # How fast it generates is bench/simulator.py's business, not a functional test's.
     state = SimulatorState(SimulatorConfig(calendars=1, events_per_calendar=0, now=NOW))
     calendar = state.calendars[0]
-    started = time.perf_counter()
     big = state.add_event(calendar.id, guests=50_000, status_mix={"approved": 0.4, "invited": 0.6})
-    elapsed = time.perf_counter() - started
-    assert elapsed < 2.0
     guests = state.event(big).guests.values()
     assert Counter(g.approval_status for g in guests) == {"approved": 20_000, "invited": 30_000}
     assert len({g.person.email for g in guests}) == 50_000
@@ -656,15 +654,18 @@ async def test_organization_keys_get_the_higher_limit() -> None:
 
 
 async def test_latency_injection() -> None:
-    config = SimulatorConfig(calendars=1, events_per_calendar=0, now=NOW, latency_seconds=0.2)
+    # A latency far above what a local request costs even on a loaded machine, so "the
+    # delay is gone" is told apart from "the machine is slow" without a tight bound.
+    latency = 1.0
+    config = SimulatorConfig(calendars=1, events_per_calendar=0, now=NOW, latency_seconds=latency)
     async with running_simulator(config) as sim, httpx.AsyncClient(base_url=sim.base_url) as http:
         started = time.perf_counter()
         await http.get("/v1/users/get-self", headers=auth(sim.calendars[0]))
-        assert time.perf_counter() - started >= 0.2
+        assert time.perf_counter() - started >= latency
         sim.state.configure(latency_seconds=0)
         started = time.perf_counter()
         await http.get("/v1/users/get-self", headers=auth(sim.calendars[0]))
-        assert time.perf_counter() - started < 0.2
+        assert time.perf_counter() - started < latency
 
 
 async def test_injected_500s_follow_the_rate_and_change_nothing() -> None:

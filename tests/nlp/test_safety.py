@@ -84,7 +84,8 @@ async def gemini(fake_gemini: FakeGemini) -> AsyncIterator[GeminiParser]:
         gemini_api_key=SecretStr("AIzaFakeKeyForSafety0123456789abcdefgh"),
         gemini_api_url=fake_gemini.url,
     )
-    parser = GeminiParser.from_settings(settings, timeout=1.0)
+    # Wide: a reply that times out on a loaded machine would hide the check under test.
+    parser = GeminiParser.from_settings(settings, timeout=5.0)
     assert parser is not None
     yield parser
     await parser.aclose()

@@ -40,7 +40,7 @@ async def test_rotation_with_two_keys(empty_pg_url: str, unique: str) -> None:
         await engine.dispose()
 
 
-async def _rotate_and_check(sessions, unique: str) -> None:  # type: ignore[no-untyped-def]
+async def _rotate_and_check(sessions, unique: str) -> None:
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     plaintext = f"secret-rotate-{unique}"
     async with sessions.begin() as session:

@@ -8,7 +8,7 @@ from store import cache, orgs
 from store.profiles import get_profile, refresh_profiles
 
 
-def _row(guest_id: str, email: str, status: str, **extra) -> dict:  # type: ignore[no-untyped-def]
+def _row(guest_id: str, email: str, status: str, **extra) -> dict:
     return {
         "luma_guest_id": guest_id, "email": email, "normalized_email": email,
         "email_domain": email.split("@")[1], "name": "Ana Lima", "approval_status": status,

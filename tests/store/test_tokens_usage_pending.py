@@ -9,7 +9,7 @@ from store import orgs, pending, tokens, usage
 from store.models import ApiToken
 
 
-async def _org(sessions, keybox, unique: str, label: str) -> int:  # type: ignore[no-untyped-def]
+async def _org(sessions, keybox, unique: str, label: str) -> int:
     async with sessions.begin() as session:
         org = await orgs.save_org(
             session,

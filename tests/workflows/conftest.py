@@ -12,12 +12,12 @@ from temporalio.worker import Worker
 
 from activities.luma_access import LumaAccess
 from luma import BudgetPolicy, LumaPool
+from services.automations import Automations, JobDefaults
 from standins.luma import RunningSimulator, SimulatorConfig, running_simulator
 from store.crypto import KeyBox
 from store.orgs import save_org
 from store.rate_budget import DatabaseRateBudget
 from worker import WorkerClients, build_worker
-from workflows.starter import Automations, JobDefaults
 
 
 @dataclass
@@ -61,7 +61,7 @@ def job_defaults() -> JobDefaults:
     )
 
 
-def worker_clients(sessions, keybox: KeyBox, pool: LumaPool, bot=None) -> WorkerClients:  # type: ignore[no-untyped-def]
+def worker_clients(sessions, keybox: KeyBox, pool: LumaPool, bot=None) -> WorkerClients:
     return WorkerClients(sessions, LumaAccess(sessions, keybox, pool), bot)
 
 

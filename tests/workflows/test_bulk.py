@@ -9,10 +9,12 @@ from sqlalchemy import select
 from temporalio.client import WorkflowFailureError
 
 from catalog.guest_filter import GuestFilter
+from luma import identity_key
+from services.automations import JobControlError
 from store.models import AuditEntry
+from store.profiles import add_tag
 from tests.conftest import eventually, settled
 from workflows.bulk import BulkReport
-from workflows.starter import JobControlError
 
 
 def statuses(sim, event_id: str) -> Counter[str]:
@@ -227,3 +229,46 @@ async def test_survives_luma_errors(automations, simulator, org) -> None:
     report = await result(automations, started.workflow_id)
     assert report.done == 200 and statuses(simulator, event_id) == {"approved": 200}
     assert simulator.state.stats()["injected_errors"] > 0
+
+
+async def test_search_and_vip_select_fresh_guests(automations, simulator, org, sessions) -> None:
+    """The job evaluates the whole filter on Luma's pages: search (name, email, company)
+    and VIPs, scored from our tags by the same function the portal's lists use."""
+    event_id = simulator.state.add_event(
+        org.calendar_id, guests=30, status_mix={"pending_approval": 1.0}
+    )
+    guests = list(simulator.state.event(event_id).guests.values())
+    vips = {guest.person.email for guest in guests[:3]}
+    async with sessions.begin() as session:
+        for email in vips:
+            await add_tag(
+                session,
+                org_id=org.org_id,
+                normalized_email=identity_key(email),
+                tag="vip",
+                user_id=None,
+            )
+    by_vip = await automations.start_bulk(
+        org_id=org.org_id,
+        event_id=event_id,
+        target_status="approved",
+        guest_filter=GuestFilter(vip=True),
+    )
+    assert (await result(automations, by_vip.workflow_id)).done == 3
+    searched = guests[10].person.email.split("@")[0].upper()
+    by_search = await automations.start_bulk(
+        org_id=org.org_id,
+        event_id=event_id,
+        target_status="declined",
+        guest_filter=GuestFilter(search=searched),
+        should_refund=False,
+    )
+    report = await result(automations, by_search.workflow_id)
+    expected = {g.person.email for g in guests if searched.lower() in g.person.email.lower()}
+    assert report.done == len(expected) >= 1
+    approved = {
+        g.person.email
+        for g in simulator.state.event(event_id).guests.values()
+        if g.approval_status == "approved"
+    }
+    assert approved == vips

@@ -12,8 +12,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from catalog.guest_filter import GuestFilter
+from services.automations import Automations
 from tests.conftest import eventually
-from workflows.starter import Automations
 
 LUMABOT = str(Path(sys.prefix) / "bin" / "lumabot")
 

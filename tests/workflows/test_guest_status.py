@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from services.automations import GuestStatusError
 from store import cache
 from store.models import AuditEntry
 from workflows.contracts.guest_status import GuestStatusChange
-from workflows.starter import GuestStatusError
 
 
 async def test_approve_one_guest_then_again(automations, simulator, org, sessions) -> None:

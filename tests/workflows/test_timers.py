@@ -19,7 +19,7 @@ from workflows.digest import DailyDigestWorkflow
 from workflows.summary import PostEventSummaryWorkflow
 
 
-async def _link_chat(sessions, org_id: int, chat_id: int, **settings) -> None:  # type: ignore[no-untyped-def]
+async def _link_chat(sessions, org_id: int, chat_id: int, **settings) -> None:
     async with sessions.begin() as session:
         await orgs.link_chat(
             session,
