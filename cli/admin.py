@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import typer
 from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cli.context import keybox_for, load_settings, run
 from core.settings import ConfigError, Settings
@@ -124,7 +125,7 @@ async def _database_checks(settings: Settings) -> list[Check]:
     return checks
 
 
-async def _stored_keys_check(engine, settings: Settings) -> Check:  # type: ignore[no-untyped-def]
+async def _stored_keys_check(engine: AsyncEngine, settings: Settings) -> Check:
     keybox = keybox_for(settings)
     async with session_factory(engine)() as session:
         tokens = (await session.scalars(select(Organization.key_ciphertext))).all()

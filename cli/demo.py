@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import typer
@@ -125,7 +126,7 @@ class Supervisor:
 
 
 # The events the README and the console's hints talk about, added to the seeded calendar.
-SHOWCASE = (
+SHOWCASE: tuple[dict[str, Any], ...] = (
     {
         "name": "Lisbon Founders Workshop",
         "city": "Lisbon",
@@ -171,10 +172,10 @@ async def add_showcase_events(http: httpx.AsyncClient, calendar_id: str) -> None
 async def link_demo_calendar(settings: Settings, simulator_url: str) -> str:
     """Link the console's chat to the simulator's first calendar (idempotent)."""
     from luma import LumaPool
+    from services.automations import Automations
     from store.crypto import KeyBox
     from store.db import create_engine, session_factory
     from store.orgs import link_chat, save_org, upsert_user
-    from workflows.starter import Automations
 
     async with httpx.AsyncClient(base_url=simulator_url) as http:
         calendar = (await http.get("/_sim/calendars")).json()[0]

@@ -12,7 +12,8 @@ import logging
 import re
 import threading
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any, cast
 
 REDACTED = "[REDACTED]"
 
@@ -60,9 +61,16 @@ def redact(text: str) -> str:
     return secrets.redact(text)
 
 
-def _redacting_factory(base: logging.LogRecordFactory) -> logging.LogRecordFactory:
-    def factory(*args: object, **kwargs: object) -> logging.LogRecord:
-        record = base(*args, **kwargs)
+class _RedactingFactory:
+    """The record factory `base`, redacting what it makes; `_lumabot_redacting` marks it."""
+
+    _lumabot_redacting = True
+
+    def __init__(self, base: Callable[..., logging.LogRecord]) -> None:
+        self._base = base
+
+    def __call__(self, *args: object, **kwargs: object) -> logging.LogRecord:
+        record = self._base(*args, **kwargs)
         try:
             message = record.getMessage()
         except (TypeError, ValueError):
@@ -72,13 +80,11 @@ def _redacting_factory(base: logging.LogRecordFactory) -> logging.LogRecordFacto
             record.exc_text = redact("".join(traceback.format_exception(*record.exc_info)))
             # The formatter only renders exc_info when exc_text is empty; keep the type for
             # filters but drop the live exception so no handler can re-render its raw text.
-            record.exc_info = (record.exc_info[0], None, None)
+            # (typeshed allows only a whole `sys.exc_info()` triple here, hence the cast.)
+            record.exc_info = cast(Any, (record.exc_info[0], None, None))
         if record.stack_info:
             record.stack_info = redact(record.stack_info)
         return record
-
-    factory._lumabot_redacting = True  # type: ignore[attr-defined]
-    return factory
 
 
 def install_redaction(extra_secrets: Iterable[str] = ()) -> None:
@@ -86,7 +92,7 @@ def install_redaction(extra_secrets: Iterable[str] = ()) -> None:
     secrets.add(*extra_secrets)
     current = logging.getLogRecordFactory()
     if not getattr(current, "_lumabot_redacting", False):
-        logging.setLogRecordFactory(_redacting_factory(current))
+        logging.setLogRecordFactory(_RedactingFactory(current))
 
 
 def configure_logging(level: str = "INFO", extra_secrets: Iterable[str] = ()) -> None:

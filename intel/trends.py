@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import SQLColumnExpression, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from luma.models import APPROVED_STATUSES, REGISTERED_STATUSES
@@ -221,6 +221,7 @@ async def _event_groups(
 async def _guest_groups(
     session: AsyncSession, *, org_id: int, dimension: Dimension, now: datetime
 ) -> list[Tally]:
+    key: SQLColumnExpression[str]
     if dimension is Dimension.DOMAIN:
         key = Guest.email_domain
         statement = _counts(org_id, now, key)

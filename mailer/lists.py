@@ -79,7 +79,7 @@ async def unsubscribe(
     session: AsyncSession, *, org_id: int, email: str, source: str, by: int | None = None
 ) -> bool:
     """Put the person on the org's list; False when they were on it already."""
-    insert = upsert_insert(session.bind.dialect.name, MailUnsubscribe).values(
+    insert = upsert_insert(session.get_bind().dialect.name, MailUnsubscribe).values(
         org_id=org_id, normalized_email=identity_key(email), source=source, created_by=by
     )
     # RETURNING, not rowcount: drivers count a skipped ON CONFLICT row differently.

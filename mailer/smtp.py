@@ -41,8 +41,10 @@ def build_message(mail: OutgoingMail, sender: str) -> EmailMessage:
     return message
 
 
-def _refusal(code: int, reply: bytes, what: str) -> Exception:
-    text = f"{what} refused: {code} {reply.decode(errors='replace').strip()}"[:300]
+def _refusal(code: int, reply: bytes | str, what: str) -> Exception:
+    if isinstance(reply, bytes):
+        reply = reply.decode(errors="replace")
+    text = f"{what} refused: {code} {reply.strip()}"[:300]
     return MailRejected(text) if 500 <= code < 600 else MailUnavailable(text)
 
 

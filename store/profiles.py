@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from luma.emails import FREE_MAIL_DOMAINS
 from luma.models import APPROVED_STATUSES, REGISTERED_STATUSES
-from store.db import upsert_insert
+from store.db import rowcount, upsert_insert
 from store.models import Event, Guest, GuestNote, GuestProfile, GuestTag, utcnow
 
 _BATCH = 1000
@@ -154,7 +154,7 @@ async def refresh_profiles(
             }
         )
     for start in range(0, len(rows), _BATCH):
-        insert = upsert_insert(session.bind.dialect.name, GuestProfile)
+        insert = upsert_insert(session.get_bind().dialect.name, GuestProfile)
         batch = insert.values(rows[start : start + _BATCH])
         refreshed = {
             column: batch.excluded[column]
@@ -227,7 +227,7 @@ async def add_tag(
     session: AsyncSession, *, org_id: int, normalized_email: str, tag: str, user_id: int | None
 ) -> bool:
     """Tag a person; False when they already had the tag (nothing written)."""
-    insert = upsert_insert(session.bind.dialect.name, GuestTag).values(
+    insert = upsert_insert(session.get_bind().dialect.name, GuestTag).values(
         org_id=org_id, normalized_email=normalized_email, tag=tag, created_by=user_id
     )
     # RETURNING, not rowcount: drivers count a skipped ON CONFLICT row differently.
@@ -250,7 +250,7 @@ async def remove_tag(
             GuestTag.tag == tag,
         )
     )
-    return bool(result.rowcount)
+    return bool(rowcount(result))
 
 
 async def tags_for(

@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.logs import secrets as log_secrets
+from store.db import rowcount
 from store.models import ApiToken, utcnow
 
 TOKEN_PREFIX = "lbt_"
@@ -76,4 +77,4 @@ async def revoke_token(session: AsyncSession, *, org_id: int, prefix_or_id: str)
         .where(ApiToken.org_id == org_id, ApiToken.revoked_at.is_(None), match)
         .values(revoked_at=utcnow())
     )
-    return result.rowcount or 0
+    return rowcount(result) or 0

@@ -15,7 +15,7 @@ async def add_usage(
     session: AsyncSession, *, org_id: int, day: date, kind: str, amount: int = 1
 ) -> int:
     """Count `amount` more and return the day's new total (one atomic upsert)."""
-    insert = upsert_insert(session.bind.dialect.name, UsageCounter)
+    insert = upsert_insert(session.get_bind().dialect.name, UsageCounter)
     statement = insert.values(org_id=org_id, day=day, kind=kind, count=amount)
     statement = statement.on_conflict_do_update(
         index_elements=["org_id", "day", "kind"],

@@ -23,7 +23,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.contracts.notify import ChatNotice
     from workflows.reports import bulk_report_text
-    from workflows.retry import LONG, LUMA_RETRY, QUICK
+    from workflows.retry import LONG, LUMA_RETRY, QUICK, ActivityOptions
 
 TARGETS = ("approved", "declined")
 # Continue-as-new well before Temporal's history limits, whatever the event's size.
@@ -143,7 +143,7 @@ class BulkStatusWorkflow:
             retry_policy=LUMA_RETRY,
         )
 
-    def _activity_options(self, job: BulkStatusInput) -> dict:  # type: ignore[type-arg]
+    def _activity_options(self, job: BulkStatusInput) -> ActivityOptions:
         return {
             "start_to_close_timeout": LONG,
             "heartbeat_timeout": timedelta(seconds=job.heartbeat_timeout_seconds),

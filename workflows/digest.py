@@ -9,14 +9,14 @@ with workflow.unsafe.imports_passed_through():
     from activities.notify import NotifyActivities
     from workflows.contracts.digest import DigestInput, DigestOutcome, DigestRequest, DigestSent
     from workflows.contracts.notify import ChatNotice
-    from workflows.retry import LUMA_RETRY, QUICK
+    from workflows.retry import LUMA_RETRY, QUICK, ActivityOptions
 
 
 @workflow.defn
 class DailyDigestWorkflow:
     @workflow.run
     async def run(self, job: DigestInput) -> DigestOutcome:
-        options = {"start_to_close_timeout": QUICK, "retry_policy": LUMA_RETRY}
+        options: ActivityOptions = {"start_to_close_timeout": QUICK, "retry_policy": LUMA_RETRY}
         digest = await workflow.execute_activity_method(
             DigestActivities.build_digest, DigestRequest(job.chat_id, job.org_id), **options
         )

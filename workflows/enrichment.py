@@ -32,14 +32,6 @@ PROVIDER_RETRY = RetryPolicy(
 BATCHES_PER_RUN = 50  # then continue-as-new
 
 
-def enrich_id(org_id: int) -> str:
-    return f"enrich-{org_id}"
-
-
-def enrich_schedule_id(org_id: int) -> str:
-    return f"enrich-schedule-{org_id}"
-
-
 @workflow.defn
 class EnrichOrgWorkflow:
     @workflow.run

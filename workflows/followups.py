@@ -43,10 +43,6 @@ MAIL_RETRY = RetryPolicy(
 # Continue-as-new well before Temporal's history limits, whatever the audience's size.
 
 
-def followup_id(org_id: int, event_id: str, audience: str, campaign_id: str) -> str:
-    return f"followup-{org_id}-{event_id}-{audience}-{campaign_id}"
-
-
 def report_text(job: FollowupInput, counts: FollowupCounts) -> str:
     who = AUDIENCE_LABELS.get(job.audience, job.audience)
     lines = [

@@ -22,7 +22,7 @@ with workflow.unsafe.imports_passed_through():
         SyncReport,
     )
     from workflows.ids import search_attributes, summary_id
-    from workflows.retry import LONG, LUMA_RETRY, QUICK
+    from workflows.retry import LONG, LUMA_RETRY, QUICK, ActivityOptions
     from workflows.summary import PostEventSummaryWorkflow
 
 
@@ -30,7 +30,7 @@ with workflow.unsafe.imports_passed_through():
 class SyncOrgWorkflow:
     @workflow.run
     async def run(self, job: SyncInput) -> SyncReport:
-        options = {
+        options: ActivityOptions = {
             "start_to_close_timeout": LONG,
             "heartbeat_timeout": timedelta(seconds=job.heartbeat_timeout_seconds),
             "retry_policy": LUMA_RETRY,

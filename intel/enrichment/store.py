@@ -124,7 +124,7 @@ async def save_answer(
         "fetched_at": now,
         "expires_at": now + ttl,
     }
-    insert = upsert_insert(session.bind.dialect.name, EnrichmentCacheEntry).values(values)
+    insert = upsert_insert(session.get_bind().dialect.name, EnrichmentCacheEntry).values(values)
     await session.execute(
         insert.on_conflict_do_update(
             index_elements=["org_id", "provider", "normalized_email"],
