@@ -157,6 +157,8 @@ class BulkFilterBase(_Input):
 
     @model_validator(mode="after")
     def _value_needs_label(self) -> BulkFilterBase:
+        if self.answer_label is not None and not self.answer_label.strip():
+            raise ValueError("answer_label is blank: name the registration question to look at")
         if self.answer_value is not None and self.answer_label is None:
             raise ValueError("answer_value needs answer_label (which question to look at)")
         return self

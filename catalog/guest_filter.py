@@ -112,7 +112,8 @@ class GuestMatcher:
             email_keys=frozenset(_email_keys(wanted.emails)) if wanted.emails else None,
             tags=frozenset(tag.lower() for tag in wanted.tags),
             search=needle(wanted.search),
-            answer=(label, needle(wanted.answer_value)) if label else None,
+            # A question asked for but blank matches nobody (never "any question").
+            answer=None if wanted.answer_label is None else (label, needle(wanted.answer_value)),
             vip=wanted.vip,
             repeat=wanted.repeat,
         )
@@ -147,6 +148,8 @@ class GuestMatcher:
 
     @staticmethod
     def _answer_matches(guest: LumaGuest, label: str, value: str) -> bool:
+        if not label:
+            return False
         return any(
             label in answer.label.lower() and value in answer.text.lower()
             for answer in guest.registration_answers

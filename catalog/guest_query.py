@@ -24,7 +24,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import Boolean, ColumnElement, Select, exists, func, literal, or_, select, tuple_
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Select,
+    exists,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.visitors import InternalTraversal
@@ -114,7 +125,9 @@ class GuestQuery:
                 )
             )
         if wanted.answer is not None:
-            found.append(_AnswerMatch(Guest.__table__.c.registration_answers, *wanted.answer))
+            label, value = wanted.answer
+            answers = Guest.__table__.c.registration_answers
+            found.append(_AnswerMatch(answers, label, value) if label else false())
         return found
 
     def _tagged(self, wanted: GuestMatcher) -> ColumnElement[bool]:
@@ -311,9 +324,13 @@ def _decode(cursor: str, sort: GuestSort) -> tuple[Any, int]:
             raise ValueError("the cursor belongs to another order")
         if timed:
             value = datetime.fromisoformat(value["t"])
+            if value.tzinfo is None:
+                raise ValueError("a sort time without its zone")
         elif not isinstance(value, str):
             raise ValueError("not a text sort key")
-        return value, int(guest_id)
+        if not isinstance(guest_id, int) or not 0 < guest_id < 2**63:
+            raise ValueError("not a row id")
+        return value, guest_id
     except (ValueError, TypeError, KeyError) as exc:
         raise BadCursor("this page cursor is not valid; start from the first page") from exc
 

@@ -116,7 +116,8 @@ async def csv_chunks(
     yield csv_header()
     async for guests in guest_batches(sessions, query, sort=sort, size=batch):
         async with sessions() as session:
-            yield await csv_page(session, org_id=query.org_id, guests=guests, rules=rules)
+            chunk = await csv_page(session, org_id=query.org_id, guests=guests, rules=rules)
+        yield chunk  # outside the session: a slow reader never holds a pooled connection
 
 
 def _csv_lines(rows: Iterable[Sequence[Any]]) -> str:

@@ -204,6 +204,8 @@ async def test_bulk_preview_matches_by_email_and_answer(tenant, simulator, autom
         ({"target_status": "waitlist"}, "target_status"),
         ({"target_status": "approved", "filter": {"statuses": ["nope"]}}, "statuses"),
         ({"target_status": "approved", "filter": {"answer_value": "x"}}, "answer_label"),
+        # A blank question would otherwise name no question and match every guest.
+        ({"target_status": "declined", "filter": {"answer_label": "   "}}, "answer_label"),
         ({"target_status": "approved", "filter": {"emails": ["a@b.c"] * 1001}}, "emails"),
         ({"target_status": "approved", "surprise": True}, "surprise"),
     ],

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from catalog.events import EventFilter, event_counts, list_events, resolve_event
 from catalog.guest_filter import GuestFilter
-from catalog.guest_query import BadCursor, GuestQuery, GuestSort, guest_page
+from catalog.guest_query import BadCursor, GuestQuery, GuestSort, cursor_for, guest_page
 from catalog.guests import csv_rows, person_history
 from store import cache, orgs
 from store.models import Event, Guest
@@ -80,7 +81,7 @@ async def test_listing_paging_and_history(sessions, keybox, unique) -> None:
                 },
             ],
         )
-        guests = [
+        guests: list[dict[str, Any]] = [
             {
                 "luma_guest_id": f"g{i}",
                 "email": f"p{i}@{'acme.com' if i % 2 else 'gmail.com'}",
@@ -143,9 +144,23 @@ async def test_listing_paging_and_history(sessions, keybox, unique) -> None:
             await guest_page(session, everyone, after="garbage!")
         with pytest.raises(BadCursor):  # a cursor of another order
             await guest_page(session, everyone, sort=GuestSort("email"), after=pages[0].next_cursor)
+        # Hand-made cursors: a time without its zone, a row id out of range.
+        timed = GuestSort("registered_at")
+        for sort, forged in (
+            (timed, cursor_for(timed, datetime(2020, 1, 1), 1)),
+            (GuestSort(), cursor_for(GuestSort(), "a", 10**30)),
+        ):
+            with pytest.raises(BadCursor):
+                await guest_page(session, everyone, sort=sort, after=forged)
+        # A question asked for but left blank matches nobody, never everybody.
+        blank = GuestQuery(org.id, "evt-b", GuestFilter(answer_label="   "))
+        assert (await guest_page(session, blank)).total == 0
 
         history = await person_history(session, org_id=org.id, who="P1@acme.com")
-        assert [event.name for _, event in history] == ["Future Fair", "Past Party"]
+        assert [event.name if event else None for _, event in history] == [
+            "Future Fair",
+            "Past Party",
+        ]
         exported = csv_rows([guest for guest, _ in history])
         assert "'=cmd" in exported and "\n=cmd" not in exported
-        assert Guest  # the model is what csv_rows reads
+        assert all(isinstance(guest, Guest) for guest, _ in history)  # what csv_rows reads

