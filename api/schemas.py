@@ -14,6 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 from catalog.events import When
 from catalog.guest_query import SortKey
+from core import defaults
 from luma import ApprovalStatus
 
 
@@ -226,7 +227,7 @@ class WorkflowStarted(BaseModel):
 class DigestBase(BaseModel):
     chat_id: ChatId
     enabled: Flag
-    time: ClockTime = "09:00"
+    time: ClockTime = defaults.DIGEST_TIME
     timezone: TimeZone = "UTC"
 
 

@@ -33,6 +33,7 @@ TEMPORAL_UI_URL = "http://127.0.0.1:8233"
 # -- Automations (Temporal jobs) -------------------------------------------------------------
 SYNC_INTERVAL_MINUTES = 15
 SUMMARY_DELAY_MINUTES = 120
+DIGEST_TIME = "09:00"  # a chat's daily digest, local time, unless it chose another
 BULK_BATCH_SIZE = 100
 BULK_CONCURRENCY = 8
 BULK_PAGES_PER_RESOLVE = 10  # guest-list pages read by one resolve activity

@@ -19,15 +19,16 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing import Billing, LimitExceeded
-from billing.sync import MAX_INTERVAL_MINUTES
-from billing.sync import set_sync_interval as move_sync_schedule
+from core import defaults
 from services import audit
 from services.automations import Automations
 from services.caller import Caller, Invalid, NotFound, PlanLimit
+from services.plan_sync import MAX_INTERVAL_MINUTES
+from services.plan_sync import set_sync_interval as move_sync_schedule
 from store import orgs
 from store.models import AutomationSettings, Chat, Organization
 
-DEFAULT_TIME = "09:00"
+DEFAULT_TIME = defaults.DIGEST_TIME
 MAX_SUMMARY_DELAY = 7 * 24 * 60  # a summary a week after the event is the latest useful one
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 

@@ -31,6 +31,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from core import defaults
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -91,7 +93,9 @@ class Organization(Base):
     key_kind: Mapped[str] = mapped_column(String(16), default="calendar")
     key_verified_at: Mapped[datetime | None]
     webhook_token: Mapped[str] = mapped_column(String(64), unique=True)
-    sync_interval_minutes: Mapped[int] = mapped_column(Integer, default=15)
+    sync_interval_minutes: Mapped[int] = mapped_column(
+        Integer, default=defaults.SYNC_INTERVAL_MINUTES
+    )
     plan: Mapped[str] = mapped_column(String(32), default="free")
     last_synced_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -160,12 +164,14 @@ class AutomationSettings(Base):
         ForeignKey("organizations.id", ondelete="CASCADE"), index=True
     )
     digest_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
-    digest_time: Mapped[str] = mapped_column(String(5), default="09:00")  # HH:MM local
+    digest_time: Mapped[str] = mapped_column(String(5), default=defaults.DIGEST_TIME)  # HH:MM local
     digest_timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     digest_last_sent_at: Mapped[datetime | None]
     digest_last_fingerprint: Mapped[str | None] = mapped_column(String(64))
     post_event_summary: Mapped[bool] = mapped_column(Boolean, default=True)
-    summary_delay_minutes: Mapped[int] = mapped_column(Integer, default=120)
+    summary_delay_minutes: Mapped[int] = mapped_column(
+        Integer, default=defaults.SUMMARY_DELAY_MINUTES
+    )
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

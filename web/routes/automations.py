@@ -12,9 +12,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 
-from billing.sync import MAX_INTERVAL_MINUTES
+from core import defaults
 from services import digest
 from services.caller import Invalid
+from services.plan_sync import MAX_INTERVAL_MINUTES
 from web.caller import caller_of
 from web.deps import Admin, Api, Plans, Reader
 from web.errors import WebError, not_found, refusal_page
@@ -61,10 +62,10 @@ async def save_chat(
     deps: Api,
     chat_id: Annotated[str, Form(max_length=20)] = "",
     digest_on: Annotated[str, Form(alias="digest", max_length=4)] = "",
-    time: Annotated[str, Form(max_length=10)] = "09:00",
+    time: Annotated[str, Form(max_length=10)] = defaults.DIGEST_TIME,
     timezone: Annotated[str, Form(max_length=64)] = "UTC",
     summary: Annotated[str, Form(max_length=4)] = "",
-    summary_delay: Annotated[str, Form(max_length=8)] = "120",
+    summary_delay: Annotated[str, Form(max_length=8)] = str(defaults.SUMMARY_DELAY_MINUTES),
 ) -> object:
     chat, delay = _chat_id(chat_id), _minutes(summary_delay, "summary delay")
     caller = caller_of(viewer)
