@@ -36,11 +36,13 @@ demo: $(STAMP)
 test: $(STAMP) postgres chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff format .
@@ -50,4 +52,4 @@ bench: $(STAMP) postgres
 	for script in bench/*.py; do $(BIN)/python "$$script" || exit 1; done
 
 clean:
-	rm -rf $(VENV) data .pytest_cache .ruff_cache
+	rm -rf $(VENV) data .pytest_cache .ruff_cache .mypy_cache

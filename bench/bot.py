@@ -31,6 +31,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from cryptography.fernet import Fernet
@@ -103,7 +104,7 @@ async def seed(
             luma_key="secret-bench-key-never-used",
             keybox=keybox,
         )
-        events = [
+        events: list[dict[str, Any]] = [
             {
                 "luma_event_id": f"evt-{org.id}-{n}",
                 "name": name,

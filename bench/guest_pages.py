@@ -17,6 +17,7 @@ from dataclasses import replace
 
 from cryptography.fernet import Fernet
 from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bench.bulk import database  # a throwaway database on the local PostgreSQL
 from catalog.guest_query import cursor_for
@@ -34,7 +35,7 @@ PAGE_TARGET_SECONDS = 0.5  # count + sorted page, on a busy 2-core machine
 VIP_TARGET_SECONDS = 10.0  # the VIP filter scores every person of the event
 
 
-async def seeded(url: str) -> tuple[object, int]:
+async def seeded(url: str) -> tuple[async_sessionmaker[AsyncSession], int]:
     engine = create_engine(url)
     sessions = session_factory(engine)
     async with sessions.begin() as session:
@@ -52,7 +53,9 @@ async def seeded(url: str) -> tuple[object, int]:
     return sessions, org.id
 
 
-async def timed_page(sessions, org_id: int, view: GuestView, rules: VipRules) -> float:
+async def timed_page(
+    sessions: async_sessionmaker[AsyncSession], org_id: int, view: GuestView, rules: VipRules
+) -> float:
     async with sessions() as session:
         await browse(session, org_id=org_id, event_id="evt-big", view=view, rules=rules)  # warm
         started = time.perf_counter()
@@ -60,7 +63,9 @@ async def timed_page(sessions, org_id: int, view: GuestView, rules: VipRules) ->
         return time.perf_counter() - started
 
 
-async def deep(sessions, org_id: int, view: GuestView) -> GuestView:
+async def deep(
+    sessions: async_sessionmaker[AsyncSession], org_id: int, view: GuestView
+) -> GuestView:
     """The view's page after the 45,000th guest registered."""
     async with sessions() as session:
         row = await session.scalar(

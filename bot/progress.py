@@ -25,8 +25,7 @@ from bot.errors import failure_reason
 from bot.keyboards import job_keyboard
 from bot.texts import duration, progress_bar, q
 from services.automations import Automations
-from workflows.bulk import BulkReport
-from workflows.contracts.bulk import BulkProgress
+from workflows.contracts.bulk import BulkProgress, BulkReport
 
 log = logging.getLogger(__name__)
 

@@ -439,7 +439,7 @@ def _error_for(response: httpx.Response, method: str, path: str) -> LumaError:
         return NotFoundError(_with_message(where, response), status=status)
     if status == 429:
         return RateLimitedError(_retry_after(response), _with_message(where, response))
-    if status >= 500:
+    if status >= 500 or status == 408:  # a request timeout is worth another try
         return LumaUnavailableError(where, status=status)
     return BadRequestError(_luma_message(response) or where, status=status)
 

@@ -18,7 +18,8 @@ from core.settings import MailBackend
 from mailer import drafts, lists
 from services import audit
 from services.automations import Automations, BulkStart
-from services.caller import Caller, Conflict, Invalid
+from services.caller import Caller, Conflict, Invalid, NotFound
+from store import cache
 from store.models import Event, utcnow
 from workflows.contracts.followups import FollowupInput
 
@@ -93,6 +94,12 @@ async def start(
         raise Invalid("Say whom to write to: attended, no-shows or all.")
     if not body.strip():
         raise Invalid("A follow-up needs some text.")
+    # The event is read here, in the caller's org: whatever the way in, another org's event
+    # is unknown and one that has not ended yet is refused.
+    event = await cache.get_event(session, org_id=caller.org_id, luma_event_id=event_id)
+    if event is None or event.gone_at is not None:
+        raise NotFound("There is no such event in this calendar.")
+    require_ended(event)
     started = await automations.start_followup(
         FollowupInput(
             org_id=caller.org_id,

@@ -25,13 +25,13 @@ from billing.limits import (
     check_new_member,
     sync_interval_for,
 )
-from billing.sync import enrichment_follows_plan
 from core.logs import secrets as log_secrets
 from luma import InvalidKeyError, LumaError, LumaPool
 from luma.models import LumaUser
 from services import audit
 from services.automations import Automations
 from services.caller import Caller, Conflict, Invalid, NotFound, PlanLimit, Refusal, Source
+from services.plan_sync import enrichment_follows_plan
 from store import orgs
 from store.crypto import KeyBox, fingerprint
 from store.models import Chat, Organization, Role, User

@@ -1,4 +1,5 @@
-"""Changing how often an org syncs with Luma, within its plan (bot `/sync every` and the API)."""
+"""What the plan means for an org's schedules: the sync interval it allows (bot `/sync every`,
+the API, the portal), and the sync and enrichment schedules following a plan change."""
 
 from __future__ import annotations
 

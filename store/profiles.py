@@ -294,6 +294,20 @@ async def add_note(
     return note
 
 
+async def delete_note(
+    session: AsyncSession, *, org_id: int, normalized_email: str, note_id: int
+) -> bool:
+    """Delete one of a person's notes; False when the org has no such note for them."""
+    result = await session.execute(
+        delete(GuestNote).where(
+            GuestNote.id == note_id,
+            GuestNote.org_id == org_id,
+            GuestNote.normalized_email == normalized_email,
+        )
+    )
+    return bool(rowcount(result))
+
+
 async def notes_for(
     session: AsyncSession, *, org_id: int, emails: Iterable[str]
 ) -> dict[str, list[GuestNote]]:

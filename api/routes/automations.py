@@ -10,8 +10,8 @@ from pydantic import BaseModel, Field
 from api.deps import AutomationsDep, CurrentCaller, DepsDep, SessionDep
 from api.routes.stripe import PLAN_LIMIT_RESPONSE, BillingDep
 from api.schemas import ChatId, DigestList, DigestPublic, DigestUpdate, WorkflowStarted
-from billing.sync import MAX_INTERVAL_MINUTES
 from services import digest, sync
+from services.plan_sync import MAX_INTERVAL_MINUTES
 
 router = APIRouter(prefix="/v1", tags=["automations"])
 

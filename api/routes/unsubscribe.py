@@ -8,7 +8,7 @@ button, or the one-click unsubscribe mail clients send (RFC 8058, from the
 from __future__ import annotations
 
 from html import escape
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse
@@ -22,7 +22,7 @@ router = APIRouter(tags=["unsubscribe"])
 
 # No length limit in the schema: every bad token, long or short, gets the same HTML page.
 Token = Annotated[str, Path(description="The signed token from the email")]
-PAGES = {
+PAGES: dict[int | str, dict[str, Any]] = {
     200: {"description": "Unsubscribed", "content": {"text/html": {}}},
     400: {"description": "The link is not valid", "content": {"text/html": {}}},
     404: {"description": "The organizer is gone", "content": {"text/html": {}}},

@@ -77,7 +77,11 @@ async def luma_webhook(
     event_id = _event_id(payload.data)
     guest_id, email = _guest_ref(payload.data)
     guest_id = guest_id if _is_luma_id(guest_id) else None
-    if not _is_luma_id(event_id) or not (_is_luma_id(guest_id) or _is_email(email)):
+    if (
+        event_id is None
+        or not _is_luma_id(event_id)
+        or not (_is_luma_id(guest_id) or _is_email(email))
+    ):
         raise ApiError(422, f"A {payload.type} webhook must name its event and guest.")
     handle = await deps.automations.refresh_guest(org_id, event_id, guest_id=guest_id, email=email)
     log.info("Webhook %s for org %s: refreshing one guest", payload.type, org_id)

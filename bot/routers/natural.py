@@ -80,13 +80,13 @@ async def act(ctx: Ctx, intent: Intent) -> None:
         email = intent.email or await _email_of(ctx, intent.guest or "")
         await ask_status_change(ctx, email, intent.event or "", intent.target_status.value)
     elif name is IntentName.BULK_STATUS and intent.target_status is not None:
-        filters = args.Filters(
+        bulk_filters = args.Filters(
             words=intent.event or "",
             statuses=[status] if status else [],
             domains=[intent.domain] if intent.domain else [],
             tags=[intent.tag] if intent.tag else [],
         )
-        await ask_bulk(ctx, intent.target_status.value, filters)
+        await ask_bulk(ctx, intent.target_status.value, bulk_filters)
     elif name in PEOPLE_ACTIONS:
         # "repeat guests for Lisbon": a city alone names its event(s), fuzzily, like words do.
         await people_request(ctx, intent.event or intent.city or "", status, PEOPLE_ACTIONS[name])

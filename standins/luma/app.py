@@ -103,9 +103,9 @@ def create_app(state: SimulatorState) -> FastAPI:
         await sender.stop()
 
     app = FastAPI(title="Luma API simulator", lifespan=lifespan)
-    app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
-    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
-    app.add_exception_handler(ClientDisconnect, _client_gone)  # type: ignore[arg-type]
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(ClientDisconnect, _client_gone)
     for gen in (LEGACY, CURRENT):
         for name, path in gen.paths.items():
             operation, method = OPERATIONS[name]
@@ -167,16 +167,18 @@ async def _params(request: Request) -> Any:
     return body
 
 
-async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+async def _api_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
     return JSONResponse({"message": exc.message}, status_code=exc.status, headers=exc.headers)
 
 
-async def _client_gone(_: Request, __: ClientDisconnect) -> Response:
+async def _client_gone(_: Request, __: Exception) -> Response:
     """A client killed mid-request (the crash tests do it on purpose) is not a server error."""
     return Response(status_code=499)
 
 
-async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
     return JSONResponse({"message": str(exc.errors())}, status_code=400)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.api.conftest import error_of, synced_event
 from tests.conftest import eventually, settled
 from workflows import ids
@@ -13,7 +15,7 @@ async def test_jobs_list_workflows_and_schedules(tenant, automations, simulator)
     await automations.ensure_sync_schedule(org_id)
     try:
 
-        async def listed() -> list[dict]:
+        async def listed() -> list[dict[str, Any]]:
             jobs = (await tenant.client.get("/v1/jobs")).json()["jobs"]
             return jobs if any(job["kind"] == "sync" for job in jobs) else []
 
@@ -44,7 +46,7 @@ async def test_progress_pause_resume_cancel(tenant, automations, simulator) -> N
     )
     job_url = f"/v1/jobs/{started.json()['workflow_id']}"
 
-    async def working() -> dict | None:
+    async def working() -> dict[str, Any] | None:
         detail = (await tenant.client.get(job_url)).json()
         return detail if detail["progress"] and detail["progress"]["done"] > 0 else None
 

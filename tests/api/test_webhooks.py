@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 
 from standins.luma import shapes
@@ -32,7 +34,7 @@ async def test_webhook_rereads_the_guest(
     event = simulator.state.event(event_id)
     guest = next(iter(event.guests.values()))
     guest.approval_status = "approved"  # changed in Luma
-    payload = {"type": "guest.updated", "data": shapes.guest_v3(guest, event)}
+    payload: dict[str, Any] = {"type": "guest.updated", "data": shapes.guest_v3(guest, event)}
     payload["data"]["approval_status"] = "declined"  # the body lies
     payload["data"]["event"] = shapes.event_v3(event)
 

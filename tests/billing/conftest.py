@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -23,7 +24,7 @@ STRIPE_KEY = "sk_test_lumabot_fake_0123456789"
 WEBHOOK_SECRET = "whsec_test_lumabot_0123456789abcdef"
 
 # Small limits, so each limit is reached with a handful of guests, chats or questions.
-TEST_PLANS = {
+TEST_PLANS: dict[str, Any] = {
     "order": ["free", "pro", "team"],
     "free_plan": "free",
     "plans": {

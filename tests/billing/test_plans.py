@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -37,7 +38,7 @@ def test_the_default_plans_file_is_valid() -> None:
         ({"plans": {**TEST_PLANS["plans"], "pro": {"calendars": "3"}}}, "calendars"),
     ],
 )
-def test_bad_plans_are_refused_with_the_field_named(change: dict, message: str) -> None:
+def test_bad_plans_are_refused_with_the_field_named(change: dict[str, Any], message: str) -> None:
     with pytest.raises(PlanConfigError, match=message):
         parse_catalog({**TEST_PLANS, **change})
 

@@ -117,8 +117,8 @@ async def test_one_live_subscription_per_org(billed_app, billing, org, sessions)
 
         # The org's own subscription still rules: its cancellation ends the plan.
         own = subscription("sub_L1", "cus_L1", price="price_test_pro")
-        own = event("customer.subscription.deleted", own)
-        assert (await _deliver(client, own)).json()["result"] == "applied"
+        ended = event("customer.subscription.deleted", own)
+        assert (await _deliver(client, ended)).json()["result"] == "applied"
         assert await _plan(sessions, org.org_id) == "free"
 
 

@@ -99,7 +99,7 @@ class World:
         self.tg.user_presses(chat, user, message.message_id, message.callback_data(label))
         return await self.tg.wait_for_bot_message(chat, timeout=timeout)
 
-    def press_only(self, chat: int, user: int, message: ChatMessage, label: str) -> dict:
+    def press_only(self, chat: int, user: int, message: ChatMessage, label: str) -> dict[str, Any]:
         return self.tg.user_presses(chat, user, message.message_id, message.callback_data(label))
 
     async def next_message(

@@ -43,7 +43,8 @@ async def test_tag_untag_note_and_find(world) -> None:
     assert "Tags: #speaker, #vip" in lines
     assert any(line.endswith("met at the <b>Lisbon</b> dinner") for line in lines)  # escaped
     vip_line = next(line for line in lines if line.startswith("VIP score: "))
-    assert int(re.match(r"VIP score: (\d+)", vip_line)[1]) >= 150 and "⭐ VIP" in vip_line
+    score = re.match(r"VIP score: (\d+)", vip_line)
+    assert score is not None and int(score[1]) >= 150 and "⭐ VIP" in vip_line
     assert "tagged speaker (+50)" in vip_line and "tagged vip (+100)" in vip_line
     registered = _registered_events(world, calendar, email)
     assert any(line.startswith(f"Events: {registered} registered") for line in lines)

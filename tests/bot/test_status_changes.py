@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from services.automations import JobInfo
 from tests.conftest import eventually
 
 
@@ -208,7 +209,7 @@ async def test_double_confirm_starts_one_bulk_job(world) -> None:
     )
 
 
-async def _bulk_jobs(world, org_id: int) -> list:
+async def _bulk_jobs(world, org_id: int) -> list[JobInfo]:
     return [j for j in await world.deps.automations.list_jobs(org_id) if j.kind == "bulk"]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -37,7 +38,7 @@ def render(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def rendered() -> dict:
+def rendered() -> dict[str, Any]:
     import json
 
     result = render(SECRETS)
@@ -45,7 +46,7 @@ def rendered() -> dict:
     return json.loads(result.stdout)
 
 
-def test_services_and_roles(rendered: dict) -> None:
+def test_services_and_roles(rendered: dict[str, Any]) -> None:
     services = rendered["services"]
     assert set(services) >= {
         "app-db",
@@ -71,7 +72,7 @@ def test_services_and_roles(rendered: dict) -> None:
     assert services["temporal"]["environment"]["DB"] == "postgres12"
 
 
-def test_start_order_health_and_restarts(rendered: dict) -> None:
+def test_start_order_health_and_restarts(rendered: dict[str, Any]) -> None:
     services = rendered["services"]
     assert services["migrate"]["depends_on"]["app-db"]["condition"] == "service_healthy"
     for role in ("worker", "bot", "api"):

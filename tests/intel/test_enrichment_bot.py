@@ -15,15 +15,20 @@ from activities.enrichment import EnrichmentConfig
 from activities.luma_access import LumaAccess
 from core.settings import Settings
 from services.automations import Automations, JobDefaults
-from standins.enrichment import Known, running_fake_provider
+from standins.enrichment import FakeProvider, Known, running_fake_provider
 from store.models import AuditEntry, OrgEnrichment
-from tests.bot.conftest import bot_keybox, bot_with, services  # noqa: F401
+from tests.bot.conftest import World, bot_keybox, bot_with, services  # noqa: F401
 from worker import WorkerClients, build_worker
 from workflows.ids import enrich_id, enrich_schedule_id
 
 
 @pytest.fixture
-async def enriching(services, sessions, bot_keybox, bot_with) -> AsyncIterator[tuple]:  # noqa: F811
+async def enriching(
+    services,  # noqa: F811
+    sessions,
+    bot_keybox,  # noqa: F811
+    bot_with,  # noqa: F811
+) -> AsyncIterator[tuple[World, FakeProvider, Automations]]:
     """A bot whose workflows run on a worker that talks to the fake provider."""
     client = services.deps.automations.client
     async with running_fake_provider() as fake:

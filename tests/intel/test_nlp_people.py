@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from nlp import FallbackReason, IntentName, OfflineParser, ParseContext
@@ -51,7 +53,7 @@ def test_reads_never_carry_a_tag(ctx: ParseContext) -> None:
     ],
 )  # fmt: skip
 async def test_gemini_keeps_the_written_tag(
-    reply: dict, fallback: FallbackReason | None, fake_gemini: FakeGemini, gemini, ctx
+    reply: dict[str, Any], fallback: FallbackReason | None, fake_gemini: FakeGemini, gemini, ctx
 ) -> None:
     text = "approve all pending tagged vip for the founders dinner"
     result = await gemini_tests.parse_with(function_call(reply), fake_gemini, gemini, text, ctx)

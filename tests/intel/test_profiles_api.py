@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import Any
 
 from luma.emails import identity_key
 from standins.luma import shapes
@@ -38,7 +39,7 @@ async def test_webhook_refreshes_the_persons_profile(
     assert before is not None and before.events_approved == 0
 
     guest.approval_status = "approved"  # changed in Luma; no sync runs after this
-    payload = {"type": "guest.updated", "data": shapes.guest_v3(guest, event)}
+    payload: dict[str, Any] = {"type": "guest.updated", "data": shapes.guest_v3(guest, event)}
     payload["data"]["event"] = shapes.event_v3(event)
     response = await anonymous.post(await webhook_url(sessions, tenant.org.org_id), json=payload)
     assert await automations.handle(response.json()["workflow_id"]).result() == "approved"

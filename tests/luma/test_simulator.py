@@ -524,7 +524,11 @@ async def test_pagination_returns_each_of_10000_guests_once(
     cursor = None
     flipped = False
     while True:
-        params = {"event_id": event_id, "pagination_limit": 100, "sort_column": "email"}
+        params: dict[str, str | int] = {
+            "event_id": event_id,
+            "pagination_limit": 100,
+            "sort_column": "email",
+        }
         if cursor:
             params["pagination_cursor"] = cursor
         body = (
@@ -677,7 +681,7 @@ async def test_injected_500s_follow_the_rate_and_change_nothing() -> None:
         event_id = sim.state.add_event(
             calendar.id, guests=200, status_mix={"pending_approval": 1.0}
         )
-        statuses = Counter()
+        statuses: Counter[int] = Counter()
         for guest in list(sim.state.event(event_id).guests.values()):
             response = await http.post(
                 "/v1/events/guests/update-status",

@@ -9,7 +9,7 @@ import pytest
 
 from core.settings import MailBackend
 from services import followups
-from services.caller import Conflict, Forbidden, Invalid
+from services.caller import Conflict, Forbidden, Invalid, NotFound
 from store.models import Event, Role, utcnow
 from tests.services.conftest import audit_rows, caller
 
@@ -76,3 +76,35 @@ async def test_unsubscribe_is_audited_once_per_call(sessions, org) -> None:
         assert not await followups.unsubscribe(admin, session, email="ADA@example.com")
     entries = await audit_rows(sessions, org.org_id, "unsubscribe")
     assert [e.result for e in entries] == ["added", "already"]
+
+
+async def test_a_campaign_starts_only_for_an_ended_event_of_the_callers_org(
+    sessions, org, automations
+) -> None:
+    """Whatever the way in (not only the bot's draft flow), `start` reads the event itself."""
+    admin = await caller(sessions, org.org_id, Role.ADMIN)
+    upcoming = _event(org.org_id, ended=False)
+    upcoming.luma_event_id = "evt-upcoming"
+    async with sessions.begin() as session:
+        session.add(upcoming)
+
+    async def start(event_id: str) -> None:
+        async with sessions.begin() as session:
+            await followups.start(
+                admin,
+                session,
+                automations,
+                mail=MailBackend.SMTP,
+                campaign_id=f"c-{event_id}",
+                event_id=event_id,
+                event_name="Founders Dinner",
+                audience="all",
+                subject="Hi",
+                body="Thanks",
+            )
+
+    with pytest.raises(Conflict):  # not over yet
+        await start("evt-upcoming")
+    with pytest.raises(NotFound):  # not this org's (or nobody's) event
+        await start("evt-of-another-calendar")
+    assert await audit_rows(sessions, org.org_id) == []

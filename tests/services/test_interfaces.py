@@ -46,7 +46,7 @@ async def test_a_sync_interval_below_the_plan_is_one_sentence_everywhere(
     bot_reply = await billed_bot.say(chat, admin, "/sync every 15")
     assert FREE_FLOOR in (bot_reply.text or "")
 
-    async with portal.sessions.begin() as session:  # type: ignore[attr-defined]
+    async with portal.sessions.begin() as session:
         token = (await issue_token(session, org_id=portal.org.org_id, created_by=None)).token
     async with portal.signed_in(Role.ADMIN) as web:
         api = await web.put(
@@ -73,7 +73,7 @@ async def test_the_last_admin_stays_in_the_bot_and_the_portal(
     async with portal.signed_in(Role.ADMIN) as web:  # the org's only admin
         form = {
             "csrf": csrf_of((await web.get("/web/team")).text),
-            "user_id": str(web.user_id),  # type: ignore[attr-defined]
+            "user_id": str(web.user_id),
             "role": "member",
         }
         page = await web.post("/web/team/role", data=form)
@@ -92,14 +92,14 @@ async def test_a_bad_time_zone_is_one_sentence_in_the_bot_and_the_portal(
     portal = billed_portal
     group = -(10**12) - uuid.uuid4().int % 10**9
     async with portal.signed_in(Role.ADMIN) as web:
-        async with portal.sessions.begin() as session:  # type: ignore[attr-defined]
+        async with portal.sessions.begin() as session:
             await link_chat(
                 session,
                 chat_id=group,
                 org_id=portal.org.org_id,
                 kind="group",
                 title="Ops",
-                linked_by=web.user_id,  # type: ignore[attr-defined]
+                linked_by=web.user_id,
             )
         form = {
             "csrf": csrf_of((await web.get("/web/automations")).text),

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from store import cache, orgs
 from store.profiles import get_profile, refresh_profiles
 
 
-def _row(guest_id: str, email: str, status: str, **extra) -> dict:
+def _row(guest_id: str, email: str, status: str, **extra) -> dict[str, Any]:
     return {
         "luma_guest_id": guest_id, "email": email, "normalized_email": email,
         "email_domain": email.split("@")[1], "name": "Ana Lima", "approval_status": status,

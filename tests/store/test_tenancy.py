@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from store import audit, cache, orgs
 from store.models import Role
 
 
-def _guest(n: int, status: str, domain: str = "acme.com") -> dict:
+def _guest(n: int, status: str, domain: str = "acme.com") -> dict[str, Any]:
     email = f"person{n}@{domain}"
     return {
         "luma_guest_id": f"gst-{n}",

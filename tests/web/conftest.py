@@ -18,6 +18,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from playwright.async_api import Browser, Page, async_playwright
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.deps import ApiDeps
 from api.main import create_app
@@ -55,13 +56,19 @@ ARTIFACTS = Path(os.environ.get("WEB_ARTIFACTS_DIR", Path(__file__).parents[1] /
 _user_ids = itertools.count(7_000_000_000 + uuid.uuid4().int % 10**8 * 10)
 
 
+class SignedInClient(httpx.AsyncClient):
+    """A client of the portal with the session cookie of the person `user_id`."""
+
+    user_id: int
+
+
 @dataclass
 class Portal:
     """The running portal and what a test needs to act on it as different people."""
 
     url: str
     settings: Settings
-    sessions: object
+    sessions: async_sessionmaker[AsyncSession]
     org: LinkedOrg
     automations: Automations
     app: FastAPI
@@ -73,7 +80,7 @@ class Portal:
     async def person(self, role: Role | None, org_id: int | None = None, name: str = "") -> int:
         """A Telegram user with `role` in the org (None: a user with no membership)."""
         user_id = next(_user_ids)
-        async with self.sessions.begin() as session:  # type: ignore[attr-defined]
+        async with self.sessions.begin() as session:
             await upsert_user(
                 session, user_id=user_id, username=f"u{user_id}", full_name=name or "Tester"
             )
@@ -85,7 +92,7 @@ class Portal:
 
     async def link(self, user_id: int, org_id: int | None = None) -> str:
         """A sign-in link, issued exactly as the bot's /web issues it."""
-        async with self.sessions.begin() as session:  # type: ignore[attr-defined]
+        async with self.sessions.begin() as session:
             return await issue_signin_link(
                 session,
                 settings=self.settings,
@@ -96,14 +103,14 @@ class Portal:
     @asynccontextmanager
     async def signed_in(
         self, role: Role = Role.ADMIN, org_id: int | None = None
-    ) -> AsyncIterator[httpx.AsyncClient]:
+    ) -> AsyncIterator[SignedInClient]:
         """An httpx client signed in as a new person with `role` (follows no redirects)."""
         user_id = await self.person(role, org_id)
-        async with httpx.AsyncClient(base_url=self.url, timeout=20) as client:
+        async with SignedInClient(base_url=self.url, timeout=20) as client:
             response = await client.get(await self.link(user_id, org_id))
             assert response.status_code == 303, response.text
             assert client.cookies.get(COOKIE)
-            client.user_id = user_id  # type: ignore[attr-defined]
+            client.user_id = user_id
             yield client
 
 

@@ -7,6 +7,7 @@ from collections import Counter
 import pytest
 from sqlalchemy import select
 from temporalio.client import WorkflowFailureError
+from temporalio.exceptions import FailureError
 
 from catalog.guest_filter import GuestFilter
 from luma import identity_key
@@ -210,7 +211,8 @@ async def test_invalid_key_fails_fast(automations, simulator, org, sessions, key
     )
     with pytest.raises(WorkflowFailureError) as failure:
         await automations.handle(started.workflow_id).result()
-    assert "rejected this API key" in failure.value.cause.message
+    cause = failure.value.cause
+    assert isinstance(cause, FailureError) and "rejected this API key" in cause.message
     # One activity attempt, one request: a rejected key is never retried.
     assert simulator.state.counters["unauthorized"] - before == 1
 

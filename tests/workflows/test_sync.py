@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from temporalio.client import ScheduleCalendarSpec
 
+from services.automations import JobInfo
 from store import cache, orgs
 from store.models import AutomationSettings
 from workflows import ids
@@ -53,7 +54,8 @@ async def test_sync_fills_the_cache_and_marks_gone(automations, simulator, org, 
         assert counts == {"approved": 115, "pending_approval": 69, "invited": 46}
         event = await cache.get_event(session, org_id=org.org_id, luma_event_id=upcoming)
         assert event is not None and event.city == "Dubai" and event.guests_synced_at
-        assert (await orgs.get_org(session, org_id=org.org_id)).last_synced_at is not None
+        stored = await orgs.get_org(session, org_id=org.org_id)
+        assert stored is not None and stored.last_synced_at is not None
 
     # Summaries are started once per event still worth summarizing; a second sync adds none.
     summary = automations.handle(ids.summary_id(org.org_id, upcoming))
@@ -113,7 +115,7 @@ async def test_schedules_follow_link_digest_and_unlink(automations, org) -> None
 async def test_jobs_are_listed_per_org_with_search_attributes(automations, simulator, org) -> None:
     await (await automations.sync_now(org.org_id)).result()
 
-    async def listed() -> list:
+    async def listed() -> list[JobInfo]:
         return await automations.list_jobs(org.org_id)
 
     from tests.conftest import eventually

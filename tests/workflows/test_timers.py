@@ -64,7 +64,7 @@ async def test_summary_waits_for_the_event_to_end(
         finally:
             await bot.session.close()
         (posted,) = telegram.state.photos(chat_id)  # text and chart, in one message
-        assert posted.photo.data.startswith(b"\x89PNG")
+        assert posted.photo is not None and posted.photo.data.startswith(b"\x89PNG")
         assert "Lisbon Founders Workshop" in (posted.caption or "")
     assert outcome.posted_to == [chat_id]
     assert "Lisbon Founders Workshop" in outcome.text and "approved 56" in outcome.text

@@ -17,9 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing import Billing, BillingUnavailable, live_subscription
 from billing.limits import BULK_GUESTS, GEMINI
 from billing.usage import UsageSnapshot, usage_snapshot
+from services import audit
 from store.models import BillingSubscription, Organization, utcnow
 from web.auth import Viewer
-from web.deps import Admin, Api, Plans, Reader, audit_write
+from web.caller import caller_of
+from web.deps import Admin, Api, Plans, Reader
 from web.errors import WebError, not_found
 from web.render import HEADERS, page, see_other
 
@@ -115,7 +117,7 @@ async def _checkout(session: AsyncSession, billing: Billing, viewer: Viewer, key
         url = await billing.checkout_url(session, org=org, plan=wanted or billing.default_plan)
     except BillingUnavailable as exc:
         raise _stripe_refused(exc) from None
-    await audit_write(session, viewer, "checkout_link", {"plan": key})
+    await audit.record(caller_of(viewer), session, "checkout_link", {"plan": key})
     return url
 
 
@@ -138,5 +140,5 @@ async def manage(viewer: Admin, deps: Api, billing: Plans) -> object:
             url = await billing.portal_url(session, org=org)
         except BillingUnavailable as exc:
             raise _stripe_refused(exc) from None
-        await audit_write(session, viewer, "billing_portal_link", {})
+        await audit.record(caller_of(viewer), session, "billing_portal_link", {})
     return see_other(url)
