@@ -13,13 +13,11 @@ from functools import cached_property
 from typing import Annotated
 
 from fastapi import Depends, Form, Request
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import ApiDeps, get_deps
 from api.routes.stripe import BillingDep
 from core.settings import Environment, Settings
 from luma import LumaPool
-from store import audit
 from store.crypto import KeyBox
 from web.auth import COOKIE, Viewer, csrf_ok, viewer_for_cookie
 from web.errors import WebError
@@ -101,22 +99,3 @@ async def admin_form(viewer: Annotated[Viewer, Depends(checked_form)]) -> Viewer
 
 FormViewer = Annotated[Viewer, Depends(checked_form)]
 Admin = Annotated[Viewer, Depends(admin_form)]
-
-
-async def audit_write(
-    session: AsyncSession,
-    viewer: Viewer,
-    action: str,
-    target: dict[str, object],
-    result: str = "ok",
-) -> None:
-    """Every write from the portal lands in the audit log under its author."""
-    await audit.record(
-        session,
-        org_id=viewer.org_id,
-        source="web",
-        action=action,
-        result=result,
-        actor_user_id=viewer.user_id,
-        target=target,
-    )

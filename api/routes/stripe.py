@@ -17,10 +17,10 @@ from temporalio.service import RPCError
 from api.deps import ApiDeps, CurrentOrg, DepsDep, SessionDep
 from api.errors import ApiError, ErrorPublic, not_found
 from billing import BadSignature, Billing, BillingUnavailable
-from billing.sync import follow_plan
 from billing.usage import usage_snapshot
 from billing.webhooks import apply_event
 from core.settings import get_settings
+from services.plan_sync import follow_plan
 from store.models import Organization, utcnow
 
 log = logging.getLogger(__name__)
@@ -43,11 +43,6 @@ BillingDep = Annotated[Billing, Depends(get_billing)]
 PLAN_LIMIT_RESPONSE: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorPublic, "description": "over the plan's limit (code plan_limit)"}
 }
-
-
-def plan_limit(error: Exception) -> ApiError:
-    """A plan limit refusal as the API answers it (403, code `plan_limit`)."""
-    return ApiError(403, str(error), code="plan_limit")
 
 
 class WebhookResult(BaseModel):

@@ -18,6 +18,7 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import TelegramObject
 
 from bot.errors import UserError
+from services.caller import ADMIN_ONLY
 from store.models import Role
 from store.orgs import get_role
 
@@ -27,10 +28,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CHAT_ADMIN_STATUSES = frozenset({"creator", "administrator"})
-ADMIN_ONLY = (
-    "Only admins of this calendar can do that: whoever linked it, this group's "
-    "administrators, or people given the admin role with /role."
-)
 
 
 class Access:

@@ -7,13 +7,12 @@ never here: a link that is never paid changes nothing.
 
 from __future__ import annotations
 
-from aiogram import Router, html
+from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from billing import BillingUnavailable, LimitExceeded, Plan, PlanQuota
-from billing.limits import check_enrichment
+from billing import BillingUnavailable, Plan, PlanQuota
 from billing.usage import usage_snapshot
 from bot.caller import caller_of
 from bot.context import Ctx
@@ -106,11 +105,6 @@ async def billing_command(message: Message, ctx: Ctx) -> None:
     )
 
 
-def refusal(exc: LimitExceeded) -> UserError:
-    """A plan limit as the bot's refusal (the sentence escaped, never clipped)."""
-    return UserError(html.quote(str(exc)))
-
-
 async def say_if_quota_spent(ctx: Ctx, result: ParseResult) -> None:
     """Once a day per org: the answer came from the offline reader because the plan's
     Gemini questions are used up."""
@@ -120,15 +114,6 @@ async def say_if_quota_spent(ctx: Ctx, result: ParseResult) -> None:
     note = await quota.first_refusal(ctx.linked_org.id, day=utcnow().date())
     if note:
         await ctx.say(q(note))
-
-
-def admit_enrichment(ctx: Ctx) -> None:
-    """Refuse starting enrichment (a paid lookup per person) on a plan without it."""
-    billing = ctx.deps.billing
-    try:
-        check_enrichment(billing, billing.plan_of(ctx.linked_org))
-    except LimitExceeded as exc:
-        raise refusal(exc) from None
 
 
 SYNC_EVERY_USAGE = "Use <code>/sync every 60</code> (minutes between scheduled syncs)."

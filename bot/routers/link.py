@@ -27,7 +27,6 @@ from core.logs import secrets as log_secrets
 from services import linking, team, tokens
 from services.caller import NotFound, Refusal
 from services.linking import KEY_HELP, KeyRejected, Place
-from store import audit
 from store.models import User, utcnow
 from store.orgs import list_members
 
@@ -118,20 +117,6 @@ async def link_with_key(ctx: Ctx, key: str, warning: str) -> None:
 
 def _sentences(*parts: str) -> str:
     return " ".join(part for part in parts if part)
-
-
-async def _audit(ctx: Ctx, org_id: int, action: str, target: dict[str, object]) -> None:
-    """A bot write not yet moved into `services` (enrichment's key) audits through here."""
-    await audit.record(
-        ctx.session,
-        org_id=org_id,
-        source="bot",
-        action=action,
-        result="ok",
-        target=target,
-        actor_user_id=ctx.user_id,
-        chat_id=ctx.chat_id,
-    )
 
 
 # --- unlink and /use ----------------------------------------------------------------------

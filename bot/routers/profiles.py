@@ -1,13 +1,16 @@
 """People across events: VIPs, repeat guests, and our own tags and notes.
 
 Tags and notes are ours: stored in our database for the chat's org, shown in /find, /vips
-and exports, usable as bulk filters (#vip), and never sent to Luma. Writing them needs the
-admin role, like every other write, and each one is in the audit log. Tags and notes are
-kept per person (identity key), so jane+events@gmail.com and Jane@gmail.com share them.
+and exports, usable as bulk filters (#vip), and never sent to Luma. Writing them is
+`services.profiles`' (the admin role, the checks, the audit row, the same as the portal's);
+this router reads the command and answers. Tags and notes are kept per person (identity
+key), so jane+events@gmail.com and Jane@gmail.com share them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from aiogram import Router
@@ -15,6 +18,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
 from bot import args
+from bot.caller import caller_of
 from bot.context import Ctx
 from bot.errors import UserError
 from bot.freshness import fresh_event, fresh_org
@@ -22,10 +26,9 @@ from bot.routers.event_choice import event_action, with_event
 from bot.texts import event_title, guest_line, pack, q, status_label, with_note
 from intel.people import EventPeople, Insight, Person, event_people, insights_for, upcoming_events
 from intel.vip import VipRules
-from luma import identity_key
-from store import audit
+from services import profiles
+from services.caller import NotFound
 from store.models import Event
-from store.profiles import NOTE_MAX, add_note, add_tag, is_known_person, remove_tag
 
 LIST_LIMIT = 30
 NOTES_SHOWN = 3
@@ -164,31 +167,14 @@ async def repeats_command(message: Message, command: CommandObject, ctx: Ctx) ->
 # --- tags and notes -------------------------------------------------------------------------
 
 
-async def _person(ctx: Ctx, raw: str, usage: str) -> tuple[str, str]:
-    """The address as given (normalized) and its identity key; only for people we know."""
-    if not raw:
-        raise UserError(f"Whom? For example: <code>{usage}</code>.")
-    email = args.email(raw)
-    key = identity_key(email)
-    if not await is_known_person(ctx.session, org_id=ctx.linked_org.id, normalized_email=key):
-        raise UserError(
-            f"{q(email, 64)} is not on any guest list of this calendar, so I keep nothing "
-            "about them. /find looks people up."
-        )
-    return email, key
-
-
-async def _audit(ctx: Ctx, action: str, result: str, target: dict[str, Any]) -> None:
-    await audit.record(
-        ctx.session,
-        org_id=ctx.linked_org.id,
-        source="bot",
-        action=action,
-        result=result,
-        target=target,
-        actor_user_id=ctx.user_id,
-        chat_id=ctx.chat_id,
-    )
+@contextmanager
+def _unknown_person_hint() -> Iterator[None]:
+    """Someone not on any guest list is refused by `services.profiles`; here the refusal
+    also says how to look people up."""
+    try:
+        yield
+    except NotFound as exc:
+        raise UserError(f"{exc.message} /find looks people up.") from None
 
 
 async def _tags_now(ctx: Ctx, key: str) -> str:
@@ -210,47 +196,39 @@ async def untag_command(message: Message, command: CommandObject, ctx: Ctx) -> N
 
 
 async def _change_tag(ctx: Ctx, command: CommandObject, *, adding: bool) -> None:
-    name = "tag" if adding else "untag"
-    usage = f"/{name} ada@example.com vip"
+    """`services.profiles` checks the role, the person and the tag, and audits the change."""
+    usage = f"/{'tag' if adding else 'untag'} ada@example.com vip"
     parts = (command.args or "").split()
     if len(parts) != 2:
         raise UserError(
             f"Give one email and one tag, e.g. <code>{usage}</code> "
             "(tags: vip, speaker, sponsor, press, team, or any short word)."
         )
-    email, key = await _person(ctx, parts[0], usage)
-    tag = args.tag(parts[1])
-    org_id = ctx.linked_org.id
+    change = profiles.tag if adding else profiles.untag
+    with _unknown_person_hint():
+        done = await change(await caller_of(ctx), ctx.session, email=parts[0], tag=parts[1])
+    email, tag = q(done.person.email, 64), done.tag
     if adding:
-        changed = await add_tag(
-            ctx.session, org_id=org_id, normalized_email=key, tag=tag, user_id=ctx.user_id
-        )
-        done, same = f"Tagged {q(email, 64)} #{tag}.", f"{q(email, 64)} already has #{tag}."
+        said, same = f"Tagged {email} #{tag}.", f"{email} already has #{tag}."
     else:
-        changed = await remove_tag(ctx.session, org_id=org_id, normalized_email=key, tag=tag)
-        done, same = f"Removed #{tag} from {q(email, 64)}.", f"{q(email, 64)} had no #{tag}."
-    await _audit(ctx, f"{name}_guest", "ok" if changed else "unchanged", {"email": key, "tag": tag})
-    text = done if changed else f"{same} Nothing changed."
+        said, same = f"Removed #{tag} from {email}.", f"{email} had no #{tag}."
+    text = said if done.changed else f"{same} Nothing changed."
     await ctx.say(
-        f"{text}\n{await _tags_now(ctx, key)}\n<i>Tags stay here; Luma never sees them.</i>"
+        f"{text}\n{await _tags_now(ctx, done.person.key)}\n"
+        "<i>Tags stay here; Luma never sees them.</i>"
     )
 
 
 async def note_command(message: Message, command: CommandObject, ctx: Ctx) -> None:
     usage = "/note ada@example.com met at the Lisbon dinner, wants to speak"
     raw, _, text = (command.args or "").strip().partition(" ")
-    email, key = await _person(ctx, raw, usage)
-    text = " ".join(text.split())
-    if not text:
-        raise UserError(f"What should the note say? For example: <code>{usage}</code>.")
-    if len(text) > NOTE_MAX:
-        raise UserError(f"Notes are at most {NOTE_MAX} characters; this one has {len(text)}.")
-    await add_note(
-        ctx.session, org_id=ctx.linked_org.id, normalized_email=key, text=text, user_id=ctx.user_id
-    )
-    await _audit(ctx, "note_guest", "ok", {"email": key, "chars": len(text)})
+    if not raw:
+        raise UserError(f"Whom? For example: <code>{usage}</code>.")
+    with _unknown_person_hint():
+        added = await profiles.add_note(await caller_of(ctx), ctx.session, email=raw, text=text)
+    email = q(added.person.email, 64)
     await ctx.say(
-        f"Noted for {q(email, 64)}. /find {q(email, 64)} shows their notes.\n"
+        f"Noted for {email}. /find {email} shows their notes.\n"
         "<i>Notes stay here; Luma never sees them.</i>"
     )
 

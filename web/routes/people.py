@@ -6,21 +6,19 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Path, Request
-from sqlalchemy import delete
 
 from catalog.guests import person_history
 from intel.people import insights_for
 from luma import InvalidEmailError, identity_key
-from store import profiles
-from store.db import rowcount
-from store.models import GuestNote
-from web.auth import Viewer
-from web.deps import Admin, Api, Reader, audit_write
-from web.errors import WebError, not_found
+from services import profiles
+from web.caller import caller_of
+from web.deps import Admin, Api, Reader
+from web.errors import not_found
 from web.render import page, see_other
 
 router = APIRouter(prefix="/people/{email}")
 Email = Annotated[str, Path(max_length=320)]
+NOTE_ID_DIGITS = 9  # longer numbers are no note id (and would overflow the column)
 
 
 def person_key(email: str) -> str:
@@ -64,32 +62,17 @@ async def profile_page(request: Request, viewer: Reader, deps: Api, email: Email
         )
 
 
-async def _known(deps: Api, viewer: Viewer, email: str) -> str:
-    key = person_key(email)
-    async with deps.sessions() as session:
-        if not await profiles.is_known_person(session, org_id=viewer.org_id, normalized_email=key):
-            raise not_found("person")
-    return key
+# The rules (admins only, known people only, the tag format, the note length, the audit row)
+# are `services.profiles`', the same as the bot's /tag, /untag and /note; its refusals
+# become the portal's error pages (`web.app`).
 
 
 @router.post("/tags")
 async def add_tag(
     viewer: Admin, deps: Api, email: Email, tag: Annotated[str, Form(max_length=100)] = ""
 ) -> object:
-    key = await _known(deps, viewer, email)
-    try:
-        clean = profiles.clean_tag(tag)
-    except profiles.BadTag:
-        raise WebError(
-            400,
-            "Not a tag",
-            "Tags are short words of lowercase letters, digits, - and _ that start with a letter.",
-        ) from None
     async with deps.sessions.begin() as session:
-        await profiles.add_tag(
-            session, org_id=viewer.org_id, normalized_email=key, tag=clean, user_id=viewer.user_id
-        )
-        await audit_write(session, viewer, "tag_add", {"person": key, "tag": clean})
+        await profiles.tag(caller_of(viewer), session, email=email, tag=tag)
     return see_other(profile_url(email))
 
 
@@ -97,12 +80,8 @@ async def add_tag(
 async def remove_tag(
     viewer: Admin, deps: Api, email: Email, tag: Annotated[str, Form(max_length=100)] = ""
 ) -> object:
-    key = await _known(deps, viewer, email)
     async with deps.sessions.begin() as session:
-        await profiles.remove_tag(
-            session, org_id=viewer.org_id, normalized_email=key, tag=tag.strip().lower()
-        )
-        await audit_write(session, viewer, "tag_remove", {"person": key, "tag": tag[:64]})
+        await profiles.untag(caller_of(viewer), session, email=email, tag=tag)
     return see_other(profile_url(email))
 
 
@@ -110,18 +89,8 @@ async def remove_tag(
 async def add_note(
     viewer: Admin, deps: Api, email: Email, text: Annotated[str, Form(max_length=5000)] = ""
 ) -> object:
-    key = await _known(deps, viewer, email)
-    if not text.strip():
-        raise WebError(400, "Empty note", "Write something in the note, then save it.")
     async with deps.sessions.begin() as session:
-        await profiles.add_note(
-            session,
-            org_id=viewer.org_id,
-            normalized_email=key,
-            text=text.strip(),
-            user_id=viewer.user_id,
-        )
-        await audit_write(session, viewer, "note_add", {"person": key})
+        await profiles.add_note(caller_of(viewer), session, email=email, text=text)
     return see_other(profile_url(email))
 
 
@@ -130,18 +99,8 @@ async def delete_note(
     viewer: Admin, deps: Api, email: Email, note_id: Annotated[str, Form(max_length=12)] = ""
 ) -> object:
     """Notes are corrected by deleting and writing again; only this person's, in this org."""
-    key = person_key(email)
-    if not note_id.isdigit():
+    if not note_id.isdigit() or len(note_id) > NOTE_ID_DIGITS:
         raise not_found("note")
     async with deps.sessions.begin() as session:
-        deleted = await session.execute(
-            delete(GuestNote).where(
-                GuestNote.id == int(note_id),
-                GuestNote.org_id == viewer.org_id,
-                GuestNote.normalized_email == key,
-            )
-        )
-        if not rowcount(deleted):
-            raise not_found("note")
-        await audit_write(session, viewer, "note_delete", {"person": key, "note": int(note_id)})
+        await profiles.delete_note(caller_of(viewer), session, email=email, note_id=int(note_id))
     return see_other(profile_url(email))
