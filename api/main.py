@@ -3,7 +3,7 @@
 The lifespan owns the process's clients (database engine, Temporal client) on `app.state`;
 tests hand in their own through `deps`. The API never calls Luma itself: reads come from the
 cache and every write runs as a workflow, so Luma keys are only ever decrypted by the worker.
-OpenAPI docs are at /docs.
+OpenAPI docs are at /docs (Swagger UI served from local files, see `api.docs`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from temporalio.client import Client
 
 from api.bodylimit import BodyLimitMiddleware
 from api.deps import ApiDeps, ApiLimits
+from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.ratelimit import SlidingWindowLimiter
 from api.router import api_router
@@ -83,11 +84,14 @@ def create_app(
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served by `install_docs` from local files, not a CDN
+        redoc_url=None,
     )
     app.state.limiter = SlidingWindowLimiter(limits.requests_per_minute, 60.0)
     app.state.unsubscribe = UnsubscribeSigner.from_settings(settings)  # keys read on first use
     app.add_middleware(BodyLimitMiddleware, max_bytes=limits.max_body_bytes)
     install_error_handlers(app)
+    install_docs(app)
     app.include_router(api_router)
     install_web(app)  # the admin portal under /web
     # Reached from emails, so no API token: the link is signed.

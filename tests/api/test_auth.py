@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from temporalio.client import Client
 
@@ -100,6 +102,18 @@ async def test_health_and_readiness(anonymous) -> None:
     assert ready.json() == {"status": "ok", "database": "ok", "temporal": "ok"}
     assert (await anonymous.get("/openapi.json")).json()["info"]["title"]
     assert (await anonymous.get("/docs")).status_code == 200
+
+
+async def test_docs_load_nothing_from_the_internet(anonymous) -> None:
+    """Swagger UI's script, styles and icon come from this server (the demo runs offline)."""
+    page = (await anonymous.get("/docs")).text
+    linked = re.findall(r'(?:src|href)="([^"]+)"', page) + re.findall(r"url: '([^']+)'", page)
+    assert linked and all(url.startswith("/") for url in linked), linked
+    for url in linked:
+        response = await anonymous.get(url)
+        assert response.status_code == 200, url
+    script = await anonymous.get("/docs-assets/swagger-ui-bundle.js")
+    assert "SwaggerUIBundle" in script.text
 
 
 async def test_readiness_names_what_is_down(api_settings) -> None:
