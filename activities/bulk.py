@@ -30,7 +30,7 @@ from luma import (
     normalize_email,
 )
 from luma.errors import InvalidEmailError
-from store import audit
+from store import audit, cache
 from store.db import upsert_insert
 from store.models import BulkJobItem, utcnow
 from store.profiles import tagged_emails
@@ -173,8 +173,13 @@ class BulkActivities:
         """Set the target status on the next `limit` guests of the snapshot.
 
         Guests already marked done by an earlier attempt are left alone; guests already in
-        the target status are skipped without a call.
+        the target status are skipped without a call. With `window_seconds`, no write starts
+        once that much time has passed (at least one guest is always taken, so every call
+        moves the job on); the calls in flight finish and are marked, and the result ends
+        at the last guest taken, so the guests after it stay pending for the next call.
         """
+        loop = asyncio.get_running_loop()
+        deadline = None if batch.window_seconds is None else loop.time() + batch.window_seconds
         async with self.sessions() as session:
             items = (
                 await session.scalars(
@@ -192,18 +197,20 @@ class BulkActivities:
         # Calls Luma failed for a moment (5xx, timeouts): those guests stay pending and the
         # attempt fails once the others are done, so Temporal's retry sends only them again.
         unavailable: list[ApplicationError] = []
+        last_seq = items[-1].seq
         async with heartbeating(0) as progress:
 
             async def handle(item: BulkJobItem) -> None:
-                async with gate:
-                    try:
-                        with luma_failures_are_final():
-                            state, detail = await self._apply_one(client, batch, item)
-                    except ApplicationError as failure:
-                        if not only_this_call(failure):
-                            raise
-                        unavailable.append(failure)
-                        return
+                try:
+                    with luma_failures_are_final():
+                        state, detail = await self._apply_one(client, batch, item)
+                except ApplicationError as failure:
+                    if not only_this_call(failure):
+                        raise
+                    unavailable.append(failure)
+                    return
+                finally:
+                    gate.release()
                 await self._finish_item(batch, item, state, detail)
                 progress.value += 1
 
@@ -211,13 +218,17 @@ class BulkActivities:
                 # A task group cancels the batch's other calls as soon as one fails hard
                 # (a rejected key, a 429), so no call outlives the attempt that made it.
                 async with asyncio.TaskGroup() as tasks:
-                    for item in pending:
+                    for taken, item in enumerate(pending):
+                        await gate.acquire()
+                        if taken and deadline is not None and loop.time() >= deadline:
+                            gate.release()
+                            last_seq = max(i.seq for i in items if i.seq < item.seq)
+                            break
                         tasks.create_task(handle(item))
             except ExceptionGroup as group:
                 raise group.exceptions[0] from None
         if unavailable:
             raise unavailable[0]
-        last_seq = items[-1].seq
         async with self.sessions() as session:
             counts = await _state_counts(session, batch.job_id, batch.after_seq, last_seq)
         return ApplyResult(
@@ -252,6 +263,14 @@ class BulkActivities:
             if row is None or row.state != "pending":
                 return
             row.state, row.detail, row.updated_at = state, detail[:500], utcnow()
+            if state == "done":  # Luma took the write: the cache follows in the same commit
+                await cache.set_guest_status(
+                    session,
+                    org_id=batch.org_id,
+                    luma_event_id=batch.event_id,
+                    luma_guest_ids=[item.luma_guest_id],
+                    status=batch.target_status,
+                )
             if state != "skipped":
                 await audit.record(
                     session,

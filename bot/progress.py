@@ -31,8 +31,9 @@ log = logging.getLogger(__name__)
 
 PHASE_NOTES = {
     "resolving": "Finding the matching guests in Luma…",
-    "paused": "Paused. Press Resume to continue.",
-    "cancelling": "Cancelling: finishing the guests already in flight…",
+    # The job stops starting writes within a couple of seconds; calls in flight finish.
+    "paused": "Paused: the guests in flight finish, nothing more changes. Press Resume to go on.",
+    "cancelling": "Cancelling: the guests in flight finish, then the report comes…",
 }
 
 

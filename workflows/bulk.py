@@ -1,4 +1,17 @@
-"""Approve or decline every guest matching a filter, as one durable, controllable job."""
+"""Approve or decline every guest matching a filter, as one durable, controllable job.
+
+Pause and cancel are seen between apply activities, so each apply activity is bounded in
+time as well as in guests: it stops starting writes after `APPLY_WINDOW_SECONDS`, lets the
+calls in flight finish (they are marked done in the snapshot as each returns) and returns
+where it stopped. A stop therefore takes effect within a window plus one Luma call, whatever
+the batch size, and the `progress` query moves after every window. This was chosen over
+cancelling the running activity: Temporal delivers a cancellation only with a heartbeat,
+which the SDK throttles to a fraction of the heartbeat timeout (tens of seconds), and a
+cancelled activity would have to shield its calls in flight to count them; a short window
+needs neither, and costs one more activity every couple of seconds, which continue-as-new
+already bounds. Runs started before the window existed keep their old batches (the
+`bulk-stoppable-batches` patch).
+"""
 
 from __future__ import annotations
 
@@ -28,6 +41,8 @@ with workflow.unsafe.imports_passed_through():
 TARGETS = ("approved", "declined")
 # Continue-as-new well before Temporal's history limits, whatever the event's size.
 ACTIVITIES_PER_RUN = 200
+# How long one apply activity keeps starting writes: how late a pause or cancel can be seen.
+APPLY_WINDOW_SECONDS = 1.5
 
 
 @workflow.defn
@@ -36,6 +51,7 @@ class BulkStatusWorkflow:
         self.counters = BulkCounters()
         self.cancelled = False
         self.finished = False
+        self.windowed = False
 
     @workflow.run
     async def run(self, job: BulkStatusInput) -> BulkReport:
@@ -48,6 +64,7 @@ class BulkStatusWorkflow:
         if self.counters.started_at is None:
             self.counters.started_at = workflow.now()
         job_id = f"{workflow.info().workflow_id}/{workflow.info().first_execution_run_id}"
+        self.windowed = workflow.patched("bulk-stoppable-batches")
         try:
             await self._resolve_and_apply(job, job_id)
         except ActivityError as error:
@@ -98,6 +115,7 @@ class BulkStatusWorkflow:
                     job.concurrency,
                     job.requested_by,
                     job.chat_id,
+                    APPLY_WINDOW_SECONDS if self.windowed else None,
                 ),
                 **self._activity_options(job),
             )
@@ -125,7 +143,9 @@ class BulkStatusWorkflow:
             done=totals.done,
             skipped=totals.skipped,
             failed=totals.failed,
-            cancelled=self.cancelled,
+            # A cancel that came after the last guest was changed ended nothing early: the
+            # job finished. Cancelled while resolving, nothing is known about the rest.
+            cancelled=self.cancelled and (totals.pending > 0 or not self.counters.resolved),
             failures=totals.failures,
             text="",
         )

@@ -187,7 +187,7 @@ async def test_pause_resume_and_cancel(automations, simulator, org) -> None:
     assert cancelled.phase == "cancelling"
     report = await result(automations, wid)
     assert report.cancelled and 0 < report.done < 300
-    assert "cancelled" in report.text and "Left untouched" in report.text
+    assert "cancelled" in report.text and "left as they were" in report.text
     assert statuses(simulator, event_id)["approved"] == report.done
     with pytest.raises(JobControlError, match="no longer running"):
         await automations.control_bulk(wid, "resume")

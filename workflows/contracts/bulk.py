@@ -38,6 +38,10 @@ class ApplyInput:
     concurrency: int
     requested_by: int | None = None
     chat_id: int | None = None
+    # Stop starting writes after this many seconds and return (calls in flight finish), so
+    # the workflow sees pause and cancel, and moves its progress, every few seconds. None: no
+    # bound, as runs started before the bound existed asked.
+    window_seconds: float | None = None
 
 
 @dataclass

@@ -167,12 +167,14 @@ async def refresh_guest(pieces: Pieces) -> list[str]:
 
 
 async def bulk_status(pieces: Pieces) -> list[str]:
-    """Approve 200 pending guests in batches, paused and resumed on the way (updates)."""
+    """Approve 200 pending guests in time-bounded batches, paused, resumed, then cancelled
+    part way (updates; the report of a job stopped early)."""
     sim = pieces.simulator
     event_id = sim.state.add_event(
         pieces.calendar_id, name="Founders Dinner", guests=200, status_mix={"pending_approval": 1.0}
     )
-    sim.state.configure(latency_seconds=0.02)
+    # Slow enough that an apply activity ends on its time bound, not on the batch size.
+    sim.state.configure(latency_seconds=0.2)
     automations = pieces.automations
     started = await automations.start_bulk(
         org_id=pieces.org_id,
@@ -184,12 +186,18 @@ async def bulk_status(pieces: Pieces) -> list[str]:
         event_name="Founders Dinner",
     )
     wid = started.workflow_id
-    async with asyncio.timeout(60):
-        while (await automations.bulk_progress(wid)).done == 0:
-            await asyncio.sleep(0.02)
+
+    async def done_reaches(count: int) -> None:
+        async with asyncio.timeout(60):
+            while (await automations.bulk_progress(wid)).done < count:
+                await asyncio.sleep(0.02)
+
+    await done_reaches(1)
     await automations.control_bulk(wid, "pause", requested_by=1)
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(2)
     await automations.control_bulk(wid, "resume", requested_by=1)
+    await done_reaches(100)
+    await automations.control_bulk(wid, "cancel", requested_by=1)
     await automations.bulk_handle(wid).result()
     sim.state.configure(latency_seconds=0)
     return [wid]
@@ -282,7 +290,7 @@ async def post_event_summary(pieces: Pieces) -> list[str]:
 SCENARIOS: dict[str, tuple[str, Callable[[Pieces], Awaitable[list[str]]]]] = {
     "SyncOrgWorkflow": ("sync-with-summary-child", sync_org),
     "RefreshGuestWorkflow": ("refresh", refresh_guest),
-    "BulkStatusWorkflow": ("pause-resume", bulk_status),
+    "BulkStatusWorkflow": ("windows-pause-resume-cancel", bulk_status),
     "SetGuestStatusWorkflow": ("approve", set_guest_status),
     "DailyDigestWorkflow": ("forced", daily_digest),
     "EnrichOrgWorkflow": ("pdl", enrich_org),
