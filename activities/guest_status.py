@@ -8,7 +8,7 @@ from temporalio.exceptions import ApplicationError
 from activities.luma_access import LumaAccess, luma_failures_are_final
 from activities.sync import cache_one_guest
 from luma import InvalidEmailError, normalize_email
-from store import audit
+from store import audit, cache
 from workflows.contracts.guest_status import GuestStatusChange, GuestStatusResult
 
 
@@ -43,9 +43,18 @@ class GuestStatusActivities:
                     status=change.target_status,
                     should_refund=change.should_refund if guest.is_paid else None,
                 )
-                guest = guest.model_copy(update={"approval_status": change.target_status})
         async with self.sessions.begin() as session:
+            # The fresh read first, then the status Luma accepted (the one store path every
+            # status write of ours goes through, bulk jobs included).
             await cache_one_guest(session, change.org_id, change.event_id, guest)
+            if changed:
+                await cache.set_guest_status(
+                    session,
+                    org_id=change.org_id,
+                    luma_event_id=change.event_id,
+                    luma_guest_ids=[guest.id],
+                    status=change.target_status,
+                )
             await audit.record(
                 session,
                 org_id=change.org_id,

@@ -6,7 +6,7 @@ retried sync batch writes the same rows again instead of duplicating them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.db import rowcount, upsert_insert
 from store.models import Event, Guest, utcnow
+from store.profiles import refresh_profiles
 
 EVENT_UPDATABLE = ("name", "start_at", "end_at", "timezone", "city", "country", "url", "capacity")
 GUEST_UPDATABLE = (
@@ -90,6 +91,40 @@ async def mark_guests_gone(
         .values(gone_at=utcnow())
     )
     return rowcount(result) or 0
+
+
+async def set_guest_status(
+    session: AsyncSession,
+    *,
+    org_id: int,
+    luma_event_id: str,
+    luma_guest_ids: Collection[str],
+    status: str,
+) -> int:
+    """Record a status Luma just confirmed for these guests (our own write succeeded), and
+    rebuild those people's profiles, so lists, digests and repeat counts show it before the
+    next sync. Returns how many cached guests changed.
+
+    Only guests whose cached status differs are touched, so a retried activity that applies
+    the same statuses again changes nothing; guests not cached yet wait for the next sync.
+    """
+    if not luma_guest_ids:
+        return 0
+    changed = await session.scalars(
+        update(Guest)
+        .where(
+            Guest.org_id == org_id,
+            Guest.luma_event_id == luma_event_id,
+            Guest.luma_guest_id.in_(list(luma_guest_ids)),
+            Guest.approval_status != status,
+        )
+        .values(approval_status=status[:32])
+        .returning(Guest.normalized_email)
+    )
+    people = list(changed)
+    if people:
+        await refresh_profiles(session, org_id=org_id, emails=set(people))
+    return len(people)
 
 
 def _live_guests(org_id: int) -> Select[Guest]:

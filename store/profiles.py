@@ -2,10 +2,11 @@
 
 A profile is one person (one `luma.identity_key`: case, `+tags` and Gmail's dots ignored)
 across all of an org's events, recomputed from the guests cache: after each full sync for
-the whole org, after a webhook for the one person it named. Counts: events registered,
-approved, attended (checked in), no-shows (approved for an event that is over, never checked
-in), first and last seen. Name and company are the latest non-empty ones the person gave;
-without a company answer, the email's domain stands in unless it is a free-mail domain.
+the whole org, after a webhook or a status we set (`store.cache.set_guest_status`) for the
+people concerned. Counts: events registered, approved, attended (checked in), no-shows
+(approved for an event that is over, never checked in), first and last seen. Name and
+company are the latest non-empty ones the person gave; without a company answer, the
+email's domain stands in unless it is a free-mail domain.
 Enrichment fills its own columns (`enriched_*`, `seniority`) and the rebuild never touches them.
 """
 
