@@ -10,10 +10,11 @@ from datetime import date, datetime
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from catalog.events import When
 from catalog.guest_query import SortKey
+from catalog.status_words import STATUS_WORDS, status_word
 from core import defaults
 from luma import ApprovalStatus
 
@@ -32,12 +33,27 @@ def _sane_day(day: date) -> date:
     return day
 
 
+def _status_word(value: object) -> object:
+    """The bot's words (`pending`, `waitlisted`…) name Luma's statuses here too."""
+    if isinstance(value, str):
+        return status_word(value) or value
+    return value
+
+
 TimeZone = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_known_zone)]
 Day = Annotated[date, AfterValidator(_sane_day)]
 ClockTime = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", examples=["09:00"])]
 # Telegram chat ids fit in 52 bits; the bound keeps them inside the BIGINT column.
 ChatId = Annotated[int, Field(ge=-(10**15), le=10**15)]
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+# A guest status as Luma names it or as the bot reads it (`pending` is `pending_approval`).
+StatusWord = Annotated[
+    ApprovalStatus,
+    BeforeValidator(
+        _status_word,
+        json_schema_input_type=Literal.__getitem__(tuple(sorted(STATUS_WORDS))),
+    ),
+]
 TargetStatus = Literal["approved", "declined"]
 # Flags that decide whether Luma is written to must be real JSON booleans, never 0 or "no".
 Flag = Annotated[bool, Field(strict=True)]
@@ -94,7 +110,7 @@ class EventSummaryPublic(EventPublic):
 
 
 class GuestQueryBase(_Input):
-    status: ApprovalStatus | None = None
+    status: StatusWord | None = None
     domain: Annotated[str, Field(min_length=1, max_length=255)] | None = None
     search: ShortText | None = Field(None, description="part of a name, an email or a company")
     sort: SortKey = "name"
@@ -146,7 +162,7 @@ class GuestStatusPublic(BaseModel):
 class BulkFilterBase(_Input):
     """Which guests; every given part must match, empty lists mean any."""
 
-    statuses: list[ApprovalStatus] = Field(default_factory=list, max_length=6)
+    statuses: list[StatusWord] = Field(default_factory=list, max_length=6)
     domains: list[Annotated[str, Field(min_length=1, max_length=255)]] = Field(
         default_factory=list, max_length=50
     )
@@ -164,14 +180,33 @@ class BulkFilterBase(_Input):
             raise ValueError("answer_value needs answer_label (which question to look at)")
         return self
 
+    @property
+    def empty(self) -> bool:
+        return not (self.statuses or self.domains or self.emails or self.answer_label)
+
 
 class BulkStatusCreate(_Input):
     target_status: TargetStatus
     filter: BulkFilterBase = Field(default_factory=BulkFilterBase)
+    all: Flag = Field(
+        False, description="every guest of the event: required, and only allowed, without a filter"
+    )
     should_refund: Flag | None = Field(
         None, description="for declines: refund paid tickets (true) or not (false)"
     )
     dry_run: Flag = Field(False, description="only count and sample, from the cache")
+
+    @model_validator(mode="after")
+    def _filter_or_all(self) -> BulkStatusCreate:
+        # As in the bot: a forgotten filter must not change a whole guest list.
+        if self.filter.empty and not self.all:
+            raise ValueError(
+                "say which guests: give a filter (statuses, domains, emails or answer_label), "
+                'or "all": true for every guest of the event'
+            )
+        if self.all and not self.filter.empty:
+            raise ValueError('"all": true means every guest: leave the filter out, or drop "all"')
+        return self
 
 
 class BulkPreviewPublic(BaseModel):

@@ -12,21 +12,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.errors import UserError
 from bot.texts import q, status_label
+from catalog.status_words import status_word
 from luma import InvalidEmailError, normalize_email
 from store.profiles import BadTag, clean_tag
 
-STATUS_WORDS = {
-    "approved": "approved",
-    "accepted": "approved",
-    "pending": "pending_approval",
-    "pending_approval": "pending_approval",
-    "waitlist": "waitlist",
-    "waitlisted": "waitlist",
-    "declined": "declined",
-    "rejected": "declined",
-    "invited": "invited",
-    "session": "session",
-}
 TARGETS = {"approve": "approved", "decline": "declined"}
 _DOMAIN = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)+$")
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -79,28 +68,58 @@ def tag(raw: str) -> str:
 
 
 def status(word: str) -> str | None:
-    return STATUS_WORDS.get(word.strip().lower())
+    return status_word(word)
 
 
 def split_filters(text: str) -> Filters:
-    """`Founders Dinner pending @acme.com` → event words and the trailing filters."""
+    """`Founders Dinner pending, waitlist @acme.com` → event words and the trailing filters.
+
+    Filters may be separated by commas as well as spaces (`pending, waitlist`,
+    `pending,waitlist`); a comma inside an event's name stays part of the name.
+    """
     tokens = text.split()
     found = Filters(words="")
     while tokens:
-        token = tokens[-1]
-        if (known := status(token)) is not None:
-            found.statuses.insert(0, known)
-        elif token.startswith("@"):
-            found.domains.insert(0, domain(token))
-        elif token.startswith("#") and token[1:2].isalpha():  # "#12" stays in a name
-            found.tags.insert(0, tag(token))
-        elif "@" in token:
-            found.emails.insert(0, email(token))
-        else:
+        parts = [part for part in tokens[-1].split(",") if part]
+        if not parts:  # a lone comma between filters
+            if found.empty:
+                break
+            tokens.pop()
+            continue
+        read = _filters(parts)
+        if read is None:
             break
+        for kind, value in reversed(read):
+            getattr(found, kind).insert(0, value)
         tokens.pop()
     found.words = " ".join(tokens)
+    if not found.empty:
+        found.words = found.words.rstrip(", ")
     return found
+
+
+def _filters(parts: list[str]) -> list[tuple[str, str]] | None:
+    """Every part of a comma-joined word read as a filter, or None if one is a name word."""
+    read = []
+    for part in parts:
+        one = _filter(part)
+        if one is None:
+            return None
+        read.append(one)
+    return read
+
+
+def _filter(token: str) -> tuple[str, str] | None:
+    """Which list of `Filters` one word belongs to and its clean value; None for a name word."""
+    if (known := status(token)) is not None:
+        return "statuses", known
+    if token.startswith("@"):
+        return "domains", domain(token)
+    if token.startswith("#") and token[1:2].isalpha():  # "#12" stays in a name
+        return "tags", tag(token)
+    if "@" in token:
+        return "emails", email(token)
+    return None
 
 
 def target(word: str) -> str:

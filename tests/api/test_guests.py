@@ -208,6 +208,15 @@ async def test_bulk_preview_matches_by_email_and_answer(tenant, simulator, autom
         ({"target_status": "declined", "filter": {"answer_label": "   "}}, "answer_label"),
         ({"target_status": "approved", "filter": {"emails": ["a@b.c"] * 1001}}, "emails"),
         ({"target_status": "approved", "surprise": True}, "surprise"),
+        # No filter changes nothing: as in the bot, say which guests or ask for all of them.
+        ({"target_status": "approved"}, '"all": true'),
+        ({"target_status": "approved", "filter": {}, "dry_run": True}, '"all": true'),
+        ({"target_status": "approved", "all": False}, '"all": true'),
+        (
+            {"target_status": "approved", "all": True, "filter": {"statuses": ["pending"]}},
+            "leave the filter out",
+        ),
+        ({"target_status": "approved", "all": 1}, "all"),
     ],
 )
 async def test_bulk_bad_input_starts_nothing(tenant, simulator, automations, body, field) -> None:
@@ -234,8 +243,8 @@ async def test_bulk_asked_twice_runs_once_counted_once_audited_twice(
     url = f"/v1/events/{event_id}/bulk-status"
     simulator.state.configure(latency_seconds=0.3)
     try:
-        first = await tenant.client.post(url, json={"target_status": "approved"})
-        second = await tenant.client.post(url, json={"target_status": "approved"})
+        first = await tenant.client.post(url, json={"target_status": "approved", "all": True})
+        second = await tenant.client.post(url, json={"target_status": "approved", "all": True})
     finally:
         simulator.state.configure(latency_seconds=0.0)
     assert (first.status_code, second.status_code) == (202, 202)
@@ -257,3 +266,42 @@ async def test_bulk_asked_twice_runs_once_counted_once_audited_twice(
             ("api", "started"),
             ("api", "already running"),
         ]
+
+
+async def test_bulk_all_means_everyone_and_bot_status_words_work(
+    tenant, simulator, automations
+) -> None:
+    event_id = await synced_event(
+        simulator,
+        automations,
+        tenant.org,
+        guests=20,
+        status_mix={"pending_approval": 0.5, "waitlist": 0.25, "approved": 0.25},
+    )
+    url = f"/v1/events/{event_id}/bulk-status"
+    everyone = await tenant.client.post(
+        url, json={"target_status": "approved", "all": True, "dry_run": True}
+    )
+    assert everyone.status_code == 200, everyone.text
+    assert (everyone.json()["matched"], everyone.json()["to_change"]) == (20, 15)
+
+    # The bot's words: `pending` is Luma's `pending_approval`, `waitlisted` its `waitlist`.
+    words = await tenant.client.post(
+        url,
+        json={
+            "target_status": "approved",
+            "filter": {"statuses": ["pending", "Waitlisted"]},
+            "dry_run": True,
+        },
+    )
+    assert words.status_code == 200, words.text
+    assert words.json()["matched"] == 15
+    listed = await tenant.client.get(f"/v1/events/{event_id}/guests", params={"status": "pending"})
+    assert listed.status_code == 200, listed.text
+    assert {g["approval_status"] for g in listed.json()["guests"]} == {"pending_approval"}
+
+    started = await tenant.client.post(url, json={"target_status": "approved", "all": True})
+    assert started.status_code == 202, started.text
+    report = await automations.bulk_handle(started.json()["workflow_id"]).result()
+    assert (report.total, report.done, report.skipped) == (20, 15, 5)
+    assert statuses(simulator, event_id) == {"approved": 20}

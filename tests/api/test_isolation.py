@@ -28,7 +28,7 @@ async def test_other_orgs_ids_are_unknown(tenant, other, simulator, automations,
             linked_by=9,
         )
     their_job = await other.client.post(
-        f"/v1/events/{theirs}/bulk-status", json={"target_status": "approved"}
+        f"/v1/events/{theirs}/bulk-status", json={"target_status": "approved", "all": True}
     )
     assert their_job.status_code == 202
     job_id = their_job.json()["workflow_id"]
@@ -48,11 +48,11 @@ async def test_other_orgs_ids_are_unknown(tenant, other, simulator, automations,
         ),
         await a.post(
             f"/v1/events/{theirs}/bulk-status",
-            json={"target_status": "declined", "should_refund": False},
+            json={"target_status": "declined", "all": True, "should_refund": False},
         ),
         await a.post(
             f"/v1/events/{theirs}/bulk-status",
-            json={"target_status": "declined", "dry_run": True},
+            json={"target_status": "declined", "all": True, "dry_run": True},
         ),
         await a.get(f"/v1/jobs/{job_id}"),
         await a.post(f"/v1/jobs/{job_id}/cancel"),

@@ -42,7 +42,7 @@ async def test_progress_pause_resume_cancel(tenant, automations, simulator) -> N
     )
     simulator.state.configure(latency_seconds=0.05)
     started = await tenant.client.post(
-        f"/v1/events/{event_id}/bulk-status", json={"target_status": "approved"}
+        f"/v1/events/{event_id}/bulk-status", json={"target_status": "approved", "all": True}
     )
     job_url = f"/v1/jobs/{started.json()['workflow_id']}"
 

@@ -52,7 +52,7 @@ async def test_no_server_errors(app, tenant, simulator, automations, sessions, t
         )
         webhook_token = (await session.get(Organization, tenant.org.org_id)).webhook_token
     bulk = await tenant.client.post(
-        f"/v1/events/{event_id}/bulk-status", json={"target_status": "approved"}
+        f"/v1/events/{event_id}/bulk-status", json={"target_status": "approved", "all": True}
     )
     emails = [g.person.email for g in simulator.state.event(event_id).guests.values()]
     config = tmp_path / "schemathesis.toml"

@@ -37,9 +37,11 @@ async def test_bulk_over_the_plan_is_refused_before_starting(
     token = await issue(sessions, org.org_id)
     async with client_for(billed_app, token) as client:
         url = f"/v1/events/{event_id}/bulk-status"
-        preview = await client.post(url, json={"target_status": "approved", "dry_run": True})
+        preview = await client.post(
+            url, json={"target_status": "approved", "all": True, "dry_run": True}
+        )
         assert preview.status_code == 200 and preview.json()["to_change"] == 8
-        refused = await client.post(url, json={"target_status": "approved"})
+        refused = await client.post(url, json={"target_status": "approved", "all": True})
         assert refused.status_code == 403
         error = error_of(refused)
         assert error["code"] == "plan_limit"
@@ -48,7 +50,7 @@ async def test_bulk_over_the_plan_is_refused_before_starting(
         assert not [w for w in simulator.state.writes if w.calendar_id == org.calendar_id]
 
         await _set_plan(sessions, org.org_id, "pro")
-        started = await client.post(url, json={"target_status": "approved"})
+        started = await client.post(url, json={"target_status": "approved", "all": True})
         assert started.status_code == 202
         handle = automations.bulk_handle(started.json()["workflow_id"])
         assert (await handle.result()).done == 8
@@ -133,7 +135,7 @@ async def test_plan_change_mid_job_lets_the_job_finish(
         simulator.state.configure(latency_seconds=0.02)
         try:
             url = f"/v1/events/{event_id}/bulk-status"
-            started = await client.post(url, json={"target_status": "approved"})
+            started = await client.post(url, json={"target_status": "approved", "all": True})
             assert started.status_code == 202
             job_url = f"/v1/jobs/{started.json()['workflow_id']}"
 
@@ -156,7 +158,7 @@ async def test_plan_change_mid_job_lets_the_job_finish(
         assert all(guest.approval_status == "approved" for guest in pending)
 
         # The data is kept; only new work meets the Free plan's limits.
-        again = await client.post(url, json={"target_status": "declined"})
+        again = await client.post(url, json={"target_status": "declined", "all": True})
         assert again.status_code == 403 and error_of(again)["code"] == "plan_limit"
 
 
