@@ -182,6 +182,14 @@ def when_where(event: Event, timezone: str) -> str:
     return f"{when(event.start_at, event.timezone or timezone)}{place}"
 
 
+def chosen_by_rule(event: Event, rule: str, others: int, timezone: str) -> str:
+    """Which of several same-named events a read answers from, and by what rule."""
+    place = f", {q(event.city, 40)}" if event.city else ""
+    day = when(event.start_at, event.timezone or timezone, with_time=False)
+    other = "1 other" if others == 1 else f"{others} others"
+    return f"{event_title(event)}{place}, {day} — {rule}; {other} with this name."
+
+
 def event_line(event: Event, timezone: str) -> str:
     return f"• {event_title(event)} — {when_where(event, timezone)}"
 

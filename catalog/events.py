@@ -33,16 +33,30 @@ class EventFilter:
     limit: int = 50
 
 
+Resolution = Literal["exact", "rule", "ambiguous", "none"]
+# Reads on a name several events share take the next upcoming one, else the latest past one.
+NEXT_ONE = "the next one"
+LATEST_ONE = "the most recent one"
+
+
 @dataclass
 class EventMatch:
-    """The event a phrase names, or the candidates to choose from."""
+    """The event a phrase names, or the candidates to choose from.
+
+    `how` says which: `exact` (one event fits), `rule` (several share the name; `rule` says
+    which one was taken and `others` how many were not), `ambiguous` (the user must choose
+    among `candidates`) or `none`.
+    """
 
     event: Event | None
     candidates: list[Event] = field(default_factory=list)
+    how: Resolution = "exact"
+    rule: str | None = None
+    others: int = 0
 
     @property
     def ambiguous(self) -> bool:
-        return self.event is None and len(self.candidates) > 1
+        return self.how == "ambiguous"
 
 
 @dataclass
@@ -93,17 +107,28 @@ async def list_events(
     return list(events)[: query.limit]
 
 
-def resolve_event(events: Sequence[Event], words: str) -> EventMatch:
-    """The event `words` names: exact id or name first, then the best fuzzy match."""
+def resolve_event(
+    events: Sequence[Event], words: str, *, now: datetime, writes: bool = False
+) -> EventMatch:
+    """The event `words` names: exact id or name first, then the best fuzzy match.
+
+    Several events with the same name (a series repeated every year or city) are never picked
+    silently: a read takes the next upcoming one (else the most recent past one) and the match
+    says so; a write (`writes=True`) is ambiguous, so the user chooses.
+    """
     cleaned = words.strip().strip("\"'“”‘’").strip()
     if not cleaned:
-        return EventMatch(None, [])
+        return EventMatch(None, [], "none")
     for event in events:
-        if (
-            cleaned in (event.luma_event_id, event.name)
-            or cleaned.casefold() == event.name.casefold()
-        ):
+        if cleaned == event.luma_event_id:
             return EventMatch(event, [event])
+    named = [
+        event
+        for event in events
+        if cleaned == event.name or cleaned.casefold() == event.name.casefold()
+    ]
+    if named:
+        return _one_of(named, now=now, writes=writes)
     scored = process.extract(
         cleaned,
         {index: event.name for index, event in enumerate(events)},
@@ -113,12 +138,40 @@ def resolve_event(events: Sequence[Event], words: str) -> EventMatch:
     )
     hits = [(events[index], score) for _, score, index in scored if score >= MATCH]
     if not hits:
-        return EventMatch(None, [])
+        return EventMatch(None, [], "none")
     best_score = hits[0][1]
     close = [event for event, score in hits if best_score - score <= CLOSE]
-    if len(close) == 1:
-        return EventMatch(close[0], close)
-    return EventMatch(None, close)
+    if len({event.name.casefold() for event in close}) == 1:
+        # One name (perhaps shared): all events bearing it are the candidates.
+        name = close[0].name.casefold()
+        return _one_of(
+            [event for event in events if event.name.casefold() == name], now=now, writes=writes
+        )
+    return EventMatch(None, close, "ambiguous")
+
+
+def _one_of(same_name: list[Event], *, now: datetime, writes: bool) -> EventMatch:
+    """One event if only one bears the name; otherwise the rule (reads) or a choice (writes)."""
+    if len(same_name) == 1:
+        return EventMatch(same_name[0], same_name)
+    upcoming = sorted(
+        (e for e in same_name if e.start_at is not None and e.start_at >= now),
+        key=lambda e: e.start_at or now,
+    )
+    past = sorted(
+        (e for e in same_name if e.start_at is not None and e.start_at < now),
+        key=lambda e: e.start_at or now,
+        reverse=True,
+    )
+    undated = [e for e in same_name if e.start_at is None]
+    ordered = upcoming + past + undated  # the order the choice buttons follow too
+    if writes:
+        return EventMatch(None, ordered, "ambiguous")
+    if upcoming:
+        return EventMatch(upcoming[0], ordered, "rule", NEXT_ONE, len(same_name) - 1)
+    if past:
+        return EventMatch(past[0], ordered, "rule", LATEST_ONE, len(same_name) - 1)
+    return EventMatch(None, ordered, "ambiguous")
 
 
 def _name_score(query: str, name: str, **_: object) -> float:

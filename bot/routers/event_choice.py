@@ -18,7 +18,7 @@ from bot.context import Ctx
 from bot.errors import UserError
 from bot.freshness import fresh_org
 from bot.keyboards import PickCb, pick_keyboard
-from bot.texts import event_title, q, when
+from bot.texts import chosen_by_rule, event_title, q, when
 from catalog.events import resolve_event
 from store import cache, pending
 from store.models import Event
@@ -29,13 +29,20 @@ EXPIRED = "This choice has expired or was already made; please ask again."
 GONE = "That event is no longer in this calendar; /events lists the current ones."
 
 _actions: dict[str, EventAction] = {}
+_writes: set[str] = set()
 
 
-def event_action(name: str) -> Callable[[EventAction], EventAction]:
-    """Register a feature's action on one event under a stable name (kept in parked rows)."""
+def event_action(name: str, *, writes: bool = False) -> Callable[[EventAction], EventAction]:
+    """Register a feature's action on one event under a stable name (kept in parked rows).
+
+    A `writes` action (approve/decline, bulk, follow-ups) never runs on a name several events
+    share without the user choosing one; a read takes the next upcoming one and says so.
+    """
 
     def register(action: EventAction) -> EventAction:
         _actions[name] = action
+        if writes:
+            _writes.add(name)
         return action
 
     return register
@@ -55,11 +62,20 @@ async def with_event(
     if not words.strip():
         raise UserError(f"Which event? For example: <code>{usage}</code>. /events lists them.")
     await fresh_org(ctx)
-    match = resolve_event(await live_events(ctx), words)
+    match = resolve_event(await live_events(ctx), words, now=ctx.now(), writes=action in _writes)
     if match.event is not None:
+        if match.how == "rule" and match.rule is not None:
+            await ctx.say(chosen_by_rule(match.event, match.rule, match.others, ctx.timezone))
         await _actions[action](ctx, match.event, args)
     elif match.ambiguous:
-        await offer_events(ctx, match.candidates, action, args)
+        names = {event.name.casefold() for event in match.candidates}
+        question = (
+            f"{len(match.candidates)} events are called “{q(match.candidates[0].name, 80)}”: "
+            "which one?"
+            if len(names) == 1
+            else "Which event do you mean?"
+        )
+        await offer_events(ctx, match.candidates, action, args, question)
     else:
         raise UserError(
             f"I could not find an event called “{q(words, 80)}”. /events lists the ones I know."
@@ -85,6 +101,7 @@ async def offer_events(
     )
     labels = [
         f"{event.name} · {when(event.start_at, event.timezone or ctx.timezone, with_time=False)}"
+        + (f" · {event.city}" if event.city else "")
         for event in shown
     ]
     await ctx.say(question, pick_keyboard(pending_id, labels))

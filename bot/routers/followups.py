@@ -108,7 +108,7 @@ def draft_text(event: Event, audience: str, draft: drafts.Draft, count: int, opt
     )
 
 
-@event_action("followup")
+@event_action("followup", writes=True)
 async def draft_followup(ctx: Ctx, event: Event, request: dict[str, Any]) -> None:
     """The draft, how many it reaches, and Send / Edit / Cancel."""
     caller = await caller_of(ctx)

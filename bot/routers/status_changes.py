@@ -85,7 +85,7 @@ async def _cached_guest(ctx: Ctx, event: Event, email: str) -> Guest | None:
     return next((guest for guest in rows if guest.luma_event_id == event.luma_event_id), None)
 
 
-@event_action("set_status")
+@event_action("set_status", writes=True)
 async def preview_status(ctx: Ctx, event: Event, change: dict[str, Any]) -> None:
     await ctx.access.require_admin()
     note = await fresh_event(ctx, event)
@@ -164,7 +164,7 @@ async def ask_bulk(ctx: Ctx, target: str, filters: args.Filters) -> None:
     )
 
 
-@event_action("bulk")
+@event_action("bulk", writes=True)
 async def preview_bulk(ctx: Ctx, event: Event, request: dict[str, Any]) -> None:
     """How many guests would change, a sample of them, and the Confirm / Cancel buttons."""
     await ctx.access.require_admin()

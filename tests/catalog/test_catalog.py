@@ -23,6 +23,9 @@ NAMES = [
 ]
 
 
+NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
+
+
 def events(names=NAMES) -> list[Event]:
     return [Event(luma_event_id=f"evt-{i}", name=name) for i, name in enumerate(names)]
 
@@ -38,19 +41,61 @@ def events(names=NAMES) -> list[Event]:
     ],
 )
 def test_resolve_event(words: str, expected: str) -> None:
-    match = resolve_event(events(), words)
+    match = resolve_event(events(), words, now=NOW)
     assert match.event is not None and match.event.name == expected
+    assert match.how == "exact" and match.rule is None
 
 
 def test_ambiguous_and_unknown_names() -> None:
-    match = resolve_event(events(), "founders workshop")
+    match = resolve_event(events(), "founders workshop", now=NOW)
     assert match.ambiguous
     assert {e.name for e in match.candidates} == {
         "Lisbon Founders Workshop",
         "Berlin Founders Workshop",
     }
-    assert resolve_event(events(), "quantum picnic").event is None
-    assert not resolve_event(events(), "quantum picnic").candidates
+    assert resolve_event(events(), "quantum picnic", now=NOW).event is None
+    assert not resolve_event(events(), "quantum picnic", now=NOW).candidates
+    assert resolve_event(events(), "quantum picnic", now=NOW).how == "none"
+
+
+def _series(*days: int | None) -> list[Event]:
+    """Same-named events `days` from NOW (None: no date yet), and one other event."""
+    return [
+        Event(
+            luma_event_id=f"dsn-{i}",
+            name="Design Systems Night",
+            start_at=None if day is None else NOW + timedelta(days=day),
+        )
+        for i, day in enumerate(days)
+    ] + [Event(luma_event_id="other", name="Founders Dinner", start_at=NOW)]
+
+
+@pytest.mark.parametrize("words", ["Design Systems Night", "design systems nite", "dsn-1"])
+def test_shared_names_read_the_next_one_and_say_so(words: str) -> None:
+    match = resolve_event(_series(-300, 40, 10, -20), words, now=NOW)
+    if words == "dsn-1":  # an id names one event, however many share its name
+        assert match.how == "exact" and match.event is not None
+        assert match.event.luma_event_id == "dsn-1"
+        return
+    assert match.how == "rule" and match.event is not None
+    assert match.event.luma_event_id == "dsn-2"  # in 10 days: the next upcoming one
+    assert match.rule == "the next one" and match.others == 3
+    assert [e.luma_event_id for e in match.candidates] == ["dsn-2", "dsn-1", "dsn-3", "dsn-0"]
+
+
+def test_shared_names_all_past_read_the_latest() -> None:
+    match = resolve_event(_series(-300, -20, None), "design systems night", now=NOW)
+    assert match.how == "rule" and match.event is not None
+    assert match.event.luma_event_id == "dsn-1"
+    assert match.rule == "the most recent one" and match.others == 2
+
+
+def test_shared_names_never_pick_for_a_write() -> None:
+    match = resolve_event(_series(-300, 10), "Design Systems Night", now=NOW, writes=True)
+    assert match.ambiguous and match.event is None
+    assert [e.luma_event_id for e in match.candidates] == ["dsn-1", "dsn-0"]
+    single = resolve_event(_series(10), "Design Systems Night", now=NOW, writes=True)
+    assert single.how == "exact" and single.event is not None
 
 
 async def test_listing_paging_and_history(sessions, keybox, unique) -> None:
