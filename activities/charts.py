@@ -38,8 +38,13 @@ def bar_chart_png(title: str, values: dict[str, int]) -> bytes:
     return _png(figure, axes, title)
 
 
-def grouped_bar_chart_png(title: str, labels: list[str], series: dict[str, list[int]]) -> bytes:
-    """Several series side by side per label (trends: registered, approved, attended)."""
+def grouped_bar_chart_png(
+    title: str, labels: list[str], series: dict[str, list[int | None]]
+) -> bytes:
+    """Several series side by side per label (trends: registered, approved, attended).
+
+    A value of None is absent (attendance of a group with no event over): no bar, labelled "—".
+    """
     figure = Figure(figsize=(7, 0.35 * len(labels) * max(len(series), 1) + 1.6), dpi=120)
     axes = figure.subplots()
     height = 0.8 / max(len(series), 1)
@@ -47,12 +52,13 @@ def grouped_bar_chart_png(title: str, labels: list[str], series: dict[str, list[
     for index, (name, values) in enumerate(series.items()):
         bars = axes.barh(
             [p + index * height for p in positions],
-            values,
+            [value or 0 for value in values],
             height=height,
             label=name,
             color=COLORS.get(name, "#546e7a"),
         )
-        axes.bar_label(bars, padding=2, fontsize=7)
+        texts = ["—" if value is None else str(value) for value in values]
+        axes.bar_label(bars, labels=texts, padding=2, fontsize=7)
     axes.set_yticks([p + height * (len(series) - 1) / 2 for p in positions], labels=labels)
     axes.invert_yaxis()
     axes.legend(loc="lower right", fontsize=8)

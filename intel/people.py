@@ -60,7 +60,32 @@ class EventPeople:
 
     def repeats(self) -> list[Person]:
         chosen = [person for person in self.people if person.insight.repeat]
-        return sorted(chosen, key=lambda p: (-p.insight.repeat_count, p.guest.name.lower()))
+        return sorted(
+            chosen, key=lambda p: (-p.insight.repeat_count, p.guest.name.lower(), p.insight.key)
+        )
+
+    def repeat_people(self) -> list[PersonEvents]:
+        """Repeat guests once each (not once per event), with the listed events they are
+        registered for, most events first, then by name."""
+        people: dict[str, PersonEvents] = {}
+        for person in self.repeats():
+            found = people.setdefault(
+                person.insight.key, PersonEvents(person.guest, person.insight, [])
+            )
+            if all(e.luma_event_id != person.event.luma_event_id for e in found.events):
+                found.events.append(person.event)
+        for found in people.values():
+            found.events.sort(key=lambda e: (e.start_at is None, e.start_at, e.name))
+        return list(people.values())  # repeats() already ordered them
+
+
+@dataclass
+class PersonEvents:
+    """One person (a guest row of theirs, for name and email) and the events listed for them."""
+
+    guest: Guest
+    insight: Insight
+    events: list[Event]
 
 
 def insight_of(

@@ -10,13 +10,15 @@ only, and writes one audit row.
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import WorkflowExecutionDescription, WorkflowExecutionStatus
 
 from services import audit
 from services.automations import Automations, ControlAction, JobControlError, JobInfo
+from services.automations.client import requester_of
 from services.automations.jobs import (
     JobNotFound,
     bulk_progress_or_none,
@@ -24,6 +26,7 @@ from services.automations.jobs import (
     owned_workflow,
 )
 from services.caller import Caller, Conflict, NotFound
+from store.models import Event, User
 from workflows import ids
 from workflows.contracts.bulk import BulkProgress
 
@@ -46,6 +49,7 @@ def _job(
     progress: BulkProgress | None = None,
 ) -> JobInfo:
     state = description.status or WorkflowExecutionStatus.RUNNING
+    attributes = description.typed_search_attributes
     return JobInfo(
         workflow_id=description.id,
         kind=_kind(description),
@@ -53,7 +57,42 @@ def _job(
         started_at=description.start_time,
         ui_url=automations.ui_url(description.id),
         progress=progress,
+        event_id=attributes.get(ids.EVENT_ID),
+        requested_by=requester_of(attributes),
     )
+
+
+def user_name(user: User) -> str:
+    """How a person who asked for a job is named: their name, else @username, else their id."""
+    return user.full_name or (f"@{user.username}" if user.username else f"user {user.id}")
+
+
+async def _named(session: AsyncSession, org_id: int, found: list[JobInfo]) -> list[JobInfo]:
+    """The jobs with their event's name (from the cache) and who asked (from the users table)."""
+    event_ids = {job.event_id for job in found if job.event_id}
+    user_ids = {job.requested_by for job in found if job.requested_by is not None}
+    events: dict[str, str] = {}
+    if event_ids:
+        rows = await session.execute(
+            select(Event.luma_event_id, Event.name).where(
+                Event.org_id == org_id, Event.luma_event_id.in_(event_ids)
+            )
+        )
+        events = {luma_id: name for luma_id, name in rows}
+    users: dict[int, str] = {}
+    if user_ids:
+        users = {
+            user.id: user_name(user)
+            for user in await session.scalars(select(User).where(User.id.in_(user_ids)))
+        }
+    return [
+        replace(
+            job,
+            event_name=events.get(job.event_id) if job.event_id else None,
+            requested_by_name=users.get(job.requested_by) if job.requested_by is not None else None,
+        )
+        for job in found
+    ]
 
 
 def _kind(description: WorkflowExecutionDescription) -> str:
@@ -73,9 +112,10 @@ async def list_jobs(
     session: AsyncSession, automations: Automations, caller: Caller, *, limit: int = 20
 ) -> OrgJobs:
     """Schedules (sync, enrichment, digests) and workflows. Reading: members too."""
+    workflows = await automations.list_jobs(caller.org_id, limit=limit)
     return OrgJobs(
         schedules=await org_schedules(session, automations, caller.org_id),
-        workflows=await automations.list_jobs(caller.org_id, limit=limit),
+        workflows=await _named(session, caller.org_id, workflows),
     )
 
 
@@ -94,7 +134,8 @@ async def get_job(
         if _kind(description) == "bulk"
         else None
     )
-    return _job(automations, description, progress)
+    [job] = await _named(session, caller.org_id, [_job(automations, description, progress)])
+    return job
 
 
 async def control_job(

@@ -47,6 +47,8 @@ async def get_events(
 @router.get("/{event_id}", summary="One event with its guest counts")
 async def get_event(org_id: CurrentOrg, event: OrgEvent, session: SessionDep) -> EventSummaryPublic:
     counts = await event_counts(session, org_id=org_id, event=event)
+    # Attendance is a rate of an event that is over; before that it is absent, not 0 %.
+    over = event.end_at is not None and event.end_at < utcnow()
     return EventSummaryPublic(
         **event_public(event).model_dump(),
         counts=GuestCounts(
@@ -55,6 +57,6 @@ async def get_event(org_id: CurrentOrg, event: OrgEvent, session: SessionDep) ->
             approved=counts.approved,
             pending=counts.pending,
             checked_in=counts.checked_in,
-            attendance_rate=counts.attendance_rate,
+            attendance_rate=counts.attendance_rate if over else None,
         ),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
@@ -15,6 +16,8 @@ from bot.errors import UserError
 from bot.routers.billing import sync_every, usage_lines
 from bot.texts import ago, pack, q
 from services import digest, jobs, sync
+from services.automations import JobInfo
+from services.automations.client import JOB_ACTIONS
 from store.models import Chat, Event, utcnow
 
 RUNNING = "running"
@@ -52,6 +55,19 @@ async def sync_command(message: Message, command: CommandObject, ctx: Ctx) -> No
     await sync_now(ctx)
 
 
+def _job_line(job: JobInfo, now: datetime) -> str:
+    """The action, the event, who asked, the status and when: never a raw workflow id."""
+    line = f"• <b>{q(job.action, 40)}</b>"
+    if job.event_id:
+        line += f" · {q(job.event_name or 'an event no longer synced', 60)}"
+    if job.requested_by is not None:
+        line += f" · by {q(job.requested_by_name or 'a former member', 40)}"
+    return (
+        f"{line} · {q(job.status, 20)} · started {ago(job.started_at, now)}"
+        f' · <a href="{q(job.ui_url, 500)}">open</a>'
+    )
+
+
 async def jobs_command(message: Message, ctx: Ctx) -> None:
     found = await jobs.list_jobs(ctx.session, ctx.deps.automations, await caller_of(ctx))
     if not found.workflows and not found.schedules:
@@ -60,13 +76,12 @@ async def jobs_command(message: Message, ctx: Ctx) -> None:
     # Running first, newest first within (sorted() is stable).
     workflows = sorted(found.workflows, key=lambda job: job.status != RUNNING)
     now = utcnow()
-    lines = [
-        f"• <b>{q(job.kind, 30)}</b> {q(job.status, 20)} · started {ago(job.started_at, now)}"
-        f' · <a href="{q(job.ui_url, 500)}">open</a>'
-        for job in workflows
-    ]
+    lines = [_job_line(job, now) for job in workflows]
     if found.schedules:
-        kinds = ", ".join(q(job.kind.removesuffix("-schedule"), 30) for job in found.schedules)
+        kinds = ", ".join(
+            q(JOB_ACTIONS.get(job.kind.removesuffix("-schedule"), job.kind), 40).lower()
+            for job in found.schedules
+        )
         lines.append(f"Scheduled: {kinds}.")
     await ctx.say(pack("<b>Jobs</b> (running first)", lines))
 

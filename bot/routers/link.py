@@ -13,20 +13,23 @@ import logging
 from aiogram import Router
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject, StateFilter
+from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.caller import caller_of
 from bot.context import Ctx
 from bot.errors import UserError
 from bot.filters import Text
-from bot.keyboards import UseCb, use_keyboard
+from bot.keyboards import Choice, UseCb, use_keyboard
 from bot.texts import ago, pack, q
 from core.logs import secrets as log_secrets
 from services import linking, team, tokens
 from services.caller import NotFound, Refusal
 from services.linking import KEY_HELP, KeyRejected, Place
+from store import pending
 from store.models import User, utcnow
 from store.orgs import list_members
 
@@ -122,15 +125,72 @@ def _sentences(*parts: str) -> str:
 # --- unlink and /use ----------------------------------------------------------------------
 
 
+UNLINK_EXPIRED = "This question has expired; send /unlink again."
+
+
+class UnlinkCb(CallbackData, prefix="ul"):
+    """Confirm / Cancel of a parked /unlink."""
+
+    choice: Choice
+    id: str
+
+
+def unlink_keyboard(pending_id: str) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text="Unlink", callback_data=UnlinkCb(choice=Choice.CONFIRM, id=pending_id))
+    builder.button(text="Cancel", callback_data=UnlinkCb(choice=Choice.CANCEL, id=pending_id))
+    builder.adjust(2)
+    return builder.as_markup()
+
+
 async def unlink_command(message: Message, ctx: Ctx) -> None:
-    caller = await caller_of(ctx)
+    """Asks first: nothing is unlinked until an admin presses Unlink (the parked-action
+    pattern of /approve: one press, taken once, expiring)."""
+    org = ctx.linked_org
+    pending_id = await pending.park(
+        ctx.session,
+        org_id=org.id,
+        chat_id=ctx.chat_id,
+        user_id=ctx.user_id,
+        kind="unlink",
+        payload={"private": not ctx.in_group},
+    )
+    await ctx.say(
+        f"Unlink this chat from <b>{q(org.name, 100)}</b>? It will no longer see the "
+        "calendar's events and guests, and its daily digest stops.",
+        unlink_keyboard(pending_id),
+    )
+
+
+async def unlink_decided(query: CallbackQuery, callback_data: UnlinkCb, ctx: Ctx) -> None:
+    message = query.message
+    parked = await pending.take(ctx.session, action_id=callback_data.id, chat_id=ctx.chat_id)
+    await ctx.session.commit()  # taken for good: a second press finds nothing
+    if (
+        parked is None
+        or parked.kind != "unlink"
+        or parked.org_id != ctx.linked_org.id
+        or not isinstance(message, Message)
+    ):
+        await query.answer(UNLINK_EXPIRED, show_alert=True)
+        return
+    if callback_data.choice is not Choice.CONFIRM:
+        await query.answer("Cancelled")
+        await message.edit_text("Cancelled; this chat stays linked.")
+        return
+    await query.answer()
     unlinked = await linking.unlink_chat(
-        caller, ctx.session, ctx.deps.automations, private=not ctx.in_group
+        await caller_of(ctx),
+        ctx.session,
+        ctx.deps.automations,
+        private=bool(parked.payload.get("private")),
     )
     tail = (
         " No chat uses it any more, so its scheduled syncs are stopped." if unlinked.stopped else ""
     )
-    await ctx.say(f"Unlinked: this chat no longer sees <b>{q(unlinked.name, 100)}</b>.{tail}")
+    await message.edit_text(
+        f"Unlinked: this chat no longer sees <b>{q(unlinked.name, 100)}</b>.{tail}"
+    )
 
 
 async def use_command(message: Message, command: CommandObject, ctx: Ctx) -> None:
@@ -271,6 +331,9 @@ def build_router() -> Router:
     router.message.register(key_sent, StateFilter(LinkFlow.waiting_for_key), Text(command=False))
     router.message.register(
         unlink_command, Command("unlink"), flags={"linked": True, "admin": True}
+    )
+    router.callback_query.register(
+        unlink_decided, UnlinkCb.filter(), flags={"linked": True, "admin": True}
     )
     router.message.register(use_command, Command("use"))
     router.callback_query.register(use_pressed, UseCb.filter())

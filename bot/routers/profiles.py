@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 from aiogram import Router
 from aiogram.filters import Command, CommandObject
-from aiogram.types import Message
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot import args
 from bot.caller import caller_of
@@ -23,14 +26,25 @@ from bot.context import Ctx
 from bot.errors import UserError
 from bot.freshness import fresh_event, fresh_org
 from bot.routers.event_choice import event_action, with_event
-from bot.texts import event_title, guest_line, pack, q, status_label, with_note
-from intel.people import EventPeople, Insight, Person, event_people, insights_for, upcoming_events
+from bot.texts import event_title, guest_line, pack, q, with_note
+from catalog.status_words import status_display
+from intel.people import (
+    EventPeople,
+    Insight,
+    Person,
+    PersonEvents,
+    event_people,
+    insights_for,
+    upcoming_events,
+)
 from intel.vip import VipRules
 from services import profiles
 from services.caller import NotFound
+from store import cache, pending
 from store.models import Event
 
 LIST_LIMIT = 30
+PAGE_TTL = timedelta(hours=12)
 NOTES_SHOWN = 3
 SOURCES = {"answers": "from registration answers", "enrichment": "from enrichment"}
 
@@ -79,12 +93,20 @@ def _vip_line(person: Person, several: bool) -> str:
     )
 
 
-def _repeat_line(person: Person, several: bool) -> str:
+def _repeat_line(person: PersonEvents, several: bool) -> str:
+    """One repeat guest, once however many of the listed events they registered for."""
     insight = person.insight
     attended = insight.profile.events_attended if insight.profile else 0
     tags = "".join(f" #{q(tag, 32)}" for tag in insight.tags)
+    where = (
+        " · "
+        + ", ".join(q(event.name, 40) for event in person.events[:3])
+        + (f" +{len(person.events) - 3}" if len(person.events) > 3 else "")
+        if several
+        else ""
+    )
     return (
-        f"{guest_line(person.guest)}{_where(person, several)}\n"
+        f"{guest_line(person.guest, with_status=not several)}{where}\n"
         f"   {insight.repeat_count} events, attended {attended}{tags}"
     )
 
@@ -105,7 +127,7 @@ async def _people(ctx: Ctx, event: Event | None, status: str | None) -> tuple[Ev
 
 def _scope(event: Event | None, status: str | None) -> str:
     where = event_title(event) if event is not None else "upcoming events"
-    return f"{where}" + (f", {status_label(status)}" if status else "")
+    return f"{where}" + (f", {status_display(status)}" if status else "")
 
 
 # --- VIPs and repeat guests -----------------------------------------------------------------
@@ -118,17 +140,93 @@ async def show_people(ctx: Ctx, event: Event | None, filters: dict[str, Any]) ->
     found, note = await _people(ctx, event, status)
     scope = _scope(event, status)
     if filters.get("kind") == "repeats":
-        chosen, line, noun = found.repeats(), _repeat_line, "repeat guest"
-        rule = f"registered for {rules(ctx).repeat_min_events}+ of this calendar's events"
-    else:
-        chosen, line, noun = found.vips(), _vip_line, "VIP"
-        rule = f"a VIP scores {rules(ctx).threshold}+"
-    if not chosen:
-        await ctx.say(with_note(f"No {noun}s among {scope} ({rule}).", note))
+        offset = int(filters.get("offset") or 0)
+        await _show_repeats(ctx, event, status, found, note, offset=offset)
         return
-    header = f"<b>{len(chosen)} {noun}(s)</b> among {scope} ({rule}):"
-    lines = [line(person, event is None) for person in chosen[:LIST_LIMIT]]
+    chosen = found.vips()
+    rule = f"a VIP scores {rules(ctx).threshold}+"
+    if not chosen:
+        await ctx.say(with_note(f"No VIPs among {scope} ({rule}).", note))
+        return
+    header = f"<b>{len(chosen)} VIP(s)</b> among {scope} ({rule}):"
+    lines = [_vip_line(person, event is None) for person in chosen[:LIST_LIMIT]]
     await ctx.say(pack(header, lines, note))
+
+
+async def _show_repeats(
+    ctx: Ctx,
+    event: Event | None,
+    status: str | None,
+    found: EventPeople,
+    note: str,
+    *,
+    offset: int,
+) -> None:
+    """Repeat guests, one line per person, a page at a time with a More button."""
+    scope = _scope(event, status)
+    people = found.repeat_people()
+    rule = f"registered for {rules(ctx).repeat_min_events}+ of this calendar's events"
+    if not people:
+        await ctx.say(with_note(f"No repeat guests among {scope} ({rule}).", note))
+        return
+    shown = people[offset : offset + LIST_LIMIT]
+    header = f"<b>{len(people)} repeat guest(s)</b> among {scope} ({rule}):"
+    if offset:
+        header = (
+            f"Repeat guests among {scope}, {offset + 1}–{offset + len(shown)} of {len(people)}:"
+        )
+    lines = [_repeat_line(person, event is None) for person in shown]
+    rest = len(people) - offset - len(shown)
+    footer = f"<i>{rest} more.</i>" if rest > 0 else ""
+    markup = None
+    if rest > 0:
+        pending_id = await pending.park(
+            ctx.session,
+            org_id=ctx.linked_org.id,
+            chat_id=ctx.chat_id,
+            user_id=ctx.user_id,
+            kind="repeats_page",
+            payload={
+                "event_id": event.luma_event_id if event is not None else None,
+                "status": status,
+                "offset": offset + len(shown),
+            },
+            ttl=PAGE_TTL,
+        )
+        markup = repeats_more_keyboard(pending_id)
+    await ctx.say(pack(header, lines, "\n".join(part for part in (footer, note) if part)), markup)
+
+
+class RepeatsMoreCb(CallbackData, prefix="rpm"):
+    """The next page of /repeats."""
+
+    id: str
+
+
+def repeats_more_keyboard(pending_id: str) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text="More", callback_data=RepeatsMoreCb(id=pending_id))
+    return builder.as_markup()
+
+
+async def repeats_more(query: CallbackQuery, callback_data: RepeatsMoreCb, ctx: Ctx) -> None:
+    """More repeat guests: the same question asked again from the next person on."""
+    org = ctx.linked_org
+    parked = await pending.take(ctx.session, action_id=callback_data.id, chat_id=ctx.chat_id)
+    if parked is None or parked.kind != "repeats_page" or parked.org_id != org.id:
+        await query.answer("This list has expired; please ask again.", show_alert=True)
+        return
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.edit_reply_markup(reply_markup=None)
+    request = parked.payload
+    event = None
+    if request.get("event_id"):
+        event = await cache.get_event(ctx.session, org_id=org.id, luma_event_id=request["event_id"])
+        if event is None:
+            raise UserError("That event is no longer in the calendar; please ask again.")
+    filters = {"status": request.get("status"), "kind": "repeats", "offset": request["offset"]}
+    await show_people(ctx, event, filters)
 
 
 @event_action("people")
@@ -238,6 +336,7 @@ def build_router() -> Router:
     router = Router(name="profiles")
     router.message.register(vips_command, Command("vips"), flags={"linked": True})
     router.message.register(repeats_command, Command("repeats"), flags={"linked": True})
+    router.callback_query.register(repeats_more, RepeatsMoreCb.filter(), flags={"linked": True})
     for name, handler in (("tag", tag_command), ("untag", untag_command), ("note", note_command)):
         router.message.register(handler, Command(name), flags={"linked": True, "admin": True})
     return router

@@ -55,6 +55,8 @@ def _rates(tally: Tally) -> str:
             f" · {tally.attended} attended ({percent(tally.attended, tally.approved_past)})"
             f" · no-shows {percent(tally.no_shows, tally.approved_past)}"
         )
+    else:  # nothing is over yet: no attendance to speak of, never "0 %"
+        line += " · attendance —"
     return line
 
 
@@ -72,10 +74,11 @@ def trends_text(report: TrendReport) -> str:
 
 def trends_chart(report: TrendReport) -> bytes:
     labels = [row.key[:30] for row in report.rows]
-    series = {
+    series: dict[str, list[int | None]] = {
         "registered": [row.registered for row in report.rows],
         "approved": [row.approved for row in report.rows],
-        "attended": [row.attended for row in report.rows],
+        # Absent, not 0, for a group none of whose events is over yet.
+        "attended": [row.attended if row.approved_past else None for row in report.rows],
     }
     return grouped_bar_chart_png(f"Trends {TITLES[report.dimension]}", labels, series)
 

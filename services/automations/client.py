@@ -74,10 +74,28 @@ class BulkStart:
     ui_url: str
 
 
+# What each kind of job does, in words (the `Kind` search attribute -> an action).
+JOB_ACTIONS = {
+    "bulk": "Bulk status change",
+    "guest-status": "Guest status change",
+    "sync": "Guest-list sync",
+    "sync-schedule": "Scheduled guest-list sync",
+    "guest-refresh": "Guest refresh",
+    "enrich": "Profile enrichment",
+    "enrich-schedule": "Scheduled profile enrichment",
+    "digest": "Daily digest",
+    "digest-schedule": "Scheduled daily digest",
+    "summary": "Post-event summary",
+    "followup": "Follow-up emails",
+}
+
+
 @dataclass(frozen=True)
 class JobInfo:
     """One of an org's jobs: a workflow, or a standing schedule (its id, status "scheduled");
-    `progress` for a bulk job when it was asked for."""
+    `progress` for a bulk job when it was asked for. `event_id` and `requested_by` come from
+    the run's search attributes; `event_name` and `requested_by_name` are filled in by
+    `services.jobs` from the cache and the users table."""
 
     workflow_id: str
     kind: str
@@ -85,6 +103,21 @@ class JobInfo:
     started_at: datetime | None
     ui_url: str
     progress: BulkProgress | None = None
+    event_id: str | None = None
+    requested_by: int | None = None
+    event_name: str | None = None
+    requested_by_name: str | None = None
+
+    @property
+    def action(self) -> str:
+        """What the job does, in words ("Bulk status change", "Guest-list sync")."""
+        return JOB_ACTIONS.get(self.kind, self.kind.replace("-", " ").capitalize())
+
+
+def requester_of(attributes: TypedSearchAttributes) -> int | None:
+    """The user id in a run's `RequestedBy` search attribute (None when unset or not a number)."""
+    value = attributes.get(ids.REQUESTED_BY)
+    return int(value) if value and value.lstrip("-").isdigit() else None
 
 
 async def register_search_attributes(client: Client, namespace: str) -> list[str]:
@@ -223,6 +256,7 @@ class AutomationsBase:
         async for execution in self.client.list_workflows(query, limit=limit):
             kind = execution.typed_search_attributes.get(ids.KIND) or execution.workflow_type
             status = execution.status or WorkflowExecutionStatus.RUNNING
+            attributes = execution.typed_search_attributes
             jobs.append(
                 JobInfo(
                     execution.id,
@@ -230,6 +264,8 @@ class AutomationsBase:
                     status.name.lower(),
                     execution.start_time,
                     self.ui_url(execution.id),
+                    event_id=attributes.get(ids.EVENT_ID),
+                    requested_by=requester_of(attributes),
                 )
             )
         return jobs

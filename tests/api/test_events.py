@@ -78,3 +78,31 @@ async def test_bad_event_queries_are_clear(tenant) -> None:
         response = await tenant.client.get("/v1/events", params=params)
         assert response.status_code == 422, params
         assert field in error_of(response)["message"]
+
+
+async def test_attendance_rate_is_absent_until_the_event_is_over(
+    tenant, simulator, automations
+) -> None:
+    now = datetime.now(UTC)
+    upcoming = await synced_event(
+        simulator,
+        automations,
+        tenant.org,
+        start_at=now + timedelta(days=5),
+        guests=4,
+        status_mix={"approved": 1.0},
+    )
+    over = await synced_event(
+        simulator,
+        automations,
+        tenant.org,
+        start_at=now - timedelta(days=20),
+        guests=4,
+        status_mix={"approved": 1.0},
+        checked_in_share=1.0,
+    )
+    ahead = (await tenant.client.get(f"/v1/events/{upcoming}")).json()["counts"]
+    assert ahead["approved"] == 4 and ahead["attendance_rate"] is None  # null, never 0
+    assert (await tenant.client.get(f"/v1/events/{over}")).json()["counts"][
+        "attendance_rate"
+    ] == 1.0

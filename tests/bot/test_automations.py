@@ -24,7 +24,10 @@ async def test_sync_reports_what_it_did_and_jobs_link_to_the_temporal_ui(world) 
 
     await eventually(sync_listed, timeout=10)
     jobs = await world.say(chat, member, "/jobs")
-    assert jobs.text.startswith("Jobs (running first)") and "sync completed" in jobs.text
+    assert (
+        jobs.text.startswith("Jobs (running first)") and "Guest-list sync · completed" in jobs.text
+    )
+    assert ids.sync_id(calendar.org_id) not in jobs.text  # words, not a workflow id
     links = [e["url"] for e in jobs.entities if e["type"] == "text_link"]
     assert links and all(url.startswith(world.deps.automations.ui_url("")) for url in links)
 

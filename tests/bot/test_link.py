@@ -6,6 +6,7 @@ import logging
 
 from sqlalchemy import select
 
+from bot.routers.link import UNLINK_EXPIRED
 from store.crypto import fingerprint
 from store.models import ApiToken, Chat, Organization, Role, User
 from store.orgs import get_role
@@ -124,15 +125,37 @@ async def test_unlink_stops_the_schedules_when_no_chat_is_left(world) -> None:
     schedule = f"sync-schedule-{calendar.org_id}"
     await world.deps.automations.ensure_sync_schedule(calendar.org_id)
 
-    reply = await world.say(chat, admin, "/unlink")
+    ask = await world.say(chat, admin, "/unlink")
+    assert ask.text.startswith("Unlink this chat from")
+    reply = await world.press(chat, admin, ask, "Unlink")
     assert "no longer sees" in reply.text and "scheduled syncs are stopped" not in reply.text
     assert await world.deps.automations.schedule_exists(schedule)
     assert "not linked" in (await world.say(chat, admin, "/events")).text
 
-    reply = await world.say(other, admin, "/unlink")
+    ask = await world.say(other, admin, "/unlink")
+    reply = await world.press(other, admin, ask, "Unlink")
     assert "scheduled syncs are stopped" in reply.text
     assert not await world.deps.automations.schedule_exists(schedule)
     assert [e.chat_id for e in await world.audit(calendar.org_id, "unlink")] == [chat, other]
+
+
+async def test_unlink_asks_first_and_cancel_changes_nothing(world) -> None:
+    calendar, chat, admin = await world.linked_group()
+    ask = await world.say(chat, admin, "/unlink")
+    assert ask.text.startswith("Unlink this chat from") and "?" in ask.text
+    assert (await _org_for_chat(world, chat)) is not None  # asking unlinked nothing
+    cancelled = await world.press(chat, admin, ask, "Cancel")
+    assert cancelled.text == "Cancelled; this chat stays linked."
+    assert (await _org_for_chat(world, chat)) is not None
+    assert await world.audit(calendar.org_id, "unlink") == []
+    assert "not linked" not in (await world.say(chat, admin, "/events")).text
+    # A press on the answered question (a stale client) finds nothing parked any more.
+    late = world.tg.user_presses(
+        chat, admin, ask.message_id, ask.callback_data("Unlink"), forged=True
+    )
+    answer = await world.tg.wait_until(lambda: world.tg.callback_answer(late), 5)
+    assert answer is not None and answer.get("text") == UNLINK_EXPIRED
+    assert (await _org_for_chat(world, chat)) is not None
 
 
 async def test_a_dm_user_of_two_calendars_chooses_with_use(world) -> None:

@@ -186,3 +186,35 @@ async def test_export_has_profile_columns_and_tenants_stay_apart(world) -> None:
     assert "#sponsor" not in theirs.text and "pays for drinks" not in theirs.text
     ours = await world.say(chat, admin, f"/find {email}")
     assert "#sponsor" in ours.text and "#press" not in ours.text
+
+
+async def test_repeats_lists_each_person_once_a_page_at_a_time(world, monkeypatch) -> None:
+    from bot.routers import profiles
+    from luma.models import REGISTERED_STATUSES
+
+    monkeypatch.setattr(profiles, "LIST_LIMIT", 3)
+    calendar, chat, admin = await world.linked_group()
+    upcoming = [n for n in calendar.events if n != "Winter Gala"]
+    expected = {
+        identity_key(g.person.email)
+        for name in upcoming
+        for g in world.guests(calendar, name)
+        if g.approval_status in REGISTERED_STATUSES
+        and _registered_events(world, calendar, g.person.email) >= 2
+    }
+    assert len(expected) > 3  # enough for a second page
+
+    page = await world.say(chat, admin, "/repeats")
+    assert page.text.startswith(f"{len(expected)} repeat guest(s) among upcoming events (")
+    seen: list[str] = []
+    while True:
+        emails = re.findall(r"— (\S+@\S+?)(?: ·|\n|$)", page.text)
+        assert 0 < len(emails) <= 3
+        seen += [identity_key(email) for email in emails]
+        if not page.buttons:
+            break
+        world.press_only(chat, admin, page, "More")
+        start = f"Repeat guests among upcoming events, {len(seen) + 1}–"
+        page = await world.next_message(chat, lambda m, start=start: m.text.startswith(start))
+    assert len(seen) == len(set(seen))  # one row per person, never one per event
+    assert set(seen) == expected

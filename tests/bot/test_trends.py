@@ -16,8 +16,9 @@ async def test_trends_by_city_text_and_chart(world) -> None:
     lines = reply.text.splitlines()
     assert lines[0] == "📈 Trends by city over 5 events"
     # Lisbon: the conference (40 registered, 12 approved) and two fully approved 8-guest events.
-    assert "• Lisbon: 56 registered · 28 approved (50%)" in lines
-    assert "• Dubai: 12 registered · 6 approved (50%)" in lines
+    # Upcoming only: attendance is absent ("—"), never 0 %.
+    assert "• Lisbon: 56 registered · 28 approved (50%) · attendance —" in lines
+    assert "• Dubai: 12 registered · 6 approved (50%) · attendance —" in lines
     assert (
         f"• London: 20 registered · 20 approved (100%) · {attended} attended "
         f"({percent(attended, 20)}) · no-shows {percent(20 - attended, 20)}"
@@ -54,3 +55,15 @@ async def test_trends_in_plain_language(world) -> None:
     assert reply.text.startswith("📈 Trends by email domain over 5 events")
     chart = await world.next_message(person, lambda m: m.photo is not None)
     assert chart.caption == "Trends by email domain"
+
+
+def test_upcoming_only_group_has_no_attendance_in_text_or_chart() -> None:
+    from bot.routers.trends import trends_chart, trends_text
+    from intel.trends import Dimension, Tally, TrendReport
+
+    upcoming = Tally("Dubai", events=1, registered=4, approved=2)
+    assert upcoming.attendance_rate is None and upcoming.no_show_rate is None
+    report = TrendReport(Dimension.CITY, [upcoming], upcoming)
+    text = trends_text(report)
+    assert "attendance —" in text and "(0%)" not in text and "no-shows" not in text
+    assert trends_chart(report).startswith(b"\x89PNG")

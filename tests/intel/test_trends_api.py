@@ -65,6 +65,7 @@ async def test_trends_of_the_tokens_org(tenant, other, simulator, automations) -
     }
     assert (rows["Dubai"]["registered"], rows["Dubai"]["approved"]) == (4, 2)
     assert rows["Dubai"]["attendance_rate"] is None  # not over yet
+    assert rows["Dubai"]["no_show_rate"] is None
     assert body["total"]["registered"] == 14 and body["total"]["events"] == 2
 
     by_month = (await tenant.client.get("/v1/trends")).json()

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import pytest
 
+from bot.routers.automations import _job_line
 from catalog.guest_filter import GuestFilter
 from services import bulk, jobs
+from services.automations import JobInfo
 from services.caller import Conflict, Forbidden, NotFound
+from store.models import utcnow
+from store.orgs import upsert_user
 from tests.api.conftest import synced_event
 from tests.conftest import RULES, eventually
 from tests.services.conftest import admin_of, audit_rows, member_of
@@ -110,3 +114,49 @@ async def test_control_is_for_admins_of_the_org_and_bulk_jobs_only(
         {"job": job_id},
         7001,
     )
+
+
+async def test_jobs_carry_the_event_name_the_action_and_who_asked(
+    sessions, automations, simulator, free, org
+) -> None:
+    event_id = await synced_event(
+        simulator,
+        automations,
+        org,
+        name="Named Dinner",
+        guests=2,
+        status_mix={"pending_approval": 1.0},
+    )
+    user_id = 7_777_001
+    caller = admin_of(org.org_id, user_id=user_id)
+    async with sessions.begin() as session:
+        await upsert_user(session, user_id=user_id, username="ada", full_name="Ada Admin")
+    started = await bulk.start_bulk(
+        caller,
+        bulk.BulkRequest(event_id, "approved", GuestFilter(statuses=["pending_approval"])),
+        sessions=sessions,
+        automations=automations,
+        billing=free,
+        rules=RULES,
+    )
+    await automations.bulk_handle(started.job.workflow_id).result()
+
+    async def listed() -> JobInfo | None:
+        async with sessions() as session:
+            found = await jobs.list_jobs(session, automations, member_of(org.org_id))
+        return next((j for j in found.workflows if j.workflow_id == started.job.workflow_id), None)
+
+    job = await eventually(listed)
+    assert (job.action, job.event_id, job.event_name) == (
+        "Bulk status change",
+        event_id,
+        "Named Dinner",
+    )
+    assert (job.requested_by, job.requested_by_name) == (user_id, "Ada Admin")
+    async with sessions() as session:
+        one = await jobs.get_job(session, automations, member_of(org.org_id), job.workflow_id)
+    assert (one.event_name, one.requested_by_name) == ("Named Dinner", "Ada Admin")
+
+    line = _job_line(job, utcnow())
+    assert "Bulk status change" in line and "Named Dinner" in line and "by Ada Admin" in line
+    assert job.workflow_id not in line.split("href=")[0]

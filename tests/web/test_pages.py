@@ -6,14 +6,16 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
 from luma import identity_key
-from store.models import AuditEntry, AutomationSettings, Chat, Organization, Role
+from store.models import AuditEntry, AutomationSettings, Chat, Organization, Role, User
 from store.orgs import get_role, link_chat, save_org
 from store.profiles import add_tag
 from tests.api.conftest import synced_event
+from tests.conftest import eventually
 from tests.web.conftest import csrf_of
 from workflows import ids
 
@@ -231,3 +233,79 @@ async def test_replacing_and_unlinking_the_luma_key(
         chats = await session.scalars(select(Chat).where(Chat.org_id == org_id))
         assert chats.all() == []
     assert not await portal.automations.schedule_exists(ids.sync_schedule_id(org_id))
+
+
+async def test_statuses_are_words_not_lumas_labels(portal, simulator, automations) -> None:
+    event_id = await synced_event(
+        simulator,
+        automations,
+        portal.org,
+        guests=4,
+        status_mix={"pending_approval": 0.5, "session": 0.5},
+    )
+    async with portal.signed_in(Role.MEMBER) as member:
+        page = (await member.get(f"/web/events/{event_id}/guests")).text
+        assert '">pending</span>' in page and '">joined session</span>' in page
+        assert 'value="pending_approval">pending</option>' in page  # the filter's option
+        assert ">pending_approval<" not in page and ">session<" not in page
+        events = (await member.get("/web/events")).text
+        assert "pending 2" in events and "pending_approval" not in events
+
+
+async def test_jobs_name_the_event_the_action_and_who_asked(portal, simulator, automations) -> None:
+    event_id = await synced_event(
+        simulator,
+        automations,
+        portal.org,
+        name="Jobs Night",
+        guests=2,
+        status_mix={"pending_approval": 1.0},
+    )
+    async with portal.signed_in(Role.ADMIN) as admin:
+        async with portal.sessions.begin() as session:
+            user = await session.get(User, admin.user_id)
+            assert user is not None
+            user.full_name = "Ada Organizer"
+        token = csrf_of((await admin.get(f"/web/events/{event_id}/guests")).text)
+        form = {"csrf": token, "do": "approve:matching", "f_status": "pending_approval"}
+        started = await admin.post(f"/web/events/{event_id}/bulk/start", data=form)
+        job_id = started.headers["location"].rsplit("/", 1)[1]
+        await automations.bulk_handle(job_id).result()
+
+        async def listed() -> str | None:
+            page = (await admin.get("/web/jobs")).text
+            return page if "Jobs Night" in page else None
+
+        page = await eventually(listed, timeout=15)
+        assert page is not None
+        row = page.split('class="job-action">Bulk status change</a>')[1].split("</tr>")[0]
+        assert ">Jobs Night</a>" in row and "Ada Organizer" in row
+        assert f">{job_id}<" not in page  # the raw workflow id is a link target, not the text
+        detail = (await admin.get(f"/web/jobs/{job_id}")).text
+        assert "<h1>Bulk status change: Jobs Night</h1>" in detail
+        assert "Asked by Ada Organizer" in detail
+
+
+async def test_times_are_in_the_zone_of_the_orgs_chats(portal, simulator, automations) -> None:
+    start = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+    await synced_event(simulator, automations, portal.org, name="Zone Night", start_at=start)
+    async with portal.signed_in(Role.MEMBER) as member:
+        utc_page = (await member.get("/web/events")).text
+        assert "2030-01-01 12:00 UTC" in utc_page
+        assert 'id="time-zone">Times are shown in UTC' in utc_page
+        chat_id = -(10**12) - uuid.uuid4().int % 10**9
+        async with portal.sessions.begin() as session:
+            await link_chat(
+                session,
+                chat_id=chat_id,
+                org_id=portal.org.org_id,
+                kind="supergroup",
+                title="Dubai team",
+                linked_by=member.user_id,
+            )
+            chat = await session.get(Chat, chat_id)
+            assert chat is not None
+            chat.timezone = "Asia/Dubai"  # as /digest … Asia/Dubai sets it in the bot
+        page = (await member.get("/web/events")).text
+        assert "2030-01-01 16:00 +04" in page and "12:00 UTC" not in page
+        assert 'id="time-zone">Times are shown in Asia/Dubai.' in page

@@ -63,6 +63,7 @@ async def job_page(request: Request, viewer: Reader, deps: Api, workflow_id: Wor
             viewer,
             "job.html",
             job=_state(job),
+            info=job,
             started_at=job.started_at,
             ui_url=job.ui_url,
             nav="jobs",
