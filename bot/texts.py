@@ -17,18 +17,11 @@ from zoneinfo import ZoneInfo
 from aiogram import html
 
 from catalog.events import EventCounts
+from catalog.status_words import STATUS_DISPLAY, status_display
 from store.models import Event, Guest
 
 TELEGRAM_LIMIT = 4096
 _TAG = re.compile(r"<[^>]+>")
-STATUS_LABELS = {
-    "approved": "approved",
-    "session": "approved (session)",
-    "pending_approval": "pending",
-    "waitlist": "waitlist",
-    "invited": "invited",
-    "declined": "declined",
-}
 VERBS = {"approved": "Approve", "declined": "Decline"}
 PAST_VERBS = {"approved": "Approved", "declined": "Declined"}
 ING_VERBS = {"approved": "Approving", "declined": "Declining"}
@@ -82,7 +75,8 @@ def pack(header: str, lines: Sequence[str], footer: str = "", limit: int = TELEG
 
 
 def status_label(status: str) -> str:
-    return STATUS_LABELS.get(status, status.replace("_", " "))
+    """The word for a status, the same as the portal's (`catalog.status_words`)."""
+    return status_display(status)
 
 
 def when(moment: datetime | None, timezone: str | None, *, with_time: bool = True) -> str:
@@ -201,7 +195,7 @@ def event_summary(counts: EventCounts, timezone: str) -> str:
     lines = [event_title(event), when_where(event, timezone)]
     breakdown = ", ".join(
         f"{status_label(status)} {by_status[status]}"
-        for status in STATUS_LABELS
+        for status in STATUS_DISPLAY
         if by_status.get(status) and status != "invited"
     )
     lines.append(
