@@ -30,6 +30,7 @@ from bot.context import Ctx
 from bot.errors import UserError
 from bot.filters import Text
 from bot.freshness import fresh_event
+from bot.pressed import take_pressed
 from bot.routers.event_choice import GONE, event_action, with_event
 from bot.texts import event_title, q, with_note
 from mailer import drafts
@@ -149,17 +150,12 @@ async def draft_followup(ctx: Ctx, event: Event, request: dict[str, Any]) -> Non
 async def followup_pressed(
     query: CallbackQuery, callback_data: FollowupCb, ctx: Ctx, state: FSMContext
 ) -> None:
-    message = query.message
-    parked = await pending.take(ctx.session, action_id=callback_data.id, chat_id=ctx.chat_id)
-    await ctx.session.commit()  # taken for good: a second press finds nothing
-    if (
-        parked is None
-        or parked.kind != "followup"
-        or parked.org_id != ctx.linked_org.id
-        or not isinstance(message, Message)
-    ):
-        await query.answer(EXPIRED, show_alert=True)
+    pressed = await take_pressed(
+        query, ctx, action_id=callback_data.id, kinds=("followup",), expired=EXPIRED
+    )
+    if pressed is None:
         return
+    parked, message = pressed
     draft = parked.payload
     title = f"<b>{q(draft['event_name'], 100)}</b>"
     if callback_data.action is FollowupAction.CANCEL:

@@ -24,6 +24,7 @@ from bot.context import Ctx
 from bot.errors import UserError
 from bot.filters import Text
 from bot.keyboards import Choice, UseCb, use_keyboard
+from bot.pressed import take_pressed
 from bot.texts import ago, pack, q
 from core.logs import secrets as log_secrets
 from services import linking, team, tokens
@@ -163,17 +164,12 @@ async def unlink_command(message: Message, ctx: Ctx) -> None:
 
 
 async def unlink_decided(query: CallbackQuery, callback_data: UnlinkCb, ctx: Ctx) -> None:
-    message = query.message
-    parked = await pending.take(ctx.session, action_id=callback_data.id, chat_id=ctx.chat_id)
-    await ctx.session.commit()  # taken for good: a second press finds nothing
-    if (
-        parked is None
-        or parked.kind != "unlink"
-        or parked.org_id != ctx.linked_org.id
-        or not isinstance(message, Message)
-    ):
-        await query.answer(UNLINK_EXPIRED, show_alert=True)
+    pressed = await take_pressed(
+        query, ctx, action_id=callback_data.id, kinds=("unlink",), expired=UNLINK_EXPIRED
+    )
+    if pressed is None:
         return
+    parked, message = pressed
     if callback_data.choice is not Choice.CONFIRM:
         await query.answer("Cancelled")
         await message.edit_text("Cancelled; this chat stays linked.")

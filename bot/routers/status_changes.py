@@ -23,6 +23,7 @@ from bot.errors import UserError
 from bot.freshness import fresh_event
 from bot.keyboards import Choice, JobCb, PendingCb, confirm_keyboard
 from bot.middlewares.errors import friendly
+from bot.pressed import take_pressed
 from bot.progress import Watched
 from bot.routers.event_choice import event_action, offer_events, with_event
 from bot.texts import (
@@ -262,17 +263,12 @@ async def _park(ctx: Ctx, kind: str, payload: dict[str, Any]) -> str:
 
 
 async def decided(query: CallbackQuery, callback_data: PendingCb, ctx: Ctx) -> None:
-    message = query.message
-    parked = await pending.take(ctx.session, action_id=callback_data.id, chat_id=ctx.chat_id)
-    await ctx.session.commit()  # taken for good: a second press finds nothing
-    if (
-        parked is None
-        or parked.kind not in ("set_status", "bulk")
-        or parked.org_id != ctx.linked_org.id
-        or not isinstance(message, Message)
-    ):
-        await query.answer(EXPIRED, show_alert=True)
+    pressed = await take_pressed(
+        query, ctx, action_id=callback_data.id, kinds=("set_status", "bulk"), expired=EXPIRED
+    )
+    if pressed is None:
         return
+    parked, message = pressed
     if callback_data.choice is Choice.CANCEL:
         await query.answer("Cancelled")
         await message.edit_text("Cancelled; nothing was changed.")
