@@ -1,8 +1,9 @@
 """`lumabot demo`: the whole product on one machine, supervised in one command.
 
 Starts the Temporal dev server (UI on :8233, history in data/), the Luma simulator seeded
-with a realistic calendar, the worker, the control API and the bot. With BOT_TOKEN set the
-bot talks to Telegram; without it, a local Bot API stand-in and a chat console in this
+with a realistic calendar (its data kept in data/ too), a local SMTP catcher for follow-up
+emails (unless MAIL_BACKEND is set), the worker, the control API and the bot. With BOT_TOKEN
+set the bot talks to Telegram; without it, a local Bot API stand-in and a chat console in this
 terminal let you talk to the same bot code. Ctrl-C stops everything; data is kept for the
 next run.
 """
@@ -24,10 +25,10 @@ from typing import Any
 import httpx
 import typer
 
-from cli.console import CONSOLE_CHAT, CONSOLE_USER, run_console
+from cli.console import CONSOLE_CHAT, CONSOLE_USER, run_console, wait_for_bot
 from cli.context import load_settings, require_standins
 from core.binaries import temporal_cli
-from core.settings import DATA_DIR, Settings
+from core.settings import DATA_DIR, MailBackend, Settings
 from migrations import runner
 
 LUMABOT = str(Path(sys.prefix) / "bin" / "lumabot")
@@ -40,6 +41,12 @@ class Ports:
     simulator: int = 8787
     api: int = 8000
     telegram: int = 8081
+    mail: int = 8025
+
+
+SIMULATOR_DATA = DATA_DIR / "luma-simulator.pickle"
+MAIL_DIR = DATA_DIR / "mail"
+FILES_DIR = DATA_DIR / "files"
 
 
 class DemoError(RuntimeError):
@@ -160,9 +167,13 @@ SHOWCASE: tuple[dict[str, Any], ...] = (
 
 
 async def add_showcase_events(http: httpx.AsyncClient, calendar_id: str) -> None:
-    """Named events for the demo; the simulator is in memory, so every run adds them."""
+    """Named events for the demo, added once: the simulator keeps them in data/ after."""
     now = datetime.now(UTC)
+    listed = await http.get("/_sim/events", params={"calendar_id": calendar_id})
+    present = {event["name"] for event in listed.raise_for_status().json()}
     for event in SHOWCASE:
+        if event["name"] in present:
+            continue
         spec = {k: v for k, v in event.items() if k != "days"}
         start = (now + timedelta(days=event["days"])).replace(hour=18, minute=0, second=0)
         spec |= {"calendar_id": calendar_id, "start_at": start.isoformat()}
@@ -213,13 +224,17 @@ async def link_demo_calendar(settings: Settings, simulator_url: str) -> str:
     return str(calendar["name"])
 
 
-def _child_env(settings: Settings, ports: Ports, local_telegram: bool) -> dict[str, str]:
+def _child_env(
+    settings: Settings, ports: Ports, local_telegram: bool, catch_mail: bool
+) -> dict[str, str]:
     env = {
         **os.environ,
         "DATABASE_URL": settings.database_url,
         "LUMA_API_URL": f"http://127.0.0.1:{ports.simulator}",
         "TEMPORAL_ADDRESS": f"127.0.0.1:{ports.temporal}",
         "TEMPORAL_UI_URL": f"http://127.0.0.1:{ports.ui}",
+        # Sign-in and unsubscribe links point at this demo's API, whatever its port.
+        "PUBLIC_URL": os.environ.get("PUBLIC_URL", f"http://127.0.0.1:{ports.api}"),
     }
     if local_telegram:
         from standins.telegram.state import DEFAULT_TOKEN
@@ -228,11 +243,20 @@ def _child_env(settings: Settings, ports: Ports, local_telegram: bool) -> dict[s
             "BOT_TOKEN": DEFAULT_TOKEN,
             "TELEGRAM_API_URL": f"http://127.0.0.1:{ports.telegram}",
         }
+    if catch_mail:
+        env |= {
+            "MAIL_BACKEND": "smtp",
+            "MAIL_FROM": "Demo Events <events@demo.localhost>",
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(ports.mail),
+            "SMTP_STARTTLS": "false",
+        }
     return env
 
 
 def _start_all(supervisor: Supervisor, settings: Settings, ports: Ports, local: bool) -> list[str]:
-    env = _child_env(settings, ports, local)
+    catch_mail = settings.mail_backend is MailBackend.OFF
+    env = _child_env(settings, ports, local, catch_mail)
     lines = [f"Database           {settings.database_url}"]
     if port_in_use(ports.temporal):
         lines.append(f"Temporal           already running on 127.0.0.1:{ports.temporal}")
@@ -247,14 +271,16 @@ def _start_all(supervisor: Supervisor, settings: Settings, ports: Ports, local: 
         supervisor.wait_for_port("temporal", ports.temporal)
         lines.append(f"Temporal           127.0.0.1:{ports.temporal} (history in data/)")
     lines.append(f"Temporal UI        http://127.0.0.1:{ports.ui}")
-    for name, port in (("simulator", ports.simulator), ("api", ports.api)):
+    services = [("simulator", ports.simulator), ("api", ports.api)]
+    for name, port in services + ([("mail catcher", ports.mail)] if catch_mail else []):
         if port_in_use(port):
             raise DemoError(f"port {port} for the {name} is taken; stop what uses it first")
-    supervisor.start(
-        "simulator",
-        [LUMABOT, "simulator", "--port", str(ports.simulator), "--seed", "42", "--events", "8"],
-        env,
-    )
+    if catch_mail:
+        catcher = [LUMABOT, "mail-catcher", "--port", str(ports.mail), "--dir", str(MAIL_DIR)]
+        supervisor.start("mail", catcher, env)
+    simulator = [LUMABOT, "simulator", "--port", str(ports.simulator), "--seed", "42"]
+    simulator += ["--events", "8", "--state-file", str(SIMULATOR_DATA)]
+    supervisor.start("simulator", simulator, env)
     supervisor.start("worker", [LUMABOT, "worker"], env)
     supervisor.wait_for_port("simulator", ports.simulator)
     demo_settings = settings.model_copy(
@@ -262,6 +288,10 @@ def _start_all(supervisor: Supervisor, settings: Settings, ports: Ports, local: 
     )
     calendar = asyncio.run(link_demo_calendar(demo_settings, env["LUMA_API_URL"]))
     lines.append(f"Luma simulator     {env['LUMA_API_URL']} (calendar “{calendar}”)")
+    lines.append(f"Luma data          {SIMULATOR_DATA} (kept across restarts, like Luma's)")
+    if catch_mail:
+        supervisor.wait_for_port("mail", ports.mail)
+        lines.append(f"Mail catcher       127.0.0.1:{ports.mail}, emails saved in {MAIL_DIR}/")
     supervisor.start("api", [LUMABOT, "api", "--port", str(ports.api)], env)
     supervisor.wait_for_port("api", ports.api)
     lines.append(f"Control API        http://127.0.0.1:{ports.api}/docs")
@@ -274,7 +304,11 @@ def _start_all(supervisor: Supervisor, settings: Settings, ports: Ports, local: 
         supervisor.wait_for_port("telegram", ports.telegram)
         lines.append(f"Local Bot API      {env['TELEGRAM_API_URL']} (no BOT_TOKEN set)")
     supervisor.start("bot", [LUMABOT, "bot"], env)
+    if local and not wait_for_bot(env["TELEGRAM_API_URL"]):
+        raise DemoError(f"the bot did not start polling; see {supervisor.log_dir}/bot.log")
     lines.append("Bot                " + ("this terminal" if local else "Telegram (BOT_TOKEN)"))
+    if local:
+        lines.append(f"Files the bot sends {FILES_DIR}/")
     lines.append(f"Logs               {supervisor.log_dir}/")
     return lines
 
@@ -285,6 +319,7 @@ def demo(
     simulator_port: int = typer.Option(8787, help="Luma simulator port."),
     api_port: int = typer.Option(8000, help="Control API port."),
     telegram_port: int = typer.Option(8081, help="Local Bot API port (without BOT_TOKEN)."),
+    mail_port: int = typer.Option(8025, help="Local SMTP catcher port (without MAIL_BACKEND)."),
 ) -> None:
     """Run the whole product locally, with the Luma simulator; Ctrl-C stops it."""
     require_standins("demo")
@@ -292,7 +327,7 @@ def demo(
     DATA_DIR.mkdir(exist_ok=True)
     settings.resolved_encryption_keys()  # the development key exists before children start
     runner.upgrade(settings.database_url)
-    ports = Ports(temporal_port, ui_port, simulator_port, api_port, telegram_port)
+    ports = Ports(temporal_port, ui_port, simulator_port, api_port, telegram_port, mail_port)
     local = settings.bot_token is None
     supervisor = Supervisor(DATA_DIR / "logs")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -300,7 +335,10 @@ def demo(
         lines = _start_all(supervisor, settings, ports, local)
         typer.echo("\n".join(["", "Luma Event Intelligence Bot — demo", *lines, ""]))
         if local:
-            run_console(f"http://127.0.0.1:{ports.telegram}")
+            mail_dir = MAIL_DIR if settings.mail_backend is MailBackend.OFF else None
+            run_console(
+                f"http://127.0.0.1:{ports.telegram}", files_dir=FILES_DIR, mail_dir=mail_dir
+            )
         else:
             typer.echo("Press Ctrl-C to stop.")
             while (dead := supervisor.dead()) is None:
@@ -325,6 +363,17 @@ def local_telegram(
     serve("127.0.0.1", port)
 
 
+def mail_catcher(
+    port: int = typer.Option(8025, help="Port to listen on."),
+    directory: Path = typer.Option(MAIL_DIR, "--dir", help="Where each email is saved."),
+) -> None:
+    """Accept every email on a local SMTP port and save it as an .eml file (the demo's)."""
+    from standins.mail import serve
+
+    serve("127.0.0.1", port, directory)
+
+
 def register(app: typer.Typer) -> None:
     app.command("demo")(demo)
     app.command("local-telegram", hidden=True)(local_telegram)
+    app.command("mail-catcher", hidden=True)(mail_catcher)

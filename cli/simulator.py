@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from cli.context import require_standins
@@ -19,10 +21,14 @@ def simulator(
     fault_rate: float = typer.Option(0.0, min=0, max=1, help="Share of requests answered 500."),
     timeout_rate: float = typer.Option(0.0, min=0, max=1, help="Share of requests that hang."),
     webhook_url: str | None = typer.Option(None, help="POST guest.updated/registered here."),
+    state_file: Path | None = typer.Option(
+        None, help="Keep the Luma data in this file across restarts (the demo's data/)."
+    ),
 ) -> None:
     """Serve a simulated Luma API (legacy /public/v1 and current /v1 paths)."""
     require_standins("simulator")
     from standins.luma import SimulatorConfig, SimulatorState, serve  # heavy: FastAPI app
+    from standins.luma.persist import Snapshots
 
     config = SimulatorConfig(
         seed=seed,
@@ -36,12 +42,15 @@ def simulator(
         webhook_url=webhook_url,
     )
     state = SimulatorState(config)
+    snapshots = Snapshots(state, state_file) if state_file else None
+    data_line = f"Data: {snapshots.restore()}" if snapshots else "Data: seeded, in memory"
     base_url = f"http://{host}:{port}"
     lines = [
         "",
         f"Luma API simulator on {base_url}  (seed {seed})",
         "Paths: /v1/... (current) and /public/v1/... (legacy); control: /_sim/...",
         "Point the bot at it with LUMA_API_URL=" + base_url,
+        data_line,
         "",
         "Calendars (header x-luma-api-key):",
     ]
@@ -49,7 +58,7 @@ def simulator(
         events_count = len(state.calendar(handle.id).events)
         lines.append(f"  {handle.name:<24} {handle.id}  {handle.api_key}  ({events_count} events)")
     typer.echo("\n".join([*lines, ""]))
-    serve(host, port, state=state)
+    serve(host, port, state=state, snapshots=snapshots)
 
 
 def register(app: typer.Typer) -> None:

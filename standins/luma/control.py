@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from standins.luma import shapes
+from standins.luma.model import ApiError
 from standins.luma.state import RUNTIME_FIELDS, SimulatorState
 
 
@@ -86,6 +87,18 @@ def control_router(state: SimulatorState) -> APIRouter:
             state.reset_rate_limits()
         state.configure(**changes)
         return _runtime_config(state)
+
+    @router.get("/events")
+    async def list_events(calendar_id: str) -> list[dict[str, Any]]:
+        """A calendar's events by name, so a demo adds its showcase events only once."""
+        try:
+            calendar = state.calendar(calendar_id)
+        except KeyError:
+            raise ApiError(404, f"Unknown calendar {calendar_id}") from None
+        return [
+            {"id": event.id, "name": event.name, "guests": len(event.guests)}
+            for event in calendar.events.values()
+        ]
 
     @router.post("/events")
     async def create_event(spec: EventSpec) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from core.http_server import serve_forever, serving
 from standins.luma.app import create_app
+from standins.luma.persist import Snapshots, keep_saved
 from standins.luma.state import CalendarHandle, SimulatorConfig, SimulatorState
 
 
@@ -39,7 +40,12 @@ def serve(
     config: SimulatorConfig | None = None,
     *,
     state: SimulatorState | None = None,
+    snapshots: Snapshots | None = None,
 ) -> None:
-    """Serve until interrupted (Ctrl+C); pass `state` to show its keys before serving."""
+    """Serve until interrupted (Ctrl+C); pass `state` to show its keys before serving, and
+    `snapshots` (already restored) to keep its data in a file."""
     state = state or SimulatorState(config)
-    serve_forever(create_app(state), host, port, on_stop=state.release_hangs)
+    app = create_app(state)
+    if snapshots is not None:
+        keep_saved(app, snapshots)
+    serve_forever(app, host, port, on_stop=state.release_hangs)

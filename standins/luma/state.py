@@ -488,6 +488,28 @@ class SimulatorState:
             listener(kind, guest, event)
 
 
+    # --- persistence (the demo keeps its Luma side across restarts; see persist.py) -------
+
+    def data_snapshot(self) -> dict[str, Any]:
+        """The Luma data and the id generators' positions, without runtime counters."""
+        return {
+            "calendars": list(self._calendars.values()),
+            "rng": self._rng.getstate(),
+            "runtime_rng": self._runtime_rng.getstate(),
+        }
+
+    def load_snapshot(self, snapshot: dict[str, Any]) -> None:
+        """Replace the seeded data with a snapshot's, so new ids never repeat old ones."""
+        calendars: list[Calendar] = snapshot["calendars"]
+        self._calendars = {calendar.id: calendar for calendar in calendars}
+        self._by_key = {calendar.api_key: calendar for calendar in calendars}
+        self._events = {
+            event.id: event for calendar in calendars for event in calendar.events.values()
+        }
+        self._rng.setstate(snapshot["rng"])
+        self._runtime_rng.setstate(snapshot["runtime_rng"])
+
+
 def _handle(calendar: Calendar) -> CalendarHandle:
     return CalendarHandle(calendar.id, calendar.api_key, calendar.name, calendar.org_key)
 
