@@ -241,8 +241,13 @@ class BulkProgressPublic(BaseModel):
 class JobPublic(BaseModel):
     workflow_id: str = Field(description="a workflow id, or a schedule id for schedules")
     kind: str
+    action: str = Field(description='what the job does, in words ("Bulk status change")')
     status: str
     started_at: datetime | None
+    event_id: str | None = None
+    event_name: str | None = None
+    requested_by: int | None = Field(default=None, description="Telegram user id")
+    requested_by_name: str | None = None
     ui_url: str
 
 

@@ -24,8 +24,13 @@ def _public(job: JobInfo) -> JobPublic:
     return JobPublic(
         workflow_id=job.workflow_id,
         kind=job.kind,
+        action=job.action,
         status=job.status,
         started_at=job.started_at,
+        event_id=job.event_id,
+        event_name=job.event_name,
+        requested_by=job.requested_by,
+        requested_by_name=job.requested_by_name,
         ui_url=job.ui_url,
     )
 

@@ -253,6 +253,15 @@ async def test_bulk_asked_twice_runs_once_counted_once_audited_twice(
     await automations.bulk_handle(first.json()["workflow_id"]).result()
     usage = (await tenant.client.get("/v1/usage")).json()
     assert usage["used"]["bulk_guests"] == 5
+    # The job list names the job as people would: action, event, who asked.
+    job = next(
+        job
+        for job in (await tenant.client.get("/v1/jobs")).json()["jobs"]
+        if job["workflow_id"] == first.json()["workflow_id"]
+    )
+    assert job["action"] == "Bulk status change"
+    assert job["event_id"] == event_id and job["event_name"]
+    assert job["status"] == "completed"
     async with sessions() as session:
         rows = await session.scalars(
             select(AuditEntry)
