@@ -66,6 +66,11 @@ class GuestFilter:
         """True when the guest passes; `people` answers the tag, VIP and repeat parts."""
         return self.compiled.matches(guest, people or People())
 
+    @property
+    def empty(self) -> bool:
+        """No part set: the filter lets every guest of the event through."""
+        return self == GuestFilter()
+
     def server_status(self) -> str | None:
         """A single status can be filtered by Luma itself, saving pages."""
         return self.statuses[0] if len(self.statuses) == 1 else None

@@ -58,6 +58,11 @@ async def test_csv_export_is_the_current_view(portal, simulator, automations) ->
             data={"csrf": token, "do": "approve:matching", "f_tag": "speaker"},
         )
         assert 'id="confirm-matched">1<' in confirm.text  # the job's own #tag filter
+        assert "every guest matching the filter" in confirm.text
+        unfiltered = await admin.post(
+            f"/web/events/{event_id}/bulk", data={"csrf": token, "do": "approve:matching"}
+        )
+        assert "every guest of the event (no filter is set)" in unfiltered.text
 
 
 async def test_bulk_on_selected_guests_and_job_control(portal, simulator, automations) -> None:

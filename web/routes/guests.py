@@ -135,8 +135,13 @@ async def _bulk_choice(
                 emails,
             )
             return choice
-        choice.scope = "every guest matching the filter"
         choice.filter = view.guest_filter()  # the job evaluates search, VIP and repeat too
+        # Said plainly on the confirmation page: with no filter the job touches everyone.
+        choice.scope = (
+            "every guest of the event (no filter is set)"
+            if choice.filter.empty
+            else "every guest matching the filter"
+        )
         return choice
 
 
