@@ -4,7 +4,9 @@ Every attempt at a request first takes a slot from the shared `RateBudget` (when
 one), so retries are counted like first tries. Failures are sorted once, here: a 429 is
 always recorded in the budget (so every process backs off) and raised as `RateLimitedError`
 with Luma's `Retry-After`; 5xx, timeouts and dropped connections become
-`LumaUnavailableError`; anything else is the caller's problem.
+`LumaUnavailableError`; anything else is the caller's problem. An answer that breaks Luma's
+published contract (a body the readers cannot parse, `has_more` without a `next_cursor`) is
+`LumaProtocolError`, never a silently short list.
 
 Whether the client itself retries is chosen per client (`max_retries`): a person waiting on
 the bot or the portal gets a few quick retries that hide a blip, while Temporal activities
@@ -18,13 +20,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
 from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from core.defaults import LUMA_TIMEOUT_SECONDS
 from core.logs import redact, secrets
@@ -33,11 +35,20 @@ from luma.errors import (
     BadRequestError,
     InvalidKeyError,
     LumaError,
+    LumaProtocolError,
     LumaUnavailableError,
     NotFoundError,
     RateLimitedError,
 )
-from luma.models import LumaEvent, LumaGuest, LumaPerson, LumaUser, Page
+from luma.models import (
+    SINGLE_EVENT,
+    LumaCalendar,
+    LumaEvent,
+    LumaGuest,
+    LumaPerson,
+    LumaUser,
+    Page,
+)
 from luma.paths import CURRENT, LEGACY, ApiPaths, Endpoint
 from luma.ratelimit import RateBudget
 
@@ -170,7 +181,12 @@ class LumaClient:
 
     async def get_self(self) -> LumaUser:
         """The key's owner; the cheapest way to check that a key works."""
-        return LumaUser.model_validate(await self._call(Endpoint.GET_SELF))
+        return read_user(await self._call(Endpoint.GET_SELF))
+
+    async def get_calendar(self) -> LumaCalendar:
+        """The calendar the key belongs to (current API only): a tenant is a calendar, since
+        one Luma user may own several calendars, each with its own key."""
+        return read_calendar(await self._call(Endpoint.GET_CALENDAR))
 
     async def list_events_page(
         self,
@@ -180,18 +196,18 @@ class LumaClient:
         limit: int = PAGE_LIMIT,
     ) -> Page[LumaEvent]:
         filters = {"after": _iso(after), "before": _iso(before)}
-        return await self._page(Endpoint.LIST_EVENTS, Page[LumaEvent], filters, cursor, limit)
+        return await self._page(Endpoint.LIST_EVENTS, read_event_page, filters, cursor, limit)
 
     def iter_events(
         self, after: datetime | None = None, before: datetime | None = None
     ) -> AsyncGenerator[LumaEvent, None]:
         """Every event in the range, page after page (see `_entries`)."""
         filters = {"after": _iso(after), "before": _iso(before)}
-        return self._entries(Endpoint.LIST_EVENTS, Page[LumaEvent], filters)
+        return self._entries(Endpoint.LIST_EVENTS, read_event_page, filters)
 
     async def get_event(self, event_id: str) -> LumaEvent:
         params = {self._paths.get_event_param: event_id}
-        return LumaEvent.model_validate(await self._call(Endpoint.GET_EVENT, params))
+        return read_event(await self._call(Endpoint.GET_EVENT, params))
 
     async def list_guests_page(
         self,
@@ -205,7 +221,7 @@ class LumaClient:
     ) -> Page[LumaGuest]:
         """One page of guests; workflows keep `next_cursor` to resume after continue-as-new."""
         filters = self._guest_filters(event_id, status, sort_column, sort_direction)
-        return await self._page(Endpoint.LIST_GUESTS, Page[LumaGuest], filters, cursor, limit)
+        return await self._page(Endpoint.LIST_GUESTS, read_guest_page, filters, cursor, limit)
 
     def iter_guests(
         self,
@@ -217,7 +233,7 @@ class LumaClient:
     ) -> AsyncGenerator[LumaGuest, None]:
         """Every guest, page after page; wrap in `contextlib.aclosing` to stop early."""
         filters = self._guest_filters(event_id, status, sort_column, sort_direction)
-        return self._entries(Endpoint.LIST_GUESTS, Page[LumaGuest], filters)
+        return self._entries(Endpoint.LIST_GUESTS, read_guest_page, filters)
 
     async def get_guest(
         self, event_id: str, *, email: str | None = None, guest_id: str | None = None
@@ -230,15 +246,15 @@ class LumaClient:
             else {self._paths.guest_id_param: guest_id}
         )
         params = {self._paths.event_param: event_id, **lookup}
-        return LumaGuest.model_validate(await self._call(Endpoint.GET_GUEST, params))
+        return read_guest(await self._call(Endpoint.GET_GUEST, params))
 
     async def list_people_page(
         self, cursor: str | None = None, limit: int = PAGE_LIMIT
     ) -> Page[LumaPerson]:
-        return await self._page(Endpoint.LIST_PEOPLE, Page[LumaPerson], {}, cursor, limit)
+        return await self._page(Endpoint.LIST_PEOPLE, read_people_page, {}, cursor, limit)
 
     def iter_people(self) -> AsyncGenerator[LumaPerson, None]:
-        return self._entries(Endpoint.LIST_PEOPLE, Page[LumaPerson], {})
+        return self._entries(Endpoint.LIST_PEOPLE, read_people_page, {})
 
     def _guest_filters(
         self,
@@ -257,16 +273,17 @@ class LumaClient:
     async def _page(
         self,
         endpoint: Endpoint,
-        page_type: type[Page[M]],
+        read: Callable[[Any], Page[M]],
         filters: dict[str, Any],
         cursor: str | None,
         limit: int,
     ) -> Page[M]:
         data = await self._call(endpoint, {**filters, **_paging(cursor, limit)})
-        return page_type.model_validate(data)
+        next_cursor(endpoint, data)  # a cut-off list must never pass for a whole one
+        return read(data)
 
     async def _entries(
-        self, endpoint: Endpoint, page_type: type[Page[M]], filters: dict[str, Any]
+        self, endpoint: Endpoint, read: Callable[[Any], Page[M]], filters: dict[str, Any]
     ) -> AsyncGenerator[M, None]:
         """Every entry of every page, following `next_cursor` until `has_more` is false.
 
@@ -288,7 +305,7 @@ class LumaClient:
                     )
                 data = await pending
                 pending = None
-                if cursor := _next_cursor(data):
+                if cursor := next_cursor(endpoint, data):
                     admitted, ahead = ahead, None
                     sent = asyncio.Event()
                     params = {**filters, **_paging(cursor, PAGE_LIMIT)}
@@ -297,7 +314,7 @@ class LumaClient:
                     )
                     if admitted is None or admitted.done():  # never hold a page for the budget
                         await _sent_or_done(sent, pending)
-                for entry in page_type.model_validate(data).entries:
+                for entry in read(data).entries:
                     yield entry
         finally:
             for task in (pending, ahead):
@@ -381,7 +398,9 @@ class LumaClient:
         `admitted` is a budget slot already being taken for the first attempt; `sent` is set
         once a request is fully written.
         """
-        method, path = self._paths.method(endpoint), self._paths.routes[endpoint]
+        method, path = self._paths.method(endpoint), self._paths.routes.get(endpoint)
+        if path is None:
+            raise BadRequestError(f"{endpoint} needs the current Luma API")
         query = _drop_none(params or {})
         pool, attempt = self._pool, 0
         while True:
@@ -427,6 +446,61 @@ class LumaClient:
         """Exponential backoff with jitter, so retrying processes do not fire in step."""
         ceiling = min(MAX_BACKOFF, self._pool.backoff_base * 2**attempt)
         return random.uniform(ceiling / 2, ceiling)
+
+
+# -- reading answers ----------------------------------------------------------------------
+
+
+def _reader(
+    model: type[M], endpoint: Endpoint, context: dict[str, Any] | None = None
+) -> Callable[[Any], M]:
+    """The parser of one operation's answer; a body that does not parse is Luma breaking its
+    contract, reported as such instead of a validation traceback."""
+
+    def read(data: Any) -> M:
+        try:
+            return model.model_validate(data, context=context)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in error['loc']) or 'body'}: {error['msg']}"
+                for error in exc.errors()[:3]
+            )
+            raise LumaProtocolError(f"{endpoint}: unreadable answer ({problems})") from None
+
+    return read
+
+
+read_user = _reader(LumaUser, Endpoint.GET_SELF)
+read_calendar = _reader(LumaCalendar, Endpoint.GET_CALENDAR)
+read_event_page = _reader(Page[LumaEvent], Endpoint.LIST_EVENTS)
+read_event = _reader(LumaEvent, Endpoint.GET_EVENT, SINGLE_EVENT)
+read_guest_page = _reader(Page[LumaGuest], Endpoint.LIST_GUESTS)
+read_guest = _reader(LumaGuest, Endpoint.GET_GUEST)
+read_people_page = _reader(Page[LumaPerson], Endpoint.LIST_PEOPLE)
+
+# Every answer the client reads, by operation (the writes' answers are empty and never read):
+# the contract tests feed each one the spec's shapes and check what it looks up.
+READERS: Mapping[Endpoint, Callable[[Any], BaseModel]] = {
+    Endpoint.GET_SELF: read_user,
+    Endpoint.GET_CALENDAR: read_calendar,
+    Endpoint.LIST_EVENTS: read_event_page,
+    Endpoint.GET_EVENT: read_event,
+    Endpoint.LIST_GUESTS: read_guest_page,
+    Endpoint.GET_GUEST: read_guest,
+    Endpoint.LIST_PEOPLE: read_people_page,
+}
+
+
+def next_cursor(endpoint: Endpoint, data: Any) -> str | None:
+    """The cursor of the next page, None on the last one. `has_more` without a cursor is an
+    error: stopping there would take a cut-off list for the whole one (and the sync would
+    mark the unseen guests gone); asking again without a cursor would loop on page one."""
+    if not (isinstance(data, Mapping) and data.get("has_more")):
+        return None
+    cursor = data.get("next_cursor")
+    if isinstance(cursor, str) and cursor:
+        return cursor
+    raise LumaProtocolError(f"{endpoint}: has_more is true but there is no next_cursor")
 
 
 def _error_for(response: httpx.Response, method: str, path: str) -> LumaError:
@@ -478,13 +552,6 @@ def _json(response: httpx.Response, method: str, path: str) -> Any:
         return response.json()
     except ValueError:
         raise LumaUnavailableError(f"{method} {path}: response is not JSON") from None
-
-
-def _next_cursor(data: Any) -> str | None:
-    if isinstance(data, dict) and data.get("has_more"):
-        cursor = data.get("next_cursor")
-        return cursor if isinstance(cursor, str) and cursor else None
-    return None
 
 
 def _signal_when_sent(sent: asyncio.Event) -> Callable[[str, Any], Awaitable[None]]:

@@ -67,3 +67,11 @@ class InvalidEmailError(BadRequestError):
         super().__init__(f"{raw!r} is not a valid email address: {reason}")
         self.raw = raw
         self.user_message = f"“{raw}” is not a valid email address: {reason}"
+
+
+class LumaProtocolError(LumaError):
+    """An answer that breaks Luma's published contract (a body the client cannot read,
+    `has_more` without a `next_cursor`): acting on it would lose data, e.g. take a cut-off
+    guest list for the whole one."""
+
+    user_message = "Luma sent an answer this bot cannot read; try again in a few minutes."

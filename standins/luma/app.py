@@ -2,6 +2,7 @@
 
 Every Luma route goes through one gate (auth, rate limit, latency, faults) and one operation
 function shared by both generations; only parameter names and JSON shapes differ between them.
+Requests to the current paths are checked against the published spec first (`checks`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
-from standins.luma import shapes
+from standins.luma import checks, shapes
 from standins.luma.control import control_router
 from standins.luma.model import ApiError, Calendar
 from standins.luma.paging import Page, page_limit
@@ -68,13 +69,12 @@ CURRENT = Generation(
         "add_guests": "/v1/events/guests/add",
         "send_invites": "/v1/events/guests/send-invites",
         "people": "/v1/calendars/contacts/list",
+        "calendar": "/v1/calendars/get",
     },
     event_get_param="event_id",
     event_field="event_id",
 )
 LEGACY_STATUSES = ("approved", "declined")
-CURRENT_STATUSES = ("approved", "declined", "pending_approval", "waitlist")
-MAX_MESSAGE = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +86,7 @@ class Call:
     calendar: Calendar
     path: str
     params: Any  # query parameters for GET, the JSON object for POST
+    operation: str  # the name in OPERATIONS
 
 
 Operation = Callable[[Call], Json]
@@ -111,7 +112,7 @@ def create_app(state: SimulatorState) -> FastAPI:
             operation, method = OPERATIONS[name]
             app.add_api_route(
                 path,
-                _endpoint(state, gen, path, operation),
+                _endpoint(state, gen, path, name, operation),
                 methods=[method],
                 name=f"{name}:{path}",
             )
@@ -120,16 +121,21 @@ def create_app(state: SimulatorState) -> FastAPI:
 
 
 def _endpoint(
-    state: SimulatorState, gen: Generation, path: str, operation: Operation
+    state: SimulatorState, gen: Generation, path: str, name: str, operation: Operation
 ) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
-        return await _serve(state, gen, path, operation, request)
+        return await _serve(state, gen, path, name, operation, request)
 
     return endpoint
 
 
 async def _serve(
-    state: SimulatorState, gen: Generation, path: str, operation: Operation, request: Request
+    state: SimulatorState,
+    gen: Generation,
+    path: str,
+    name: str,
+    operation: Operation,
+    request: Request,
 ) -> Response:
     """Admit, delay, maybe fault, then run the operation; rate headers go on every answer."""
     admission = state.admit(request.headers.get("x-luma-api-key"))
@@ -145,7 +151,10 @@ async def _serve(
         raise ApiError(504, "Gateway timeout", headers)
     try:
         params = await _params(request)
-        body = operation(Call(state, gen, admission.calendar, path, params))
+        if not gen.legacy:  # the current paths answer as the published spec says
+            check = checks.check_query if request.method == "GET" else checks.check_body
+            check(name, params)
+        body = operation(Call(state, gen, admission.calendar, path, params, name))
     except ApiError as exc:
         exc.headers = {**headers, **exc.headers}
         raise
@@ -210,18 +219,20 @@ def _optional_bool(body: Mapping[str, Any], name: str) -> bool | None:
     return value
 
 
-def _page(page: Page[Any], render: Callable[[Any], Json]) -> Json:
-    return {
-        "entries": [render(item) for item in page.items],
-        "has_more": page.has_more,
-        "next_cursor": page.next_cursor,
-    }
+def _page(page: Page[Any], render: Callable[[Any], Json], gen: Generation) -> Json:
+    body: Json = {"entries": [render(item) for item in page.items], "has_more": page.has_more}
+    # The spec's `next_cursor` is an optional string, never null; legacy answers send null.
+    if page.next_cursor is not None or gen.legacy:
+        body["next_cursor"] = page.next_cursor
+    return body
 
 
-def _guest_list(body: Mapping[str, Any]) -> list[tuple[str, str | None]]:
-    """Validated, lower-cased, de-duplicated (email, name) pairs; nothing applies if one is bad."""
+def _guest_list(body: Mapping[str, Any], gen: Generation) -> list[tuple[str, str | None]]:
+    """Validated, lower-cased, de-duplicated (email, name) pairs; nothing applies if one is bad.
+
+    The legacy paths refuse an empty list; the spec allows one (it adds nobody)."""
     guests = body.get("guests")
-    if not isinstance(guests, list) or not guests:
+    if not isinstance(guests, list) or (gen.legacy and not guests):
         raise ApiError(400, "guests must be a non-empty list of {email, name}")
     entries: dict[str, str | None] = {}
     for item in guests:
@@ -242,13 +253,17 @@ def get_self(call: Call) -> Json:
     return shapes.self_v1(call.calendar) if call.gen.legacy else shapes.self_v3(call.calendar)
 
 
+def get_calendar(call: Call) -> Json:
+    return shapes.calendar_v3(call.calendar)
+
+
 def list_events(call: Call) -> Json:
     params = call.params
     if (params.get("sort_column") or "start_at") != "start_at":
         raise ApiError(400, "sort_column must be start_at")
-    render = shapes.event_entry_v1 if call.gen.legacy else shapes.event_v3
+    render = shapes.event_entry_v1 if call.gen.legacy else shapes.event_entry_v3
     if not call.gen.legacy and _excluded_by_current_filters(params):
-        return _page(Page(items=[], has_more=False, next_cursor=None), render)
+        return _page(Page(items=[], has_more=False, next_cursor=None), render, call.gen)
     page = call.state.list_events(
         call.calendar,
         after=_time(params, "after"),
@@ -257,22 +272,19 @@ def list_events(call: Call) -> Json:
         cursor=params.get("pagination_cursor"),
         limit=page_limit(params.get("pagination_limit")),
     )
-    return _page(page, render)
+    return _page(page, render, call.gen)
 
 
 def _excluded_by_current_filters(params: Any) -> bool:
     """All simulated events are approved Luma events; other filter values match nothing."""
-    platforms = {p for raw in params.getlist("platforms") for p in raw.split(",") if p}
-    status = params.get("status")
-    if status not in (None, "approved", "pending"):
-        raise ApiError(400, "status must be approved or pending")
-    return bool(platforms and "luma" not in platforms) or status == "pending"
+    platforms = set(params.getlist("platforms"))
+    return bool(platforms and "luma" not in platforms) or params.get("status") == "pending"
 
 
 def get_event(call: Call) -> Json:
     event = call.state.event_for(call.calendar, call.params.get(call.gen.event_get_param))
     if not call.gen.legacy:
-        return shapes.event_v3(event)
+        return shapes.event_get_v3(event, call.calendar)
     owner = shapes.self_v1(call.calendar)["user"]
     return {"event": shapes.event_v1(event), "hosts": [owner]}
 
@@ -289,7 +301,7 @@ def list_guests(call: Call) -> Json:
         limit=page_limit(params.get("pagination_limit")),
     )
     render = shapes.guest_entry_v1 if call.gen.legacy else shapes.guest_v3
-    return _page(page, lambda guest: render(guest, event))
+    return _page(page, lambda guest: render(guest, event), call.gen)
 
 
 def get_guest(call: Call) -> Json:
@@ -298,7 +310,7 @@ def get_guest(call: Call) -> Json:
     if call.gen.legacy:
         guest = call.state.guest_for(event, params.get("email") or params.get("api_id"))
         return {"guest": shapes.guest_v1(guest, event)}
-    return shapes.guest_v3(call.state.guest_for(event, params.get("id")), event)
+    return shapes.guest_get_v3(call.state.guest_for(event, params.get("id")), event)
 
 
 def update_status(call: Call) -> Json:
@@ -306,7 +318,9 @@ def update_status(call: Call) -> Json:
     if call.gen.legacy:
         ref, status = _legacy_status_body(body)
     else:
-        ref, status = _current_status_body(body)
+        ref, status = body["guest_id"], body["status"]  # checked against the spec already
+        if body.get("message") is not None and body.get("send_email") is False:
+            raise ApiError(400, "message cannot be combined with send_email: false")
     should_refund = _optional_bool(body, "should_refund")
     event = call.state.event_for(call.calendar, body.get(call.gen.event_field))
     guest = call.state.guest_for(event, ref)
@@ -331,32 +345,18 @@ def _legacy_status_body(body: Mapping[str, Any]) -> tuple[str, str]:
     return ref, status
 
 
-def _current_status_body(body: Mapping[str, Any]) -> tuple[str, str]:
-    ref = body.get("guest_id")
-    if not isinstance(ref, str) or not ref:
-        raise ApiError(400, "guest_id (guest id or email) is required")
-    status = body.get("status")
-    if status not in CURRENT_STATUSES:
-        raise ApiError(400, f"status must be one of {list(CURRENT_STATUSES)}")
-    send_email = _optional_bool(body, "send_email")
-    message = body.get("message")
-    if message is not None:
-        if not isinstance(message, str) or len(message) > MAX_MESSAGE:
-            raise ApiError(400, f"message must be a string of at most {MAX_MESSAGE} characters")
-        if send_email is False:
-            raise ApiError(400, "message cannot be combined with send_email: false")
-    return ref, status
-
-
 def add_guests(call: Call) -> Json:
-    entries = _guest_list(call.params)
+    entries = _guest_list(call.params, call.gen)
+    if not call.gen.legacy and call.params.get("ticket") and call.params.get("tickets"):
+        raise ApiError(400, "ticket and tickets cannot be combined")
+    status = call.params.get("approval_status") or "approved"
     event = call.state.event_for(call.calendar, call.params.get(call.gen.event_field))
-    call.state.add_guests(call.calendar, event, entries, status="approved", path=call.path)
+    call.state.add_guests(call.calendar, event, entries, status=status, path=call.path)
     return {}
 
 
 def send_invites(call: Call) -> Json:
-    entries = _guest_list(call.params)
+    entries = _guest_list(call.params, call.gen)
     event = call.state.event_for(call.calendar, call.params.get(call.gen.event_field))
     call.state.add_guests(call.calendar, event, entries, status="invited", path=call.path)
     return {}
@@ -364,6 +364,10 @@ def send_invites(call: Call) -> Json:
 
 def list_people(call: Call) -> Json:
     params = call.params
+    filters = ("tags", "membership_status", "calendar_membership_tier_id")
+    if not call.gen.legacy and any(params.get(name) for name in filters):
+        # Seeded contacts carry no tags and no memberships: such a filter matches nobody.
+        return _page(Page(items=[], has_more=False, next_cursor=None), dict, call.gen)
     page = call.state.list_people(
         call.calendar,
         query=params.get("query"),
@@ -371,11 +375,12 @@ def list_people(call: Call) -> Json:
         limit=page_limit(params.get("pagination_limit")),
     )
     render = shapes.person_v1 if call.gen.legacy else shapes.person_v3
-    return _page(page, partial(render, call.calendar))
+    return _page(page, partial(render, call.calendar), call.gen)
 
 
 OPERATIONS: dict[str, tuple[Operation, str]] = {
     "self": (get_self, "GET"),
+    "calendar": (get_calendar, "GET"),
     "events": (list_events, "GET"),
     "event": (get_event, "GET"),
     "guests": (list_guests, "GET"),

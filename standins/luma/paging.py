@@ -50,9 +50,10 @@ def page_limit(raw: str | None) -> int:
     if raw is None or raw == "":
         return DEFAULT_LIMIT
     try:
-        limit = int(raw)
-    except ValueError as exc:
-        raise ApiError(400, "pagination_limit must be an integer") from exc
+        number = float(raw)  # the spec's type is "number": "50.0" is a limit too
+        limit = int(number)
+    except (ValueError, OverflowError) as exc:
+        raise ApiError(400, "pagination_limit must be a number") from exc
     if limit < 1:
         raise ApiError(400, "pagination_limit must be at least 1")
     return min(limit, MAX_LIMIT)

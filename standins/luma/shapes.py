@@ -1,12 +1,17 @@
 """JSON shapes of the two API generations the simulator serves.
 
 Generation 1 (legacy `/public/v1/...`) wraps objects and prefixes fields (`api_id`,
-`user_email`); generation 3 (current `/v1/...`) is flat with `id`, `email`, `name`. Both are
-rendered from the same records, so a change made through one generation is visible in the other.
+`calendar_api_id`), as `shared/luma-api.md` describes. Generation 3 (current `/v1/...`) is
+exactly what Luma's published OpenAPI spec says (`tests/contract/luma-openapi.json`): flat
+objects with `id`, guests that keep the `user_` prefix, check-ins only on tickets, and no field
+the spec does not define. Both are rendered from the same records, so a change made through one
+generation is visible in the other.
 """
 
 from __future__ import annotations
 
+import re
+import zlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +25,12 @@ def iso(ts: float | None) -> str | None:
     if ts is None:
         return None
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+
+
+def _share(text: str) -> float:
+    """A stable number in [0, 1) from an id: settings the records do not store (so saved
+    simulator data needs no new fields) still differ from event to event, the same every run."""
+    return zlib.crc32(text.encode()) / 2**32
 
 
 def _duration(event: Event) -> str:
@@ -42,7 +53,7 @@ def _geo(event: Event) -> Json:
     }
 
 
-def _event_common(event: Event) -> Json:
+def _event_common(event: Event, host: str) -> Json:
     return {
         "created_at": iso(event.created_at),
         "cover_url": f"https://images.lumacdn.com/event-covers/{event.slug}.png",
@@ -55,10 +66,12 @@ def _event_common(event: Event) -> Json:
         "name": event.name,
         "start_at": iso(event.start_at),
         "timezone": event.city.timezone,
-        "url": f"https://lu.ma/{event.slug}",
+        "url": f"https://{host}/{event.slug}",
         "visibility": event.visibility,
-        "zoom_meeting_url": None,
     }
+
+
+# --- generation 1 (legacy) -----------------------------------------------------------------
 
 
 def event_v1(event: Event) -> Json:
@@ -68,7 +81,8 @@ def event_v1(event: Event) -> Json:
         "user_api_id": event.host_user_id,
         "geo_latitude": str(event.city.latitude),
         "geo_longitude": str(event.city.longitude),
-        **_event_common(event),
+        "zoom_meeting_url": None,
+        **_event_common(event, "lu.ma"),
     }
 
 
@@ -76,25 +90,11 @@ def event_entry_v1(event: Event) -> Json:
     return {"api_id": event.id, "event": event_v1(event), "tags": [_tag_v1(t) for t in event.tags]}
 
 
-def event_v3(event: Event) -> Json:
-    return {
-        "id": event.id,
-        "calendar_id": event.calendar_id,
-        "user_id": event.host_user_id,
-        "platform": "luma",
-        "location_type": "offline",
-        "coordinate": {"latitude": event.city.latitude, "longitude": event.city.longitude},
-        "tags": [{"id": t.id, "name": t.name} for t in event.tags],
-        "updated_at": iso(event.updated_at),
-        **_event_common(event),
-    }
-
-
 def _tag_v1(tag: Tag) -> Json:
     return {"api_id": tag.id, "name": tag.name}
 
 
-def _answers(guest: Guest, event: Event, *, with_value: bool) -> list[Json]:
+def _legacy_answers(guest: Guest, event: Event) -> list[Json]:
     if not guest.answered:
         return []
     person = guest.person
@@ -104,44 +104,34 @@ def _answers(guest: Guest, event: Event, *, with_value: bool) -> list[Json]:
         ("Job title", title_q, "text", person.job_title),
         ("LinkedIn", linkedin_q, "linkedin", person.linkedin_url),
     ]
-    answers = []
-    for label, question_id, question_type, answer in rows:
-        if answer is None:
-            continue
-        row: Json = {
-            "label": label,
-            "question_id": question_id,
-            "question_type": question_type,
-            "answer": answer,
-        }
-        if with_value:
-            row["value"] = answer
-        answers.append(row)
-    return answers
+    return [
+        {"label": label, "question_id": qid, "question_type": kind, "answer": answer}
+        for label, qid, kind, answer in rows
+        if answer is not None
+    ]
 
 
-def _ticket(ticket: Ticket, guest: Guest, *, legacy: bool) -> Json:
-    prefix = "api_" if legacy else ""
+def _ticket_v1(ticket: Ticket, guest: Guest) -> Json:
     return {
-        f"{prefix}id": ticket.id,
+        "api_id": ticket.id,
         "amount": ticket.amount,
         "amount_discount": ticket.amount_discount,
         "amount_tax": ticket.amount_tax,
         "currency": ticket.currency.lower(),
         "checked_in_at": iso(guest.checked_in_at),
-        f"event_ticket_type_{prefix}id": ticket.type_id,
+        "event_ticket_type_api_id": ticket.type_id,
         "is_captured": ticket.amount > 0,
         "name": ticket.name,
     }
 
 
-def _qr(guest: Guest) -> str:
-    return f"https://lu.ma/check-in/{guest.event_id}?pk={guest.id.removeprefix('gst-')}"
+def _qr(guest: Guest, host: str) -> str:
+    return f"https://{host}/check-in/{guest.event_id}?pk={guest.id.removeprefix('gst-')}"
 
 
 def guest_v1(guest: Guest, event: Event) -> Json:
     person = guest.person
-    tickets = [_ticket(guest.ticket, guest, legacy=True)] if guest.ticket else []
+    tickets = [_ticket_v1(guest.ticket, guest)] if guest.ticket else []
     return {
         "api_id": guest.id,
         "user_api_id": person.id,
@@ -150,7 +140,7 @@ def guest_v1(guest: Guest, event: Event) -> Json:
         "user_first_name": person.first_name,
         "user_last_name": person.last_name,
         "approval_status": guest.approval_status,
-        "check_in_qr_code": _qr(guest),
+        "check_in_qr_code": _qr(guest, "lu.ma"),
         "checked_in_at": iso(guest.checked_in_at),
         "custom_source": None,
         "eth_address": None,
@@ -158,7 +148,7 @@ def guest_v1(guest: Guest, event: Event) -> Json:
         "joined_at": iso(guest.registered_at),
         "phone_number": None,
         "registered_at": iso(guest.registered_at),
-        "registration_answers": _answers(guest, event, with_value=False),
+        "registration_answers": _legacy_answers(guest, event),
         "solana_address": None,
         "event_tickets": tickets,
         "event_ticket": tickets[0] if tickets else None,
@@ -167,32 +157,6 @@ def guest_v1(guest: Guest, event: Event) -> Json:
 
 def guest_entry_v1(guest: Guest, event: Event) -> Json:
     return {"api_id": guest.id, "guest": guest_v1(guest, event)}
-
-
-def guest_v3(guest: Guest, event: Event) -> Json:
-    person = guest.person
-    tickets = [_ticket(guest.ticket, guest, legacy=False)] if guest.ticket else []
-    return {
-        "id": guest.id,
-        "user_id": person.id,
-        "email": person.email,
-        "name": person.name,
-        "first_name": person.first_name,
-        "last_name": person.last_name,
-        "approval_status": guest.approval_status,
-        "check_in_qr_code": _qr(guest),
-        "checked_in_at": iso(guest.checked_in_at),
-        "created_at": iso(guest.created_at),
-        "updated_at": iso(guest.updated_at),
-        "registered_at": iso(guest.registered_at),
-        "invited_at": iso(guest.invited_at),
-        "joined_at": iso(guest.registered_at),
-        "phone_number": None,
-        "custom_source": None,
-        "utm_source": guest.utm_source,
-        "registration_answers": _answers(guest, event, with_value=True),
-        "event_tickets": tickets,
-    }
 
 
 def _user_fields(person: Person) -> Json:
@@ -207,10 +171,6 @@ def _user_fields(person: Person) -> Json:
 
 def self_v1(calendar: Calendar) -> Json:
     return {"user": {"api_id": calendar.owner.id, **_user_fields(calendar.owner)}}
-
-
-def self_v3(calendar: Calendar) -> Json:
-    return {"id": calendar.owner.id, **_user_fields(calendar.owner)}
 
 
 def _person_counts(calendar: Calendar, person: Person) -> Json:
@@ -232,12 +192,196 @@ def person_v1(calendar: Calendar, person: Person) -> Json:
     }
 
 
+# --- generation 3 (current, per the published spec) ----------------------------------------
+
+
+def self_v3(calendar: Calendar) -> Json:
+    return {"id": calendar.owner.id, **_user_fields(calendar.owner)}
+
+
+def calendar_slug(calendar: Calendar) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", calendar.name.lower()).strip("-")
+
+
+def calendar_v3(calendar: Calendar) -> Json:
+    """`GET /v1/calendars/get`: the calendar the key belongs to."""
+    slug = calendar_slug(calendar)
+    return {
+        "id": calendar.id,
+        "name": calendar.name,
+        "slug": slug,
+        "avatar_url": f"https://images.lumacdn.com/calendars/{calendar.id}.png",
+        "url": f"https://luma.com/{slug}",
+        "description": f"Events hosted by {calendar.name}.",
+        "social_image_url": None,
+        "cover_image_url": f"https://images.lumacdn.com/calendar-covers/{calendar.id}.png",
+        "is_personal": False,
+        "location": None,
+        "coordinate": None,
+        "instagram_handle": None,
+        "twitter_handle": slug.replace("-", "")[:15],
+        "youtube_handle": None,
+        "website": f"https://{calendar.owner.email.split('@')[1]}",
+    }
+
+
+def _collects_job_title(event: Event) -> bool:
+    """Most events ask the job title inside the company question (`collect_job_title`);
+    some still ask it as a separate text question, as older events did."""
+    return _share(event.question_ids[1]) < 0.75
+
+
+def _questions(event: Event) -> list[Json]:
+    company_q, title_q, linkedin_q = event.question_ids
+    company: Json = {"id": company_q, "label": "Company", "required": False}
+    questions = [{**company, "question_type": "company"}]
+    if _collects_job_title(event):
+        questions[0] |= {"collect_job_title": True, "job_title_label": "Job title"}
+    else:
+        questions.append(
+            {"id": title_q, "label": "Job title", "required": False, "question_type": "text"}
+        )
+    questions.append(
+        {"id": linkedin_q, "label": "LinkedIn", "required": False, "question_type": "linkedin"}
+    )
+    return questions
+
+
+def event_v3(event: Event) -> Json:
+    """A Luma-platform event as the spec defines it (the webhook payloads carry this one)."""
+    city = event.city
+    return {
+        "platform": "luma",
+        "id": event.id,
+        "user_id": event.host_user_id,
+        "calendar_id": event.calendar_id,
+        **_event_common(event, "luma.com"),
+        "coordinate": {"latitude": city.latitude, "longitude": city.longitude},
+        "location_type": "offline",
+        "location_visibility": "public" if event.visibility == "public" else "guests-only",
+        "registration_questions": _questions(event),
+        "waitlist_status": (
+            "enabled"
+            if any(g.approval_status == "waitlist" for g in event.guests.values())
+            else "disabled"
+        ),
+        "feedback_email": {"enabled": _share(event.id) < 0.6, "delay": "PT2H"},
+    }
+
+
+def event_entry_v3(event: Event) -> Json:
+    """An entry of `/v1/calendars/events/list`: the event and its tags."""
+    return {**event_v3(event), "tags": [{"id": t.id, "name": t.name} for t in event.tags]}
+
+
+def event_get_v3(event: Event, calendar: Calendar) -> Json:
+    """`/v1/events/get`: the event with its hosts inline (and no tags)."""
+    host = {"id": calendar.owner.id, **_user_fields(calendar.owner)}
+    return {**event_v3(event), "hosts": [host]}
+
+
+def _answers(guest: Guest, event: Event) -> list[Json]:
+    """Registration answers as the spec's per-type variants: `value` always, `answer` too,
+    and `answer_company` / `answer_job_title` on the company answer."""
+    if not guest.answered:
+        return []
+    person = guest.person
+    company_q, title_q, linkedin_q = event.question_ids
+    with_title = _collects_job_title(event)
+    title = person.job_title if with_title else None
+    answers: list[Json] = []
+    if person.company is not None or title is not None:
+        answers.append(
+            {
+                "label": "Company",
+                "question_id": company_q,
+                "question_type": "company",
+                "value": {"company": person.company, "job_title": title},
+                "answer": person.company,
+                "answer_company": person.company,
+                "answer_job_title": title,
+            }
+        )
+    rows = [("LinkedIn", linkedin_q, "linkedin", person.linkedin_url)]
+    if not with_title:
+        rows.insert(0, ("Job title", title_q, "text", person.job_title))
+    for label, question_id, kind, text in rows:
+        if text is not None:
+            answers.append(
+                {
+                    "label": label,
+                    "question_id": question_id,
+                    "question_type": kind,
+                    "value": text,
+                    "answer": text,
+                }
+            )
+    return answers
+
+
+def _ticket_v3(ticket: Ticket, guest: Guest) -> Json:
+    return {
+        "id": ticket.id,
+        "amount": ticket.amount,
+        "amount_discount": ticket.amount_discount,
+        "amount_tax": ticket.amount_tax,
+        "currency": ticket.currency.lower(),
+        "checked_in_at": iso(guest.checked_in_at),
+        "event_ticket_type_id": ticket.type_id,
+        "is_captured": ticket.amount > 0,
+        "name": ticket.name,
+    }
+
+
+def _order_v3(ticket: Ticket) -> Json:
+    return {
+        "id": f"ord-{ticket.id.removeprefix('tkt-')}",
+        "amount": ticket.amount,
+        "amount_discount": ticket.amount_discount,
+        "amount_tax": ticket.amount_tax,
+        "currency": ticket.currency.lower(),
+        "coupon_info": None,
+        "is_captured": ticket.amount > 0,
+    }
+
+
+def guest_v3(guest: Guest, event: Event) -> Json:
+    """A guest as `/v1/events/guests/list` sends it: check-ins only on the tickets."""
+    person = guest.person
+    return {
+        "id": guest.id,
+        "user_id": person.id,
+        "user_email": person.email,
+        "user_name": person.name,
+        "user_first_name": person.first_name,
+        "user_last_name": person.last_name,
+        "approval_status": guest.approval_status,
+        "check_in_qr_code": _qr(guest, "luma.com"),
+        "eth_address": None,
+        "invited_at": iso(guest.invited_at),
+        "joined_at": None,  # set only when a guest opens an online event's join link
+        "phone_number": None,
+        "registered_at": iso(guest.registered_at),
+        "registration_answers": _answers(guest, event),
+        "solana_address": None,
+        "utm_source": guest.utm_source,
+        "event_tickets": [_ticket_v3(guest.ticket, guest)] if guest.ticket else [],
+    }
+
+
+def guest_get_v3(guest: Guest, event: Event) -> Json:
+    """`/v1/events/guests/get`: the list's guest plus the ticket orders."""
+    orders = [_order_v3(guest.ticket)] if guest.ticket else []
+    return {**guest_v3(guest, event), "event_ticket_orders": orders}
+
+
 def person_v3(calendar: Calendar, person: Person) -> Json:
     return {
         "id": person.id,
         "user_id": person.id,
-        **_user_fields(person),
         **_person_counts(calendar, person),
+        "membership": None,
+        **_user_fields(person),
     }
 
 

@@ -409,11 +409,12 @@ class SimulatorState:
         event: Event,
         entries: list[tuple[str, str | None]],
         *,
-        status: Literal["approved", "invited"],
+        status: str,
         path: str,
     ) -> None:
-        """Add guests (approved) or invitations; people already on the list are left as is."""
-        endpoint = "add-guests" if status == "approved" else "send-invites"
+        """Add guests (approved, or pending / wait-listed on request) or invitations
+        (`invited`); people already on the list are left as is."""
+        endpoint = "send-invites" if status == "invited" else "add-guests"
         now = time.time()
         for email, name in entries:
             existing = event.by_email.get(email)
@@ -430,7 +431,7 @@ class SimulatorState:
                 approval_status=status,
                 created_at=now,
                 updated_at=now,
-                registered_at=now if status == "approved" else None,
+                registered_at=now if status != "invited" else None,
                 invited_at=now if status == "invited" else None,
                 checked_in_at=None,
                 answered=False,
@@ -440,7 +441,7 @@ class SimulatorState:
             event.add_guest(guest)
             calendar.link(guest)
             self._log(endpoint, path, calendar, guest, None, None)
-            if status == "approved":
+            if status != "invited":
                 self._emit("guest.registered", guest, event)
 
     def _new_person(self, calendar: Calendar, email: str, name: str | None, at: float) -> Person:
@@ -486,7 +487,6 @@ class SimulatorState:
     def _emit(self, kind: str, guest: Guest, event: Event) -> None:
         for listener in self.listeners:
             listener(kind, guest, event)
-
 
     # --- persistence (the demo keeps its Luma side across restarts; see persist.py) -------
 

@@ -1,0 +1,627 @@
+"""Luma's published OpenAPI spec is the contract, for the simulator and for the client.
+
+1. The product's own client drives the simulator through every operation the product uses;
+   every request it sends and every answer it gets, recorded at the simulator's door, is
+   validated against the spec (answers against the 200 schema, bodies against requestBody,
+   queries against the declared parameters).
+2. A field the product reads that the spec does not define is a failing test: the client's
+   readers are fed spec-shaped answers whose every object records the keys looked up in it.
+3. The client's parsing is checked on hand-written spec shapes, including the answers it must
+   refuse (`has_more` without a `next_cursor`).
+4. The simulator refuses (400) the bodies and queries the spec refuses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from activities.sync import event_row, guest_row
+from core.http_server import serving
+from luma import LumaClient, LumaGuest, LumaPool, LumaProtocolError
+from luma.client import READERS, next_cursor, read_event, read_event_page, read_guest
+from luma.paths import CURRENT, Endpoint
+from tests.contract import examples
+from tests.contract.conftest import Exchange, RecordedSimulator
+from tests.contract.openapi import (
+    KeyReads,
+    body_schema,
+    is_valid,
+    optional_dropped,
+    problems,
+    query_problems,
+    response_schema,
+    spec,
+    undefined_reads,
+)
+
+ROUTES = {endpoint: (CURRENT.method(endpoint), path) for endpoint, path in CURRENT.routes.items()}
+
+
+def test_the_spec_is_the_published_one() -> None:
+    document = spec()
+    assert document["openapi"].startswith("3.1")
+    assert sum(len(ops) for ops in document["paths"].values()) == 62
+    for method, path in ROUTES.values():
+        assert method.lower() in document["paths"][path], (method, path)
+
+
+# --- 1. every request and answer of a real session, validated -----------------------------
+
+
+@pytest.fixture(scope="module")
+async def session(recorded_sim: RecordedSimulator) -> list[Exchange]:
+    """Every exchange of the product's client using each operation it has, with data that
+    exercises what the product reads: past events with check-ins and paid tickets, an
+    upcoming gated event, several pages."""
+    state, recorder = recorded_sim.state, recorded_sim.recorder
+    calendar = state.add_calendar()
+    now = datetime.fromtimestamp(state.now, UTC)
+    past = state.add_event(
+        calendar.id,
+        name="Founders Dinner",
+        start_at=now - timedelta(days=10),
+        guests=140,
+        status_mix={"approved": 0.7, "invited": 0.2, "declined": 0.1},
+        paid_share=0.5,
+        checked_in_share=0.7,
+    )
+    upcoming = state.add_event(
+        calendar.id,
+        start_at=now + timedelta(days=14),
+        guests=30,
+        status_mix={"pending_approval": 12, "approved": 12, "waitlist": 6},
+        paid_share=1.0,
+    )
+    state.add_event(calendar.id, start_at=now + timedelta(days=30), guests=5)
+    first = len(recorder.exchanges)
+    async with LumaPool(recorded_sim.base_url, max_retries=0) as pool:
+        luma = pool.client(calendar.api_key, budget_key=calendar.id)
+        await _use_every_operation(luma, past, upcoming, now)
+    return recorder.exchanges[first:]
+
+
+async def _use_every_operation(luma: LumaClient, past: str, upcoming: str, now: datetime) -> None:
+    await luma.get_self()
+    await luma.get_calendar()
+    assert len([e async for e in luma.iter_events()]) == 3
+    window = luma.iter_events(after=now - timedelta(days=30), before=now + timedelta(days=20))
+    assert len([e async for e in window]) == 2
+    page = await luma.list_events_page(limit=1)
+    await luma.list_events_page(cursor=page.next_cursor, limit=1)
+    await luma.get_event(past)
+    await luma.get_event(upcoming)
+
+    guests = [g async for g in luma.iter_guests(past)]  # two pages
+    assert len(guests) == 140
+    page_one = await luma.list_guests_page(past, sort_column="email", limit=50)
+    await luma.list_guests_page(past, sort_column="email", cursor=page_one.next_cursor, limit=50)
+    pending = await luma.list_guests_page(
+        upcoming, status="pending_approval", sort_column="registered_at", sort_direction="desc"
+    )
+    approved = await luma.list_guests_page(upcoming, status="approved")
+    checked_in = next(g for g in guests if g.checked_in_at is not None)
+    await luma.get_guest(past, email=checked_in.email)
+    await luma.get_guest(past, guest_id=checked_in.id)
+
+    first, second, third, *_ = pending.entries
+    await luma.update_guest_status(upcoming, guest_id=first.id, status="approved")
+    await luma.update_guest_status(
+        upcoming, email=second.email, status="waitlist", send_email=True, message="Soon!"
+    )
+    await luma.update_guest_status(
+        upcoming, guest_id=third.id, status="pending_approval", send_email=False
+    )
+    paid = approved.entries[0]
+    await luma.update_guest_status(
+        upcoming, guest_id=paid.id, status="declined", should_refund=True
+    )
+    await luma.add_guests(upcoming, [("New.Person@Example.com", "New Person"), ("x@y.io", None)])
+    await luma.send_invites(upcoming, ["Friend@Example.org"])
+
+    people = [p async for p in luma.iter_people()]  # two pages
+    assert len(people) > 100
+    people_page = await luma.list_people_page(limit=40)
+    await luma.list_people_page(cursor=people_page.next_cursor, limit=40)
+
+
+def test_every_operation_the_product_uses_was_exercised(session: list[Exchange]) -> None:
+    used = {(exchange.method, exchange.path) for exchange in session}
+    assert used == set(ROUTES.values())
+    assert all(exchange.status == 200 for exchange in session), [
+        (e.method, e.path, e.status, e.answer) for e in session if e.status != 200
+    ]
+
+
+def test_every_answer_validates_against_the_spec(session: list[Exchange]) -> None:
+    failures = {
+        (exchange.method, exchange.path): found
+        for exchange in session
+        if (found := problems(response_schema(exchange.method, exchange.path), exchange.answer))
+    }
+    assert failures == {}
+    assert len(session) >= 25
+
+
+def test_every_request_body_validates_against_the_spec(session: list[Exchange]) -> None:
+    writes = [exchange for exchange in session if exchange.method == "POST"]
+    assert len(writes) == 6
+    for exchange in writes:
+        schema = body_schema(exchange.method, exchange.path)
+        assert schema is not None
+        assert problems(schema, exchange.body) == [], (exchange.path, exchange.body)
+    for exchange in session:
+        if exchange.method == "GET":
+            assert exchange.body is None
+
+
+def test_every_query_uses_only_declared_parameters(session: list[Exchange]) -> None:
+    failures = {
+        (exchange.method, exchange.path, str(exchange.query)): found
+        for exchange in session
+        if (found := query_problems(exchange.method, exchange.path, exchange.query))
+    }
+    assert failures == {}
+
+
+def test_the_answers_carry_what_the_product_reads(session: list[Exchange]) -> None:
+    """Realistic data, not just valid data: check-ins on tickets, company answers with a
+    job title, ticket orders, a waitlist, hosts."""
+    guests = [
+        guest
+        for exchange in session
+        if exchange.path == ROUTES[Endpoint.LIST_GUESTS][1]
+        for guest in exchange.answer["entries"]
+    ]
+    tickets = [ticket for guest in guests for ticket in guest["event_tickets"]]
+    assert any(ticket["checked_in_at"] for ticket in tickets)
+    assert any(ticket["amount"] > 0 for ticket in tickets)
+    answers = [a for guest in guests for a in guest["registration_answers"] or []]
+    assert any(a["question_type"] == "company" and a["answer_company"] for a in answers)
+    assert all("checked_in_at" not in guest for guest in guests)
+    one = next(e.answer for e in session if e.path == ROUTES[Endpoint.GET_GUEST][1])
+    assert one["event_ticket_orders"]
+    events = [e.answer for e in session if e.path == ROUTES[Endpoint.GET_EVENT][1]]
+    assert {event["waitlist_status"] for event in events} == {"enabled", "disabled"}
+    assert all(event["hosts"] and event["registration_questions"] for event in events)
+    calendar = next(e.answer for e in session if e.path == ROUTES[Endpoint.GET_CALENDAR][1])
+    assert calendar["id"].startswith("cal-") and calendar["slug"]
+
+
+# --- 2. nothing read that the spec does not define -----------------------------------------
+
+EXAMPLES = {
+    Endpoint.GET_SELF: examples.SELF,
+    Endpoint.GET_CALENDAR: examples.CALENDAR,
+    Endpoint.LIST_EVENTS: examples.EVENTS_PAGE,
+    Endpoint.GET_EVENT: examples.EVENT_GET,
+    Endpoint.LIST_GUESTS: examples.GUESTS_PAGE,
+    Endpoint.GET_GUEST: examples.GUEST_GET,
+    Endpoint.LIST_PEOPLE: examples.PEOPLE_PAGE,
+}
+VARIANTS = ["every-field", "required-only"]
+
+
+def _example(endpoint: Endpoint, variant: str) -> dict[str, Any]:
+    full = EXAMPLES[endpoint]
+    if variant == "every-field":
+        return full
+    result: dict[str, Any] = optional_dropped(response_schema(*ROUTES[endpoint]), full)
+    return result
+
+
+def test_every_read_operation_has_a_reader_and_an_example() -> None:
+    reads = {endpoint for endpoint, (method, _) in ROUTES.items() if method == "GET"}
+    assert set(READERS) == reads == set(EXAMPLES)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("endpoint", list(EXAMPLES), ids=str)
+def test_the_examples_are_valid(endpoint: Endpoint, variant: str) -> None:
+    example = _example(endpoint, variant)
+    assert problems(response_schema(*ROUTES[endpoint]), example) == []
+
+
+def _use(parsed: Any) -> None:
+    """What the product does with an answer (the sync's rows, the derived guest facts)."""
+    for item in getattr(parsed, "entries", [parsed]):
+        if isinstance(item, LumaGuest):
+            guest_row(item)
+            assert item.linkedin is None or item.linkedin
+        elif hasattr(item, "tag_names"):
+            event_row(item)
+        item.model_dump()
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("endpoint", list(EXAMPLES), ids=str)
+def test_the_client_reads_only_what_the_spec_defines(endpoint: Endpoint, variant: str) -> None:
+    example = _example(endpoint, variant)
+    reads = KeyReads()
+    tracked = reads.track(example)
+    _use(READERS[endpoint](tracked))
+    if "entries" in example:  # a list: the client pages on
+        if example["has_more"] and "next_cursor" not in example:  # valid, yet unusable
+            with pytest.raises(LumaProtocolError):
+                next_cursor(endpoint, tracked)
+        else:
+            next_cursor(endpoint, tracked)
+    assert reads.lookups, "the answer was not read through the tracked objects"
+    assert undefined_reads(response_schema(*ROUTES[endpoint]), example, reads) == []
+
+
+def test_a_read_outside_the_spec_is_caught() -> None:
+    """The check itself: a guest-level `checked_in_at` or an `email` on a guest is not in the
+    spec, and looking either up (even finding nothing) is reported."""
+    reads = KeyReads()
+    guest = reads.track(examples.GUEST)
+    assert guest.get("checked_in_at") is None
+    assert "email" not in guest
+    assert guest["event_tickets"][1]["checked_in_at"]
+    schema = response_schema(*ROUTES[Endpoint.GET_GUEST])
+    assert undefined_reads(schema, examples.GUEST, reads) == [
+        "(root): 'checked_in_at'",
+        "(root): 'email'",
+    ]
+
+
+# Older spellings the client still reads, each only after the name the spec gives it (on the
+# right) was looked up and found absent in the same object: generation-1 answers (`api_id`,
+# `{"api_id", "event": {...}}` wrappers), guests spelled without the `user_` prefix, and guest
+# check-ins from before they moved to the tickets.
+LEGACY_FALLBACKS: dict[str, tuple[str, ...]] = {
+    "api_id": ("id",),
+    "calendar_api_id": ("calendar_id",),
+    "user_api_id": ("user_id",),
+    "event_ticket_type_api_id": ("event_ticket_type_id",),
+    "event": ("id",),
+    "guest": ("id",),
+    "user": ("id",),
+    "email": ("user_email",),
+    "name": ("user_name",),
+    "first_name": ("user_first_name",),
+    "last_name": ("user_last_name",),
+    "event_ticket": ("event_tickets",),
+    "checked_in_at": ("event_tickets",),
+}
+
+LEGACY_EVENT = {
+    "api_id": "evt-1",
+    "calendar_api_id": "cal-1",
+    "user_api_id": "usr-1",
+    "name": "AI Night",
+    "start_at": "2026-03-01T18:00:00.000Z",
+    "end_at": "2026-03-01T20:00:00.000Z",
+    "timezone": "America/Los_Angeles",
+    "geo_address_json": examples.GEO,
+    "geo_latitude": "37.79",
+    "url": "https://lu.ma/ai-night",
+    "visibility": "public",
+}
+LEGACY_GUEST = {
+    "api_id": "gst-1",
+    "user_api_id": "usr-1",
+    "user_email": "ann@acme.com",
+    "user_name": "Ann Lee",
+    "approval_status": "approved",
+    "checked_in_at": "2026-03-01T18:05:00.000Z",
+    "registration_answers": [
+        {"label": "Company", "question_id": "q1", "question_type": "company", "answer": "Acme"}
+    ],
+    "event_tickets": [
+        {
+            "api_id": "tkt-1",
+            "amount": 2500,
+            "currency": "usd",
+            "checked_in_at": "2026-03-01T18:05:00.000Z",
+            "event_ticket_type_api_id": "ett-1",
+        }
+    ],
+    "event_ticket": {"api_id": "tkt-1", "amount": 2500},
+}
+LEGACY = {
+    Endpoint.GET_SELF: {"user": {"api_id": "usr-1", "email": "o@x.com", "name": "O"}},
+    Endpoint.LIST_EVENTS: {
+        "entries": [
+            {"api_id": "evt-1", "event": LEGACY_EVENT, "tags": [{"api_id": "t", "name": "AI"}]}
+        ],
+        "has_more": False,
+        "next_cursor": None,
+    },
+    Endpoint.GET_EVENT: {"event": LEGACY_EVENT, "hosts": []},
+    Endpoint.LIST_GUESTS: {
+        "entries": [
+            {"api_id": "gst-1", "guest": LEGACY_GUEST},
+            {"id": "gst-2", "email": "bo@x.com", "checked_in_at": "2026-03-01T18:00:00Z"},
+        ],
+        "has_more": False,
+    },
+    Endpoint.GET_GUEST: {"guest": LEGACY_GUEST},
+    Endpoint.LIST_PEOPLE: {
+        "entries": [{"api_id": "per-1", "user": {"api_id": "usr-1", "email": "p@x.com"}}],
+        "has_more": False,
+    },
+}
+
+
+def _property_names(schema: Any) -> set[str]:
+    if isinstance(schema, dict):
+        names = set(schema.get("properties", {}))
+        return names.union(*(_property_names(value) for value in schema.values()))
+    if isinstance(schema, list):
+        return set().union(*(_property_names(value) for value in schema))
+    return set()
+
+
+@pytest.mark.parametrize("endpoint", list(LEGACY), ids=str)
+def test_older_spellings_are_read_only_where_the_spec_name_is_absent(endpoint: Endpoint) -> None:
+    spec_names = _property_names(response_schema(*ROUTES[endpoint]))
+    reads = KeyReads()
+    parsed = READERS[endpoint](reads.track(LEGACY[endpoint]))
+    _use(parsed)
+    missed: dict[Any, set[str]] = {}
+    wrong = []
+    for lookup in reads.lookups:
+        seen = missed.setdefault(lookup.path, set())
+        if lookup.key not in spec_names:
+            stands_for = LEGACY_FALLBACKS.get(lookup.key, ())
+            if not seen & set(stands_for):
+                wrong.append((lookup.path, lookup.key))
+        if not lookup.present:
+            seen.add(lookup.key)
+    assert wrong == []
+
+
+# --- 3. the client's parsing on the spec's shapes ------------------------------------------
+
+
+def test_a_spec_guest() -> None:
+    page = READERS[Endpoint.LIST_GUESTS](examples.GUESTS_PAGE)
+    ann, bo = page.entries  # type: ignore[attr-defined]
+    assert (ann.id, ann.user_id, ann.email, ann.name) == (
+        "gst-Ann8xQ",
+        "usr-ann",
+        "ann.lee@acme.com",
+        "Ann Lee",
+    )
+    assert (ann.first_name, ann.last_name, ann.utm_source) == ("Ann", "Lee", "newsletter")
+    assert ann.company == "Acme" and ann.job_title == "CTO"  # answer_company, answer_job_title
+    assert ann.linkedin == "https://www.linkedin.com/in/ann-lee"
+    assert ann.checked_in_at == datetime(2026, 3, 5, 17, 21, 9, tzinfo=UTC)  # from a ticket
+    assert ann.is_paid
+    assert [t.ticket_type_id for t in ann.tickets] == ["ett-general", "ett-workshop"]
+    texts = {answer.label: answer.text for answer in ann.registration_answers}
+    assert texts["Company"] == "Acme"
+    assert texts["Topics"] == "AI, Infra" and texts["Photo release"] == "yes"
+    row = guest_row(ann)
+    assert (row["company"], row["job_title"], row["checked_in_at"]) == (
+        "Acme",
+        "CTO",
+        ann.checked_in_at,
+    )
+
+    assert bo.email == "bo@gmail.com" and bo.name is None
+    assert bo.registration_answers == [] and bo.tickets == []  # `registration_answers: null`
+    assert bo.checked_in_at is None and not bo.is_paid
+    assert bo.invited_at == datetime(2026, 2, 1, 12, tzinfo=UTC)
+
+    assert read_guest(examples.GUEST_GET) == ann  # the ticket orders add nothing we read
+
+
+def test_job_title_from_a_separate_question_or_the_company_value() -> None:
+    separate = {
+        **examples.GUEST_GET,
+        "registration_answers": [
+            {"label": "Company", "question_id": "q1", "question_type": "company",
+             "value": {"company": "Globex", "job_title": None}, "answer_company": None,
+             "answer_job_title": None},
+            {"label": "Job title", "question_id": "q2", "question_type": "text",
+             "value": "Designer", "answer": "Designer"},
+        ],
+    }  # fmt: skip
+    assert problems(response_schema(*ROUTES[Endpoint.GET_GUEST]), separate) == []
+    guest = read_guest(separate)
+    assert (guest.company, guest.job_title) == ("Globex", "Designer")
+
+
+def test_a_spec_event_list_and_a_single_event() -> None:
+    page = read_event_page(examples.EVENTS_PAGE)
+    luma_event, external = page.entries
+    assert (luma_event.id, luma_event.calendar_id, luma_event.tag_names) == (
+        "evt-7Qx2LmNp4RtY9a",
+        "cal-berlinbuilders",
+        ["AI"],
+    )
+    assert (luma_event.city, luma_event.country) == ("Berlin", "Germany")
+    assert luma_event.full_address and luma_event.full_address.startswith("Factory Berlin")
+    assert luma_event.start_at == datetime(2026, 3, 5, 17, tzinfo=UTC)
+    assert (luma_event.platform, luma_event.location_type) == ("luma", "offline")
+    assert (external.platform, external.city, external.description) == ("external", None, None)
+    assert page.has_more and page.next_cursor == "c2VlbiB0aHJvdWdo"
+
+    single = read_event(examples.EVENT_GET)
+    assert single.tags == [] and single.raw["hosts"][0]["id"] == "usr-owner1"
+    same = {"raw", "tags"}
+    assert single.model_dump(exclude=same) == luma_event.model_dump(exclude=same)
+    row = event_row(single)
+    assert (row["city"], row["country"], row["timezone"]) == ("Berlin", "Germany", "Europe/Berlin")
+
+
+def test_a_spec_calendar_self_and_contacts() -> None:
+    calendar = READERS[Endpoint.GET_CALENDAR](examples.CALENDAR)
+    assert calendar.model_dump() == {
+        "id": "cal-berlinbuilders",
+        "name": "Berlin Builders",
+        "slug": "berlin-builders",
+        "url": "https://luma.com/berlin-builders",
+    }
+    user = READERS[Endpoint.GET_SELF](examples.SELF)
+    assert user.model_dump()["email"] == "maya@berlinbuilders.com"
+    person = READERS[Endpoint.LIST_PEOPLE](examples.PEOPLE_PAGE).entries[0]  # type: ignore[attr-defined]
+    assert (person.id, person.user_id, person.email, person.name) == (
+        "cm-ann",
+        "usr-ann",
+        "ann.lee@acme.com",
+        "Ann Lee",
+    )
+    assert (person.event_approved_count, person.event_checked_in_count) == (4, 3)
+    assert [tag.name for tag in person.tags] == ["VIP"]
+
+
+def test_next_cursor_rules() -> None:
+    assert next_cursor(Endpoint.LIST_GUESTS, {"entries": [], "has_more": False}) is None
+    assert next_cursor(Endpoint.LIST_GUESTS, {"has_more": True, "next_cursor": "c"}) == "c"
+    for bad in ({"has_more": True}, {"has_more": True, "next_cursor": ""}):
+        with pytest.raises(LumaProtocolError, match="next_cursor"):
+            next_cursor(Endpoint.LIST_GUESTS, bad)
+
+
+def test_an_unreadable_answer_is_a_protocol_error() -> None:
+    with pytest.raises(LumaProtocolError, match="get_guest: unreadable answer") as caught:
+        read_guest({"user_email": "no-id@example.com"})
+    assert "try again" in caught.value.user_message
+
+
+@pytest.fixture
+async def endless_luma() -> AsyncIterator[tuple[LumaClient, list[str]]]:
+    """A server that always says `has_more` and never gives a cursor."""
+    asked: list[str] = []
+
+    async def guests(request: Request) -> JSONResponse:
+        asked.append(str(request.url.query))
+        return JSONResponse({"entries": [examples.GUEST], "has_more": True})
+
+    app = Starlette(routes=[Route(CURRENT.routes[Endpoint.LIST_GUESTS], guests)])
+    async with serving(app) as url, LumaPool(url, max_retries=0) as pool:
+        yield pool.client("secret-contract-test-key", budget_key="cal-endless"), asked
+
+
+async def test_has_more_without_a_cursor_raises_instead_of_looping(
+    endless_luma: tuple[LumaClient, list[str]],
+) -> None:
+    luma, asked = endless_luma
+    seen = []
+    with pytest.raises(LumaProtocolError, match="no next_cursor") as caught:
+        async for guest in luma.iter_guests("evt-1"):
+            seen.append(guest.id)
+    assert caught.value.user_message.startswith("Luma sent an answer")
+    assert seen == [] and len(asked) == 1  # nothing taken from a page that cannot be trusted
+    with pytest.raises(LumaProtocolError):
+        await luma.list_guests_page("evt-1")  # the sync pages by hand: refused there too
+    assert len(asked) == 2
+
+
+# --- 4. the simulator refuses what the spec refuses ---------------------------------------
+
+
+@pytest.fixture
+async def sim_http(recorded_sim: RecordedSimulator) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=recorded_sim.base_url, timeout=10) as http:
+        yield http
+
+
+def _mutations(valid: dict[str, Any], schema: dict[str, Any]) -> list[dict[str, Any]]:
+    """Bodies near a valid one: each property dropped, nulled, of another type or value."""
+    found = []
+    for name in schema["properties"]:
+        found.append({k: v for k, v in valid.items() if k != name})
+        others: tuple[Any, ...] = (None, 7, "maybe", True, [], {}, "x" * 201, [{}], [{"email": 7}])
+        for value in others:
+            found.append({**valid, name: value})
+    return found
+
+
+WRITES = [Endpoint.UPDATE_GUEST_STATUS, Endpoint.ADD_GUESTS, Endpoint.SEND_INVITES]
+
+
+@pytest.mark.parametrize("endpoint", WRITES, ids=str)
+async def test_the_simulator_refuses_bodies_the_spec_refuses(
+    recorded_sim: RecordedSimulator, sim_http: httpx.AsyncClient, endpoint: Endpoint
+) -> None:
+    state = recorded_sim.state
+    calendar = state.add_calendar()
+    event_id = state.add_event(calendar.id, guests=400, status_mix={"pending_approval": 1.0})
+    fresh_guests = iter(state.event(event_id).guests)
+    method, path = ROUTES[endpoint]
+    schema = body_schema(method, path)
+    assert schema is not None
+    if endpoint is Endpoint.UPDATE_GUEST_STATUS:
+        valid: dict[str, Any] = {"event_id": event_id, "guest_id": "", "status": "approved"}
+    else:
+        valid = {"event_id": event_id, "guests": [{"email": ""}]}
+    refused = accepted = 0
+    for index, body in enumerate(_mutations(valid, schema)):
+        # Each body that may be applied names someone new, so none is a no-op by accident.
+        if body.get("guest_id") == "":
+            body["guest_id"] = next(fresh_guests)
+        if body.get("guests") == [{"email": ""}]:
+            body["guests"] = [{"email": f"guest{index}@example.com"}]
+        response = await sim_http.post(
+            path, json=body, headers={"x-luma-api-key": calendar.api_key}
+        )
+        if is_valid(schema, body):
+            assert response.status_code in (200, 404), (body, response.text)  # 404: no such id
+            accepted += response.status_code == 200
+        else:
+            assert response.status_code == 400, (body, response.text)
+            assert response.json()["message"]
+            refused += 1
+    assert refused >= 10 and accepted >= 3
+
+
+QUERIES: dict[Endpoint, list[dict[str, str | None]]] = {
+    Endpoint.LIST_EVENTS: [
+        {"sort_direction": "sideways"},
+        {"platforms": "zoom"},
+        {"status": "bogus"},
+        {"sort_column": "name"},
+        {"pagination_limit": "ten"},
+        {"after": "next tuesday"},
+    ],
+    Endpoint.GET_EVENT: [{"event_id": None}],
+    Endpoint.LIST_GUESTS: [
+        {"approval_status": "maybe"},
+        {"sort_column": "shoe_size"},
+        {"sort_direction": "up"},
+        {"event_id": None},
+    ],
+    Endpoint.GET_GUEST: [{"id": None}, {"event_id": None}],
+    Endpoint.LIST_PEOPLE: [{"sort_column": "height"}, {"membership_status": "gold"}],
+}
+
+
+async def test_the_simulator_refuses_queries_the_spec_refuses(
+    recorded_sim: RecordedSimulator, sim_http: httpx.AsyncClient
+) -> None:
+    state = recorded_sim.state
+    calendar = state.add_calendar()
+    event_id = state.add_event(calendar.id, guests=3)
+    guest_id = next(iter(state.event(event_id).guests))
+    base: dict[Endpoint, dict[str, str]] = {
+        Endpoint.LIST_EVENTS: {},
+        Endpoint.GET_EVENT: {"event_id": event_id},
+        Endpoint.LIST_GUESTS: {"event_id": event_id},
+        Endpoint.GET_GUEST: {"event_id": event_id, "id": guest_id},
+        Endpoint.LIST_PEOPLE: {},
+    }
+    headers = {"x-luma-api-key": calendar.api_key}
+    for endpoint, changes in QUERIES.items():
+        method, path = ROUTES[endpoint]
+        for change in changes:
+            query = {k: v for k, v in {**base[endpoint], **change}.items() if v is not None}
+            assert query_problems(method, path, list(query.items())), (path, query)
+            response = await sim_http.get(path, params=query, headers=headers)
+            assert response.status_code == 400, (path, query, response.text)
+    # And the same operations with valid queries are answered.
+    for endpoint, query in base.items():
+        method, path = ROUTES[endpoint]
+        assert query_problems(method, path, list(query.items())) == []
+        assert (await sim_http.get(path, params=query, headers=headers)).status_code == 200
