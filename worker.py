@@ -30,6 +30,7 @@ from activities.notify import NotifyActivities
 from activities.summary import SummaryActivities
 from activities.sync import SyncActivities
 from bot.factory import create_bot
+from core.payload_codec import data_converter
 from core.settings import Settings, get_settings
 from intel.vip import VipRules
 from luma import BudgetPolicy, LumaPool
@@ -167,7 +168,11 @@ def build_worker(client: Client, task_queue: str, clients: WorkerClients) -> Wor
 async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Connect, register search attributes, and work until `stop` is set (by default, by
     SIGTERM or Ctrl-C)."""
-    client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+    client = await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        data_converter=data_converter(settings.resolved_payload_keys()),
+    )
     added = await register_search_attributes(client, settings.temporal_namespace)
     if added:
         log.info("registered search attributes: %s", ", ".join(added))

@@ -18,7 +18,8 @@ from temporalio import activity
 
 from activities.charts import bar_chart_png
 from store import audit
-from store.models import AuditEntry
+from store.models import AuditEntry, Chat
+from store.orgs import get_role
 from workflows.contracts.notify import ChatNotice
 
 log = logging.getLogger(__name__)
@@ -50,8 +51,12 @@ class NotifyActivities:
             )
         if already is not None:
             return False
-        sent, result = False, "no bot configured"
-        if self.bot is not None:
+        async with self.sessions() as session:
+            refusal = await _why_not_deliverable(session, notice)
+        sent, result = False, refusal or "no bot configured"
+        if refusal is not None:
+            log.info("not notifying chat %s: %s", notice.chat_id, refusal)
+        elif self.bot is not None:
             try:
                 await self._send(notice)
                 sent, result = True, "sent"
@@ -83,3 +88,16 @@ class NotifyActivities:
         else:
             await self.bot.send_photo(notice.chat_id, photo)
             await self.bot.send_message(notice.chat_id, clip(notice.text))
+
+
+async def _why_not_deliverable(session: AsyncSession, notice: ChatNotice) -> str | None:
+    """Checked at every send, so a schedule set up long ago (a digest, a summary) never posts
+    an org's data where it no longer belongs: a group relinked to another calendar or
+    unlinked, or the DM of a person no longer in the org."""
+    if notice.chat_id > 0:  # a private chat's id is its person's id
+        role = await get_role(session, org_id=notice.org_id, user_id=notice.chat_id)
+        return None if role is not None else "not a member any more"
+    chat = await session.get(Chat, notice.chat_id)
+    if chat is None or chat.org_id != notice.org_id:
+        return "chat not linked to this org"
+    return None

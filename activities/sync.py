@@ -7,6 +7,7 @@ audit references stay intact.
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -16,10 +17,11 @@ from temporalio import activity
 
 from activities.heartbeat import heartbeating
 from activities.luma_access import LumaAccess, luma_failures_are_final
-from luma import LumaEvent, LumaGuest, identity_key
+from luma import LumaClient, LumaError, LumaEvent, LumaGuest, identity_key
 from luma.errors import InvalidEmailError
 from store import cache
 from store.models import AutomationSettings, Event, EventSummary, Organization, utcnow
+from store.orgs import confirm_calendar
 from store.profiles import refresh_profiles
 from workflows.contracts.sync import (
     EventGuestsRef,
@@ -29,6 +31,8 @@ from workflows.contracts.sync import (
     GuestsSynced,
     OrgRef,
 )
+
+log = logging.getLogger(__name__)
 
 # Past events are re-read for this long after they end (late check-ins, final statuses).
 RECENT = timedelta(days=7)
@@ -85,6 +89,7 @@ class SyncActivities:
     async def sync_events(self, org: OrgRef) -> EventsSynced:
         """Copy every event of the calendar; say which need their guests synced."""
         client = await self.luma.client(org.org_id, interactive=org.interactive)
+        await self._confirm_calendar(org.org_id, client)
         events: list[LumaEvent] = []
         async with heartbeating(0) as progress:
             with luma_failures_are_final():
@@ -133,6 +138,24 @@ class SyncActivities:
             if event.guests_synced_at is None or event.end_at is None or event.end_at > now - RECENT
         ]
         return EventsSynced(len(stored), to_sync, summary_delay)
+
+    async def _confirm_calendar(self, org_id: int, client: LumaClient) -> None:
+        """An org linked when tenants were keyed on the key's user learns its calendar id
+        from Luma at its next sync; until then (or if Luma cannot say) it keeps working."""
+        async with self.sessions() as session:
+            org = await session.get(Organization, org_id)
+            if org is None or org.luma_calendar_id.startswith("cal-"):
+                return
+        try:
+            calendar = await client.get_calendar()
+        except LumaError as exc:
+            log.warning("org %s: could not learn its Luma calendar: %s", org_id, exc)
+            return
+        async with self.sessions.begin() as session:
+            if not await confirm_calendar(
+                session, org_id=org_id, calendar_id=calendar.id, name=calendar.name
+            ):
+                log.warning("org %s: calendar %s is already another org's", org_id, calendar.id)
 
     @activity.defn
     async def sync_event_guests(self, ref: EventGuestsRef) -> GuestsSynced:

@@ -26,6 +26,7 @@ from services.automations import Automations
 from services.caller import Caller
 from store import cache, tokens
 from store.models import Event, Role
+from store.tokens import TokenHolder
 
 # Luma ids look like `evt-…`; anything else cannot name a cached event.
 LUMA_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
@@ -84,12 +85,13 @@ bearer = HTTPBearer(
 )
 
 
-async def current_org(
+async def current_holder(
     request: Request,
     deps: DepsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> int:
-    """The org the bearer token belongs to; 401 without a live token, 429 over its rate."""
+) -> TokenHolder:
+    """Whom the bearer token acts for; 401 without a live token or when the member who made
+    it is no longer an admin of the org (removed or demoted), 429 over its rate."""
     challenge = {"WWW-Authenticate": "Bearer"}
     if credentials is None or not credentials.credentials:
         raise ApiError(
@@ -98,9 +100,16 @@ async def current_org(
             headers=challenge,
         )
     async with deps.sessions.begin() as session:
-        org_id = await tokens.org_for_token(session, token=credentials.credentials)
-    if org_id is None:
+        holder = await tokens.token_holder(session, token=credentials.credentials)
+    if holder is None:
         raise ApiError(401, "This API token is unknown or has been revoked.", headers=challenge)
+    if holder.role is not Role.ADMIN:  # only admins make tokens; one who is no longer...
+        raise ApiError(
+            401,
+            "The member who made this API token is no longer an admin of the calendar, so "
+            "it no longer works; an admin makes a new one with /token new.",
+            headers=challenge,
+        )
     limiter: SlidingWindowLimiter = request.app.state.limiter
     wait = limiter.hit(hashlib.sha256(credentials.credentials.encode()).hexdigest())
     if wait is not None:
@@ -110,15 +119,23 @@ async def current_org(
             f"Too many requests for this token; retry in {seconds} s.",
             headers={"Retry-After": str(seconds)},
         )
-    return org_id
+    return holder
+
+
+CurrentHolder = Annotated[TokenHolder, Depends(current_holder)]
+
+
+def current_org(holder: CurrentHolder) -> int:
+    """The tenant boundary: the org of the token's holder."""
+    return holder.org_id
 
 
 CurrentOrg = Annotated[int, Depends(current_org)]
 
 
-def current_caller(org_id: CurrentOrg) -> Caller:
-    """The token as a use case's caller: an admin of its org, since only admins mint tokens."""
-    return Caller(org_id, Role.ADMIN, "api")
+def current_caller(holder: CurrentHolder) -> Caller:
+    """The token as a use case's caller: its maker, an admin (checked on every request)."""
+    return Caller(holder.org_id, Role.ADMIN, "api", holder.created_by)
 
 
 CurrentCaller = Annotated[Caller, Depends(current_caller)]

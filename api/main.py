@@ -21,7 +21,9 @@ from api.errors import install_error_handlers
 from api.ratelimit import SlidingWindowLimiter
 from api.router import api_router
 from api.routes import unsubscribe
+from api.routes.codec import CodecAccess
 from api.telegram import bot_webhook
+from core.payload_codec import data_converter
 from core.settings import Settings
 from intel.vip import VipRules
 from mailer.unsubscribe import UnsubscribeSigner
@@ -48,7 +50,10 @@ async def connect(settings: Settings, bot_webhook_url: str | None = None) -> Asy
     engine = create_engine(settings.database_url)
     try:
         client = await Client.connect(
-            settings.temporal_address, namespace=settings.temporal_namespace, lazy=True
+            settings.temporal_address,
+            namespace=settings.temporal_namespace,
+            lazy=True,
+            data_converter=data_converter(settings.resolved_payload_keys()),
         )
         automations = Automations(client, JobDefaults.from_settings(settings))
         async with bot_webhook(settings, bot_webhook_url) as telegram:
@@ -89,6 +94,7 @@ def create_app(
     )
     app.state.limiter = SlidingWindowLimiter(limits.requests_per_minute, 60.0)
     app.state.unsubscribe = UnsubscribeSigner.from_settings(settings)  # keys read on first use
+    app.state.codec = CodecAccess.from_settings(settings)  # likewise
     app.add_middleware(BodyLimitMiddleware, max_bytes=limits.max_body_bytes)
     install_error_handlers(app)
     install_docs(app)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.errors import error_responses
-from api.routes import automations, events, guests, health, jobs, stripe, webhooks
+from api.routes import automations, codec, events, guests, health, jobs, stripe, webhooks
 from api.routes import trends as trends_routes
 
 api_router = APIRouter()
@@ -19,3 +19,4 @@ api_router.include_router(
     trends_routes.router, responses=error_responses(400, 401, 413, 422, 429, 503)
 )
 api_router.include_router(health.router)
+api_router.include_router(codec.router)  # operators only, outside the OpenAPI schema

@@ -223,7 +223,7 @@ class BulkPreviewPublic(BaseModel):
 class BulkStarted(BaseModel):
     workflow_id: str
     already_running: bool
-    ui_url: str
+    web_url: str = Field(description="the job's page in the web portal")
 
 
 # --- jobs and automations -----------------------------------------------------------------
@@ -248,7 +248,7 @@ class JobPublic(BaseModel):
     event_name: str | None = None
     requested_by: int | None = Field(default=None, description="Telegram user id")
     requested_by_name: str | None = None
-    ui_url: str
+    web_url: str = Field(description="the job's page in the web portal")
 
 
 class JobDetail(JobPublic):
@@ -261,7 +261,7 @@ class JobList(BaseModel):
 
 class WorkflowStarted(BaseModel):
     workflow_id: str
-    ui_url: str
+    web_url: str = Field(description="the job's page in the web portal")
 
 
 class DigestBase(BaseModel):

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import hmac
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,6 +22,7 @@ from typing import Any
 from aiogram import Bot, Dispatcher
 from aiogram.types import Update
 
+from core.compare import same_secret
 from core.settings import ConfigError, Settings
 
 log = logging.getLogger("lumabot.api")
@@ -46,7 +46,7 @@ class TelegramWebhook:
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def accepts(self, secret: str | None) -> bool:
-        return secret is not None and hmac.compare_digest(secret, self._secret)
+        return same_secret(secret, self._secret)
 
     def feed(self, payload: dict[str, Any]) -> None:
         """Parse the update (pydantic's ValidationError if it is not one) and handle it later."""

@@ -41,6 +41,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from bot.app import run_polling
 from core.binaries import temporal_cli
+from core.payload_codec import data_converter
 from core.settings import Settings
 from migrations import runner
 from standins.telegram import BotApiState, running_local_api
@@ -207,7 +208,9 @@ async def run(database_url: str) -> bool:
     warm_up = dict(list(people.items())[CHATS:])
     chats = dict(list(people.items())[:CHATS])
     env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(temporal_cli()), ui=False
+        dev_server_existing_path=str(temporal_cli()),
+        ui=False,
+        data_converter=data_converter([key]),  # the bot process's (ENCRYPTION_KEYS)
     )
     bot_process = None
     try:

@@ -30,6 +30,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from catalog.guest_filter import GuestFilter
 from core.binaries import temporal_cli
+from core.payload_codec import data_converter
 from luma import LumaPool
 from migrations import runner
 from services.automations import Automations, JobDefaults
@@ -114,7 +115,9 @@ async def main() -> None:
     async with (
         database() as db_url,
         await WorkflowEnvironment.start_local(
-            dev_server_existing_path=str(temporal_cli()), search_attributes=SEARCH_ATTRIBUTES
+            dev_server_existing_path=str(temporal_cli()),
+            search_attributes=SEARCH_ATTRIBUTES,
+            data_converter=data_converter(keys),  # the worker process's (ENCRYPTION_KEYS)
         ) as env,
         running_simulator(config) as sim,
     ):

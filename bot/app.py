@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from billing import Billing, PlanQuota
 from bot.factory import create_bot
 from bot.middlewares.errors import ErrorsMiddleware
+from bot.middlewares.key_guard import KeyGuardMiddleware
 from bot.middlewares.roles import RolesMiddleware
 from bot.middlewares.session import DbSessionMiddleware
 from bot.middlewares.tenant import TenantMiddleware
@@ -37,6 +38,8 @@ from bot.routers import automations, event_choice, events, link, natural, start,
 from bot.routers import billing as billing_router
 from bot.routers import enrichment as enrichment_router
 from bot.routers import followups as followups_router
+from bot.routers import forget as forget_router
+from bot.routers import privacy as privacy_router
 from bot.routers import profiles as profiles_router
 from bot.routers import trends as trends_router
 from bot.routers import web as web_router
@@ -99,6 +102,8 @@ COMMANDS = [
     BotCommand(command="unlink", description="Unlink this chat"),
     BotCommand(command="use", description="Choose a calendar (private chat)"),
     BotCommand(command="role", description="Give someone a role"),
+    BotCommand(command="privacy", description="Who sees guest details in this group"),
+    BotCommand(command="forget", description="Delete a calendar's key and data"),
     BotCommand(command="token", description="Control-API tokens"),
     BotCommand(command="web", description="Sign-in link to the web portal"),
     BotCommand(command="upgrade", description="Upgrade this calendar's plan"),
@@ -148,6 +153,7 @@ def build_dispatcher(deps: BotDeps, storage: BaseStorage | None = None) -> Dispa
     # Outer middlewares see every update: errors outermost, then the DB session.
     dp.update.outer_middleware(ErrorsMiddleware())
     dp.update.outer_middleware(DbSessionMiddleware(deps.sessions))
+    dp.message.outer_middleware(KeyGuardMiddleware())  # every group message, handled or not
     # Inner ones run only when a handler matched, so chatter in groups costs nothing.
     throttling = ThrottlingMiddleware(deps.throttle)
     for observer in (dp.message, dp.callback_query):
@@ -167,6 +173,8 @@ def build_dispatcher(deps: BotDeps, storage: BaseStorage | None = None) -> Dispa
         billing_router.build_router(),
         web_router.build_router(),
         followups_router.build_router(),
+        privacy_router.build_router(),
+        forget_router.build_router(),
         natural.build_router(),  # last: it takes any text addressed to the bot
     )
     dp.startup.register(register_commands)

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import UserError
 from bot.middlewares.roles import Access
-from store.models import Event, Organization, utcnow
+from store.models import Event, Organization, Role, utcnow
 
 if TYPE_CHECKING:
     from bot.app import BotDeps
@@ -40,8 +40,10 @@ class Ctx:
     chat_title: str
     user_id: int
     org: Organization | None
-    linked_by: int | None = None  # who linked this chat to its org
+    role: Role | None = None  # the person's membership in `org`: the one source of authority
     timezone: str = "UTC"
+    personal_data: bool = False  # a group's admin let non-members see guests' details
+    removed: bool = False  # the chat's org took this person out: no group-admin rights either
     events: Sequence[Event] | None = None  # the org's live events, once read in this update
 
     @property

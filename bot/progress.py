@@ -48,7 +48,7 @@ class Watched:
     title: str
 
 
-def render_progress(job: Watched, progress: BulkProgress, ui_url: str) -> str:
+def render_progress(job: Watched, progress: BulkProgress, web_url: str) -> str:
     processed = progress.done + progress.skipped + progress.failed
     lines = [job.title]
     if progress.phase == "resolving" and not progress.total:
@@ -65,7 +65,7 @@ def render_progress(job: Watched, progress: BulkProgress, ui_url: str) -> str:
         lines.append(note)
     elif progress.eta_seconds is not None:
         lines.append(f"About {duration(progress.eta_seconds)} left.")
-    lines.append(f'<a href="{q(ui_url, 500)}">Follow it in the Temporal UI</a>')
+    lines.append(f'<a href="{q(web_url, 500)}">Follow it in the web portal</a>')
     return "\n".join(lines)
 
 
@@ -113,12 +113,12 @@ class ProgressBoard:
     async def _run(self, job: Watched) -> None:
         outcome = asyncio.ensure_future(self.automations.bulk_handle(job.workflow_id).result())
         shown: tuple[str, str] | None = None
-        ui_url = self.automations.ui_url(job.workflow_id)
+        web_url = self.automations.job_url(job.workflow_id)
         try:
             while not outcome.done():
                 progress = await self._progress(job.workflow_id)
                 if progress is not None and progress.phase != "finished":
-                    text = render_progress(job, progress, ui_url)
+                    text = render_progress(job, progress, web_url)
                     markup = (
                         None  # nothing left to press while it winds down
                         if progress.phase == "cancelling"

@@ -120,10 +120,21 @@ async def csv_chunks(
         yield chunk  # outside the session: a slow reader never holds a pooled connection
 
 
+# Cells a spreadsheet app would read as a formula (OWASP's CSV injection list): = + - @, and
+# a tab or carriage return, which some apps skip before looking for one.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    """The cell as data, never as a formula: a leading quote neutralizes a formula start."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return f"'{value}"
+    return value
+
+
 def _csv_lines(rows: Iterable[Sequence[Any]]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     for row in rows:
-        # Cells starting with = + - @ are formulas to spreadsheet apps: neutralize them.
-        writer.writerow([f"'{c}" if str(c)[:1] in "=+-@" and c else c for c in row])
+        writer.writerow([safe_cell(cell) for cell in row])
     return buffer.getvalue()

@@ -16,7 +16,7 @@ from migrations import runner
 from store.crypto import UnreadableKeyError
 from store.db import create_engine, session_factory
 from store.models import Organization
-from store.orgs import rotate_keys
+from store.rotation import rotate_all
 
 
 def migrate() -> None:
@@ -30,17 +30,19 @@ async def _rotate(settings: Settings) -> None:
     engine = create_engine(settings.database_url)
     try:
         async with session_factory(engine).begin() as session:
-            report = await rotate_keys(session, keybox=keybox_for(settings))
+            reports = await rotate_all(session, keybox=keybox_for(settings))
     finally:
         await engine.dispose()
-    typer.echo(
-        f"Re-encrypted {report.rotated} Luma key(s) with the first encryption key; "
-        f"{report.already_current} already used it."
-    )
+    typer.echo("Re-encrypted with the first of ENCRYPTION_KEYS:")
+    for report in reports:
+        typer.echo(
+            f"  {report.column:<40} {report.rotated} re-encrypted, "
+            f"{report.already_current} already current"
+        )
 
 
 def rotate_keys_command() -> None:
-    """Re-encrypt every stored Luma key with the first of ENCRYPTION_KEYS (safe to rerun)."""
+    """Re-encrypt every encrypted column with the first of ENCRYPTION_KEYS (safe to rerun)."""
     settings = load_settings()
     try:
         run(_rotate(settings))
@@ -161,6 +163,8 @@ async def _reachable(address: str) -> bool:
 async def _temporal_check(settings: Settings) -> Check:
     from temporalio.client import Client  # heavy: only `doctor` needs it
 
+    from core.payload_codec import data_converter
+
     unreachable = Check(
         "Temporal",
         False,
@@ -171,7 +175,9 @@ async def _temporal_check(settings: Settings) -> Check:
         return unreachable
     try:
         client = await Client.connect(
-            settings.temporal_address, namespace=settings.temporal_namespace
+            settings.temporal_address,
+            namespace=settings.temporal_namespace,
+            data_converter=data_converter(settings.resolved_payload_keys()),
         )
         await client.service_client.check_health(timeout=timedelta(seconds=5))
     except Exception:  # reachable but not a healthy Temporal frontend: same advice

@@ -192,9 +192,9 @@ async def link_demo_calendar(settings: Settings, simulator_url: str) -> str:
         calendar = (await http.get("/_sim/calendars")).json()[0]
         await add_showcase_events(http, calendar["id"])
     async with LumaPool(simulator_url) as pool:
-        owner = await pool.client(
+        luma_calendar = await pool.client(
             calendar["api_key"], budget_key=calendar["id"], interactive=True
-        ).get_self()
+        ).get_calendar()
     engine = create_engine(settings.database_url)
     try:
         async with session_factory(engine).begin() as session:
@@ -203,8 +203,8 @@ async def link_demo_calendar(settings: Settings, simulator_url: str) -> str:
             )
             org = await save_org(
                 session,
-                calendar_id=owner.id,
-                name=calendar["name"],
+                calendar_id=luma_calendar.id,
+                name=luma_calendar.name,
                 luma_key=calendar["api_key"],
                 keybox=KeyBox(settings.resolved_encryption_keys()),
             )

@@ -28,7 +28,8 @@ LUMA_TIMEOUT_SECONDS = 20.0
 # -- Temporal --------------------------------------------------------------------------------
 TEMPORAL_NAMESPACE = "default"
 TEMPORAL_TASK_QUEUE = "lumabot"
-TEMPORAL_UI_URL = "http://127.0.0.1:8233"
+TEMPORAL_UI_URL = "http://127.0.0.1:8233"  # operators only: it shows every tenant's runs
+PUBLIC_URL = "http://127.0.0.1:8000"  # the control API and its /web portal
 
 # -- Automations (Temporal jobs) -------------------------------------------------------------
 SYNC_INTERVAL_MINUTES = 15

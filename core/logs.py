@@ -12,6 +12,7 @@ import logging
 import re
 import threading
 import traceback
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any, cast
 
@@ -29,23 +30,60 @@ _MIN_SECRET_LENGTH = 8
 
 
 class SecretRegistry:
-    """Process-wide set of secret values to scrub from logs (thread-safe)."""
+    """Process-wide secret values to scrub from logs (thread-safe), kept bounded.
 
-    def __init__(self) -> None:
+    Settings' secrets are pinned. Values met at run time (keys people send, decrypted keys,
+    API tokens in use) are kept most-recently-seen first up to `capacity`: junk sent to /link
+    or /enrich would otherwise grow the set, and every log record's cost with it, forever. A
+    value seen again moves to the front, so keys in use stay; one forgotten still meets the
+    shape patterns. The values are matched with one compiled pattern, rebuilt on change.
+    """
+
+    def __init__(self, capacity: int = 4096) -> None:
+        self.capacity = capacity
         self._lock = threading.Lock()
-        self._values: frozenset[str] = frozenset()
+        self._pinned: set[str] = set()
+        self._recent: OrderedDict[str, None] = OrderedDict()
+        self._pattern: re.Pattern[str] | None = None
+        self._dirty = False
+
+    def __len__(self) -> int:
+        return len(self._pinned) + len(self._recent)
+
+    def pin(self, *values: str | None) -> None:
+        """Secrets that never leave the set (the settings')."""
+        fresh = {value for value in values if value and len(value) >= _MIN_SECRET_LENGTH}
+        with self._lock:
+            if fresh - self._pinned:
+                self._pinned |= fresh
+                self._dirty = True
 
     def add(self, *values: str | None) -> None:
-        fresh = {value for value in values if value and len(value) >= _MIN_SECRET_LENGTH}
-        if fresh - self._values:
-            with self._lock:
-                self._values = self._values | fresh
+        with self._lock:
+            for value in values:
+                if not value or len(value) < _MIN_SECRET_LENGTH or value in self._pinned:
+                    continue
+                if value in self._recent:
+                    self._recent.move_to_end(value)
+                    continue
+                self._recent[value] = None
+                self._dirty = True
+                while len(self._recent) > self.capacity:
+                    self._recent.popitem(last=False)
+
+    def _compiled(self) -> re.Pattern[str] | None:
+        with self._lock:
+            if self._dirty:
+                values = sorted({*self._pinned, *self._recent}, key=len, reverse=True)
+                # Longest first, so a secret that contains another is removed whole.
+                self._pattern = re.compile("|".join(map(re.escape, values))) if values else None
+                self._dirty = False
+            return self._pattern
 
     def redact(self, text: str) -> str:
-        # Longest first, so a secret that contains another is removed whole.
-        for value in sorted(self._values, key=len, reverse=True):
-            if value in text:
-                text = text.replace(value, REDACTED)
+        known = self._compiled()
+        if known is not None:
+            text = known.sub(REDACTED, text)
         for pattern in SECRET_PATTERNS:
             text = pattern.sub(
                 lambda match: (match.group(1) if match.groups() else "") + REDACTED, text
@@ -89,7 +127,7 @@ class _RedactingFactory:
 
 def install_redaction(extra_secrets: Iterable[str] = ()) -> None:
     """Make every log record redacted from now on; safe to call more than once."""
-    secrets.add(*extra_secrets)
+    secrets.pin(*extra_secrets)
     current = logging.getLogRecordFactory()
     if not getattr(current, "_lumabot_redacting", False):
         logging.setLogRecordFactory(_RedactingFactory(current))

@@ -78,10 +78,14 @@ class Settings(BaseSettings):
     temporal_namespace: str = defaults.TEMPORAL_NAMESPACE
     temporal_task_queue: str = defaults.TEMPORAL_TASK_QUEUE
     temporal_ui_url: str = defaults.TEMPORAL_UI_URL
+    # Keys of the Temporal payload codec (core.payload_codec); unset: ENCRYPTION_KEYS.
+    temporal_payload_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    # The operator's credential for the codec endpoint (/codec/decode); unset: no endpoint.
+    operator_token: SecretStr | None = None
 
     # Where people reach the control API: the /web portal's sign-in links, Stripe's return
     # pages and the unsubscribe links in follow-up emails all point here.
-    public_url: str = "http://127.0.0.1:8000"
+    public_url: str = defaults.PUBLIC_URL
     web_session_hours: int = Field(12, ge=1, le=24 * 30)
 
     # Billing (billing/): off without STRIPE_API_KEY, and then every org has DEFAULT_PLAN.
@@ -142,7 +146,7 @@ class Settings(BaseSettings):
         default_factory=lambda: dict(defaults.VIP_SENIORITY_POINTS)
     )
 
-    @field_validator("encryption_keys", "vip_companies", mode="before")
+    @field_validator("encryption_keys", "temporal_payload_keys", "vip_companies", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):
@@ -165,8 +169,23 @@ class Settings(BaseSettings):
                     f"ENCRYPTION_KEYS entry {position} is not a valid 32-byte Fernet key. "
                     + KEY_HELP
                 )
+        for position, key in enumerate(self.temporal_payload_keys, start=1):
+            if not is_strong_key(key.get_secret_value()):
+                raise ConfigError(
+                    f"TEMPORAL_PAYLOAD_KEYS entry {position} is not a valid 32-byte Fernet key. "
+                    + KEY_HELP.replace("ENCRYPTION_KEYS", "TEMPORAL_PAYLOAD_KEYS")
+                )
         if not self.encryption_keys and self.environment is not Environment.DEVELOPMENT:
             raise ConfigError("ENCRYPTION_KEYS is required outside development. " + KEY_HELP)
+        return self
+
+    @model_validator(mode="after")
+    def _operator_token_strong(self) -> Settings:
+        if self.operator_token is not None and len(self.operator_token.get_secret_value()) < 32:
+            raise ConfigError(
+                "OPERATOR_TOKEN must be at least 32 characters. Generate one with: "
+                "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
         return self
 
     @model_validator(mode="after")
@@ -189,7 +208,9 @@ class Settings(BaseSettings):
     def secret_values(self) -> list[str]:
         """Every secret this process knows of, for the log redactor."""
         secrets = [key.get_secret_value() for key in self.encryption_keys]
+        secrets += [key.get_secret_value() for key in self.temporal_payload_keys]
         for secret in (
+            self.operator_token,
             self.bot_token,
             self.gemini_api_key,
             self.stripe_api_key,
@@ -216,6 +237,16 @@ class Settings(BaseSettings):
             DEV_KEY_FILE.write_bytes(Fernet.generate_key())
             DEV_KEY_FILE.chmod(0o600)
         return [DEV_KEY_FILE.read_text().strip()]
+
+    def resolved_payload_keys(self) -> list[str]:
+        """The Temporal payload codec's keys: TEMPORAL_PAYLOAD_KEYS, else the encryption keys.
+
+        A list of its own lets Temporal keep an old key while histories it encrypted are
+        retained, after the database has moved on with `lumabot rotate-keys`.
+        """
+        if self.temporal_payload_keys:
+            return [key.get_secret_value() for key in self.temporal_payload_keys]
+        return self.resolved_encryption_keys()
 
 
 def is_strong_key(key: str) -> bool:

@@ -100,7 +100,7 @@ async def start_bulk(
 ) -> BulkStarted:
     """Start the job (or find it running). Raises `Forbidden` for a member and `PlanLimit`
     over the plan; then nothing is started, audited or counted."""
-    caller.require_admin()
+    caller.require_guest_writer()
     async with sessions() as session:
         check = await preview_bulk(session, billing, caller, request, sample_size=0, rules=rules)
     if check.over_plan is not None:

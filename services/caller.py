@@ -17,8 +17,12 @@ from store.models import Role
 Source = Literal["bot", "api", "web"]
 
 ADMIN_ONLY = (
-    "Only admins of this calendar can do that: whoever linked it, a group's administrators, "
-    "or people given the admin role with /role."
+    "Only admins of this calendar can do that: members with the admin role "
+    "(an admin gives it with /role)."
+)
+GUEST_WRITERS_ONLY = (
+    "Only admins of this calendar, or this group's Telegram administrators, can approve or "
+    "decline guests."
 )
 
 
@@ -31,15 +35,27 @@ class Caller:
     source: Source
     user_id: int | None = None  # the Telegram user; None for an API token
     chat_id: int | None = None  # the chat a bot request came from (reports go there)
+    # A Telegram administrator of the group the request came from: trusted with that group's
+    # guest decisions (approve, decline, bulk), never with the org's settings.
+    group_approver: bool = False
 
     @property
     def is_admin(self) -> bool:
         return self.role is Role.ADMIN
 
+    @property
+    def may_change_guests(self) -> bool:
+        return self.is_admin or self.group_approver
+
     def require_admin(self) -> None:
-        """Writes are for admins; members read."""
+        """Org-wide changes (roles, tokens, keys, settings) are for admin members only."""
         if not self.is_admin:
             raise Forbidden(ADMIN_ONLY)
+
+    def require_guest_writer(self) -> None:
+        """Approving and declining: admins, and a group's administrators in that group."""
+        if not self.may_change_guests:
+            raise Forbidden(GUEST_WRITERS_ONLY)
 
 
 class Refusal(Exception):

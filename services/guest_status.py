@@ -31,7 +31,7 @@ async def set_guest_status(
         address = normalize_email(email)
     except InvalidEmailError as exc:
         raise Invalid(html.escape(exc.user_message, quote=False)) from None
-    caller.require_admin()
+    caller.require_guest_writer()
     change = GuestStatusChange(
         org_id=caller.org_id,
         event_id=event_id,

@@ -55,7 +55,7 @@ def _job(
         kind=_kind(description),
         status=state.name.lower(),
         started_at=description.start_time,
-        ui_url=automations.ui_url(description.id),
+        web_url=automations.job_url(description.id),
         progress=progress,
         event_id=attributes.get(ids.EVENT_ID),
         requested_by=requester_of(attributes),
@@ -149,7 +149,7 @@ async def control_job(
     """Pause, resume or cancel a bulk job of the org. Raises `Forbidden` for a member,
     `NotFound` for another org's job, and `Conflict` when it cannot apply (not a bulk job,
     already paused, no longer running)."""
-    caller.require_admin()
+    caller.require_guest_writer()
     description = await _owned(automations, caller, workflow_id)
     if _kind(description) != "bulk":
         raise Conflict(ONLY_BULK)

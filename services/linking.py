@@ -26,8 +26,7 @@ from billing.limits import (
     sync_interval_for,
 )
 from core.logs import secrets as log_secrets
-from luma import InvalidKeyError, LumaError, LumaPool
-from luma.models import LumaUser
+from luma import BadRequestError, InvalidKeyError, LumaError, LumaPool, NotFoundError
 from services import audit
 from services.automations import Automations
 from services.caller import Caller, Conflict, Invalid, NotFound, PlanLimit, Refusal, Source
@@ -39,6 +38,7 @@ from store.models import Chat, Organization, Role, User
 log = logging.getLogger(__name__)
 
 KEY_HELP = "Luma → Settings → API"
+CALENDAR_ID_PREFIX = "cal-"  # Luma's ids name their kind; an org keyed otherwise is unconfirmed
 
 
 class KeyRejected(Invalid):
@@ -96,15 +96,32 @@ def read_key(raw: str) -> str:
     return key
 
 
-async def verify_key(luma: LumaPool, key: str) -> LumaUser:
-    """Luma's get-self for the key: its owner, or a refusal (nothing is stored before this)."""
+@dataclass(frozen=True)
+class KeyCalendar:
+    """The Luma calendar a key opens: the tenant's identity (one org per calendar)."""
+
+    id: str  # cal-…; on a Luma without /v1/calendars/get, the key owner's usr-… id
+    name: str
+
+
+async def identify_key(luma: LumaPool, key: str) -> KeyCalendar:
+    """Which calendar the key belongs to (`/v1/calendars/get`), or a refusal; nothing is
+    stored before this. One Luma user often runs several calendars, each with its own key, so
+    the tenant is the calendar, never the user (get-self) the key belongs to."""
     budget_key = "key-check:" + hashlib.sha256(key.encode()).hexdigest()[:16]
+    client = luma.client(key, budget_key=budget_key, interactive=True)
     try:
-        return await luma.client(key, budget_key=budget_key, interactive=True).get_self()
+        try:
+            calendar = await client.get_calendar()
+        except (BadRequestError, NotFoundError):  # the legacy generation has no calendars/get
+            owner = await client.get_self()
+            log.warning("Luma has no calendars/get here: keying the calendar on its owner")
+            return KeyCalendar(owner.id, owner.name or owner.email or "Luma calendar")
     except InvalidKeyError:
         raise KeyRejected("Luma rejected this key, so nothing was stored.") from None
     except LumaError as exc:
         raise LumaUnavailable(f"{escape(exc.user_message)} Nothing was stored.") from None
+    return KeyCalendar(calendar.id, calendar.name or "Luma calendar")
 
 
 async def _admit(session: AsyncSession, billing: Billing, place: Place, org: Organization) -> None:
@@ -135,11 +152,13 @@ async def link_calendar(
     Commits the session itself: the first sync runs in the worker and must see the org. A
     refusal comes before the commit, so the caller's rollback leaves nothing stored."""
     key = read_key(key)
-    owner = await verify_key(luma, key)
-    name = owner.name or owner.email or "Luma calendar"
+    calendar = await identify_key(luma, key)
+    name = calendar.name
     chat = await session.get(Chat, place.chat_id)
     previous = chat.org_id if chat is not None else None
-    org = await orgs.save_org(session, calendar_id=owner.id, name=name, luma_key=key, keybox=keybox)
+    org = await orgs.save_org(
+        session, calendar_id=calendar.id, name=name, luma_key=key, keybox=keybox
+    )
     await _admit(session, billing, place, org)
     await orgs.link_chat(
         session,
@@ -154,7 +173,7 @@ async def link_calendar(
         if user is not None:
             user.active_org_id = org.id
     linker = Caller(org.id, Role.ADMIN, place.source, place.user_id, place.chat_id)
-    await audit.record(linker, session, "link", {"calendar": owner.id, "key": fingerprint(key)})
+    await audit.record(linker, session, "link", {"calendar": calendar.id, "key": fingerprint(key)})
     await session.commit()
     syncing = True
     try:
@@ -226,16 +245,22 @@ async def replace_key(
     org = await session.get(Organization, caller.org_id)
     if org is None:
         raise NotFound("There is no such calendar.")
-    owner = await verify_key(luma, key)
-    if owner.id != org.luma_calendar_id:
+    if not org.luma_calendar_id.startswith(CALENDAR_ID_PREFIX):
         raise Conflict(
-            "This key belongs to a different Luma calendar; nothing was changed. Link that "
-            "calendar from the bot with /link instead."
+            "Luma has not yet confirmed which calendar this is (it was linked before "
+            "calendars were told apart); send /sync, then replace the key. Nothing was changed."
+        )
+    calendar = await identify_key(luma, key)
+    if calendar.id != org.luma_calendar_id:
+        raise Conflict(
+            f"This key belongs to another Luma calendar ({escape(calendar.name[:80])}); nothing "
+            "was changed. Link that calendar from the bot with /link: it becomes a calendar of "
+            "its own."
         )
     await orgs.save_org(
         session,
-        calendar_id=owner.id,
-        name=owner.name or org.name,
+        calendar_id=calendar.id,
+        name=calendar.name or org.name,
         luma_key=key,
         keybox=keybox,
         key_kind=org.key_kind,

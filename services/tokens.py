@@ -7,6 +7,7 @@ revoking are admin-only and audited the same way whichever interface does it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from html import escape
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,24 +16,33 @@ from core.logs import secrets as log_secrets
 from services import audit
 from services.caller import Caller, Invalid, NotFound
 from store import tokens
-from store.models import ApiToken
+from store.models import ApiToken, utcnow
 from store.tokens import IssuedToken
 
 MAX_NAME = 100
+MAX_DAYS = 3650
 MAX_ID_DIGITS = 9  # longer numbers are no token id (and would overflow the column)
 
 
-async def issue(caller: Caller, session: AsyncSession, *, name: str = "") -> IssuedToken:
-    """A new token for the caller's org; the returned plaintext is never stored or logged."""
+async def issue(
+    caller: Caller, session: AsyncSession, *, name: str = "", days: int | None = None
+) -> IssuedToken:
+    """A new token for the caller's org, working until revoked, or for `days` days; the
+    returned plaintext is never stored or logged."""
     caller.require_admin()
     name = name.strip()
     if len(name) > MAX_NAME:
         raise Invalid(f"A token's name is at most {MAX_NAME} characters.")
+    if days is not None and not 1 <= days <= MAX_DAYS:
+        raise Invalid(f"A token can be made for 1 to {MAX_DAYS} days.")
+    expires_at = utcnow() + timedelta(days=days) if days is not None else None
     issued = await tokens.issue_token(
-        session, org_id=caller.org_id, created_by=caller.user_id, name=name
+        session, org_id=caller.org_id, created_by=caller.user_id, name=name, expires_at=expires_at
     )
     log_secrets.add(issued.token)
-    await audit.record(caller, session, "token_issue", {"prefix": issued.prefix, "name": name})
+    await audit.record(
+        caller, session, "token_issue", {"prefix": issued.prefix, "name": name, "days": days}
+    )
     return issued
 
 

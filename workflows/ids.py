@@ -1,10 +1,13 @@
 """Deterministic workflow and schedule ids, and the search attributes set on every run.
 
 Ids are derived from the tenant and the purpose, so a double-clicked button or a repeated
-API call finds the job already running instead of starting it twice.
+API call finds the job already running instead of starting it twice. Ids are not encrypted
+(Temporal lists and searches by them), so a guest's email appears in one only as a hash.
 """
 
 from __future__ import annotations
+
+import hashlib
 
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
@@ -37,8 +40,13 @@ def summary_id(org_id: int, event_id: str) -> str:
     return f"summary-{org_id}-{event_id}"
 
 
+def opaque(email: str) -> str:
+    """A stable stand-in for an email in an id: the same person, the same id."""
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()[:16]
+
+
 def guest_status_id(org_id: int, event_id: str, email: str, target_status: str) -> str:
-    return f"guest-status-{org_id}-{event_id}-{email.lower()}-{target_status}"
+    return f"guest-status-{org_id}-{event_id}-{opaque(email)}-{target_status}"
 
 
 def event_sync_id(org_id: int, event_id: str) -> str:
@@ -46,7 +54,9 @@ def event_sync_id(org_id: int, event_id: str) -> str:
 
 
 def guest_refresh_id(org_id: int, event_id: str, guest_ref: str) -> str:
-    return f"guest-refresh-{org_id}-{event_id}-{guest_ref}"
+    """`guest_ref` is Luma's guest id, or the guest's email (hashed here)."""
+    ref = opaque(guest_ref) if "@" in guest_ref else guest_ref
+    return f"guest-refresh-{org_id}-{event_id}-{ref}"
 
 
 def search_attributes(

@@ -20,7 +20,7 @@ router = APIRouter(prefix="/v1", tags=["automations"])
 async def sync_now(caller: CurrentCaller, automations: AutomationsDep) -> WorkflowStarted:
     """Starts the org's sync, or joins the one already running (a scheduled one too)."""
     handle = await sync.sync_now(caller, automations)
-    return WorkflowStarted(workflow_id=handle.id, ui_url=automations.ui_url(handle.id))
+    return WorkflowStarted(workflow_id=handle.id, web_url=automations.job_url(handle.id))
 
 
 class SyncSchedule(BaseModel):

@@ -185,5 +185,5 @@ async def bulk_status(
     return BulkStarted(
         workflow_id=started.job.workflow_id,
         already_running=started.job.already_running,
-        ui_url=started.job.ui_url,
+        web_url=started.job.web_url,
     )

@@ -31,7 +31,7 @@ def _public(job: JobInfo) -> JobPublic:
         event_name=job.event_name,
         requested_by=job.requested_by,
         requested_by_name=job.requested_by_name,
-        ui_url=job.ui_url,
+        web_url=job.web_url,
     )
 
 

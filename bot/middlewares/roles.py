@@ -1,9 +1,12 @@
-"""Who may write: org admins, whoever linked the chat, and a group's Telegram administrators.
+"""Who may do what: an org membership is the one source of authority.
 
-Members may read; write actions (approve, decline, bulk, link, unlink, roles, tokens, digest
-settings) need the admin role. Handlers declare it with the `admin` flag and this middleware
-checks it before they run; code reached another way (plain language, buttons) asks
-`ctx.access` itself. Telegram is asked (getChatMember) only when the database has no answer.
+Admin members change the org (roles, tokens, keys, settings, follow-ups); any member reads.
+A group's Telegram administrators may approve and decline guests in that group (the
+`guest_writer` flag), nothing more. Nobody gains rights by having linked a chat: a removal or
+a demotion takes effect on the next update. Handlers declare `admin` or `guest_writer` and
+this middleware checks it before they run; code reached another way (plain language,
+buttons) asks `ctx.access` itself. Telegram is asked (getChatMember) only when a group
+administrator's right is the question.
 """
 
 from __future__ import annotations
@@ -18,9 +21,9 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import TelegramObject
 
 from bot.errors import UserError
-from services.caller import ADMIN_ONLY
+from services.caller import ADMIN_ONLY, GUEST_WRITERS_ONLY
+from services.group_privacy import NOT_SHOWN
 from store.models import Role
-from store.orgs import get_role
 
 if TYPE_CHECKING:
     from bot.context import Ctx
@@ -36,7 +39,6 @@ class Access:
     def __init__(self, ctx: Ctx) -> None:
         self.ctx = ctx
         self._chat_admin: bool | None = None
-        self._admin: bool | None = None
 
     async def is_chat_admin(self) -> bool:
         """A group's creator or administrator; in a DM the person is alone, so always."""
@@ -53,27 +55,47 @@ class Access:
                 self._chat_admin = member.status in CHAT_ADMIN_STATUSES
         return self._chat_admin
 
+    @property
+    def is_member(self) -> bool:
+        return self.ctx.org is not None and self.ctx.role is not None
+
     async def is_admin(self) -> bool:
-        """Admin of the org this chat sees: by role, by having linked it, or as group admin."""
+        """An admin member of the org this chat sees; nothing else makes one."""
+        return self.ctx.org is not None and self.ctx.role is Role.ADMIN
+
+    async def is_group_approver(self) -> bool:
+        """A Telegram administrator of this group, which is linked to an org, unless the org
+        removed them."""
         ctx = self.ctx
-        if ctx.org is None:
-            return False
-        if self._admin is None:
-            role = await get_role(ctx.session, org_id=ctx.org.id, user_id=ctx.user_id)
-            self._admin = (
-                role is Role.ADMIN
-                or ctx.linked_by == ctx.user_id
-                or (ctx.in_group and await self.is_chat_admin())
-            )
-        return self._admin
+        return (
+            ctx.org is not None and ctx.in_group and not ctx.removed and await self.is_chat_admin()
+        )
+
+    async def may_change_guests(self) -> bool:
+        return await self.is_admin() or await self.is_group_approver()
+
+    @property
+    def may_see_personal_data(self) -> bool:
+        """Org members everywhere; in a group, everyone else only when an admin said so."""
+        ctx = self.ctx
+        return not ctx.in_group or self.is_member or ctx.personal_data
+
+    def require_personal_data(self) -> None:
+        if not self.may_see_personal_data:
+            raise UserError(NOT_SHOWN)
 
     async def require_admin(self) -> None:
         if not await self.is_admin():
             raise UserError(ADMIN_ONLY)
 
+    async def require_guest_writer(self) -> None:
+        if not await self.may_change_guests():
+            raise UserError(GUEST_WRITERS_ONLY)
+
 
 class RolesMiddleware(BaseMiddleware):
-    """Refuses handlers flagged `admin` to anyone who is not an admin here."""
+    """Refuses handlers flagged `admin` to non-admins, and `guest_writer` to those who may
+    not approve or decline here."""
 
     async def __call__(
         self,
@@ -83,4 +105,6 @@ class RolesMiddleware(BaseMiddleware):
     ) -> Any:
         if get_flag(data, "admin"):
             await data["ctx"].access.require_admin()
+        elif get_flag(data, "guest_writer"):
+            await data["ctx"].access.require_guest_writer()
         return await handler(event, data)

@@ -1,14 +1,17 @@
-"""Which org an update sees: a group's linked org, or in a DM the org chosen with /use.
+"""Which org an update sees, and the person's role in it (their membership, nothing else).
 
 A chat only ever sees the org it is linked to. A person in a DM works with their active org
-(`users.active_org_id`, set by /use or by linking in the DM) while they are still a member
-of it, else with the org the DM itself was linked to. Handlers flagged `linked` get a clear
-sentence instead of running when there is no org.
+(`users.active_org_id`, set by /use or by linking in the DM) while they are a member of it,
+else with the org the DM was linked to while they are a member of that one: someone removed
+from an org no longer reaches it from their DM. In a group the org is the group's; the
+person's role there is their membership (None for people outside the org). Handlers flagged
+`linked` get a clear sentence instead of running when there is no org.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from aiogram import BaseMiddleware
@@ -23,7 +26,7 @@ from sqlalchemy.orm import aliased
 
 from bot.context import Ctx
 from bot.errors import UserError
-from store.models import Chat, Membership, Organization, User
+from store.models import Chat, Membership, Organization, RemovedMember, Role, User
 from store.orgs import upsert_user, user_orgs
 
 NOT_LINKED = (
@@ -33,40 +36,78 @@ NOT_LINKED = (
 CHOOSE_ORG = "You work with more than one calendar: choose one with /use first."
 
 
+NO_LONGER_MEMBER = (
+    "You are no longer a member of the calendar this chat was linked to, so I cannot show "
+    "or change anything of it here. Ask one of its admins to add you again, or link your own "
+    "calendar with /link &lt;your Luma API key&gt;."
+)
+
+
 class Tenancy(NamedTuple):
     """Everything the tenant rules need about one person in one chat."""
 
     user: User | None
     chat: Chat | None
     chat_org: Organization | None  # the org the chat is linked to
+    chat_role: Role | None  # the person's membership in it
     active_org: Organization | None  # the person's /use choice, while still a member
+    active_role: Role | None
+    removed_at: datetime | None  # when the chat's org took the person out, if it did
 
 
 _ACTIVE_ORG = aliased(Organization, name="active_org")
+_CHAT_MEMBERSHIP = aliased(Membership, name="chat_membership")
 # Built once: constructing a statement with an alias costs more than running it.
 _TENANCY = (
-    select(User, Chat, Organization, _ACTIVE_ORG)
+    select(
+        User,
+        Chat,
+        Organization,
+        _CHAT_MEMBERSHIP.role,
+        _ACTIVE_ORG,
+        Membership.role,
+        RemovedMember.removed_at,
+    )
     .select_from(User)
     .outerjoin(Chat, Chat.id == bindparam("chat_id"))
     .outerjoin(Organization, Organization.id == Chat.org_id)
+    .outerjoin(
+        _CHAT_MEMBERSHIP,
+        (_CHAT_MEMBERSHIP.user_id == User.id) & (_CHAT_MEMBERSHIP.org_id == Chat.org_id),
+    )
     .outerjoin(
         Membership,
         (Membership.user_id == User.id) & (Membership.org_id == User.active_org_id),
     )
     .outerjoin(_ACTIVE_ORG, _ACTIVE_ORG.id == Membership.org_id)
+    .outerjoin(
+        RemovedMember,
+        (RemovedMember.user_id == User.id) & (RemovedMember.org_id == Chat.org_id),
+    )
     .where(User.id == bindparam("user_id"))
 )
 
 
 async def load_tenancy(session: AsyncSession, user_id: int, chat_id: int) -> Tenancy:
-    """One round trip per update: the person, the chat, and both candidate orgs."""
+    """One round trip per update: the person, the chat, both candidate orgs and the roles."""
     row = (await session.execute(_TENANCY, {"user_id": user_id, "chat_id": chat_id})).first()
     if row is not None:
         return Tenancy(*row)
     # The person's first message: no user row yet, so nothing joins; ask for the chat alone.
     chat = await session.get(Chat, chat_id)
     org = await session.get(Organization, chat.org_id) if chat and chat.org_id else None
-    return Tenancy(None, chat, org, None)
+    return Tenancy(None, chat, org, None, None, None, None)
+
+
+def seen_org(found: Tenancy, private: bool) -> tuple[Organization | None, Role | None]:
+    """The org an update works in and the person's role there (see the module's rules)."""
+    if not private:
+        return found.chat_org, found.chat_role
+    if found.active_org is not None:
+        return found.active_org, found.active_role
+    if found.chat_role is not None:
+        return found.chat_org, found.chat_role
+    return None, None
 
 
 class TenantMiddleware(BaseMiddleware):
@@ -85,9 +126,7 @@ class TenantMiddleware(BaseMiddleware):
         session: AsyncSession = data["session"]
         found = await load_tenancy(session, tg_user.id, tg_chat.id)
         await _remember_user(session, found.user, tg_user)
-        org = found.chat_org
-        if tg_chat.type == "private" and found.active_org is not None:
-            org = found.active_org
+        org, role = seen_org(found, tg_chat.type == "private")
         chat = found.chat
         ctx = Ctx(
             bot=data["bot"],
@@ -98,12 +137,14 @@ class TenantMiddleware(BaseMiddleware):
             chat_title=tg_chat.title or tg_chat.full_name or "",
             user_id=tg_user.id,
             org=org,
-            linked_by=_linker(chat, org),
+            role=role,
             timezone=chat.timezone if chat is not None else "UTC",
+            personal_data=chat is not None and chat.personal_data,
+            removed=found.removed_at is not None and org is found.chat_org,
         )
         data["ctx"] = ctx
         if get_flag(data, "linked") and org is None:
-            raise UserError(await _why_no_org(session, ctx))
+            raise UserError(await _why_no_org(session, ctx, found))
         return await handler(event, data)
 
 
@@ -123,14 +164,11 @@ async def _remember_user(session: AsyncSession, user: User | None, tg_user: TgUs
         pass  # two first messages of a new person at once: the other update wrote the row
 
 
-def _linker(chat: Chat | None, org: Organization | None) -> int | None:
-    """Who linked this chat to the org it sees (in a DM, the active org may be another)."""
-    if chat is None or org is None or chat.org_id != org.id:
-        return None
-    return chat.linked_by_user_id
-
-
-async def _why_no_org(session: AsyncSession, ctx: Ctx) -> str:
-    if not ctx.in_group and await user_orgs(session, user_id=ctx.user_id):
+async def _why_no_org(session: AsyncSession, ctx: Ctx, found: Tenancy) -> str:
+    if ctx.in_group:
+        return NOT_LINKED
+    if await user_orgs(session, user_id=ctx.user_id):
         return CHOOSE_ORG
+    if found.chat_org is not None:
+        return NO_LONGER_MEMBER
     return NOT_LINKED

@@ -64,7 +64,7 @@ def _job_line(job: JobInfo, now: datetime) -> str:
         line += f" · by {q(job.requested_by_name or 'a former member', 40)}"
     return (
         f"{line} · {q(job.status, 20)} · started {ago(job.started_at, now)}"
-        f' · <a href="{q(job.ui_url, 500)}">open</a>'
+        f' · <a href="{q(job.web_url, 500)}">open</a>'
     )
 
 

@@ -44,6 +44,7 @@ from catalog.guests import csv_chunks
 from intel.people import insights_for
 from luma import identity_key
 from nlp.dates import find_dates
+from services.group_privacy import NOT_SHOWN
 from store import cache, pending
 from store.models import Event
 
@@ -204,6 +205,9 @@ async def show_guest_page(
     if not page.total:
         await ctx.say(with_note(f"{event_title(event)}: {phrase}.", note))
         return
+    if not ctx.access.may_see_personal_data:  # a group's non-member: the count, no names
+        await ctx.say(with_note(f"{event_title(event)}: {phrase}. {NOT_SHOWN}", note))
+        return
     header = f"{event_title(event)}: {phrase}" + (f", from #{shown + 1}" if shown else "")
     lines = [guest_line(guest, with_status=not filters.get("status")) for guest in page.guests]
     more = None
@@ -243,6 +247,7 @@ async def count(ctx: Ctx, event: Event, filters: dict[str, Any]) -> None:
 
 async def find_person(ctx: Ctx, who: str) -> None:
     """Everyone matching an email or a name, with their registrations across events."""
+    ctx.access.require_personal_data()
     who = " ".join(who.split())
     if not who:
         raise UserError(
@@ -283,6 +288,7 @@ async def find_command(message: Message, command: CommandObject, ctx: Ctx) -> No
 
 @event_action("export")
 async def export(ctx: Ctx, event: Event, filters: dict[str, Any]) -> None:
+    ctx.access.require_personal_data()
     note = await fresh_event(ctx, event)
     query = await _guest_query(ctx, event, filters)
     total = await count_guests(ctx.session, query)

@@ -189,7 +189,7 @@ async def followup_pressed(
     who = drafts.AUDIENCE_LABELS[draft["audience"]]
     await message.edit_text(
         f"Sending the follow-up to {draft['count']} {who} of {title}… "
-        f'I will post the report here. <a href="{html.quote(started.ui_url)}">Job</a>'
+        f'I will post the report here. <a href="{html.quote(started.web_url)}">Follow it</a>'
     )
 
 

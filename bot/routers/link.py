@@ -9,6 +9,7 @@ key is wrong or the sender may not link), and only a group's administrators may 
 from __future__ import annotations
 
 import logging
+import re
 
 from aiogram import Router
 from aiogram.exceptions import TelegramAPIError
@@ -28,7 +29,8 @@ from bot.pressed import take_pressed
 from bot.texts import ago, pack, q
 from core.logs import secrets as log_secrets
 from services import linking, team, tokens
-from services.caller import NotFound, Refusal
+from services.caller import Invalid, NotFound, Refusal
+from services.group_privacy import COUNTS_ONLY_NOTE, PUBLIC_GROUP_WARNING
 from services.linking import KEY_HELP, KeyRejected, Place
 from store import pending
 from store.models import User, utcnow
@@ -57,7 +59,7 @@ async def link_command(
     if ctx.in_group and not await ctx.access.is_chat_admin():
         raise UserError(_sentences(GROUP_ADMINS_ONLY, warning))
     if key:
-        await link_with_key(ctx, key, warning)
+        await link_with_key(ctx, key, warning, public_group=bool(message.chat.username))
     elif ctx.in_group:
         raise UserError(
             "Send <code>/link &lt;your Luma API key&gt;</code> here (I delete that message at "
@@ -88,8 +90,9 @@ async def _delete_key_message(message: Message) -> str:
     return ""
 
 
-async def link_with_key(ctx: Ctx, key: str, warning: str) -> None:
-    """Link this chat through `services.linking`; any refusal still carries the warning."""
+async def link_with_key(ctx: Ctx, key: str, warning: str, *, public_group: bool = False) -> None:
+    """Link this chat through `services.linking`; any refusal still carries the warning. A
+    group is told who sees guests' details there (a public one, with a warning)."""
     place = Place(ctx.user_id, ctx.chat_id, ctx.chat_kind, ctx.chat_title)
     deps = ctx.deps
     try:
@@ -116,7 +119,10 @@ async def link_with_key(ctx: Ctx, key: str, warning: str) -> None:
         f"Linked this chat to the Luma calendar of <b>{q(linked.name, 100)}</b> "
         f"(key {q(linked.key_fingerprint, 8)})."
     )
-    await ctx.say(_sentences(done, follow_up, warning))
+    privacy = ""
+    if ctx.in_group:
+        privacy = PUBLIC_GROUP_WARNING if public_group else COUNTS_ONLY_NOTE
+    await ctx.say(_sentences(done, follow_up, warning) + (f"\n{privacy}" if privacy else ""))
 
 
 def _sentences(*parts: str) -> str:
@@ -182,7 +188,11 @@ async def unlink_decided(query: CallbackQuery, callback_data: UnlinkCb, ctx: Ctx
         private=bool(parked.payload.get("private")),
     )
     tail = (
-        " No chat uses it any more, so its scheduled syncs are stopped." if unlinked.stopped else ""
+        " No chat uses it any more, so its scheduled syncs are stopped. Its Luma key and data "
+        "are still stored; to delete them, send "
+        f"<code>/forget {q(unlinked.name, 100)}</code> in a private chat with me."
+        if unlinked.stopped
+        else ""
     )
     await message.edit_text(
         f"Unlinked: this chat no longer sees <b>{q(unlinked.name, 100)}</b>.{tail}"
@@ -264,7 +274,8 @@ def _person(user: User) -> str:
 
 
 _TOKEN_USAGE = (
-    "Use <code>/token new [name]</code>, <code>/token list</code> or "
+    "Use <code>/token new [name] [days]d</code> (e.g. <code>/token new ci 90d</code>), "
+    "<code>/token list</code> or "
     "<code>/token revoke &lt;prefix&gt;</code>."
 )
 
@@ -282,18 +293,34 @@ async def token_command(message: Message, command: CommandObject, ctx: Ctx) -> N
         raise UserError(_TOKEN_USAGE)
 
 
-async def _new_token(ctx: Ctx, name: str) -> None:
+def _name_and_days(words: str) -> tuple[str, int | None]:
+    """`/token new ci 90d`: a trailing `<N>d` makes the token expire after N days."""
+    name, _, last = words.rpartition(" ")
+    if re.fullmatch(r"\d{1,5}d", last):
+        return name.strip(), int(last[:-1])
+    return words, None
+
+
+async def _new_token(ctx: Ctx, words: str) -> None:
     if ctx.in_group:  # a group's history keeps the plaintext for everyone in it
         raise UserError(
             "For safety I only hand out tokens in a private chat: message me directly and "
             "send /token new there."
         )
-    issued = await tokens.issue(await caller_of(ctx), ctx.session, name=name[: tokens.MAX_NAME])
+    name, days = _name_and_days(words)
+    try:
+        issued = await tokens.issue(
+            await caller_of(ctx), ctx.session, name=name[: tokens.MAX_NAME], days=days
+        )
+    except Invalid as exc:
+        raise UserError(exc.message) from None
     await ctx.session.commit()
+    lasts = f"It works for {days} day(s). " if days else "It works until you revoke it. "
     await ctx.say(
         f"Your control-API token for <b>{q(ctx.linked_org.name, 100)}</b>. I show it only this "
-        f"once, so keep it somewhere safe:\n<code>{issued.token}</code>\n"
-        f"Revoke it with <code>/token revoke {issued.prefix}</code>."
+        f"once, so keep it somewhere safe:\n<code>{issued.token}</code>\n{lasts}"
+        f"Revoke it with <code>/token revoke {issued.prefix}</code>. It stops working if you "
+        "stop being an admin of this calendar."
     )
 
 
@@ -306,6 +333,7 @@ async def _list_tokens(ctx: Ctx) -> None:
     lines = [
         f"• <code>{q(row.prefix, 16)}</code> {q(row.name, 40)} · created {ago(row.created_at, now)}"
         f" · last used {ago(row.last_used_at, now)}"
+        + (f" · expires {row.expires_at:%d %b %Y}" if row.expires_at else "")
         for row in rows
     ]
     await ctx.say(pack("<b>Active tokens</b>", lines))

@@ -136,6 +136,7 @@ def _scope(event: Event | None, status: str | None) -> str:
 async def show_people(ctx: Ctx, event: Event | None, filters: dict[str, Any]) -> None:
     """The VIPs (`filters["kind"]` "vips") or repeat guests ("repeats") of one event, or of
     every upcoming event when `event` is None."""
+    ctx.access.require_personal_data()
     status = filters.get("status")
     found, note = await _people(ctx, event, status)
     scope = _scope(event, status)
@@ -163,6 +164,7 @@ async def _show_repeats(
     offset: int,
 ) -> None:
     """Repeat guests, one line per person, a page at a time with a More button."""
+    ctx.access.require_personal_data()
     scope = _scope(event, status)
     people = found.repeat_people()
     rule = f"registered for {rules(ctx).repeat_min_events}+ of this calendar's events"

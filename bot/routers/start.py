@@ -22,7 +22,7 @@ HELP = """<b>What I can do</b>
 /bulk approve|decline &lt;event&gt; &lt;status, @domain, emails or #tag&gt;
 /trends [event|city|month|domain|company] · /enrich on|off|run|status
 /sync · /jobs · /status · /digest on [HH:MM] [zone] | off
-/link &lt;key&gt; · /unlink · /use · /role · /token · /web · /cancel
+/link &lt;key&gt; · /unlink · /use · /role · /token · /web · /privacy · /forget · /cancel
 /upgrade [plan] · /billing · /sync every &lt;minutes&gt;
 Or just ask (in a group, mention me or reply to me):"""
 

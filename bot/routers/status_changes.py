@@ -54,7 +54,7 @@ EXPIRED = "This confirmation has expired or was already used; please ask again."
 
 async def ask_status_change(ctx: Ctx, email: str, event_words: str, target: str) -> None:
     """Preview approving/declining one guest; without an event, find where they registered."""
-    await ctx.access.require_admin()
+    await ctx.access.require_guest_writer()
     change = {"email": email, "target": target}
     if event_words.strip():
         usage = f"/{VERBS[target].lower()} {q(email, 64)} Founders Dinner"
@@ -88,7 +88,7 @@ async def _cached_guest(ctx: Ctx, event: Event, email: str) -> Guest | None:
 
 @event_action("set_status", writes=True)
 async def preview_status(ctx: Ctx, event: Event, change: dict[str, Any]) -> None:
-    await ctx.access.require_admin()
+    await ctx.access.require_guest_writer()
     note = await fresh_event(ctx, event)
     email, target = change["email"], change["target"]
     guest = await _cached_guest(ctx, event, email)
@@ -148,7 +148,7 @@ async def status_command(message: Message, command: CommandObject, ctx: Ctx) -> 
 
 
 async def ask_bulk(ctx: Ctx, target: str, filters: args.Filters) -> None:
-    await ctx.access.require_admin()
+    await ctx.access.require_guest_writer()
     if filters.empty:
         raise UserError(
             "Say which guests: a status (pending, waitlist…), an @domain, emails or a #tag, e.g. "
@@ -168,7 +168,7 @@ async def ask_bulk(ctx: Ctx, target: str, filters: args.Filters) -> None:
 @event_action("bulk", writes=True)
 async def preview_bulk(ctx: Ctx, event: Event, request: dict[str, Any]) -> None:
     """How many guests would change, a sample of them, and the Confirm / Cancel buttons."""
-    await ctx.access.require_admin()
+    await ctx.access.require_guest_writer()
     note = await fresh_event(ctx, event)
     target = request["target"]
     guest_filter = GuestFilter(**request["filter"])
@@ -310,13 +310,15 @@ def build_router() -> Router:
     """This feature's handlers on a new router (a router joins only one dispatcher)."""
     router = Router(name="status_changes")
     router.message.register(
-        status_command, Command("approve", "decline"), flags={"linked": True, "admin": True}
+        status_command, Command("approve", "decline"), flags={"linked": True, "guest_writer": True}
     )
-    router.message.register(bulk_command, Command("bulk"), flags={"linked": True, "admin": True})
-    router.callback_query.register(
-        decided, PendingCb.filter(), flags={"linked": True, "admin": True}
+    router.message.register(
+        bulk_command, Command("bulk"), flags={"linked": True, "guest_writer": True}
     )
     router.callback_query.register(
-        job_control, JobCb.filter(), flags={"linked": True, "admin": True}
+        decided, PendingCb.filter(), flags={"linked": True, "guest_writer": True}
+    )
+    router.callback_query.register(
+        job_control, JobCb.filter(), flags={"linked": True, "guest_writer": True}
     )
     return router

@@ -1,5 +1,8 @@
-"""The Temporal client side shared by every feature: connection, ids in the UI, starting a
-workflow once under its deterministic id, schedules, and the org's job list.
+"""The Temporal client side shared by every feature: connection, the portal page of a job,
+starting a workflow once under its deterministic id, schedules, and the org's job list.
+
+Tenants are never linked into the Temporal UI (it shows every tenant's runs and payloads):
+a job's link is its page in the web portal, which shows only the signed-in member's org.
 
 Features (`bulk`, `sync`, `digest`, ...) add their own starters on top of `AutomationsBase`;
 `services.automations.Automations` is all of them in one handle.
@@ -31,6 +34,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from core import defaults
+from core.payload_codec import data_converter
 from core.settings import Settings
 from workflows import ids
 from workflows.contracts.bulk import BulkProgress
@@ -41,7 +45,7 @@ class JobDefaults:
     """Tunables the workflows receive in their inputs (workflows never read settings)."""
 
     task_queue: str = defaults.TEMPORAL_TASK_QUEUE
-    ui_url: str = defaults.TEMPORAL_UI_URL
+    public_url: str = defaults.PUBLIC_URL  # where the portal's job pages are
     namespace: str = defaults.TEMPORAL_NAMESPACE
     batch_size: int = defaults.BULK_BATCH_SIZE
     concurrency: int = defaults.BULK_CONCURRENCY
@@ -56,7 +60,7 @@ class JobDefaults:
         return cls(
             followup_batch_size=settings.followup_batch_size,
             task_queue=settings.temporal_task_queue,
-            ui_url=settings.temporal_ui_url,
+            public_url=settings.public_url,
             namespace=settings.temporal_namespace,
             batch_size=settings.bulk_batch_size,
             concurrency=settings.bulk_concurrency,
@@ -71,7 +75,7 @@ class JobDefaults:
 class BulkStart:
     workflow_id: str
     already_running: bool
-    ui_url: str
+    web_url: str  # the job's page in the portal
 
 
 # What each kind of job does, in words (the `Kind` search attribute -> an action).
@@ -101,7 +105,7 @@ class JobInfo:
     kind: str
     status: str
     started_at: datetime | None
-    ui_url: str
+    web_url: str  # the job's page in the portal
     progress: BulkProgress | None = None
     event_id: str | None = None
     requested_by: int | None = None
@@ -148,20 +152,15 @@ class AutomationsBase:
     async def connect(cls, settings: Settings) -> Any:
         """Connect to the configured Temporal cluster (bot and API processes)."""
         client = await Client.connect(
-            settings.temporal_address, namespace=settings.temporal_namespace
+            settings.temporal_address,
+            namespace=settings.temporal_namespace,
+            data_converter=data_converter(settings.resolved_payload_keys()),
         )
         return cls(client, JobDefaults.from_settings(settings))
 
-    def ui_url(self, workflow_id: str) -> str:
-        base = self.defaults.ui_url.rstrip("/")
-        return (
-            f"{base}/namespaces/{self.defaults.namespace}/workflows/{quote(workflow_id, safe='')}"
-        )
-
-    def schedule_url(self, schedule_id: str) -> str:
-        base = self.defaults.ui_url.rstrip("/")
-        namespace = self.defaults.namespace
-        return f"{base}/namespaces/{namespace}/schedules/{quote(schedule_id, safe='')}"
+    def job_url(self, job_id: str) -> str:
+        """A workflow's or schedule's page in the portal (`web.routes.jobs`)."""
+        return f"{self.defaults.public_url.rstrip('/')}/web/jobs/{quote(job_id, safe='')}"
 
     async def start_once(
         self,
@@ -183,8 +182,8 @@ class AutomationsBase:
                 search_attributes=attributes,
             )
         except WorkflowAlreadyStartedError:
-            return BulkStart(workflow_id, True, self.ui_url(workflow_id))
-        return BulkStart(workflow_id, False, self.ui_url(workflow_id))
+            return BulkStart(workflow_id, True, self.job_url(workflow_id))
+        return BulkStart(workflow_id, False, self.job_url(workflow_id))
 
     def handle(self, workflow_id: str) -> WorkflowHandle[Any, Any]:
         return self.client.get_workflow_handle(workflow_id)
@@ -263,7 +262,7 @@ class AutomationsBase:
                     kind,
                     status.name.lower(),
                     execution.start_time,
-                    self.ui_url(execution.id),
+                    self.job_url(execution.id),
                     event_id=attributes.get(ids.EVENT_ID),
                     requested_by=requester_of(attributes),
                 )

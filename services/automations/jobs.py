@@ -44,7 +44,7 @@ async def org_schedules(
         *(automations.schedule_exists(schedule_id) for schedule_id, _ in candidates)
     )
     return [
-        JobInfo(schedule_id, kind, "scheduled", None, automations.schedule_url(schedule_id))
+        JobInfo(schedule_id, kind, "scheduled", None, automations.job_url(schedule_id))
         for (schedule_id, kind), present in zip(candidates, exists, strict=True)
         if present
     ]

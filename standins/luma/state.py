@@ -136,9 +136,16 @@ class SimulatorState:
         org_key: bool = False,
         events: int = 0,
         guests_per_event: int | None = None,
+        own_owner: bool = False,
     ) -> CalendarHandle:
-        """A calendar with its own key and `events` seeded events around `now`."""
+        """A calendar with its own key and `events` seeded events around `now`.
+
+        Like a real Luma user running a calendar per city or brand, one person owns every
+        calendar of the simulator (get-self answers the same user for each key) unless
+        `own_owner` gives the new calendar a person of its own."""
         calendar = seed.new_calendar(self._rng, len(self._calendars), name, org_key, self.now)
+        if self._calendars and not own_owner:
+            calendar.owner = next(iter(self._calendars.values())).owner
         self._calendars[calendar.id] = calendar
         self._by_key[calendar.api_key] = calendar
         per_event = self.config.guests_per_event if guests_per_event is None else guests_per_event

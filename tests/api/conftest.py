@@ -8,6 +8,7 @@ ASGI transport, so nothing listens on a port except where a real client needs on
 
 from __future__ import annotations
 
+import itertools
 import random
 import uuid
 from collections.abc import AsyncIterator
@@ -23,6 +24,8 @@ from core.settings import Settings
 from services.automations import Automations
 from standins.luma import RunningSimulator, SimulatorConfig, running_simulator
 from store import tokens
+from store.models import Role
+from store.orgs import set_role
 from tests.workflows import conftest as workflow_fixtures
 from tests.workflows.conftest import LinkedOrg, link_calendar
 
@@ -78,9 +81,17 @@ def client_for(app: FastAPI, token: str | None = None) -> httpx.AsyncClient:
     )
 
 
-async def issue(sessions, org_id: int) -> str:
+_MAKERS = itertools.count(random.randrange(7_000_000_000, 8_000_000_000, 1_000_000))
+
+
+async def issue(sessions, org_id: int, *, maker: int | None = None, role: Role = Role.ADMIN) -> str:
+    """A token as /token new makes one: its maker is a member of the org (an admin unless
+    `role` says otherwise), made one here when `maker` is not given."""
     async with sessions.begin() as session:
-        return (await tokens.issue_token(session, org_id=org_id, created_by=None)).token
+        if maker is None:
+            maker = next(_MAKERS)
+            await set_role(session, org_id=org_id, user_id=maker, role=role)
+        return (await tokens.issue_token(session, org_id=org_id, created_by=maker)).token
 
 
 @pytest.fixture

@@ -13,7 +13,9 @@ from api.ratelimit import SlidingWindowLimiter
 from services.automations import Automations, JobDefaults
 from store import tokens
 from store.db import create_engine, session_factory
-from tests.api.conftest import client_for, error_of
+from store.models import Role
+from store.orgs import remove_member, set_role
+from tests.api.conftest import client_for, error_of, issue
 
 
 async def test_token_required_and_checked(anonymous, tenant, sessions) -> None:
@@ -34,6 +36,32 @@ async def test_token_required_and_checked(anonymous, tenant, sessions) -> None:
     assert after.status_code == 401 and "revoked" in error_of(after)["message"]
 
 
+async def test_a_token_stops_when_its_maker_is_demoted_or_removed(app, tenant, sessions) -> None:
+    """A token belongs to the admin who made it: their membership is read on every request."""
+    demoted_maker, removed_maker = 7_990_000_001, 7_990_000_002
+    org_id = tenant.org.org_id
+    async with sessions.begin() as session:
+        for maker in (demoted_maker, removed_maker):
+            await set_role(session, org_id=org_id, user_id=maker, role=Role.ADMIN)
+    demoted = await issue(sessions, org_id, maker=demoted_maker)
+    removed = await issue(sessions, org_id, maker=removed_maker)
+    for token in (demoted, removed):
+        async with client_for(app, token) as client:
+            assert (await client.get("/v1/events")).status_code == 200
+    async with sessions.begin() as session:
+        await set_role(session, org_id=org_id, user_id=demoted_maker, role=Role.MEMBER)
+        await remove_member(session, org_id=org_id, user_id=removed_maker)
+    for token in (demoted, removed):
+        async with client_for(app, token) as client:
+            refused = await client.post(
+                "/v1/events/evt-x/bulk-status", json={"target_status": "approved", "all": True}
+            )
+            assert refused.status_code == 401, refused.text
+            assert "no longer an admin" in error_of(refused)["message"]
+            assert (await client.get("/v1/events")).status_code == 401
+    assert (await tenant.client.get("/v1/events")).status_code == 200  # other makers' tokens
+
+
 @pytest.mark.parametrize("api_limits", [ApiLimits(requests_per_minute=3)])
 async def test_rate_limit_per_token(tenant, app, sessions) -> None:
     # A route whose dependencies also need the org counts once, not once per dependency.
@@ -50,8 +78,7 @@ async def test_rate_limit_per_token(tenant, app, sessions) -> None:
 
 
 async def _second_token(sessions, org_id: int) -> str:
-    async with sessions.begin() as session:
-        return (await tokens.issue_token(session, org_id=org_id, created_by=None)).token
+    return await issue(sessions, org_id)
 
 
 def test_sliding_window_frees_slots_as_time_passes() -> None:

@@ -16,7 +16,7 @@ async def test_sync_now(tenant, automations, simulator) -> None:
     assert response.status_code == 202
     started = response.json()
     assert started["workflow_id"] == ids.sync_id(tenant.org.org_id)
-    assert started["ui_url"].endswith(started["workflow_id"])
+    assert started["web_url"].endswith(f"/web/jobs/{started['workflow_id']}")
     await automations.handle(started["workflow_id"]).result()
     events = (await tenant.client.get("/v1/events")).json()["events"]
     assert [event["name"] for event in events] == ["Fresh Event"]

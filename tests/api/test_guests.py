@@ -157,7 +157,7 @@ async def test_bulk_dry_run_then_real(tenant, simulator, automations) -> None:
     assert started.status_code == 202, started.text
     job = started.json()
     assert job["workflow_id"].startswith(f"bulk-{tenant.org.org_id}-{event_id}-approved-")
-    assert job["ui_url"].endswith(job["workflow_id"])
+    assert job["web_url"].endswith(f"/web/jobs/{job['workflow_id']}")  # the portal, not Temporal
     report = await automations.bulk_handle(job["workflow_id"]).result()
     assert (report.total, report.done, report.skipped) == (30, 20, 10)
     assert statuses(simulator, event_id) == {"approved": 30, "waitlist": 10}

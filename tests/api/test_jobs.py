@@ -23,7 +23,7 @@ async def test_jobs_list_workflows_and_schedules(tenant, automations, simulator)
         schedule = jobs[0]
         assert schedule["workflow_id"] == ids.sync_schedule_id(org_id)
         assert (schedule["kind"], schedule["status"]) == ("sync-schedule", "scheduled")
-        assert schedule["ui_url"].endswith(f"/schedules/sync-schedule-{org_id}")
+        assert schedule["web_url"].endswith(f"/web/jobs/sync-schedule-{org_id}")
         sync = next(job for job in jobs if job["kind"] == "sync")
         assert sync["status"] == "completed" and sync["started_at"]
 

@@ -32,8 +32,8 @@ from services.automations import Automations, JobDefaults
 from standins.luma import RunningSimulator, SimulatorConfig, running_simulator
 from standins.telegram import BotApiState, ChatMessage, LocalBotApi, running_local_api
 from store.crypto import KeyBox
-from store.models import AuditEntry
-from store.orgs import link_chat, save_org
+from store.models import AuditEntry, Role
+from store.orgs import get_role, link_chat, remove_member, save_org, set_role
 from store.rate_budget import DatabaseRateBudget
 from tests.workflows.conftest import worker_clients
 from worker import build_worker
@@ -173,6 +173,20 @@ class World:
                 title="",
                 linked_by=linked_by,
             )
+
+    async def member(self, calendar: Calendar, user: int, role: Role = Role.MEMBER) -> None:
+        """Give a person a role in the calendar's org, as /role or the portal does."""
+        async with self.deps.sessions.begin() as session:
+            await set_role(session, org_id=calendar.org_id, user_id=user, role=role)
+
+    async def role(self, calendar: Calendar, user: int) -> Role | None:
+        async with self.deps.sessions() as session:
+            return await get_role(session, org_id=calendar.org_id, user_id=user)
+
+    async def remove(self, calendar: Calendar, user: int) -> None:
+        """Take a person out of the calendar's org, as the portal's team page does."""
+        async with self.deps.sessions.begin() as session:
+            await remove_member(session, org_id=calendar.org_id, user_id=user)
 
     async def linked_group(self, calendar: Calendar | None = None) -> tuple[Calendar, int, int]:
         """A calendar, a group linked to it, and the group's admin (who linked it)."""

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 
+from core import defaults
 from store.models import AutomationSettings, Organization
 from tests.conftest import eventually
 from workflows import ids
 
 
-async def test_sync_reports_what_it_did_and_jobs_link_to_the_temporal_ui(world) -> None:
+async def test_sync_reports_what_it_did_and_jobs_link_to_the_portal(world) -> None:
     calendar, chat, _admin = await world.linked_group()
     member = world.person()
 
@@ -29,7 +30,11 @@ async def test_sync_reports_what_it_did_and_jobs_link_to_the_temporal_ui(world) 
     )
     assert ids.sync_id(calendar.org_id) not in jobs.text  # words, not a workflow id
     links = [e["url"] for e in jobs.entities if e["type"] == "text_link"]
-    assert links and all(url.startswith(world.deps.automations.ui_url("")) for url in links)
+    # The portal's job page, never the Temporal UI (it shows every tenant's runs).
+    portal = world.deps.automations.job_url("")
+    assert portal.endswith("/web/jobs/")
+    assert links and all(url.startswith(portal) for url in links)
+    assert not any(url.startswith(defaults.TEMPORAL_UI_URL) for url in links)
 
 
 async def test_digest_on_off_and_now(world) -> None:

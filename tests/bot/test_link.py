@@ -29,7 +29,6 @@ async def test_start_says_how_to_link_or_which_calendar_is_linked(world) -> None
 
 async def test_link_in_a_dm_checks_the_key_and_names_the_calendar(world, caplog) -> None:
     handle = world.sim.state.add_calendar("Ada's Calendar", events=3, guests_per_event=5)
-    owner = world.sim.state.calendar(handle.id).owner
     seeded = sorted(e.name for e in world.sim.state.calendar(handle.id).events.values())
     user = world.person()
 
@@ -37,11 +36,11 @@ async def test_link_in_a_dm_checks_the_key_and_names_the_calendar(world, caplog)
         reply = await world.say(user, user, f"/link {handle.api_key}")
     assert handle.api_key not in caplog.text
 
-    assert owner.name in reply.text
+    assert "Ada's Calendar" in reply.text.replace("&#x27;", "'")  # named by the calendar
     assert handle.api_key[-4:] in reply.text and handle.api_key not in reply.text
     assert not world.tg.was_deleted(user, reply.message_id - 1)  # only groups need deleting
     org = await _org_for_chat(world, user)
-    assert org is not None and org.luma_calendar_id == owner.id
+    assert org is not None and org.luma_calendar_id == handle.id
     assert org.key_fingerprint == fingerprint(handle.api_key)
     assert handle.api_key.encode() not in org.key_ciphertext
     [entry] = await world.audit(org.id, "link")
@@ -83,7 +82,7 @@ async def test_in_a_group_the_key_message_is_deleted_before_anything_else(world)
     assert world.tg.was_deleted(chat, said["message"]["message_id"])
     assert "Linked this chat" in reply.text and "…" + handle.api_key[-4:] in reply.text
     org = await _org_for_chat(world, chat)
-    assert org is not None and org.luma_calendar_id == world.sim.state.calendar(handle.id).owner.id
+    assert org is not None and org.luma_calendar_id == handle.id
     assert org.key_fingerprint == fingerprint(handle.api_key)
     assert world.tg.calls("getChatMember")  # admin rights come from Telegram
 
@@ -114,7 +113,7 @@ async def test_link_without_a_key_asks_for_it_and_cancel_stops(world) -> None:
     reply = await world.say(user, user, handle.api_key)
     assert "Linked this chat" in reply.text
     org = await _org_for_chat(world, user)
-    assert org is not None and org.luma_calendar_id == world.sim.state.calendar(handle.id).owner.id
+    assert org is not None and org.luma_calendar_id == handle.id
     assert org.key_fingerprint == fingerprint(handle.api_key)
 
 
@@ -218,3 +217,36 @@ async def test_tokens_are_shown_once_in_a_dm_and_can_be_revoked(world) -> None:
     actions = [e.action for e in await world.audit(calendar.org_id)]
     assert actions.count("token_issue") == 1 and actions.count("token_revoke") == 1
     assert all(plaintext not in str(e.target) for e in await world.audit(calendar.org_id))
+
+
+async def test_two_calendars_of_one_luma_user_stay_two_tenants_end_to_end(world) -> None:
+    """One organizer, two calendars (one key each), linked in two groups: each group reads
+    and writes its own calendar. Before, the second link merged into the first org."""
+    lisbon, porto = (
+        await world.calendar(name="Lisbon Chapter"),
+        await world.calendar(name="Porto Chapter"),
+    )
+    state = world.sim.state
+    assert state.calendar(lisbon.calendar_id).owner is state.calendar(porto.calendar_id).owner
+    organizer = world.person()
+    groups = {}
+    for calendar in (lisbon, porto):
+        group = world.group(admin=organizer)
+        world.tg.user_says(group, organizer, f"/link {calendar.api_key}")
+        reply = await world.tg.wait_for_reply(group)
+        assert f"Linked this chat to the Luma calendar of {calendar.name}" in reply.text
+        groups[calendar.name] = group
+    for calendar in (lisbon, porto):
+        org = await _org_for_chat(world, groups[calendar.name])
+        assert org is not None and (org.id, org.luma_calendar_id) == (
+            calendar.org_id,
+            calendar.calendar_id,
+        )
+    porto_group = groups[porto.name]
+    preview = await world.say(porto_group, organizer, "/bulk approve Founders Dinner pending")
+    await world.press(porto_group, organizer, preview, "Confirm")
+    await world.next_message(porto_group, lambda m: "finished" in (m.text or ""), timeout=30)
+    assert world.writes(porto) and not world.writes(lisbon)
+    pending_lisbon = world.guests(lisbon, "Founders Dinner", "pending_approval")
+    listing = await world.say(groups[lisbon.name], organizer, "/pending founders dinner")
+    assert listing.text.startswith(f"Founders Dinner: {len(pending_lisbon)} pending")

@@ -10,7 +10,7 @@ import pytest
 from catalog.events import EventFilter, event_counts, list_events, resolve_event
 from catalog.guest_filter import GuestFilter
 from catalog.guest_query import BadCursor, GuestQuery, GuestSort, cursor_for, guest_page
-from catalog.guests import csv_rows, person_history
+from catalog.guests import csv_rows, person_history, safe_cell
 from store import cache, orgs
 from store.models import Event, Guest
 
@@ -209,3 +209,11 @@ async def test_listing_paging_and_history(sessions, keybox, unique) -> None:
         exported = csv_rows([guest for guest, _ in history])
         assert "'=cmd" in exported and "\n=cmd" not in exported
         assert all(isinstance(guest, Guest) for guest, _ in history)  # what csv_rows reads
+
+
+@pytest.mark.parametrize(
+    "cell", ["=1+1", "+1", "-1+2", "@SUM(A1)", "\t=1+1", "\r=1+1", "\tcmd", "\rcmd"]
+)
+def test_every_formula_start_is_neutralized(cell: str) -> None:
+    assert safe_cell(cell) == "'" + cell
+    assert safe_cell("Ada Lovelace") == "Ada Lovelace" and safe_cell(3) == 3

@@ -9,9 +9,11 @@ import sys
 from pathlib import Path
 
 from cryptography.fernet import Fernet
+from sqlalchemy import select
 
 from store.crypto import KeyBox
 from store.db import create_engine, session_factory
+from store.models import OrgEnrichment
 from store.orgs import luma_key, save_org
 
 LUMABOT = str(Path(sys.prefix) / "bin" / "lumabot")
@@ -77,22 +79,39 @@ async def test_rotate_keys_command(tmp_path: Path, empty_pg_url: str, unique: st
     sessions = session_factory(engine)
     async with sessions.begin() as session:
         for n in range(3):
-            await save_org(
+            org = await save_org(
                 session,
                 calendar_id=f"cal-{n}-{unique}",
                 name=f"Org {n}",
                 luma_key=f"secret-{n}-{unique}",
                 keybox=KeyBox([old]),
             )
+            if n < 2:  # two orgs with an enrichment provider key: the other encrypted column
+                session.add(
+                    OrgEnrichment(
+                        org_id=org.id,
+                        provider="pdl",
+                        key_ciphertext=KeyBox([old]).encrypt(f"pdl-{n}"),
+                        key_fingerprint="…",
+                    )
+                )
     env = {"DATABASE_URL": empty_pg_url, "ENCRYPTION_KEYS": f"{new},{old}"}
     first = await run_lumabot("rotate-keys", cwd=tmp_path, **env)
     second = await run_lumabot("rotate-keys", cwd=tmp_path, **env)
-    assert "Re-encrypted 3 Luma key(s)" in first.stdout, first.stderr
-    assert "Re-encrypted 0 Luma key(s)" in second.stdout and "3 already" in second.stdout
+    lines = {line.split()[0]: line for line in first.stdout.splitlines()[1:]}
+    assert "3 re-encrypted, 0 already current" in lines["organizations.key_ciphertext"]
+    assert "2 re-encrypted, 0 already current" in lines["org_enrichment.key_ciphertext"]
+    assert "0 re-encrypted, 3 already current" in second.stdout
+    assert "0 re-encrypted, 2 already current" in second.stdout
     async with sessions() as session:
         orgs = [1, 2, 3]
         keys = [await luma_key(session, org_id=o, keybox=KeyBox([new])) for o in orgs]
+        provider_keys = [
+            KeyBox([new]).decrypt(row.key_ciphertext)
+            for row in await session.scalars(select(OrgEnrichment).order_by(OrgEnrichment.org_id))
+        ]
     assert sorted(keys) == sorted(f"secret-{n}-{unique}" for n in range(3))
+    assert provider_keys == ["pdl-0", "pdl-1"]
     await engine.dispose()
 
     missing = await run_lumabot(

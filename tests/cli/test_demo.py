@@ -66,7 +66,9 @@ async def test_demo_answers_and_stops_cleanly(tmp_path: Path) -> None:
     assert (tmp_path / "data" / "temporal.db").exists()
     # Links a user taps in Telegram are printed: the portal sign-in points at this demo's API.
     assert f"portal <http://127.0.0.1:{ports[3]}/web/signin?t=" in out
-    assert "Open in Luma <https://" in out or "Follow it in the Temporal UI <http://" in out
+    portal_job = f"Follow it in the web portal <http://127.0.0.1:{ports[3]}/web/jobs/"
+    assert "Open in Luma <https://" in out or portal_job in out
+    assert "/namespaces/default/workflows/" not in out  # no tenant link into the Temporal UI
     # Files the bot sends are saved and named.
     csv = (
         tmp_path

@@ -15,7 +15,7 @@ from services.automations import Automations, JobDefaults
 from standins.luma import SimulatorConfig, running_simulator
 from standins.telegram import running_local_api
 from store.orgs import save_org
-from tests.conftest import eventually
+from tests.conftest import PAYLOAD_KEYS, eventually
 
 LUMABOT = str(Path(sys.prefix) / "bin" / "lumabot")
 
@@ -43,6 +43,7 @@ async def test_up_runs_all_three_and_stops(
             **os.environ,
             "DATABASE_URL": db_url,
             "ENCRYPTION_KEYS": encryption_keys[0],
+            "TEMPORAL_PAYLOAD_KEYS": PAYLOAD_KEYS[0],  # the test client's codec key
             "TEMPORAL_ADDRESS": temporal_env.client.service_client.config.target_host,
             "TEMPORAL_TASK_QUEUE": queue,
             "LUMA_API_URL": sim.base_url,

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from core.logs import REDACTED, install_redaction, secrets
+from core.logs import REDACTED, SecretRegistry, install_redaction, secrets
 
 LUMA_KEY = "secret-4fK9dQ2LmZpX7Wc1"
 BOT_TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
@@ -53,3 +53,19 @@ def test_decrypted_keys_are_registered(keybox, caplog: pytest.LogCaptureFixture)
         logging.getLogger("tests.redaction").info("using %s", odd_key)
     assert odd_key not in caplog.text
     assert secrets.redact(f"x{odd_key}y") == f"x{REDACTED}y"
+
+
+def test_junk_keys_do_not_grow_the_redaction_set_forever() -> None:
+    """50,000 junk values (as a flood of /link attempts would add) keep the set at its
+    capacity; the settings' secrets stay, and a value in use stays by being seen again."""
+    registry = SecretRegistry(capacity=1000)
+    registry.pin("settings-secret-value")
+    registry.add("in-use-key-0000")
+    for n in range(50_000):
+        registry.add(f"junk-value-{n:06d}")
+        if n % 500 == 0:
+            registry.add("in-use-key-0000")  # decrypted again by the next activity
+    assert len(registry) == 1 + 1000
+    said = registry.redact("settings-secret-value in-use-key-0000 junk-value-049999")
+    assert said == f"{REDACTED} {REDACTED} {REDACTED}"
+    assert registry.redact("junk-value-000001") == "junk-value-000001"  # forgotten

@@ -46,6 +46,33 @@ def test_development_key_is_generated_once(
     assert (tmp_path / "data" / "dev-encryption.key").stat().st_mode & 0o077 == 0
 
 
+def test_payload_keys_default_to_the_encryption_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    first, payload = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    monkeypatch.setenv("ENCRYPTION_KEYS", first)
+    monkeypatch.delenv("TEMPORAL_PAYLOAD_KEYS", raising=False)
+    assert Settings(_env_file=None).resolved_payload_keys() == [first]
+    monkeypatch.setenv("TEMPORAL_PAYLOAD_KEYS", f"{payload}, {first}")
+    settings = Settings(_env_file=None)
+    assert settings.resolved_payload_keys() == [payload, first]
+    assert payload in settings.secret_values()
+
+
+def test_weak_payload_key_and_operator_token_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEMPORAL_PAYLOAD_KEYS", "password123")
+    get_settings.cache_clear()
+    with pytest.raises(ConfigError, match="TEMPORAL_PAYLOAD_KEYS entry 1 is not a valid"):
+        get_settings()
+    monkeypatch.delenv("TEMPORAL_PAYLOAD_KEYS")
+    monkeypatch.setenv("OPERATOR_TOKEN", "short")
+    get_settings.cache_clear()
+    with pytest.raises(ConfigError, match="OPERATOR_TOKEN must be at least 32 characters"):
+        get_settings()
+    get_settings.cache_clear()
+    token = "t" * 32
+    monkeypatch.setenv("OPERATOR_TOKEN", token)
+    assert token in Settings(_env_file=None).secret_values()  # never logged
+
+
 def test_defaults_point_at_real_services() -> None:
     settings = Settings(_env_file=None)
     assert settings.luma_api_url == "https://public-api.luma.com"

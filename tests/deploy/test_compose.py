@@ -85,6 +85,23 @@ def test_start_order_health_and_restarts(rendered: dict[str, Any]) -> None:
     assert "container_name" not in services["worker"]  # `--scale worker=3` needs that
 
 
+def test_temporal_ui_is_for_operators_only(rendered: dict[str, Any]) -> None:
+    """It shows every tenant's runs: bound to the host's loopback, read-only, and decoding
+    payloads only through the API's codec endpoint (which wants the operator token)."""
+    ui = rendered["services"]["temporal-ui"]
+    assert ui.get("ports"), "the UI is reachable on the host (through a tunnel)"
+    for port in ui["ports"]:
+        assert port["host_ip"] == "127.0.0.1", port
+    env = ui["environment"]
+    assert env["TEMPORAL_DISABLE_WRITE_ACTIONS"] == "true"
+    assert env["TEMPORAL_CODEC_ENDPOINT"].endswith("/codec")
+    assert env["TEMPORAL_CODEC_INCLUDE_CREDENTIALS"] == "true"
+    api_env = rendered["services"]["api"]["environment"]
+    assert "OPERATOR_TOKEN" in api_env and "PUBLIC_URL" in api_env
+    # The codec endpoint admits the UI's origin: the API is told where the UI is.
+    assert api_env["TEMPORAL_UI_URL"] == "http://localhost:8080"
+
+
 def test_no_default_secrets() -> None:
     """Without the secrets set, Compose refuses to start instead of using a default."""
     for missing in SECRETS:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from services.automations import Automations
-from tests.conftest import eventually
+from tests.conftest import PAYLOAD_KEYS, eventually
 from tests.followups.conftest import SENDER, Inbox, campaign, seed_event, send_states
 from tests.workflows.test_crash import start_worker
 from workflows.contracts.followups import FollowupInput, FollowupReport
@@ -62,6 +62,7 @@ async def interrupted_campaign(
         **os.environ,
         "DATABASE_URL": db_url,
         "ENCRYPTION_KEYS": encryption_keys[0],
+        "TEMPORAL_PAYLOAD_KEYS": PAYLOAD_KEYS[0],  # the test client's codec key
         "TEMPORAL_ADDRESS": temporal_env.client.service_client.config.target_host,
         "TEMPORAL_TASK_QUEUE": defaults.task_queue,
         "MAIL_BACKEND": "smtp",

@@ -19,7 +19,7 @@ from mailer.sendgrid import SendGridMailer
 from mailer.smtp import SmtpMailer
 from services.automations import Automations
 from store.models import AuditEntry
-from tests.conftest import eventually
+from tests.conftest import DATA_CONVERTER, eventually
 from tests.followups.conftest import (
     ATTENDED,
     NO_SHOWS,
@@ -236,8 +236,10 @@ async def test_sendgrid_backend_end_to_end(
     assert "anon@example.com: SendGrid answered 400" in report.text
 
 
-def payload_text(history: WorkflowHistory) -> str:
-    """Every workflow input, activity input and activity result in the history, decoded."""
+async def payload_text(history: WorkflowHistory) -> str:
+    """Every workflow input, activity input and activity result in the history, decrypted."""
+    codec = DATA_CONVERTER.payload_codec
+    assert codec is not None
     parts = []
     for event in history.events:
         for payloads in (
@@ -245,7 +247,7 @@ def payload_text(history: WorkflowHistory) -> str:
             event.activity_task_scheduled_event_attributes.input,
             event.activity_task_completed_event_attributes.result,
         ):
-            parts += [payload.data.decode() for payload in payloads.payloads]
+            parts += [payload.data.decode() for payload in await codec.decode(payloads.payloads)]
     return " ".join(parts)
 
 
@@ -256,8 +258,9 @@ async def test_histories_replay_and_hold_only_the_draft(automations, inbox: Inbo
     await run(automations, job)
     started = await automations.start_followup(job)
     history = await handle_of(automations, started.workflow_id).fetch_history()
-    await Replayer(workflows=list(WORKFLOWS)).replay_workflow(history)
-    payloads = payload_text(history)
+    replayer = Replayer(workflows=list(WORKFLOWS), data_converter=DATA_CONVERTER)
+    await replayer.replay_workflow(history)
+    payloads = await payload_text(history)
     assert "Thanks for joining {event}!" in payloads  # the template; the activity fills it in
     assert "Hi Ada," not in payloads and "/unsubscribe/" not in payloads
     assert "grace@example.com: recipient refused" in payloads  # the report's few lines

@@ -12,7 +12,7 @@ import pytest
 from core.settings import Settings
 from services.team import LAST_ADMIN
 from store.models import Role
-from store.orgs import link_chat
+from store.orgs import link_chat, set_role
 from store.tokens import issue_token
 from tests.billing import conftest as billing_fixtures
 from tests.bot import conftest as bot_fixtures
@@ -47,7 +47,9 @@ async def test_a_sync_interval_below_the_plan_is_one_sentence_everywhere(
     assert FREE_FLOOR in (bot_reply.text or "")
 
     async with portal.sessions.begin() as session:
-        token = (await issue_token(session, org_id=portal.org.org_id, created_by=None)).token
+        maker = 7_999_000_001
+        await set_role(session, org_id=portal.org.org_id, user_id=maker, role=Role.ADMIN)
+        token = (await issue_token(session, org_id=portal.org.org_id, created_by=maker)).token
     async with portal.signed_in(Role.ADMIN) as web:
         api = await web.put(
             "/v1/sync/schedule",

@@ -44,10 +44,11 @@ async def test_list_includes_the_enrichment_schedule_and_hides_other_orgs(
     assert [(job.workflow_id, job.kind) for job in found.schedules] == [
         (ids.enrich_schedule_id(org.org_id), "enrich-schedule")
     ]
-    assert (schedule.status, schedule.ui_url) == (
+    assert (schedule.status, schedule.web_url) == (
         "scheduled",
-        automations.schedule_url(ids.enrich_schedule_id(org.org_id)),
+        automations.job_url(ids.enrich_schedule_id(org.org_id)),
     )
+    assert schedule.web_url.endswith(f"/web/jobs/{ids.enrich_schedule_id(org.org_id)}")
     assert all(job.workflow_id != ids.sync_id(other.org_id) for job in found.workflows)
 
 

@@ -14,7 +14,7 @@ from services.caller import Caller, Conflict, Forbidden, Invalid, NotFound
 from services.linking import KeyRejected, Place
 from store.crypto import fingerprint
 from store.models import Chat, Organization, Role, User
-from store.orgs import get_role
+from store.orgs import get_role, luma_key
 from tests.services.conftest import audit_rows, caller, person
 from tests.workflows.conftest import link_calendar
 from workflows import ids
@@ -58,7 +58,6 @@ async def test_link_then_unlink_the_last_chat(
     sessions, simulator, pool, keybox, billing, automations
 ) -> None:
     calendar = simulator.state.add_calendar(f"Linked {uuid.uuid4().hex[:6]}")
-    owner = simulator.state.calendar(calendar.id).owner
     place = await _place(sessions, private=True)
     async with sessions() as session:
         linked = await linking.link_calendar(
@@ -72,7 +71,7 @@ async def test_link_then_unlink_the_last_chat(
         )
     try:
         assert linked.syncing and linked.key_fingerprint == fingerprint(calendar.api_key)
-        org = await _org_of_calendar(sessions, owner.id)
+        org = await _org_of_calendar(sessions, calendar.id)
         assert org is not None and org.id == linked.org_id
         assert calendar.api_key.encode() not in org.key_ciphertext
         async with sessions() as session:
@@ -122,14 +121,13 @@ async def test_replacing_the_key_of_the_same_calendar_only(
 
 
 async def test_replacing_a_verified_key_is_audited(sessions, simulator, pool, keybox) -> None:
-    # Linked the way the bot links: the org is named by the key owner's get-self id.
+    # Linked the way the bot links: the org is keyed on the key's calendar.
     calendar = simulator.state.add_calendar(f"Keyed {uuid.uuid4().hex[:6]}")
-    owner = await pool.client(calendar.api_key, budget_key="test").get_self()
     linked = await link_calendar(sessions, keybox, simulator, "unused")
     async with sessions.begin() as session:
         org = await session.get(Organization, linked.org_id)
         assert org is not None
-        org.luma_calendar_id = owner.id
+        org.luma_calendar_id = calendar.id
     admin = await caller(sessions, linked.org_id, Role.ADMIN)
     async with sessions.begin() as session:
         shown = await linking.replace_key(
@@ -152,3 +150,70 @@ async def test_use_only_a_calendar_one_belongs_to(sessions, org, keybox, simulat
         assert linking.match_calendar(mine, chosen.name[:5].upper()).id == org.org_id
         with pytest.raises(Invalid):
             linking.match_calendar(mine, "nothing like it")
+
+
+async def _link(sessions, pool, keybox, billing, automations, key: str) -> linking.Linked:
+    place = await _place(sessions)
+    async with sessions() as session:
+        return await linking.link_calendar(
+            place,
+            session,
+            luma=pool,
+            keybox=keybox,
+            billing=billing,
+            automations=automations,
+            key=key,
+        )
+
+
+async def test_two_calendars_of_one_luma_user_are_two_tenants(
+    sessions, simulator, pool, keybox, billing, automations
+) -> None:
+    """Before, both keys named the same get-self user: the second link took over the first
+    org and overwrote its key, so the first calendar's chats then wrote to the second."""
+    lisbon = simulator.state.add_calendar(f"Lisbon {uuid.uuid4().hex[:6]}")
+    porto = simulator.state.add_calendar(f"Porto {uuid.uuid4().hex[:6]}")
+    state = simulator.state
+    assert state.calendar(lisbon.id).owner is state.calendar(porto.id).owner  # one Luma user
+    first = await _link(sessions, pool, keybox, billing, automations, lisbon.api_key)
+    second = await _link(sessions, pool, keybox, billing, automations, porto.api_key)
+    try:
+        assert first.org_id != second.org_id
+        assert (first.name, second.name) == (lisbon.name, porto.name)
+        async with sessions() as session:
+            for linked, calendar in ((first, lisbon), (second, porto)):
+                org = await session.get(Organization, linked.org_id)
+                assert org is not None and org.luma_calendar_id == calendar.id
+                assert await luma_key(session, org_id=org.id, keybox=keybox) == calendar.api_key
+        admin = await caller(sessions, first.org_id, Role.ADMIN)
+        async with sessions() as session:
+            with pytest.raises(Conflict, match="another Luma calendar"):
+                await linking.replace_key(
+                    admin, session, luma=pool, keybox=keybox, key=porto.api_key
+                )
+    finally:
+        for linked in (first, second):
+            await automations.on_org_unlinked(linked.org_id, [])
+
+
+async def test_an_org_keyed_on_its_owner_learns_its_calendar_at_the_next_sync(
+    sessions, simulator, pool, keybox, automations
+) -> None:
+    """Orgs linked before are keyed on the key's user (usr-…): they keep working, and the
+    next sync keys them on the calendar Luma names for the stored key."""
+    linked = await link_calendar(sessions, keybox, simulator, f"Old {uuid.uuid4().hex[:6]}")
+    simulator.state.add_event(linked.calendar_id, name="Still here", guests=3)
+    owner = simulator.state.calendar(linked.calendar_id).owner
+    async with sessions.begin() as session:
+        org = await session.get(Organization, linked.org_id)
+        assert org is not None
+        org.luma_calendar_id = owner.id
+    admin = await caller(sessions, linked.org_id, Role.ADMIN)
+    async with sessions() as session:
+        with pytest.raises(Conflict, match="send /sync"):
+            await linking.replace_key(admin, session, luma=pool, keybox=keybox, key=linked.api_key)
+    report = await (await automations.sync_now(linked.org_id)).result()
+    assert (report.events, report.guests) == (1, 3)  # it kept working
+    async with sessions() as session:
+        org = await session.get(Organization, linked.org_id)
+        assert org is not None and org.luma_calendar_id == linked.calendar_id

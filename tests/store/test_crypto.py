@@ -7,13 +7,15 @@ import subprocess
 
 import pytest
 from cryptography.fernet import Fernet
+from sqlalchemy import LargeBinary
 from sqlalchemy.engine import make_url
 
 from migrations import runner
 from store.crypto import KeyBox, UnreadableKeyError, fingerprint
 from store.db import create_engine, session_factory
-from store.models import Organization
-from store.orgs import luma_key, rotate_keys, save_org
+from store.models import Base, Organization
+from store.orgs import luma_key, save_org
+from store.rotation import encrypted_columns, rotate_all
 
 
 def test_round_trip_and_fingerprint() -> None:
@@ -57,11 +59,11 @@ async def _rotate_and_check(sessions, unique: str) -> None:
     async with sessions.begin() as session:
         # Old rows stay readable before rotation...
         assert await luma_key(session, org_id=org_id, keybox=both) == plaintext
-        first = await rotate_keys(session, keybox=both)
-    assert first.rotated >= 1
+        first = await rotate_all(session, keybox=both)
+    assert first[0].column == "organizations.key_ciphertext" and first[0].rotated >= 1
     async with sessions.begin() as session:
-        second = await rotate_keys(session, keybox=both)
-        assert second.rotated == 0  # safe to run twice
+        second = await rotate_all(session, keybox=both)
+        assert sum(report.rotated for report in second) == 0  # safe to run twice
         # ...and after rotation the new key alone reads them.
         assert await luma_key(session, org_id=org_id, keybox=KeyBox([new])) == plaintext
         org = await session.get(Organization, org_id)
@@ -100,3 +102,15 @@ async def test_plaintext_key_never_in_database_dump(sessions, db_url: str, keybo
     assert f"cal-dump-{unique}" in dump  # the row is there...
     assert plaintext not in dump  # ...its key is not
     assert unique not in dump.replace(f"cal-dump-{unique}", "")
+
+
+def test_every_binary_column_is_an_encrypted_one_and_rotated() -> None:
+    """A secret column must be named `*_ciphertext` so `rotate-keys` finds it."""
+    binary = {
+        f"{table.name}.{column.name}"
+        for table in Base.metadata.sorted_tables
+        for column in table.columns
+        if isinstance(column.type, LargeBinary)
+    }
+    found = {f"{table.name}.{column.name}" for table, column in encrypted_columns()}
+    assert binary == found and "org_enrichment.key_ciphertext" in found

@@ -6,7 +6,8 @@ import asyncio
 from datetime import date, timedelta
 
 from store import orgs, pending, tokens, usage
-from store.models import ApiToken
+from store.models import ApiToken, Role
+from store.orgs import remove_member, set_role
 
 
 async def _org(sessions, keybox, unique: str, label: str) -> int:
@@ -24,17 +25,27 @@ async def _org(sessions, keybox, unique: str, label: str) -> int:
 async def test_tokens_are_hashed_scoped_and_revocable(sessions, keybox, unique) -> None:
     org_a = await _org(sessions, keybox, unique, "ta")
     org_b = await _org(sessions, keybox, unique, "tb")
+    maker = 7_900_000_000 + int(unique, 16) % 1_000_000
     async with sessions.begin() as session:
-        issued = await tokens.issue_token(session, org_id=org_a, created_by=1, name="ci")
+        await set_role(session, org_id=org_a, user_id=maker, role=Role.ADMIN)
+        issued = await tokens.issue_token(session, org_id=org_a, created_by=maker, name="ci")
     async with sessions.begin() as session:
-        assert await tokens.org_for_token(session, token=issued.token) == org_a
+        holder = await tokens.token_holder(session, token=issued.token)
+        assert holder == tokens.TokenHolder(org_a, maker, Role.ADMIN)
         row = await session.get(ApiToken, issued.id)
         assert row is not None and issued.token not in (row.token_hash, row.prefix)
         assert row.last_used_at is not None
-        assert await tokens.org_for_token(session, token=issued.token + "x") is None
+        assert await tokens.token_holder(session, token=issued.token + "x") is None
+        # The maker's role is read on each use: demoted, then removed.
+        await set_role(session, org_id=org_a, user_id=maker, role=Role.MEMBER)
+        holder = await tokens.token_holder(session, token=issued.token)
+        assert holder is not None and holder.role is Role.MEMBER
+        await remove_member(session, org_id=org_a, user_id=maker)
+        holder = await tokens.token_holder(session, token=issued.token)
+        assert holder is not None and holder.role is None
         assert await tokens.revoke_token(session, org_id=org_b, prefix_or_id=issued.prefix) == 0
         assert await tokens.revoke_token(session, org_id=org_a, prefix_or_id=issued.prefix) == 1
-        assert await tokens.org_for_token(session, token=issued.token) is None
+        assert await tokens.token_holder(session, token=issued.token) is None
 
 
 async def test_daily_quota_holds_under_concurrency(sessions, keybox, unique) -> None:

@@ -53,6 +53,7 @@ async def test_expired_forged_and_missing_links_are_refused(portal) -> None:
             tampered,
             f"{portal.url}/web/signin",
             f"{portal.url}/web/signin?t=x",
+            f"{portal.url}/web/signin?t=1.2.3.4.é",  # not ASCII: refused, never a 500
         ):
             response = await client.get(bad)
             assert response.status_code == 403, bad
@@ -75,7 +76,7 @@ async def test_csrf_token_is_required_on_every_form(portal) -> None:
     async with portal.signed_in(Role.ADMIN) as admin:
         page = await admin.get("/web/key")
         token = csrf_of(page.text)
-        for csrf in (None, "", "wrong-token"):
+        for csrf in (None, "", "wrong-token", "ünïcode-token"):
             data = {"name": "ci"} if csrf is None else {"name": "ci", "csrf": csrf}
             refused = await admin.post("/web/key/tokens", data=data)
             assert refused.status_code == 403 and "out of date" in refused.text

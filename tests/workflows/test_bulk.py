@@ -53,7 +53,7 @@ async def test_bulk_approve_pending_exactly_once(automations, simulator, org, se
         requested_by=7,
     )
     assert again.already_running and again.workflow_id == started.workflow_id
-    assert started.ui_url.endswith(started.workflow_id)
+    assert started.web_url.endswith(f"/web/jobs/{started.workflow_id}")
 
     report = await result(automations, started.workflow_id)
     assert (report.total, report.done, report.failed, report.cancelled) == (120, 120, 0, False)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from catalog.guest_filter import GuestFilter
 from services.automations import Automations
-from tests.conftest import eventually
+from tests.conftest import PAYLOAD_KEYS, eventually
 
 LUMABOT = str(Path(sys.prefix) / "bin" / "lumabot")
 
@@ -36,6 +36,7 @@ async def test_worker_killed_mid_job(
         **os.environ,
         "DATABASE_URL": db_url,
         "ENCRYPTION_KEYS": encryption_keys[0],
+        "TEMPORAL_PAYLOAD_KEYS": PAYLOAD_KEYS[0],  # the test client's codec key
         "TEMPORAL_ADDRESS": temporal_env.client.service_client.config.target_host,
         "TEMPORAL_TASK_QUEUE": defaults.task_queue,
         "LUMA_API_URL": simulator.base_url,

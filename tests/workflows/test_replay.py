@@ -17,6 +17,7 @@ from temporalio import workflow
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
+from tests.conftest import DATA_CONVERTER
 from worker import WORKFLOWS
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -46,9 +47,9 @@ def registered_types() -> set[str]:
 async def test_history_replays_on_current_code(path: Path) -> None:
     history = load(path)
     assert workflow_type(history) == path.parent.name, "stored under the wrong kind"
-    result = await Replayer(workflows=list(WORKFLOWS)).replay_workflow(
-        history, raise_on_replay_failure=False
-    )
+    # The product's converter: plaintext histories from before encryption replay through it.
+    replayer = Replayer(workflows=list(WORKFLOWS), data_converter=DATA_CONVERTER)
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, (
         f"{path.relative_to(HISTORIES)} no longer replays: running workflows of this kind "
         f"would break. Guard the change with workflow.patched() (README.md, 'Changing a "

@@ -65,7 +65,6 @@ async def job_page(request: Request, viewer: Reader, deps: Api, workflow_id: Wor
             job=_state(job),
             info=job,
             started_at=job.started_at,
-            ui_url=job.ui_url,
             nav="jobs",
         )
 

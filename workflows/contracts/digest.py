@@ -33,5 +33,8 @@ class DigestInput:
 
 @dataclass
 class DigestOutcome:
-    sent: bool
+    sent: bool  # a digest was due (something changed, or it was asked for)
     text: str
+    # Whether it reached the chat: not when the chat was relinked elsewhere, the DM's person
+    # left the org, or no bot is configured. Added later, so old results read as False.
+    posted: bool = False

@@ -10,6 +10,10 @@ in tests/conftest.py), the Temporal dev server, the time-skipping test server fo
 post-event summary's durable timers, and the local stand-ins of Luma, Telegram, the
 enrichment provider and an SMTP server.
 
+Payloads are encrypted on the servers as in production (`core.payload_codec`, with a key made
+for the recording) and decrypted before a history is written, so the stored files are plain
+JSON that replays under any key.
+
 Every run of a kind (continue-as-new makes several) is written to
 `tests/workflows/histories/<WorkflowType>/<date>-<scenario>[-run<n>].json`. Files already there
 are kept: old histories stay alongside new ones, so workflows started by older code (a summary
@@ -40,6 +44,7 @@ from activities.luma_access import LumaAccess
 from bot.factory import create_bot
 from catalog.guest_filter import GuestFilter
 from core.binaries import temporal_cli, temporal_test_server
+from core.payload_codec import data_converter
 from core.settings import Settings
 from intel.enrichment import store as enrichment_store
 from luma import BudgetPolicy, LumaPool
@@ -60,6 +65,7 @@ from tests.conftest import create_database, drop_database, pg_url_for
 from tests.followups.conftest import SENDER, Inbox, SocketController, campaign, seed_event
 from tests.ports import reserved_ports
 from tests.workflows.conftest import link_calendar
+from tests.workflows.payloads import decrypted
 from worker import WorkerClients, build_worker
 from workflows import ids
 from workflows.contracts.guest_status import GuestStatusChange
@@ -91,13 +97,15 @@ class Pieces:
 
 
 async def runs_of(client: Client, workflow_id: str) -> list[WorkflowHistory]:
-    """Every run of a workflow, first to last, following continue-as-new."""
+    """Every run of a workflow, first to last, following continue-as-new, decrypted."""
     latest = await client.get_workflow_handle(workflow_id).fetch_history()
     run_id = latest.events[0].workflow_execution_started_event_attributes.first_execution_run_id
     histories: list[WorkflowHistory] = []
     while run_id:
         history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
-        histories.append(history)
+        codec = client.data_converter.payload_codec
+        assert codec is not None
+        histories.append(await decrypted(history, codec))
         last = history.events[-1]
         run_id = ""
         if last.HasField("workflow_execution_continued_as_new_event_attributes"):
@@ -318,6 +326,7 @@ async def record(kinds: list[str], *, replace: bool) -> None:
         stack.push_async_callback(engine.dispose)
         sessions = session_factory(engine)
         keybox = KeyBox([Fernet.generate_key().decode()])
+        converter = data_converter([Fernet.generate_key().decode()])
 
         port, http_port, metrics_port, ts_port = stack.enter_context(reserved_ports(4))
         dev = await stack.enter_async_context(
@@ -326,6 +335,7 @@ async def record(kinds: list[str], *, replace: bool) -> None:
                 search_attributes=list(SEARCH_ATTRIBUTES),
                 ui=False,
                 port=port,
+                data_converter=converter,
                 dev_server_extra_args=[
                     "--http-port",
                     str(http_port),
@@ -336,7 +346,9 @@ async def record(kinds: list[str], *, replace: bool) -> None:
         )
         time_skipping = await stack.enter_async_context(
             await WorkflowEnvironment.start_time_skipping(
-                test_server_existing_path=str(temporal_test_server()), port=ts_port
+                test_server_existing_path=str(temporal_test_server()),
+                port=ts_port,
+                data_converter=converter,
             )
         )
 
