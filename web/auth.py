@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.compare import same_secret
 from core.settings import Settings
 from store.db import rowcount
-from store.models import Role, WebSession, WebSignInLink, utcnow
+from store.models import Organization, Role, User, WebSession, WebSignInLink, utcnow
 from store.orgs import get_role
 
 LINK_LIFETIME = timedelta(minutes=10)
@@ -98,6 +98,45 @@ class NewSession:
     cookie: str  # the only time the plaintext id exists
     org_id: int
     user_id: int
+
+
+@dataclass(frozen=True)
+class SignInOffer:
+    """What a sign-in link would open, shown before anything is signed in."""
+
+    org_name: str
+    person: str
+
+
+async def inspect_signin_link(
+    session: AsyncSession, *, settings: Settings, token: str, now: datetime | None = None
+) -> SignInOffer:
+    """Check a link without spending it: the page names the calendar and the person before a
+    POST signs in, so a link someone else sends cannot sign a visitor into their account
+    unawares (login CSRF), and link scanners that open every URL spend nothing."""
+    now = now or utcnow()
+    org_id, user_id, expires, nonce = _parse(token, signing_key(settings))
+    if expires <= now:
+        raise SignInRefused("This sign-in link has expired. Send /web to the bot for a new one.")
+    live = await session.scalar(
+        select(WebSignInLink.nonce_hash).where(
+            WebSignInLink.nonce_hash == _digest(nonce),
+            WebSignInLink.org_id == org_id,
+            WebSignInLink.user_id == user_id,
+            WebSignInLink.used_at.is_(None),
+            WebSignInLink.expires_at > now,
+        )
+    )
+    org = await session.get(Organization, org_id)
+    if live is None or org is None:
+        raise SignInRefused(
+            "This sign-in link was already used or has expired. Send /web to the bot for a new one."
+        )
+    user = await session.get(User, user_id)
+    person = (
+        f"@{user.username}" if user and user.username else (user and user.full_name) or str(user_id)
+    )
+    return SignInOffer(org.name, person)
 
 
 async def redeem_signin_link(

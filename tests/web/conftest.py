@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -107,11 +108,27 @@ class Portal:
         """An httpx client signed in as a new person with `role` (follows no redirects)."""
         user_id = await self.person(role, org_id)
         async with SignedInClient(base_url=self.url, timeout=20) as client:
-            response = await client.get(await self.link(user_id, org_id))
+            response = await follow_signin(client, await self.link(user_id, org_id))
             assert response.status_code == 303, response.text
             assert client.cookies.get(COOKIE)
             client.user_id = user_id
             yield client
+
+
+async def follow_signin(client: httpx.AsyncClient, link: str) -> httpx.Response:
+    """What a person does with the bot's link: open it (a page naming the calendar and the
+    person; nothing signed in yet), then press Sign in (the POST that spends the link)."""
+    page = await client.get(link)
+    if page.status_code != 200:
+        return page
+    assert 'id="signin"' in page.text and client.cookies.get(COOKIE) is None
+    token = parse_qs(urlsplit(link).query)["t"][0]
+    origin = "{0.scheme}://{0.netloc}".format(urlsplit(link)) if "://" in link else None
+    return await client.post(
+        link.split("?", 1)[0],
+        data={"t": token},
+        headers={"Origin": origin} if origin else {},
+    )
 
 
 def csrf_of(html: str) -> str:

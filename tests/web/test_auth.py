@@ -9,7 +9,7 @@ import httpx
 from store.models import Role, utcnow
 from store.orgs import remove_member, set_role
 from tests.api.conftest import synced_event
-from tests.web.conftest import csrf_of
+from tests.web.conftest import csrf_of, follow_signin
 from web.auth import COOKIE, issue_signin_link
 
 FORBIDDEN_WRITE = "Admins only"
@@ -20,7 +20,10 @@ async def test_signin_link_opens_a_session_once(portal) -> None:
     link = await portal.link(user_id)
     assert link.startswith(f"{portal.url}/web/signin?t=")
     async with httpx.AsyncClient() as client:
-        first = await client.get(link)
+        offer = await client.get(link)  # a page naming who and where; nothing signed in yet
+        assert offer.status_code == 200 and "Sign in to Calendar " in offer.text
+        assert client.cookies.get(COOKIE) is None
+        first = await follow_signin(client, link)
         assert first.status_code == 303 and first.headers["location"] == "/web/events"
         cookie = first.headers["set-cookie"]
         assert f"{COOKIE}=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
@@ -29,7 +32,15 @@ async def test_signin_link_opens_a_session_once(portal) -> None:
         assert events.status_code == 200 and "<h1>Events</h1>" in events.text
     async with httpx.AsyncClient() as stranger:
         again = await stranger.get(link)
-    assert again.status_code == 403 and "already used" in again.text
+        assert again.status_code == 403 and "already used" in again.text
+        # Login CSRF: another site's page posting someone's fresh link is refused.
+        fresh = await portal.link(user_id)
+        token = fresh.split("t=", 1)[1]
+        forged = await stranger.post(
+            f"{portal.url}/web/signin", data={"t": token}, headers={"Sec-Fetch-Site": "cross-site"}
+        )
+        assert forged.status_code == 403 and not stranger.cookies.get(COOKIE)
+        assert (await follow_signin(stranger, fresh)).status_code == 303  # the link still works
     assert COOKIE not in again.headers.get("set-cookie", "")
 
 
@@ -59,7 +70,7 @@ async def test_expired_forged_and_missing_links_are_refused(portal) -> None:
             assert response.status_code == 403, bad
             assert "not one of ours" in response.text
         # The good link still works after all that.
-        assert (await client.get(fresh)).status_code == 303
+        assert (await follow_signin(client, fresh)).status_code == 303
 
 
 async def test_pages_need_a_session(portal) -> None:
@@ -170,7 +181,7 @@ async def test_production_cookies_are_secure(portal) -> None:
             transport=httpx.ASGITransport(app), base_url="https://portal.test"
         ) as client,
     ):
-        response = await client.get(link.removeprefix(portal.url))
+        response = await follow_signin(client, link.replace(portal.url, "https://portal.test"))
     assert response.status_code == 303
     assert "Secure" in response.headers["set-cookie"]
 

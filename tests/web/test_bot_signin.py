@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 
 from tests.bot.conftest import bot_keybox, bot_with, services  # noqa: F401 (fixtures)
+from tests.web.conftest import follow_signin
 from web.auth import COOKIE
 
 
@@ -34,7 +35,7 @@ async def test_web_command_sends_a_private_sign_in_link(portal, bot_with) -> Non
         assert link.startswith(f"{portal.url}/web/signin?t={calendar.org_id}.{admin}.")
 
         async with httpx.AsyncClient(base_url=portal.url) as browser:
-            signed_in = await browser.get(link)
+            signed_in = await follow_signin(browser, link)
             assert signed_in.status_code == 303 and browser.cookies.get(COOKIE)
             events = await browser.get("/web/events")
             assert events.status_code == 200 and calendar.name in events.text
