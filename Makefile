@@ -49,7 +49,11 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 bench: $(STAMP) postgres
-	for script in bench/*.py; do $(BIN)/python "$$script" || exit 1; done
+	# As modules (python -m bench.<name>): run as a file, bench/bot.py would shadow the bot package.
+	for script in bench/*.py; do \
+	  name=$$(basename "$$script" .py); [ "$$name" = __init__ ] && continue; \
+	  $(BIN)/python -m "bench.$$name" || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache .mypy_cache

@@ -25,11 +25,13 @@ from activities.digest import DigestActivities
 from activities.enrichment import EnrichActivities, EnrichmentConfig
 from activities.followups import FollowupActivities
 from activities.guest_status import GuestStatusActivities
+from activities.log_context import LogContextInterceptor
 from activities.luma_access import LumaAccess, LumaFailureInterceptor
 from activities.notify import NotifyActivities
 from activities.summary import SummaryActivities
 from activities.sync import SyncActivities
 from bot.factory import create_bot
+from core.metrics import MeteredBudget, metrics_served, temporal_runtime
 from core.payload_codec import data_converter
 from core.settings import Settings, get_settings
 from intel.vip import VipRules
@@ -48,6 +50,10 @@ from workflows.summary import PostEventSummaryWorkflow
 from workflows.sync import RefreshGuestWorkflow, SyncOrgWorkflow
 
 log = logging.getLogger("lumabot.worker")
+NO_BOT_WARNING = (
+    "BOT_TOKEN is not set: no digest, summary or job report will reach Telegram; each is "
+    "recorded as not sent (set BOT_TOKEN and restart the worker)"
+)
 
 WORKFLOWS: Sequence[type] = (
     BulkStatusWorkflow,
@@ -119,8 +125,11 @@ async def worker_clients(settings: Settings) -> AsyncIterator[WorkerClients]:
     """
     engine = create_engine(settings.database_url)
     sessions = session_factory(engine)
-    budget = DatabaseRateBudget(
-        sessions, BudgetPolicy.scaled(settings.luma_rate_limit, settings.luma_rate_window_seconds)
+    budget = MeteredBudget(
+        DatabaseRateBudget(
+            sessions,
+            BudgetPolicy.scaled(settings.luma_rate_limit, settings.luma_rate_window_seconds),
+        )
     )
     pool = LumaPool(
         settings.luma_api_url,
@@ -133,6 +142,8 @@ async def worker_clients(settings: Settings) -> AsyncIterator[WorkerClients]:
         if settings.bot_token
         else None
     )
+    if bot is None:
+        log.warning(NO_BOT_WARNING)
     keybox = KeyBox(settings.resolved_encryption_keys())
     mail = mail_setup(settings)
     try:
@@ -153,6 +164,13 @@ async def worker_clients(settings: Settings) -> AsyncIterator[WorkerClients]:
         await engine.dispose()
 
 
+@asynccontextmanager
+async def _served(settings: Settings) -> AsyncIterator[None]:
+    """Our own metrics on METRICS_PORT while the worker runs (core.metrics)."""
+    with metrics_served(settings.metrics_port, settings.metrics_host):
+        yield
+
+
 def build_worker(client: Client, task_queue: str, clients: WorkerClients) -> Worker:
     return Worker(
         client,
@@ -161,7 +179,7 @@ def build_worker(client: Client, task_queue: str, clients: WorkerClients) -> Wor
         activities=activities_for(clients),
         graceful_shutdown_timeout=timedelta(seconds=10),
         # Luma errors become final or Luma-paced activity failures (Temporal owns retries).
-        interceptors=[LumaFailureInterceptor()],
+        interceptors=[LumaFailureInterceptor(), LogContextInterceptor()],
     )
 
 
@@ -172,11 +190,16 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=data_converter(settings.resolved_payload_keys()),
+        # The SDK's metrics on TEMPORAL_METRICS_PORT (core.metrics); unset: none exported.
+        runtime=temporal_runtime(settings.temporal_metrics_port, settings.metrics_host),
     )
     added = await register_search_attributes(client, settings.temporal_namespace)
     if added:
         log.info("registered search attributes: %s", ", ".join(added))
-    async with worker_clients(settings) as clients:
+    async with (
+        worker_clients(settings) as clients,
+        _served(settings),
+    ):
         worker = build_worker(client, settings.temporal_task_queue, clients)
         if stop is None:
             stop = asyncio.Event()

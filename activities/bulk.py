@@ -20,6 +20,7 @@ from activities.heartbeat import heartbeating
 from activities.luma_access import LumaAccess, luma_failures_are_final, only_this_call
 from catalog.guest_filter import People, person_key
 from catalog.guest_query import people_for
+from core.metrics import bulk_guest_finished
 from intel.vip import VipRules
 from luma import (
     BadRequestError,
@@ -284,6 +285,7 @@ class BulkActivities:
                     detail=detail,
                     idempotency_key=f"{batch.job_id}:{item.luma_guest_id}"[:200],
                 )
+        bulk_guest_finished(state)  # committed just now, by this attempt (core.metrics)
 
     @activity.defn
     async def bulk_job_totals(self, job: JobRef) -> JobTotals:

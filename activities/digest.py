@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
+from core.metrics import digest_sent
 from store.models import AutomationSettings, Event, Guest, utcnow
 from workflows.contracts.digest import Digest, DigestRequest, DigestSent
 
@@ -84,6 +85,7 @@ class DigestActivities:
             if settings is not None:
                 settings.digest_last_sent_at = utcnow()
                 settings.digest_last_fingerprint = sent.fingerprint
+        digest_sent()  # core.metrics
 
 
 async def _status_counts(

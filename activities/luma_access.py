@@ -1,7 +1,9 @@
 """Opening a Luma client for an org inside an activity, and mapping its errors for Temporal.
 
 Keys never travel through workflow inputs or history: the activity looks the org up, decrypts
-its key and hands back a client that spends that calendar's shared budget.
+its key and hands back a client that spends the shared budget Luma counts it in: the
+calendar's for a calendar key, the organization's (one for all its calendars) for an
+organization key (`luma.ratelimit.budget_key`).
 
 Temporal owns the retries of everything an activity asks of Luma. The clients handed out
 here make one attempt per call, and every Luma failure is turned into an `ApplicationError`
@@ -36,6 +38,7 @@ from luma import (
     NotFoundError,
     RateLimitedError,
 )
+from luma.ratelimit import budget_key
 from store.crypto import KeyBox
 from store.orgs import get_org
 
@@ -71,9 +74,8 @@ class LumaAccess:
             if org is None:
                 raise OrgGone(org_id)
             key = self.keybox.decrypt(org.key_ciphertext)
-            return self.pool.client(
-                key, budget_key=org.luma_calendar_id, interactive=interactive, max_retries=0
-            )
+            spends = budget_key(org.luma_calendar_id, key, org.key_kind)
+            return self.pool.client(key, budget_key=spends, interactive=interactive, max_retries=0)
 
 
 def activity_failure(exc: LumaError) -> ApplicationError:

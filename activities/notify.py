@@ -8,15 +8,23 @@ the record can repeat one message at most).
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramNotFound
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNotFound,
+    TelegramRetryAfter,
+)
 from aiogram.types import BufferedInputFile
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.charts import bar_chart_png
+from activities.telegram_pace import TelegramPace
 from store import audit
 from store.models import AuditEntry, Chat
 from store.orgs import get_role
@@ -38,19 +46,27 @@ def clip(text: str, limit: int = TELEGRAM_LIMIT) -> str:
 class NotifyActivities:
     """Posts to Telegram chats; without a bot configured it records that nothing was sent."""
 
-    def __init__(self, bot: Bot | None, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        bot: Bot | None,
+        sessions: async_sessionmaker[AsyncSession],
+        pace: TelegramPace | None = None,
+    ) -> None:
         self.bot = bot
         self.sessions = sessions
+        self.pace = pace or TelegramPace()
 
     @activity.defn
     async def notify_chat(self, notice: ChatNotice) -> bool:
-        """Send once; returns whether a message went out."""
+        """Send once; returns whether the message went out (now, or by an earlier attempt)."""
         async with self.sessions() as session:
             already = await session.scalar(
-                select(AuditEntry.id).where(AuditEntry.idempotency_key == notice.idempotency_key)
+                select(AuditEntry.result).where(
+                    AuditEntry.idempotency_key == notice.idempotency_key
+                )
             )
         if already is not None:
-            return False
+            return already == "sent"
         async with self.sessions() as session:
             refusal = await _why_not_deliverable(session, notice)
         sent, result = False, refusal or "no bot configured"
@@ -60,6 +76,14 @@ class NotifyActivities:
             try:
                 await self._send(notice)
                 sent, result = True, "sent"
+            except TelegramRetryAfter as exc:
+                # Telegram's flood wait (another process shares the bot's budget): try again
+                # after exactly that, nothing recorded, so the retry sends.
+                raise ApplicationError(
+                    "Telegram asked to slow down",
+                    type="TelegramFloodWait",
+                    next_retry_delay=timedelta(seconds=exc.retry_after),
+                ) from None
             except (TelegramForbiddenError, TelegramNotFound, TelegramBadRequest) as exc:
                 # The chat is gone or the bot was removed: retrying cannot help.
                 log.warning("could not notify chat %s: %s", notice.chat_id, exc.message)
@@ -78,16 +102,19 @@ class NotifyActivities:
 
     async def _send(self, notice: ChatNotice) -> None:
         assert self.bot is not None
+        chat = notice.chat_id
         if notice.chart is None:
-            await self.bot.send_message(notice.chat_id, clip(notice.text))
+            async with self.pace.turn(chat):
+                await self.bot.send_message(chat, clip(notice.text))
             return
         png = bar_chart_png(notice.chart_title, notice.chart)
         photo = BufferedInputFile(png, filename="summary.png")
-        if len(notice.text) <= CAPTION_LIMIT:
-            await self.bot.send_photo(notice.chat_id, photo, caption=notice.text)
-        else:
-            await self.bot.send_photo(notice.chat_id, photo)
-            await self.bot.send_message(notice.chat_id, clip(notice.text))
+        caption = notice.text if len(notice.text) <= CAPTION_LIMIT else None
+        async with self.pace.turn(chat):
+            await self.bot.send_photo(chat, photo, caption=caption)
+        if caption is None:
+            async with self.pace.turn(chat):
+                await self.bot.send_message(chat, clip(notice.text))
 
 
 async def _why_not_deliverable(session: AsyncSession, notice: ChatNotice) -> str | None:

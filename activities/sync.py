@@ -17,8 +17,10 @@ from temporalio import activity
 
 from activities.heartbeat import heartbeating
 from activities.luma_access import LumaAccess, luma_failures_are_final
+from core.settings import get_settings
 from luma import LumaClient, LumaError, LumaEvent, LumaGuest, identity_key
 from luma.errors import InvalidEmailError
+from services import luma_webhooks
 from store import cache
 from store.models import AutomationSettings, Event, EventSummary, Organization, utcnow
 from store.orgs import confirm_calendar
@@ -81,15 +83,17 @@ def guest_row(guest: LumaGuest) -> dict[str, Any]:
 class SyncActivities:
     """The I/O of the guest-list sync and of webhook-driven single-guest refreshes."""
 
-    def __init__(self, luma: LumaAccess) -> None:
+    def __init__(self, luma: LumaAccess, public_url: str | None = None) -> None:
         self.luma = luma
         self.sessions = luma.sessions
+        self._public_url = public_url  # where Luma's webhooks go; the settings' by default
 
     @activity.defn
     async def sync_events(self, org: OrgRef) -> EventsSynced:
         """Copy every event of the calendar; say which need their guests synced."""
         client = await self.luma.client(org.org_id, interactive=org.interactive)
         await self._confirm_calendar(org.org_id, client)
+        await self._repair_webhook(org.org_id, client)
         events: list[LumaEvent] = []
         async with heartbeating(0) as progress:
             with luma_failures_are_final():
@@ -156,6 +160,21 @@ class SyncActivities:
                 session, org_id=org_id, calendar_id=calendar.id, name=calendar.name
             ):
                 log.warning("org %s: calendar %s is already another org's", org_id, calendar.id)
+
+    async def _repair_webhook(self, org_id: int, client: LumaClient) -> None:
+        """A calendar whose webhook Luma lost or paused gets a new one (one list request per
+        sync, only for calendars that registered one); never fails the sync."""
+        async with self.sessions.begin() as session:
+            org = await session.get(Organization, org_id)
+            if org is None or org.webhook_status not in (
+                luma_webhooks.ACTIVE,
+                luma_webhooks.PENDING,
+            ):
+                return
+            public_url = self._public_url or get_settings().public_url
+            await luma_webhooks.repair(
+                session, org, client, keybox=self.luma.keybox, public_url=public_url
+            )
 
     @activity.defn
     async def sync_event_guests(self, ref: EventGuestsRef) -> GuestsSynced:

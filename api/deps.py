@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from api.errors import ApiError, not_found
 from api.ratelimit import SlidingWindowLimiter
 from api.telegram import TelegramWebhook
+from core.logs import bind_log_context
 from core.settings import get_settings
 from intel.vip import VipRules
 from services.automations import Automations
@@ -119,6 +120,7 @@ async def current_holder(
             f"Too many requests for this token; retry in {seconds} s.",
             headers={"Retry-After": str(seconds)},
         )
+    bind_log_context(org=holder.org_id)  # this request's log lines name the org (core.logs)
     return holder
 
 

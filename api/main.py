@@ -18,11 +18,13 @@ from api.bodylimit import BodyLimitMiddleware
 from api.deps import ApiDeps, ApiLimits
 from api.docs import install_docs
 from api.errors import install_error_handlers
+from api.metrics import install_metrics
 from api.ratelimit import SlidingWindowLimiter
 from api.router import api_router
 from api.routes import unsubscribe
 from api.routes.codec import CodecAccess
 from api.telegram import bot_webhook
+from core.metrics import metrics_served
 from core.payload_codec import data_converter
 from core.settings import Settings
 from intel.vip import VipRules
@@ -82,6 +84,8 @@ def create_app(
                 connect(settings, bot_webhook_url)
             )
             app.state.web = web or await stack.enter_async_context(connect_web(settings))
+            # The process's metrics on METRICS_PORT too, where Prometheus scrapes (core.metrics).
+            stack.enter_context(metrics_served(settings.metrics_port, settings.metrics_host))
             yield
 
     app = FastAPI(
@@ -102,4 +106,5 @@ def create_app(
     install_web(app)  # the admin portal under /web
     # Reached from emails, so no API token: the link is signed.
     app.include_router(unsubscribe.router)
+    install_metrics(app, settings)  # GET /metrics (api.metrics), not in the OpenAPI docs
     return app

@@ -11,14 +11,14 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from aiogram import Bot, Dispatcher, methods
-from aiogram.exceptions import TelegramAPIError
+from aiogram.exceptions import AiogramError, TelegramAPIError
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.methods.base import Response, TelegramMethod
@@ -29,6 +29,7 @@ from billing import Billing, PlanQuota
 from bot.factory import create_bot
 from bot.middlewares.errors import ErrorsMiddleware
 from bot.middlewares.key_guard import KeyGuardMiddleware
+from bot.middlewares.metrics import MetricsMiddleware
 from bot.middlewares.roles import RolesMiddleware
 from bot.middlewares.session import DbSessionMiddleware
 from bot.middlewares.tenant import TenantMiddleware
@@ -43,6 +44,7 @@ from bot.routers import privacy as privacy_router
 from bot.routers import profiles as profiles_router
 from bot.routers import trends as trends_router
 from bot.routers import web as web_router
+from core.metrics import MeteredBudget, metrics_served
 from core.settings import ConfigError, Settings
 from intel.vip import VipRules
 from luma import BudgetPolicy, LumaPool
@@ -53,6 +55,11 @@ from store.db import create_engine, session_factory
 from store.rate_budget import DatabaseRateBudget
 
 log = logging.getLogger(__name__)
+
+# Start-up calls Telegram refuses (the command menu, getMe) are tried again after this long,
+# doubling up to the maximum.
+STARTUP_RETRY_FIRST_SECONDS = 1.0
+STARTUP_RETRY_MAX_SECONDS = 60.0
 
 # aiogram reads every Bot API answer as `Response[T]`, and pydantic keeps a parametrized model
 # only while something refers to it: unpinned, a busy bot rebuilds these models again and
@@ -151,6 +158,7 @@ def build_dispatcher(deps: BotDeps, storage: BaseStorage | None = None) -> Dispa
     dp = Dispatcher(storage=storage or MemoryStorage())
     dp["deps"] = deps
     # Outer middlewares see every update: errors outermost, then the DB session.
+    dp.update.outer_middleware(MetricsMiddleware())  # counts every update (core.metrics)
     dp.update.outer_middleware(ErrorsMiddleware())
     dp.update.outer_middleware(DbSessionMiddleware(deps.sessions))
     dp.message.outer_middleware(KeyGuardMiddleware())  # every group message, handled or not
@@ -177,7 +185,14 @@ def build_dispatcher(deps: BotDeps, storage: BaseStorage | None = None) -> Dispa
         forget_router.build_router(),
         natural.build_router(),  # last: it takes any text addressed to the bot
     )
-    dp.startup.register(register_commands)
+    menu = CommandMenu()
+    dp.startup.register(menu.start)
+
+    async def resume_progress(bot: Bot) -> None:
+        deps.progress.resume(bot, deps.sessions)  # running jobs' live messages move again
+
+    dp.startup.register(resume_progress)
+    dp.shutdown.register(menu.stop)
     dp.shutdown.register(_stop_progress)
     return dp
 
@@ -186,10 +201,62 @@ async def register_commands(bot: Bot) -> bool:
     """Set the command menu; a Bot API server without the method only costs a warning."""
     try:
         await bot.set_my_commands(COMMANDS)
-    except TelegramAPIError as exc:
+    except (TelegramAPIError, AiogramError, TimeoutError) as exc:
         log.warning("could not register the command menu (%s); the bot works without it", exc)
         return False
     return True
+
+
+def _backoff() -> Iterator[float]:
+    """Seconds to wait before each retry of a start-up call Telegram refused: 1, 2, 4… 60."""
+    delay = STARTUP_RETRY_FIRST_SECONDS
+    while True:
+        yield delay
+        delay = min(delay * 2, STARTUP_RETRY_MAX_SECONDS)
+
+
+class CommandMenu:
+    """Registers the command menu in the background, retried with backoff until Telegram
+    takes it: start-up never waits for it, and a refusal never stops the bot."""
+
+    def __init__(self) -> None:
+        self.task: asyncio.Task[None] | None = None
+
+    async def start(self, bot: Bot) -> None:
+        if self.task is None or self.task.done():
+            self.task = asyncio.create_task(self._until_registered(bot))
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self.task
+
+    @staticmethod
+    async def _until_registered(bot: Bot) -> None:
+        for delay in _backoff():
+            if await register_commands(bot):
+                return
+            await asyncio.sleep(delay)
+
+
+async def reach_telegram(bot: Bot, stop: asyncio.Event | None = None) -> bool:
+    """Ask who the bot is (`getMe`, which polling needs) until Telegram answers, waiting
+    longer each time; False when `stop` was set meanwhile."""
+    for delay in _backoff():
+        try:
+            await bot.me()
+            return True
+        except (TelegramAPIError, AiogramError, TimeoutError) as exc:
+            log.warning("Telegram did not answer getMe (%s); trying again in %g s", exc, delay)
+        if stop is None:
+            await asyncio.sleep(delay)
+            continue
+        with suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), delay)
+        if stop.is_set():
+            return False
+    return False
 
 
 async def _stop_progress(deps: BotDeps) -> None:
@@ -201,9 +268,11 @@ async def open_deps(settings: Settings) -> AsyncIterator[BotDeps]:
     """The process's clients (database, Luma pool, Temporal, Gemini), closed on the way out."""
     engine = create_engine(settings.database_url)
     sessions = session_factory(engine)
-    budget = DatabaseRateBudget(
-        sessions,
-        BudgetPolicy.scaled(settings.luma_rate_limit, settings.luma_rate_window_seconds),
+    budget = MeteredBudget(
+        DatabaseRateBudget(
+            sessions,
+            BudgetPolicy.scaled(settings.luma_rate_limit, settings.luma_rate_window_seconds),
+        )
     )
     pool = LumaPool(
         settings.luma_api_url,
@@ -235,12 +304,19 @@ async def open_deps(settings: Settings) -> AsyncIterator[BotDeps]:
         await engine.dispose()
 
 
+@asynccontextmanager
+async def _served(settings: Settings) -> AsyncIterator[None]:
+    """The bot's metrics on METRICS_PORT while it polls (core.metrics)."""
+    with metrics_served(settings.metrics_port, settings.metrics_host):
+        yield
+
+
 async def run_polling(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """`lumabot bot`: long polling until SIGINT/SIGTERM (or `stop`, when another part of
     the process owns the signals), then every client closed."""
     if settings.bot_token is None:
         raise ConfigError("BOT_TOKEN is not set: create a bot with @BotFather and set BOT_TOKEN.")
-    async with open_deps(settings) as deps:
+    async with open_deps(settings) as deps, _served(settings):
         bot = create_bot(settings.bot_token.get_secret_value(), settings.telegram_api_url)
         dp = build_dispatcher(deps)
         # What exists now (models, routers, metadata) lives as long as the process: keep it
@@ -252,6 +328,8 @@ async def run_polling(settings: Settings, stop: asyncio.Event | None = None) -> 
                 await bot.delete_webhook()  # polling and a webhook cannot both be on
             except TelegramAPIError as exc:
                 log.warning("could not remove a webhook before polling: %s", exc)
+            if not await reach_telegram(bot, stop):
+                return
             log.info("bot polling %s", settings.telegram_api_url)
             polling = dp.start_polling(
                 bot, allowed_updates=dp.resolve_used_update_types(), handle_signals=stop is None

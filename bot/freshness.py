@@ -20,11 +20,21 @@ from temporalio.service import RPCError
 from bot.context import Ctx
 from bot.errors import failure_reason
 from bot.texts import q
+from services.automations.client import TEMPORAL_DOWN, is_outage
 from store.models import Event
 
 log = logging.getLogger(__name__)
 
 STALE_NOTE = "<i>Luma did not answer in time, so this may be a little out of date.</i>"
+# When the refresh could not even start, or no worker took it: Luma is not to blame.
+TEMPORAL_NOTE = (
+    f"<i>{TEMPORAL_DOWN}, so this comes from my cache and may be a little out of date.</i>"
+)
+NO_WORKER_NOTE = (
+    "<i>No automation worker is running to refresh from Luma, so this comes from my cache "
+    "and may be a little out of date.</i>"
+)
+WORKER_CHECK_SECONDS = 2.0
 
 
 def _is_fresh(synced_at: datetime | None, ctx: Ctx, fresh_for: timedelta) -> bool:
@@ -55,16 +65,30 @@ async def fresh_org(ctx: Ctx) -> str:
 async def _wait(ctx: Ctx, start: Callable[[], Awaitable[WorkflowHandle[Any, Any]]]) -> str:
     # The update's transaction is ended first, so no connection idles while Luma works.
     await ctx.session.commit()
+    handle: WorkflowHandle[Any, Any] | None = None
     try:
         async with asyncio.timeout(ctx.deps.refresh_timeout):
             handle = await start()
             await handle.result()
     except TimeoutError:
-        return STALE_NOTE
+        if handle is None:  # Temporal itself did not answer
+            return TEMPORAL_NOTE
+        return STALE_NOTE if await _worker_alive(ctx) else NO_WORKER_NOTE
     except WorkflowFailureError as exc:
         reason = q(failure_reason(exc).rstrip("."))
         return f"<i>Could not refresh from Luma ({reason}); showing what I have.</i>"
-    except RPCError as exc:
+    except (RPCError, RuntimeError) as exc:
+        if not is_outage(exc) and not isinstance(exc, RPCError):
+            raise
         log.warning("refresh could not start: %s", exc)
-        return STALE_NOTE
+        return TEMPORAL_NOTE
     return ""
+
+
+async def _worker_alive(ctx: Ctx) -> bool:
+    """Whether a worker could have taken the refresh (when unsure: yes, blame Luma)."""
+    try:
+        async with asyncio.timeout(WORKER_CHECK_SECONDS):
+            return await ctx.deps.automations.worker_alive()
+    except (TimeoutError, RPCError):
+        return True

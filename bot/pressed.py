@@ -1,19 +1,27 @@
 """A button press that answers a parked question (Confirm/Cancel, Send/Edit, Unlink).
 
-Each such press consumes its parked action for good, in the chat and org it was asked in,
-before anything else happens: a second press, another chat's button, or an action of
-another kind finds nothing and gets the same "expired" alert.
+Each such press consumes its parked action, in the chat and org it was asked in, before
+anything else happens: a second press, another chat's button, or an action of another kind
+finds nothing and gets the same "expired" alert. When what it confirms then fails to start
+(a service is down), `ask_again` puts the action back and says so in the question's message,
+so the same Confirm works once the service is back.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection
 
-from aiogram.types import CallbackQuery, Message
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.context import Ctx
+from services.automations.client import TEMPORAL_DOWN, is_outage
 from store import pending
 from store.models import PendingAction
+
+log = logging.getLogger(__name__)
 
 
 async def take_pressed(
@@ -33,3 +41,33 @@ async def take_pressed(
         await query.answer(expired, show_alert=True)
         return None
     return parked, message
+
+
+def what_is_down(error: BaseException) -> str:
+    """The service `error` says is down, as the start of a sentence."""
+    if is_outage(error):
+        return TEMPORAL_DOWN
+    if isinstance(error, SQLAlchemyError):
+        return "My database is not answering right now"
+    return "Something went wrong on my side"
+
+
+async def ask_again(
+    ctx: Ctx,
+    parked: PendingAction,
+    message: Message,
+    question: str,
+    buttons: InlineKeyboardMarkup | None,
+    error: Exception,
+) -> None:
+    """What the press confirmed failed to start: put the action back and show the question
+    again, with its buttons and what is down (the press itself was answered already)."""
+    if isinstance(error, TelegramAPIError):
+        raise error  # Telegram refused our answer, after the start: not a service down
+    action_id = parked.id  # read before the rollback expires it
+    log.warning("confirmed %s could not start", parked.kind, exc_info=error)
+    await ctx.session.rollback()
+    await pending.put_back(ctx.session, action_id=action_id)
+    await ctx.session.commit()
+    note = f"{what_is_down(error)}, so nothing was changed. Press the button again once it is back."
+    await message.edit_text(f"{question}\n\n<i>{note}</i>", reply_markup=buttons)

@@ -12,22 +12,27 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramRetryAfter
 from aiogram.types import InlineKeyboardMarkup
-from temporalio.client import WorkflowFailureError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.service import RPCError
 
 from bot.context import NO_PREVIEW
 from bot.errors import failure_reason
 from bot.keyboards import job_keyboard
-from bot.texts import duration, progress_bar, q
+from bot.texts import ING_VERBS, duration, progress_bar, q
 from services.automations import Automations
+from store.models import AuditEntry, Event, utcnow
 from workflows.contracts.bulk import BulkProgress, BulkReport
 
 log = logging.getLogger(__name__)
+RESUME_WITHIN = timedelta(days=2)  # older jobs' live messages are left as they are
 
 PHASE_NOTES = {
     "resolving": "Finding the matching guests in Luma…",
@@ -46,6 +51,11 @@ class Watched:
     message_id: int
     workflow_id: str
     title: str
+
+
+def job_title(target_status: str, event_name: str) -> str:
+    """A bulk job's live message's first line."""
+    return f"<b>{ING_VERBS[target_status]} guests of {q(event_name, 100)}</b>"
 
 
 def render_progress(job: Watched, progress: BulkProgress, web_url: str) -> str:
@@ -82,6 +92,7 @@ class ProgressBoard:
         self.interval = interval
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._pokes: dict[str, asyncio.Event] = {}
+        self._resuming: asyncio.Task[None] | None = None
 
     def watch(self, job: Watched) -> None:
         """Start editing `job`'s message; a job already watched keeps its message."""
@@ -91,6 +102,49 @@ class ProgressBoard:
         task = asyncio.create_task(self._run(job), name=f"progress {job.workflow_id}")
         self._tasks[job.workflow_id] = task
         task.add_done_callback(lambda _: self._forget(job.workflow_id))
+
+    def resume(self, bot: Bot, sessions: async_sessionmaker[AsyncSession]) -> None:
+        """Pick up, in the background, the live messages of bulk jobs still running (the bot
+        restarted): the bot's starts are audited with their message."""
+        if self._resuming is None or self._resuming.done():
+            self._resuming = asyncio.create_task(self._resume(bot, sessions))
+
+    async def _resume(self, bot: Bot, sessions: async_sessionmaker[AsyncSession]) -> None:
+        since = utcnow() - RESUME_WITHIN
+        async with sessions() as session:
+            rows = await session.execute(
+                select(AuditEntry, Event.name)
+                .outerjoin(
+                    Event,
+                    (Event.org_id == AuditEntry.org_id)
+                    & (Event.luma_event_id == AuditEntry.target["event_id"].as_string()),
+                )
+                .where(
+                    AuditEntry.source == "bot",
+                    AuditEntry.action.in_([f"bulk_{target}_started" for target in ING_VERBS]),
+                    AuditEntry.created_at > since,
+                    AuditEntry.target["message_id"].as_string().is_not(None),
+                )
+                .order_by(AuditEntry.id.desc())
+            )
+            started = [(entry, name) for entry, name in rows]
+        for entry, event_name in started:
+            job_id, chat_id = entry.target.get("job"), entry.chat_id
+            target = entry.action.removeprefix("bulk_").removesuffix("_started")
+            if not isinstance(job_id, str) or chat_id is None or target not in ING_VERBS:
+                continue
+            if self.watching(job_id) or not await self._running(job_id):
+                continue
+            title = job_title(target, event_name or "the event")
+            self.watch(Watched(bot, chat_id, int(entry.target["message_id"]), job_id, title))
+
+    async def _running(self, workflow_id: str) -> bool:
+        try:
+            description = await self.automations.bulk_handle(workflow_id).describe()
+        except RPCError as exc:
+            log.info("not resuming progress of %s: %s", workflow_id, exc)
+            return False
+        return description.status == WorkflowExecutionStatus.RUNNING
 
     def watching(self, workflow_id: str) -> bool:
         return workflow_id in self._tasks
@@ -102,6 +156,8 @@ class ProgressBoard:
 
     async def aclose(self) -> None:
         tasks = list(self._tasks.values())
+        if self._resuming is not None:
+            tasks.append(self._resuming)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -84,7 +84,8 @@ def _config_checks(settings: Settings) -> list[Check]:
             Check(
                 "Telegram",
                 True,
-                "BOT_TOKEN is not set: the bot runs on a local console only",
+                "BOT_TOKEN is not set: the bot runs on a local console only, and the "
+                "worker posts no digest, summary or job report to Telegram",
                 warning=True,
             )
         )

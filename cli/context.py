@@ -22,7 +22,7 @@ def load_settings() -> Settings:
     except ConfigError as exc:
         typer.secho(f"Configuration problem: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from None
-    configure_logging(settings.log_level, settings.secret_values())
+    configure_logging(settings.log_level, settings.secret_values(), settings.log_format.value)
     return settings
 
 

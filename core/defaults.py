@@ -31,15 +31,30 @@ TEMPORAL_TASK_QUEUE = "lumabot"
 TEMPORAL_UI_URL = "http://127.0.0.1:8233"  # operators only: it shows every tenant's runs
 PUBLIC_URL = "http://127.0.0.1:8000"  # the control API and its /web portal
 
+# -- Metrics ---------------------------------------------------------------------------------
+# The metrics servers (METRICS_PORT, TEMPORAL_METRICS_PORT) listen here unless told otherwise:
+# loopback, since a scrape needs no credential (compose sets 0.0.0.0 inside its network).
+METRICS_HOST = "127.0.0.1"
+
 # -- Automations (Temporal jobs) -------------------------------------------------------------
 SYNC_INTERVAL_MINUTES = 15
+# With Luma's webhook registered, the scheduled sync is only a safety net (missed deliveries,
+# guests Luma changed without telling): it runs this often at most.
+WEBHOOK_SYNC_INTERVAL_MINUTES = 360
 SUMMARY_DELAY_MINUTES = 120
 DIGEST_TIME = "09:00"  # a chat's daily digest, local time, unless it chose another
 BULK_BATCH_SIZE = 100
 BULK_CONCURRENCY = 8
 BULK_PAGES_PER_RESOLVE = 10  # guest-list pages read by one resolve activity
-HEARTBEAT_TIMEOUT_SECONDS = 30.0
+# A dead worker's batch moves to a live one this long after its last heartbeat (activities
+# beat every third of it, even while waiting on Luma's budget).
+HEARTBEAT_TIMEOUT_SECONDS = 10.0
 FOLLOWUP_BATCH_SIZE = 50
+# Pause/resume/cancel wait this long for a worker to apply them, then answer "unavailable".
+JOB_CONTROL_TIMEOUT_SECONDS = 10.0
+# A worker that has not polled its task queue for this long is taken for gone (a live one
+# polls again at least every ~70 s, Temporal's long-poll timeout).
+WORKER_SEEN_WITHIN_SECONDS = 90.0
 
 # -- Enrichment ------------------------------------------------------------------------------
 ENRICHMENT_PDL_URL = "https://api.peopledatalabs.com"

@@ -8,12 +8,16 @@ merely looks like a token is removed by pattern.
 
 from __future__ import annotations
 
+import contextvars
+import json
 import logging
 import re
 import threading
 import traceback
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any, cast
 
 REDACTED = "[REDACTED]"
@@ -133,13 +137,110 @@ def install_redaction(extra_secrets: Iterable[str] = ()) -> None:
         logging.setLogRecordFactory(_RedactingFactory(current))
 
 
-def configure_logging(level: str = "INFO", extra_secrets: Iterable[str] = ()) -> None:
-    """Console logging for our processes, with redaction installed first."""
+# -- what a line is about ----------------------------------------------------------------
+
+# The org and chat an update or a request works for, set by the bot's tenant middleware (and
+# the API's token check); a workflow's ids come from Temporal's activity and workflow context.
+_context: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "lumabot_log_context", default=None
+)
+CONTEXT_FIELDS = ("org", "chat", "workflow_id", "run_id")
+
+
+def bind_log_context(**fields: Any) -> contextvars.Token[dict[str, Any] | None]:
+    """Add `fields` (org=, chat=) to every line logged from this task on; None values are
+    left out. Returns the token for `reset_log_context`."""
+    current = _context.get() or {}
+    return _context.set({**current, **{k: v for k, v in fields.items() if v is not None}})
+
+
+def reset_log_context(token: contextvars.Token[dict[str, Any] | None]) -> None:
+    _context.reset(token)
+
+
+@contextmanager
+def log_context(**fields: Any) -> Iterator[None]:
+    token = bind_log_context(**fields)
+    try:
+        yield
+    finally:
+        reset_log_context(token)
+
+
+def current_log_context() -> dict[str, Any]:
+    """The fields a line logged here would carry: bound ones, then Temporal's."""
+    fields = dict(_context.get() or {})
+    from temporalio import activity  # not at import time: core stays light
+
+    if activity.in_activity():
+        info = activity.info()
+        fields.setdefault("workflow_id", info.workflow_id)
+        fields.setdefault("run_id", info.workflow_run_id)
+    return fields
+
+
+class ContextFilter(logging.Filter):
+    """Stamps each record with the context fields (run where the line is logged, in its task)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        fields = current_log_context()
+        # A workflow's own logger (`workflow.logger`) hands its ids in `extra`.
+        temporal = getattr(record, "temporal_workflow", None)
+        if isinstance(temporal, dict):
+            fields.setdefault("workflow_id", temporal.get("workflow_id"))
+            fields.setdefault("run_id", temporal.get("run_id"))
+        record.lumabot_context = {k: v for k, v in fields.items() if v is not None}
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: time, level, logger, message, the context fields, and the
+    exception's text. Everything in it was redacted when the record was made."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        context = getattr(record, "lumabot_context", None)
+        if context is None:  # a handler without the filter: read the context here
+            context = current_log_context()
+        for name in CONTEXT_FIELDS:
+            if context.get(name) is not None:
+                line[name] = context[name]
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact(self.formatException(record.exc_info))
+        if record.exc_text:
+            line["exc"] = record.exc_text
+        if record.stack_info:
+            line["stack"] = record.stack_info
+        return json.dumps(line, ensure_ascii=False, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    """The console format, with the context fields appended when there are any."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        text = super().formatMessage(record)
+        context = getattr(record, "lumabot_context", None) or {}
+        extra = " ".join(f"{k}={context[k]}" for k in CONTEXT_FIELDS if k in context)
+        return f"{text} [{extra}]" if extra else text
+
+
+def configure_logging(
+    level: str = "INFO", extra_secrets: Iterable[str] = (), log_format: str = "text"
+) -> None:
+    """Console logging for our processes, with redaction installed first; `log_format` is
+    "text" or "json" (one object a line)."""
     install_redaction(extra_secrets)
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        force=True,
-    )
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
+    handler.addFilter(ContextFilter())
+    logging.basicConfig(level=level, handlers=[handler], force=True)
     for noisy in ("httpx", "httpcore", "aiosqlite", "temporalio.activity", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(max(logging.getLevelName(level), logging.WARNING))

@@ -38,6 +38,11 @@ class MailBackend(StrEnum):
     SENDGRID = "sendgrid"
 
 
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"  # one JSON object a line, with org, chat, workflow and run ids
+
+
 class ConfigError(ValueError):
     """Configuration that must be fixed before the product can start; the text says how."""
 
@@ -54,6 +59,16 @@ class Settings(BaseSettings):
 
     environment: Environment = Environment.DEVELOPMENT
     log_level: str = "INFO"
+    log_format: LogFormat = LogFormat.TEXT
+
+    # Metrics (core.metrics): each process serves its own at METRICS_HOST:METRICS_PORT/metrics
+    # (unset: no server), the worker the Temporal SDK's at TEMPORAL_METRICS_PORT (unset: none).
+    metrics_port: int | None = Field(None, ge=1, le=65535)
+    temporal_metrics_port: int | None = Field(None, ge=1, le=65535)
+    metrics_host: str = defaults.METRICS_HOST
+    # The API's GET /metrics wants `Authorization: Bearer <METRICS_TOKEN>` when set; unset, it
+    # is open in development and absent (404) in production (scrape METRICS_PORT instead).
+    metrics_token: SecretStr | None = None
 
     bot_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org"
@@ -113,6 +128,7 @@ class Settings(BaseSettings):
     bulk_batch_size: int = Field(defaults.BULK_BATCH_SIZE, ge=1, le=1000)
     bulk_concurrency: int = Field(defaults.BULK_CONCURRENCY, ge=1, le=64)
     heartbeat_timeout_seconds: float = Field(defaults.HEARTBEAT_TIMEOUT_SECONDS, gt=0)
+    job_control_timeout_seconds: float = Field(defaults.JOB_CONTROL_TIMEOUT_SECONDS, gt=0)
 
     # Enrichment (intel.enrichment): each org enables it with its own provider key (/enrich).
     enrichment_pdl_url: str = defaults.ENRICHMENT_PDL_URL
@@ -211,6 +227,7 @@ class Settings(BaseSettings):
         secrets += [key.get_secret_value() for key in self.temporal_payload_keys]
         for secret in (
             self.operator_token,
+            self.metrics_token,
             self.bot_token,
             self.gemini_api_key,
             self.stripe_api_key,

@@ -31,6 +31,7 @@ from luma.models import (
     LumaTag,
     LumaTicket,
     LumaUser,
+    LumaWebhook,
     Page,
     RegistrationAnswer,
 )
@@ -54,6 +55,7 @@ __all__ = [
     "LumaTicket",
     "LumaUnavailableError",
     "LumaUser",
+    "LumaWebhook",
     "NotFoundError",
     "Page",
     "RateBudget",

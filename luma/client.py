@@ -1,9 +1,10 @@
 """The Luma API client: one connection pool per process, one light client per API key.
 
 Every attempt at a request first takes a slot from the shared `RateBudget` (when there is
-one), so retries are counted like first tries. Failures are sorted once, here: a 429 is
-always recorded in the budget (so every process backs off) and raised as `RateLimitedError`
-with Luma's `Retry-After`; 5xx, timeouts and dropped connections become
+one), so retries are counted like first tries, and every answer's rate headers go back to
+the budget, which follows the limit Luma announces for the key. Failures are sorted once,
+here: a 429 is always recorded in the budget (so every process backs off) and raised as
+`RateLimitedError` with Luma's `Retry-After`; 5xx, timeouts and dropped connections become
 `LumaUnavailableError`; anything else is the caller's problem. An answer that breaks Luma's
 published contract (a body the readers cannot parse, `has_more` without a `next_cursor`) is
 `LumaProtocolError`, never a silently short list.
@@ -30,6 +31,8 @@ from pydantic import BaseModel, ValidationError
 
 from core.defaults import LUMA_TIMEOUT_SECONDS
 from core.logs import redact, secrets
+from core.metrics import luma_answered
+from luma.announced import read_announcement
 from luma.emails import normalize_email
 from luma.errors import (
     BadRequestError,
@@ -47,6 +50,7 @@ from luma.models import (
     LumaGuest,
     LumaPerson,
     LumaUser,
+    LumaWebhook,
     Page,
 )
 from luma.paths import CURRENT, LEGACY, ApiPaths, Endpoint
@@ -58,6 +62,7 @@ KEY_HEADER = "x-luma-api-key"
 PAGE_LIMIT = 100
 MAX_MESSAGE = 200
 DEFAULT_RETRY_AFTER = 60.0
+MAX_RESET_WAIT = 60.0  # Luma's window is a minute: a later announced reset is not believed
 MAX_BACKOFF = 30.0
 # Retries for callers a person waits on (the bot's key check and lookups, the portal): enough
 # to hide a dropped connection, few enough that an outage is reported while they still wait.
@@ -412,11 +417,15 @@ class LumaClient:
             try:
                 response = await pool._send(method, path, self._key, query, body, sent)
             except httpx.TransportError as exc:
+                luma_answered(endpoint, "error")  # core.metrics: no answer
                 failure: LumaError = LumaUnavailableError(
                     f"{method} {path}: {type(exc).__name__} {exc}".strip()
                 )
                 delay = self._backoff(attempt)
             else:
+                luma_answered(endpoint, response.status_code)  # core.metrics
+                if pool.budget is not None:
+                    await self._heed(pool.budget, response)
                 if response.is_success:
                     return _json(response, method, path)
                 failure = _error_for(response, method, path)
@@ -442,10 +451,41 @@ class LumaClient:
             await asyncio.sleep(delay)
             attempt += 1
 
+    async def _heed(self, budget: RateBudget, response: httpx.Response) -> None:
+        """Let the budget follow what Luma announced on this answer: the key's limit, and,
+        when Luma says nothing is left, a hold for every process until its window resets
+        (a 429's own `Retry-After` is recorded with the refusal instead)."""
+        announced = read_announcement(response.headers)
+        if announced is None:
+            return
+        if announced.limit is not None:
+            budget.announce(self.budget_key, announced.limit)
+        wait = announced.exhausted_for
+        if wait and response.status_code != 429:
+            await budget.penalize(self.budget_key, min(wait, MAX_RESET_WAIT))
+
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter, so retrying processes do not fire in step."""
         ceiling = min(MAX_BACKOFF, self._pool.backoff_base * 2**attempt)
         return random.uniform(ceiling / 2, ceiling)
+
+    # -- webhooks (current API only; creating one needs Luma Plus) ------------------------
+
+    async def create_webhook(self, url: str, event_types: Iterable[str]) -> LumaWebhook:
+        """Register a webhook endpoint for the key's calendar; the answer carries its
+        `secret`. Not idempotent: a retried create may leave a twin, which `list_webhooks`
+        shows (the owner of the URL deletes the extras). Luma answers 403 (or 400) where the
+        calendar has no Luma Plus."""
+        body = {"url": url, "event_types": list(event_types)}
+        return read_webhook(await self._call(Endpoint.CREATE_WEBHOOK, body=body))
+
+    async def list_webhooks(self) -> list[LumaWebhook]:
+        """Every webhook endpoint of the key's calendar, page after page."""
+        return [hook async for hook in self._entries(Endpoint.LIST_WEBHOOKS, read_webhook_page, {})]
+
+    async def delete_webhook(self, webhook_id: str) -> None:
+        """Remove a webhook endpoint; a 404 (already gone) is raised as `NotFoundError`."""
+        await self._call(Endpoint.DELETE_WEBHOOK, body={"id": webhook_id})
 
 
 # -- reading answers ----------------------------------------------------------------------
@@ -477,8 +517,10 @@ read_event = _reader(LumaEvent, Endpoint.GET_EVENT, SINGLE_EVENT)
 read_guest_page = _reader(Page[LumaGuest], Endpoint.LIST_GUESTS)
 read_guest = _reader(LumaGuest, Endpoint.GET_GUEST)
 read_people_page = _reader(Page[LumaPerson], Endpoint.LIST_PEOPLE)
+read_webhook = _reader(LumaWebhook, Endpoint.CREATE_WEBHOOK)
+read_webhook_page = _reader(Page[LumaWebhook], Endpoint.LIST_WEBHOOKS)
 
-# Every answer the client reads, by operation (the writes' answers are empty and never read):
+# Every answer the client reads, by operation (of the writes' answers only a created webhook's):
 # the contract tests feed each one the spec's shapes and check what it looks up.
 READERS: Mapping[Endpoint, Callable[[Any], BaseModel]] = {
     Endpoint.GET_SELF: read_user,
@@ -488,6 +530,8 @@ READERS: Mapping[Endpoint, Callable[[Any], BaseModel]] = {
     Endpoint.LIST_GUESTS: read_guest_page,
     Endpoint.GET_GUEST: read_guest,
     Endpoint.LIST_PEOPLE: read_people_page,
+    Endpoint.CREATE_WEBHOOK: read_webhook,
+    Endpoint.LIST_WEBHOOKS: read_webhook_page,
 }
 
 

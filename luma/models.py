@@ -142,6 +142,21 @@ class LumaCalendar(_Model):
         return {"id": _pick(layers, "id", "api_id"), **_present(layers, "name", "slug", "url")}
 
 
+class LumaWebhook(_Model):
+    """A webhook endpoint of the key's calendar (`/v2/webhooks/create`, `/v1/webhooks/list`);
+    `secret` is the `whsec_…` string that signs its deliveries."""
+
+    id: str
+    url: str
+    event_types: tuple[str, ...] = ()
+    status: str = "active"  # active | paused
+    secret: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+
 def _present(layers: Layers, *names: str) -> dict[str, Any]:
     """The named fields that are there and not null, so model defaults apply to the rest."""
     found = {name: _pick(layers, name) for name in names}

@@ -24,9 +24,20 @@ class Endpoint(StrEnum):
     ADD_GUESTS = "add_guests"
     SEND_INVITES = "send_invites"
     LIST_PEOPLE = "list_people"
+    CREATE_WEBHOOK = "create_webhook"
+    LIST_WEBHOOKS = "list_webhooks"
+    DELETE_WEBHOOK = "delete_webhook"
 
 
-WRITES = frozenset({Endpoint.UPDATE_GUEST_STATUS, Endpoint.ADD_GUESTS, Endpoint.SEND_INVITES})
+WRITES = frozenset(
+    {
+        Endpoint.UPDATE_GUEST_STATUS,
+        Endpoint.ADD_GUESTS,
+        Endpoint.SEND_INVITES,
+        Endpoint.CREATE_WEBHOOK,
+        Endpoint.DELETE_WEBHOOK,
+    }
+)
 
 GuestRef = Callable[[str | None, str | None], dict[str, Any]]
 
@@ -94,6 +105,9 @@ CURRENT = ApiPaths(
         Endpoint.ADD_GUESTS: "/v1/events/guests/add",
         Endpoint.SEND_INVITES: "/v1/events/guests/send-invites",
         Endpoint.LIST_PEOPLE: "/v1/calendars/contacts/list",
+        Endpoint.CREATE_WEBHOOK: "/v2/webhooks/create",
+        Endpoint.LIST_WEBHOOKS: "/v1/webhooks/list",
+        Endpoint.DELETE_WEBHOOK: "/v1/webhooks/delete",
     },
     event_param="event_id",
     get_event_param="event_id",

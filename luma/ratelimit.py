@@ -5,10 +5,16 @@ key), whoever sends them, and blocks the calendar for a minute after a 429. The 
 bulk jobs and the bot's reads run in different processes, so the budget must be shared
 through storage (see `store.rate_budget.DatabaseRateBudget`); a per-process limiter would let
 each process spend the whole budget.
+
+The limit is Luma's to state: each answer announces it (`X-RateLimit-Limit`), and the budget
+follows that figure, never above the configured ceiling (see `luma.announced`). An
+organization key is counted per organization, not per calendar, so all the calendars reached
+through one such key spend one budget (`budget_key`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 from typing import Protocol
@@ -17,6 +23,18 @@ from core.defaults import LUMA_RATE_LIMIT, LUMA_RATE_WINDOW_SECONDS
 
 CALENDAR_KEY_LIMIT = LUMA_RATE_LIMIT
 ORGANIZATION_KEY_LIMIT = 500
+CALENDAR_KEY = "calendar"
+ORGANIZATION_KEY = "organization"  # the kind of a key that reaches several calendars
+
+
+def budget_key(calendar_id: str, api_key: str, key_kind: str = CALENDAR_KEY) -> str:
+    """The budget a tenant's requests spend. Luma counts a calendar key's requests per
+    calendar, so that key's budget is the calendar's (a replaced key keeps it); it counts an
+    organization key's per organization, so every calendar reached through that key shares
+    one budget, named after the key. Hashed, because budget keys are stored in clear."""
+    if key_kind != ORGANIZATION_KEY:
+        return calendar_id
+    return "org-key:" + hashlib.sha256(api_key.encode()).hexdigest()[:24]
 
 
 class RateBudget(Protocol):
@@ -26,7 +44,12 @@ class RateBudget(Protocol):
         """Wait until one request for `budget_key` may be sent, and count it."""
 
     async def penalize(self, budget_key: str, retry_after: float) -> None:
-        """Record a 429 so that every process waits `retry_after` seconds."""
+        """Hold every process off `budget_key` for `retry_after` seconds: after a 429, or
+        when Luma announces that nothing is left before its window resets."""
+
+    def announce(self, budget_key: str, limit: int) -> None:
+        """Luma stated `limit` requests per window for `budget_key`: spend no more from now
+        on (nor more than the configured ceiling, whatever Luma says)."""
 
 
 @dataclass(frozen=True, slots=True)

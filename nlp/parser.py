@@ -15,6 +15,7 @@ from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from core.metrics import gemini_called, gemini_skipped
 from nlp.context import ParseContext
 from nlp.gemini import FallbackReason, GeminiFailure, GeminiParser
 from nlp.intent import Intent
@@ -103,10 +104,13 @@ class IntentParser:
         if self._gemini is None or not await self._allowed(org_id, ctx):
             return None
         try:
-            return await self._gemini.phrase(request, facts)
+            phrased = await self._gemini.phrase(request, facts)
         except GeminiFailure as failure:
+            gemini_called("phrase", failure.reason)
             log.info("Gemini phrasing skipped: %s", failure.reason)
             return None
+        gemini_called("phrase")
+        return phrased
 
     async def aclose(self) -> None:
         """Release Gemini's HTTP connections."""
@@ -117,12 +121,16 @@ class IntentParser:
         if self._gemini is None:
             return ParseResult(self._offline.parse(text, ctx), "offline")
         if not await self._allowed(org_id, ctx):
+            gemini_skipped(FallbackReason.QUOTA)
             return self._fallback(text, ctx, FallbackReason.QUOTA)
         try:
-            return ParseResult(await self._gemini.parse(text, ctx), "gemini")
+            intent = await self._gemini.parse(text, ctx)
         except GeminiFailure as failure:
+            gemini_called("parse", failure.reason)
             log.info("Gemini parse fell back to offline: %s", failure)
             return self._fallback(text, ctx, failure.reason)
+        gemini_called("parse")
+        return ParseResult(intent, "gemini")
 
     async def _allowed(self, org_id: int | None, ctx: ParseContext) -> bool:
         if self._quota is None or org_id is None:

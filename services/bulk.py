@@ -35,6 +35,8 @@ class BulkRequest:
     guest_filter: GuestFilter
     should_refund: bool | None = None
     event_name: str = ""  # for the job's report
+    # The bot's live message for the job, kept with the audit row so a restarted bot finds it.
+    message_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -120,7 +122,8 @@ async def start_bulk(
             caller,
             session,
             f"bulk_{request.target_status}_started",
-            {"event_id": request.event_id, "job": job.workflow_id},
+            {"event_id": request.event_id, "job": job.workflow_id}
+            | ({} if request.message_id is None else {"message_id": request.message_id}),
             result="already running" if job.already_running else "started",
         )
         if not job.already_running:

@@ -97,6 +97,14 @@ class Conflict(Refusal):
     code = "conflict"
 
 
+class Unavailable(Refusal):
+    """A service it needs is down or no worker answered in time; the sentence says which, and
+    whether the request was dropped or will still apply."""
+
+    status = 503
+    code = "unavailable"
+
+
 class PlanLimit(Refusal):
     """The org's plan does not allow this much; `limit` names which limit."""
 

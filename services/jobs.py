@@ -15,17 +15,18 @@ from dataclasses import dataclass, replace
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import WorkflowExecutionDescription, WorkflowExecutionStatus
+from temporalio.service import RPCError
 
 from services import audit
-from services.automations import Automations, ControlAction, JobControlError, JobInfo
-from services.automations.client import requester_of
+from services.automations import Automations, ControlAction, JobControlError, JobInfo, NoWorker
+from services.automations.client import TEMPORAL_DOWN, is_outage, requester_of
 from services.automations.jobs import (
     JobNotFound,
     bulk_progress_or_none,
     org_schedules,
     owned_workflow,
 )
-from services.caller import Caller, Conflict, NotFound
+from services.caller import Caller, Conflict, NotFound, Unavailable
 from store.models import Event, User
 from workflows import ids
 from workflows.contracts.bulk import BulkProgress
@@ -148,15 +149,24 @@ async def control_job(
 ) -> JobInfo:
     """Pause, resume or cancel a bulk job of the org. Raises `Forbidden` for a member,
     `NotFound` for another org's job, and `Conflict` when it cannot apply (not a bulk job,
-    already paused, no longer running)."""
+    already paused, no longer running), and `Unavailable` when Temporal or every worker is
+    down or no worker applied it in time (then it never applies later)."""
     caller.require_guest_writer()
-    description = await _owned(automations, caller, workflow_id)
-    if _kind(description) != "bulk":
-        raise Conflict(ONLY_BULK)
     try:
-        progress = await automations.control_bulk(workflow_id, action, caller.user_id)
+        description = await _owned(automations, caller, workflow_id)
+        if _kind(description) != "bulk":
+            raise Conflict(ONLY_BULK)
+        progress = await automations.control_bulk(
+            workflow_id, action, caller.user_id, task_queue=description.task_queue
+        )
     except JobControlError as exc:
         raise Conflict(html.escape(str(exc), quote=False)) from None
+    except NoWorker as exc:
+        raise Unavailable(html.escape(str(exc), quote=False)) from None
+    except (RPCError, RuntimeError) as exc:
+        if is_outage(exc):
+            raise Unavailable(f"{TEMPORAL_DOWN}; nothing was changed.") from None
+        raise
     async with sessions.begin() as session:
         await audit.record(
             caller, session, f"bulk_{action}", {"job": workflow_id}, result=progress.phase

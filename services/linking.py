@@ -8,7 +8,6 @@ and only its fingerprint (last four characters) is ever shown or audited. The bo
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,8 +25,9 @@ from billing.limits import (
     sync_interval_for,
 )
 from core.logs import secrets as log_secrets
-from luma import BadRequestError, InvalidKeyError, LumaError, LumaPool, NotFoundError
-from services import audit
+from luma import BadRequestError, InvalidKeyError, LumaClient, LumaError, LumaPool, NotFoundError
+from luma.ratelimit import budget_key
+from services import audit, luma_webhooks
 from services.automations import Automations
 from services.caller import Caller, Conflict, Invalid, NotFound, PlanLimit, Refusal, Source
 from services.plan_sync import enrichment_follows_plan
@@ -38,6 +38,7 @@ from store.models import Chat, Organization, Role, User
 log = logging.getLogger(__name__)
 
 KEY_HELP = "Luma → Settings → API"
+KEY_CHECK_BUDGET = "key-check"
 CALENDAR_ID_PREFIX = "cal-"  # Luma's ids name their kind; an org keyed otherwise is unconfirmed
 
 
@@ -77,6 +78,8 @@ class Linked:
     name: str
     key_fingerprint: str
     syncing: bool
+    webhook: str | None = None  # the org's webhook status (`services.luma_webhooks`)
+    webhook_note: str = ""  # what to tell the person linking (once: Luma refused webhooks)
 
 
 @dataclass(frozen=True)
@@ -108,8 +111,9 @@ async def identify_key(luma: LumaPool, key: str) -> KeyCalendar:
     """Which calendar the key belongs to (`/v1/calendars/get`), or a refusal; nothing is
     stored before this. One Luma user often runs several calendars, each with its own key, so
     the tenant is the calendar, never the user (get-self) the key belongs to."""
-    budget_key = "key-check:" + hashlib.sha256(key.encode()).hexdigest()[:16]
-    client = luma.client(key, budget_key=budget_key, interactive=True)
+    # One budget for every key check, whatever the key: a key per budget row would let junk
+    # sent to /link leave rate-budget rows behind forever (each pruned only by its own use).
+    client = luma.client(key, budget_key=KEY_CHECK_BUDGET, interactive=True)
     try:
         try:
             calendar = await client.get_calendar()
@@ -145,12 +149,15 @@ async def link_calendar(
     billing: Billing,
     automations: Automations,
     key: str,
+    public_url: str | None = None,
 ) -> Linked:
     """Check the key with Luma, store it encrypted, link the chat (its linker becomes an
     admin), then start the calendar's schedules and first sync.
 
     Commits the session itself: the first sync runs in the worker and must see the org. A
-    refusal comes before the commit, so the caller's rollback leaves nothing stored."""
+    refusal comes before the commit, so the caller's rollback leaves nothing stored. Once
+    linked, the calendar registers its webhook with Luma at `public_url` (the automations'
+    `PUBLIC_URL` unless given); where Luma refuses, `webhook_note` says so, once."""
     key = read_key(key)
     calendar = await identify_key(luma, key)
     name = calendar.name
@@ -175,33 +182,78 @@ async def link_calendar(
     linker = Caller(org.id, Role.ADMIN, place.source, place.user_id, place.chat_id)
     await audit.record(linker, session, "link", {"calendar": calendar.id, "key": fingerprint(key)})
     await session.commit()
+    note = ""
+    if org.webhook_status in (None, luma_webhooks.PENDING):
+        registration = await luma_webhooks.register(
+            session,
+            org,
+            org_client(luma, org, key),
+            keybox=keybox,
+            public_url=public_url or automations.defaults.public_url,
+        )
+        await session.commit()
+        note = luma_webhooks.REFUSED_NOTE if registration.newly_refused else ""
     syncing = True
     try:
         if previous is not None and previous != org.id:
-            await _release(session, automations, previous, place.chat_id)
+            await _release(session, automations, previous, place.chat_id, luma=luma, keybox=keybox)
         await automations.on_org_linked(org.id, sync_interval_for(billing, org))
         await enrichment_follows_plan(session, billing, automations, org=org)  # a relink
     except RPCError as exc:
         log.warning("could not start the first sync of org %s: %s", org.id, exc)
         syncing = False
-    return Linked(org.id, name, fingerprint(key), syncing)
+    return Linked(org.id, name, fingerprint(key), syncing, org.webhook_status, note)
+
+
+def org_client(luma: LumaPool, org: Organization, key: str) -> LumaClient:
+    """A client for a person waiting on `org`'s calendar, spending the calendar's budget."""
+    spends = budget_key(org.luma_calendar_id, key, org.key_kind)
+    return luma.client(key, budget_key=spends, interactive=True)
+
+
+async def drop_webhook(
+    session: AsyncSession, org: Organization, *, luma: LumaPool, keybox: KeyBox
+) -> None:
+    """Delete the org's Luma webhook (its calendar has no chat left, or its key changes)."""
+    if org.luma_webhook_id is None and org.webhook_status is None:
+        return
+    key = keybox.decrypt(org.key_ciphertext)
+    await luma_webhooks.unregister(session, org, org_client(luma, org, key))
 
 
 async def _release(
-    session: AsyncSession, automations: Automations, org_id: int, chat_id: int
+    session: AsyncSession,
+    automations: Automations,
+    org_id: int,
+    chat_id: int,
+    *,
+    luma: LumaPool | None = None,
+    keybox: KeyBox | None = None,
 ) -> bool:
-    """Stop an org's schedules once no chat is linked to it; True when it was the last one."""
+    """Stop an org's schedules once no chat is linked to it, and delete its Luma webhook
+    (given the pool and keybox to do it with); True when it was the last one."""
     if await orgs.org_chats(session, org_id=org_id):
         return False
     await automations.on_org_unlinked(org_id, [chat_id])
+    org = await session.get(Organization, org_id)
+    if org is not None and luma is not None and keybox is not None:
+        await drop_webhook(session, org, luma=luma, keybox=keybox)
+        await session.commit()
     return True
 
 
 async def unlink_chat(
-    caller: Caller, session: AsyncSession, automations: Automations, *, private: bool
+    caller: Caller,
+    session: AsyncSession,
+    automations: Automations,
+    *,
+    private: bool,
+    luma: LumaPool | None = None,
+    keybox: KeyBox | None = None,
 ) -> Unlinked:
     """The caller's chat lets go of the org (a DM also stops using it); the chat's digest
-    stops, and the org's schedules when no chat is left. Commits before touching Temporal."""
+    stops, and the org's schedules and Luma webhook when no chat is left. Commits before
+    touching Temporal."""
     caller.require_admin()
     if caller.chat_id is None:
         raise Invalid("Unlinking needs the chat to unlink.")
@@ -219,27 +271,49 @@ async def unlink_chat(
     name = org.name
     await session.commit()
     await automations.clear_digest(caller.chat_id)
-    stopped = await _release(session, automations, caller.org_id, caller.chat_id)
+    stopped = await _release(
+        session, automations, caller.org_id, caller.chat_id, luma=luma, keybox=keybox
+    )
     return Unlinked(name, stopped)
 
 
-async def unlink_everywhere(caller: Caller, session: AsyncSession, automations: Automations) -> int:
-    """Detach every chat from the calendar and stop its schedules (the key stays encrypted);
-    how many chats were linked. The schedules stop inside the caller's transaction."""
+async def unlink_everywhere(
+    caller: Caller,
+    session: AsyncSession,
+    automations: Automations,
+    *,
+    luma: LumaPool | None = None,
+    keybox: KeyBox | None = None,
+) -> int:
+    """Detach every chat from the calendar, stop its schedules and delete its Luma webhook
+    (the key stays encrypted); how many chats were linked. The schedules stop inside the
+    caller's transaction."""
     caller.require_admin()
     chats = await orgs.org_chats(session, org_id=caller.org_id)
     for chat in chats:
         await orgs.unlink_chat(session, chat_id=chat.id)
     await automations.on_org_unlinked(caller.org_id, [chat.id for chat in chats])
+    org = await session.get(Organization, caller.org_id)
+    if org is not None and luma is not None and keybox is not None:
+        await drop_webhook(session, org, luma=luma, keybox=keybox)
     await audit.record(caller, session, "unlink_all", {"chats": len(chats)})
     return len(chats)
 
 
 async def replace_key(
-    caller: Caller, session: AsyncSession, *, luma: LumaPool, keybox: KeyBox, key: str
+    caller: Caller,
+    session: AsyncSession,
+    *,
+    luma: LumaPool,
+    keybox: KeyBox,
+    key: str,
+    public_url: str | None = None,
 ) -> str:
     """A new key for the same calendar (rotated in Luma), verified with get-self; returns its
-    fingerprint. A key of another calendar is refused: that is a link, not a replacement."""
+    fingerprint. A key of another calendar is refused: that is a link, not a replacement.
+
+    The calendar's webhook is deleted with the new key and registered again at `public_url`
+    (without one, the next scheduled sync registers it)."""
     caller.require_admin()
     key = read_key(key)
     org = await session.get(Organization, caller.org_id)
@@ -265,6 +339,12 @@ async def replace_key(
         keybox=keybox,
         key_kind=org.key_kind,
     )
+    if org.webhook_status in (luma_webhooks.ACTIVE, luma_webhooks.PENDING):
+        client = org_client(luma, org, key)
+        await luma_webhooks.unregister(session, org, client)
+        org.webhook_status = luma_webhooks.PENDING
+        if public_url:
+            await luma_webhooks.register(session, org, client, keybox=keybox, public_url=public_url)
     await audit.record(caller, session, "key_replace", {"key": fingerprint(key)})
     return fingerprint(key)
 

@@ -16,10 +16,13 @@ from dataclasses import dataclass
 from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from luma import LumaPool
+from services import linking
 from services.automations import Automations
 from services.caller import Caller, Invalid, NotFound
 from store import audit as audit_store
 from store import orgs
+from store.crypto import KeyBox
 from store.db import rowcount
 from store.models import (
     AuditEntry,
@@ -42,21 +45,27 @@ class Deleted:
 
 
 async def delete_org(
-    caller: Caller, session: AsyncSession, automations: Automations, *, confirm_name: str
+    caller: Caller,
+    session: AsyncSession,
+    automations: Automations,
+    *,
+    confirm_name: str,
+    luma: LumaPool,
+    keybox: KeyBox,
 ) -> Deleted:
-    """Delete the caller's org once its name is typed back; stops its schedules first (inside
-    the caller's transaction: if they cannot be stopped, nothing is deleted)."""
+    """Delete the caller's org once its name is typed back; stops its schedules and deletes
+    its Luma webhook first (inside the caller's transaction: if the schedules cannot be
+    stopped, nothing is deleted; a webhook Luma will not delete is logged and forgotten)."""
     caller.require_admin()
     org = await session.get(Organization, caller.org_id)
     if org is None:
         raise NotFound("There is no such calendar.")
     if " ".join(confirm_name.split()).casefold() != " ".join(org.name.split()).casefold():
-        raise Invalid(
-            f"To delete, type the calendar's name exactly: <b>{html.escape(org.name)}</b>."
-        )
+        raise Invalid(f"To delete, type the calendar's name exactly: “{html.escape(org.name)}”.")
     name, calendar_id = org.name, org.luma_calendar_id
     chats = await orgs.org_chats(session, org_id=org.id)
     await automations.on_org_unlinked(org.id, [chat.id for chat in chats])
+    await linking.drop_webhook(session, org, luma=luma, keybox=keybox)
     rows = 0
     for table in reversed(Base.metadata.sorted_tables):  # children before parents
         if "org_id" not in table.columns or table.name in KEPT_TABLES:

@@ -94,6 +94,12 @@ class Organization(Base):
     key_kind: Mapped[str] = mapped_column(String(16), default="calendar")
     key_verified_at: Mapped[datetime | None]
     webhook_token: Mapped[str] = mapped_column(String(64), unique=True)
+    # The webhook registered with Luma for this calendar (`/v2/webhooks/create`): its id, its
+    # signing secret (encrypted like the key), and "active", or "refused" where Luma would
+    # not make one (no Luma Plus: the scheduled sync carries on alone); None: never tried.
+    luma_webhook_id: Mapped[str | None] = mapped_column(String(64))
+    webhook_secret_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    webhook_status: Mapped[str | None] = mapped_column(String(16))
     sync_interval_minutes: Mapped[int] = mapped_column(
         Integer, default=defaults.SYNC_INTERVAL_MINUTES
     )
@@ -583,6 +589,19 @@ class BillingSubscription(Base):
     status: Mapped[str] = mapped_column(String(32), default="none")
     current_period_end: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class LumaWebhookDelivery(Base):
+    """A signed Luma webhook delivery already accepted, by its `webhook-id`: a replay of it
+    is refused. Rows older than the signature tolerance are pruned as new ones arrive."""
+
+    __tablename__ = "luma_webhook_deliveries"
+
+    org_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    delivery_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
 class StripeEvent(Base):

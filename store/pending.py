@@ -54,3 +54,11 @@ async def take(session: AsyncSession, *, action_id: str, chat_id: int) -> Pendin
         .returning(PendingAction)
     )
     return result.scalar_one_or_none()
+
+
+async def put_back(session: AsyncSession, *, action_id: str) -> None:
+    """Make a taken action available again (what it confirms failed to start); it still
+    expires when it would have."""
+    await session.execute(
+        update(PendingAction).where(PendingAction.id == action_id).values(consumed_at=None)
+    )

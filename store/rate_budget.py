@@ -14,6 +14,13 @@ front (the effect of `BEGIN IMMEDIATE`), so no reader decides on a stale count. 
 are built once per dialect: every request pays this, and the benchmark allows it a few
 milliseconds. Send times are the senders' own UTC clocks; `policy.margin` absorbs the skew
 between hosts.
+
+The limit a key may spend is the one Luma announces in its answers' headers, capped by the
+configured ceiling. It is remembered per process (`luma.announced.AnnouncedLimits`), not in
+the database: every process hears it on its first answer for the key, so sharing it would
+only cover the sends a process makes before that answer (those in flight at once), at the
+cost of a migration. What must be shared is: the log, and a hold on the key when Luma says
+nothing is left (the same `blocked_until` a 429 sets), which also checks those early sends.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from typing import Any, TypeVar
 from sqlalchemy import String, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from luma.announced import AnnouncedLimits
 from luma.ratelimit import BudgetPolicy
 from store.db import upsert_insert
 from store.models import LumaRateSend, LumaRateState, UTCDateTime, utcnow
@@ -117,23 +125,33 @@ class DatabaseRateBudget:
         *,
         limits: Limits | None = None,
     ) -> None:
-        """`limits` gives a budget key's requests per window (500 for an organization
-        key); keys it does not name get `policy.limit`."""
+        """`limits` gives a budget key's ceiling, its most requests per window whatever
+        Luma announces; keys it does not name get `policy.limit` (`LUMA_RATE_LIMIT`)."""
         self._sessions = session_factory
         self.policy = policy or BudgetPolicy()
         self._limits = limits
+        self._announced = AnnouncedLimits()
         self._finishing: set[asyncio.Future[Any]] = set()
 
-    def limit_for(self, budget_key: str) -> int:
+    def ceiling_for(self, budget_key: str) -> int:
+        """The configured most requests per window for `budget_key`."""
         if self._limits is None:
             return self.policy.limit
         if callable(self._limits):
             return self._limits(budget_key)
         return self._limits.get(budget_key, self.policy.limit)
 
+    def limit_for(self, budget_key: str) -> int:
+        """The requests per window spent on `budget_key`: Luma's announced limit, at most
+        the ceiling (the ceiling until Luma has announced one to this process)."""
+        return self._announced.allowance(budget_key, self.ceiling_for(budget_key))
+
+    def announce(self, budget_key: str, limit: int) -> None:
+        self._announced.record(budget_key, limit)
+
     async def acquire(self, budget_key: str, *, interactive: bool) -> None:
-        limit = self.limit_for(budget_key)
         while True:
+            limit = self.limit_for(budget_key)  # an answer may announce another meanwhile
             wait = await self._uncancelled(self._try_send(budget_key, limit, interactive))
             if wait <= 0:
                 return

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import html
 
-from services.caller import Conflict, Forbidden, Invalid, NotFound, PlanLimit, Refusal
+from services.caller import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    PlanLimit,
+    Refusal,
+    Unavailable,
+)
 
 PLAN_PAGE_HINT = "The Plan page (/web/plan) shows your plan, its limits and today's usage."
 _TITLES: dict[type[Refusal], str] = {
@@ -13,6 +21,7 @@ _TITLES: dict[type[Refusal], str] = {
     NotFound: "Not found",
     Conflict: "Cannot do that",
     PlanLimit: "Over your plan's limit",
+    Unavailable: "Not available right now",
 }
 
 

@@ -58,8 +58,9 @@ class PostEventSummaryWorkflow:
             start_to_close_timeout=QUICK,
             retry_policy=LUMA_RETRY,
         )
+        posted_to: list[int] = []
         for chat_id in recipients.chat_ids:
-            await workflow.execute_activity_method(
+            sent = await workflow.execute_activity_method(
                 NotifyActivities.notify_chat,
                 ChatNotice(
                     job.org_id,
@@ -72,4 +73,10 @@ class PostEventSummaryWorkflow:
                 start_to_close_timeout=QUICK,
                 retry_policy=LUMA_RETRY,
             )
+            if sent:
+                posted_to.append(chat_id)
+        # Only the chats it reached (not, say, when no bot is configured); older runs listed
+        # every recipient.
+        if workflow.patched("summary-posted-to-sent-only"):
+            return SummaryOutcome(posted_to, summary.text)
         return SummaryOutcome(recipients.chat_ids, summary.text)

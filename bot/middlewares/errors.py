@@ -22,6 +22,7 @@ from temporalio.service import RPCError
 from bot.errors import UserError
 from bot.texts import clip, plain
 from luma.errors import LumaError
+from services.automations.client import TEMPORAL_DOWN, is_outage
 from services.caller import Refusal
 
 log = logging.getLogger(__name__)
@@ -39,8 +40,8 @@ def friendly(error: BaseException) -> str:
         return error.user_message
     if isinstance(error, Refusal):
         return error.message
-    if isinstance(error, RPCError):
-        return f"The automation service is not answering right now. {NOTHING_CHANGED}"
+    if isinstance(error, RPCError) or is_outage(error):
+        return f"{TEMPORAL_DOWN}. {NOTHING_CHANGED}"
     if isinstance(error, SQLAlchemyError):
         return f"My database is not answering right now. {NOTHING_CHANGED}"
     if isinstance(error, TimeoutError | asyncio.TimeoutError):
@@ -68,13 +69,20 @@ class ErrorsMiddleware(BaseMiddleware):
 
 
 async def _tell(bot: Bot | None, event: TelegramObject, chat: Chat | None, text: str) -> None:
+    """A button press is answered with an alert; when that fails (the press was answered
+    already, or too long ago) or for anything else, the chat gets a message."""
     if bot is None:
         return
     query = event.callback_query if isinstance(event, Update) else None
-    try:
-        if isinstance(query, CallbackQuery):
+    if isinstance(query, CallbackQuery):
+        try:
             await query.answer(clip(plain(text), ALERT_LIMIT), show_alert=True)
-        elif chat is not None:
-            await bot.send_message(chat.id, text)
+            return
+        except TelegramAPIError as exc:
+            log.info("could not answer a button press with the failure: %s", exc)
+    if chat is None:
+        return
+    try:
+        await bot.send_message(chat.id, text)
     except TelegramAPIError as exc:
-        log.warning("could not tell chat %s about a failure: %s", chat and chat.id, exc)
+        log.warning("could not tell chat %s about a failure: %s", chat.id, exc)

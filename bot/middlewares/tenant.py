@@ -26,6 +26,7 @@ from sqlalchemy.orm import aliased
 
 from bot.context import Ctx
 from bot.errors import UserError
+from core.logs import log_context
 from store.models import Chat, Membership, Organization, RemovedMember, Role, User
 from store.orgs import upsert_user, user_orgs
 
@@ -143,9 +144,11 @@ class TenantMiddleware(BaseMiddleware):
             removed=found.removed_at is not None and org is found.chat_org,
         )
         data["ctx"] = ctx
-        if get_flag(data, "linked") and org is None:
-            raise UserError(await _why_no_org(session, ctx, found))
-        return await handler(event, data)
+        # Every line logged while handling this update names its org and chat.
+        with log_context(org=org.id if org is not None else None, chat=tg_chat.id):
+            if get_flag(data, "linked") and org is None:
+                raise UserError(await _why_no_org(session, ctx, found))
+            return await handler(event, data)
 
 
 async def _remember_user(session: AsyncSession, user: User | None, tg_user: TgUser) -> None:

@@ -30,11 +30,12 @@ from bot.context import Ctx
 from bot.errors import UserError
 from bot.filters import Text
 from bot.freshness import fresh_event
-from bot.pressed import take_pressed
+from bot.pressed import ask_again, take_pressed
 from bot.routers.event_choice import GONE, event_action, with_event
 from bot.texts import event_title, q, with_note
 from mailer import drafts
 from services import followups
+from services.caller import Refusal
 from store import cache, pending
 from store.models import Event
 
@@ -173,19 +174,26 @@ async def followup_pressed(
             "/cancel keeps nothing."
         )
         return
-    started = await followups.start(
-        await caller_of(ctx),
-        ctx.session,
-        ctx.deps.automations,
-        mail=ctx.deps.settings.mail_backend,
-        campaign_id=parked.id,
-        event_id=draft["event_id"],
-        event_name=draft["event_name"],
-        audience=draft["audience"],
-        subject=draft["subject"],
-        body=draft["body"],
-    )
-    await ctx.session.commit()
+    question, buttons = message.html_text, message.reply_markup
+    try:
+        started = await followups.start(
+            await caller_of(ctx),
+            ctx.session,
+            ctx.deps.automations,
+            mail=ctx.deps.settings.mail_backend,
+            campaign_id=parked.id,
+            event_id=draft["event_id"],
+            event_name=draft["event_name"],
+            audience=draft["audience"],
+            subject=draft["subject"],
+            body=draft["body"],
+        )
+        await ctx.session.commit()
+    except Refusal:
+        raise
+    except Exception as error:  # a service is down: the same Send works once it is back
+        await ask_again(ctx, parked, message, question, buttons, error)
+        return
     who = drafts.AUDIENCE_LABELS[draft["audience"]]
     await message.edit_text(
         f"Sending the follow-up to {draft['count']} {who} of {title}… "

@@ -43,7 +43,12 @@ async def forget_command(message: Message, command: CommandObject, ctx: Ctx) -> 
     caller = Caller(org.id, Role.ADMIN, "bot", ctx.user_id, ctx.chat_id)
     try:
         deleted = await org_deletion.delete_org(
-            caller, ctx.session, ctx.deps.automations, confirm_name=wanted
+            caller,
+            ctx.session,
+            ctx.deps.automations,
+            confirm_name=wanted,
+            luma=ctx.deps.luma,
+            keybox=ctx.deps.keybox,
         )
     except Refusal as exc:
         raise UserError(exc.message) from None

@@ -122,7 +122,8 @@ async def link_with_key(ctx: Ctx, key: str, warning: str, *, public_group: bool 
     privacy = ""
     if ctx.in_group:
         privacy = PUBLIC_GROUP_WARNING if public_group else COUNTS_ONLY_NOTE
-    await ctx.say(_sentences(done, follow_up, warning) + (f"\n{privacy}" if privacy else ""))
+    told = _sentences(done, follow_up, linked.webhook_note, warning)
+    await ctx.say(told + (f"\n{privacy}" if privacy else ""))
 
 
 def _sentences(*parts: str) -> str:
@@ -186,6 +187,8 @@ async def unlink_decided(query: CallbackQuery, callback_data: UnlinkCb, ctx: Ctx
         ctx.session,
         ctx.deps.automations,
         private=bool(parked.payload.get("private")),
+        luma=ctx.deps.luma,
+        keybox=ctx.deps.keybox,
     )
     tail = (
         " No chat uses it any more, so its scheduled syncs are stopped. Its Luma key and data "

@@ -23,8 +23,8 @@ from bot.errors import UserError
 from bot.freshness import fresh_event
 from bot.keyboards import Choice, JobCb, PendingCb, confirm_keyboard
 from bot.middlewares.errors import friendly
-from bot.pressed import take_pressed
-from bot.progress import Watched
+from bot.pressed import ask_again, take_pressed
+from bot.progress import Watched, job_title
 from bot.routers.event_choice import event_action, offer_events, with_event
 from bot.texts import (
     ING_VERBS,
@@ -225,13 +225,14 @@ async def _start_bulk(
             guest_filter=GuestFilter(**request["filter"]),
             should_refund=refund,
             event_name=request["event_name"],
+            message_id=message.message_id,
         ),
         sessions=ctx.deps.sessions,
         automations=ctx.deps.automations,
         billing=ctx.deps.billing,
         rules=ctx.deps.vip_rules,
     )
-    title = f"<b>{ING_VERBS[request['target']]} guests of {q(request['event_name'], 100)}</b>"
+    title = job_title(request["target"], request["event_name"])
     starting = (
         "This job was already running; following it here."
         if started.job.already_running
@@ -275,6 +276,7 @@ async def decided(query: CallbackQuery, callback_data: PendingCb, ctx: Ctx) -> N
         return
     await query.answer()
     refund = {Choice.REFUND: True, Choice.KEEP: False}.get(callback_data.choice)
+    question, buttons = message.html_text, message.reply_markup
     try:
         if parked.kind == "set_status":
             await _apply_status(ctx, message, parked.payload, refund)
@@ -282,6 +284,8 @@ async def decided(query: CallbackQuery, callback_data: PendingCb, ctx: Ctx) -> N
             await _start_bulk(ctx, message, parked.payload, refund)
     except Refusal as refusal:  # the press was answered: refuse in its message
         await message.edit_text(f"Nothing was changed: {friendly(refusal)}")
+    except Exception as error:  # a service is down: the same Confirm works once it is back
+        await ask_again(ctx, parked, message, question, buttons, error)
 
 
 async def job_control(query: CallbackQuery, callback_data: JobCb, ctx: Ctx) -> None:

@@ -7,7 +7,7 @@ the API, the portal and billing receive. `jobs` lists and finds an org's jobs.
 
 from __future__ import annotations
 
-from services.automations.bulk import BulkJobs, ControlAction, JobControlError
+from services.automations.bulk import BulkJobs, ControlAction, JobControlError, NoWorker
 from services.automations.client import (
     BulkStart,
     JobDefaults,
@@ -45,5 +45,6 @@ __all__ = [
     "JobControlError",
     "JobDefaults",
     "JobInfo",
+    "NoWorker",
     "register_search_attributes",
 ]

@@ -3,9 +3,14 @@ watch progress, pause, resume and cancel."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Literal
 
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import (
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
@@ -21,6 +26,10 @@ ControlAction = Literal["pause", "resume", "cancel"]
 
 class JobControlError(Exception):
     """A pause/resume/cancel that cannot apply; the text is fit to show a user."""
+
+
+class NoWorker(Exception):
+    """No worker applied a pause/resume/cancel in time, and it will not apply later."""
 
 
 class BulkJobs(AutomationsBase):
@@ -68,17 +77,39 @@ class BulkJobs(AutomationsBase):
         return await self.handle(workflow_id).query(BulkStatusWorkflow.progress)
 
     async def control_bulk(
-        self, workflow_id: str, action: ControlAction, requested_by: int | None = None
+        self,
+        workflow_id: str,
+        action: ControlAction,
+        requested_by: int | None = None,
+        *,
+        task_queue: str | None = None,
     ) -> BulkProgress:
+        """Apply it and return the job's progress. Raises `JobControlError` when the job
+        refuses, and `NoWorker` when no worker runs the job's `task_queue` (then nothing is
+        sent) or none applied it within `control_timeout_seconds` (then it is dropped)."""
         update = {
             "pause": BulkStatusWorkflow.pause,
             "resume": BulkStatusWorkflow.resume,
             "cancel": BulkStatusWorkflow.cancel,
         }[action]
+        # Only a worker applies an update: without one, refuse before anything is sent.
+        if not await self.worker_alive(task_queue):
+            raise NoWorker(
+                f"No automation worker is running, so the job cannot {action} now; nothing "
+                "was changed. Try again once the worker is back."
+            )
+        wait = self.defaults.control_timeout_seconds
         try:
             return await self.handle(workflow_id).execute_update(
-                update, ControlRequest(requested_by)
+                update, ControlRequest(requested_by), rpc_timeout=timedelta(seconds=wait)
             )
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            # An update no worker accepted is dropped once its caller stops waiting (the
+            # server keeps it only while the request is open): it never applies later.
+            raise NoWorker(
+                f"No automation worker answered within {wait:g} s, so the job did not "
+                f"{action}; nothing was changed. Try again once the worker is back."
+            ) from None
         except WorkflowUpdateFailedError as exc:
             reason = exc.cause.message if isinstance(exc.cause, ApplicationError) else str(exc)
             raise JobControlError(f"Cannot {action} this job: {reason}.") from None

@@ -10,16 +10,19 @@ Features (`bulk`, `sync`, `digest`, ...) add their own starters on top of `Autom
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.enums.v1 import IndexedValueType, TaskQueueType
 from temporalio.api.operatorservice.v1 import (
     AddSearchAttributesRequest,
     ListSearchAttributesRequest,
 )
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import (
     Client,
     Schedule,
@@ -54,6 +57,7 @@ class JobDefaults:
     sync_interval_minutes: int = defaults.SYNC_INTERVAL_MINUTES
     followup_batch_size: int = defaults.FOLLOWUP_BATCH_SIZE
     enrichment_interval_hours: float = defaults.ENRICHMENT_INTERVAL_HOURS
+    control_timeout_seconds: float = defaults.JOB_CONTROL_TIMEOUT_SECONDS
 
     @classmethod
     def from_settings(cls, settings: Settings) -> JobDefaults:
@@ -68,6 +72,7 @@ class JobDefaults:
             summary_delay_minutes=settings.summary_delay_minutes,
             sync_interval_minutes=settings.sync_interval_minutes,
             enrichment_interval_hours=settings.enrichment_interval_hours,
+            control_timeout_seconds=settings.job_control_timeout_seconds,
         )
 
 
@@ -116,6 +121,24 @@ class JobInfo:
     def action(self) -> str:
         """What the job does, in words ("Bulk status change", "Guest-list sync")."""
         return JOB_ACTIONS.get(self.kind, self.kind.replace("-", " ").capitalize())
+
+
+TEMPORAL_DOWN = "The automation service (Temporal) is not answering right now"
+_OUTAGES = {
+    RPCStatusCode.UNAVAILABLE,
+    RPCStatusCode.DEADLINE_EXCEEDED,
+    RPCStatusCode.RESOURCE_EXHAUSTED,
+}
+
+
+def is_outage(error: BaseException) -> bool:
+    """Whether `error` means Temporal itself cannot be reached (not that it said no).
+
+    A lazily connected client that never reached the server raises a RuntimeError.
+    """
+    if isinstance(error, RPCError):
+        return error.status in _OUTAGES
+    return isinstance(error, RuntimeError) and str(error).startswith("Failed client connect")
 
 
 def requester_of(attributes: TypedSearchAttributes) -> int | None:
@@ -187,6 +210,19 @@ class AutomationsBase:
 
     def handle(self, workflow_id: str) -> WorkflowHandle[Any, Any]:
         return self.client.get_workflow_handle(workflow_id)
+
+    async def worker_alive(self, task_queue: str | None = None) -> bool:
+        """Whether a worker polled the task queue (ours by default) lately: the server lists
+        the pollers it has seen."""
+        response = await self.client.workflow_service.describe_task_queue(
+            DescribeTaskQueueRequest(
+                namespace=self.client.namespace,
+                task_queue=TaskQueue(name=task_queue or self.defaults.task_queue),
+                task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+            )
+        )
+        since = time.time() - defaults.WORKER_SEEN_WITHIN_SECONDS
+        return any(poller.last_access_time.ToSeconds() >= since for poller in response.pollers)
 
     async def running_scheduled(self, schedule_id: str) -> WorkflowHandle[Any, Any] | None:
         """The run the schedule has going now, if any.

@@ -80,8 +80,16 @@ class SyncJobs(AutomationsBase):
         )
 
     async def refresh_guest(
-        self, org_id: int, event_id: str, *, guest_id: str | None = None, email: str | None = None
+        self,
+        org_id: int,
+        event_id: str,
+        *,
+        guest_id: str | None = None,
+        email: str | None = None,
+        settle: timedelta | None = None,
     ) -> WorkflowHandle[Any, Any]:
+        """Re-read one guest from Luma; one workflow per guest at a time, so deliveries that
+        arrive while it waits (`settle`: the rest of a sign-up's webhooks) or runs join it."""
         ref = guest_id or email or ""
         return await self.client.start_workflow(
             RefreshGuestWorkflow.run,
@@ -89,6 +97,7 @@ class SyncJobs(AutomationsBase):
             id=ids.guest_refresh_id(org_id, event_id, ref),
             task_queue=self.defaults.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            start_delay=settle,
             search_attributes=ids.search_attributes(
                 org_id=org_id, kind="guest-refresh", event_id=event_id
             ),

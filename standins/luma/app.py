@@ -21,10 +21,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
-from standins.luma import checks, shapes
+from standins.luma import checks, shapes, webhooks
 from standins.luma.control import control_router
 from standins.luma.model import ApiError, Calendar
-from standins.luma.paging import Page, page_limit
+from standins.luma.paging import Page, page_limit, paginate
 from standins.luma.state import SORT_DIRECTIONS, SimulatorState
 from standins.luma.webhooks import WebhookSender
 
@@ -70,6 +70,11 @@ CURRENT = Generation(
         "send_invites": "/v1/events/guests/send-invites",
         "people": "/v1/calendars/contacts/list",
         "calendar": "/v1/calendars/get",
+        "webhooks_create": "/v2/webhooks/create",
+        "webhooks_list": "/v1/webhooks/list",
+        "webhooks_get": "/v2/webhooks/get",
+        "webhooks_update": "/v2/webhooks/update",
+        "webhooks_delete": "/v1/webhooks/delete",
     },
     event_get_param="event_id",
     event_field="event_id",
@@ -139,6 +144,7 @@ async def _serve(
 ) -> Response:
     """Admit, delay, maybe fault, then run the operation; rate headers go on every answer."""
     admission = state.admit(request.headers.get("x-luma-api-key"))
+    state.counters[f"op:{name}"] += 1  # admitted requests by operation, for tests to count
     headers = admission.headers
     config = state.config
     if config.latency_seconds > 0:
@@ -378,6 +384,35 @@ def list_people(call: Call) -> Json:
     return _page(page, partial(render, call.calendar), call.gen)
 
 
+def create_webhook(call: Call) -> Json:
+    return webhooks.webhook_json(webhooks.create_webhook(call.state, call.calendar, call.params))
+
+
+def list_webhooks(call: Call) -> Json:
+    hooks = sorted(webhooks.webhooks_of(call.state, call.calendar), key=lambda h: h.id)
+    page = paginate(
+        [(hook.id,) for hook in hooks],
+        hooks,
+        call.params.get("pagination_cursor"),
+        page_limit(call.params.get("pagination_limit")),
+    )
+    return _page(page, webhooks.webhook_json, call.gen)
+
+
+def get_webhook(call: Call) -> Json:
+    hook = webhooks.webhook_for(call.state, call.calendar, call.params.get("id"))
+    return webhooks.webhook_json(hook)
+
+
+def update_webhook(call: Call) -> Json:
+    return webhooks.webhook_json(webhooks.update_webhook(call.state, call.calendar, call.params))
+
+
+def delete_webhook(call: Call) -> Json:
+    webhooks.delete_webhook(call.state, call.calendar, call.params)
+    return {}
+
+
 OPERATIONS: dict[str, tuple[Operation, str]] = {
     "self": (get_self, "GET"),
     "calendar": (get_calendar, "GET"),
@@ -389,4 +424,9 @@ OPERATIONS: dict[str, tuple[Operation, str]] = {
     "add_guests": (add_guests, "POST"),
     "send_invites": (send_invites, "POST"),
     "people": (list_people, "GET"),
+    "webhooks_create": (create_webhook, "POST"),
+    "webhooks_list": (list_webhooks, "GET"),
+    "webhooks_get": (get_webhook, "GET"),
+    "webhooks_update": (update_webhook, "POST"),
+    "webhooks_delete": (delete_webhook, "POST"),
 }

@@ -17,6 +17,17 @@ from typing import Any
 from standins.luma.model import APPROVAL_STATUSES, ApiError
 from standins.luma.state import SORT_DIRECTIONS
 
+WEBHOOK_TYPES = (
+    "*",
+    "calendar.event.added",
+    "calendar.person.subscribed",
+    "event.canceled",
+    "event.created",
+    "event.updated",
+    "guest.registered",
+    "guest.updated",
+    "ticket.registered",
+)
 SETTABLE_STATUSES = ("approved", "declined", "pending_approval", "waitlist")
 ADDABLE_STATUSES = ("approved", "pending_approval", "waitlist")
 MAX_MESSAGE = 200
@@ -65,6 +76,16 @@ BODIES: Mapping[str, Shape] = {
         "send_email": _MAYBE_BOOL,
     },
     "send_invites": {"event_id": _ID, "guests": _GUESTS, "message": _MESSAGE},
+    "webhooks_create": {
+        "url": _ID,
+        "event_types": Rule(list, required=True, items=Rule(str, choices=WEBHOOK_TYPES)),
+    },
+    "webhooks_update": {
+        "id": _ID,
+        "event_types": Rule(list, items=Rule(str, choices=WEBHOOK_TYPES)),
+        "status": Rule(str, choices=("active", "paused")),
+    },
+    "webhooks_delete": {"id": _ID},
 }
 
 
@@ -120,6 +141,8 @@ QUERIES: Mapping[str, Mapping[str, Param]] = {
         ),
         "sort_direction": _DIRECTION,
     },
+    "webhooks_list": dict(_PAGING),
+    "webhooks_get": {"id": Param(required=True)},
 }
 
 

@@ -27,6 +27,7 @@ class ConfigPatch(BaseModel):
     org_rate_limit: int | None = Field(default=None, ge=1)
     rate_window_seconds: float | None = Field(default=None, gt=0)
     rate_block_seconds: float | None = Field(default=None, ge=0)
+    rate_headers: bool | None = None
     latency_seconds: float | None = Field(default=None, ge=0)
     error_rate: float | None = Field(default=None, ge=0, le=1)
     timeout_rate: float | None = Field(default=None, ge=0, le=1)

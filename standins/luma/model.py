@@ -164,3 +164,19 @@ class WriteRecord:
     @property
     def changed(self) -> bool:
         return self.old_status != self.new_status
+
+
+@dataclass(slots=True)
+class Webhook:
+    """A webhook endpoint a calendar's key registered (`/v2/webhooks/create`)."""
+
+    id: str
+    calendar_id: str
+    url: str
+    event_types: list[str]
+    status: str  # active | paused
+    secret: str  # "whsec_…": the HMAC key, used as the string it is
+    created_at: float
+
+    def wants(self, kind: str) -> bool:
+        return self.status == "active" and ("*" in self.event_types or kind in self.event_types)

@@ -333,6 +333,11 @@ def _ticket_v3(ticket: Ticket, guest: Guest) -> Json:
     }
 
 
+def ticket_v3(ticket: Ticket, guest: Guest) -> Json:
+    """A guest's ticket as the spec's `event_ticket` (`ticket.registered` webhooks)."""
+    return _ticket_v3(ticket, guest)
+
+
 def _order_v3(ticket: Ticket) -> Json:
     return {
         "id": f"ord-{ticket.id.removeprefix('tkt-')}",

@@ -27,6 +27,7 @@ from standins.luma.model import (
     Event,
     Guest,
     Person,
+    Webhook,
     WriteRecord,
 )
 from standins.luma.paging import Page, paginate
@@ -56,6 +57,9 @@ class SimulatorConfig:
     org_rate_limit: int | None = 500
     rate_window_seconds: float = 60.0
     rate_block_seconds: float = 60.0
+    # False: answers announce nothing (no X-RateLimit-* headers; a 429 keeps Retry-After),
+    # like a proxy that strips them; the limit still applies.
+    rate_headers: bool = True
     latency_seconds: float = 0.0
     error_rate: float = 0.0
     timeout_rate: float = 0.0
@@ -64,6 +68,8 @@ class SimulatorConfig:
     # lost, which is the case a client's retries must survive without doubling effects.
     timeouts_apply_writes: bool = False
     webhook_url: str | None = None
+    # False: like a calendar without Luma Plus, `/v2/webhooks/create` answers 403.
+    webhooks_allowed: bool = True
     fault_seed: int | None = None  # defaults to `seed`
 
 
@@ -73,12 +79,14 @@ RUNTIME_FIELDS = frozenset(
         "org_rate_limit",
         "rate_window_seconds",
         "rate_block_seconds",
+        "rate_headers",
         "latency_seconds",
         "error_rate",
         "timeout_rate",
         "hang_seconds",
         "timeouts_apply_writes",
         "webhook_url",
+        "webhooks_allowed",
     }
 )
 
@@ -111,6 +119,7 @@ class SimulatorState:
         self.requests: Counter[str] = Counter()
         self.rate_limited: Counter[str] = Counter()
         self.listeners: list[GuestListener] = []
+        self.webhooks: dict[str, Webhook] = {}  # by id; registered through the API
         self._calendars: dict[str, Calendar] = {}
         self._by_key: dict[str, Calendar] = {}
         self._events: dict[str, Event] = {}
@@ -257,6 +266,7 @@ class SimulatorState:
             "writes": len(self.writes),
             "webhooks_sent": self.counters["webhooks_sent"],
             "webhooks_failed": self.counters["webhooks_failed"],
+            "webhooks_registered": len(self.webhooks),
         }
 
     # --- admission: auth, rate limit, faults --------------------------------------------
@@ -277,10 +287,15 @@ class SimulatorState:
         limit = config.org_rate_limit if calendar.org_key else config.rate_limit
         headers: dict[str, str] = {}
         if limit is not None:
+            # Luma counts a calendar key per calendar, an organization key per organization:
+            # every calendar reached through the key shares its 500 a minute.
+            bucket = f"org:{calendar.api_key}" if calendar.org_key else calendar.id
             decision = self._limiter.check(
-                calendar.id, limit, config.rate_window_seconds, config.rate_block_seconds
+                bucket, limit, config.rate_window_seconds, config.rate_block_seconds
             )
             headers = decision.headers
+            if not config.rate_headers:
+                headers = {k: v for k, v in headers.items() if k == "Retry-After"}
             if not decision.allowed:
                 self.rate_limited[calendar.id] += 1
                 raise ApiError(429, "Rate limit exceeded, retry later", headers)

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from standins.telegram.errors import ApiError, bad_request
+from standins.telegram.flood import SENDING_METHODS
 from standins.telegram.formatting import render, utf16_len
 from standins.telegram.media import FileKind, StoredFile, UploadedFile
 from standins.telegram.state import BotAccount, BotApiState, Chat, ChatMessage, Json, Webhook
@@ -118,6 +119,8 @@ async def call(state: BotApiState, bot: BotAccount, method: str, params: Json) -
     try:
         if function is None or name.lower() in unsupported:
             raise ApiError(404, "method not found")
+        if state.flood is not None and name.lower() in SENDING_METHODS:
+            state.flood.check(bot.id, Params(params).integer("chat_id"))
         result = await function(state, bot, Params(params))
     except ApiError as error:
         state.log_call(bot.id, name, params, error.description)

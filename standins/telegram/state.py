@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, get_args
 
 from standins.telegram.errors import ApiError, bad_request
+from standins.telegram.flood import FloodLimits
 from standins.telegram.formatting import command_entities
 from standins.telegram.media import StoredFile
 
@@ -226,6 +227,7 @@ class BotApiState:
 
     def __init__(self, *, token: str = DEFAULT_TOKEN, unsupported: Iterable[str] = ()) -> None:
         self.unsupported = set(unsupported)
+        self.flood: FloodLimits | None = None  # Telegram's sending limits, when a test sets it
         self.bots: dict[int, BotAccount] = {}
         self.users: dict[int, User] = {}
         self.chats: dict[int, Chat] = {}

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import replace
 from typing import Any
 
+from catalog.guest_filter import GuestFilter
+from services.automations import Automations
 from tests.api.conftest import error_of, synced_event
 from tests.conftest import eventually, settled
 from workflows import ids
@@ -86,3 +90,27 @@ async def test_job_refusals(tenant, automations, simulator) -> None:
     assert unknown.status_code == 404 and error_of(unknown)["code"] == "not_found"
     odd_action = await tenant.client.post(f"/v1/jobs/{sync_id}/explode")
     assert odd_action.status_code == 422 and "action" in error_of(odd_action)["message"]
+
+
+async def test_control_without_a_worker_answers_503_at_once(tenant, automations, simulator) -> None:
+    event_id = await synced_event(
+        simulator, automations, tenant.org, guests=3, status_mix={"pending_approval": 1.0}
+    )
+    # A job whose task queue no worker serves (every worker down).
+    orphaned = Automations(
+        automations.client, replace(automations.defaults, task_queue=f"none-{uuid.uuid4().hex}")
+    )
+    job = await orphaned.start_bulk(
+        org_id=tenant.org.org_id,
+        event_id=event_id,
+        target_status="approved",
+        guest_filter=GuestFilter(statuses=["pending_approval"]),
+    )
+    try:
+        refused = await tenant.client.post(f"/v1/jobs/{job.workflow_id}/pause")
+        assert refused.status_code == 503
+        error = error_of(refused)
+        assert error["code"] == "unavailable"
+        assert error["message"].startswith("No automation worker is running")
+    finally:
+        await automations.handle(job.workflow_id).terminate()

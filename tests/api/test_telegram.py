@@ -75,7 +75,9 @@ async def test_updates_reach_the_bot(telegram, bot_settings: Settings) -> None:
             assert wrong.status_code == 401
             # Not ASCII: compare_digest on str would raise (a 500); it is a wrong secret.
             odd_secret = await client.post(
-                "/telegram/webhook", json=UPDATE, headers={SECRET_HEADER: ("é" * 64).encode()}
+                "/telegram/webhook",
+                json=UPDATE,
+                headers={SECRET_HEADER.encode(): ("é" * 64).encode()},
             )
             assert odd_secret.status_code == 401
             odd = await client.post(

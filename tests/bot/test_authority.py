@@ -196,9 +196,9 @@ async def test_forgetting_a_calendar_leaves_nothing_of_it_in_the_database(world)
                 )
                 assert left == 0, table.name
         assert await session.get(Organization, calendar.org_id) is None
-        for table in (LumaRateSend, LumaRateState):
+        for model in (LumaRateSend, LumaRateState):
             assert not (
-                await session.scalars(select(table).where(table.budget_key == calendar.calendar_id))
+                await session.scalars(select(model).where(model.budget_key == calendar.calendar_id))
             ).all()
         [kept] = (
             await session.scalars(select(AuditEntry).where(AuditEntry.action == "org_deleted"))

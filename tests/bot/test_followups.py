@@ -12,12 +12,15 @@ from dataclasses import replace
 from functools import partial
 
 import pytest
+from sqlalchemy import select
+from temporalio.client import Client
 
 from core.settings import Settings
 from mailer import MailSetup
 from mailer.smtp import SmtpMailer
 from mailer.unsubscribe import UnsubscribeSigner
 from services.automations import Automations, JobDefaults
+from store.models import PendingAction
 from tests.bot.conftest import World
 from tests.followups.conftest import PUBLIC_URL, SENDER, Inbox
 from tests.followups.conftest import inbox as inbox
@@ -167,3 +170,27 @@ async def test_mail_off_says_so(world: World) -> None:
     _, chat, admin = await world.linked_group()
     reply = await world.say(chat, admin, f"/followup {EVENT} attended")
     assert (reply.text or "").startswith("Email is not set up for this bot")
+
+
+async def test_send_while_temporal_is_down_keeps_the_draft(bot_with) -> None:
+    settings = Settings(_env_file=None, mail_backend="smtp", mail_from=SENDER)
+    async with bot_with(settings=settings) as world:
+        _calendar, chat, admin = await world.linked_group()
+        dead = await Client.connect("127.0.0.1:1", lazy=True)
+        down = Automations(dead, world.deps.automations.defaults)
+    async with bot_with(settings=settings, automations=down) as world:
+        draft = await world.say(chat, admin, f"/followup {EVENT} attended")
+        world.press_only(chat, admin, draft, "Send")
+        told = await world.next_message(
+            chat, lambda m: m.message_id == draft.message_id and "Temporal" in (m.text or "")
+        )
+    assert (told.text or "").startswith(draft.text or "")
+    assert "so nothing was changed. Press the button again once it is back." in (told.text or "")
+    assert told.buttons == draft.buttons
+    async with world.deps.sessions() as session:  # the draft is still there to send
+        parked = await session.scalar(
+            select(PendingAction).where(
+                PendingAction.chat_id == chat, PendingAction.kind == "followup"
+            )
+        )
+    assert parked is not None and parked.consumed_at is None

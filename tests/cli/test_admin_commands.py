@@ -63,6 +63,10 @@ async def test_doctor_all_good(tmp_path: Path, db_url: str, temporal_env) -> Non
     lines = [line for line in result.stdout.splitlines() if line.startswith("✗")]
     assert all(line.startswith("✗ Stored Luma keys") for line in lines), result.stdout
     assert "✓ Temporal" in result.stdout and "✓ Database" in result.stdout
+    assert (
+        "! Telegram: BOT_TOKEN is not set: the bot runs on a local console only, and the "
+        "worker posts no digest, summary or job report to Telegram"
+    ) in result.stdout
 
 
 async def test_bad_configuration_is_explained(tmp_path: Path) -> None:

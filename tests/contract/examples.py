@@ -262,3 +262,17 @@ PEOPLE_PAGE: Json = {
     ],
     "has_more": False,
 }
+
+WEBHOOK: Json = {
+    "id": "whk-01",
+    "url": "https://bot.example.com/luma/webhook/secret-path-token",
+    "event_types": ["guest.registered", "guest.updated", "ticket.registered"],
+    "status": "active",
+    "secret": "whsec_0123456789abcdef",
+    "created_at": "2026-01-05T09:30:00.000Z",
+}
+
+WEBHOOKS_PAGE: Json = {
+    "entries": [WEBHOOK, {**WEBHOOK, "id": "whk-02", "status": "paused"}],
+    "has_more": False,
+}

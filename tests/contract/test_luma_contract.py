@@ -132,6 +132,14 @@ async def _use_every_operation(luma: LumaClient, past: str, upcoming: str, now: 
     people_page = await luma.list_people_page(limit=40)
     await luma.list_people_page(cursor=people_page.next_cursor, limit=40)
 
+    hook = await luma.create_webhook(
+        "https://bot.example.com/luma/webhook/path-token", ["guest.registered", "guest.updated"]
+    )
+    assert hook.secret and hook.secret.startswith("whsec_") and hook.active
+    assert [listed.id for listed in await luma.list_webhooks()] == [hook.id]
+    await luma.delete_webhook(hook.id)
+    assert await luma.list_webhooks() == []
+
 
 def test_every_operation_the_product_uses_was_exercised(session: list[Exchange]) -> None:
     used = {(exchange.method, exchange.path) for exchange in session}
@@ -153,7 +161,7 @@ def test_every_answer_validates_against_the_spec(session: list[Exchange]) -> Non
 
 def test_every_request_body_validates_against_the_spec(session: list[Exchange]) -> None:
     writes = [exchange for exchange in session if exchange.method == "POST"]
-    assert len(writes) == 6
+    assert len(writes) == 8
     for exchange in writes:
         schema = body_schema(exchange.method, exchange.path)
         assert schema is not None
@@ -206,6 +214,8 @@ EXAMPLES = {
     Endpoint.LIST_GUESTS: examples.GUESTS_PAGE,
     Endpoint.GET_GUEST: examples.GUEST_GET,
     Endpoint.LIST_PEOPLE: examples.PEOPLE_PAGE,
+    Endpoint.CREATE_WEBHOOK: examples.WEBHOOK,
+    Endpoint.LIST_WEBHOOKS: examples.WEBHOOKS_PAGE,
 }
 VARIANTS = ["every-field", "required-only"]
 
@@ -220,6 +230,7 @@ def _example(endpoint: Endpoint, variant: str) -> dict[str, Any]:
 
 def test_every_read_operation_has_a_reader_and_an_example() -> None:
     reads = {endpoint for endpoint, (method, _) in ROUTES.items() if method == "GET"}
+    reads.add(Endpoint.CREATE_WEBHOOK)  # the one write whose answer is read: the secret
     assert set(READERS) == reads == set(EXAMPLES)
 
 

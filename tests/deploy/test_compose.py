@@ -17,6 +17,7 @@ SECRETS = {
     "TEMPORAL_DB_PASSWORD": "temporal-pw",
     "ENCRYPTION_KEYS": "k",
     "BOT_TOKEN": "1:x",
+    "GRAFANA_ADMIN_PASSWORD": "grafana-pw",
 }
 
 
@@ -58,6 +59,8 @@ def test_services_and_roles(rendered: dict[str, Any]) -> None:
         "worker",
         "bot",
         "api",
+        "prometheus",
+        "grafana",
     }
     for role in ("migrate", "worker", "bot", "api"):
         service = services[role]
@@ -124,3 +127,89 @@ def test_dockerfile_installs_every_package() -> None:
         assert f"COPY {package} {package}" in dockerfile, package
     assert "USER lumabot" in dockerfile and 'ENTRYPOINT ["lumabot"]' in dockerfile
     assert yaml.safe_load(COMPOSE_FILE.read_text())["name"] == "lumabot"
+
+
+def test_metrics_are_scraped_and_shown(rendered: dict[str, Any]) -> None:
+    """Every process serves its metrics on 9100 inside the network (the worker the Temporal
+    SDK's on 9101 too); Prometheus scrapes each service by name, and Grafana comes up with
+    its data source and the dashboard provisioned. Neither is published beyond the host."""
+    services = rendered["services"]
+    for role in ("worker", "bot", "api"):
+        env = services[role]["environment"]
+        assert (env["METRICS_PORT"], env["METRICS_HOST"], env["LOG_FORMAT"]) == (
+            "9100",
+            "0.0.0.0",
+            "json",
+        )
+        assert "ports" not in services[role] or all(
+            port["target"] != 9100 for port in services[role]["ports"]
+        )
+    assert services["worker"]["environment"]["TEMPORAL_METRICS_PORT"] == "9101"
+    assert "TEMPORAL_METRICS_PORT" not in services["bot"]["environment"]
+
+    scrape = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
+    targets = {
+        (job["dns_sd_configs"][0]["names"][0], job["dns_sd_configs"][0]["port"])
+        for job in scrape["scrape_configs"]
+    }
+    assert targets == {("worker", 9100), ("bot", 9100), ("api", 9100), ("worker", 9101)}
+
+    for name, port in (("prometheus", 9090), ("grafana", 3000)):
+        service = services[name]
+        assert [(p["host_ip"], p["target"]) for p in service["ports"]] == [("127.0.0.1", port)]
+        mounts = {volume["target"]: volume for volume in service["volumes"]}
+        for volume in mounts.values():
+            if volume["type"] == "bind":
+                assert Path(volume["source"]).exists(), volume["source"]
+                assert volume.get("read_only"), volume
+    assert "/etc/prometheus/prometheus.yml" in {
+        v["target"] for v in services["prometheus"]["volumes"]
+    }
+    grafana = services["grafana"]
+    grafana_mounts = {v["target"]: v["source"] for v in grafana["volumes"]}
+    provisioning = Path(grafana_mounts["/etc/grafana/provisioning"])
+    dashboards = Path(grafana_mounts["/etc/grafana/dashboards"])
+    provider = yaml.safe_load((provisioning / "dashboards/lumabot.yml").read_text())
+    assert provider["providers"][0]["options"]["path"] == "/etc/grafana/dashboards"
+    source = yaml.safe_load((provisioning / "datasources/prometheus.yml").read_text())
+    assert source["datasources"][0]["url"] == "http://prometheus:9090"
+    assert grafana["environment"]["GF_SECURITY_ADMIN_PASSWORD"] == "grafana-pw"
+    assert (dashboards / "lumabot.json").exists()
+
+
+def test_dashboard_shows_every_metric_we_export() -> None:
+    """The dashboard parses, every panel reads the provisioned data source, and each of our
+    metrics (core.metrics) appears in some panel, under a name that exists."""
+    import json
+    import re
+
+    from prometheus_client import REGISTRY
+
+    import core.metrics  # noqa: F401 (registers our metrics)
+
+    dashboard = json.loads((ROOT / "deploy/grafana/dashboards/lumabot.json").read_text())
+    assert dashboard["uid"] == "lumabot"
+    exprs = [
+        target["expr"]
+        for panel in dashboard["panels"]
+        if panel["type"] != "row"
+        for target in panel["targets"]
+    ]
+    for panel in dashboard["panels"]:
+        if panel["type"] != "row":
+            assert panel["datasource"]["uid"] == "lumabot-prometheus", panel["title"]
+    ours = {family.name for family in REGISTRY.collect() if family.name.startswith("lumabot_")}
+    assert len(ours) >= 9
+    used = {name for expr in exprs for name in re.findall(r"\blumabot_[a-z_]+", expr)}
+    samples = {
+        sample.name
+        for family in REGISTRY.collect()
+        if family.name.startswith("lumabot_")
+        for sample in family.samples
+    }
+    suffixed = {f"{name}_total" for name in ours} | {
+        f"{name}_{suffix}" for name in ours for suffix in ("bucket", "count", "sum")
+    }
+    assert used <= suffixed | samples, used - suffixed - samples
+    for name in ours:
+        assert any(name in expr for expr in exprs), f"{name} is on no panel"

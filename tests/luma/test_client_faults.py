@@ -13,7 +13,7 @@ from datetime import timedelta
 import pytest
 
 from activities.luma_access import activity_failure, only_this_call
-from luma.client import LumaPool
+from luma.client import MAX_RESET_WAIT, LumaPool
 from luma.errors import (
     BadRequestError,
     InvalidKeyError,
@@ -30,12 +30,16 @@ class RecordingBudget:
 
     acquired: list[tuple[str, bool]] = field(default_factory=list)
     penalties: list[tuple[str, float]] = field(default_factory=list)
+    announced: list[tuple[str, int]] = field(default_factory=list)
 
     async def acquire(self, budget_key: str, *, interactive: bool) -> None:
         self.acquired.append((budget_key, interactive))
 
     async def penalize(self, budget_key: str, retry_after: float) -> None:
         self.penalties.append((budget_key, retry_after))
+
+    def announce(self, budget_key: str, limit: int) -> None:
+        self.announced.append((budget_key, limit))
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +125,13 @@ async def test_429_waits_for_retry_after_and_tells_the_budget(
 
     assert waited >= 0.9  # Retry-After: 1 s was honoured
     assert sim.state.rate_limited[calendar.id] == 1
-    assert budget.penalties == [(calendar.id, 1.0)]
+    # The third answer said none was left: the budget was told to hold the key until Luma's
+    # 30 s window resets (this recording budget does not hold, so the fourth call was sent
+    # and refused, and the refusal recorded its own 1 s block).
+    (held_key, held_for), refused = budget.penalties
+    assert held_key == calendar.id and 0 < held_for <= 31
+    assert refused == (calendar.id, 1.0)
+    assert budget.announced == [(calendar.id, 3)] * 5  # every answer, the 429 too
     assert budget.acquired == [(calendar.id, True)] * 5
 
 
@@ -158,7 +168,10 @@ async def test_a_single_attempt_client_fails_at_once_but_still_tells_the_budget(
                 await luma.get_self()
     assert sim.state.requests[calendar.id] == 3
     assert caught.value.retry_after == 7.0
-    assert budget.penalties == [(calendar.id, 7.0)]
+    # The hold Luma's "none left" asked for, then the refusal's own block.
+    assert [key for key, _ in budget.penalties] == [calendar.id] * 2
+    assert budget.penalties[0][1] <= MAX_RESET_WAIT
+    assert budget.penalties[1] == (calendar.id, 7.0)
     assert pool.client(calendar.api_key, budget_key=calendar.id).max_retries == 5
 
 

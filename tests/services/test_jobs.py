@@ -3,19 +3,23 @@ may pause / resume / cancel (one audit row per control)."""
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import replace
+
 import pytest
 
 from bot.routers.automations import _job_line
 from catalog.guest_filter import GuestFilter
 from services import bulk, jobs
-from services.automations import JobInfo
-from services.caller import Conflict, Forbidden, NotFound
+from services.automations import Automations, JobInfo
+from services.caller import Conflict, Forbidden, NotFound, Unavailable
 from store.models import utcnow
 from store.orgs import upsert_user
 from tests.api.conftest import synced_event
 from tests.conftest import RULES, eventually
 from tests.services.conftest import admin_of, audit_rows, member_of
-from tests.workflows.conftest import link_calendar
+from tests.workflows.conftest import link_calendar, worker_clients
+from worker import build_worker
 from workflows import ids
 
 
@@ -161,3 +165,67 @@ async def test_jobs_carry_the_event_name_the_action_and_who_asked(
     line = _job_line(job, utcnow())
     assert "Bulk status change" in line and "Named Dinner" in line and "by Ada Admin" in line
     assert job.workflow_id not in line.split("href=")[0]
+
+
+async def _bulk_on(queue: str, automations, sessions, pro, org, event_id: str) -> str:
+    """A bulk job started on `queue`, where no worker may be running."""
+    elsewhere = Automations(automations.client, replace(automations.defaults, task_queue=queue))
+    started = await bulk.start_bulk(
+        admin_of(org.org_id),
+        bulk.BulkRequest(event_id, "approved", GuestFilter(statuses=["pending_approval"])),
+        sessions=sessions,
+        automations=elsewhere,
+        billing=pro,
+        rules=RULES,
+    )
+    return started.job.workflow_id
+
+
+async def test_control_without_a_worker_is_refused_and_nothing_applies_later(
+    sessions, automations, simulator, pro, org, keybox, pool
+) -> None:
+    event_id = await synced_event(
+        simulator, automations, org, guests=5, status_mix={"pending_approval": 1.0}
+    )
+    queue = f"no-worker-{uuid.uuid4().hex}"
+    job_id = await _bulk_on(queue, automations, sessions, pro, org, event_id)
+    with pytest.raises(Unavailable) as refused:  # at once: no worker ever polled this queue
+        await jobs.control_job(
+            admin_of(org.org_id), job_id, "pause", sessions=sessions, automations=automations
+        )
+    assert refused.value.status == 503
+    assert refused.value.message.startswith("No automation worker is running")
+    assert "nothing was changed" in refused.value.message
+    # It was never sent: once a worker runs, the job runs to its end unpaused.
+    async with build_worker(automations.client, queue, worker_clients(sessions, keybox, pool)):
+        report = await automations.bulk_handle(job_id).result()
+    assert report.done == 5 and not report.cancelled
+    assert not await audit_rows(sessions, org.org_id, "bulk_pause")
+
+
+async def test_control_no_worker_applies_in_time_is_refused_and_never_applies(
+    sessions, automations, simulator, pro, org, keybox, pool
+) -> None:
+    event_id = await synced_event(
+        simulator, automations, org, guests=5, status_mix={"pending_approval": 1.0}
+    )
+    queue = f"late-worker-{uuid.uuid4().hex}"
+    clients = worker_clients(sessions, keybox, pool)
+    async with build_worker(automations.client, queue, clients):
+        # A worker that polled the queue, then stopped (a crash or a deploy).
+        await eventually(lambda: automations.worker_alive(queue))
+    job_id = await _bulk_on(queue, automations, sessions, pro, org, event_id)
+    impatient = Automations(
+        automations.client, replace(automations.defaults, control_timeout_seconds=0.5)
+    )
+    with pytest.raises(Unavailable) as late:
+        await jobs.control_job(
+            admin_of(org.org_id), job_id, "pause", sessions=sessions, automations=impatient
+        )
+    assert late.value.status == 503
+    assert late.value.message.startswith("No automation worker answered within 0.5 s")
+    assert "nothing was changed" in late.value.message
+    assert not await audit_rows(sessions, org.org_id, "bulk_pause")
+    async with build_worker(automations.client, queue, clients):  # true: it never applies
+        report = await automations.bulk_handle(job_id).result()
+    assert report.done == 5 and not report.cancelled

@@ -13,7 +13,7 @@ from services import linking
 from services.caller import Caller, Conflict, Forbidden, Invalid, NotFound
 from services.linking import KeyRejected, Place
 from store.crypto import fingerprint
-from store.models import Chat, Organization, Role, User
+from store.models import Chat, LumaRateState, Organization, Role, User
 from store.orgs import get_role, luma_key
 from tests.services.conftest import audit_rows, caller, person
 from tests.workflows.conftest import link_calendar
@@ -217,3 +217,30 @@ async def test_an_org_keyed_on_its_owner_learns_its_calendar_at_the_next_sync(
     async with sessions() as session:
         org = await session.get(Organization, linked.org_id)
         assert org is not None and org.luma_calendar_id == linked.calendar_id
+
+
+async def test_junk_keys_leave_no_rate_budget_rows_behind(
+    sessions, simulator, pool, keybox, billing, automations
+) -> None:
+    """Every key check spends one shared budget: 30 junk keys sent to /link leave one budget
+    row, not 30 that nothing would ever prune."""
+    place = await _place(sessions)
+    for n in range(30):
+        async with sessions() as session:
+            with pytest.raises(KeyRejected):
+                await linking.link_calendar(
+                    place,
+                    session,
+                    luma=pool,
+                    keybox=keybox,
+                    billing=billing,
+                    automations=automations,
+                    key=f"secret-sim-junk-{n:04d}-{uuid.uuid4().hex[:8]}",
+                )
+    async with sessions() as session:
+        keys = (
+            await session.scalars(
+                select(LumaRateState.budget_key).where(LumaRateState.budget_key.like("key-check%"))
+            )
+        ).all()
+    assert keys == ["key-check"]

@@ -6,12 +6,15 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from catalog.guest_filter import GuestFilter
 from luma import identity_key
-from store.models import AuditEntry, AutomationSettings, Chat, Organization, Role, User
+from services.automations import Automations
+from store.models import AuditEntry, AutomationSettings, Chat, Guest, Organization, Role, User
 from store.orgs import get_role, link_chat, save_org
 from store.profiles import add_tag
 from tests.api.conftest import synced_event
@@ -316,3 +319,55 @@ async def test_times_are_in_the_zone_of_the_orgs_chats(portal, simulator, automa
         page = (await member.get("/web/events")).text
         assert "2030-01-01 16:00 +04" in page and "12:00 UTC" not in page
         assert 'id="time-zone">Times are shown in Asia/Dubai.' in page
+
+
+async def test_job_control_without_a_worker_says_so(portal, simulator, automations) -> None:
+    event_id = await synced_event(
+        simulator, automations, portal.org, guests=2, status_mix={"pending_approval": 1.0}
+    )
+    orphaned = Automations(  # a task queue no worker serves (every worker down)
+        automations.client, replace(automations.defaults, task_queue=f"none-{uuid.uuid4().hex}")
+    )
+    job = await orphaned.start_bulk(
+        org_id=portal.org.org_id,
+        event_id=event_id,
+        target_status="approved",
+        guest_filter=GuestFilter(statuses=["pending_approval"]),
+    )
+    try:
+        async with portal.signed_in(Role.ADMIN) as admin:
+            token = csrf_of((await admin.get(f"/web/events/{event_id}/guests")).text)
+            refused = await admin.post(f"/web/jobs/{job.workflow_id}/pause", data={"csrf": token})
+        assert refused.status_code == 503
+        assert "Not available right now" in refused.text
+        assert "No automation worker is running" in refused.text
+    finally:
+        await automations.handle(job.workflow_id).terminate()
+
+
+async def test_an_admin_deletes_the_calendar_and_all_its_data(
+    portal, simulator, automations
+) -> None:
+    event_id = await synced_event(simulator, automations, portal.org, guests=4)
+    async with portal.signed_in(Role.MEMBER) as member:
+        token = csrf_of((await member.get("/web/key")).text)
+        refused = await member.post("/web/key/delete", data={"csrf": token, "name": "x"})
+        assert refused.status_code == 403
+    async with portal.signed_in(Role.ADMIN) as admin:
+        page = await admin.get("/web/key")
+        token = csrf_of(page.text)
+        wrong = await admin.post("/web/key/delete", data={"csrf": token, "name": "Not it"})
+        assert wrong.status_code == 422 and "the calendar&#39;s name exactly" in wrong.text
+        async with portal.sessions() as session:
+            org = await session.get(Organization, portal.org.org_id)
+            assert org is not None
+            name = org.name
+        done = await admin.post("/web/key/delete", data={"csrf": token, "name": name})
+        assert done.status_code == 200 and "Calendar deleted" in done.text
+        assert (await admin.get("/web/events")).status_code == 401  # the session went too
+    async with portal.sessions() as session:
+        assert await session.get(Organization, portal.org.org_id) is None
+        left = await session.scalar(
+            select(func.count()).select_from(Guest).where(Guest.luma_event_id == event_id)
+        )
+        assert left == 0

@@ -81,10 +81,14 @@ async def test_a_429_is_retried_by_temporal_after_retry_after(
     sessions: async_sessionmaker[AsyncSession],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # One request a minute, and a 1 s block (`Retry-After: 1`) once it is spent.
-    simulator.state.configure(rate_limit=1, rate_window_seconds=60.0, rate_block_seconds=1.0)
-    spender = pool.client(org.api_key, budget_key=f"elsewhere-{org.calendar_id}")
-    await spender.get_self()
+    # Five requests a minute, spent by someone outside our budget, and a 1 s block
+    # (`Retry-After: 1`) once they are. (Not one a minute: the budget follows the limit Luma
+    # announces, and would then hold the retry for the minute the refused attempt counts.)
+    simulator.state.configure(rate_limit=5, rate_window_seconds=60.0, rate_block_seconds=1.0)
+    async with LumaPool(simulator.base_url) as elsewhere:
+        spender = elsewhere.client(org.api_key, budget_key=f"elsewhere-{org.calendar_id}")
+        for _ in range(5):
+            await spender.get_self()
     arrivals = record_arrivals(simulator, monkeypatch)
 
     handle, status = await refresh_one_guest(automations, simulator, org)

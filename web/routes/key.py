@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services import linking, tokens
+from services import linking, org_deletion, tokens
 from services.caller import Conflict, Invalid
 from services.linking import KeyRejected, LumaUnavailable
 from store import orgs
@@ -19,7 +19,7 @@ from web.auth import Viewer
 from web.caller import caller_of
 from web.deps import Admin, Api, Reader, WebDep
 from web.errors import WebError, not_found, refusal_page
-from web.render import page, see_other
+from web.render import error_page, page, see_other
 
 router = APIRouter(prefix="/key")
 
@@ -55,7 +55,12 @@ async def replace_key(
     try:
         async with deps.sessions.begin() as session:
             await linking.replace_key(
-                caller_of(viewer), session, luma=web.luma, keybox=web.keybox, key=key
+                caller_of(viewer),
+                session,
+                luma=web.luma,
+                keybox=web.keybox,
+                key=key,
+                public_url=web.settings.public_url,
             )
     except KeyRejected as exc:
         raise WebError(400, "Key rejected", refusal_page(exc).message) from None
@@ -70,14 +75,44 @@ async def replace_key(
 
 @router.post("/unlink")
 async def unlink(
-    viewer: Admin, deps: Api, confirm: Annotated[str, Form(max_length=4)] = ""
+    viewer: Admin, deps: Api, web: WebDep, confirm: Annotated[str, Form(max_length=4)] = ""
 ) -> object:
     """Detach every chat from the calendar and stop its schedules (the key stays encrypted)."""
     if confirm != "on":
         raise WebError(400, "Not unlinked", "Tick the box to confirm, then unlink again.")
     async with deps.sessions.begin() as session:
-        await linking.unlink_everywhere(caller_of(viewer), session, deps.automations)
+        await linking.unlink_everywhere(
+            caller_of(viewer), session, deps.automations, luma=web.luma, keybox=web.keybox
+        )
     return see_other("/web/key?unlinked=1")
+
+
+@router.post("/delete")
+async def delete_calendar(
+    request: Request,
+    viewer: Admin,
+    deps: Api,
+    web: WebDep,
+    name: Annotated[str, Form(max_length=300)] = "",
+) -> object:
+    """Delete the organization and all its data once its name is typed; the session goes
+    with it, so the answer is a page of its own."""
+    async with deps.sessions.begin() as session:
+        deleted = await org_deletion.delete_org(
+            caller_of(viewer),
+            session,
+            deps.automations,
+            confirm_name=name,
+            luma=web.luma,
+            keybox=web.keybox,
+        )
+    done = WebError(
+        200,
+        "Calendar deleted",
+        f"{deleted.name}: its Luma key and {deleted.rows} stored record(s) are gone, and its "
+        "automations are stopped. Link it again any time from the bot.",
+    )
+    return error_page(request, done)  # the plain frame: the session went with the org
 
 
 @router.post("/tokens")
