@@ -22,7 +22,7 @@ from aiogram.exceptions import AiogramError, TelegramAPIError
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.methods.base import Response, TelegramMethod
-from aiogram.types import BotCommand
+from aiogram.types import BotCommand, Message
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from billing import Billing, PlanQuota
@@ -150,6 +150,10 @@ class BotDeps:
         self.vip_rules = VipRules.from_settings(self.settings)
 
 
+async def _edit_seen(message: Message) -> None:
+    """Edits need no answer; they are received only so the key guard sees them."""
+
+
 def build_dispatcher(deps: BotDeps, storage: BaseStorage | None = None) -> Dispatcher:
     """Routers in priority order, middlewares, and the deps every handler may ask for.
 
@@ -161,7 +165,10 @@ def build_dispatcher(deps: BotDeps, storage: BaseStorage | None = None) -> Dispa
     dp.update.outer_middleware(MetricsMiddleware())  # counts every update (core.metrics)
     dp.update.outer_middleware(ErrorsMiddleware())
     dp.update.outer_middleware(DbSessionMiddleware(deps.sessions))
-    dp.message.outer_middleware(KeyGuardMiddleware())  # every group message, handled or not
+    key_guard = KeyGuardMiddleware()  # every group message, new or edited, handled or not
+    dp.message.outer_middleware(key_guard)
+    dp.edited_message.outer_middleware(key_guard)
+    dp.edited_message.register(_edit_seen)  # so Telegram sends edits, for the key guard
     # Inner ones run only when a handler matched, so chatter in groups costs nothing.
     throttling = ThrottlingMiddleware(deps.throttle)
     for observer in (dp.message, dp.callback_query):

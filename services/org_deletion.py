@@ -13,7 +13,7 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from luma import LumaPool
@@ -26,6 +26,7 @@ from store.crypto import KeyBox
 from store.db import rowcount
 from store.models import (
     AuditEntry,
+    AutomationSettings,
     Base,
     Chat,
     LumaRateSend,
@@ -64,7 +65,14 @@ async def delete_org(
         raise Invalid(f"To delete, type the calendar's name exactly: “{html.escape(org.name)}”.")
     name, calendar_id = org.name, org.luma_calendar_id
     chats = await orgs.org_chats(session, org_id=org.id)
-    await automations.on_org_unlinked(org.id, [chat.id for chat in chats])
+    # Digests of every chat of the org, DMs that chose it with /use included (not linked).
+    digests = set(
+        await session.scalars(
+            select(AutomationSettings.chat_id).where(AutomationSettings.org_id == org.id)
+        )
+    )
+    await automations.on_org_unlinked(org.id, sorted({chat.id for chat in chats} | digests))
+    await automations.cancel_running(org.id)
     await linking.drop_webhook(session, org, luma=luma, keybox=keybox)
     rows = 0
     for table in reversed(Base.metadata.sorted_tables):  # children before parents

@@ -9,11 +9,21 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.crypto import KeyBox, fingerprint
-from store.models import Chat, Membership, Organization, RemovedMember, Role, User, utcnow
+from store.models import (
+    ApiToken,
+    Chat,
+    Membership,
+    Organization,
+    RemovedMember,
+    Role,
+    User,
+    WebSession,
+    utcnow,
+)
 
 
 async def save_org(
@@ -98,6 +108,8 @@ async def set_role(session: AsyncSession, *, org_id: int, user_id: int, role: Ro
     if membership is None:
         membership = Membership(org_id=org_id, user_id=user_id, role=role)
         session.add(membership)
+    elif membership.role is Role.ADMIN and role is not Role.ADMIN:
+        await _revoke_grants(session, org_id=org_id, user_id=user_id, sessions=False)
     membership.role = role
     removed = await session.get(RemovedMember, (org_id, user_id))
     if removed is not None:
@@ -119,10 +131,32 @@ async def remove_member(session: AsyncSession, *, org_id: int, user_id: int) -> 
     if membership is None:
         return False
     await session.delete(membership)
+    await _revoke_grants(session, org_id=org_id, user_id=user_id, sessions=True)
     if await session.get(RemovedMember, (org_id, user_id)) is None:
         session.add(RemovedMember(org_id=org_id, user_id=user_id))
     await session.flush()
     return True
+
+
+async def _revoke_grants(
+    session: AsyncSession, *, org_id: int, user_id: int, sessions: bool
+) -> None:
+    """What a person held in the org ends with their role, for good: re-adding them later
+    does not bring back the API tokens they made (only admins make them) or, after a
+    removal, their portal sessions."""
+    await session.execute(
+        update(ApiToken)
+        .where(
+            ApiToken.org_id == org_id,
+            ApiToken.created_by == user_id,
+            ApiToken.revoked_at.is_(None),
+        )
+        .values(revoked_at=utcnow())
+    )
+    if sessions:
+        await session.execute(
+            delete(WebSession).where(WebSession.org_id == org_id, WebSession.user_id == user_id)
+        )
 
 
 async def list_members(session: AsyncSession, *, org_id: int) -> Sequence[tuple[User, Role]]:

@@ -13,6 +13,7 @@ the secret header `api.telegram` checks.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import time
@@ -82,11 +83,11 @@ def _is_email(value: str | None) -> bool:
 
 
 async def _first(session: AsyncSession, org_id: int, delivery_id: str | None) -> None:
-    """Refuse (409) a delivery whose `webhook-id` was accepted already."""
+    """Refuse (409) a signed delivery that was accepted already."""
     if delivery_id is not None and not await luma_webhooks.first_delivery(
         session, org_id=org_id, delivery_id=delivery_id
     ):
-        raise ApiError(409, f"This {ID_HEADER} was delivered already.")
+        raise ApiError(409, "This delivery was accepted already.")
 
 
 @router.post(
@@ -108,7 +109,13 @@ async def luma_webhook(
     if org is None:
         raise not_found("webhook")
     org_id = org.id
+    # Only signed deliveries are de-duplicated (on `webhook-id`, which Luma keeps when it
+    # retries, else on the signature): an unsigned request, which anyone holding the path
+    # token can make, must not burn a real delivery's id before Luma sends it. An unsigned
+    # delivery (a Luma that does not sign) only re-reads the guest from Luma.
+    replay_key = None
     if signature is not None:
+        replay_key = delivery_id or "sig:" + hashlib.sha256(signature.encode()).hexdigest()[:40]
         secret = luma_webhooks.webhook_secret(org, web.keybox)
         if secret is None:
             raise ApiError(401, "This calendar has no webhook secret to check the signature.")
@@ -122,7 +129,7 @@ async def luma_webhook(
         if not isinstance(changed, str) or not _is_luma_id(changed):
             raise ApiError(422, f"An {payload.type} webhook must name its event.")
         async with deps.sessions.begin() as tx:
-            await _first(tx, org_id, delivery_id)
+            await _first(tx, org_id, replay_key)
             handle = await deps.automations.sync_now(org_id)
         log.info("Webhook %s for org %s: syncing the calendar", payload.type, org_id)
         return WebhookAccepted(accepted=True, workflow_id=handle.id)
@@ -138,7 +145,7 @@ async def luma_webhook(
     ):
         raise ApiError(422, f"A {payload.type} webhook must name its event and guest.")
     async with deps.sessions.begin() as tx:
-        await _first(tx, org_id, delivery_id)
+        await _first(tx, org_id, replay_key)
         handle = await deps.automations.refresh_guest(
             org_id, event_id, guest_id=guest_id, email=email, settle=SETTLE
         )

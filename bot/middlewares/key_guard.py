@@ -34,12 +34,20 @@ DELETED = (
 )
 
 
+_UUID = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
+
+
 def holds_key(text: str) -> bool:
-    return any(p.search(text) for p in SECRET_PATTERNS) or bool(_KEY_LIKE.search(text))
+    """A known key shape (with a digit in it: "secret-santa-party" is no key), or a long run
+    of letters and digits that is not a UUID (ids people paste are not secrets)."""
+    if any(re.search(r"\d", m.group(0)) for p in SECRET_PATTERNS for m in p.finditer(text)):
+        return True
+    return any(not _UUID.fullmatch(m.group(0)) for m in _KEY_LIKE.finditer(text))
 
 
 class KeyGuardMiddleware(BaseMiddleware):
-    """Deletes key-shaped group messages; the update then goes on to its handler, if any."""
+    """Deletes key-shaped group messages (new or edited, text or caption); the update then
+    goes on to its handler, if any."""
 
     async def __call__(
         self,
@@ -47,14 +55,14 @@ class KeyGuardMiddleware(BaseMiddleware):
         event: TelegramObject,
         data: dict[str, Any],
     ) -> Any:
+        text = (event.text or event.caption or "") if isinstance(event, Message) else ""
         if (
             isinstance(event, Message)
             and event.chat.type in GROUP_KINDS
-            and event.text
-            and holds_key(event.text)
-            and not _is_link_command(event.text)
+            and holds_key(text)
+            and not await _our_link_command(text, data)
         ):
-            log_secrets.add(*(match.group(0) for match in _KEY_LIKE.finditer(event.text)))
+            log_secrets.add(*(match.group(0) for match in _KEY_LIKE.finditer(text)))
             try:
                 await event.delete()
             except TelegramAPIError as exc:
@@ -64,6 +72,13 @@ class KeyGuardMiddleware(BaseMiddleware):
         return await handler(event, data)
 
 
-def _is_link_command(text: str) -> bool:
-    """/link deletes its own message and says so: leave it to do that."""
-    return bool(re.match(r"^/link(@\w+)?(\s|$)", text))
+async def _our_link_command(text: str, data: dict[str, Any]) -> bool:
+    """Our /link deletes its own message and says so: leave it to do that. A /link meant for
+    another bot (/link@other) is not ours: it is deleted here."""
+    match = re.match(r"^/link(?:@(\w+))?(\s|$)", text)
+    if match is None:
+        return False
+    if match.group(1) is None:
+        return True
+    me = await data["bot"].me()
+    return bool(me.username) and match.group(1).lower() == me.username.lower()

@@ -72,6 +72,9 @@ def trends_text(report: TrendReport) -> str:
     return pack(header, lines, footer if report.more else "")
 
 
+PERSONAL_DIMENSIONS = frozenset({Dimension.DOMAIN, Dimension.COMPANY})
+
+
 def trends_chart(report: TrendReport) -> bytes:
     labels = [row.key[:30] for row in report.rows]
     series: dict[str, list[int | None]] = {
@@ -85,6 +88,8 @@ def trends_chart(report: TrendReport) -> bytes:
 
 async def show_trends(ctx: Ctx, dimension: Dimension) -> None:
     """Reply with the text, then the chart (the same for the command and plain language)."""
+    if dimension in PERSONAL_DIMENSIONS:  # a domain or an employer can name a person
+        ctx.access.require_personal_data()
     note = await fresh_org(ctx)
     report = await trends(
         ctx.session,

@@ -195,6 +195,11 @@ async def test_bad_stale_and_replayed_deliveries_change_nothing(
             response = await http.post(url, content=sent, headers=headers(signature))
             assert response.status_code == 401, (name, response.text)
         assert not await _refresh_started(automations, refresh_id)
+        # Unsigned, with the id Luma is about to send: it cannot burn that id.
+        unsigned = {"content-type": "application/json", "webhook-id": "msg_1"}
+        burnt = await http.post(url, content=body, headers=unsigned)
+        assert burnt.status_code == 202
+        await automations.handle(refresh_id).result()
 
         accepted = await http.post(url, content=body, headers=headers(good))
         assert accepted.status_code == 202 and accepted.json()["workflow_id"] == refresh_id

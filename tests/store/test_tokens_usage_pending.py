@@ -36,16 +36,18 @@ async def test_tokens_are_hashed_scoped_and_revocable(sessions, keybox, unique) 
         assert row is not None and issued.token not in (row.token_hash, row.prefix)
         assert row.last_used_at is not None
         assert await tokens.token_holder(session, token=issued.token + "x") is None
-        # The maker's role is read on each use: demoted, then removed.
-        await set_role(session, org_id=org_a, user_id=maker, role=Role.MEMBER)
-        holder = await tokens.token_holder(session, token=issued.token)
-        assert holder is not None and holder.role is Role.MEMBER
-        await remove_member(session, org_id=org_a, user_id=maker)
-        holder = await tokens.token_holder(session, token=issued.token)
-        assert holder is not None and holder.role is None
         assert await tokens.revoke_token(session, org_id=org_b, prefix_or_id=issued.prefix) == 0
-        assert await tokens.revoke_token(session, org_id=org_a, prefix_or_id=issued.prefix) == 1
+        # The maker demoted: their tokens are revoked for good (promoting them back later
+        # does not revive them); removed, the same.
+        second = await tokens.issue_token(session, org_id=org_a, created_by=maker, name="b")
+        await set_role(session, org_id=org_a, user_id=maker, role=Role.MEMBER)
+        await set_role(session, org_id=org_a, user_id=maker, role=Role.ADMIN)
         assert await tokens.token_holder(session, token=issued.token) is None
+        assert await tokens.token_holder(session, token=second.token) is None
+        third = await tokens.issue_token(session, org_id=org_a, created_by=maker, name="c")
+        await remove_member(session, org_id=org_a, user_id=maker)
+        await set_role(session, org_id=org_a, user_id=maker, role=Role.ADMIN)
+        assert await tokens.token_holder(session, token=third.token) is None
 
 
 async def test_daily_quota_holds_under_concurrency(sessions, keybox, unique) -> None:
