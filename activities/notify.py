@@ -65,9 +65,8 @@ class NotifyActivities:
                     AuditEntry.idempotency_key == notice.idempotency_key
                 )
             )
-        if already is not None:
-            return already == "sent"
-        async with self.sessions() as session:
+            if already is not None:
+                return already == "sent"
             refusal = await _why_not_deliverable(session, notice)
         sent, result = False, refusal or "no bot configured"
         if refusal is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection
+from typing import Any
 
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
@@ -41,6 +42,25 @@ async def take_pressed(
         await query.answer(expired, show_alert=True)
         return None
     return parked, message
+
+
+PAGE_EXPIRED = "This list has expired; please ask again."
+
+
+async def take_page(
+    query: CallbackQuery, ctx: Ctx, *, action_id: str, kind: str
+) -> dict[str, Any] | None:
+    """A "More" press: the parked request for the next page, with the button taken off the
+    page it was on; None once the person was told the list expired."""
+    pressed = await take_pressed(
+        query, ctx, action_id=action_id, kinds=(kind,), expired=PAGE_EXPIRED
+    )
+    if pressed is None:
+        return None
+    parked, message = pressed
+    await query.answer()
+    await message.edit_reply_markup(reply_markup=None)
+    return parked.payload
 
 
 def what_is_down(error: BaseException) -> str:

@@ -22,6 +22,7 @@ from bot.context import Ctx
 from bot.errors import UserError
 from bot.freshness import fresh_event, fresh_org
 from bot.keyboards import MoreCb, more_keyboard
+from bot.pressed import take_page
 from bot.routers.event_choice import GONE, event_action, with_event
 from bot.routers.profiles import insight_lines
 from bot.texts import (
@@ -330,14 +331,9 @@ async def _more_button(ctx: Ctx, request: dict[str, Any]) -> InlineKeyboardMarku
 
 async def more(query: CallbackQuery, callback_data: MoreCb, ctx: Ctx) -> None:
     org = ctx.linked_org
-    parked = await pending.take(ctx.session, action_id=callback_data.id, chat_id=ctx.chat_id)
-    if parked is None or parked.kind != "page" or parked.org_id != org.id:
-        await query.answer("This list has expired; please ask again.", show_alert=True)
+    request = await take_page(query, ctx, action_id=callback_data.id, kind="page")
+    if request is None:
         return
-    await query.answer()
-    if isinstance(query.message, Message):
-        await query.message.edit_reply_markup(reply_markup=None)
-    request = parked.payload
     if request["view"] == "events":
         await show_events(ctx, _filter_from_json(request["filter"]), request["offset"])
         return

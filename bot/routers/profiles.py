@@ -25,6 +25,7 @@ from bot.caller import caller_of
 from bot.context import Ctx
 from bot.errors import UserError
 from bot.freshness import fresh_event, fresh_org
+from bot.pressed import take_page
 from bot.routers.event_choice import event_action, with_event
 from bot.texts import event_title, guest_line, pack, q, with_note
 from catalog.status_words import status_display
@@ -214,14 +215,9 @@ def repeats_more_keyboard(pending_id: str) -> InlineKeyboardMarkup:
 async def repeats_more(query: CallbackQuery, callback_data: RepeatsMoreCb, ctx: Ctx) -> None:
     """More repeat guests: the same question asked again from the next person on."""
     org = ctx.linked_org
-    parked = await pending.take(ctx.session, action_id=callback_data.id, chat_id=ctx.chat_id)
-    if parked is None or parked.kind != "repeats_page" or parked.org_id != org.id:
-        await query.answer("This list has expired; please ask again.", show_alert=True)
+    request = await take_page(query, ctx, action_id=callback_data.id, kind="repeats_page")
+    if request is None:
         return
-    await query.answer()
-    if isinstance(query.message, Message):
-        await query.message.edit_reply_markup(reply_markup=None)
-    request = parked.payload
     event = None
     if request.get("event_id"):
         event = await cache.get_event(ctx.session, org_id=org.id, luma_event_id=request["event_id"])

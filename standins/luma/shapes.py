@@ -319,7 +319,9 @@ def _answers(guest: Guest, event: Event) -> list[Json]:
     return answers
 
 
-def _ticket_v3(ticket: Ticket, guest: Guest) -> Json:
+def ticket_v3(ticket: Ticket, guest: Guest) -> Json:
+    """A guest's ticket as the spec's `event_tickets[]` item (and `ticket.registered`'s
+    `event_ticket`)."""
     return {
         "id": ticket.id,
         "amount": ticket.amount,
@@ -331,11 +333,6 @@ def _ticket_v3(ticket: Ticket, guest: Guest) -> Json:
         "is_captured": ticket.amount > 0,
         "name": ticket.name,
     }
-
-
-def ticket_v3(ticket: Ticket, guest: Guest) -> Json:
-    """A guest's ticket as the spec's `event_ticket` (`ticket.registered` webhooks)."""
-    return _ticket_v3(ticket, guest)
 
 
 def _order_v3(ticket: Ticket) -> Json:
@@ -370,7 +367,7 @@ def guest_v3(guest: Guest, event: Event) -> Json:
         "registration_answers": _answers(guest, event),
         "solana_address": None,
         "utm_source": guest.utm_source,
-        "event_tickets": [_ticket_v3(guest.ticket, guest)] if guest.ticket else [],
+        "event_tickets": [ticket_v3(guest.ticket, guest)] if guest.ticket else [],
     }
 
 

@@ -34,22 +34,30 @@ async def _org_of_calendar(sessions, calendar_id: str) -> Organization | None:
         )
 
 
+async def _link(
+    sessions, pool, keybox, billing, automations, key: str, place: Place | None = None
+) -> linking.Linked:
+    """Link as the bot's /link does, from `place` (a new group when not given)."""
+    place = place or await _place(sessions)
+    async with sessions() as session:
+        return await linking.link_calendar(
+            place,
+            session,
+            luma=pool,
+            keybox=keybox,
+            billing=billing,
+            automations=automations,
+            key=key,
+        )
+
+
 async def test_a_bad_or_rejected_key_stores_nothing(
     sessions, simulator, pool, keybox, billing, automations
 ) -> None:
     place = await _place(sessions)
     for key, refusal in (("short", Invalid), ("secret-sim-not-a-real-key-at-all", KeyRejected)):
-        async with sessions() as session:
-            with pytest.raises(refusal):
-                await linking.link_calendar(
-                    place,
-                    session,
-                    luma=pool,
-                    keybox=keybox,
-                    billing=billing,
-                    automations=automations,
-                    key=key,
-                )
+        with pytest.raises(refusal):
+            await _link(sessions, pool, keybox, billing, automations, key, place)
     async with sessions() as session:
         assert await session.get(Chat, place.chat_id) is None
 
@@ -59,16 +67,8 @@ async def test_link_then_unlink_the_last_chat(
 ) -> None:
     calendar = simulator.state.add_calendar(f"Linked {uuid.uuid4().hex[:6]}")
     place = await _place(sessions, private=True)
-    async with sessions() as session:
-        linked = await linking.link_calendar(
-            place,
-            session,
-            luma=pool,
-            keybox=keybox,
-            billing=billing,
-            automations=automations,
-            key=f"  {calendar.api_key} ",
-        )
+    sent = f"  {calendar.api_key} "  # as pasted: the spaces are trimmed
+    linked = await _link(sessions, pool, keybox, billing, automations, sent, place)
     try:
         assert linked.syncing and linked.key_fingerprint == fingerprint(calendar.api_key)
         org = await _org_of_calendar(sessions, calendar.id)
@@ -152,20 +152,6 @@ async def test_use_only_a_calendar_one_belongs_to(sessions, org, keybox, simulat
             linking.match_calendar(mine, "nothing like it")
 
 
-async def _link(sessions, pool, keybox, billing, automations, key: str) -> linking.Linked:
-    place = await _place(sessions)
-    async with sessions() as session:
-        return await linking.link_calendar(
-            place,
-            session,
-            luma=pool,
-            keybox=keybox,
-            billing=billing,
-            automations=automations,
-            key=key,
-        )
-
-
 async def test_two_calendars_of_one_luma_user_are_two_tenants(
     sessions, simulator, pool, keybox, billing, automations
 ) -> None:
@@ -226,17 +212,9 @@ async def test_junk_keys_leave_no_rate_budget_rows_behind(
     row, not 30 that nothing would ever prune."""
     place = await _place(sessions)
     for n in range(30):
-        async with sessions() as session:
-            with pytest.raises(KeyRejected):
-                await linking.link_calendar(
-                    place,
-                    session,
-                    luma=pool,
-                    keybox=keybox,
-                    billing=billing,
-                    automations=automations,
-                    key=f"secret-sim-junk-{n:04d}-{uuid.uuid4().hex[:8]}",
-                )
+        junk = f"secret-sim-junk-{n:04d}-{uuid.uuid4().hex[:8]}"
+        with pytest.raises(KeyRejected):
+            await _link(sessions, pool, keybox, billing, automations, junk, place)
     async with sessions() as session:
         keys = (
             await session.scalars(
