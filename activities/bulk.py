@@ -12,7 +12,6 @@ import asyncio
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -31,7 +30,7 @@ from luma import (
     normalize_email,
 )
 from luma.errors import InvalidEmailError
-from store import audit, cache
+from store import audit, bulk_items, cache
 from store.db import upsert_insert
 from store.models import BulkJobItem, utcnow
 from store.profiles import tagged_emails
@@ -231,7 +230,7 @@ class BulkActivities:
         if unavailable:
             raise unavailable[0]
         async with self.sessions() as session:
-            counts = await _state_counts(session, batch.job_id, batch.after_seq, last_seq)
+            counts = await bulk_items.state_counts(session, batch.job_id, batch.after_seq, last_seq)
         return ApplyResult(
             last_seq, counts.get("done", 0), counts.get("skipped", 0), counts.get("failed", 0)
         )
@@ -291,7 +290,7 @@ class BulkActivities:
     async def bulk_job_totals(self, job: JobRef) -> JobTotals:
         """The job's counts and a sample of failures, straight from the snapshot."""
         async with self.sessions() as session:
-            counts = await _state_counts(session, job.job_id)
+            counts = await bulk_items.state_counts(session, job.job_id)
             failed = (
                 await session.execute(
                     select(BulkJobItem.email, BulkJobItem.detail)
@@ -308,15 +307,3 @@ class BulkActivities:
             pending=counts.get("pending", 0),
             failures=[GuestFailure(email, reason) for email, reason in failed],
         )
-
-
-async def _state_counts(
-    session: AsyncSession, job_id: str, after_seq: int = 0, last_seq: int | None = None
-) -> dict[str, int]:
-    query = select(BulkJobItem.state, func.count()).where(
-        BulkJobItem.job_id == job_id, BulkJobItem.seq > after_seq
-    )
-    if last_seq is not None:
-        query = query.where(BulkJobItem.seq <= last_seq)
-    rows = await session.execute(query.group_by(BulkJobItem.state))
-    return {state: count for state, count in rows}

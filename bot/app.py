@@ -145,7 +145,9 @@ class BotDeps:
     vip_rules: VipRules = field(init=False)
 
     def __post_init__(self) -> None:
-        self.progress = ProgressBoard(self.automations, interval=self.progress_interval)
+        self.progress = ProgressBoard(
+            self.automations, self.sessions, interval=self.progress_interval
+        )
         self.billing = Billing.from_settings(self.settings)
         self.vip_rules = VipRules.from_settings(self.settings)
 

@@ -28,6 +28,7 @@ from bot.errors import failure_reason
 from bot.keyboards import job_keyboard
 from bot.texts import ING_VERBS, duration, progress_bar, q
 from services.automations import Automations
+from services.automations.jobs import bulk_progress_or_last
 from store.models import AuditEntry, Event, utcnow
 from workflows.contracts.bulk import BulkProgress, BulkReport
 
@@ -39,6 +40,8 @@ PHASE_NOTES = {
     # The job stops starting writes within a couple of seconds; calls in flight finish.
     "paused": "Paused: the guests in flight finish, nothing more changes. Press Resume to go on.",
     "cancelling": "Cancelling: the guests in flight finish, then the report comes…",
+    # No worker answered: one may have stopped, and its batch moves to another within seconds.
+    "waiting": "Waiting for a worker to pick the job up again; counts as last written.",
 }
 
 
@@ -87,8 +90,15 @@ def render_final(report: BulkReport) -> str:
 class ProgressBoard:
     """The live messages of running bulk jobs, one watcher task per job."""
 
-    def __init__(self, automations: Automations, *, interval: float = 1.5) -> None:
+    def __init__(
+        self,
+        automations: Automations,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        interval: float = 1.5,
+    ) -> None:
         self.automations = automations
+        self.sessions = sessions
         self.interval = interval
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._pokes: dict[str, asyncio.Event] = {}
@@ -169,17 +179,20 @@ class ProgressBoard:
     async def _run(self, job: Watched) -> None:
         outcome = asyncio.ensure_future(self.automations.bulk_handle(job.workflow_id).result())
         shown: tuple[str, str] | None = None
+        markup: InlineKeyboardMarkup | None = job_keyboard(job.workflow_id, paused=False)
         web_url = self.automations.job_url(job.workflow_id)
         try:
             while not outcome.done():
                 progress = await self._progress(job.workflow_id)
                 if progress is not None and progress.phase != "finished":
                     text = render_progress(job, progress, web_url)
-                    markup = (
-                        None  # nothing left to press while it winds down
-                        if progress.phase == "cancelling"
-                        else job_keyboard(job.workflow_id, paused=progress.phase == "paused")
-                    )
+                    if progress.phase != "waiting":  # unknown then: the buttons stay as shown
+                        paused = progress.phase == "paused"
+                        markup = (
+                            None  # nothing left to press while it winds down
+                            if progress.phase == "cancelling"
+                            else job_keyboard(job.workflow_id, paused=paused)
+                        )
                     state = (text, markup.model_dump_json() if markup else "")
                     if state != shown and not await self._edit(job, text, markup):
                         return  # the message is gone: nobody is watching any more
@@ -196,11 +209,8 @@ class ProgressBoard:
             outcome.cancel()
 
     async def _progress(self, workflow_id: str) -> BulkProgress | None:
-        try:
-            return await self.automations.bulk_progress(workflow_id)
-        except RPCError as exc:
-            log.debug("progress query of %s failed: %s", workflow_id, exc)
-            return None
+        async with self.sessions() as session:
+            return await bulk_progress_or_last(self.automations, session, workflow_id)
 
     async def _tick(self, workflow_id: str, outcome: asyncio.Future[BulkReport]) -> None:
         poke = self._pokes[workflow_id]

@@ -22,7 +22,7 @@ from services.automations import Automations, ControlAction, JobControlError, Jo
 from services.automations.client import TEMPORAL_DOWN, is_outage, requester_of
 from services.automations.jobs import (
     JobNotFound,
-    bulk_progress_or_none,
+    bulk_progress_or_last,
     org_schedules,
     owned_workflow,
 )
@@ -123,7 +123,7 @@ async def list_jobs(
 async def get_job(
     session: AsyncSession, automations: Automations, caller: Caller, workflow_id: str
 ) -> JobInfo:
-    """One job with, for a bulk job, its live progress (None when no worker answers)."""
+    """One job with, for a bulk job, its progress (as last written while no worker answers)."""
     if workflow_id.startswith(SCHEDULE_PREFIXES):
         for schedule in await org_schedules(session, automations, caller.org_id):
             if schedule.workflow_id == workflow_id:
@@ -131,7 +131,7 @@ async def get_job(
         raise NotFound(NO_SUCH_JOB)
     description = await _owned(automations, caller, workflow_id)
     progress = (
-        await bulk_progress_or_none(automations, workflow_id)
+        await bulk_progress_or_last(automations, session, workflow_id, description)
         if _kind(description) == "bulk"
         else None
     )

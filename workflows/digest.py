@@ -11,6 +11,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows.contracts.notify import ChatNotice
     from workflows.retry import LUMA_RETRY, QUICK, ActivityOptions
 
+# Runs started before it marked every digest sent, posted or not; they replay as they ran.
+MARKED_ONLY_WHEN_POSTED = "digest-marked-only-when-posted"
+
 
 @workflow.defn
 class DailyDigestWorkflow:
@@ -32,6 +35,9 @@ class DailyDigestWorkflow:
             ),
             **options,
         )
+        if not posted and workflow.patched(MARKED_ONLY_WHEN_POSTED):
+            # Not seen by anyone: the next digest still covers what this one would have.
+            return DigestOutcome(True, digest.text, posted)
         await workflow.execute_activity_method(
             DigestActivities.mark_digest_sent,
             DigestSent(job.chat_id, digest.fingerprint),

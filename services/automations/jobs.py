@@ -15,13 +15,13 @@ from temporalio.client import WorkflowExecutionDescription, WorkflowQueryFailedE
 from temporalio.service import RPCError, RPCStatusCode
 
 from services.automations import Automations, JobInfo
-from store import orgs
+from store import bulk_items, orgs
 from workflows import ids
 from workflows.contracts.bulk import BulkProgress
 
 log = logging.getLogger(__name__)
 
-PROGRESS_TIMEOUT = 5.0  # a query needs a worker; without one, answer without progress
+PROGRESS_TIMEOUT = 3.0  # a query needs a worker; without one, answer from the snapshot
 
 
 class JobNotFound(LookupError):
@@ -65,11 +65,34 @@ async def owned_workflow(
     return description
 
 
-async def bulk_progress_or_none(automations: Automations, workflow_id: str) -> BulkProgress | None:
-    """A bulk job's progress, or None when no worker answers the query in time."""
+async def bulk_progress_or_last(
+    automations: Automations,
+    session: AsyncSession,
+    workflow_id: str,
+    description: WorkflowExecutionDescription | None = None,
+) -> BulkProgress | None:
+    """A bulk job's live progress; while no worker answers (one died and its batch is
+    moving to another, or none runs), the progress last written to the job's snapshot, in
+    phase "waiting". None only when neither Temporal nor the snapshot knows the job."""
     try:
         async with asyncio.timeout(PROGRESS_TIMEOUT):
             return await automations.bulk_progress(workflow_id)
     except (TimeoutError, RPCError, WorkflowQueryFailedError) as exc:
-        log.warning("No progress for %s: %s", workflow_id, type(exc).__name__)
+        log.warning("No live progress for %s: %s", workflow_id, type(exc).__name__)
+    try:
+        if description is None:
+            description = await automations.handle(workflow_id).describe()
+    except RPCError:
         return None
+    first_run_id = description.raw_description.workflow_execution_info.first_run_id
+    counts = await bulk_items.state_counts(
+        session, f"{workflow_id}/{first_run_id or description.run_id}"
+    )
+    return BulkProgress(
+        phase="waiting",
+        total=sum(counts.values()),
+        done=counts.get("done", 0),
+        skipped=counts.get("skipped", 0),
+        failed=counts.get("failed", 0),
+        eta_seconds=None,
+    )

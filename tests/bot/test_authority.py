@@ -9,12 +9,21 @@ linked group saw guest lists.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy import func, select
 
 from services.caller import ADMIN_ONLY, GUEST_WRITERS_ONLY
 from services.group_privacy import COUNTS_ONLY_NOTE, NOT_SHOWN
-from store.models import AuditEntry, Base, LumaRateSend, LumaRateState, Organization, Role
+from store.models import (
+    AuditEntry,
+    AutomationSettings,
+    Base,
+    LumaRateSend,
+    LumaRateState,
+    Organization,
+    Role,
+)
 from workflows.contracts.digest import DigestInput
 from workflows.digest import DailyDigestWorkflow
 
@@ -166,14 +175,25 @@ async def test_a_digest_scheduled_earlier_never_posts_where_it_no_longer_belongs
     assert len(world.tg.messages(group)) == before  # nothing of the first calendar posted
 
     member = world.person()
-    await world.member(first, member)
+    await world.member(first, member, Role.ADMIN)  # so that they may turn their digest on
     await world.link(first, member, admin)
     await world.say(member, member, "/start")  # a bot may write only to who started it
     assert await _run_digest(world, member, first.org_id)
+    await world.say(member, member, "/digest on")
+    assert await _run_digest(world, member, first.org_id)
+    marked = await _digest_marked_at(world, member)
     await world.remove(first, member)
     before = len(world.tg.messages(member))
     assert not await _run_digest(world, member, first.org_id)
     assert len(world.tg.messages(member)) == before
+    # Not posted, so not marked sent: the next digest still covers what this one held.
+    assert marked is not None and await _digest_marked_at(world, member) == marked
+
+
+async def _digest_marked_at(world, chat: int) -> datetime | None:
+    async with world.deps.sessions() as session:
+        settings = await session.get(AutomationSettings, chat)
+        return settings.digest_last_sent_at if settings else None
 
 
 async def test_forgetting_a_calendar_leaves_nothing_of_it_in_the_database(world) -> None:

@@ -229,3 +229,34 @@ async def test_control_no_worker_applies_in_time_is_refused_and_never_applies(
     async with build_worker(automations.client, queue, clients):  # true: it never applies
         report = await automations.bulk_handle(job_id).result()
     assert report.done == 5 and not report.cancelled
+
+
+async def test_progress_while_no_worker_answers_is_the_last_written(
+    sessions, automations, simulator, pro, org, keybox, pool
+) -> None:
+    """A worker stops mid-job: reads answer at once with the counts the snapshot holds
+    (each equal to Luma's writes), and the job goes on once another worker runs."""
+    event_id = await synced_event(
+        simulator, automations, org, guests=60, status_mix={"pending_approval": 1.0}
+    )
+    simulator.state.configure(latency_seconds=0.2)
+    queue = f"moving-{uuid.uuid4().hex}"
+    clients = worker_clients(sessions, keybox, pool)
+    job_id = await _bulk_on(queue, automations, sessions, pro, org, event_id)
+
+    def written() -> int:
+        return sum(1 for write in simulator.state.writes if write.event_id == event_id)
+
+    async with build_worker(automations.client, queue, clients):
+        await eventually(lambda: written() >= 10, timeout=30)
+    # The worker stopped after its window: nothing more is written until another runs.
+    stopped_at = written()
+    assert 10 <= stopped_at < 60
+    async with sessions() as session:
+        progress = (await jobs.get_job(session, automations, admin_of(org.org_id), job_id)).progress
+    assert progress is not None
+    assert (progress.phase, progress.total, progress.done) == ("waiting", 60, stopped_at)
+    simulator.state.configure(latency_seconds=0)
+    async with build_worker(automations.client, queue, clients):
+        report = await automations.bulk_handle(job_id).result()
+    assert report.done == 60 and written() == 60

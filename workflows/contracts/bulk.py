@@ -107,7 +107,9 @@ class BulkStatusInput:
 
 @dataclass
 class BulkProgress:
-    phase: str  # resolving | applying | paused | cancelling | finished
+    # resolving | applying | paused | cancelling | finished; "waiting" is never the
+    # workflow's own: a read while no worker answered, counts as last written.
+    phase: str
     total: int
     done: int
     skipped: int

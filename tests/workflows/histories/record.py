@@ -227,6 +227,14 @@ async def set_guest_status(pieces: Pieces) -> list[str]:
 async def daily_digest(pieces: Pieces) -> list[str]:
     handle = await pieces.automations.send_digest_now(chat_id=CHAT_ID, org_id=pieces.org_id)
     await handle.result()
+    # And one that is not posted: the chat is not linked to the org (written here, under a
+    # scenario name of its own).
+    unposted = await pieces.automations.send_digest_now(chat_id=CHAT_ID - 2, org_id=pieces.org_id)
+    await unposted.result()
+    for path in save(
+        await runs_of(pieces.automations.client, unposted.id), "not-posted", replace=pieces.replace
+    ):
+        log.info("wrote %s", path.relative_to(HERE))
     return [handle.id]
 
 
