@@ -17,6 +17,7 @@ from temporalio import activity
 
 from activities.heartbeat import heartbeating
 from activities.luma_access import LumaAccess, luma_failures_are_final
+from core import defaults
 from core.settings import get_settings
 from luma import LumaClient, LumaError, LumaEvent, LumaGuest, identity_key
 from luma.errors import InvalidEmailError
@@ -93,7 +94,12 @@ class SyncActivities:
         """Copy every event of the calendar; say which need their guests synced."""
         client = await self.luma.client(org.org_id, interactive=org.interactive)
         await self._confirm_calendar(org.org_id, client)
-        await self._repair_webhook(org.org_id, client)
+        if await self._repair_webhook(org.org_id, client, safety_net=org.safety_net):
+            async with self.sessions() as session:
+                live = await session.scalar(
+                    select(func.count()).where(Event.org_id == org.org_id, Event.gone_at.is_(None))
+                )
+            return EventsSynced(live or 0, [], checked_only=True)
         events: list[LumaEvent] = []
         async with heartbeating(0) as progress:
             with luma_failures_are_final():
@@ -161,19 +167,30 @@ class SyncActivities:
             ):
                 log.warning("org %s: calendar %s is already another org's", org_id, calendar.id)
 
-    async def _repair_webhook(self, org_id: int, client: LumaClient) -> None:
+    async def _repair_webhook(
+        self, org_id: int, client: LumaClient, *, safety_net: bool = False
+    ) -> bool:
         """A calendar whose webhook Luma lost or paused gets a new one (one list request per
-        sync, only for calendars that registered one); never fails the sync."""
+        sync, only for calendars that registered one); never fails the sync. True when the
+        rest of a `safety_net` run can be left out: the webhook is active (as found, or
+        repaired) and the last full pass is more recent than the safety net's interval."""
         async with self.sessions.begin() as session:
             org = await session.get(Organization, org_id)
             if org is None or org.webhook_status not in (
                 luma_webhooks.ACTIVE,
                 luma_webhooks.PENDING,
             ):
-                return
+                return False
             public_url = self._public_url or get_settings().public_url
-            await luma_webhooks.repair(
+            status = await luma_webhooks.repair(
                 session, org, client, keybox=self.luma.keybox, public_url=public_url
+            )
+            net = timedelta(minutes=defaults.WEBHOOK_SYNC_INTERVAL_MINUTES)
+            return (
+                safety_net
+                and status == luma_webhooks.ACTIVE
+                and org.last_synced_at is not None
+                and utcnow() - org.last_synced_at < net
             )
 
     @activity.defn

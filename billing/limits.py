@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from billing.plans import Plan
 from billing.service import Billing
-from core import defaults
 from store.models import Chat, Membership, Organization, Role
 from store.usage import add_usage, consume_within
 
@@ -95,11 +94,9 @@ def check_enrichment(billing: Billing, plan: Plan) -> None:
 
 
 def sync_interval_for(billing: Billing, org: Organization) -> int:
-    """The interval the org's schedule should use: its own, raised to its plan's floor, and
-    relaxed to a safety net's while Luma's webhook brings changes as they happen."""
+    """The interval the org's schedule should use: its own, raised to its plan's floor.
+    (While Luma's webhook brings changes, most runs only check the webhook: SyncInput.)"""
     floor = billing.plan_of(org).min_sync_interval_minutes or 0
-    if org.webhook_status == "active":  # services.luma_webhooks.ACTIVE
-        floor = max(floor, defaults.WEBHOOK_SYNC_INTERVAL_MINUTES)
     return max(org.sync_interval_minutes, floor)
 
 

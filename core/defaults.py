@@ -39,7 +39,8 @@ METRICS_HOST = "127.0.0.1"
 # -- Automations (Temporal jobs) -------------------------------------------------------------
 SYNC_INTERVAL_MINUTES = 15
 # With Luma's webhook registered, the scheduled sync is only a safety net (missed deliveries,
-# guests Luma changed without telling): it runs this often at most.
+# guests Luma changed without telling): it makes a full pass this often at most; its other
+# runs only check that the webhook is still there and active (one request).
 WEBHOOK_SYNC_INTERVAL_MINUTES = 360
 SUMMARY_DELAY_MINUTES = 120
 DIGEST_TIME = "09:00"  # a chat's daily digest, local time, unless it chose another

@@ -42,8 +42,12 @@ class SyncOrgWorkflow:
             )
         else:
             events = await workflow.execute_activity_method(
-                SyncActivities.sync_events, OrgRef(job.org_id, job.interactive), **options
+                SyncActivities.sync_events,
+                OrgRef(job.org_id, job.interactive, job.safety_net),
+                **options,
             )
+            if events.checked_only:  # the webhook is on and the last full pass is recent
+                return SyncReport(events.total, 0, 0, 0, 0)
         guests = gone = 0
         for event in events.to_sync:
             synced = await workflow.execute_activity_method(

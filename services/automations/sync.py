@@ -65,7 +65,7 @@ class SyncJobs(AutomationsBase):
         schedule = Schedule(
             action=ScheduleActionStartWorkflow(
                 SyncOrgWorkflow.run,
-                self._sync_input(org_id),
+                replace(self._sync_input(org_id), safety_net=True),
                 id=ids.sync_id(org_id),
                 task_queue=self.defaults.task_queue,
                 typed_search_attributes=ids.search_attributes(org_id=org_id, kind="sync"),

@@ -35,6 +35,8 @@ from store.models import Guest, Organization, Role
 from tests.services.conftest import person
 from web.deps import WebDeps
 from workflows import ids
+from workflows.contracts.sync import SyncInput, SyncReport
+from workflows.sync import SyncOrgWorkflow
 
 DEADLINE = 20.0  # seconds; the deliveries themselves take milliseconds
 
@@ -79,6 +81,7 @@ async def _link(sessions, simulator, pool, keybox, billing, automations, url: st
             key=calendar.api_key,
             public_url=url,
         )
+    assert isinstance(outcome, linking.Linked)  # a calendar key: linked at once
     await (await automations.sync_now(outcome.org_id)).result()
     return Linked(outcome.org_id, calendar.id, event_id, place, outcome)
 
@@ -131,9 +134,9 @@ async def test_a_registration_reaches_the_cache_through_a_signed_webhook(
     assert org.webhook_secret_ciphertext is not None
     assert hook.secret.encode() not in org.webhook_secret_ciphertext
     assert luma_webhooks.webhook_secret(org, keybox) == hook.secret
-    # The scheduled sync is now only a safety net.
+    # The schedule keeps its interval; its runs are now a safety net (see the test below).
     assert await _sync_every(automations, linked.org_id) == timedelta(
-        minutes=defaults.WEBHOOK_SYNC_INTERVAL_MINUTES
+        minutes=defaults.SYNC_INTERVAL_MINUTES
     )
 
     state = simulator.state
@@ -268,6 +271,7 @@ async def test_unlink_deletes_the_webhook_and_a_refusal_is_told_once(
             key=simulator.state.calendar(plain.calendar_id).api_key,
             public_url=api_url,
         )
+    assert isinstance(second, linking.Linked)
     assert second.webhook == "refused" and second.webhook_note == ""  # said once
 
 
@@ -300,3 +304,51 @@ async def test_the_sync_repairs_a_paused_or_lost_webhook_and_a_new_key_registers
     [renewed] = _hooks(simulator, linked.calendar_id)
     assert renewed.id != recreated.id and renewed.url == hook.url
     assert (await _org(sessions, linked.org_id)).luma_webhook_id == renewed.id
+
+
+async def _scheduled_run(automations, org_id: int) -> SyncReport:
+    """What the org's schedule starts, now."""
+    schedule = automations.client.get_schedule_handle(ids.sync_schedule_id(org_id))
+    action = (await schedule.describe()).schedule.action
+    [job] = await automations.client.data_converter.decode(action.args, [SyncInput])
+    assert job.safety_net
+    report: SyncReport = await automations.client.execute_workflow(
+        SyncOrgWorkflow.run, job, id=ids.sync_id(org_id), task_queue=action.task_queue
+    )
+    return report
+
+
+async def test_with_the_webhook_on_scheduled_runs_check_it_and_tighten_back_when_it_fails(
+    sessions, simulator, pool, keybox, billing, automations, api_url
+) -> None:
+    """While the webhook is active, a scheduled run costs one request (the webhook list) and
+    makes a full pass only every WEBHOOK_SYNC_INTERVAL_MINUTES; a webhook Luma paused is
+    repaired at the next run (minutes, not hours); one that cannot be repaired makes every
+    run a full sync again."""
+    linked = await _link(sessions, simulator, pool, keybox, billing, automations, api_url)
+    cal, counters = linked.calendar_id, simulator.state.counters
+    before = dict(counters)
+    checked = await _scheduled_run(automations, linked.org_id)
+    assert (checked.events, checked.events_synced) == (1, 0)
+    asked = {op: n - before.get(op, 0) for op, n in counters.items() if n != before.get(op, 0)}
+    # One request; a post-event summary the link started may read its event meanwhile.
+    assert asked.pop("op:webhooks_list") == 1 and set(asked) <= {"op:event"}
+
+    [hook] = _hooks(simulator, cal)
+    hook.status = "paused"
+    assert (await _scheduled_run(automations, linked.org_id)).events_synced == 0
+    [repaired] = _hooks(simulator, cal)
+    assert repaired.status == "active" and repaired.id != hook.id
+
+    async with sessions.begin() as session:  # the last full pass is older than the net
+        org = await session.get(Organization, linked.org_id)
+        assert org is not None and org.last_synced_at is not None
+        org.last_synced_at -= timedelta(minutes=defaults.WEBHOOK_SYNC_INTERVAL_MINUTES + 1)
+    assert (await _scheduled_run(automations, linked.org_id)).events_synced == 1
+    assert (await _scheduled_run(automations, linked.org_id)).events_synced == 0
+
+    simulator.state.configure(webhooks_allowed=False)  # Luma no longer lets us register one
+    del simulator.state.webhooks[repaired.id]
+    assert (await _scheduled_run(automations, linked.org_id)).events_synced == 1
+    assert (await _org(sessions, linked.org_id)).webhook_status == luma_webhooks.REFUSED
+    assert (await _scheduled_run(automations, linked.org_id)).events_synced == 1

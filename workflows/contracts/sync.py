@@ -12,6 +12,7 @@ from core import defaults
 class OrgRef:
     org_id: int
     interactive: bool = False  # a person waits for it: Luma calls use the interactive budget
+    safety_net: bool = False  # SyncInput.safety_net
 
 
 @dataclass
@@ -28,6 +29,8 @@ class EventsSynced:
     to_sync: list[EventToSync]
     # The shortest post-event summary delay the org's chats chose (None: none chose).
     summary_delay_minutes: int | None = None
+    # Only the webhook was checked: it is active and the last full pass is recent enough.
+    checked_only: bool = False
 
 
 @dataclass
@@ -60,6 +63,9 @@ class SyncInput:
     heartbeat_timeout_seconds: float = defaults.HEARTBEAT_TIMEOUT_SECONDS
     event_ids: list[str] = field(default_factory=list)  # only these events' guests
     interactive: bool = False  # a person waits for it (see luma.ratelimit.BudgetPolicy)
+    # A run of the org's schedule: while Luma's webhook delivers changes, it checks the webhook
+    # and makes a full pass only every WEBHOOK_SYNC_INTERVAL_MINUTES (a safety net).
+    safety_net: bool = False
 
 
 @dataclass
