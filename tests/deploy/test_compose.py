@@ -131,7 +131,8 @@ def test_dockerfile_installs_every_package() -> None:
 
 def test_metrics_are_scraped_and_shown(rendered: dict[str, Any]) -> None:
     """Every process serves its metrics on 9100 inside the network (the worker the Temporal
-    SDK's on 9101 too); Prometheus scrapes each service by name, and Grafana comes up with
+    SDK's on 9101 too, the Temporal server on 8000); Prometheus scrapes each service by name,
+    and Grafana comes up with
     its data source and the dashboard provisioned. Neither is published beyond the host."""
     services = rendered["services"]
     for role in ("worker", "bot", "api"):
@@ -152,7 +153,14 @@ def test_metrics_are_scraped_and_shown(rendered: dict[str, Any]) -> None:
         (job["dns_sd_configs"][0]["names"][0], job["dns_sd_configs"][0]["port"])
         for job in scrape["scrape_configs"]
     }
-    assert targets == {("worker", 9100), ("bot", 9100), ("api", 9100), ("worker", 9101)}
+    assert targets == {
+        ("worker", 9100),
+        ("bot", 9100),
+        ("api", 9100),
+        ("worker", 9101),
+        ("temporal", 8000),
+    }
+    assert services["temporal"]["environment"]["PROMETHEUS_ENDPOINT"] == "0.0.0.0:8000"
 
     for name, port in (("prometheus", 9090), ("grafana", 3000)):
         service = services[name]
