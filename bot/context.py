@@ -7,19 +7,21 @@ chat sees, who may write) are applied in one place whatever the way in.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 from aiogram import Bot
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.types import InlineKeyboardMarkup, LinkPreviewOptions, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import UserError
 from bot.middlewares.roles import Access
-from store.models import Event, Organization, Role, utcnow
+from services.group_privacy import SENT_PRIVATELY, START_ME_FIRST
+from store.models import Chat, Event, Organization, Role, User, utcnow
 
 if TYPE_CHECKING:
     from bot.app import BotDeps
@@ -44,6 +46,11 @@ class Ctx:
     timezone: str = "UTC"
     personal_data: bool = False  # a group's admin let non-members see guests' details
     removed: bool = False  # the chat's org took this person out: no group-admin rights either
+    public: bool = False  # a public group (it has a username): anyone can join and read it
+    # Where this update's answers go when not here: a member's private chat, for personal data
+    # asked for in a public group (Access.require_personal_data).
+    answer_chat_id: int | None = None
+    group_told: bool = False  # the group was told the answer went to the private chat
     events: Sequence[Event] | None = None  # the org's live events, once read in this update
 
     @property
@@ -65,10 +72,46 @@ class Ctx:
     def now(self) -> datetime:
         return utcnow()
 
+    @property
+    def answer_chat(self) -> int:
+        """The chat this update's answers go to (and their buttons are bound to)."""
+        return self.chat_id if self.answer_chat_id is None else self.answer_chat_id
+
     async def say(self, text: str, markup: InlineKeyboardMarkup | None = None) -> Message:
-        """Send to this chat, committing first: what a person is told (or offered a button
-        for) is already stored when they read it."""
+        """Send to the answer chat, committing first: what a person is told (or offered a
+        button for) is already stored when they read it."""
         await self.session.commit()
-        return await self.bot.send_message(
-            self.chat_id, text, reply_markup=markup, link_preview_options=NO_PREVIEW
+        return await self.deliver(
+            lambda chat_id: self.bot.send_message(
+                chat_id, text, reply_markup=markup, link_preview_options=NO_PREVIEW
+            )
         )
+
+    async def _follow_in_private(self) -> None:
+        """A private chat that follows no calendar yet follows this group's, so the answer's
+        buttons (More) work there."""
+        user = await self.session.get(User, self.user_id)
+        private = await self.session.get(Chat, self.user_id)
+        if (
+            user is not None
+            and user.active_org_id is None
+            and (private is None or private.org_id is None)
+        ):
+            user.active_org_id = self.linked_org.id
+            await self.session.commit()
+
+    async def deliver(self, send: Callable[[int], Awaitable[Message]]) -> Message:
+        """`send` an answer to the answer chat; when that is the person's private chat, the
+        group is told once, or, if the bot may not write to them yet, asked to start it."""
+        if self.answer_chat_id is None:
+            return await send(self.chat_id)
+        await self._follow_in_private()
+        try:
+            sent = await send(self.answer_chat_id)
+        except (TelegramForbiddenError, TelegramBadRequest):  # never started, or blocked
+            link = f"https://t.me/{(await self.bot.me()).username}"
+            raise UserError(START_ME_FIRST.format(link=link)) from None
+        if not self.group_told:
+            self.group_told = True
+            await self.bot.send_message(self.chat_id, SENT_PRIVATELY)
+        return sent

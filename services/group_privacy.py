@@ -2,7 +2,9 @@
 
 Org members always see guest lists, details, exports and notes; in a group, everyone else sees
 counts only unless an org admin turns personal data on for that group knowingly (a group's
-members are not vetted by the org, and a public group is anyone's).
+members are not vetted by the org, and a public group is anyone's). In a public group a
+member's answer holding personal data goes to their private chat instead (the group is told
+so): whoever reads the group must not see it because a member asked.
 """
 
 from __future__ import annotations
@@ -20,6 +22,14 @@ COUNTS_ONLY_NOTE = (
 )
 PUBLIC_GROUP_WARNING = "⚠️ This group is public: anyone can join it. " + COUNTS_ONLY_NOTE.replace(
     "In this", "Here"
+)
+SENT_PRIVATELY = (
+    "🔒 This group is public, so I sent that to you in our private chat. An admin can show "
+    "guests' details here with <code>/privacy show</code>."
+)
+START_ME_FIRST = (
+    "This group is public, so guests' details go to team members privately, and I cannot "
+    "write to you yet: open a private chat with me ({link}), press Start, then ask again."
 )
 NOT_SHOWN = (
     "Guest lists and details are shown in this group only to members of the calendar's team "

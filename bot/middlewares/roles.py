@@ -81,8 +81,13 @@ class Access:
         return not ctx.in_group or self.is_member or ctx.personal_data
 
     def require_personal_data(self) -> None:
+        """Refuse a group's non-member; send a member's answer in a public group (that shows
+        counts only) to their private chat."""
         if not self.may_see_personal_data:
             raise UserError(NOT_SHOWN)
+        ctx = self.ctx
+        if ctx.in_group and ctx.public and not ctx.personal_data:
+            ctx.answer_chat_id = ctx.user_id
 
     async def require_admin(self) -> None:
         if not await self.is_admin():

@@ -141,6 +141,7 @@ class TenantMiddleware(BaseMiddleware):
             role=role,
             timezone=chat.timezone if chat is not None else "UTC",
             personal_data=chat is not None and chat.personal_data,
+            public=bool(tg_chat.username) and tg_chat.type != "private",
             removed=found.removed_at is not None and org is found.chat_org,
         )
         data["ctx"] = ctx

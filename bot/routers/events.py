@@ -209,6 +209,7 @@ async def show_guest_page(
     if not ctx.access.may_see_personal_data:  # a group's non-member: the count, no names
         await ctx.say(with_note(f"{event_title(event)}: {phrase}. {NOT_SHOWN}", note))
         return
+    ctx.access.require_personal_data()  # a member in a public group: privately
     header = f"{event_title(event)}: {phrase}" + (f", from #{shown + 1}" if shown else "")
     lines = [guest_line(guest, with_status=not filters.get("status")) for guest in page.guests]
     more = None
@@ -301,11 +302,10 @@ async def export(ctx: Ctx, event: Event, filters: dict[str, Any]) -> None:
     slug = re.sub(r"[^a-z0-9]+", "-", event.name.lower()).strip("-")[:50] or "guests"
     phrase = guests_phrase(total, filters.get("status"), filters.get("domain"))
     caption = with_note(f"{event_title(event)}: {phrase}", note)
-    await ctx.bot.send_document(
-        ctx.chat_id,
-        BufferedInputFile(data.getvalue(), filename=f"{slug}.csv"),
-        caption=caption,  # bounded: the title is clipped, the rest is ours
-    )
+    document = BufferedInputFile(data.getvalue(), filename=f"{slug}.csv")
+    await ctx.session.commit()
+    # The caption is bounded: the title is clipped, the rest is ours.
+    await ctx.deliver(lambda chat_id: ctx.bot.send_document(chat_id, document, caption=caption))
 
 
 async def export_command(message: Message, command: CommandObject, ctx: Ctx) -> None:
@@ -320,7 +320,7 @@ async def _more_button(ctx: Ctx, request: dict[str, Any]) -> InlineKeyboardMarku
     pending_id = await pending.park(
         ctx.session,
         org_id=ctx.linked_org.id,
-        chat_id=ctx.chat_id,
+        chat_id=ctx.answer_chat,  # the button is pressed where the page went
         user_id=ctx.user_id,
         kind="page",
         payload=request,

@@ -186,7 +186,7 @@ async def _show_repeats(
         pending_id = await pending.park(
             ctx.session,
             org_id=ctx.linked_org.id,
-            chat_id=ctx.chat_id,
+            chat_id=ctx.answer_chat,  # the button is pressed where the page went
             user_id=ctx.user_id,
             kind="repeats_page",
             payload={

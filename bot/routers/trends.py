@@ -103,7 +103,8 @@ async def show_trends(ctx: Ctx, dimension: Dimension) -> None:
         return
     await ctx.say(with_note(trends_text(report), note))
     chart = BufferedInputFile(trends_chart(report), filename=f"trends-{dimension.value}.png")
-    await ctx.bot.send_photo(ctx.chat_id, chart, caption=f"Trends {TITLES[dimension]}")
+    caption = f"Trends {TITLES[dimension]}"
+    await ctx.deliver(lambda chat_id: ctx.bot.send_photo(chat_id, chart, caption=caption))
 
 
 async def trends_command(message: Message, command: CommandObject, ctx: Ctx) -> None:

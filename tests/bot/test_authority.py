@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from services.caller import ADMIN_ONLY, GUEST_WRITERS_ONLY
-from services.group_privacy import COUNTS_ONLY_NOTE, NOT_SHOWN
+from services.group_privacy import COUNTS_ONLY_NOTE, NOT_SHOWN, SENT_PRIVATELY
 from store.models import (
     AuditEntry,
     AutomationSettings,
@@ -152,6 +152,35 @@ async def test_linking_a_public_group_warns_and_shows_counts_only(world) -> None
     world.tg.user_says(private, admin, f"/link {handle.api_key}")
     reply = await world.tg.wait_for_reply(private)
     assert _plain(COUNTS_ONLY_NOTE) in reply.text and "public" not in reply.text
+
+
+async def test_in_a_public_group_a_members_guest_list_goes_to_their_private_chat(world) -> None:
+    calendar, group, admin = await world.linked_group()
+    world.tg.chat(group).username = "our_public_group"
+    emails = {guest.person.email for guest in world.guests(calendar, "Main Conference 2026")}
+    member = world.person()
+    await world.member(calendar, member)
+
+    # The bot may not write to them yet: they are asked to start it; the group sees nothing.
+    reply = await world.say(group, member, "/guests main conference 2026")
+    assert "open a private chat with me (https://t.me/" in reply.text
+    assert not any(email in reply.text for email in emails)
+
+    await world.say(member, member, "/start")
+    reply = await world.say(group, member, "/guests main conference 2026")
+    assert reply.text == _plain(SENT_PRIVATELY)
+    page = await world.next_message(member, lambda m: m.text.startswith("Main Conference"))
+    assert sum(email in page.text for email in emails) == 20  # the first page, with More
+    more = await world.press(member, member, page, "More")
+    assert sum(email in more.text for email in emails) == 20  # the rest, in the private chat
+    await world.say(group, member, "/export main conference 2026")
+    export = await world.next_message(member, lambda m: m.document is not None)
+    assert export.document is not None and export.document.filename.endswith(".csv")
+    assert all(not any(e in m.text for e in emails) for m in world.tg.messages(group))
+
+    await world.say(group, admin, "/privacy show")  # an admin chose to show them here
+    shown = await world.say(group, member, "/guests main conference 2026")
+    assert sum(email in shown.text for email in emails) == 20
 
 
 async def _run_digest(world, chat: int, org_id: int) -> bool:
