@@ -12,12 +12,14 @@ bot. Target: p95 under 250 ms. Also printed: messages per second, and the bot pr
 time per message (what decides the latency once 50 chats keep it busy).
 
     .venv/bin/python -m bench.bot        # a scratch database on the local PostgreSQL
+    BENCH_PROFILE=/tmp/bot.prof .venv/bin/python -m bench.bot   # and the bot's cProfile
     DATABASE_URL=sqlite+aiosqlite:///... .venv/bin/python bench/bot.py
 """
 
 from __future__ import annotations
 
 import asyncio
+import cProfile
 import multiprocessing
 import os
 import random
@@ -139,9 +141,16 @@ async def seed(
 
 
 def serve_bot(environment: dict[str, str]) -> None:
-    """`lumabot bot`, configured by the environment like any deployment; SIGTERM stops it."""
+    """`lumabot bot`, configured by the environment like any deployment; SIGTERM stops it.
+    With BENCH_PROFILE=<file> the process runs under cProfile and writes its stats there."""
     os.environ.update(environment)
-    asyncio.run(run_polling(Settings(_env_file=None)))
+    profile_to = os.environ.get("BENCH_PROFILE")
+    if not profile_to:
+        asyncio.run(run_polling(Settings(_env_file=None)))
+        return
+    profiler = cProfile.Profile()
+    profiler.runcall(asyncio.run, run_polling(Settings(_env_file=None)))
+    profiler.dump_stats(profile_to)
 
 
 def cpu_seconds(pid: int) -> float:
