@@ -2,8 +2,10 @@
 
 The snapshot (`bulk_job_items`) makes every step idempotent: resolving the same page twice
 inserts nothing new, and a retried batch skips the guests it already marked done, so a
-crashed worker never makes Luma set one guest's status twice (at most the calls that were in
-flight at the crash are repeated, and those change nothing).
+crashed worker never makes Luma set one guest's status twice. A guest is marked "sending"
+before its call: one still so marked when a batch is retried may have been written by an
+attempt that died before recording the answer (a killed worker, the database gone), so Luma
+is asked for its status before it is written again.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -45,6 +47,9 @@ from workflows.contracts.bulk import (
 )
 
 FAILURE_SAMPLE = 20
+# States of a guest not finished yet: not tried, or sent by an attempt that did not record
+# Luma's answer.
+UNFINISHED = ("pending", "sending")
 
 
 class BulkActivities:
@@ -193,7 +198,7 @@ class BulkActivities:
             return ApplyResult(batch.after_seq, 0, 0, 0)
         client = await self.luma.client(batch.org_id)
         gate = asyncio.Semaphore(batch.concurrency)
-        pending = [item for item in items if item.state == "pending"]
+        pending = [item for item in items if item.state in UNFINISHED]
         # Calls Luma failed for a moment (5xx, timeouts): those guests stay pending and the
         # attempt fails once the others are done, so Temporal's retry sends only them again.
         unavailable: list[ApplicationError] = []
@@ -243,6 +248,13 @@ class BulkActivities:
         if batch.target_status == "declined" and item.is_paid and batch.should_refund is None:
             return "failed", "has a paid ticket: decide whether to refund before declining"
         try:
+            if item.state == "sending":
+                # An earlier attempt sent this write and died before recording the answer.
+                guest = await client.get_guest(batch.event_id, guest_id=item.luma_guest_id)
+                if guest.approval_status == batch.target_status:
+                    return "done", ""
+            else:
+                await self._mark_sending(batch, item)
             await client.update_guest_status(
                 batch.event_id,
                 guest_id=item.luma_guest_id,
@@ -255,12 +267,25 @@ class BulkActivities:
             return "failed", exc.user_message
         return "done", ""
 
+    async def _mark_sending(self, batch: ApplyInput, item: BulkJobItem) -> None:
+        """Committed before the call, so no write is ever sent without a trace."""
+        async with self.sessions.begin() as session:
+            await session.execute(
+                update(BulkJobItem)
+                .where(
+                    BulkJobItem.job_id == batch.job_id,
+                    BulkJobItem.seq == item.seq,
+                    BulkJobItem.state == "pending",
+                )
+                .values(state="sending", updated_at=utcnow())
+            )
+
     async def _finish_item(
         self, batch: ApplyInput, item: BulkJobItem, state: str, detail: str
     ) -> None:
         async with self.sessions.begin() as session:
             row = await session.get(BulkJobItem, (batch.job_id, item.seq))
-            if row is None or row.state != "pending":
+            if row is None or row.state not in UNFINISHED:
                 return
             row.state, row.detail, row.updated_at = state, detail[:500], utcnow()
             if state == "done":  # Luma took the write: the cache follows in the same commit
@@ -304,6 +329,6 @@ class BulkActivities:
             done=counts.get("done", 0),
             skipped=counts.get("skipped", 0),
             failed=counts.get("failed", 0),
-            pending=counts.get("pending", 0),
+            pending=sum(counts.get(state, 0) for state in UNFINISHED),
             failures=[GuestFailure(email, reason) for email, reason in failed],
         )

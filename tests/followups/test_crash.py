@@ -21,7 +21,7 @@ from pathlib import Path
 from services.automations import Automations
 from tests.conftest import PAYLOAD_KEYS, eventually
 from tests.followups.conftest import SENDER, Inbox, campaign, seed_event, send_states
-from tests.workflows.test_crash import start_worker
+from tests.workers import start_worker
 from workflows.contracts.followups import FollowupInput, FollowupReport
 from workflows.followups import FollowupWorkflow
 
