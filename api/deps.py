@@ -1,14 +1,13 @@
 """The clients a running API holds, and the `Annotated` dependencies routes declare.
 
 `CurrentOrg` is the tenant boundary: it turns the bearer token into an org id (and counts
-the request against the token's rate limit). Every route that reads or writes tenant data
-takes it and passes it on, so no query can run without an org.
+the request against the token's rate limit, which every API process shares through the
+database: `store.request_limits`). Every route that reads or writes tenant data takes it and
+passes it on, so no query can run without an org.
 """
 
 from __future__ import annotations
 
-import hashlib
-import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Annotated
@@ -18,7 +17,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.errors import ApiError, not_found
-from api.ratelimit import SlidingWindowLimiter
 from api.telegram import TelegramWebhook
 from core.logs import bind_log_context
 from core.settings import get_settings
@@ -27,6 +25,7 @@ from services.automations import Automations
 from services.caller import Caller
 from store import cache, tokens
 from store.models import Event, Role
+from store.request_limits import Over, Quota, RequestLimits, retry_after
 from store.tokens import TokenHolder
 
 # Luma ids look like `evt-…`; anything else cannot name a cached event.
@@ -49,10 +48,32 @@ class ApiDeps:
 
 @dataclass(frozen=True)
 class ApiLimits:
-    """Per-process guards against runaway clients (tests pass smaller or larger ones)."""
+    """Guards against runaway clients (tests pass smaller or larger ones). The request rates
+    hold across processes (`store.request_limits`); the body limit is per request."""
 
     requests_per_minute: int = 120  # per token
     max_body_bytes: int = 256 * 1024  # bulk filters with 1,000 emails stay far below
+    # The portal: opening and spending sign-in links per client address; form posts per
+    # signed-in person, and per client address (an office may share one).
+    portal_signins_per_minute: int = 20
+    portal_writes_per_minute: int = 60
+    portal_client_writes_per_minute: int = 300
+
+    @property
+    def token_quota(self) -> Quota:
+        return Quota("api-token", self.requests_per_minute, 60.0)
+
+    @property
+    def portal_signin_quota(self) -> Quota:
+        return Quota("web-signin", self.portal_signins_per_minute, 60.0)
+
+    @property
+    def portal_write_quotas(self) -> tuple[Quota, Quota]:
+        """Per person, per client address."""
+        return (
+            Quota("web-person", self.portal_writes_per_minute, 60.0),
+            Quota("web-client", self.portal_client_writes_per_minute, 60.0),
+        )
 
 
 def get_deps(request: Request) -> ApiDeps:
@@ -100,8 +121,14 @@ async def current_holder(
             "Send `Authorization: Bearer <token>`; create a token in the bot with /token new.",
             headers=challenge,
         )
+    limiter: RequestLimits = request.app.state.limiter
+    quota = request.app.state.limits.token_quota
+    over: list[Over] = []
     async with deps.sessions.begin() as session:
         holder = await tokens.token_holder(session, token=credentials.credentials)
+        if holder is not None and holder.role is Role.ADMIN:  # only live tokens have counts
+            # In the lookup's transaction: no second connection or commit per request.
+            over = await limiter.hit((quota, credentials.credentials), session=session)
     if holder is None:
         raise ApiError(401, "This API token is unknown or has been revoked.", headers=challenge)
     if holder.role is not Role.ADMIN:  # only admins make tokens; one who is no longer...
@@ -111,10 +138,8 @@ async def current_holder(
             "it no longer works; an admin makes a new one with /token new.",
             headers=challenge,
         )
-    limiter: SlidingWindowLimiter = request.app.state.limiter
-    wait = limiter.hit(hashlib.sha256(credentials.credentials.encode()).hexdigest())
-    if wait is not None:
-        seconds = max(1, math.ceil(wait))
+    if over:
+        seconds = retry_after(over)
         raise ApiError(
             429,
             f"Too many requests for this token; retry in {seconds} s.",

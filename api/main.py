@@ -19,7 +19,6 @@ from api.deps import ApiDeps, ApiLimits
 from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.metrics import install_metrics
-from api.ratelimit import SlidingWindowLimiter
 from api.router import api_router
 from api.routes import unsubscribe
 from api.routes.codec import CodecAccess
@@ -31,6 +30,7 @@ from intel.vip import VipRules
 from mailer.unsubscribe import UnsubscribeSigner
 from services.automations import Automations, JobDefaults
 from store.db import create_engine, session_factory
+from store.request_limits import RequestLimits
 from web.app import install_web
 from web.deps import WebDeps, connect_web
 
@@ -84,6 +84,8 @@ def create_app(
                 connect(settings, bot_webhook_url)
             )
             app.state.web = web or await stack.enter_async_context(connect_web(settings))
+            # The API's and the portal's rates, counted in the database all processes share.
+            app.state.limiter = RequestLimits(app.state.deps.sessions)
             # The process's metrics on METRICS_PORT too, where Prometheus scrapes (core.metrics).
             stack.enter_context(metrics_served(settings.metrics_port, settings.metrics_host))
             yield
@@ -96,7 +98,7 @@ def create_app(
         docs_url=None,  # served by `install_docs` from local files, not a CDN
         redoc_url=None,
     )
-    app.state.limiter = SlidingWindowLimiter(limits.requests_per_minute, 60.0)
+    app.state.limits = limits
     app.state.unsubscribe = UnsubscribeSigner.from_settings(settings)  # keys read on first use
     app.state.codec = CodecAccess.from_settings(settings)  # likewise
     app.add_middleware(BodyLimitMiddleware, max_bytes=limits.max_body_bytes)

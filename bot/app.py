@@ -53,6 +53,7 @@ from services.automations import Automations
 from store.crypto import KeyBox
 from store.db import create_engine, session_factory
 from store.rate_budget import DatabaseRateBudget
+from store.request_limits import RequestLimits
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +173,7 @@ def build_dispatcher(deps: BotDeps, storage: BaseStorage | None = None) -> Dispa
     dp.edited_message.outer_middleware(key_guard)
     dp.edited_message.register(_edit_seen)  # so Telegram sends edits, for the key guard
     # Inner ones run only when a handler matched, so chatter in groups costs nothing.
-    throttling = ThrottlingMiddleware(deps.throttle)
+    throttling = ThrottlingMiddleware(RequestLimits(deps.sessions), deps.throttle)
     for observer in (dp.message, dp.callback_query):
         observer.middleware(throttling)
         observer.middleware(TenantMiddleware())

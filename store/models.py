@@ -361,6 +361,30 @@ class LumaRateSend(Base):
     sent_at: Mapped[datetime]
 
 
+# --- Request limits of the API, the portal and the bot (store.request_limits) ------------
+
+
+class RequestLimit(Base):
+    """One limited key's counts: this window's and the previous window's (a sliding estimate).
+
+    `window_ms` and `cap` are the quota the key was last counted against: the upsert reads
+    them from the row it proposes, so one statement can count keys of different quotas.
+    UNLOGGED on PostgreSQL (migration 0013): a crash may forget a minute of counts.
+    """
+
+    __tablename__ = "request_limits"
+
+    scope: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # a sha256, never the raw key
+    window_start: Mapped[int] = mapped_column(BigInteger)  # epoch milliseconds
+    window_ms: Mapped[int] = mapped_column(BigInteger)  # bigint: cap * window_ms overflows int
+    cap: Mapped[int] = mapped_column(Integer)
+    hits: Mapped[int] = mapped_column(Integer)
+    prev_hits: Mapped[int] = mapped_column(Integer)
+    # Refusals since the last counted request: the first of a burst is the one to mention.
+    refused: Mapped[int] = mapped_column(Integer)
+
+
 # --- Automations (workflows' bookkeeping) ------------------------------------------------
 
 

@@ -1,4 +1,5 @@
-"""What the portal's pages declare: the signed-in viewer, admin rights, CSRF, and clients.
+"""What the portal's pages declare: the signed-in viewer, admin rights, CSRF, rate limits,
+and clients.
 
 `WebDeps` holds what only the portal needs (settings, a Luma pool to verify a replacement
 key); the database sessions and the Temporal starter are the control API's own `ApiDeps`.
@@ -14,11 +15,12 @@ from typing import Annotated
 
 from fastapi import Depends, Form, Request
 
-from api.deps import ApiDeps, get_deps
+from api.deps import ApiDeps, ApiLimits, get_deps
 from api.routes.stripe import BillingDep
 from core.settings import Environment, Settings
 from luma import LumaPool
 from store.crypto import KeyBox
+from store.request_limits import Check, RequestLimits, retry_after
 from web.auth import COOKIE, Viewer, csrf_ok, viewer_for_cookie
 from web.errors import WebError
 
@@ -76,12 +78,47 @@ async def current_viewer(request: Request, deps: Api) -> Viewer:
 Reader = Annotated[Viewer, Depends(current_viewer)]
 
 
-async def checked_form(viewer: Reader, csrf: Annotated[str, Form()] = "") -> Viewer:
-    """Any signed-in viewer posting a form with the session's CSRF token."""
+async def within_limits(request: Request, *checks: Check) -> None:
+    """429 when a request is over one of the portal's rates, which every API process shares
+    (`store.request_limits`: it lets requests through when the database is down)."""
+    limiter: RequestLimits = request.app.state.limiter
+    over = await limiter.hit(*checks)
+    if over:
+        seconds = retry_after(over)
+        raise WebError(
+            429,
+            "Too many requests",
+            f"Too many requests from here in a short time. Please try again in {seconds} s.",
+            headers={"Retry-After": str(seconds)},
+        )
+
+
+def client_address(request: Request) -> str:
+    """The client's address: a proxy's own unless uvicorn trusts its forwarded headers
+    (`FORWARDED_ALLOW_IPS`)."""
+    return request.client.host if request.client else ""
+
+
+async def signin_limit(request: Request) -> None:
+    """Opening and spending sign-in links, per client address (links are spent once and
+    signed, so this only keeps a flood of them off the database)."""
+    limits: ApiLimits = request.app.state.limits
+    await within_limits(request, (limits.portal_signin_quota, client_address(request)))
+
+
+async def checked_form(
+    request: Request, viewer: Reader, csrf: Annotated[str, Form()] = ""
+) -> Viewer:
+    """Any signed-in viewer posting a form with the session's CSRF token, within the rate of
+    writes per person and per client address."""
     if not csrf_ok(viewer, csrf):
         raise WebError(
             403, "Form expired", "This form is out of date. Reload the page and try again."
         )
+    per_person, per_client = request.app.state.limits.portal_write_quotas
+    await within_limits(
+        request, (per_person, str(viewer.user_id)), (per_client, client_address(request))
+    )
     return viewer
 
 

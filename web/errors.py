@@ -28,11 +28,14 @@ _TITLES: dict[type[Refusal], str] = {
 class WebError(Exception):
     """A refusal or a missing page, shown as a page with a title and a sentence."""
 
-    def __init__(self, status: int, title: str, message: str) -> None:
+    def __init__(
+        self, status: int, title: str, message: str, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.title = title
         self.message = message
+        self.headers = headers or {}
 
 
 def not_found(what: str) -> WebError:

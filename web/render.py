@@ -110,6 +110,7 @@ def error_page(request: Request, error: WebError) -> HTMLResponse:
         request, "error.html", {"error": error}, status_code=error.status
     )
     response.headers.update(HEADERS)
+    response.headers.update(error.headers)
     return response
 
 

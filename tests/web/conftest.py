@@ -21,7 +21,7 @@ from fastapi import FastAPI
 from playwright.async_api import Browser, Page, async_playwright
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.deps import ApiDeps
+from api.deps import ApiDeps, ApiLimits
 from api.main import create_app
 from billing import Billing
 from core.http_server import serving
@@ -55,6 +55,13 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(os.environ.get("WEB_ARTIFACTS_DIR", Path(__file__).parents[1] / "artifacts"))
 _user_ids = itertools.count(7_000_000_000 + uuid.uuid4().int % 10**8 * 10)
+# Every test's client is 127.0.0.1 and the counts outlive a test in the shared database, so
+# the portal's per-address limits are out of the way here; `test_limits` sets tight ones.
+LOOSE_LIMITS = ApiLimits(
+    portal_signins_per_minute=100_000,
+    portal_writes_per_minute=100_000,
+    portal_client_writes_per_minute=100_000,
+)
 
 
 class SignedInClient(httpx.AsyncClient):
@@ -144,7 +151,7 @@ async def portal(
         _env_file=None, database_url=db_url, encryption_keys=",".join(encryption_keys)
     )
     web = WebDeps(settings, pool, keybox_override=keybox)
-    app = create_app(settings, deps=ApiDeps(sessions, automations), web=web)
+    app = create_app(settings, deps=ApiDeps(sessions, automations), web=web, limits=LOOSE_LIMITS)
     app.state.billing = Billing.from_settings(settings)  # billing off: DEFAULT_PLAN for all
     async with serving(app) as url:
         settings.public_url = url

@@ -9,7 +9,7 @@ import httpx
 from store.models import Role, utcnow
 from store.orgs import remove_member, set_role
 from tests.api.conftest import synced_event
-from tests.web.conftest import csrf_of, follow_signin
+from tests.web.conftest import LOOSE_LIMITS, csrf_of, follow_signin
 from web.auth import COOKIE, issue_signin_link
 
 FORBIDDEN_WRITE = "Admins only"
@@ -173,7 +173,8 @@ async def test_production_cookies_are_secure(portal) -> None:
 
     production = portal.settings.model_copy(update={"environment": "production"})
     web = WebDeps(production, None)  # type: ignore[arg-type]
-    app = create_app(production, deps=ApiDeps(portal.sessions, portal.automations), web=web)
+    deps = ApiDeps(portal.sessions, portal.automations)
+    app = create_app(production, deps=deps, web=web, limits=LOOSE_LIMITS)
     link = await portal.link(await portal.person(Role.MEMBER))
     async with (
         app.router.lifespan_context(app),

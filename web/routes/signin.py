@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 
 from store import audit
 from web.auth import (
@@ -15,14 +15,14 @@ from web.auth import (
     sign_out,
     switch_org,
 )
-from web.deps import Api, FormViewer, WebDep
+from web.deps import Api, FormViewer, WebDep, signin_limit
 from web.errors import WebError
 from web.render import HEADERS, see_other, templates
 
 router = APIRouter()
 
 
-@router.get("/signin")
+@router.get("/signin", dependencies=[Depends(signin_limit)])
 async def signin_page(
     request: Request, deps: Api, web: WebDep, t: Annotated[str, Query(max_length=300)] = ""
 ) -> object:
@@ -37,7 +37,7 @@ async def signin_page(
     return response
 
 
-@router.post("/signin")
+@router.post("/signin", dependencies=[Depends(signin_limit)])
 async def signin(
     request: Request, deps: Api, web: WebDep, t: Annotated[str, Form(max_length=300)] = ""
 ) -> object:
