@@ -36,6 +36,7 @@ from core.payload_codec import data_converter
 from core.settings import Settings, get_settings
 from intel.vip import VipRules
 from luma import BudgetPolicy, LumaPool
+from luma.ratelimit import ceilings
 from mailer import MailSetup, mail_setup
 from services.automations import register_search_attributes
 from store.crypto import KeyBox
@@ -129,6 +130,7 @@ async def worker_clients(settings: Settings) -> AsyncIterator[WorkerClients]:
         DatabaseRateBudget(
             sessions,
             BudgetPolicy.scaled(settings.luma_rate_limit, settings.luma_rate_window_seconds),
+            limits=ceilings(settings.luma_rate_limit),
         )
     )
     pool = LumaPool(

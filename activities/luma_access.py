@@ -3,7 +3,8 @@
 Keys never travel through workflow inputs or history: the activity looks the org up, decrypts
 its key and hands back a client that spends the shared budget Luma counts it in: the
 calendar's for a calendar key, the organization's (one for all its calendars) for an
-organization key (`luma.ratelimit.budget_key`).
+organization key (`luma.ratelimit.budget_key`), and that an organization key's client keeps to
+the org's own calendar (`LumaPool.tenant_client`).
 
 Temporal owns the retries of everything an activity asks of Luma. The clients handed out
 here make one attempt per call, and every Luma failure is turned into an `ApplicationError`
@@ -38,7 +39,6 @@ from luma import (
     NotFoundError,
     RateLimitedError,
 )
-from luma.ratelimit import budget_key
 from store.crypto import KeyBox
 from store.orgs import get_org
 
@@ -73,9 +73,13 @@ class LumaAccess:
             org = await get_org(session, org_id=org_id)
             if org is None:
                 raise OrgGone(org_id)
-            key = self.keybox.decrypt(org.key_ciphertext)
-            spends = budget_key(org.luma_calendar_id, key, org.key_kind)
-            return self.pool.client(key, budget_key=spends, interactive=interactive, max_retries=0)
+            return self.pool.tenant_client(
+                self.keybox.decrypt(org.key_ciphertext),
+                calendar_id=org.luma_calendar_id,
+                key_kind=org.key_kind,
+                interactive=interactive,
+                max_retries=0,
+            )
 
 
 def activity_failure(exc: LumaError) -> ApplicationError:

@@ -48,6 +48,7 @@ from core.metrics import MeteredBudget, metrics_served
 from core.settings import ConfigError, Settings
 from intel.vip import VipRules
 from luma import BudgetPolicy, LumaPool
+from luma.ratelimit import ceilings
 from nlp import GeminiParser, IntentParser
 from services.automations import Automations
 from store.crypto import KeyBox
@@ -282,6 +283,7 @@ async def open_deps(settings: Settings) -> AsyncIterator[BotDeps]:
         DatabaseRateBudget(
             sessions,
             BudgetPolicy.scaled(settings.luma_rate_limit, settings.luma_rate_window_seconds),
+            limits=ceilings(settings.luma_rate_limit),
         )
     )
     pool = LumaPool(

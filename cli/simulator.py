@@ -14,6 +14,9 @@ def simulator(
     port: int = typer.Option(8787, help="Port to listen on."),
     seed: int = typer.Option(42, help="Same seed, same calendars, keys, events and guests."),
     calendars: int = typer.Option(2, min=0, help="Calendars to generate, one key each."),
+    organizations: int = typer.Option(
+        0, min=0, help="Organizations to generate: one organization key over 3 calendars each."
+    ),
     events: int = typer.Option(12, min=0, help="Events per calendar, past and upcoming."),
     guests: int = typer.Option(120, min=0, help="Average guests per event."),
     rate_limit: int = typer.Option(200, min=0, help="Requests per minute per key; 0 lifts it."),
@@ -33,6 +36,7 @@ def simulator(
     config = SimulatorConfig(
         seed=seed,
         calendars=calendars,
+        organizations=organizations,
         events_per_calendar=events,
         guests_per_event=guests,
         rate_limit=rate_limit or None,
@@ -57,6 +61,9 @@ def simulator(
     for handle in state.calendars:
         events_count = len(state.calendar(handle.id).events)
         lines.append(f"  {handle.name:<24} {handle.id}  {handle.api_key}  ({events_count} events)")
+    for organization in state.organizations:
+        names = ", ".join(calendar.name for calendar in organization.calendars)
+        lines.append(f"Organization key of {organization.name} ({names}): {organization.api_key}")
     typer.echo("\n".join([*lines, ""]))
     serve(host, port, state=state, snapshots=snapshots)
 

@@ -19,6 +19,7 @@ attempts and sleep through the activity's timeout.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
@@ -53,8 +54,8 @@ from luma.models import (
     LumaWebhook,
     Page,
 )
-from luma.paths import CURRENT, LEGACY, ApiPaths, Endpoint
-from luma.ratelimit import RateBudget
+from luma.paths import CALENDAR_ROUTES, CURRENT, GUEST_ROUTES, LEGACY, ApiPaths, Endpoint
+from luma.ratelimit import ORGANIZATION_KEY, RateBudget, budget_key
 
 log = logging.getLogger(__name__)
 
@@ -107,16 +108,44 @@ class LumaPool:
         budget_key: str,
         interactive: bool = False,
         max_retries: int | None = None,
+        calendar_id: str | None = None,
     ) -> LumaClient:
         """A client for one key; `budget_key` names the calendar whose budget it spends.
 
         `interactive` marks calls a person is waiting for (the bot's lookups): they may use
         the share of the budget that bulk work leaves free. `max_retries` overrides the
         pool's retry count (0: one attempt, the caller retries, as Temporal does).
+        `calendar_id` confines an organization key's client to one of its calendars.
         """
         retries = self.max_retries if max_retries is None else max_retries
         return LumaClient(
-            self, api_key, budget_key=budget_key, interactive=interactive, max_retries=retries
+            self,
+            api_key,
+            budget_key=budget_key,
+            interactive=interactive,
+            max_retries=retries,
+            calendar_id=calendar_id,
+        )
+
+    def tenant_client(
+        self,
+        api_key: str,
+        *,
+        calendar_id: str,
+        key_kind: str,
+        interactive: bool = False,
+        max_retries: int | None = None,
+    ) -> LumaClient:
+        """A client for one tenant (one calendar), spending the budget Luma counts its key
+        in (`luma.ratelimit.budget_key`). Through an organization key it is confined to
+        `calendar_id`: its events and their guests, never another calendar's of the same
+        organization."""
+        return self.client(
+            api_key,
+            budget_key=budget_key(calendar_id, api_key, key_kind),
+            interactive=interactive,
+            max_retries=max_retries,
+            calendar_id=calendar_id if key_kind == ORGANIZATION_KEY else None,
         )
 
     async def aclose(self) -> None:
@@ -163,6 +192,7 @@ class LumaClient:
         budget_key: str,
         interactive: bool,
         max_retries: int = INTERACTIVE_RETRIES,
+        calendar_id: str | None = None,
     ) -> None:
         if max_retries < 0:
             raise ValueError("max_retries cannot be negative")
@@ -175,11 +205,15 @@ class LumaClient:
         self.budget_key = budget_key
         self.interactive = interactive
         self.max_retries = max_retries
+        # Set on an organization key's client for one of its calendars (`tenant_client`):
+        # what it lists, reads and changes is confined to that calendar's events.
+        self.calendar_id = calendar_id
+        self._own_events: set[str] = set()  # events seen to be `calendar_id`'s
 
     def __repr__(self) -> str:
         return (
             f"LumaClient(key='…{self._key[-4:]}', budget_key={self.budget_key!r}, "
-            f"paths={self._paths.name!r})"
+            f"paths={self._paths.name!r}, calendar_id={self.calendar_id!r})"
         )
 
     # -- reads -------------------------------------------------------------------------
@@ -190,8 +224,23 @@ class LumaClient:
 
     async def get_calendar(self) -> LumaCalendar:
         """The calendar the key belongs to (current API only): a tenant is a calendar, since
-        one Luma user may own several calendars, each with its own key."""
-        return read_calendar(await self._call(Endpoint.GET_CALENDAR))
+        one Luma user may own several calendars, each with its own key. Through an
+        organization key, the client's calendar as the organization lists it (`NotFoundError`
+        once the key no longer opens it)."""
+        if self.calendar_id is None:
+            return read_calendar(await self._call(Endpoint.GET_CALENDAR))
+        for calendar in await self.list_org_calendars():
+            if calendar.id == self.calendar_id:
+                return calendar
+        raise NotFoundError(f"the organization key no longer opens calendar {self.calendar_id}")
+
+    async def list_org_calendars(self) -> list[LumaCalendar]:
+        """Every calendar an organization key opens, page after page (organization keys
+        only; Luma refuses a calendar key here)."""
+        return [
+            calendar
+            async for calendar in self._entries(Endpoint.LIST_ORG_CALENDARS, read_calendar_page, {})
+        ]
 
     async def list_events_page(
         self,
@@ -200,19 +249,76 @@ class LumaClient:
         cursor: str | None = None,
         limit: int = PAGE_LIMIT,
     ) -> Page[LumaEvent]:
+        """One page of the calendar's events. Through an organization key it is a page of the
+        organization's events with the other calendars' taken out, so it may hold fewer than
+        `limit` (even none) while `has_more` still says to go on."""
         filters = {"after": _iso(after), "before": _iso(before)}
-        return await self._page(Endpoint.LIST_EVENTS, read_event_page, filters, cursor, limit)
+        if self.calendar_id is None:
+            return await self._page(Endpoint.LIST_EVENTS, read_event_page, filters, cursor, limit)
+        page = await self._page(
+            Endpoint.LIST_ORG_EVENTS, read_org_event_page, filters, cursor, limit
+        )
+        return page.model_copy(update={"entries": [e for e in page.entries if self._mine(e)]})
 
     def iter_events(
         self, after: datetime | None = None, before: datetime | None = None
     ) -> AsyncGenerator[LumaEvent, None]:
-        """Every event in the range, page after page (see `_entries`)."""
+        """Every event of the calendar in the range, page after page (see `_entries`);
+        through an organization key, the organization's events of this calendar only."""
+        if self.calendar_id is None:
+            filters = {"after": _iso(after), "before": _iso(before)}
+            return self._entries(Endpoint.LIST_EVENTS, read_event_page, filters)
+        return self._only_mine(self.iter_org_events(after, before))
+
+    def iter_org_events(
+        self, after: datetime | None = None, before: datetime | None = None
+    ) -> AsyncGenerator[LumaEvent, None]:
+        """Every event of every calendar of an organization key, page after page."""
         filters = {"after": _iso(after), "before": _iso(before)}
-        return self._entries(Endpoint.LIST_EVENTS, read_event_page, filters)
+        return self._entries(Endpoint.LIST_ORG_EVENTS, read_org_event_page, filters)
 
     async def get_event(self, event_id: str) -> LumaEvent:
+        """One event; through an organization key, only one of the client's calendar (an
+        event of the organization's other calendars is `NotFoundError`, as it would be to
+        that calendar's own key)."""
         params = {self._paths.get_event_param: event_id}
-        return read_event(await self._call(Endpoint.GET_EVENT, params))
+        event = read_event(await self._call(Endpoint.GET_EVENT, params))
+        if self.calendar_id is not None and not self._mine(event):
+            raise NotFoundError(f"event {event_id} is not calendar {self.calendar_id}'s")
+        return event
+
+    def _mine(self, event: LumaEvent) -> bool:
+        """Whether an event is the client's calendar's, remembering it if so (so its guests
+        are reached without asking for the event again). The organization's list gives each
+        event once, under the calendar that manages it (`calendar_id`): that calendar's tenant
+        is the one that has it, so no event is two tenants' at once."""
+        if self.calendar_id is None or event.calendar_id != self.calendar_id:
+            return False
+        self._own_events.add(event.id)
+        return True
+
+    async def _only_mine(
+        self, events: AsyncGenerator[LumaEvent, None]
+    ) -> AsyncGenerator[LumaEvent, None]:
+        async with contextlib.aclosing(events):
+            async for event in events:
+                if self._mine(event):
+                    yield event
+
+    async def _confine(self, endpoint: Endpoint, where: Mapping[str, Any]) -> None:
+        """Refuse, before anything is sent, what an organization key's client for one
+        calendar must not do: a calendar's own routes (they cannot name the calendar) and
+        guests of an event that is not its calendar's (one `get_event` per event, once)."""
+        if self.calendar_id is None:
+            return
+        if endpoint in CALENDAR_ROUTES:
+            raise BadRequestError(f"{endpoint} needs a calendar key, not an organization key")
+        if endpoint in GUEST_ROUTES:
+            event_id = where.get(self._paths.event_param)
+            if not isinstance(event_id, str) or not event_id:
+                raise BadRequestError(f"{endpoint} names no event")
+            if event_id not in self._own_events:
+                await self.get_event(event_id)
 
     async def list_guests_page(
         self,
@@ -406,6 +512,7 @@ class LumaClient:
         method, path = self._paths.method(endpoint), self._paths.routes.get(endpoint)
         if path is None:
             raise BadRequestError(f"{endpoint} needs the current Luma API")
+        await self._confine(endpoint, params or body or {})
         query = _drop_none(params or {})
         pool, attempt = self._pool, 0
         while True:
@@ -514,6 +621,8 @@ read_user = _reader(LumaUser, Endpoint.GET_SELF)
 read_calendar = _reader(LumaCalendar, Endpoint.GET_CALENDAR)
 read_event_page = _reader(Page[LumaEvent], Endpoint.LIST_EVENTS)
 read_event = _reader(LumaEvent, Endpoint.GET_EVENT, SINGLE_EVENT)
+read_calendar_page = _reader(Page[LumaCalendar], Endpoint.LIST_ORG_CALENDARS)
+read_org_event_page = _reader(Page[LumaEvent], Endpoint.LIST_ORG_EVENTS, SINGLE_EVENT)
 read_guest_page = _reader(Page[LumaGuest], Endpoint.LIST_GUESTS)
 read_guest = _reader(LumaGuest, Endpoint.GET_GUEST)
 read_people_page = _reader(Page[LumaPerson], Endpoint.LIST_PEOPLE)
@@ -532,6 +641,8 @@ READERS: Mapping[Endpoint, Callable[[Any], BaseModel]] = {
     Endpoint.LIST_PEOPLE: read_people_page,
     Endpoint.CREATE_WEBHOOK: read_webhook,
     Endpoint.LIST_WEBHOOKS: read_webhook_page,
+    Endpoint.LIST_ORG_CALENDARS: read_calendar_page,
+    Endpoint.LIST_ORG_EVENTS: read_org_event_page,
 }
 
 

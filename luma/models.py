@@ -52,7 +52,8 @@ REGISTERED_STATUSES = (
 )
 APPROVED_STATUSES = (ApprovalStatus.APPROVED, ApprovalStatus.SESSION)
 
-# Validation context for `/v1/events/get`, whose event carries no `tags` (list entries do).
+# Validation context for `/v1/events/get` and `/v1/organizations/events/list`, whose events
+# carry no `tags` (the entries of a calendar's list do).
 SINGLE_EVENT = {"event_tags": False}
 
 _MISSING: Any = object()

@@ -2,7 +2,8 @@
 
 The client is written once against `Endpoint`s and the names in `ApiPaths`; the two tables
 below are the only place the legacy (`/public/v1`) and current (`/v1`) spellings differ. An
-operation only the current API has (the key's calendar) is missing from the legacy table.
+operation only the current API has (the key's calendar, an organization key's calendars and
+events) is missing from the legacy table.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ class Endpoint(StrEnum):
     CREATE_WEBHOOK = "create_webhook"
     LIST_WEBHOOKS = "list_webhooks"
     DELETE_WEBHOOK = "delete_webhook"
+    LIST_ORG_CALENDARS = "list_org_calendars"
+    LIST_ORG_EVENTS = "list_org_events"
 
 
 WRITES = frozenset(
@@ -36,6 +39,30 @@ WRITES = frozenset(
         Endpoint.SEND_INVITES,
         Endpoint.CREATE_WEBHOOK,
         Endpoint.DELETE_WEBHOOK,
+    }
+)
+
+# A calendar's own routes: they name no calendar, so an organization key (which opens several)
+# cannot use them for one of its calendars.
+CALENDAR_ROUTES = frozenset(
+    {
+        Endpoint.GET_CALENDAR,
+        Endpoint.LIST_EVENTS,
+        Endpoint.LIST_PEOPLE,
+        Endpoint.CREATE_WEBHOOK,
+        Endpoint.LIST_WEBHOOKS,
+        Endpoint.DELETE_WEBHOOK,
+    }
+)
+# Routes about one event's guests, named by `ApiPaths.event_param`: an organization key may
+# reach every calendar's events with them, so a tenant on one checks the event is its own.
+GUEST_ROUTES = frozenset(
+    {
+        Endpoint.LIST_GUESTS,
+        Endpoint.GET_GUEST,
+        Endpoint.UPDATE_GUEST_STATUS,
+        Endpoint.ADD_GUESTS,
+        Endpoint.SEND_INVITES,
     }
 )
 
@@ -108,6 +135,8 @@ CURRENT = ApiPaths(
         Endpoint.CREATE_WEBHOOK: "/v2/webhooks/create",
         Endpoint.LIST_WEBHOOKS: "/v1/webhooks/list",
         Endpoint.DELETE_WEBHOOK: "/v1/webhooks/delete",
+        Endpoint.LIST_ORG_CALENDARS: "/v1/organizations/calendars/list",
+        Endpoint.LIST_ORG_EVENTS: "/v1/organizations/events/list",
     },
     event_param="event_id",
     get_event_param="event_id",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -25,6 +26,7 @@ CALENDAR_KEY_LIMIT = LUMA_RATE_LIMIT
 ORGANIZATION_KEY_LIMIT = 500
 CALENDAR_KEY = "calendar"
 ORGANIZATION_KEY = "organization"  # the kind of a key that reaches several calendars
+ORGANIZATION_BUDGET = "org-key:"  # how an organization key's budget key begins
 
 
 def budget_key(calendar_id: str, api_key: str, key_kind: str = CALENDAR_KEY) -> str:
@@ -34,7 +36,22 @@ def budget_key(calendar_id: str, api_key: str, key_kind: str = CALENDAR_KEY) -> 
     one budget, named after the key. Hashed, because budget keys are stored in clear."""
     if key_kind != ORGANIZATION_KEY:
         return calendar_id
-    return "org-key:" + hashlib.sha256(api_key.encode()).hexdigest()[:24]
+    return ORGANIZATION_BUDGET + hashlib.sha256(api_key.encode()).hexdigest()[:24]
+
+
+def ceilings(calendar_limit: int) -> Callable[[str], int]:
+    """Each budget key's ceiling for `store.rate_budget.DatabaseRateBudget`: the configured
+    `calendar_limit` (`LUMA_RATE_LIMIT`) for a calendar key's budget, and as large a share of
+    Luma's 500 for an organization key's (500 at the default 200), which all the calendars
+    linked through that key spend together."""
+    organization_limit = max(
+        calendar_limit, calendar_limit * ORGANIZATION_KEY_LIMIT // CALENDAR_KEY_LIMIT
+    )
+
+    def ceiling(key: str) -> int:
+        return organization_limit if key.startswith(ORGANIZATION_BUDGET) else calendar_limit
+
+    return ceiling
 
 
 class RateBudget(Protocol):

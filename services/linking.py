@@ -1,9 +1,15 @@
 """Linking chats to Luma calendars: link with a key, unlink, switch calendars, replace the key.
 
 A Luma key is a secret: it is registered with the log redactor the moment it is read,
-checked with Luma's get-self before anything is stored, stored encrypted (`store.crypto`),
-and only its fingerprint (last four characters) is ever shown or audited. The bot's `/link`,
-`/unlink` and `/use` and the portal's key page come here, so these steps exist once.
+checked with Luma before anything is stored, stored encrypted (`store.crypto`), and only its
+fingerprint (last four characters) is ever shown or audited. The bot's `/link`, `/unlink` and
+`/use` and the portal's key page come here, so these steps exist once.
+
+A calendar key opens one calendar, which becomes the tenant. An organization key opens all
+the calendars of a Luma organization: linking one offers them (`CalendarChoice`), the key
+waiting encrypted in `store.link_offers`, and the calendar picked becomes a tenant of its own
+(`link_offered`), confined to that calendar's events (`LumaPool.tenant_client`) and spending
+the one budget Luma counts the organization's key in.
 """
 
 from __future__ import annotations
@@ -26,12 +32,12 @@ from billing.limits import (
 )
 from core.logs import secrets as log_secrets
 from luma import BadRequestError, InvalidKeyError, LumaClient, LumaError, LumaPool, NotFoundError
-from luma.ratelimit import budget_key
+from luma.ratelimit import CALENDAR_KEY, ORGANIZATION_KEY
 from services import audit, luma_webhooks
 from services.automations import Automations
 from services.caller import Caller, Conflict, Invalid, NotFound, PlanLimit, Refusal, Source
 from services.plan_sync import enrichment_follows_plan
-from store import orgs
+from store import link_offers, orgs
 from store.crypto import KeyBox, fingerprint
 from store.models import Chat, Organization, Role, User
 
@@ -79,7 +85,7 @@ class Linked:
     key_fingerprint: str
     syncing: bool
     webhook: str | None = None  # the org's webhook status (`services.luma_webhooks`)
-    webhook_note: str = ""  # what to tell the person linking (once: Luma refused webhooks)
+    note: str = ""  # what else to tell the person linking (Luma refused webhooks, once; ...)
 
 
 @dataclass(frozen=True)
@@ -107,25 +113,74 @@ class KeyCalendar:
     name: str
 
 
-async def identify_key(luma: LumaPool, key: str) -> KeyCalendar:
-    """Which calendar the key belongs to (`/v1/calendars/get`), or a refusal; nothing is
-    stored before this. One Luma user often runs several calendars, each with its own key, so
-    the tenant is the calendar, never the user (get-self) the key belongs to."""
+@dataclass(frozen=True)
+class KeyAccess:
+    """What a key opens: one calendar (a calendar key), or the calendars of a Luma
+    organization (an organization key, `luma.ratelimit.ORGANIZATION_KEY`)."""
+
+    kind: str
+    calendars: tuple[KeyCalendar, ...]
+
+    def calendar(self, calendar_id: str) -> KeyCalendar | None:
+        return next((c for c in self.calendars if c.id == calendar_id), None)
+
+
+@dataclass(frozen=True)
+class CalendarChoice:
+    """An organization key's calendars, offered for a press (`link_offered`); nothing is
+    linked yet, and the key waits encrypted until the offer is taken or expires."""
+
+    offer_id: str
+    calendars: tuple[KeyCalendar, ...]
+    key_fingerprint: str
+
+
+async def identify_key(luma: LumaPool, key: str) -> KeyAccess:
+    """What the key opens, or a refusal; nothing is stored before this.
+
+    A calendar key names its calendar (`/v1/calendars/get`). One Luma user often runs several
+    calendars, each with its own key, so the tenant is the calendar, never the user
+    (get-self) the key belongs to. An organization key names no one calendar, so Luma
+    refuses it that route; the organization's calendars (`/v1/organizations/calendars/list`)
+    are what it opens. A Luma without either (the legacy generation) keys the calendar on its
+    owner."""
     # One budget for every key check, whatever the key: a key per budget row would let junk
     # sent to /link leave rate-budget rows behind forever (each pruned only by its own use).
     client = luma.client(key, budget_key=KEY_CHECK_BUDGET, interactive=True)
     try:
         try:
             calendar = await client.get_calendar()
-        except (BadRequestError, NotFoundError):  # the legacy generation has no calendars/get
-            owner = await client.get_self()
-            log.warning("Luma has no calendars/get here: keying the calendar on its owner")
-            return KeyCalendar(owner.id, owner.name or owner.email or "Luma calendar")
+        except InvalidKeyError as exc:
+            if exc.status == 401:  # unknown or revoked: no other route will take it
+                raise
+            return await _organization_calendars(client, refused=exc)
+        except (BadRequestError, NotFoundError) as exc:
+            return await _organization_calendars(client, refused=exc)
     except InvalidKeyError:
         raise KeyRejected("Luma rejected this key, so nothing was stored.") from None
     except LumaError as exc:
         raise LumaUnavailable(f"{escape(exc.user_message)} Nothing was stored.") from None
-    return KeyCalendar(calendar.id, calendar.name or "Luma calendar")
+    return KeyAccess(CALENDAR_KEY, (KeyCalendar(calendar.id, calendar.name or "Luma calendar"),))
+
+
+async def _organization_calendars(client: LumaClient, *, refused: LumaError) -> KeyAccess:
+    """The calendars of a key `/v1/calendars/get` refused: an organization key's, or (where
+    Luma has neither route) the legacy calendar keyed on its owner."""
+    try:
+        calendars = await client.list_org_calendars()
+    except (InvalidKeyError, BadRequestError, NotFoundError):
+        if isinstance(refused, InvalidKeyError):  # a key neither kind of route accepts
+            raise refused from None
+        owner = await client.get_self()
+        log.warning("Luma has no calendars/get here: keying the calendar on its owner")
+        name = owner.name or owner.email or "Luma calendar"
+        return KeyAccess(CALENDAR_KEY, (KeyCalendar(owner.id, name),))
+    if not calendars:
+        raise Invalid("This organization key opens no calendar yet, so nothing was stored.")
+    return KeyAccess(
+        ORGANIZATION_KEY,
+        tuple(KeyCalendar(c.id, c.name or "Luma calendar") for c in calendars),
+    )
 
 
 async def _admit(session: AsyncSession, billing: Billing, place: Place, org: Organization) -> None:
@@ -150,22 +205,122 @@ async def link_calendar(
     automations: Automations,
     key: str,
     public_url: str | None = None,
-) -> Linked:
+) -> Linked | CalendarChoice:
     """Check the key with Luma, store it encrypted, link the chat (its linker becomes an
     admin), then start the calendar's schedules and first sync.
 
     Commits the session itself: the first sync runs in the worker and must see the org. A
     refusal comes before the commit, so the caller's rollback leaves nothing stored. Once
     linked, the calendar registers its webhook with Luma at `public_url` (the automations'
-    `PUBLIC_URL` unless given); where Luma refuses, `webhook_note` says so, once."""
+    `PUBLIC_URL` unless given); where Luma refuses, `note` says so, once.
+
+    An organization key links nothing yet: its calendars come back as a `CalendarChoice`
+    for the person to pick one (`link_offered`)."""
     key = read_key(key)
-    calendar = await identify_key(luma, key)
+    access = await identify_key(luma, key)
+    if access.kind == ORGANIZATION_KEY:
+        offer_id = await link_offers.offer(
+            session,
+            chat_id=place.chat_id,
+            user_id=place.user_id,
+            luma_key=key,
+            calendars=[{"id": c.id, "name": c.name} for c in access.calendars],
+            keybox=keybox,
+        )
+        await session.commit()
+        return CalendarChoice(offer_id, access.calendars, fingerprint(key))
+    return await _link(
+        place,
+        session,
+        luma=luma,
+        keybox=keybox,
+        billing=billing,
+        automations=automations,
+        key=key,
+        calendar=access.calendars[0],
+        key_kind=CALENDAR_KEY,
+        public_url=public_url,
+    )
+
+
+OFFER_GONE = "This choice has expired or was already made; send /link with the key again."
+
+
+async def link_offered(
+    place: Place,
+    session: AsyncSession,
+    *,
+    luma: LumaPool,
+    keybox: KeyBox,
+    billing: Billing,
+    automations: Automations,
+    offer_id: str,
+    index: int,
+    public_url: str | None = None,
+) -> Linked:
+    """Link the chat to calendar number `index` of an organization key's `CalendarChoice`:
+    that calendar becomes a tenant of its own (or the existing one takes the organization's
+    key), as `link_calendar` links a calendar key. Only the person the offer was made to, in
+    the same chat, may take it, once."""
+    offer = await link_offers.take(
+        session, offer_id=offer_id, chat_id=place.chat_id, user_id=place.user_id
+    )
+    if offer is None or not 0 <= index < len(offer.calendars):
+        raise NotFound(OFFER_GONE)
+    chosen = offer.calendars[index]
+    key = keybox.decrypt(offer.key_ciphertext)
+    log_secrets.add(key)
+    return await _link(
+        place,
+        session,
+        luma=luma,
+        keybox=keybox,
+        billing=billing,
+        automations=automations,
+        key=key,
+        calendar=KeyCalendar(chosen["id"], chosen["name"]),
+        key_kind=ORGANIZATION_KEY,
+        public_url=public_url,
+    )
+
+
+async def _link(
+    place: Place,
+    session: AsyncSession,
+    *,
+    luma: LumaPool,
+    keybox: KeyBox,
+    billing: Billing,
+    automations: Automations,
+    key: str,
+    calendar: KeyCalendar,
+    key_kind: str,
+    public_url: str | None,
+) -> Linked:
+    """Store a checked key for `calendar` and link the chat to it (`link_calendar`)."""
     name = calendar.name
     chat = await session.get(Chat, place.chat_id)
     previous = chat.org_id if chat is not None else None
-    org = await orgs.save_org(
-        session, calendar_id=calendar.id, name=name, luma_key=key, keybox=keybox
+    existing = await orgs.org_of_calendar(session, calendar_id=calendar.id)
+    # A calendar already linked with its own key keeps it (its webhook and its own budget go
+    # with it): an organization key opens the calendar to this chat and person, and replaces
+    # nothing. Only an admin's explicit key replacement (`replace_key`) changes a stored key.
+    kept = (
+        existing is not None
+        and key_kind == ORGANIZATION_KEY
+        and existing.key_kind != ORGANIZATION_KEY
     )
+    if kept and existing is not None:
+        org, key, key_kind = existing, keybox.decrypt(existing.key_ciphertext), existing.key_kind
+    else:
+        org = await orgs.save_org(
+            session,
+            calendar_id=calendar.id,
+            name=name,
+            luma_key=key,
+            keybox=keybox,
+            key_kind=key_kind,
+        )
     await _admit(session, billing, place, org)
     await orgs.link_chat(
         session,
@@ -180,10 +335,19 @@ async def link_calendar(
         if user is not None:
             user.active_org_id = org.id
     linker = Caller(org.id, Role.ADMIN, place.source, place.user_id, place.chat_id)
-    await audit.record(linker, session, "link", {"calendar": calendar.id, "key": fingerprint(key)})
+    details: dict[str, object] = {
+        "calendar": calendar.id,
+        "key": fingerprint(key),
+        "key_kind": key_kind,
+    }
+    if kept:
+        details["kept_own_key"] = True
+    await audit.record(linker, session, "link", details)
     await session.commit()
-    note = ""
-    if org.webhook_status in (None, luma_webhooks.PENDING):
+    note = KEPT_OWN_KEY if kept else ""
+    # An organization key cannot manage a calendar's webhooks (those routes name no
+    # calendar): its tenants rely on the scheduled sync.
+    if key_kind == CALENDAR_KEY and org.webhook_status in (None, luma_webhooks.PENDING):
         registration = await luma_webhooks.register(
             session,
             org,
@@ -192,7 +356,7 @@ async def link_calendar(
             public_url=public_url or automations.defaults.public_url,
         )
         await session.commit()
-        note = luma_webhooks.REFUSED_NOTE if registration.newly_refused else ""
+        note = luma_webhooks.REFUSED_NOTE if registration.newly_refused else note
     syncing = True
     try:
         if previous is not None and previous != org.id:
@@ -205,10 +369,28 @@ async def link_calendar(
     return Linked(org.id, name, fingerprint(key), syncing, org.webhook_status, note)
 
 
+KEPT_OWN_KEY = (
+    "This calendar was already linked with its own key, which it keeps (with its webhook); "
+    "the organization key was not stored."
+)
+
+
 def org_client(luma: LumaPool, org: Organization, key: str) -> LumaClient:
-    """A client for a person waiting on `org`'s calendar, spending the calendar's budget."""
-    spends = budget_key(org.luma_calendar_id, key, org.key_kind)
-    return luma.client(key, budget_key=spends, interactive=True)
+    """A client for a person waiting on `org`'s calendar, spending the budget its key is
+    counted in, and confined to the calendar if the key is an organization's."""
+    return luma.tenant_client(
+        key, calendar_id=org.luma_calendar_id, key_kind=org.key_kind, interactive=True
+    )
+
+
+async def _before_key_kind_changes(
+    session: AsyncSession, org: Organization, key_kind: str, *, luma: LumaPool, keybox: KeyBox
+) -> None:
+    """A calendar moving from its own key to its organization's loses the webhook its own key
+    registered (deleted with that key, which still can): the organization key could never
+    list, repair or delete it."""
+    if key_kind == ORGANIZATION_KEY and org.key_kind != ORGANIZATION_KEY:
+        await drop_webhook(session, org, luma=luma, keybox=keybox)
 
 
 async def drop_webhook(
@@ -309,11 +491,15 @@ async def replace_key(
     key: str,
     public_url: str | None = None,
 ) -> str:
-    """A new key for the same calendar (rotated in Luma), verified with get-self; returns its
-    fingerprint. A key of another calendar is refused: that is a link, not a replacement.
+    """A new key for the same calendar (rotated in Luma), checked with Luma first; returns
+    its fingerprint. A key of another calendar is refused: that is a link, not a replacement.
+    An organization key is taken when its organization has this calendar, and refused
+    otherwise; the calendar's own key may replace an organization key too.
 
     The calendar's webhook is deleted with the new key and registered again at `public_url`
-    (without one, the next scheduled sync registers it)."""
+    (without one, the next scheduled sync registers it); moving to an organization key, it is
+    deleted with the old key and not registered again (`_before_key_kind_changes`), and moving
+    back to the calendar's own key registers one."""
     caller.require_admin()
     key = read_key(key)
     org = await session.get(Organization, caller.org_id)
@@ -324,22 +510,37 @@ async def replace_key(
             "Luma has not yet confirmed which calendar this is (it was linked before "
             "calendars were told apart); send /sync, then replace the key. Nothing was changed."
         )
-    calendar = await identify_key(luma, key)
-    if calendar.id != org.luma_calendar_id:
+    access = await identify_key(luma, key)
+    calendar = access.calendar(org.luma_calendar_id)
+    if calendar is None and access.kind == ORGANIZATION_KEY:
         raise Conflict(
-            f"This key belongs to another Luma calendar ({escape(calendar.name[:80])}); nothing "
+            f"This organization key does not open {escape(org.name[:80])}: its organization's "
+            f"calendars are {_names(access.calendars)}. Nothing was changed. Use a key of "
+            "this calendar, or of the organization it belongs to."
+        )
+    if calendar is None:
+        other = access.calendars[0].name
+        raise Conflict(
+            f"This key belongs to another Luma calendar ({escape(other[:80])}); nothing "
             "was changed. Link that calendar from the bot with /link: it becomes a calendar of "
             "its own."
         )
+    await _before_key_kind_changes(session, org, access.kind, luma=luma, keybox=keybox)
+    back_to_own_key = access.kind == CALENDAR_KEY and org.key_kind == ORGANIZATION_KEY
+    if back_to_own_key and org.webhook_status is None:  # never tried under the organization key
+        org.webhook_status = luma_webhooks.PENDING
     await orgs.save_org(
         session,
         calendar_id=calendar.id,
         name=calendar.name or org.name,
         luma_key=key,
         keybox=keybox,
-        key_kind=org.key_kind,
+        key_kind=access.kind,
     )
-    if org.webhook_status in (luma_webhooks.ACTIVE, luma_webhooks.PENDING):
+    if access.kind == CALENDAR_KEY and org.webhook_status in (
+        luma_webhooks.ACTIVE,
+        luma_webhooks.PENDING,
+    ):
         client = org_client(luma, org, key)
         await luma_webhooks.unregister(session, org, client)
         org.webhook_status = luma_webhooks.PENDING
@@ -347,6 +548,11 @@ async def replace_key(
             await luma_webhooks.register(session, org, client, keybox=keybox, public_url=public_url)
     await audit.record(caller, session, "key_replace", {"key": fingerprint(key)})
     return fingerprint(key)
+
+
+def _names(calendars: Sequence[KeyCalendar], most: int = 5) -> str:
+    shown = ", ".join(escape(calendar.name[:60]) for calendar in calendars[:most])
+    return shown + (f" and {len(calendars) - most} more" if len(calendars) > most else "")
 
 
 async def calendars_of(session: AsyncSession, *, user_id: int) -> Sequence[Organization]:

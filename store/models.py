@@ -479,6 +479,25 @@ class PendingAction(Base):
     consumed_at: Mapped[datetime | None]
 
 
+class LinkOffer(Base):
+    """The calendars an organization key opens, offered as buttons to whoever sent it.
+
+    There is no org yet when the key is checked, so a `PendingAction` cannot hold it: the key
+    waits here, encrypted like an org's, for the press that picks a calendar (taken once, by
+    the same person in the same chat, before it expires); the buttons carry only the row id.
+    """
+
+    __tablename__ = "link_offers"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    key_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    calendars: Mapped[list[Any]] = mapped_column(default=list)  # [{"id": "cal-…", "name"}]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
 # --- Follow-up emails (workflows.followups) ----------------------------------------------------
 
 

@@ -35,10 +35,9 @@ async def save_org(
     keybox: KeyBox,
     key_kind: str = "calendar",
 ) -> Organization:
-    """Create the org for a verified calendar key, or replace the key of an existing one."""
-    org = await session.scalar(
-        select(Organization).where(Organization.luma_calendar_id == calendar_id)
-    )
+    """Create the org for a verified key's calendar, or replace the key of an existing one;
+    `key_kind` says whether the key is the calendar's own or its organization's."""
+    org = await org_of_calendar(session, calendar_id=calendar_id)
     if org is None:
         org = Organization(
             luma_calendar_id=calendar_id,
@@ -52,6 +51,13 @@ async def save_org(
     org.key_verified_at = utcnow()
     await session.flush()
     return org
+
+
+async def org_of_calendar(session: AsyncSession, *, calendar_id: str) -> Organization | None:
+    """The org of a Luma calendar, if it is linked (or was)."""
+    return await session.scalar(
+        select(Organization).where(Organization.luma_calendar_id == calendar_id)
+    )
 
 
 async def confirm_calendar(

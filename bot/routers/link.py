@@ -26,13 +26,14 @@ from bot.errors import UserError
 from bot.filters import Text
 from bot.keyboards import Choice, UseCb, use_keyboard
 from bot.pressed import take_pressed
-from bot.texts import ago, pack, q
+from bot.texts import ago, clip, pack, q
 from core.logs import secrets as log_secrets
 from services import linking, team, tokens
 from services.caller import Invalid, NotFound, Refusal
 from services.group_privacy import COUNTS_ONLY_NOTE, PUBLIC_GROUP_WARNING
-from services.linking import KEY_HELP, KeyRejected, Place
+from services.linking import KEY_HELP, CalendarChoice, KeyRejected, Linked, Place
 from store import pending
+from store.link_offers import OFFER_TTL
 from store.models import User, utcnow
 from store.orgs import list_members
 
@@ -92,7 +93,8 @@ async def _delete_key_message(message: Message) -> str:
 
 async def link_with_key(ctx: Ctx, key: str, warning: str, *, public_group: bool = False) -> None:
     """Link this chat through `services.linking`; any refusal still carries the warning. A
-    group is told who sees guests' details there (a public one, with a warning)."""
+    group is told who sees guests' details there (a public one, with a warning). An
+    organization key's calendars are offered as buttons instead (`calendar_picked`)."""
     place = Place(ctx.user_id, ctx.chat_id, ctx.chat_kind, ctx.chat_title)
     deps = ctx.deps
     try:
@@ -110,6 +112,13 @@ async def link_with_key(ctx: Ctx, key: str, warning: str, *, public_group: bool 
         raise UserError(_sentences(exc.message, again, warning)) from None
     except Refusal as exc:
         raise UserError(_sentences(exc.message, warning)) from None
+    if isinstance(linked, CalendarChoice):
+        await ctx.say(_choice_text(linked, warning), calendar_keyboard(linked))
+        return
+    await ctx.say(_linked_text(ctx, linked, warning, public_group=public_group))
+
+
+def _linked_text(ctx: Ctx, linked: Linked, warning: str, *, public_group: bool) -> str:
     follow_up = (
         "I am fetching its events now; try /events in a moment."
         if linked.syncing
@@ -122,8 +131,67 @@ async def link_with_key(ctx: Ctx, key: str, warning: str, *, public_group: bool 
     privacy = ""
     if ctx.in_group:
         privacy = PUBLIC_GROUP_WARNING if public_group else COUNTS_ONLY_NOTE
-    told = _sentences(done, follow_up, linked.webhook_note, warning)
-    await ctx.say(told + (f"\n{privacy}" if privacy else ""))
+    told = _sentences(done, follow_up, linked.note, warning)
+    return told + (f"\n{privacy}" if privacy else "")
+
+
+# --- an organization key: pick the calendar -----------------------------------------------
+
+
+class LinkCalendarCb(CallbackData, prefix="lc"):
+    """One calendar of an organization key's offer (`store.link_offers`), by position."""
+
+    id: str
+    index: int
+
+
+def calendar_keyboard(choice: CalendarChoice) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for index, calendar in enumerate(choice.calendars):
+        builder.button(
+            text=clip(calendar.name, 60),
+            callback_data=LinkCalendarCb(id=choice.offer_id, index=index),
+        )
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def _choice_text(choice: CalendarChoice, warning: str) -> str:
+    ask = (
+        f"This is an organization key (key {q(choice.key_fingerprint, 8)}): it opens "
+        f"{len(choice.calendars)} Luma calendar(s). Which one should this chat work with? Each "
+        "calendar you link becomes a calendar of its own here, and they share the "
+        "organization's Luma request budget. The buttons work for you only, for "
+        f"{OFFER_TTL.seconds // 60} minutes."
+    )
+    return _sentences(ask, warning)
+
+
+async def calendar_picked(query: CallbackQuery, callback_data: LinkCalendarCb, ctx: Ctx) -> None:
+    """Link the chat to the calendar pressed; only the person who sent the key may, and in a
+    group only while they are one of its administrators."""
+    if ctx.in_group and not await ctx.access.is_chat_admin():
+        raise UserError(GROUP_ADMINS_ONLY)
+    place = Place(ctx.user_id, ctx.chat_id, ctx.chat_kind, ctx.chat_title)
+    deps = ctx.deps
+    linked = await linking.link_offered(
+        place,
+        ctx.session,
+        luma=deps.luma,
+        keybox=deps.keybox,
+        billing=deps.billing,
+        automations=deps.automations,
+        offer_id=callback_data.id,
+        index=callback_data.index,
+    )
+    await query.answer()
+    message = query.message
+    public_group = isinstance(message, Message) and bool(message.chat.username)
+    text = _linked_text(ctx, linked, "", public_group=public_group)
+    if isinstance(message, Message):
+        await message.edit_text(text)
+    else:
+        await ctx.say(text)
 
 
 def _sentences(*parts: str) -> str:
@@ -362,6 +430,7 @@ def build_router() -> Router:
     router.callback_query.register(
         unlink_decided, UnlinkCb.filter(), flags={"linked": True, "admin": True}
     )
+    router.callback_query.register(calendar_picked, LinkCalendarCb.filter())
     router.message.register(use_command, Command("use"))
     router.callback_query.register(use_pressed, UseCb.filter())
     router.message.register(role_command, Command("role"), flags={"linked": True, "admin": True})

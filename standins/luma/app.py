@@ -23,9 +23,9 @@ from starlette.requests import ClientDisconnect
 
 from standins.luma import checks, shapes, webhooks
 from standins.luma.control import control_router
-from standins.luma.model import ApiError, Calendar
+from standins.luma.model import ApiError, Calendar, Event, Organization
 from standins.luma.paging import Page, page_limit, paginate
-from standins.luma.state import SORT_DIRECTIONS, SimulatorState
+from standins.luma.state import SORT_DIRECTIONS, Principal, SimulatorState
 from standins.luma.webhooks import WebhookSender
 
 Json = dict[str, Any]
@@ -75,6 +75,8 @@ CURRENT = Generation(
         "webhooks_get": "/v2/webhooks/get",
         "webhooks_update": "/v2/webhooks/update",
         "webhooks_delete": "/v1/webhooks/delete",
+        "org_calendars": "/v1/organizations/calendars/list",
+        "org_events": "/v1/organizations/events/list",
     },
     event_get_param="event_id",
     event_field="event_id",
@@ -88,10 +90,31 @@ class Call:
 
     state: SimulatorState
     gen: Generation
-    calendar: Calendar
+    principal: Principal  # the calendar of a calendar key, or an organization key's org
     path: str
     params: Any  # query parameters for GET, the JSON object for POST
     operation: str  # the name in OPERATIONS
+
+    @property
+    def calendar(self) -> Calendar:
+        """The key's calendar, for a calendar's own routes. An organization key names no one
+        calendar (the spec gives these routes no calendar parameter), so they refuse it."""
+        if isinstance(self.principal, Organization):
+            raise ApiError(403, f"{self.path} needs a calendar API key, not an organization key")
+        return self.principal
+
+    @property
+    def organization(self) -> Organization:
+        """The organization of an organization key, for `/v1/organizations/...` routes."""
+        if not isinstance(self.principal, Organization):
+            raise ApiError(403, f"{self.path} needs an organization API key")
+        return self.principal
+
+    def event(self, event_id: str | None) -> tuple[Event, Calendar]:
+        """An event the key manages, and its calendar (whose contacts and write log a change
+        to its guests goes to, whichever kind of key made it)."""
+        event = self.state.event_for(self.principal, event_id)
+        return event, self.state.calendar(event.calendar_id)
 
 
 Operation = Callable[[Call], Json]
@@ -160,7 +183,7 @@ async def _serve(
         if not gen.legacy:  # the current paths answer as the published spec says
             check = checks.check_query if request.method == "GET" else checks.check_body
             check(name, params)
-        body = operation(Call(state, gen, admission.calendar, path, params, name))
+        body = operation(Call(state, gen, admission.principal, path, params, name))
     except ApiError as exc:
         exc.headers = {**headers, **exc.headers}
         raise
@@ -256,7 +279,8 @@ def _guest_list(body: Mapping[str, Any], gen: Generation) -> list[tuple[str, str
 
 
 def get_self(call: Call) -> Json:
-    return shapes.self_v1(call.calendar) if call.gen.legacy else shapes.self_v3(call.calendar)
+    owner = call.principal.owner
+    return shapes.self_v1(owner) if call.gen.legacy else shapes.self_v3(owner)
 
 
 def get_calendar(call: Call) -> Json:
@@ -270,15 +294,38 @@ def list_events(call: Call) -> Json:
     render = shapes.event_entry_v1 if call.gen.legacy else shapes.event_entry_v3
     if not call.gen.legacy and _excluded_by_current_filters(params):
         return _page(Page(items=[], has_more=False, next_cursor=None), render, call.gen)
-    page = call.state.list_events(
-        call.calendar,
+    return _page(_events_page(call, call.calendar), render, call.gen)
+
+
+def _events_page(call: Call, principal: Principal) -> Page[Event]:
+    params = call.params
+    return call.state.list_events(
+        principal,
         after=_time(params, "after"),
         before=_time(params, "before"),
         descending=_direction(params).startswith("desc"),
         cursor=params.get("pagination_cursor"),
         limit=page_limit(params.get("pagination_limit")),
     )
-    return _page(page, render, call.gen)
+
+
+def list_org_calendars(call: Call) -> Json:
+    """`/v1/organizations/calendars/list`: the calendars the organization key opens."""
+    calendars = call.state.calendars_of(call.organization)
+    page = paginate(
+        [(index,) for index in range(len(calendars))],  # append-only: positions are stable
+        calendars,
+        call.params.get("pagination_cursor"),
+        page_limit(call.params.get("pagination_limit")),
+    )
+    return _page(page, shapes.calendar_v3, call.gen)
+
+
+def list_org_events(call: Call) -> Json:
+    """`/v1/organizations/events/list`: every event of the organization's calendars."""
+    state = call.state
+    page = _events_page(call, call.organization)
+    return _page(page, lambda e: shapes.org_event_v3(e, state.calendar(e.calendar_id)), call.gen)
 
 
 def _excluded_by_current_filters(params: Any) -> bool:
@@ -288,16 +335,16 @@ def _excluded_by_current_filters(params: Any) -> bool:
 
 
 def get_event(call: Call) -> Json:
-    event = call.state.event_for(call.calendar, call.params.get(call.gen.event_get_param))
+    event, calendar = call.event(call.params.get(call.gen.event_get_param))
     if not call.gen.legacy:
-        return shapes.event_get_v3(event, call.calendar)
-    owner = shapes.self_v1(call.calendar)["user"]
+        return shapes.event_get_v3(event, calendar)
+    owner = shapes.self_v1(calendar.owner)["user"]
     return {"event": shapes.event_v1(event), "hosts": [owner]}
 
 
 def list_guests(call: Call) -> Json:
     params = call.params
-    event = call.state.event_for(call.calendar, params.get(call.gen.event_field))
+    event, _ = call.event(params.get(call.gen.event_field))
     page = call.state.list_guests(
         event,
         status=params.get("approval_status") or None,
@@ -312,7 +359,7 @@ def list_guests(call: Call) -> Json:
 
 def get_guest(call: Call) -> Json:
     params = call.params
-    event = call.state.event_for(call.calendar, params.get(call.gen.event_field))
+    event, _ = call.event(params.get(call.gen.event_field))
     if call.gen.legacy:
         guest = call.state.guest_for(event, params.get("email") or params.get("api_id"))
         return {"guest": shapes.guest_v1(guest, event)}
@@ -328,10 +375,10 @@ def update_status(call: Call) -> Json:
         if body.get("message") is not None and body.get("send_email") is False:
             raise ApiError(400, "message cannot be combined with send_email: false")
     should_refund = _optional_bool(body, "should_refund")
-    event = call.state.event_for(call.calendar, body.get(call.gen.event_field))
+    event, calendar = call.event(body.get(call.gen.event_field))
     guest = call.state.guest_for(event, ref)
     call.state.update_guest_status(
-        call.calendar, event, guest, status, should_refund=should_refund, path=call.path
+        calendar, event, guest, status, should_refund=should_refund, path=call.path
     )
     return {}
 
@@ -356,15 +403,15 @@ def add_guests(call: Call) -> Json:
     if not call.gen.legacy and call.params.get("ticket") and call.params.get("tickets"):
         raise ApiError(400, "ticket and tickets cannot be combined")
     status = call.params.get("approval_status") or "approved"
-    event = call.state.event_for(call.calendar, call.params.get(call.gen.event_field))
-    call.state.add_guests(call.calendar, event, entries, status=status, path=call.path)
+    event, calendar = call.event(call.params.get(call.gen.event_field))
+    call.state.add_guests(calendar, event, entries, status=status, path=call.path)
     return {}
 
 
 def send_invites(call: Call) -> Json:
     entries = _guest_list(call.params, call.gen)
-    event = call.state.event_for(call.calendar, call.params.get(call.gen.event_field))
-    call.state.add_guests(call.calendar, event, entries, status="invited", path=call.path)
+    event, calendar = call.event(call.params.get(call.gen.event_field))
+    call.state.add_guests(calendar, event, entries, status="invited", path=call.path)
     return {}
 
 
@@ -429,4 +476,6 @@ OPERATIONS: dict[str, tuple[Operation, str]] = {
     "webhooks_get": (get_webhook, "GET"),
     "webhooks_update": (update_webhook, "POST"),
     "webhooks_delete": (delete_webhook, "POST"),
+    "org_calendars": (list_org_calendars, "GET"),
+    "org_events": (list_org_events, "GET"),
 }

@@ -143,6 +143,13 @@ QUERIES: Mapping[str, Mapping[str, Param]] = {
     },
     "webhooks_list": dict(_PAGING),
     "webhooks_get": {"id": Param(required=True)},
+    "org_calendars": dict(_PAGING),
+    "org_events": {
+        "before": Param("date-time"),
+        "after": Param("date-time"),
+        **_PAGING,
+        "sort_direction": _DIRECTION,
+    },
 }
 
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from standins.luma import shapes
 from standins.luma.model import ApiError
-from standins.luma.state import RUNTIME_FIELDS, SimulatorState
+from standins.luma.state import RUNTIME_FIELDS, OrganizationHandle, SimulatorState
 
 
 class ConfigPatch(BaseModel):
@@ -35,6 +35,17 @@ class ConfigPatch(BaseModel):
     timeouts_apply_writes: bool | None = None
     webhook_url: str | None = None
     reset_rate_limits: bool = False
+
+
+class OrganizationSpec(BaseModel):
+    """An organization to create: its key opens `calendars` new calendars."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None
+    calendars: int = Field(default=3, ge=1, le=20)
+    events_per_calendar: int = Field(default=0, ge=0, le=100)
+    guests_per_event: int | None = Field(default=None, ge=0, le=5_000)
 
 
 class EventSpec(BaseModel):
@@ -60,11 +71,26 @@ def control_router(state: SimulatorState) -> APIRouter:
                 "id": handle.id,
                 "name": handle.name,
                 "api_key": handle.api_key,
-                "org_key": handle.org_key,
+                "organization_id": handle.organization_id,
                 "events": len(state.calendar(handle.id).events),
             }
             for handle in state.calendars
         ]
+
+    @router.get("/organizations")
+    async def organizations() -> list[dict[str, Any]]:
+        return [_organization_json(handle) for handle in state.organizations]
+
+    @router.post("/organizations")
+    async def create_organization(spec: OrganizationSpec) -> dict[str, Any]:
+        """An organization with its key and calendars (each with its own key too)."""
+        handle = state.add_organization(
+            spec.name,
+            calendars=spec.calendars,
+            events=spec.events_per_calendar,
+            guests_per_event=spec.guests_per_event,
+        )
+        return _organization_json(handle)
 
     @router.get("/writes")
     async def writes(since: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
@@ -107,6 +133,18 @@ def control_router(state: SimulatorState) -> APIRouter:
         return {"id": event_id, "guests": len(state.event(event_id).guests)}
 
     return router
+
+
+def _organization_json(handle: OrganizationHandle) -> dict[str, Any]:
+    return {
+        "id": handle.id,
+        "name": handle.name,
+        "api_key": handle.api_key,
+        "calendars": [
+            {"id": calendar.id, "name": calendar.name, "api_key": calendar.api_key}
+            for calendar in handle.calendars
+        ],
+    }
 
 
 def _runtime_config(state: SimulatorState) -> dict[str, Any]:

@@ -128,8 +128,8 @@ class Calendar:
     id: str
     name: str
     api_key: str
-    org_key: bool
     owner: Person
+    organization_id: str | None = None  # the Luma organization the calendar belongs to
     events: dict[str, Event] = field(default_factory=dict)
     # The contact pool: append-only, so a position in it is a stable pagination cursor.
     people: list[Person] = field(default_factory=list)
@@ -143,6 +143,20 @@ class Calendar:
 
     def link(self, guest: Guest) -> None:
         self.guests_by_person.setdefault(guest.person.id, []).append(guest)
+
+
+@dataclass(slots=True)
+class Organization:
+    """A Luma organization: several calendars and one organization key that opens them all.
+
+    The spec names no organization id in any answer; `id` is the simulator's own, for its
+    rate limit and its control endpoints."""
+
+    id: str
+    name: str
+    api_key: str
+    owner: Person
+    calendar_ids: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

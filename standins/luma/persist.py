@@ -21,7 +21,7 @@ from fastapi import FastAPI
 
 from standins.luma.state import SimulatorState
 
-FORMAT = 1  # bump when the model's dataclasses change shape
+FORMAT = 2  # bump when the model's dataclasses change shape
 SAVE_EVERY_SECONDS = 2.0
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ class Snapshots:
     def __init__(self, state: SimulatorState, path: Path) -> None:
         self.state = state
         self.path = path
-        self._saved_mark: tuple[int, int] | None = None
+        self._saved_mark: tuple[int, int, int] | None = None
 
     def restore(self) -> str:
         """Load the file if there is a usable one; returns what happened, in words."""
@@ -64,10 +64,12 @@ class Snapshots:
         partial.replace(self.path)
         self._saved_mark = mark
 
-    def _mark(self) -> tuple[int, int]:
-        """Changes we know of: writes through the API and events added by control calls."""
-        events = sum(len(self.state.calendar(c.id).events) for c in self.state.calendars)
-        return len(self.state.writes), events
+    def _mark(self) -> tuple[int, int, int]:
+        """Changes we know of: writes through the API, and calendars (an organization's) and
+        events added by control calls."""
+        calendars = self.state.calendars
+        events = sum(len(self.state.calendar(c.id).events) for c in calendars)
+        return len(self.state.writes), len(calendars), events
 
     async def keep_saving(self) -> None:
         while True:

@@ -21,6 +21,7 @@ from standins.luma.model import (
     City,
     Event,
     Guest,
+    Organization,
     Person,
     Tag,
     Ticket,
@@ -167,16 +168,26 @@ def find_city(name: str | None, rng: random.Random) -> City:
     return city
 
 
-def new_calendar(
-    rng: random.Random, index: int, name: str | None, org_key: bool, now: float
-) -> Calendar:
+def new_calendar(rng: random.Random, index: int, name: str | None, now: float) -> Calendar:
     """A calendar with its own key and the admin its key belongs to (for get-self)."""
     if name is None:
         lap, slot = divmod(index, len(CALENDAR_NAMES))
         name = CALENDAR_NAMES[slot] if lap == 0 else f"{CALENDAR_NAMES[slot]} {lap + 1}"
+    owner = new_owner(rng, name, now)  # drawn first: seeded ids stay what they were
+    return Calendar(id=new_id(rng, "cal"), name=name, api_key=new_api_key(rng), owner=owner)
+
+
+def new_organization(rng: random.Random, name: str, now: float) -> Organization:
+    """An organization with its own key and owner; its calendars are added to it after."""
+    owner = new_owner(rng, name, now)
+    return Organization(id=new_id(rng, "org"), name=name, api_key=new_api_key(rng), owner=owner)
+
+
+def new_owner(rng: random.Random, name: str, now: float) -> Person:
+    """The admin a key belongs to (get-self), at a domain named after the calendar."""
     first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
     domain = "".join(ch for ch in name.lower() if ch.isalnum()) + ".com"
-    owner = Person(
+    return Person(
         id=new_id(rng, "usr"),
         email=f"{first.lower()}@{domain}",
         first_name=first,
@@ -185,9 +196,6 @@ def new_calendar(
         company=name,
         job_title="Community Lead",
         linkedin_url=None,
-    )
-    return Calendar(
-        id=new_id(rng, "cal"), name=name, api_key=new_api_key(rng), org_key=org_key, owner=owner
     )
 
 

@@ -169,8 +169,9 @@ def _user_fields(person: Person) -> Json:
     }
 
 
-def self_v1(calendar: Calendar) -> Json:
-    return {"user": {"api_id": calendar.owner.id, **_user_fields(calendar.owner)}}
+def self_v1(owner: Person) -> Json:
+    """get-self: the person a key belongs to (a calendar's or an organization's owner)."""
+    return {"user": {"api_id": owner.id, **_user_fields(owner)}}
 
 
 def _person_counts(calendar: Calendar, person: Person) -> Json:
@@ -195,8 +196,8 @@ def person_v1(calendar: Calendar, person: Person) -> Json:
 # --- generation 3 (current, per the published spec) ----------------------------------------
 
 
-def self_v3(calendar: Calendar) -> Json:
-    return {"id": calendar.owner.id, **_user_fields(calendar.owner)}
+def self_v3(owner: Person) -> Json:
+    return {"id": owner.id, **_user_fields(owner)}
 
 
 def calendar_slug(calendar: Calendar) -> str:
@@ -272,6 +273,22 @@ def event_v3(event: Event) -> Json:
 def event_entry_v3(event: Event) -> Json:
     """An entry of `/v1/calendars/events/list`: the event and its tags."""
     return {**event_v3(event), "tags": [{"id": t.id, "name": t.name} for t in event.tags]}
+
+
+def org_event_v3(event: Event, calendar: Calendar) -> Json:
+    """An entry of `/v1/organizations/events/list`: no tags, the deprecated spellings the spec
+    still requires there, and the calendars managing the event (here only its own)."""
+    city = event.city
+    return {
+        **event_v3(event),
+        "api_id": event.id,
+        "user_api_id": event.host_user_id,
+        "calendar_api_id": event.calendar_id,
+        "zoom_meeting_url": None,
+        "geo_latitude": str(city.latitude),
+        "geo_longitude": str(city.longitude),
+        "managing_calendars": [{**calendar_v3(calendar), "status": "approved"}],
+    }
 
 
 def event_get_v3(event: Event, calendar: Calendar) -> Json:

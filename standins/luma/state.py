@@ -26,6 +26,7 @@ from standins.luma.model import (
     Calendar,
     Event,
     Guest,
+    Organization,
     Person,
     Webhook,
     WriteRecord,
@@ -51,7 +52,10 @@ class SimulatorConfig:
     calendars: int = 2
     events_per_calendar: int = 12
     guests_per_event: int = 120
-    org_calendars: int = 0  # how many of the seeded calendars hold organization keys
+    # Organizations seeded after the calendars: each with its own organization key and
+    # `calendars_per_organization` calendars (seeded like the others) that key opens.
+    organizations: int = 0
+    calendars_per_organization: int = 3
     now: datetime | None = None  # the seeded data's "now"; real time when None
     rate_limit: int | None = 200
     org_rate_limit: int | None = 500
@@ -94,16 +98,30 @@ RUNTIME_FIELDS = frozenset(
 @dataclass(frozen=True, slots=True)
 class CalendarHandle:
     id: str
+    api_key: str  # the calendar's own key
+    name: str
+    organization_id: str | None = None  # set when an organization key opens it too
+
+
+@dataclass(frozen=True, slots=True)
+class OrganizationHandle:
+    """An organization, its organization key, and the calendars that key opens."""
+
+    id: str
     api_key: str
     name: str
-    org_key: bool = False
+    calendars: list[CalendarHandle]
+
+
+# Who a key authenticates: one calendar (a calendar key) or an organization (its key).
+Principal = Calendar | Organization
 
 
 @dataclass(frozen=True, slots=True)
 class Admission:
     """An authenticated request that passed the rate limit, and the fault it is to suffer."""
 
-    calendar: Calendar
+    principal: Principal
     headers: dict[str, str] = field(default_factory=dict)
     fault: Fault | None = None
 
@@ -121,7 +139,8 @@ class SimulatorState:
         self.listeners: list[GuestListener] = []
         self.webhooks: dict[str, Webhook] = {}  # by id; registered through the API
         self._calendars: dict[str, Calendar] = {}
-        self._by_key: dict[str, Calendar] = {}
+        self._organizations: dict[str, Organization] = {}
+        self._by_key: dict[str, Principal] = {}
         self._events: dict[str, Event] = {}
         self._rng = random.Random(f"{self.config.seed}/calendars")
         self._runtime_rng = random.Random(f"{self.config.seed}/runtime")
@@ -129,9 +148,14 @@ class SimulatorState:
         self._fault_rng = random.Random(fault_seed)
         self._limiter = RateLimiter()
         self._release = asyncio.Event()
-        for index in range(self.config.calendars):
+        for _ in range(self.config.calendars):
             self.add_calendar(
-                org_key=index < self.config.org_calendars,
+                events=self.config.events_per_calendar,
+                guests_per_event=self.config.guests_per_event,
+            )
+        for _ in range(self.config.organizations):
+            self.add_organization(
+                calendars=self.config.calendars_per_organization,
                 events=self.config.events_per_calendar,
                 guests_per_event=self.config.guests_per_event,
             )
@@ -142,18 +166,25 @@ class SimulatorState:
         self,
         name: str | None = None,
         *,
-        org_key: bool = False,
         events: int = 0,
         guests_per_event: int | None = None,
         own_owner: bool = False,
+        organization_id: str | None = None,
     ) -> CalendarHandle:
         """A calendar with its own key and `events` seeded events around `now`.
 
         Like a real Luma user running a calendar per city or brand, one person owns every
         calendar of the simulator (get-self answers the same user for each key) unless
-        `own_owner` gives the new calendar a person of its own."""
-        calendar = seed.new_calendar(self._rng, len(self._calendars), name, org_key, self.now)
-        if self._calendars and not own_owner:
+        `own_owner` gives the new calendar a person of its own. A calendar of an organization
+        (`organization_id`) is owned by the organization's owner, and its key opens it too."""
+        organization = self._organizations.get(organization_id) if organization_id else None
+        if organization_id and organization is None:
+            raise ApiError(404, f"Unknown organization {organization_id}")
+        calendar = seed.new_calendar(self._rng, len(self._calendars), name, self.now)
+        if organization is not None:
+            calendar.owner, calendar.organization_id = organization.owner, organization.id
+            organization.calendar_ids.append(calendar.id)
+        elif self._calendars and not own_owner:
             calendar.owner = next(iter(self._calendars.values())).owner
         self._calendars[calendar.id] = calendar
         self._by_key[calendar.api_key] = calendar
@@ -172,6 +203,28 @@ class SimulatorState:
                 duration_hours=plan.duration_hours,
             )
         return _handle(calendar)
+
+    def add_organization(
+        self,
+        name: str | None = None,
+        *,
+        calendars: int = 3,
+        events: int = 0,
+        guests_per_event: int | None = None,
+    ) -> OrganizationHandle:
+        """An organization with its organization key (500 requests a minute for all of it)
+        and `calendars` calendars, each seeded with `events` events and a key of its own."""
+        if calendars < 0:
+            raise ApiError(400, "calendars must be >= 0")
+        name = name or f"Organization {len(self._organizations) + 1}"
+        organization = seed.new_organization(self._rng, name, self.now)
+        self._organizations[organization.id] = organization
+        self._by_key[organization.api_key] = organization
+        for _ in range(calendars):
+            self.add_calendar(
+                events=events, guests_per_event=guests_per_event, organization_id=organization.id
+            )
+        return self._org_handle(organization)
 
     def add_event(
         self,
@@ -228,8 +281,24 @@ class SimulatorState:
     def calendars(self) -> list[CalendarHandle]:
         return [_handle(calendar) for calendar in self._calendars.values()]
 
+    @property
+    def organizations(self) -> list[OrganizationHandle]:
+        return [self._org_handle(organization) for organization in self._organizations.values()]
+
     def calendar(self, calendar_id: str) -> Calendar:
         return self._calendars[calendar_id]
+
+    def organization(self, organization_id: str) -> Organization:
+        return self._organizations[organization_id]
+
+    def calendars_of(self, organization: Organization) -> list[Calendar]:
+        return [self._calendars[calendar_id] for calendar_id in organization.calendar_ids]
+
+    def _org_handle(self, organization: Organization) -> OrganizationHandle:
+        calendars = [_handle(calendar) for calendar in self.calendars_of(organization)]
+        return OrganizationHandle(
+            organization.id, organization.api_key, organization.name, calendars
+        )
 
     def event(self, event_id: str) -> Event:
         return self._events[event_id]
@@ -277,19 +346,20 @@ class SimulatorState:
         Deciding before the handler runs is what guarantees an injected 500 never leaves a
         half-applied write behind.
         """
-        calendar = self._by_key.get(api_key) if api_key else None
-        if calendar is None:
+        principal = self._by_key.get(api_key) if api_key else None
+        if principal is None:
             self.counters["unauthorized"] += 1
             message = "Invalid API key" if api_key else "Missing x-luma-api-key header"
             raise ApiError(401, message)
-        self.requests[calendar.id] += 1
+        self.requests[principal.id] += 1
         config = self.config
-        limit = config.org_rate_limit if calendar.org_key else config.rate_limit
+        org_key = isinstance(principal, Organization)
+        limit = config.org_rate_limit if org_key else config.rate_limit
         headers: dict[str, str] = {}
         if limit is not None:
             # Luma counts a calendar key per calendar, an organization key per organization:
             # every calendar reached through the key shares its 500 a minute.
-            bucket = f"org:{calendar.api_key}" if calendar.org_key else calendar.id
+            bucket = f"org:{principal.id}" if org_key else principal.id
             decision = self._limiter.check(
                 bucket, limit, config.rate_window_seconds, config.rate_block_seconds
             )
@@ -297,7 +367,7 @@ class SimulatorState:
             if not config.rate_headers:
                 headers = {k: v for k, v in headers.items() if k == "Retry-After"}
             if not decision.allowed:
-                self.rate_limited[calendar.id] += 1
+                self.rate_limited[principal.id] += 1
                 raise ApiError(429, "Rate limit exceeded, retry later", headers)
         draw = self._fault_rng.random()
         fault: Fault | None = None
@@ -307,7 +377,7 @@ class SimulatorState:
         elif draw < config.error_rate + config.timeout_rate:
             fault = "timeout"
             self.counters["injected_timeouts"] += 1
-        return Admission(calendar=calendar, headers=headers, fault=fault)
+        return Admission(principal=principal, headers=headers, fault=fault)
 
     async def hang(self) -> None:
         """Sleep like a stuck server, but let `release_hangs` end it for a quick shutdown."""
@@ -322,18 +392,20 @@ class SimulatorState:
 
     # --- reads ----------------------------------------------------------------------------
 
-    def event_for(self, calendar: Calendar, event_id: str | None) -> Event:
-        """The calendar's event; another calendar's event is as unknown as a made-up id."""
+    def event_for(self, principal: Principal, event_id: str | None) -> Event:
+        """An event the key manages: its calendar's, or for an organization key one of its
+        calendars'; any other event is as unknown as a made-up id."""
         if not event_id:
             raise ApiError(400, "Missing event id")
         event = self._events.get(event_id)
-        if event is None or event.calendar_id != calendar.id:
+        managed = principal.calendar_ids if isinstance(principal, Organization) else (principal.id,)
+        if event is None or event.calendar_id not in managed:
             raise ApiError(404, f"Event {event_id} not found")
         return event
 
     def list_events(
         self,
-        calendar: Calendar,
+        principal: Principal,
         *,
         after: float | None,
         before: float | None,
@@ -341,9 +413,14 @@ class SimulatorState:
         cursor: str | None,
         limit: int,
     ) -> Page[Event]:
+        """A calendar's events, or every event of an organization's calendars."""
+        calendars = (
+            self.calendars_of(principal) if isinstance(principal, Organization) else [principal]
+        )
         events = sorted(
             (
                 e
+                for calendar in calendars
                 for e in calendar.events.values()
                 if (after is None or e.start_at > after) and (before is None or e.start_at < before)
             ),
@@ -516,6 +593,7 @@ class SimulatorState:
         """The Luma data and the id generators' positions, without runtime counters."""
         return {
             "calendars": list(self._calendars.values()),
+            "organizations": list(self._organizations.values()),
             "rng": self._rng.getstate(),
             "runtime_rng": self._runtime_rng.getstate(),
         }
@@ -523,8 +601,11 @@ class SimulatorState:
     def load_snapshot(self, snapshot: dict[str, Any]) -> None:
         """Replace the seeded data with a snapshot's, so new ids never repeat old ones."""
         calendars: list[Calendar] = snapshot["calendars"]
+        organizations: list[Organization] = snapshot["organizations"]
         self._calendars = {calendar.id: calendar for calendar in calendars}
-        self._by_key = {calendar.api_key: calendar for calendar in calendars}
+        self._organizations = {organization.id: organization for organization in organizations}
+        principals: list[Principal] = [*calendars, *organizations]
+        self._by_key = {principal.api_key: principal for principal in principals}
         self._events = {
             event.id: event for calendar in calendars for event in calendar.events.values()
         }
@@ -533,7 +614,7 @@ class SimulatorState:
 
 
 def _handle(calendar: Calendar) -> CalendarHandle:
-    return CalendarHandle(calendar.id, calendar.api_key, calendar.name, calendar.org_key)
+    return CalendarHandle(calendar.id, calendar.api_key, calendar.name, calendar.organization_id)
 
 
 def _sort_value(guest: Guest, column: str) -> Any:

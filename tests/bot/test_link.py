@@ -7,6 +7,7 @@ import logging
 from sqlalchemy import select
 
 from bot.routers.link import UNLINK_EXPIRED
+from luma.ratelimit import ORGANIZATION_KEY
 from store.crypto import fingerprint
 from store.models import ApiToken, Chat, Organization, Role, User
 from store.orgs import get_role
@@ -250,3 +251,56 @@ async def test_two_calendars_of_one_luma_user_stay_two_tenants_end_to_end(world)
     pending_lisbon = world.guests(lisbon, "Founders Dinner", "pending_approval")
     listing = await world.say(groups[lisbon.name], organizer, "/pending founders dinner")
     assert listing.text.startswith(f"Founders Dinner: {len(pending_lisbon)} pending")
+
+
+async def test_an_organization_key_offers_its_calendars_as_buttons(world) -> None:
+    """/link with an organization key lists the calendars it opens; the one pressed becomes
+    the chat's calendar (an org of its own), and the chat sees that calendar's events only."""
+    state = world.sim.state
+    organization = state.add_organization("Builders Org", calendars=2, events=2, guests_per_event=3)
+    first, second = organization.calendars
+    state.add_event(first.id, name="Only In The First")
+    user = world.person()
+
+    offer = await world.say(user, user, f"/link {organization.api_key}")
+    assert "organization key" in offer.text and organization.api_key[-4:] in offer.text
+    assert organization.api_key not in offer.text
+    assert [b["text"] for b in offer.buttons] == [first.name, second.name]
+    assert await _org_for_chat(world, user) is None  # nothing linked before the press
+
+    linked = await world.press(user, user, offer, second.name)
+    assert f"Linked this chat to the Luma calendar of {second.name}" in linked.text
+    org = await _org_for_chat(world, user)
+    assert org is not None and org.luma_calendar_id == second.id
+    assert org.key_kind == ORGANIZATION_KEY
+    assert org.key_fingerprint == fingerprint(organization.api_key)
+
+    async def listed() -> str | None:
+        text = (await world.say(user, user, "/events all")).text
+        return text if text.startswith("Events (") else None
+
+    listing = await eventually(listed, timeout=20, interval=0.2)
+    assert listing.splitlines()[0] == "Events (2)"  # the second calendar's, not all five
+    assert "Only In The First" not in listing
+
+
+async def test_in_a_group_only_the_admin_who_sent_the_org_key_picks(world) -> None:
+    organization = world.sim.state.add_organization("Group Org", calendars=2)
+    admin, other_admin = world.person(), world.person()
+    chat = world.group(admin=admin)
+    world.tg.set_member_status(chat, other_admin, "administrator")
+
+    said = world.tg.user_says(chat, admin, f"/link {organization.api_key}")
+    offer = await world.tg.wait_for_reply(chat)
+    assert world.tg.was_deleted(chat, said["message"]["message_id"])
+    assert len(offer.buttons) == 2
+
+    pressed = world.press_only(chat, other_admin, offer, organization.calendars[0].name)
+    answer = await world.tg.wait_until(lambda: world.tg.callback_answer(pressed), 5)
+    assert answer is not None and "expired or was already made" in answer.get("text", "")
+    assert await _org_for_chat(world, chat) is None
+
+    linked = await world.press(chat, admin, offer, organization.calendars[0].name)
+    assert "Linked this chat" in linked.text
+    org = await _org_for_chat(world, chat)
+    assert org is not None and org.luma_calendar_id == organization.calendars[0].id

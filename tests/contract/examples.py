@@ -276,3 +276,55 @@ WEBHOOKS_PAGE: Json = {
     "entries": [WEBHOOK, {**WEBHOOK, "id": "whk-02", "status": "paused"}],
     "has_more": False,
 }
+
+# --- organization keys ----------------------------------------------------------------------
+
+SISTER_CALENDAR: Json = {
+    **CALENDAR,
+    "id": "cal-lisbonbuilders",
+    "name": "Lisbon Builders",
+    "slug": None,
+    "url": "https://luma.com/cal-lisbonbuilders",
+    "location": None,
+    "coordinate": None,
+    "twitter_handle": None,
+}
+
+ORG_CALENDARS_PAGE: Json = {
+    "entries": [CALENDAR, SISTER_CALENDAR],
+    "has_more": True,
+    "next_cursor": "b3JnLWNhbGVuZGFycw",
+}
+
+# An organization's event: no tags, the deprecated spellings the spec still requires here, and
+# the calendars that manage it (this one is Berlin's, and approved on Lisbon's as well).
+ORG_EVENT: Json = {
+    **EVENT,
+    "api_id": EVENT["id"],
+    "user_api_id": EVENT["user_id"],
+    "calendar_api_id": EVENT["calendar_id"],
+    "zoom_meeting_url": None,
+    "geo_latitude": "52.5374",
+    "geo_longitude": "13.3946",
+    "managing_calendars": [
+        {**CALENDAR, "status": "approved"},
+        {**SISTER_CALENDAR, "status": "approved"},
+    ],
+}
+SISTER_EVENT: Json = {
+    **ORG_EVENT,
+    "id": "evt-lisbonNight01",
+    "api_id": "evt-lisbonNight01",
+    "calendar_id": SISTER_CALENDAR["id"],
+    "calendar_api_id": SISTER_CALENDAR["id"],
+    "managing_calendars": [
+        {**SISTER_CALENDAR, "status": "approved"},
+        {**CALENDAR, "status": "pending"},
+    ],
+}
+
+ORG_EVENTS_PAGE: Json = {
+    "entries": [ORG_EVENT, SISTER_EVENT],
+    "has_more": True,
+    "next_cursor": "b3JnLWV2ZW50cw",
+}

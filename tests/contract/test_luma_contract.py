@@ -26,9 +26,11 @@ from starlette.routing import Route
 
 from activities.sync import event_row, guest_row
 from core.http_server import serving
-from luma import LumaClient, LumaGuest, LumaPool, LumaProtocolError
+from luma import BadRequestError, LumaClient, LumaGuest, LumaPool, LumaProtocolError, NotFoundError
 from luma.client import READERS, next_cursor, read_event, read_event_page, read_guest
 from luma.paths import CURRENT, Endpoint
+from luma.ratelimit import ORGANIZATION_KEY
+from standins.luma import SimulatorState
 from tests.contract import examples
 from tests.contract.conftest import Exchange, RecordedSimulator
 from tests.contract.openapi import (
@@ -61,7 +63,7 @@ def test_the_spec_is_the_published_one() -> None:
 async def session(recorded_sim: RecordedSimulator) -> list[Exchange]:
     """Every exchange of the product's client using each operation it has, with data that
     exercises what the product reads: past events with check-ins and paid tickets, an
-    upcoming gated event, several pages."""
+    upcoming gated event, several pages; then through an organization key."""
     state, recorder = recorded_sim.state, recorded_sim.recorder
     calendar = state.add_calendar()
     now = datetime.fromtimestamp(state.now, UTC)
@@ -86,7 +88,41 @@ async def session(recorded_sim: RecordedSimulator) -> list[Exchange]:
     async with LumaPool(recorded_sim.base_url, max_retries=0) as pool:
         luma = pool.client(calendar.api_key, budget_key=calendar.id)
         await _use_every_operation(luma, past, upcoming, now)
+        await _use_an_organization_key(pool, state, now)
     return recorder.exchanges[first:]
+
+
+async def _use_an_organization_key(pool: LumaPool, state: SimulatorState, now: datetime) -> None:
+    """A tenant on one calendar of an organization key: the organization's routes (more
+    than a page of events), its own events and guests, and nothing of the sister calendar's."""
+    organization = state.add_organization("Builders Org", calendars=2)
+    berlin, lisbon = organization.calendars
+    for day in range(1, 111):  # 110 events without guests: the organization lists two pages
+        state.add_event((berlin, lisbon)[day % 2].id, start_at=now + timedelta(days=day))
+    mine = state.add_event(berlin.id, guests=12, status_mix={"pending_approval": 1.0})
+    theirs = state.add_event(lisbon.id, guests=3)
+    luma = pool.tenant_client(
+        organization.api_key, calendar_id=berlin.id, key_kind=ORGANIZATION_KEY
+    )
+    assert [c.id for c in await luma.list_org_calendars()] == [berlin.id, lisbon.id]
+    assert (await luma.get_calendar()).name == berlin.name
+    assert len([e async for e in luma.iter_org_events()]) == 112
+    own = [e async for e in luma.iter_events(after=now - timedelta(days=1))]
+    assert len(own) == 56 and {e.calendar_id for e in own} == {berlin.id}
+    page = await luma.list_events_page(limit=10)
+    assert page.has_more and {e.calendar_id for e in page.entries} == {berlin.id}
+    await luma.list_events_page(cursor=page.next_cursor, limit=10)
+    guests = [g async for g in luma.iter_guests(mine)]
+    await luma.update_guest_status(mine, guest_id=guests[0].id, status="approved")
+    sent = state.writes[-1]
+    assert (sent.calendar_id, sent.event_id) == (berlin.id, mine)
+    with pytest.raises(NotFoundError):  # Luma answers (the key opens it); the client refuses
+        await luma.get_event(theirs)
+    with pytest.raises(NotFoundError):
+        await luma.update_guest_status(theirs, email="a@b.co", status="approved")
+    with pytest.raises(BadRequestError):  # a calendar's own route: never sent
+        await luma.list_people_page()
+    assert state.writes[-1] == sent
 
 
 async def _use_every_operation(luma: LumaClient, past: str, upcoming: str, now: datetime) -> None:
@@ -161,7 +197,7 @@ def test_every_answer_validates_against_the_spec(session: list[Exchange]) -> Non
 
 def test_every_request_body_validates_against_the_spec(session: list[Exchange]) -> None:
     writes = [exchange for exchange in session if exchange.method == "POST"]
-    assert len(writes) == 8
+    assert len(writes) == 9
     for exchange in writes:
         schema = body_schema(exchange.method, exchange.path)
         assert schema is not None
@@ -216,6 +252,8 @@ EXAMPLES = {
     Endpoint.LIST_PEOPLE: examples.PEOPLE_PAGE,
     Endpoint.CREATE_WEBHOOK: examples.WEBHOOK,
     Endpoint.LIST_WEBHOOKS: examples.WEBHOOKS_PAGE,
+    Endpoint.LIST_ORG_CALENDARS: examples.ORG_CALENDARS_PAGE,
+    Endpoint.LIST_ORG_EVENTS: examples.ORG_EVENTS_PAGE,
 }
 VARIANTS = ["every-field", "required-only"]
 
@@ -487,6 +525,27 @@ def test_a_spec_calendar_self_and_contacts() -> None:
     assert [tag.name for tag in person.tags] == ["VIP"]
 
 
+def test_a_spec_organization_calendar_and_event_list() -> None:
+    calendars = READERS[Endpoint.LIST_ORG_CALENDARS](examples.ORG_CALENDARS_PAGE)
+    assert [c.id for c in calendars.entries] == ["cal-berlinbuilders", "cal-lisbonbuilders"]  # type: ignore[attr-defined]
+    assert calendars.has_more and calendars.next_cursor == "b3JnLWNhbGVuZGFycw"  # type: ignore[attr-defined]
+    page = READERS[Endpoint.LIST_ORG_EVENTS](examples.ORG_EVENTS_PAGE)
+    berlin, lisbon = page.entries  # type: ignore[attr-defined]
+    assert (berlin.id, berlin.calendar_id, berlin.tags) == (
+        "evt-7Qx2LmNp4RtY9a",
+        "cal-berlinbuilders",
+        [],
+    )
+    assert (lisbon.calendar_id, lisbon.tags) == ("cal-lisbonbuilders", [])
+    assert page.has_more and page.next_cursor == "b3JnLWV2ZW50cw"  # type: ignore[attr-defined]
+    same = {"raw", "tags"}
+    assert berlin.model_dump(exclude=same) == read_event(examples.EVENT_GET).model_dump(
+        exclude=same
+    )
+    with pytest.raises(LumaProtocolError, match="no next_cursor"):
+        next_cursor(Endpoint.LIST_ORG_EVENTS, {**examples.ORG_EVENTS_PAGE, "next_cursor": ""})
+
+
 def test_next_cursor_rules() -> None:
     assert next_cursor(Endpoint.LIST_GUESTS, {"entries": [], "has_more": False}) is None
     assert next_cursor(Endpoint.LIST_GUESTS, {"has_more": True, "next_cursor": "c"}) == "c"
@@ -636,3 +695,28 @@ async def test_the_simulator_refuses_queries_the_spec_refuses(
         method, path = ROUTES[endpoint]
         assert query_problems(method, path, list(query.items())) == []
         assert (await sim_http.get(path, params=query, headers=headers)).status_code == 200
+
+
+ORGANIZATION_QUERIES: dict[Endpoint, list[dict[str, str]]] = {
+    Endpoint.LIST_ORG_CALENDARS: [{"pagination_limit": "many"}],
+    Endpoint.LIST_ORG_EVENTS: [
+        {"sort_direction": "sideways"},
+        {"before": "tomorrow"},
+        {"pagination_limit": "ten"},
+    ],
+}
+
+
+async def test_the_simulator_refuses_organization_queries_the_spec_refuses(
+    recorded_sim: RecordedSimulator, sim_http: httpx.AsyncClient
+) -> None:
+    organization = recorded_sim.state.add_organization(calendars=1, events=1)
+    headers = {"x-luma-api-key": organization.api_key}
+    for endpoint, changes in ORGANIZATION_QUERIES.items():
+        method, path = ROUTES[endpoint]
+        for query in changes:
+            assert query_problems(method, path, list(query.items())), (path, query)
+            response = await sim_http.get(path, params=query, headers=headers)
+            assert response.status_code == 400, (path, query, response.text)
+        assert query_problems(method, path, []) == []
+        assert (await sim_http.get(path, headers=headers)).status_code == 200

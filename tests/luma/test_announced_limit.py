@@ -21,7 +21,7 @@ from activities.luma_access import LumaAccess
 from luma.announced import AnnouncedLimits, read_announcement
 from luma.client import KEY_HEADER, LumaClient, LumaPool
 from luma.errors import RateLimitedError
-from luma.ratelimit import ORGANIZATION_KEY, BudgetPolicy, RateBudget, budget_key
+from luma.ratelimit import ORGANIZATION_KEY, BudgetPolicy, RateBudget, budget_key, ceilings
 from standins.luma import CalendarHandle, RunningSimulator, SimulatorConfig, running_simulator
 from store.crypto import KeyBox
 from store.orgs import save_org
@@ -122,6 +122,9 @@ def test_an_organization_key_names_one_budget_for_all_its_calendars() -> None:
     assert shared == budget_key("cal-b", "org-secret-1", ORGANIZATION_KEY)
     assert shared != budget_key("cal-a", "org-secret-2", ORGANIZATION_KEY)
     assert "org-secret-1" not in shared and len(shared) <= 128
+    # Its ceiling is Luma's 500 (in proportion to a configured calendar limit), not 200.
+    assert (ceilings(200)("cal-a"), ceilings(200)(shared)) == (200, 500)
+    assert (ceilings(30)("cal-a"), ceilings(30)(shared)) == (30, 75)
 
 
 async def test_bulk_paces_itself_to_a_lower_announced_limit(
@@ -187,22 +190,22 @@ async def test_an_organization_keys_calendars_share_one_budget(
     keybox: KeyBox,
 ) -> None:
     """Two tenants linked through one organization key (500 a minute per organization at
-    Luma, 30 per window here) pace together, as the activities' clients. The simulator does
-    not route one key to several calendars yet; get-self, all this needs, does not care."""
+    Luma, 30 per window here), one per calendar of the organization, pace together, as the
+    activities' clients."""
     refused = []
     for shared in (False, True):
-        org_key = sim.state.add_calendar(org_key=True)
+        org_key = sim.state.add_organization(calendars=2)
         async with sessions() as session, session.begin():
             tenants = [
                 await save_org(
                     session,
-                    calendar_id=f"cal-{fresh_key()}",
-                    name=f"Tenant {n}",
+                    calendar_id=calendar.id,
+                    name=calendar.name,
                     luma_key=org_key.api_key,
                     keybox=keybox,
                     key_kind=ORGANIZATION_KEY,
                 )
-                for n in range(2)
+                for calendar in org_key.calendars
             ]
         budget = DatabaseRateBudget(sessions, POLICY)
         async with LumaPool(sim.base_url, budget=budget) as pool:

@@ -19,6 +19,7 @@ from aiohttp import web
 
 from standins.luma import (
     CalendarHandle,
+    OrganizationHandle,
     RunningSimulator,
     SimulatorConfig,
     SimulatorState,
@@ -72,12 +73,12 @@ async def http(sim: RunningSimulator) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-def auth(calendar: CalendarHandle) -> dict[str, str]:
-    return {"x-luma-api-key": calendar.api_key}
+def auth(holder: CalendarHandle | OrganizationHandle) -> dict[str, str]:
+    return {"x-luma-api-key": holder.api_key}
 
 
 async def all_pages(
-    http: httpx.AsyncClient, path: str, calendar: CalendarHandle, **params: Any
+    http: httpx.AsyncClient, path: str, calendar: CalendarHandle | OrganizationHandle, **params: Any
 ) -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = []
     cursor = None
@@ -652,11 +653,13 @@ async def test_rate_limit_blocks_then_recovers() -> None:
 
 
 async def test_organization_keys_get_the_higher_limit() -> None:
-    config = SimulatorConfig(calendars=2, org_calendars=1, events_per_calendar=0, now=NOW)
+    config = SimulatorConfig(calendars=1, organizations=1, events_per_calendar=0, now=NOW)
     async with running_simulator(config) as sim, httpx.AsyncClient(base_url=sim.base_url) as http:
-        org, calendar = sim.calendars
-        assert org.org_key and not calendar.org_key
-        org_limit = (await http.get("/v1/users/get-self", headers=auth(org))).headers
+        (organization,) = sim.state.organizations
+        calendar = sim.calendars[0]
+        assert calendar.organization_id is None and len(organization.calendars) == 3
+        assert all(c.organization_id == organization.id for c in organization.calendars)
+        org_limit = (await http.get("/v1/users/get-self", headers=auth(organization))).headers
         plain_limit = (await http.get("/v1/users/get-self", headers=auth(calendar))).headers
         assert org_limit["X-RateLimit-Limit"] == "500"
         assert plain_limit["X-RateLimit-Limit"] == "200"
@@ -808,3 +811,97 @@ async def test_control_endpoints(sim: RunningSimulator, http: httpx.AsyncClient)
     stats = (await http.get("/_sim/stats")).json()
     assert stats["requests"][sim.calendars[0].id] > 0
     assert stats["writes"] == total
+
+
+# --- organization keys ------------------------------------------------------------------------
+
+
+async def test_an_organization_key_opens_its_calendars_and_their_events_only(
+    sim: RunningSimulator, http: httpx.AsyncClient
+) -> None:
+    """`/v1/organizations/...` list the organization's calendars and events; event routes
+    take its calendars' events (a change logged on the event's calendar); a calendar's own
+    routes, which name no calendar, refuse the key, and the organization routes a calendar
+    key."""
+    organization = sim.state.add_organization("Org Sim", calendars=3, events=2)
+    outsider = sim.calendars[0]
+    calendars = await all_pages(
+        http, "/v1/organizations/calendars/list", organization, pagination_limit="2"
+    )
+    assert [c["id"] for c in calendars] == [c.id for c in organization.calendars]
+    events = await all_pages(
+        http, "/v1/organizations/events/list", organization, pagination_limit="4"
+    )
+    assert len(events) == 6 and len({e["id"] for e in events}) == 6
+    assert {e["calendar_id"] for e in events} == {c.id for c in organization.calendars}
+    assert all(
+        e["managing_calendars"][0]["id"] == e["calendar_id"] == e["calendar_api_id"] for e in events
+    )
+    assert [e["start_at"] for e in events] == sorted(e["start_at"] for e in events)
+
+    own = events[0]
+    guest = next(iter(sim.state.event(own["id"]).guests.values()))
+    headers = auth(organization)
+    got = await http.get("/v1/events/get", params={"event_id": own["id"]}, headers=headers)
+    assert got.status_code == 200 and got.json()["calendar_id"] == own["calendar_id"]
+    since = len(sim.state.writes)
+    body = {
+        "event_id": own["id"],
+        "guest_id": guest.id,
+        "status": "declined",
+        "should_refund": False,
+    }
+    written = await http.post("/v1/events/guests/update-status", json=body, headers=headers)
+    assert written.status_code == 200, written.text
+    (write,) = sim.state.writes_since(since)
+    assert (write.calendar_id, write.event_id) == (own["calendar_id"], own["id"])
+
+    foreign = next(iter(sim.state.calendar(outsider.id).events))
+    for path, params in (
+        ("/v1/events/get", {"event_id": foreign}),
+        ("/v1/events/guests/list", {"event_id": foreign}),
+    ):
+        assert (await http.get(path, params=params, headers=headers)).status_code == 404
+    for path in ("/v1/calendars/get", "/v1/calendars/events/list", "/v1/calendars/contacts/list"):
+        refused = await http.get(path, headers=headers)
+        assert refused.status_code == 403 and "organization key" in refused.json()["message"]
+    for path in ("/v1/organizations/calendars/list", "/v1/organizations/events/list"):
+        assert (await http.get(path, headers=auth(outsider))).status_code == 403
+    self_ = (await http.get("/v1/users/get-self", headers=headers)).json()
+    assert self_["id"] == sim.state.organization(organization.id).owner.id
+
+
+async def test_an_organizations_calendars_share_its_limit() -> None:
+    config = SimulatorConfig(
+        calendars=0, organizations=1, calendars_per_organization=2, events_per_calendar=0,
+        now=NOW, org_rate_limit=3, rate_block_seconds=60,
+    )  # fmt: skip
+    async with running_simulator(config) as sim, httpx.AsyncClient(base_url=sim.base_url) as http:
+        (organization,) = sim.state.organizations
+        statuses = [
+            (
+                await http.get("/v1/organizations/calendars/list", headers=auth(organization))
+            ).status_code
+            for _ in range(4)
+        ]
+        assert statuses == [200, 200, 200, 429]
+        # The calendars' own keys keep their own budgets.
+        for calendar in organization.calendars:
+            assert (await http.get("/v1/calendars/get", headers=auth(calendar))).status_code == 200
+
+
+async def test_organizations_over_the_control_endpoints(http: httpx.AsyncClient) -> None:
+    made = await http.post(
+        "/_sim/organizations", json={"name": "Ctl Org", "calendars": 2, "events_per_calendar": 1}
+    )
+    assert made.status_code == 200, made.text
+    body = made.json()
+    assert body["name"] == "Ctl Org" and len(body["calendars"]) == 2
+    listed = (await http.get("/_sim/organizations")).json()
+    assert body in listed
+    calendars = {c["id"]: c for c in (await http.get("/_sim/calendars")).json()}
+    assert all(calendars[c["id"]]["organization_id"] == body["id"] for c in body["calendars"])
+    answer = await http.get(
+        "/v1/organizations/calendars/list", headers={"x-luma-api-key": body["api_key"]}
+    )
+    assert [c["name"] for c in answer.json()["entries"]] == [c["name"] for c in body["calendars"]]

@@ -47,6 +47,21 @@ def test_a_restart_finds_the_writes_and_makes_no_repeated_ids(tmp_path: Path) ->
     assert second.calendars[0].api_key == first.calendars[0].api_key
 
 
+def test_organizations_and_their_keys_are_kept(tmp_path: Path) -> None:
+    path = tmp_path / "sim.pickle"
+    first = SimulatorState(CONFIG)
+    snapshots = Snapshots(first, path)
+    snapshots.restore()
+    snapshots.save()
+    organization = first.add_organization("Kept Org", calendars=2)  # no events: still a change
+    snapshots.save()
+
+    second = SimulatorState(CONFIG)
+    Snapshots(second, path).restore()
+    assert second.organizations == [organization]
+    assert second.admit(organization.api_key).principal.id == organization.id
+
+
 def test_an_unreadable_file_is_set_aside_and_the_seed_used(tmp_path: Path) -> None:
     path = tmp_path / "sim.pickle"
     path.write_bytes(b"not a pickle")

@@ -9,12 +9,16 @@ import uuid
 import pytest
 from sqlalchemy import select
 
+from activities.luma_access import LumaAccess
+from luma import NotFoundError
+from luma.ratelimit import ORGANIZATION_KEY
 from services import linking
 from services.caller import Caller, Conflict, Forbidden, Invalid, NotFound
 from services.linking import KeyRejected, Place
 from store.crypto import fingerprint
-from store.models import Chat, LumaRateState, Organization, Role, User
+from store.models import Chat, Event, LinkOffer, LumaRateState, Organization, Role, User
 from store.orgs import get_role, luma_key
+from tests.conftest import eventually
 from tests.services.conftest import audit_rows, caller, person
 from tests.workflows.conftest import link_calendar
 from workflows import ids
@@ -38,6 +42,14 @@ async def _link(
     sessions, pool, keybox, billing, automations, key: str, place: Place | None = None
 ) -> linking.Linked:
     """Link as the bot's /link does, from `place` (a new group when not given)."""
+    linked = await _link_any(sessions, pool, keybox, billing, automations, key, place)
+    assert isinstance(linked, linking.Linked)
+    return linked
+
+
+async def _link_any(
+    sessions, pool, keybox, billing, automations, key: str, place: Place | None = None
+) -> linking.Linked | linking.CalendarChoice:
     place = place or await _place(sessions)
     async with sessions() as session:
         return await linking.link_calendar(
@@ -222,3 +234,197 @@ async def test_junk_keys_leave_no_rate_budget_rows_behind(
             )
         ).all()
     assert keys == ["key-check"]
+
+
+# --- organization keys ----------------------------------------------------------------------
+
+
+async def _offer(
+    sessions, pool, keybox, billing, automations, key: str, place: Place
+) -> linking.CalendarChoice:
+    choice = await _link_any(sessions, pool, keybox, billing, automations, key, place)
+    assert isinstance(choice, linking.CalendarChoice)
+    return choice
+
+
+async def _pick(sessions, pool, keybox, billing, automations, place: Place, offer: str, index: int):
+    async with sessions() as session:
+        return await linking.link_offered(
+            place,
+            session,
+            luma=pool,
+            keybox=keybox,
+            billing=billing,
+            automations=automations,
+            offer_id=offer,
+            index=index,
+        )
+
+
+async def test_an_organization_key_offers_its_calendars_and_links_the_one_picked(
+    sessions, simulator, pool, keybox, billing, automations
+) -> None:
+    """Before, an organization key was refused (calendars/get does not take it); now its
+    calendars are offered, nothing is stored but the offer, and the press links that one."""
+    organization = simulator.state.add_organization(f"Org {uuid.uuid4().hex[:6]}", calendars=3)
+    place = await _place(sessions)
+    choice = await _offer(sessions, pool, keybox, billing, automations, organization.api_key, place)
+    assert [(c.id, c.name) for c in choice.calendars] == [
+        (c.id, c.name) for c in organization.calendars
+    ]
+    assert choice.key_fingerprint == fingerprint(organization.api_key)
+    for calendar in organization.calendars:
+        assert await _org_of_calendar(sessions, calendar.id) is None
+    async with sessions() as session:
+        assert await session.get(Chat, place.chat_id) is None
+        offer = await session.get(LinkOffer, choice.offer_id)
+        assert offer is not None and organization.api_key.encode() not in offer.key_ciphertext
+
+    stranger = await _place(sessions)  # someone else, elsewhere, cannot take the offer
+    with pytest.raises(NotFound):
+        await _pick(sessions, pool, keybox, billing, automations, stranger, choice.offer_id, 1)
+    linked = await _pick(sessions, pool, keybox, billing, automations, place, choice.offer_id, 1)
+    try:
+        picked = organization.calendars[1]
+        org = await _org_of_calendar(sessions, picked.id)
+        assert org is not None and org.id == linked.org_id and linked.name == picked.name
+        assert org.key_kind == ORGANIZATION_KEY and org.webhook_status is None
+        async with sessions() as session:
+            assert await luma_key(session, org_id=org.id, keybox=keybox) == organization.api_key
+            assert await session.get(LinkOffer, choice.offer_id) is None  # taken, key gone
+        [entry] = await audit_rows(sessions, org.id)
+        assert entry.target == {
+            "calendar": picked.id,
+            "key": fingerprint(organization.api_key),
+            "key_kind": ORGANIZATION_KEY,
+        }
+        with pytest.raises(NotFound):  # once
+            await _pick(sessions, pool, keybox, billing, automations, place, choice.offer_id, 0)
+        assert await _org_of_calendar(sessions, organization.calendars[0].id) is None
+    finally:
+        await automations.on_org_unlinked(linked.org_id, [])
+
+
+async def test_two_calendars_of_one_organization_key_are_two_tenants(
+    sessions, simulator, pool, keybox, billing, automations
+) -> None:
+    """Each tenant syncs, reads and writes its own calendar only; both spend one budget."""
+    state = simulator.state
+    organization = state.add_organization(f"Org {uuid.uuid4().hex[:6]}", calendars=2, events=3)
+    berlin, lisbon = organization.calendars
+    tenants = []
+    for index in (0, 1):
+        place = await _place(sessions)
+        choice = await _offer(
+            sessions, pool, keybox, billing, automations, organization.api_key, place
+        )
+        tenants.append(
+            await _pick(sessions, pool, keybox, billing, automations, place, choice.offer_id, index)
+        )
+    try:
+        assert tenants[0].org_id != tenants[1].org_id
+        for tenant, calendar in zip(tenants, (berlin, lisbon), strict=True):
+            expected = set(state.calendar(calendar.id).events)
+
+            async def synced(org_id: int = tenant.org_id) -> set[str]:
+                async with sessions() as session:
+                    rows = await session.scalars(
+                        select(Event.luma_event_id).where(Event.org_id == org_id)
+                    )
+                    return set(rows)
+
+            assert await eventually(synced) == expected  # the first sync, by the worker
+
+        access = LumaAccess(sessions, keybox, pool)
+        first, second = [await access.client(tenant.org_id) for tenant in tenants]
+        assert first.budget_key == second.budget_key
+        assert first.budget_key.startswith("org-key:")
+        theirs = next(iter(state.calendar(lisbon.id).events))
+        mine = next(iter(state.calendar(berlin.id).events))
+        with pytest.raises(NotFoundError):
+            [guest async for guest in first.iter_guests(theirs)]
+        guest = next(iter(state.event(mine).guests.values()))
+        since = len(state.writes)
+        with pytest.raises(NotFoundError):
+            await first.update_guest_status(theirs, email=guest.person.email, status="declined")
+        await first.update_guest_status(mine, guest_id=guest.id, status="waitlist")
+        [write] = state.writes_since(since)
+        assert (write.calendar_id, write.event_id, write.new_status) == (
+            berlin.id,
+            mine,
+            "waitlist",
+        )
+        assert [g.id async for g in second.iter_guests(theirs)]  # the sister's own, allowed
+    finally:
+        for tenant in tenants:
+            await automations.on_org_unlinked(tenant.org_id, [])
+
+
+async def test_replacing_a_key_with_an_organization_key(
+    sessions, simulator, pool, keybox, billing, automations
+) -> None:
+    """The organization's key replaces a calendar's when it opens that calendar, and is
+    refused, with the calendars it does open, when it does not."""
+    state = simulator.state
+    organization = state.add_organization(f"Org {uuid.uuid4().hex[:6]}", calendars=2)
+    elsewhere = state.add_organization(f"Elsewhere {uuid.uuid4().hex[:6]}", calendars=1)
+    calendar = organization.calendars[0]
+    linked = await _link(sessions, pool, keybox, billing, automations, calendar.api_key)
+    assert [h.calendar_id for h in state.webhooks.values()].count(calendar.id) == 1
+    try:
+        admin = await caller(sessions, linked.org_id, Role.ADMIN)
+        async with sessions() as session:
+            with pytest.raises(Conflict, match="does not open") as refused:
+                await linking.replace_key(
+                    admin, session, luma=pool, keybox=keybox, key=elsewhere.api_key
+                )
+        assert elsewhere.calendars[0].name in refused.value.message
+        async with sessions.begin() as session:
+            await linking.replace_key(
+                admin, session, luma=pool, keybox=keybox, key=organization.api_key
+            )
+        org = await _org_of_calendar(sessions, calendar.id)
+        assert org is not None and org.key_kind == ORGANIZATION_KEY
+        # The webhook the calendar's own key registered went with it (the new key could not).
+        assert (org.webhook_status, org.luma_webhook_id) == (None, None)
+        assert not [h for h in state.webhooks.values() if h.calendar_id == calendar.id]
+        async with sessions.begin() as session:  # and back to the calendar's own key
+            await linking.replace_key(
+                admin, session, luma=pool, keybox=keybox, key=calendar.api_key
+            )
+        org = await _org_of_calendar(sessions, calendar.id)
+        assert org is not None and org.key_kind == "calendar"
+        assert org.webhook_status == "pending"  # registered again by the next sync
+    finally:
+        await automations.on_org_unlinked(linked.org_id, [])
+
+
+async def test_an_organization_key_never_replaces_a_calendars_own_key(
+    sessions, simulator, pool, keybox, billing, automations
+) -> None:
+    """Linking a chat through the organization key opens a calendar already linked with its
+    own key to that chat; the stored key (and the webhook it registered) stay."""
+    organization = simulator.state.add_organization(
+        f"Org {uuid.uuid4().hex[:6]}", calendars=1, events=1
+    )
+    [calendar] = organization.calendars
+    own = await _link(sessions, pool, keybox, billing, automations, calendar.api_key)
+    try:
+        hooks = [h.id for h in simulator.state.webhooks.values() if h.calendar_id == calendar.id]
+        place = await _place(sessions)
+        choice = await _offer(
+            sessions, pool, keybox, billing, automations, organization.api_key, place
+        )
+        linked = await _pick(
+            sessions, pool, keybox, billing, automations, place, choice.offer_id, 0
+        )
+        assert linked.org_id == own.org_id and linked.note == linking.KEPT_OWN_KEY
+        assert linked.key_fingerprint == own.key_fingerprint
+        org = await _org_of_calendar(sessions, calendar.id)
+        assert org is not None and org.key_kind == linking.CALENDAR_KEY
+        assert keybox.decrypt(org.key_ciphertext) == calendar.api_key
+        assert hooks and hooks == [
+            h.id for h in simulator.state.webhooks.values() if h.calendar_id == calendar.id
+        ]
+    finally:
+        await automations.on_org_unlinked(own.org_id, [])

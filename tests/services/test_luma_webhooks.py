@@ -125,7 +125,7 @@ async def test_a_registration_reaches_the_cache_through_a_signed_webhook(
     sessions, simulator, pool, keybox, billing, automations, api_url
 ) -> None:
     linked = await _link(sessions, simulator, pool, keybox, billing, automations, api_url)
-    assert linked.outcome.webhook == "active" and linked.outcome.webhook_note == ""
+    assert linked.outcome.webhook == "active" and linked.outcome.note == ""
     org = await _org(sessions, linked.org_id)
     [hook] = _hooks(simulator, linked.calendar_id)
     assert hook.id == org.luma_webhook_id and hook.status == "active"
@@ -253,7 +253,7 @@ async def test_unlink_deletes_the_webhook_and_a_refusal_is_told_once(
 
     simulator.state.configure(webhooks_allowed=False)  # a calendar without Luma Plus
     plain = await _link(sessions, simulator, pool, keybox, billing, automations, api_url)
-    assert plain.outcome.webhook == "refused" and "Luma Plus" in plain.outcome.webhook_note
+    assert plain.outcome.webhook == "refused" and "Luma Plus" in plain.outcome.note
     assert plain.outcome.syncing and _hooks(simulator, plain.calendar_id) == []
     assert await _sync_every(automations, plain.org_id) == timedelta(
         minutes=defaults.SYNC_INTERVAL_MINUTES
@@ -272,7 +272,7 @@ async def test_unlink_deletes_the_webhook_and_a_refusal_is_told_once(
             public_url=api_url,
         )
     assert isinstance(second, linking.Linked)
-    assert second.webhook == "refused" and second.webhook_note == ""  # said once
+    assert second.webhook == "refused" and second.note == ""  # said once
 
 
 async def test_the_sync_repairs_a_paused_or_lost_webhook_and_a_new_key_registers_anew(

@@ -242,6 +242,41 @@ async def test_replacing_and_unlinking_the_luma_key(
     assert not await portal.automations.schedule_exists(ids.sync_schedule_id(org_id))
 
 
+async def test_an_organization_key_replaces_the_key_of_a_calendar_it_opens(
+    portal, simulator, keybox
+) -> None:
+    """The portal takes the key of the calendar's Luma organization, and refuses, with the
+    calendars it does open, one of another organization."""
+    organization = simulator.state.add_organization(f"Org {uuid.uuid4().hex[:6]}", calendars=2)
+    elsewhere = simulator.state.add_organization(f"Elsewhere {uuid.uuid4().hex[:6]}", calendars=1)
+    calendar = organization.calendars[1]
+    async with portal.sessions.begin() as session:
+        org = await save_org(
+            session,
+            calendar_id=calendar.id,
+            name=calendar.name,
+            luma_key=calendar.api_key,
+            keybox=keybox,
+        )
+        org_id = org.id
+    async with portal.signed_in(Role.ADMIN, org_id) as admin:
+        token = csrf_of((await admin.get("/web/key")).text)
+        refused = await admin.post(
+            "/web/key/replace", data={"csrf": token, "key": elsewhere.api_key}
+        )
+        assert refused.status_code == 400 and "Not this calendar" in refused.text
+        assert "does not open" in refused.text and elsewhere.calendars[0].name in refused.text
+        replaced = await admin.post(
+            "/web/key/replace", data={"csrf": token, "key": organization.api_key}
+        )
+        assert replaced.status_code == 303
+        assert "its Luma organization's key" in (await admin.get("/web/key")).text
+    async with portal.sessions() as session:
+        stored = await session.get(Organization, org_id)
+        assert stored is not None and stored.key_kind == "organization"
+        assert stored.key_fingerprint == "…" + organization.api_key[-4:]
+
+
 async def test_statuses_are_words_not_lumas_labels(portal, simulator, automations) -> None:
     event_id = await synced_event(
         simulator,

@@ -51,7 +51,8 @@ async def key_page(request: Request, viewer: Reader, deps: Api) -> object:
 async def replace_key(
     viewer: Admin, deps: Api, web: WebDep, key: Annotated[str, Form(max_length=300)] = ""
 ) -> object:
-    """A rotated key of this same calendar, checked with Luma's get-self first."""
+    """A rotated key of this same calendar, or a key of its Luma organization that opens
+    it, checked with Luma first; a key that does not open this calendar is refused."""
     try:
         async with deps.sessions.begin() as session:
             await linking.replace_key(
@@ -67,7 +68,7 @@ async def replace_key(
     except Invalid as exc:
         raise WebError(400, "Not a Luma key", refusal_page(exc).message) from None
     except Conflict as exc:
-        raise WebError(400, "Another calendar's key", refusal_page(exc).message) from None
+        raise WebError(400, "Not this calendar's key", refusal_page(exc).message) from None
     except LumaUnavailable as exc:
         raise WebError(502, "Luma did not answer", refusal_page(exc).message) from None
     return see_other("/web/key?replaced=1")
