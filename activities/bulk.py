@@ -33,7 +33,7 @@ from luma import (
 )
 from luma.errors import InvalidEmailError
 from store import audit, bulk_items, cache
-from store.db import upsert_insert
+from store.db import rowcount, upsert_insert
 from store.models import BulkJobItem, utcnow
 from store.profiles import tagged_emails
 from workflows.contracts.bulk import (
@@ -248,13 +248,12 @@ class BulkActivities:
         if batch.target_status == "declined" and item.is_paid and batch.should_refund is None:
             return "failed", "has a paid ticket: decide whether to refund before declining"
         try:
-            if item.state == "sending":
-                # An earlier attempt sent this write and died before recording the answer.
+            if item.state == "sending" or not await self._claim(batch, item):
+                # Another attempt sent this write, or may have: it died before recording the
+                # answer, or it still runs (a worker that lost Temporal but not Luma).
                 guest = await client.get_guest(batch.event_id, guest_id=item.luma_guest_id)
                 if guest.approval_status == batch.target_status:
                     return "done", ""
-            else:
-                await self._mark_sending(batch, item)
             await client.update_guest_status(
                 batch.event_id,
                 guest_id=item.luma_guest_id,
@@ -267,10 +266,12 @@ class BulkActivities:
             return "failed", exc.user_message
         return "done", ""
 
-    async def _mark_sending(self, batch: ApplyInput, item: BulkJobItem) -> None:
-        """Committed before the call, so no write is ever sent without a trace."""
+    async def _claim(self, batch: ApplyInput, item: BulkJobItem) -> bool:
+        """Mark the guest "sending", committed before the call, so no write is ever sent
+        without a trace; False when another attempt claimed or finished it since this one
+        read the batch."""
         async with self.sessions.begin() as session:
-            await session.execute(
+            claimed = await session.execute(
                 update(BulkJobItem)
                 .where(
                     BulkJobItem.job_id == batch.job_id,
@@ -279,6 +280,7 @@ class BulkActivities:
                 )
                 .values(state="sending", updated_at=utcnow())
             )
+        return rowcount(claimed) == 1
 
     async def _finish_item(
         self, batch: ApplyInput, item: BulkJobItem, state: str, detail: str

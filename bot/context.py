@@ -108,7 +108,11 @@ class Ctx:
         await self._follow_in_private()
         try:
             sent = await send(self.answer_chat_id)
-        except (TelegramForbiddenError, TelegramBadRequest):  # never started, or blocked
+        except (TelegramForbiddenError, TelegramBadRequest) as exc:
+            # Forbidden: they never started the bot, or blocked it; any other bad request is
+            # ours, for the error handler.
+            if isinstance(exc, TelegramBadRequest) and "chat not found" not in exc.message:
+                raise
             link = f"https://t.me/{(await self.bot.me()).username}"
             raise UserError(START_ME_FIRST.format(link=link)) from None
         if not self.group_told:

@@ -20,19 +20,30 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.context import Ctx
 from services.automations.client import TEMPORAL_DOWN, is_outage
 from store import pending
-from store.models import PendingAction
+from store.models import Organization, PendingAction
+from store.orgs import get_role
 
 log = logging.getLogger(__name__)
 
 
 async def take_pressed(
-    query: CallbackQuery, ctx: Ctx, *, action_id: str, kinds: Collection[str], expired: str
+    query: CallbackQuery,
+    ctx: Ctx,
+    *,
+    action_id: str,
+    kinds: Collection[str],
+    expired: str,
+    adopt_org: bool = False,
 ) -> tuple[PendingAction, Message] | None:
     """The parked action and the message holding its buttons, or None once the person has
-    been told the question expired."""
+    been told the question expired. With `adopt_org` (a read: the next page of a list), a
+    private chat that follows another calendar answers for the one the list was asked of,
+    when the person is a member of it (a list sent privately from a group)."""
     parked = await pending.take(ctx.session, action_id=action_id, chat_id=ctx.chat_id)
     await ctx.session.commit()  # taken for good: a second press finds nothing
     message = query.message
+    if parked is not None and adopt_org and parked.org_id != ctx.linked_org.id:
+        await _adopt_parked_org(ctx, parked.org_id)
     if (
         parked is None
         or parked.kind not in kinds
@@ -44,6 +55,15 @@ async def take_pressed(
     return parked, message
 
 
+async def _adopt_parked_org(ctx: Ctx, org_id: int) -> None:
+    if ctx.in_group:
+        return
+    role = await get_role(ctx.session, org_id=org_id, user_id=ctx.user_id)
+    org = await ctx.session.get(Organization, org_id) if role is not None else None
+    if org is not None:
+        ctx.org, ctx.role, ctx.events = org, role, None
+
+
 PAGE_EXPIRED = "This list has expired; please ask again."
 
 
@@ -53,7 +73,7 @@ async def take_page(
     """A "More" press: the parked request for the next page, with the button taken off the
     page it was on; None once the person was told the list expired."""
     pressed = await take_pressed(
-        query, ctx, action_id=action_id, kinds=(kind,), expired=PAGE_EXPIRED
+        query, ctx, action_id=action_id, kinds=(kind,), expired=PAGE_EXPIRED, adopt_org=True
     )
     if pressed is None:
         return None

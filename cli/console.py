@@ -266,6 +266,8 @@ def run_console(
             if (news := mail.news()) is not None:
                 print(news, file=out, flush=True)
         _wait_for_answer(transcript, time.monotonic(), first=False)
+        if (news := mail.news()) is not None:  # mail that arrived after the last answer
+            print(news, file=out, flush=True)
     finally:
         stop.set()
         poller.join(timeout=3)

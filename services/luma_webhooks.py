@@ -39,6 +39,7 @@ EVENT_TYPES = (
 ACTIVE = "active"
 PENDING = "pending"
 REFUSED = "refused"
+UNCHECKED = "unchecked"  # what `repair` says when Luma would not list webhooks; never stored
 REFUSED_NOTE = (
     "Luma did not let me register a webhook for this calendar (webhooks need Luma Plus), so "
     "changes reach me with the scheduled sync instead of at once."
@@ -118,7 +119,8 @@ async def repair(
     keybox: KeyBox,
     public_url: str,
 ) -> str | None:
-    """Make sure the org's webhook exists and is active; returns the status afterwards.
+    """Make sure the org's webhook exists and is active; returns the status afterwards, and
+    `UNCHECKED` when Luma could not be asked (the stored status stays as it was).
 
     Only orgs that registered one (or are due to) are checked, one list request each. A
     missing or paused webhook is replaced by a new one (a paused one is deleted first: Luma
@@ -132,7 +134,7 @@ async def repair(
         hooks = await client.list_webhooks()
     except LumaError as exc:
         log.warning("org %s: could not list webhooks: %s", org.id, exc)
-        return org.webhook_status
+        return UNCHECKED
     ours = next((hook for hook in hooks if hook.id == org.luma_webhook_id), None)
     url = ours.url if ours is not None else webhook_url(public_url, org)
     for hook in hooks:

@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         ResolveInput,
     )
     from workflows.contracts.notify import ChatNotice
+    from workflows.ids import bulk_job_key
     from workflows.reports import bulk_report_text
     from workflows.retry import LONG, LUMA_RETRY, QUICK, ActivityOptions
 
@@ -63,7 +64,8 @@ class BulkStatusWorkflow:
         self.counters = replace(job.carried)
         if self.counters.started_at is None:
             self.counters.started_at = workflow.now()
-        job_id = f"{workflow.info().workflow_id}/{workflow.info().first_execution_run_id}"
+        info = workflow.info()
+        job_id = bulk_job_key(info.workflow_id, info.first_execution_run_id)
         self.windowed = workflow.patched("bulk-stoppable-batches")
         try:
             await self._resolve_and_apply(job, job_id)

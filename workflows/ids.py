@@ -24,6 +24,12 @@ def bulk_id(org_id: int, event_id: str, target_status: str, guest_filter: GuestF
     return f"bulk-{org_id}-{event_id}-{target_status}-{guest_filter.fingerprint()}"
 
 
+def bulk_job_key(workflow_id: str, first_run_id: str) -> str:
+    """A bulk job's key in its snapshot (`bulk_job_items.job_id`): the same workflow id
+    serves later jobs of the same filter, and continue-as-new keeps the first run's id."""
+    return f"{workflow_id}/{first_run_id}"
+
+
 def sync_id(org_id: int) -> str:
     return f"sync-{org_id}"
 

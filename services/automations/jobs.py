@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import WorkflowExecutionDescription, WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -85,9 +86,13 @@ async def bulk_progress_or_last(
     except RPCError:
         return None
     first_run_id = description.raw_description.workflow_execution_info.first_run_id
-    counts = await bulk_items.state_counts(
-        session, f"{workflow_id}/{first_run_id or description.run_id}"
-    )
+    if not first_run_id:  # a server too old to say: the snapshot cannot be found
+        return None
+    try:
+        counts = await bulk_items.state_counts(session, ids.bulk_job_key(workflow_id, first_run_id))
+    except SQLAlchemyError as exc:  # the database is not answering either: ask again later
+        log.warning("No progress for %s from the database: %s", workflow_id, type(exc).__name__)
+        return None
     return BulkProgress(
         phase="waiting",
         total=sum(counts.values()),

@@ -33,11 +33,11 @@ class SyncJobs(AutomationsBase):
         )
 
     async def sync_now(self, org_id: int, *, interactive: bool = False) -> WorkflowHandle[Any, Any]:
-        """Run a sync now, or join the one already running (started by hand or by the org's
-        schedule); `interactive` when a person waits for it."""
-        scheduled = await self.running_scheduled(ids.sync_schedule_id(org_id))
-        if scheduled is not None:
-            return scheduled
+        """Run a full sync now, or join the one already running by hand; `interactive` when a
+        person waits for it. A run of the org's schedule is not joined: with Luma's webhook on
+        it may only check the webhook (SyncInput.safety_net), and whoever asks here (a person,
+        or a webhook saying an event changed) needs a full pass. Beside a scheduled full pass
+        it costs a second pass at most; both only upsert."""
         return await self.client.start_workflow(
             SyncOrgWorkflow.run,
             replace(self._sync_input(org_id), interactive=interactive),

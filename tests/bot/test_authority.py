@@ -167,6 +167,10 @@ async def test_in_a_public_group_a_members_guest_list_goes_to_their_private_chat
     assert not any(email in reply.text for email in emails)
 
     await world.say(member, member, "/start")
+    other = await world.calendar()
+    await world.member(other, member)
+    await world.link(other, member, member)
+    await world.say(member, member, f"/use {other.name}")  # their private chat follows it
     reply = await world.say(group, member, "/guests main conference 2026")
     assert reply.text == _plain(SENT_PRIVATELY)
     page = await world.next_message(member, lambda m: m.text.startswith("Main Conference"))

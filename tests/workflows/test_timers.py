@@ -119,20 +119,27 @@ async def test_digest_sends_when_changed_or_forced(
     await _link_chat(sessions, org.org_id, chat_id, digest_enabled=True)
     queue = f"tq-{uuid.uuid4().hex}"
     client = time_skipping_env.client
-    async with build_worker(client, queue, worker_clients(sessions, keybox, pool)):
+    async with running_local_api() as telegram:
+        telegram.state.add_chat(chat_id, title="Team")
+        bot = create_bot(telegram.state.default_bot.token, telegram.base_url)
+        try:
+            async with build_worker(client, queue, worker_clients(sessions, keybox, pool, bot)):
 
-        async def digest(force: bool = False) -> DigestOutcome:
-            return await client.execute_workflow(
-                DailyDigestWorkflow.run,
-                DigestInput(chat_id, org.org_id, force),
-                id=f"digest-test-{uuid.uuid4().hex}",
-                task_queue=queue,
-            )
+                async def digest(force: bool = False) -> DigestOutcome:
+                    return await client.execute_workflow(
+                        DailyDigestWorkflow.run,
+                        DigestInput(chat_id, org.org_id, force),
+                        id=f"digest-test-{uuid.uuid4().hex}",
+                        task_queue=queue,
+                    )
 
-        first = await digest()
-        assert first.sent and "Winter Gala: 15 pending" in first.text
-        assert "Next 7 days" in first.text
-        unchanged = await digest()
-        assert not unchanged.sent  # nothing new since the last one
-        forced = await digest(force=True)
-        assert forced.sent
+                first = await digest()
+                assert first.sent and first.posted and "Winter Gala: 15 pending" in first.text
+                assert "Next 7 days" in first.text
+                unchanged = await digest()
+                assert not unchanged.sent  # nothing new since the last one posted
+                forced = await digest(force=True)
+                assert forced.sent and forced.posted
+        finally:
+            await bot.session.close()
+    assert len(telegram.state.messages(chat_id)) == 2
