@@ -219,7 +219,8 @@ class AutomationsBase:
                 namespace=self.client.namespace,
                 task_queue=TaskQueue(name=task_queue or self.defaults.task_queue),
                 task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-            )
+            ),
+            retry=True,  # a read: a busy server's passing refusal is asked again
         )
         since = time.time() - defaults.WORKER_SEEN_WITHIN_SECONDS
         return any(poller.last_access_time.ToSeconds() >= since for poller in response.pollers)
