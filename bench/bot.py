@@ -70,7 +70,8 @@ QUESTIONS = (
 )
 
 
-def _guest(rng: random.Random, index: int, event_id: str) -> dict[str, object]:
+def fake_guest(rng: random.Random, index: int, event_id: str) -> dict[str, object]:
+    """A plausible cached guest row (`store.cache.upsert_guests`) of one event."""
     first = rng.choice(("Ada", "Grace", "Alan", "Linus", "Barbara", "Ken", "Margaret"))
     last = rng.choice(("Lovelace", "Hopper", "Turing", "Torvalds", "Liskov", "Thompson"))
     domain = rng.choice(("acme.com", "globex.com", "initech.com", "gmail.com"))
@@ -125,7 +126,7 @@ async def seed(
         guests: list[dict[str, object]] = []
         for event in events:
             event_id = str(event["luma_event_id"])
-            guests = [_guest(rng, i, event_id) for i in range(GUESTS_PER_EVENT)]
+            guests = [fake_guest(rng, i, event_id) for i in range(GUESTS_PER_EVENT)]
             await cache.upsert_guests(session, org_id=org.id, luma_event_id=event_id, guests=guests)
         await session.execute(
             update(Event).where(Event.org_id == org.id).values(guests_synced_at=now)
