@@ -218,6 +218,16 @@ class MailWatch:
     def _mails(self) -> list[Path]:
         return sorted(self.directory.glob("*.eml")) if self.directory else []
 
+    def settle(self, quiet: float = 0.5, longest: float = 5.0) -> None:
+        """Wait until no new mail has been saved for `quiet` seconds (at most `longest`)."""
+        deadline, count = time.monotonic() + longest, len(self._mails())
+        while time.monotonic() < deadline:
+            time.sleep(quiet)
+            now = len(self._mails())
+            if now == count:
+                return
+            count = now
+
     def news(self) -> str | None:
         mails = self._mails()
         new, self.seen = len(mails) - self.seen, len(mails)
@@ -266,7 +276,8 @@ def run_console(
             if (news := mail.news()) is not None:
                 print(news, file=out, flush=True)
         _wait_for_answer(transcript, time.monotonic(), first=False)
-        if (news := mail.news()) is not None:  # mail that arrived after the last answer
+        mail.settle()  # mail still being saved after the last answer is reported too
+        if (news := mail.news()) is not None:
             print(news, file=out, flush=True)
     finally:
         stop.set()
