@@ -37,22 +37,19 @@ import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 from cryptography.fernet import Fernet
-from sqlalchemy import update
 
-from bench.bot import EVENTS, cpu_seconds, fake_guest
+from bench.bot import EVENTS, cpu_seconds, fresh_calendar
 from bench.bulk import database
 from core.settings import Settings
-from store import cache
 from store.crypto import KeyBox
 from store.db import create_engine, session_factory
-from store.models import Event, Organization, Role
-from store.orgs import save_org, set_role, upsert_user
+from store.models import Role
+from store.orgs import set_role, upsert_user
 from store.tokens import issue_token
 
 CONNECTIONS = 200
@@ -82,53 +79,20 @@ class Result:
 async def seed(database_url: str, key: str) -> tuple[str, list[str]]:
     """One org with its events cached and fresh, GUESTS guests on the first; an admin's
     TOKENS tokens. Returns the event id and the tokens."""
-    rng = random.Random(18)
-    now = datetime.now(UTC)
     engine = create_engine(database_url)
     try:
         async with session_factory(engine).begin() as session:
-            org = await save_org(
-                session,
-                calendar_id=f"cal-bench-{time.time_ns()}",
-                name="Bench Calendar",
-                luma_key="secret-bench-key-never-used",
-                keybox=KeyBox([key]),
-            )
-            events: list[dict[str, Any]] = [
-                {
-                    "luma_event_id": f"evt-{org.id}-{n}",
-                    "name": name,
-                    "start_at": now + timedelta(days=7 * (n + 1)),
-                    "end_at": now + timedelta(days=7 * (n + 1), hours=3),
-                    "timezone": "Europe/Lisbon",
-                    "city": "Lisbon",
-                    "country": "Portugal",
-                    "url": None,
-                    "raw": {},
-                }
-                for n, name in enumerate(EVENTS)
-            ]
-            await cache.upsert_events(session, org_id=org.id, events=events)
-            for index, event in enumerate(events):
-                event_id = str(event["luma_event_id"])
-                count = GUESTS if index == 0 else 300
-                guests = [fake_guest(rng, i, event_id) for i in range(count)]
-                await cache.upsert_guests(
-                    session, org_id=org.id, luma_event_id=event_id, guests=guests
-                )
-            await session.execute(
-                update(Event).where(Event.org_id == org.id).values(guests_synced_at=now)
-            )
-            await session.execute(
-                update(Organization).where(Organization.id == org.id).values(last_synced_at=now)
+            counts = [GUESTS] + [300] * (len(EVENTS) - 1)
+            org_id, event_ids, _ = await fresh_calendar(
+                session, KeyBox([key]), random.Random(18), counts
             )
             await upsert_user(session, user_id=ADMIN, username="bench_admin", full_name="Admin")
-            await set_role(session, org_id=org.id, user_id=ADMIN, role=Role.ADMIN)
+            await set_role(session, org_id=org_id, user_id=ADMIN, role=Role.ADMIN)
             tokens = [
-                (await issue_token(session, org_id=org.id, created_by=ADMIN, name=f"bench {n}"))
+                (await issue_token(session, org_id=org_id, created_by=ADMIN, name=f"bench {n}"))
                 for n in range(TOKENS)
             ]
-            return str(events[0]["luma_event_id"]), [issued.token for issued in tokens]
+            return event_ids[0], [issued.token for issued in tokens]
     finally:
         await engine.dispose()
 

@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -93,50 +93,58 @@ def fake_guest(rng: random.Random, index: int, event_id: str) -> dict[str, objec
     }
 
 
+async def fresh_calendar(
+    session: AsyncSession, keybox: KeyBox, rng: random.Random, guest_counts: Sequence[int]
+) -> tuple[int, list[str], list[dict[str, object]]]:
+    """One org whose EVENTS are cached and fresh, with `guest_counts[i]` guests on event i
+    (no question reaches Luma). Returns the org id, the event ids and the last event's guests."""
+    now = datetime.now(UTC)
+    org = await save_org(
+        session,
+        calendar_id=f"cal-bench-{time.time_ns()}",
+        name="Bench Calendar",
+        luma_key="secret-bench-key-never-used",
+        keybox=keybox,
+    )
+    events: list[dict[str, Any]] = [
+        {
+            "luma_event_id": f"evt-{org.id}-{n}",
+            "name": name,
+            "start_at": now + timedelta(days=7 * (n + 1)),
+            "end_at": now + timedelta(days=7 * (n + 1), hours=3),
+            "timezone": "Europe/Lisbon",
+            "city": "Lisbon",
+            "country": "Portugal",
+            "url": None,
+            "raw": {},
+        }
+        for n, name in enumerate(EVENTS)
+    ]
+    await cache.upsert_events(session, org_id=org.id, events=events)
+    guests: list[dict[str, object]] = []
+    for event, count in zip(events, guest_counts, strict=True):
+        event_id = str(event["luma_event_id"])
+        guests = [fake_guest(rng, i, event_id) for i in range(count)]
+        await cache.upsert_guests(session, org_id=org.id, luma_event_id=event_id, guests=guests)
+    await session.execute(update(Event).where(Event.org_id == org.id).values(guests_synced_at=now))
+    await session.execute(
+        update(Organization).where(Organization.id == org.id).values(last_synced_at=now)
+    )
+    return org.id, [str(event["luma_event_id"]) for event in events], guests
+
+
 async def seed(
     sessions: async_sessionmaker[AsyncSession], keybox: KeyBox, chats: dict[int, int]
 ) -> str:
     """One calendar with its events and guests cached and fresh, linked to every chat;
     returns a guest's email to look up."""
-    rng = random.Random(7)
-    now = datetime.now(UTC)
     async with sessions.begin() as session:
-        org = await save_org(
-            session,
-            calendar_id=f"cal-bench-{time.time_ns()}",
-            name="Bench Calendar",
-            luma_key="secret-bench-key-never-used",
-            keybox=keybox,
-        )
-        events: list[dict[str, Any]] = [
-            {
-                "luma_event_id": f"evt-{org.id}-{n}",
-                "name": name,
-                "start_at": now + timedelta(days=7 * (n + 1)),
-                "end_at": now + timedelta(days=7 * (n + 1), hours=3),
-                "timezone": "Europe/Lisbon",
-                "city": "Lisbon",
-                "country": "Portugal",
-                "url": None,
-                "raw": {},
-            }
-            for n, name in enumerate(EVENTS)
-        ]
-        await cache.upsert_events(session, org_id=org.id, events=events)
-        guests: list[dict[str, object]] = []
-        for event in events:
-            event_id = str(event["luma_event_id"])
-            guests = [fake_guest(rng, i, event_id) for i in range(GUESTS_PER_EVENT)]
-            await cache.upsert_guests(session, org_id=org.id, luma_event_id=event_id, guests=guests)
-        await session.execute(
-            update(Event).where(Event.org_id == org.id).values(guests_synced_at=now)
-        )
-        await session.execute(
-            update(Organization).where(Organization.id == org.id).values(last_synced_at=now)
+        org_id, _, guests = await fresh_calendar(
+            session, keybox, random.Random(7), [GUESTS_PER_EVENT] * len(EVENTS)
         )
         for chat, admin in chats.items():
             await link_chat(
-                session, chat_id=chat, org_id=org.id, kind="supergroup", title="", linked_by=admin
+                session, chat_id=chat, org_id=org_id, kind="supergroup", title="", linked_by=admin
             )
     return str(guests[0]["email"])
 
