@@ -9,7 +9,7 @@ that are over, so an upcoming event does not drag them down.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -208,14 +208,22 @@ async def _event_groups(
             key = event.city or UNKNOWN
         elif dimension is Dimension.MONTH:
             key = _month(event.start_at, zone)
-        else:  # events of the same name (a yearly conference) are told apart by month
-            key = (
-                event.name
-                if event.name not in groups
-                else f"{event.name} ({_month(event.start_at, zone)})"
-            )
+        else:
+            key = _event_row_key(event, zone, taken=groups)
         groups.setdefault(key, Tally(key)).add(tally)
     return list(groups.values())
+
+
+def _event_row_key(event: Event, zone: ZoneInfo, *, taken: Container[str]) -> str:
+    """The event's name, told apart from earlier rows of the same name (a yearly conference, a
+    weekly meetup) by month, then day, then time, then Luma id: one row per event, never two
+    events counted as one."""
+    start = event.start_at.astimezone(zone) if event.start_at else None
+    marks = [start.strftime(f) for f in ("%Y-%m", "%Y-%m-%d", "%Y-%m-%d %H:%M")] if start else []
+    for key in (event.name, *(f"{event.name} ({mark})" for mark in marks)):
+        if key not in taken:
+            return key
+    return f"{event.name} ({event.luma_event_id})"
 
 
 async def _guest_groups(

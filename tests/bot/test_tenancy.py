@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from bot.keyboards import JobAction, JobCb
 from bot.middlewares.throttling import ThrottleLimits
 from catalog.guest_filter import GuestFilter
-from tests.request_limits import clear_of_window_edge
+from tests.request_limits import COUNTING_WINDOW, clear_of_window_edge
 
 
 def _people(world, calendar_id: str) -> tuple[set[str], set[str]]:
@@ -161,8 +161,8 @@ async def test_in_a_dm_the_linker_is_admin_and_others_see_nothing(world) -> None
 
 
 async def test_throttling_per_user_and_per_chat_says_slow_down_once(bot_with) -> None:
-    limits = ThrottleLimits(per_user=3, per_chat=5, window_seconds=60)
-    await clear_of_window_edge(60, margin=20)  # counts exactly: no window edge in the way
+    limits = ThrottleLimits(per_user=3, per_chat=5, window_seconds=COUNTING_WINDOW)
+    await clear_of_window_edge(COUNTING_WINDOW, margin=300)  # counts exactly: no edge in the way
     async with bot_with(throttle=limits) as world:
         user, other = world.person(), world.person()
         chat = world.group(admin=user)

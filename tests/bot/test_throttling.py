@@ -12,7 +12,7 @@ from bot.app import BotDeps, build_dispatcher
 from bot.middlewares.throttling import ThrottleLimits
 from store.db import create_engine, session_factory
 from tests.bot.conftest import new_group_id, new_user_id
-from tests.request_limits import clear_of_window_edge
+from tests.request_limits import COUNTING_WINDOW, clear_of_window_edge
 
 
 def _deps(deps: BotDeps, **overrides: object) -> BotDeps:
@@ -22,7 +22,7 @@ def _deps(deps: BotDeps, **overrides: object) -> BotDeps:
 
 
 async def test_two_bot_processes_share_the_throttle(services, db_url) -> None:
-    limits = ThrottleLimits(per_user=3, per_chat=4, window_seconds=60)
+    limits = ThrottleLimits(per_user=3, per_chat=4, window_seconds=COUNTING_WINDOW)
     engine = create_engine(db_url)  # the second process's own connections
     deps = [
         _deps(services.deps, throttle=limits),
@@ -41,7 +41,7 @@ async def test_two_bot_processes_share_the_throttle(services, db_url) -> None:
         update = Update.model_validate(payload, context={"bot": services.bot})
         await dispatchers[next(turns) % 2].feed_update(services.bot, update)
 
-    await clear_of_window_edge(60.0)
+    await clear_of_window_edge(COUNTING_WINDOW, margin=300)
     try:
         for _ in range(5):  # a DM: the person's own limit, 3 across both processes
             await says(person, person)

@@ -251,3 +251,31 @@ async def test_unknown_org_sees_nothing(sessions) -> None:
     async with sessions() as session:
         report = await trends(session, org_id=10**9, dimension=Dimension.CITY, now=utcnow())
     assert report.rows == [] and report.total.registered == 0
+
+
+async def test_events_of_one_name_are_one_row_each(
+    sessions,
+    keybox,
+    simulator,  # noqa: F811
+    automations,  # noqa: F811
+) -> None:
+    """A weekly meetup held twice in a month, and twice on one day: still a row per event."""
+    org_id, calendar = await seeded_org(sessions, keybox, simulator, events=0)
+    base = datetime(2026, 11, 3, 18, tzinfo=UTC)
+    for day, hour, guests in ((0, 0, 3), (7, 0, 5), (7, 3, 7), (14, 0, 9)):
+        simulator.state.add_event(
+            calendar.id,
+            name="Weekly Meetup",
+            start_at=base.replace(day=base.day + day, hour=base.hour + hour),
+            guests=guests,
+            status_mix={"approved": 1.0},
+        )
+    await (await automations.sync_now(org_id)).result()
+    async with sessions() as session:
+        report = await trends(session, org_id=org_id, dimension=Dimension.EVENT, now=utcnow())
+    assert [(row.key, row.registered) for row in report.rows] == [
+        ("Weekly Meetup", 3),
+        ("Weekly Meetup (2026-11)", 5),
+        ("Weekly Meetup (2026-11-10)", 7),
+        ("Weekly Meetup (2026-11-17)", 9),
+    ]
