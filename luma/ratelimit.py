@@ -18,6 +18,7 @@ import hashlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Protocol
 
 from core.defaults import LUMA_RATE_LIMIT, LUMA_RATE_WINDOW_SECONDS
@@ -113,6 +114,12 @@ class BudgetPolicy:
     def spacing(self, limit: int) -> float:
         """Seconds between paced bulk sends: the limit spread evenly over the span."""
         return self.span / max(1, limit)
+
+    def paced_sends(self, limit: int, ahead: timedelta) -> int:
+        """How many bulk sends may go now when the pace is `ahead` of now: the first, and each
+        next one whose pace mark stays within the tolerance (at least one)."""
+        slack = self.tolerance(limit) - max(0.0, ahead.total_seconds())
+        return max(1, 1 + math.floor(slack / self.spacing(limit) + 1e-9))
 
     def tolerance(self, limit: int) -> float:
         """How far ahead of its pace bulk may run: `burst` of the limit back to back after

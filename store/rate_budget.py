@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from luma.announced import AnnouncedLimits
 from luma.ratelimit import BudgetPolicy
+from store.budget_leases import Lease, largest_lease
 from store.db import upsert_insert
 from store.models import LumaRateSend, LumaRateState, UTCDateTime, utcnow
 
@@ -77,13 +78,10 @@ class _Statements:
         self.lock = lock()
         # A person's call also marks the time, which holds bulk callers to their share.
         self.lock_marking_person = lock(interactive_at=_NOW)
-        in_window = select(func.count()).where(*_IN_WINDOW).scalar_subquery()
-        self.send = (
-            insert(LumaRateSend)
-            .from_select(
-                ["budget_key", "sent_at"], select(_KEY, _NOW).where(in_window < bindparam("cap"))
-            )
-            .returning(LumaRateSend.id)
+        self.count = select(func.count()).where(*_IN_WINDOW)
+        self.send = insert(LumaRateSend).returning(LumaRateSend.id)
+        self.give_back = delete(LumaRateSend).where(
+            LumaRateSend.id.in_(bindparam("ids", expanding=True))
         )
         self.pace = (
             update(LumaRateState)
@@ -132,6 +130,7 @@ class DatabaseRateBudget:
         self._limits = limits
         self._announced = AnnouncedLimits()
         self._finishing: set[asyncio.Future[Any]] = set()
+        self._leases: dict[tuple[str, bool], Lease] = {}
 
     def ceiling_for(self, budget_key: str) -> int:
         """The configured most requests per window for `budget_key`."""
@@ -150,14 +149,45 @@ class DatabaseRateBudget:
         self._announced.record(budget_key, limit)
 
     async def acquire(self, budget_key: str, *, interactive: bool) -> None:
-        while True:
+        """Take a slot from this process's lease, refilling it from the database (one
+        refill at a time; callers arriving meanwhile share it) when it is used up."""
+        loop = asyncio.get_running_loop()
+        lease = self._leases.setdefault((budget_key, interactive), Lease())
+        lease.waiting += 1
+        try:
+            while not lease.take(loop.time()):
+                if lease.not_before > loop.time():  # a refill just found the window full
+                    await asyncio.sleep(lease.not_before - loop.time())
+                    continue
+                if lease.refill is None:
+                    lease.refill = self._finish(self._refill(budget_key, interactive, lease))
+                await asyncio.shield(lease.refill)
+        finally:
+            lease.waiting -= 1
+
+    async def _refill(self, budget_key: str, interactive: bool, lease: Lease) -> None:
+        loop = asyncio.get_running_loop()
+        try:
             limit = self.limit_for(budget_key)  # an answer may announce another meanwhile
-            wait = await self._uncancelled(self._try_send(budget_key, limit, interactive))
-            if wait <= 0:
-                return
-            await asyncio.sleep(wait)
+            asked = loop.time()
+            wait, ids = await self._try_send(
+                budget_key,
+                limit,
+                interactive,
+                want=lease.want(largest_lease(limit)),
+                give_back=lease.take_stale(),
+            )
+            if ids:
+                lease.grant(ids, expires=asked + self.policy.margin / 2)
+            else:
+                lease.not_before = loop.time() + wait
+        finally:
+            lease.refill = None
 
     async def penalize(self, budget_key: str, retry_after: float) -> None:
+        for interactive in (False, True):  # no more sends from this process's leases
+            if lease := self._leases.get((budget_key, interactive)):
+                lease.drop()
         await self._uncancelled(self._block(budget_key, retry_after))
 
     async def _uncancelled(self, transaction: Coroutine[Any, Any, T]) -> T:
@@ -167,10 +197,14 @@ class DatabaseRateBudget:
         from every other process until its connection is reclaimed; finishing it at worst
         records a send that is never made, which only makes the budget more cautious.
         """
+        return await asyncio.shield(self._finish(transaction))
+
+    def _finish(self, transaction: Coroutine[Any, Any, T]) -> asyncio.Future[T]:
+        """`transaction` as a task that runs to its end, whoever stops waiting for it."""
         task = asyncio.ensure_future(transaction)
         self._finishing.add(task)
         task.add_done_callback(self._finishing.discard)
-        return await asyncio.shield(task)
+        return task
 
     async def _block(self, budget_key: str, retry_after: float) -> None:
         async with self._sessions() as session, session.begin():
@@ -181,8 +215,11 @@ class DatabaseRateBudget:
             if blocked_until is None or blocked_until < until:
                 await connection.execute(sql.block, {"key": budget_key, "until": until})
 
-    async def _try_send(self, budget_key: str, limit: int, interactive: bool) -> float:
-        """Record a send and return 0, or return the seconds to wait before trying again."""
+    async def _try_send(
+        self, budget_key: str, limit: int, interactive: bool, *, want: int, give_back: list[int]
+    ) -> tuple[float, list[int]]:
+        """Record up to `want` sends and return their log ids, or return the seconds to wait
+        before trying again (and no ids); `give_back` are leased sends never made."""
         policy = self.policy
         span = timedelta(seconds=policy.span)
         async with self._sessions() as session, session.begin():
@@ -195,9 +232,11 @@ class DatabaseRateBudget:
             else:
                 locked = await connection.execute(sql.lock, {"key": budget_key})
             blocked_until, pruned_at, person_at, paced_until = locked.one()
+            if give_back:
+                await connection.execute(sql.give_back, {"ids": give_back})
             now = utcnow()  # read after the lock, so sends are logged in the order made
             if blocked_until is not None and blocked_until > now:
-                return _seconds(blocked_until - now)
+                return _seconds(blocked_until - now), []
             window: dict[str, Any] = {"key": budget_key, "now": now, "since": now - span}
             if pruned_at is None or pruned_at < window["since"]:
                 await connection.execute(sql.prune, window)
@@ -207,16 +246,20 @@ class DatabaseRateBudget:
             if not interactive and paced_until is not None:
                 early = paced_until - timedelta(seconds=policy.tolerance(limit)) - now
                 if early > timedelta(0):
-                    return _seconds(early)
-            sent = await connection.scalar(sql.send, {**window, "cap": cap})
-            if sent is None:  # the window is full: wait for its oldest counted send to leave
+                    return _seconds(early), []
+            room = cap - (await connection.scalar(sql.count, window) or 0)
+            if room <= 0:  # the window is full: wait for its oldest counted send to leave
                 release = await connection.scalar(sql.release, {**window, "skip": cap - 1})
-                return _seconds(release + span - now) if release is not None else _MIN_WAIT
-            if not interactive:
+                wait = _seconds(release + span - now) if release is not None else _MIN_WAIT
+                return wait, []
+            grant = min(want, room)
+            if not interactive:  # only as many as the pace allows now
                 paced_from = now if paced_until is None else max(paced_until, now)
-                next_pace = paced_from + timedelta(seconds=policy.spacing(limit))
+                grant = min(grant, policy.paced_sends(limit, paced_from - now))
+                next_pace = paced_from + timedelta(seconds=grant * policy.spacing(limit))
                 await connection.execute(sql.pace, {"key": budget_key, "paced_until": next_pace})
-            return 0.0
+            rows = [{"budget_key": budget_key, "sent_at": now}] * grant
+            return 0.0, list((await connection.scalars(sql.send, rows)).all())
 
 
 def _seconds(delta: timedelta) -> float:

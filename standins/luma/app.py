@@ -19,13 +19,14 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.datastructures import QueryParams
 from starlette.requests import ClientDisconnect
 
 from standins.luma import checks, shapes, webhooks
 from standins.luma.control import control_router
 from standins.luma.model import ApiError, Calendar, Event, Organization
 from standins.luma.paging import Page, page_limit, paginate
-from standins.luma.state import SORT_DIRECTIONS, Principal, SimulatorState
+from standins.luma.state import SORT_DIRECTIONS, Admission, Principal, SimulatorState
 from standins.luma.webhooks import WebhookSender
 
 Json = dict[str, Any]
@@ -165,11 +166,24 @@ async def _serve(
     operation: Operation,
     request: Request,
 ) -> Response:
-    """Admit, delay, maybe fault, then run the operation; rate headers go on every answer."""
+    """Admit, delay, maybe fault, then run the operation; rate headers go on every answer.
+
+    The latency is Luma's whole answer time: a read is answered `latency_seconds` after it
+    arrived, its own work included (a page of guests takes the simulator milliseconds to
+    build, which Luma's answer time already holds). A write is delayed first and applied
+    after, so a client that gives up during the delay has changed nothing."""
+    arrived = asyncio.get_running_loop().time()
     admission = state.admit(request.headers.get("x-luma-api-key"))
     state.counters[f"op:{name}"] += 1  # admitted requests by operation, for tests to count
     headers = admission.headers
     config = state.config
+    if request.method == "GET" and not admission.fault:
+        try:
+            params = request.query_params
+            body = _operate(state, gen, path, name, operation, admission, params)
+            return JSONResponse(body, headers=headers)
+        finally:  # an error too is answered after the latency
+            await _until(arrived + config.latency_seconds)
     if config.latency_seconds > 0:
         await asyncio.sleep(config.latency_seconds)
     if admission.fault == "error":
@@ -178,30 +192,48 @@ async def _serve(
     if admission.fault == "timeout" and not lands:
         await state.hang()
         raise ApiError(504, "Gateway timeout", headers)
-    try:
-        params = await _params(request)
-        if not gen.legacy:  # the current paths answer as the published spec says
-            check = checks.check_query if request.method == "GET" else checks.check_body
-            check(name, params)
-        body = operation(Call(state, gen, admission.principal, path, params, name))
-    except ApiError as exc:
-        exc.headers = {**headers, **exc.headers}
-        raise
+    body = _operate(state, gen, path, name, operation, admission, await _params(request, headers))
     if admission.fault == "timeout":
         await state.hang()
         raise ApiError(504, "Gateway timeout", headers)
     return JSONResponse(body, headers=headers)
 
 
-async def _params(request: Request) -> Any:
+def _operate(
+    state: SimulatorState,
+    gen: Generation,
+    path: str,
+    name: str,
+    operation: Operation,
+    admission: Admission,
+    params: Any,
+) -> Any:
+    """The operation's answer body; its errors carry the admission's rate headers."""
+    try:
+        if not gen.legacy:  # the current paths answer as the published spec says
+            check = checks.check_query if isinstance(params, QueryParams) else checks.check_body
+            check(name, params)
+        return operation(Call(state, gen, admission.principal, path, params, name))
+    except ApiError as exc:
+        exc.headers = {**admission.headers, **exc.headers}
+        raise
+
+
+async def _until(moment: float) -> None:
+    left = moment - asyncio.get_running_loop().time()
+    if left > 0:
+        await asyncio.sleep(left)
+
+
+async def _params(request: Request, headers: Mapping[str, str]) -> Any:
     if request.method == "GET":
         return request.query_params
     try:
         body = json.loads(await request.body() or b"null")
     except ValueError as exc:
-        raise ApiError(400, "Request body must be JSON") from exc
+        raise ApiError(400, "Request body must be JSON", dict(headers)) from exc
     if not isinstance(body, dict):
-        raise ApiError(400, "Request body must be a JSON object")
+        raise ApiError(400, "Request body must be a JSON object", dict(headers))
     return body
 
 

@@ -10,8 +10,9 @@ import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from luma.client import LumaPool
@@ -19,6 +20,7 @@ from luma.errors import RateLimitedError
 from luma.ratelimit import BudgetPolicy
 from migrations import runner
 from standins.luma import SimulatorConfig, running_simulator
+from store.budget_leases import MAX_LEASE
 from store.db import create_engine, session_factory
 from store.models import LumaRateSend
 from store.rate_budget import DatabaseRateBudget
@@ -276,3 +278,70 @@ async def test_cancelled_callers_never_leave_the_database_locked(tmp_path: Path)
                 await budget.acquire("cal", interactive=True)
     finally:
         await engine.dispose()
+
+
+async def _commits(engine: Any, run: Callable[[], Any]) -> int:
+    """How many transactions `run` commits on `engine`."""
+    counted = 0
+
+    def count(_connection: Any) -> None:
+        nonlocal counted
+        counted += 1
+
+    event.listen(engine.sync_engine, "commit", count)
+    try:
+        await run()
+    finally:
+        event.remove(engine.sync_engine, "commit", count)
+    return counted
+
+
+async def test_a_process_leases_slots_in_batches_and_gives_back_what_it_did_not_use(
+    db_url: str,
+) -> None:
+    """40 callers at once take 400 slots in a few dozen transactions, not 400; leased
+    slots count as sent while leased, and those never used leave the log at the next
+    refill, so the log ends with exactly the sends made."""
+    policy = BudgetPolicy(limit=100_000, window=60.0, margin=2.0, safety=0)
+    engine = create_engine(db_url)
+    budget = DatabaseRateBudget(session_factory(engine), policy)
+    calendar = key()
+
+    async def caller() -> None:
+        for _ in range(10):
+            await budget.acquire(calendar, interactive=True)
+            await asyncio.sleep(0)
+
+    try:
+        commits = await _commits(engine, lambda: asyncio.gather(*(caller() for _ in range(40))))
+        async with session_factory(engine)() as session:
+            logged = await session.scalar(
+                select(func.count()).where(LumaRateSend.budget_key == calendar)
+            )
+        assert commits <= 400 / 8, commits
+        assert 400 <= logged <= 400 + MAX_LEASE
+        lease = budget._leases[(calendar, True)]  # what is left of the last lease
+        lease.expires = 0.0  # as if its time ran out
+        await budget.acquire(calendar, interactive=True)  # the refill gives the rest back
+        async with session_factory(engine)() as session:
+            after = await session.scalar(
+                select(func.count()).where(LumaRateSend.budget_key == calendar)
+            )
+        assert after == 401 + len(budget._leases[(calendar, True)].slots)
+    finally:
+        await engine.dispose()
+
+
+async def test_a_penalty_drops_the_lease_of_the_process_that_was_refused(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    policy = BudgetPolicy(limit=100_000, window=60.0, margin=2.0, safety=0)
+    budget = DatabaseRateBudget(sessions, policy)
+    calendar = key()
+    await asyncio.gather(*(budget.acquire(calendar, interactive=False) for _ in range(30)))
+    await budget.acquire(calendar, interactive=False)  # a lease of 2 now: one slot left
+    assert budget._leases[(calendar, False)].slots
+    await budget.penalize(calendar, 1.0)
+    started = time.perf_counter()
+    await budget.acquire(calendar, interactive=False)  # not from a slot leased before
+    assert time.perf_counter() - started >= 0.9
