@@ -40,7 +40,7 @@ from luma.ratelimit import ceilings
 from mailer import MailSetup, mail_setup
 from services.automations import register_search_attributes
 from store.crypto import KeyBox
-from store.db import create_engine, session_factory
+from store.db import engine_for, session_factory
 from store.rate_budget import DatabaseRateBudget
 from workflows.bulk import BulkStatusWorkflow
 from workflows.digest import DailyDigestWorkflow
@@ -124,7 +124,7 @@ async def worker_clients(settings: Settings) -> AsyncIterator[WorkerClients]:
     The pool's own retry count does not matter here: `LumaAccess` hands activities
     single-attempt clients, and Temporal's retry policy retries them.
     """
-    engine = create_engine(settings.database_url)
+    engine = engine_for(settings)
     sessions = session_factory(engine)
     budget = MeteredBudget(
         DatabaseRateBudget(

@@ -18,8 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.errors import ApiError, not_found
 from api.telegram import TelegramWebhook
+from core.defaults import API_REQUESTS_PER_MINUTE
 from core.logs import bind_log_context
-from core.settings import get_settings
+from core.settings import Settings, get_settings
 from intel.vip import VipRules
 from services.automations import Automations
 from services.caller import Caller
@@ -51,13 +52,17 @@ class ApiLimits:
     """Guards against runaway clients (tests pass smaller or larger ones). The request rates
     hold across processes (`store.request_limits`); the body limit is per request."""
 
-    requests_per_minute: int = 120  # per token
+    requests_per_minute: int = API_REQUESTS_PER_MINUTE  # per token
     max_body_bytes: int = 256 * 1024  # bulk filters with 1,000 emails stay far below
     # The portal: opening and spending sign-in links per client address; form posts per
     # signed-in person, and per client address (an office may share one).
     portal_signins_per_minute: int = 20
     portal_writes_per_minute: int = 60
     portal_client_writes_per_minute: int = 300
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ApiLimits:
+        return cls(requests_per_minute=settings.api_requests_per_minute)
 
     @property
     def token_quota(self) -> Quota:

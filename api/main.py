@@ -23,13 +23,14 @@ from api.router import api_router
 from api.routes import unsubscribe
 from api.routes.codec import CodecAccess
 from api.telegram import bot_webhook
+from core.logs import configure_logging
 from core.metrics import metrics_served
 from core.payload_codec import data_converter
-from core.settings import Settings
+from core.settings import Settings, get_settings
 from intel.vip import VipRules
 from mailer.unsubscribe import UnsubscribeSigner
 from services.automations import Automations, JobDefaults
-from store.db import create_engine, session_factory
+from store.db import engine_for, session_factory
 from store.request_limits import RequestLimits
 from web.app import install_web
 from web.deps import WebDeps, connect_web
@@ -49,7 +50,7 @@ async def connect(settings: Settings, bot_webhook_url: str | None = None) -> Asy
     while Temporal is still coming up. With a webhook URL the bot's own clients come up too
     (see `api.telegram`).
     """
-    engine = create_engine(settings.database_url)
+    engine = engine_for(settings)
     try:
         client = await Client.connect(
             settings.temporal_address,
@@ -75,7 +76,7 @@ def create_app(
     web: WebDeps | None = None,
 ) -> FastAPI:
     """The app; its lifespan connects the clients unless `deps` are handed in (tests)."""
-    limits = limits or ApiLimits()
+    limits = limits or ApiLimits.from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -110,3 +111,11 @@ def create_app(
     app.include_router(unsubscribe.router)
     install_metrics(app, settings)  # GET /metrics (api.metrics), not in the OpenAPI docs
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """One worker process's app under `lumabot api --workers N` (uvicorn's factory): the
+    settings and logging of the environment the supervisor was started in."""
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.secret_values(), settings.log_format.value)
+    return create_app(settings)

@@ -1,4 +1,5 @@
-"""`GET /metrics`: the API process's Prometheus metrics (`core.metrics`), not in the OpenAPI docs.
+"""`GET /metrics`: the API's Prometheus metrics (`core.metrics`; every worker process's, added
+together, under `lumabot api --workers N`), not in the OpenAPI docs.
 
 With METRICS_TOKEN set it wants `Authorization: Bearer <METRICS_TOKEN>`; without one it is
 open in development and absent (404) in production, where Prometheus scrapes METRICS_PORT
@@ -10,9 +11,10 @@ from __future__ import annotations
 import hmac
 
 from fastapi import APIRouter, FastAPI, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.errors import ApiError
+from core.metrics import registry
 from core.settings import Environment, Settings
 
 
@@ -34,6 +36,6 @@ def install_metrics(app: FastAPI, settings: Settings) -> None:
                     "Send `Authorization: Bearer <METRICS_TOKEN>` to read the metrics.",
                     headers={"WWW-Authenticate": "Bearer"},
                 )
-        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(registry()), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(router)

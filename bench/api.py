@@ -118,7 +118,7 @@ def serve_api(environment: dict[str, str], port: int) -> None:
     # uvicorn shuts down on SIGTERM, then raises it again for the handler it found: make that
     # one harmless, so run() returns and the stats are written.
     signal.signal(signal.SIGTERM, lambda *_: None)
-    profiler = cProfile.Profile()
+    profiler = cProfile.Profile(time.process_time)  # CPU time: waits for others are not ours
     profiler.runcall(uvicorn.run, app, host="127.0.0.1", port=port, log_config=None)
     profiler.dump_stats(profile_to)
 

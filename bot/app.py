@@ -52,7 +52,7 @@ from luma.ratelimit import ceilings
 from nlp import GeminiParser, IntentParser
 from services.automations import Automations
 from store.crypto import KeyBox
-from store.db import create_engine, session_factory
+from store.db import engine_for, session_factory
 from store.rate_budget import DatabaseRateBudget
 from store.request_limits import RequestLimits
 
@@ -277,7 +277,7 @@ async def _stop_progress(deps: BotDeps) -> None:
 @asynccontextmanager
 async def open_deps(settings: Settings) -> AsyncIterator[BotDeps]:
     """The process's clients (database, Luma pool, Temporal, Gemini), closed on the way out."""
-    engine = create_engine(settings.database_url)
+    engine = engine_for(settings)
     sessions = session_factory(engine)
     budget = MeteredBudget(
         DatabaseRateBudget(

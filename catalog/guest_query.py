@@ -370,13 +370,12 @@ async def guest_page(
     rows = rows[:limit]
     if backward:
         rows.reverse()
-    cursors = [cursor_for(sort, value, guest.id) for guest, value in rows]
     has_next, has_prev = (True, more) if backward else (more, after is not None)
     return GuestPage(
         guests=[guest for guest, _ in rows],
-        next_cursor=cursors[-1] if cursors and has_next else None,
+        next_cursor=cursor_for(sort, rows[-1][1], rows[-1][0].id) if rows and has_next else None,
         total=total,
-        prev_cursor=cursors[0] if cursors and has_prev else None,
+        prev_cursor=cursor_for(sort, rows[0][1], rows[0][0].id) if rows and has_prev else None,
     )
 
 

@@ -185,7 +185,7 @@ async def link_demo_calendar(settings: Settings, simulator_url: str) -> str:
     from luma import LumaPool
     from services.automations import Automations
     from store.crypto import KeyBox
-    from store.db import create_engine, session_factory
+    from store.db import engine_for, session_factory
     from store.orgs import link_chat, save_org, upsert_user
 
     async with httpx.AsyncClient(base_url=simulator_url) as http:
@@ -195,7 +195,7 @@ async def link_demo_calendar(settings: Settings, simulator_url: str) -> str:
         luma_calendar = await pool.client(
             calendar["api_key"], budget_key=calendar["id"], interactive=True
         ).get_calendar()
-    engine = create_engine(settings.database_url)
+    engine = engine_for(settings)
     try:
         async with session_factory(engine).begin() as session:
             await upsert_user(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated
@@ -62,6 +64,14 @@ def api(
             "webhook mode (instead of `lumabot bot`)."
         ),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Worker processes sharing the port (default API_WORKERS, 1): one per core "
+            "for a busy API. Their limits and metrics are shared.",
+        ),
+    ] = None,
 ) -> None:
     """Run the control API (OpenAPI docs at /docs)."""
     import uvicorn  # heavy imports only for this command
@@ -69,9 +79,40 @@ def api(
     from api.main import create_app
 
     settings = load_settings()
-    app = create_app(settings, bot_webhook_url=bot_webhook_url)
-    # log_config=None keeps our logging, whose record factory redacts secrets.
-    uvicorn.run(app, host=host, port=port, log_config=None)
+    processes = workers or settings.api_workers
+    if processes == 1:
+        app = create_app(settings, bot_webhook_url=bot_webhook_url)
+        # log_config=None keeps our logging, whose record factory redacts secrets.
+        uvicorn.run(app, host=host, port=port, log_config=None)
+        return
+    if bot_webhook_url:
+        raise typer.BadParameter(
+            "the bot's webhook runs in a single API process: leave out --workers (or run "
+            "the bot with `lumabot bot`)",
+            param_hint="--workers",
+        )
+    with shared_metrics(settings):
+        uvicorn.run(
+            "api.main:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=processes,
+            log_config=None,
+        )
+
+
+@contextmanager
+def shared_metrics(settings: Settings) -> Iterator[None]:
+    """Worker processes count into files of one folder (prometheus_client's multiprocess
+    mode, PROMETHEUS_MULTIPROC_DIR), and this supervisor serves METRICS_PORT for them all."""
+    from core.metrics import SERVED_BY_SUPERVISOR, metrics_served
+
+    with tempfile.TemporaryDirectory(prefix="lumabot-metrics-") as folder:
+        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", folder)
+        with metrics_served(settings.metrics_port, settings.metrics_host):
+            os.environ[SERVED_BY_SUPERVISOR] = "1"  # for the workers it starts
+            yield
 
 
 def register(app: typer.Typer) -> None:

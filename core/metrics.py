@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -24,7 +25,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import Counter, Histogram, start_http_server
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    multiprocess,
+    start_http_server,
+)
 
 if TYPE_CHECKING:
     from temporalio.runtime import Runtime
@@ -168,20 +176,35 @@ _SERVED: dict[tuple[str, int], tuple[MetricsServer, int]] = {}
 _SERVED_LOCK = threading.Lock()
 
 
+SERVED_BY_SUPERVISOR = "LUMABOT_METRICS_SERVED_BY_SUPERVISOR"
+"""Set for the worker processes of `lumabot api --workers N`: their supervisor serves
+METRICS_PORT for all of them (each worker's own server would fight for the port)."""
+
+
+def registry() -> CollectorRegistry:
+    """What a scrape reads: this process's counts, or, when the API runs as several worker
+    processes (PROMETHEUS_MULTIPROC_DIR set), every worker's counts added together."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return REGISTRY
+    combined = CollectorRegistry()
+    multiprocess.MultiProcessCollector(combined)
+    return combined
+
+
 def serve_metrics(port: int | None, host: str) -> MetricsServer | None:
-    """Serve the default registry at http://host:port/metrics; None (nothing) without a port.
+    """Serve `registry()` at http://host:port/metrics; None (nothing) without a port.
 
     Parts of one process (`lumabot up` runs the worker and the bot together) share one
     server: they count into one registry anyway. `release_metrics` stops it after the last.
     """
-    if port is None:
+    if port is None or os.environ.get(SERVED_BY_SUPERVISOR):
         return None
     with _SERVED_LOCK:
         if (host, port) in _SERVED:
             served, users = _SERVED[(host, port)]
             _SERVED[(host, port)] = (served, users + 1)
             return served
-        server, thread = start_http_server(port, addr=host)
+        server, thread = start_http_server(port, addr=host, registry=registry())
         served = MetricsServer(server, thread)
         _SERVED[(host, port)] = (served, 1)
     log.info("metrics at http://%s:%d/metrics", host, served.port)

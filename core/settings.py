@@ -86,7 +86,14 @@ class Settings(BaseSettings):
     luma_rate_window_seconds: float = Field(defaults.LUMA_RATE_WINDOW_SECONDS, gt=0)
     luma_timeout_seconds: float = Field(defaults.LUMA_TIMEOUT_SECONDS, gt=0)
 
+    # The control API: worker processes of `lumabot api` (one per core is what a busy API
+    # wants), and the requests a minute one API token may make (counted across processes).
+    api_workers: int = Field(1, ge=1, le=64)
+    api_requests_per_minute: int = Field(defaults.API_REQUESTS_PER_MINUTE, ge=1)
+
     database_url: str = f"sqlite+aiosqlite:///./{DATA_DIR}/lumabot.db"
+    database_pool_size: int = Field(defaults.DATABASE_POOL_SIZE, ge=1)
+    database_max_overflow: int = Field(defaults.DATABASE_MAX_OVERFLOW, ge=0)
     encryption_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
 
     temporal_address: str = "127.0.0.1:7233"

@@ -17,9 +17,18 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from core.defaults import DATABASE_MAX_OVERFLOW, DATABASE_POOL_SIZE
+from core.settings import Settings
 
-def create_engine(url: str) -> AsyncEngine:
-    """An engine for `url`; SQLite gets its folder, WAL and enforced foreign keys."""
+
+def create_engine(
+    url: str,
+    *,
+    pool_size: int = DATABASE_POOL_SIZE,
+    max_overflow: int = DATABASE_MAX_OVERFLOW,
+) -> AsyncEngine:
+    """An engine for `url`; SQLite gets its folder, WAL and enforced foreign keys; a
+    PostgreSQL pool keeps `pool_size` connections open (`DATABASE_POOL_SIZE`)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -36,7 +45,18 @@ def create_engine(url: str) -> AsyncEngine:
             cursor.close()
 
         return engine
-    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_async_engine(
+        url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow
+    )
+
+
+def engine_for(settings: Settings) -> AsyncEngine:
+    """The engine a service process (bot, API, worker) runs on, sized by its settings."""
+    return create_engine(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+    )
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

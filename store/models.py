@@ -218,7 +218,11 @@ class Event(Base):
     country: Mapped[str | None] = mapped_column(String(128))
     url: Mapped[str | None] = mapped_column(String(500))
     capacity: Mapped[int | None] = mapped_column(Integer)
-    raw: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Luma's whole answer, kept for what we may need later; never read back, so never loaded
+    # (listing an org's events on every question decoded it for nothing).
+    raw: Mapped[dict[str, Any]] = mapped_column(
+        default=dict, deferred=True, deferred_raiseload=True
+    )
     fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
     guests_synced_at: Mapped[datetime | None]
     gone_at: Mapped[datetime | None]

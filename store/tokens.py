@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +16,7 @@ from store.db import rowcount
 from store.models import ApiToken, Membership, Role, utcnow
 
 TOKEN_PREFIX = "lbt_"
+LAST_USE_PRECISION = timedelta(minutes=1)  # a token's "last used" is noted at most this often
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,9 @@ async def token_holder(session: AsyncSession, *, token: str) -> TokenHolder | No
         return None
     found, role = row
     log_secrets.add(token)
-    found.last_used_at = utcnow()
+    now = utcnow()
+    if found.last_used_at is None or now - found.last_used_at >= LAST_USE_PRECISION:
+        found.last_used_at = now  # not a write on every request: "last used" to the minute
     return TokenHolder(found.org_id, found.created_by, role)
 
 
