@@ -2,22 +2,26 @@
 
 Built like a deployment: a scratch PostgreSQL database, migrated, holds one org whose events
 and 3,000 guests of the asked event are cached and fresh (the API never calls Luma anyway);
-an admin member made 5 API tokens. The API runs as `lumabot api` does (`create_app` served by
-uvicorn, one process, no Temporal needed: it connects lazily) in a process of its own, and
-`wrk` in another keeps 200 connections busy with `GET /v1/events/{event_id}/guests`
+an admin member made 5 API tokens. The API runs as a busy deployment runs it: `lumabot api
+--workers N`, one worker process per core (BENCH_API_WORKERS to change), no Temporal needed
+(it connects lazily). `wrk` keeps 200 connections busy with `GET /v1/events/{event_id}/guests`
 (default page of 50, sorted, with its total), rotating the 5 tokens. Without `wrk`, an httpx
 load generator in a subprocess stands in (weaker: one Python process makes the load).
 
-The per-token limit (120 a minute, counted in the database) is raised for the run: it has no
-setting, so the API process is started with `ApiLimits(requests_per_minute=...)`; the
-counting itself still happens on every request. Every response must be a 200 within wrk's
-30 s timeout, else the run is not a measurement. Exits 1 unless both targets are met.
+Two runs, two targets. Throughput: 200 connections each sending its next request as soon as
+the last is answered; target at least 500 requests/s. Latency: the same 200 connections
+offering about 500 requests/s together (each waits 200/500 s between its requests, wrk's
+`delay`); target p95 under 100 ms. Both at once cannot be asked of a closed loop: 200
+connections always busy wait 200/rate on average (Little's law), so p95 < 100 ms there would
+take more than 2,000 requests/s; a real API's callers arrive at their own pace.
 
-Target: at least 500 requests/s with p95 under 100 ms (issue 18 measured about 73 req/s,
-p50 1.7 s, p95 2.6 s).
+The per-token limit (API_REQUESTS_PER_MINUTE) is raised for the run; the counting itself still
+happens on every request. Every response must be a 200 within wrk's 30 s timeout, else the
+run is not a measurement. Exits 1 unless both targets are met. API CPU is the whole process
+tree's (supervisor and workers).
 
     .venv/bin/python -m bench.api        # PostgreSQL on :5432 (BENCH_PG), wrk if installed
-    BENCH_PROFILE=/tmp/api.prof .venv/bin/python -m bench.api   # and the API's cProfile
+    BENCH_PROFILE=/tmp/api.prof .venv/bin/python -m bench.api   # one process, cProfile'd
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import shutil
 import signal
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -60,6 +65,7 @@ DURATION_SECONDS = 15
 TARGET_RPS = 500.0
 TARGET_P95 = 0.100
 ADMIN = 5_000_001
+LUMABOT = str(Path(sys.prefix) / "bin" / "lumabot")
 UNLIMITED = 1_000_000_000  # requests a minute per token: the limit is counted, never reached
 
 
@@ -98,23 +104,18 @@ async def seed(database_url: str, key: str) -> tuple[str, list[str]]:
 
 
 def serve_api(environment: dict[str, str], port: int) -> None:
-    """`lumabot api --port <port>` (cli.services.api), configured by the environment, with the
-    per-token limit raised; SIGTERM stops it. With BENCH_PROFILE=<file> the process runs
-    under cProfile and writes its stats there."""
+    """One API process under cProfile, configured by the environment, writing its stats to
+    BENCH_PROFILE when SIGTERM stops it."""
     import uvicorn
 
-    from api.deps import ApiLimits
     from api.main import create_app
     from core.logs import configure_logging
 
     os.environ.update(environment)
     settings = Settings(_env_file=None)
     configure_logging(settings.log_level, settings.secret_values(), settings.log_format.value)
-    app = create_app(settings, limits=ApiLimits(requests_per_minute=UNLIMITED))
-    profile_to = os.environ.get("BENCH_PROFILE")
-    if not profile_to:
-        uvicorn.run(app, host="127.0.0.1", port=port, log_config=None)
-        return
+    app = create_app(settings)
+    profile_to = os.environ["BENCH_PROFILE"]
     # uvicorn shuts down on SIGTERM, then raises it again for the handler it found: make that
     # one harmless, so run() returns and the stats are written.
     signal.signal(signal.SIGTERM, lambda *_: None)
@@ -139,11 +140,12 @@ async def drained(base_url: str, path: str, token: str) -> None:
         raise SystemExit(f"guest list: {response.status_code} {response.text[:300]}")
 
 
-async def wait_until_up(base_url: str, process: multiprocessing.process.BaseProcess) -> None:
+async def wait_until_up(base_url: str, process: Any) -> None:
     async with httpx.AsyncClient() as client:
         for _ in range(300):
-            if not process.is_alive():
-                raise SystemExit(f"the API process exited ({process.exitcode})")
+            alive = process.is_alive() if hasattr(process, "is_alive") else process.poll() is None
+            if not alive:
+                raise SystemExit("the API process exited")
             try:
                 if (await client.get(f"{base_url}/healthz")).status_code == 200:
                     return
@@ -169,6 +171,10 @@ end
 
 function init(args)
   counter = offset or 0
+end
+
+function delay()
+  return %(pause_ms)d
 end
 
 function request()
@@ -214,11 +220,14 @@ end
 """
 
 
-async def run_wrk(wrk: str, url: str, path: str, tokens: list[str], seconds: int) -> Result:
+async def run_wrk(
+    wrk: str, url: str, path: str, tokens: list[str], seconds: int, pause: float
+) -> Result:
     with tempfile.TemporaryDirectory() as scratch:
         script = Path(scratch) / "guests.lua"
         quoted = ", ".join(f'"{token}"' for token in tokens)
-        script.write_text(WRK_SCRIPT % {"tokens": quoted, "path": path})
+        pause_ms = round(pause * 1000)
+        script.write_text(WRK_SCRIPT % {"tokens": quoted, "path": path, "pause_ms": pause_ms})
         threads = max(1, min(4, (os.cpu_count() or 2) // 2))
         process = await asyncio.create_subprocess_exec(
             wrk,
@@ -248,9 +257,10 @@ async def run_wrk(wrk: str, url: str, path: str, tokens: list[str], seconds: int
     )
 
 
-def httpx_load(url: str, path: str, tokens: list[str], seconds: float) -> None:
+def httpx_load(url: str, path: str, tokens: list[str], seconds: float, pause: float) -> None:
     """The stand-in for wrk (run as a subprocess): CONNECTIONS clients in a loop for
-    `seconds`; prints one JSON line with the latencies and statuses."""
+    `seconds`, each waiting `pause` s between requests; prints one JSON line with the
+    latencies and statuses."""
 
     async def load() -> dict[str, Any]:
         latencies: list[float] = []
@@ -275,6 +285,8 @@ def httpx_load(url: str, path: str, tokens: list[str], seconds: float) -> None:
                     statuses[str(response.status_code)] += 1
                     if response.status_code != 200 and not sample:
                         sample = response.text[:300]
+                    if pause:
+                        await asyncio.sleep(pause)
 
             started = time.perf_counter()
             await asyncio.gather(*(user(n) for n in range(CONNECTIONS)))
@@ -284,7 +296,7 @@ def httpx_load(url: str, path: str, tokens: list[str], seconds: float) -> None:
     print(json.dumps(asyncio.run(load())))
 
 
-async def run_httpx(url: str, path: str, tokens: list[str], seconds: int) -> Result:
+async def run_httpx(url: str, path: str, tokens: list[str], seconds: int, pause: float) -> Result:
     code = (
         "import json, sys; from bench.api import httpx_load; httpx_load(*json.loads(sys.argv[1]))"
     )
@@ -292,7 +304,7 @@ async def run_httpx(url: str, path: str, tokens: list[str], seconds: int) -> Res
         sys.executable,
         "-c",
         code,
-        json.dumps([url, path, tokens, seconds]),
+        json.dumps([url, path, tokens, seconds, pause]),
         stdout=asyncio.subprocess.PIPE,
     )
     output, _ = await process.communicate()
@@ -311,6 +323,28 @@ async def run_httpx(url: str, path: str, tokens: list[str], seconds: int) -> Res
     )
 
 
+def start_api(environment: dict[str, str], port: int) -> Any:
+    """The API as deployed (`lumabot api --workers N`), or one cProfile'd process."""
+    if os.environ.get("BENCH_PROFILE"):
+        process = multiprocessing.get_context("spawn").Process(
+            target=serve_api, args=(environment, port), daemon=True
+        )
+        process.start()
+        return process
+    workers = os.environ.get("BENCH_API_WORKERS") or str(os.cpu_count() or 1)
+    command = [LUMABOT, "api", "--workers", workers, "--port", str(port)]
+    return subprocess.Popen(command, env={**os.environ, **environment})
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process and all its descendants still running (Linux)."""
+    total = cpu_seconds(pid)
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    for child in children.read_text().split() if children.exists() else []:
+        total += tree_cpu_seconds(int(child))
+    return total
+
+
 async def run(database_url: str) -> bool:
     key = Fernet.generate_key().decode()
     event_id, tokens = await seed(database_url, key)
@@ -323,55 +357,65 @@ async def run(database_url: str) -> bool:
         "TEMPORAL_ADDRESS": "127.0.0.1:9",  # connected lazily; guest lists never start a job
         "LUMA_API_URL": "http://127.0.0.1:9",  # never called: the API reads the cache
         "LOG_LEVEL": "WARNING",
+        "API_REQUESTS_PER_MINUTE": str(UNLIMITED),
+        # A few connections a worker: PostgreSQL shares these 2 cores, and 200 requests
+        # queue for a connection better than 200 connections queue for a core.
+        "DATABASE_POOL_SIZE": "8",
+        "DATABASE_MAX_OVERFLOW": "0",
     }
-    api = multiprocessing.get_context("spawn").Process(
-        target=serve_api, args=(environment, port), daemon=True
-    )
-    api.start()
+    api = start_api(environment, port)
     assert api.pid is not None
     try:
         await wait_until_up(base_url, api)
         wrk = shutil.which("wrk")
 
-        async def load(seconds: int) -> Result:
+        async def load(seconds: int, pause: float = 0.0) -> Result:
             if wrk:
-                return await run_wrk(wrk, base_url, path, tokens, seconds)
-            return await run_httpx(base_url, path, tokens, seconds)
+                return await run_wrk(wrk, base_url, path, tokens, seconds, pause)
+            return await run_httpx(base_url, path, tokens, seconds, pause)
 
         # Warm up: connection pools, SQLAlchemy's statement caches, pydantic's validators.
         await load(WARM_UP_SECONDS)
         await drained(base_url, path, tokens[0])
-        cpu_before = cpu_seconds(api.pid)
-        result = await load(DURATION_SECONDS)
-        api_cpu = cpu_seconds(api.pid) - cpu_before
+        cpu_before = tree_cpu_seconds(api.pid)
+        busy = await load(DURATION_SECONDS)
+        api_cpu = tree_cpu_seconds(api.pid) - cpu_before
+        await drained(base_url, path, tokens[0])
+        paced = await load(DURATION_SECONDS, pause=CONNECTIONS / TARGET_RPS)
     finally:
         os.kill(api.pid, signal.SIGTERM)
-        await asyncio.to_thread(api.join, 30)
-    return report(result, api_cpu, "wrk" if wrk else "httpx (no wrk on PATH)")
+        await asyncio.to_thread(api.join if hasattr(api, "join") else api.wait, 30)
+    return report(busy, paced, api_cpu, "wrk" if wrk else "httpx (no wrk on PATH)")
 
 
-def report(result: Result, api_cpu: float, tool: str) -> bool:
-    rate = result.requests / result.seconds
-    failures = {key: count for key, count in result.statuses.items() if key != "200"}
+def report(busy: Result, paced: Result, api_cpu: float, tool: str) -> bool:
+    rate = busy.requests / busy.seconds
+    offered = paced.requests / paced.seconds
+    failures: Counter[str] = Counter()
+    for result in (busy, paced):
+        failures.update({key: n for key, n in result.statuses.items() if key != "200"})
     print(
         f"{CONNECTIONS} connections, {TOKENS} tokens, GET guest list ({GUESTS} guests, page "
-        f"of 50) for {result.seconds:.0f} s with {tool}: {result.requests} requests"
+        f"of 50), {DURATION_SECONDS} s a run, with {tool}"
     )
     print(
-        f"  {rate:6.0f} requests/s  = {rate / TARGET_RPS:.2f}x target "
-        f"(target >= {TARGET_RPS:.0f} req/s)"
+        f"  as fast as answered: {rate:6.0f} requests/s = {rate / TARGET_RPS:.2f}x target "
+        f"(target >= {TARGET_RPS:.0f} req/s); p50 {busy.p50 * 1000:.0f} ms, "
+        f"p95 {busy.p95 * 1000:.0f} ms"
     )
     print(
-        f"  p50 {result.p50 * 1000:.0f} ms, p95 {result.p95 * 1000:.0f} ms "
-        f"= {result.p95 / TARGET_P95:.2f}x target (target p95 < {TARGET_P95 * 1000:.0f} ms), "
-        f"p99 {result.p99 * 1000:.0f} ms"
+        f"  at about {TARGET_RPS:.0f}/s offered ({offered:.0f}/s answered): p50 "
+        f"{paced.p50 * 1000:.0f} ms, p95 {paced.p95 * 1000:.0f} ms = "
+        f"{paced.p95 / TARGET_P95:.2f}x target (target p95 < {TARGET_P95 * 1000:.0f} ms), "
+        f"p99 {paced.p99 * 1000:.0f} ms"
     )
-    print(f"  API CPU {api_cpu / max(result.requests, 1) * 1000:.1f} ms a request")
-    print(f"  errors: {sum(failures.values())}" + (f" {failures}" if failures else ""))
+    print(f"  API CPU {api_cpu / max(busy.requests, 1) * 1000:.1f} ms a request")
+    print(f"  errors: {sum(failures.values())}" + (f" {dict(failures)}" if failures else ""))
     if failures:
-        example = f", e.g. {result.sample_error!r}" if result.sample_error else ""
+        sample = busy.sample_error or paced.sample_error
+        example = f", e.g. {sample!r}" if sample else ""
         print(f"  not a valid measurement: not every request got a 200{example}")
-    return not failures and rate >= TARGET_RPS and result.p95 < TARGET_P95
+    return not failures and rate >= TARGET_RPS and paced.p95 < TARGET_P95
 
 
 async def main() -> bool:
