@@ -73,6 +73,11 @@ def test_policy_caps() -> None:
     assert policy.tolerance(200) == 19 * policy.spacing(200)  # 20 back to back after a pause
     assert BudgetPolicy.scaled(200, 60.0) == policy
     assert BudgetPolicy.scaled(10, 1.0).cap(10, interactive=False, person_recently=False) == 10
+    # A lease of bulk sends takes only what the pace allows now: a burst after a pause, one
+    # when the pace is as far ahead as its tolerance.
+    assert policy.paced_sends(200, timedelta(0)) == 20
+    assert policy.paced_sends(200, timedelta(seconds=policy.tolerance(200))) == 1
+    assert policy.paced_sends(200, timedelta(seconds=5 * policy.spacing(200))) == 15
 
 
 async def test_per_key_limits(sessions: async_sessionmaker[AsyncSession]) -> None:
