@@ -92,16 +92,20 @@ class SyncActivities:
     @activity.defn
     async def sync_events(self, org: OrgRef) -> EventsSynced:
         """Copy every event of the calendar; say which need their guests synced."""
-        client = await self.luma.client(org.org_id, interactive=org.interactive)
-        await self._confirm_calendar(org.org_id, client)
-        if await self._repair_webhook(org.org_id, client, safety_net=org.safety_net):
-            async with self.sessions() as session:
-                live = await session.scalar(
-                    select(func.count()).where(Event.org_id == org.org_id, Event.gone_at.is_(None))
-                )
-            return EventsSynced(live or 0, [], checked_only=True)
         events: list[LumaEvent] = []
+        # Heartbeats from the start: checking the calendar and its webhook waits on Luma's
+        # budget too, and a silent wait reads as a dead worker (seen with 500 orgs at once).
         async with heartbeating(0) as progress:
+            client = await self.luma.client(org.org_id, interactive=org.interactive)
+            await self._confirm_calendar(org.org_id, client)
+            if await self._repair_webhook(org.org_id, client, safety_net=org.safety_net):
+                async with self.sessions() as session:
+                    live = await session.scalar(
+                        select(func.count()).where(
+                            Event.org_id == org.org_id, Event.gone_at.is_(None)
+                        )
+                    )
+                return EventsSynced(live or 0, [], checked_only=True)
             with luma_failures_are_final():
                 async for event in client.iter_events():
                     events.append(event)
