@@ -5,7 +5,8 @@ inserts nothing new, and a retried batch skips the guests it already marked done
 crashed worker never makes Luma set one guest's status twice. A guest is marked "sending"
 before its call: one still so marked when a batch is retried may have been written by an
 attempt that died before recording the answer (a killed worker, the database gone), so Luma
-is asked for its status before it is written again.
+is asked for its status before it is written again. Those marks and the outcomes are
+committed for many guests at once (`activities.bulk_commits`).
 """
 
 from __future__ import annotations
@@ -13,28 +14,29 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.bulk_commits import UNFINISHED, BatchLedger
 from activities.heartbeat import heartbeating
 from activities.luma_access import LumaAccess, luma_failures_are_final, only_this_call
 from catalog.guest_filter import People, person_key
 from catalog.guest_query import people_for
-from core.metrics import bulk_guest_finished
 from intel.vip import VipRules
 from luma import (
     BadRequestError,
     LumaClient,
     LumaGuest,
     NotFoundError,
+    Page,
     identity_key,
     normalize_email,
 )
 from luma.errors import InvalidEmailError
-from store import audit, bulk_items, cache
-from store.db import rowcount, upsert_insert
-from store.models import BulkJobItem, utcnow
+from store import bulk_items
+from store.db import upsert_insert
+from store.models import BulkJobItem
 from store.profiles import tagged_emails
 from workflows.contracts.bulk import (
     ApplyInput,
@@ -47,9 +49,6 @@ from workflows.contracts.bulk import (
 )
 
 FAILURE_SAMPLE = 20
-# States of a guest not finished yet: not tried, or sent by an attempt that did not record
-# Luma's answer.
-UNFINISHED = ("pending", "sending")
 
 
 class BulkActivities:
@@ -70,21 +69,37 @@ class BulkActivities:
         if job.filter.tags:  # read once per call: who is tagged now, in this org only
             async with self.sessions() as session:
                 tagged = await tagged_emails(session, org_id=job.org_id, tags=job.filter.tags)
+
+        async def read(cursor: str | None) -> Page[LumaGuest]:
+            with luma_failures_are_final():
+                return await client.list_guests_page(
+                    job.event_id, status=job.filter.server_status(), cursor=cursor
+                )
+
         cursor, has_more = job.cursor, True
-        async with heartbeating(cursor) as progress:
-            for _ in range(job.max_pages):
-                with luma_failures_are_final():
-                    page = await client.list_guests_page(
-                        job.event_id, status=job.filter.server_status(), cursor=cursor
-                    )
-                people = await self._people(job, page.entries, tagged)
-                matched = [g for g in page.entries if matcher.matches(g, people)]
-                await self._add_items(job, matched)
-                cursor, has_more = page.next_cursor, page.has_more and bool(page.next_cursor)
-                progress.value = cursor
-                if not has_more:
-                    await self._add_unmatched_emails(job)
-                    break
+        # The next page is read while this one is stored, so the pages take Luma's latency
+        # each, not that plus the database's; a page is read only if this call will store it.
+        reading = asyncio.create_task(read(cursor))
+        ahead: asyncio.Task[Page[LumaGuest]] | None = reading  # read, not yet stored
+        try:
+            async with heartbeating(cursor) as progress:
+                for taken in range(1, job.max_pages + 1):
+                    page = await reading
+                    ahead = None
+                    cursor, has_more = page.next_cursor, page.has_more and bool(page.next_cursor)
+                    if has_more and taken < job.max_pages:
+                        reading = ahead = asyncio.create_task(read(cursor))
+                    people = await self._people(job, page.entries, tagged)
+                    matched = [g for g in page.entries if matcher.matches(g, people)]
+                    await self._add_items(job, matched)
+                    progress.value = cursor
+                    if not has_more:
+                        await self._add_unmatched_emails(job)
+                        break
+        finally:
+            if ahead is not None:  # this call failed: its read ahead goes unused
+                ahead.cancel()
+                await asyncio.gather(ahead, return_exceptions=True)
         return ResolveResult(await self._count(job.job_id), cursor, has_more)
 
     async def _people(self, job: ResolveInput, guests: list[LumaGuest], tagged: set[str]) -> People:
@@ -197,6 +212,7 @@ class BulkActivities:
         if not items:
             return ApplyResult(batch.after_seq, 0, 0, 0)
         client = await self.luma.client(batch.org_id)
+        ledger = BatchLedger(self.sessions, batch)
         gate = asyncio.Semaphore(batch.concurrency)
         pending = [item for item in items if item.state in UNFINISHED]
         # Calls Luma failed for a moment (5xx, timeouts): those guests stay pending and the
@@ -208,7 +224,7 @@ class BulkActivities:
             async def handle(item: BulkJobItem) -> None:
                 try:
                     with luma_failures_are_final():
-                        state, detail = await self._apply_one(client, batch, item)
+                        state, detail = await self._apply_one(client, batch, ledger, item)
                 except ApplicationError as failure:
                     if not only_this_call(failure):
                         raise
@@ -216,7 +232,7 @@ class BulkActivities:
                     return
                 finally:
                     gate.release()
-                await self._finish_item(batch, item, state, detail)
+                await ledger.finish(item, state, detail)
                 progress.value += 1
 
             try:
@@ -230,8 +246,14 @@ class BulkActivities:
                             last_seq = max(i.seq for i in items if i.seq < item.seq)
                             break
                         tasks.create_task(handle(item))
-            except ExceptionGroup as group:
-                raise group.exceptions[0] from None
+            except BaseException as failure:
+                # Answers Luma gave before the failure are writes that happened: record
+                # them, without letting a failure to record hide the one being raised.
+                await _record_anyway(ledger)
+                if isinstance(failure, ExceptionGroup):
+                    raise failure.exceptions[0] from None
+                raise
+            await ledger.close()
         if unavailable:
             raise unavailable[0]
         async with self.sessions() as session:
@@ -241,14 +263,14 @@ class BulkActivities:
         )
 
     async def _apply_one(
-        self, client: LumaClient, batch: ApplyInput, item: BulkJobItem
+        self, client: LumaClient, batch: ApplyInput, ledger: BatchLedger, item: BulkJobItem
     ) -> tuple[str, str]:
         if item.status_at_resolve == batch.target_status:
             return "skipped", f"already {batch.target_status}"
         if batch.target_status == "declined" and item.is_paid and batch.should_refund is None:
             return "failed", "has a paid ticket: decide whether to refund before declining"
         try:
-            if item.state == "sending" or not await self._claim(batch, item):
+            if item.state == "sending" or not await ledger.claim(item):
                 # Another attempt sent this write, or may have: it died before recording the
                 # answer, or it still runs (a worker that lost Temporal but not Luma).
                 guest = await client.get_guest(batch.event_id, guest_id=item.luma_guest_id)
@@ -265,53 +287,6 @@ class BulkActivities:
         except BadRequestError as exc:
             return "failed", exc.user_message
         return "done", ""
-
-    async def _claim(self, batch: ApplyInput, item: BulkJobItem) -> bool:
-        """Mark the guest "sending", committed before the call, so no write is ever sent
-        without a trace; False when another attempt claimed or finished it since this one
-        read the batch."""
-        async with self.sessions.begin() as session:
-            claimed = await session.execute(
-                update(BulkJobItem)
-                .where(
-                    BulkJobItem.job_id == batch.job_id,
-                    BulkJobItem.seq == item.seq,
-                    BulkJobItem.state == "pending",
-                )
-                .values(state="sending", updated_at=utcnow())
-            )
-        return rowcount(claimed) == 1
-
-    async def _finish_item(
-        self, batch: ApplyInput, item: BulkJobItem, state: str, detail: str
-    ) -> None:
-        async with self.sessions.begin() as session:
-            row = await session.get(BulkJobItem, (batch.job_id, item.seq))
-            if row is None or row.state not in UNFINISHED:
-                return
-            row.state, row.detail, row.updated_at = state, detail[:500], utcnow()
-            if state == "done":  # Luma took the write: the cache follows in the same commit
-                await cache.set_guest_status(
-                    session,
-                    org_id=batch.org_id,
-                    luma_event_id=batch.event_id,
-                    luma_guest_ids=[item.luma_guest_id],
-                    status=batch.target_status,
-                )
-            if state != "skipped":
-                await audit.record(
-                    session,
-                    org_id=batch.org_id,
-                    source="workflow",
-                    action=f"bulk_{batch.target_status}",
-                    result=state if state == "failed" else batch.target_status,
-                    target={"event_id": batch.event_id, "email": item.email, "job": batch.job_id},
-                    actor_user_id=batch.requested_by,
-                    chat_id=batch.chat_id,
-                    detail=detail,
-                    idempotency_key=f"{batch.job_id}:{item.luma_guest_id}"[:200],
-                )
-        bulk_guest_finished(state)  # committed just now, by this attempt (core.metrics)
 
     @activity.defn
     async def bulk_job_totals(self, job: JobRef) -> JobTotals:
@@ -334,3 +309,10 @@ class BulkActivities:
             pending=sum(counts.get(state, 0) for state in UNFINISHED),
             failures=[GuestFailure(email, reason) for email, reason in failed],
         )
+
+
+async def _record_anyway(ledger: BatchLedger) -> None:
+    try:
+        await ledger.close()
+    except Exception:
+        activity.logger.exception("could not record a failed batch's answers")

@@ -15,8 +15,8 @@ Real time is short, so each cost is measured on its own and then scaled:
    `WEBHOOK_SYNC_INTERVAL_MINUTES`, and every run of a calendar whose Luma refuses webhooks).
 2. Scheduled runs: the product's schedule (`ensure_sync_schedule`) with a shorter interval
    (`--interval`, 1 minute by default instead of 15): with the webhook active, each run checks
-   the webhook and stops. The window's edges sit between bursts (every org's schedule fires on
-   the same epoch-aligned second).
+   the webhook and stops. Each org's schedule fires at its own point of the interval
+   (`services.automations.sync.spread`), so runs are counted by their start in the window.
 3. Webhooks: schedules paused, guests register and change status in the simulator at a steady
    rate (`--changes-per-org-hour`, compressed like the schedule, at least one a second); Luma's
    signed deliveries go to the API, which starts one guest refresh per guest on the worker.
@@ -369,20 +369,6 @@ async def actions_per_run(client: Client, runs: list[WorkflowExecution], sample:
     return total / len(chosen)
 
 
-def burst_drain_seconds(runs: list[WorkflowExecution]) -> float:
-    """The longest time from a schedule's firing (every org at once) to its last run's end."""
-    bursts: dict[int, list[WorkflowExecution]] = {}
-    for run in runs:
-        bursts.setdefault(int(run.start_time.timestamp()) // 10, []).append(run)
-    longest = 0.0
-    for group in bursts.values():
-        closed = [run.close_time for run in group if run.close_time is not None]
-        if closed:
-            first = min(run.start_time for run in group)
-            longest = max(longest, (max(closed) - first).total_seconds())
-    return longest
-
-
 # --- the pieces ------------------------------------------------------------------------------
 
 
@@ -424,19 +410,6 @@ async def bounded(items: Iterable[T], work: Callable[[T], Awaitable[Any]], limit
 async def at(moment: float) -> None:
     """Sleep until the wall-clock `moment`."""
     await asyncio.sleep(max(0.0, moment - time.time()))
-
-
-async def quiet_edge(client: Client, interval: float) -> tuple[datetime, bool]:
-    """A moment between two bursts of the schedules (which fire together on multiples of
-    `interval` seconds since the epoch): three quarters into an interval, once no sync runs."""
-    now = time.time()
-    edge = math.floor(now / interval) * interval + 0.75 * interval
-    if edge < now:
-        edge += interval
-    await at(edge)
-    next_fire = math.ceil(time.time() / interval) * interval
-    quiet = await drained(client, [SYNC], max(0.0, next_fire - time.time() - 1.5))
-    return datetime.now(UTC), quiet
 
 
 # --- the run ---------------------------------------------------------------------------------
@@ -751,11 +724,10 @@ async def run_phases(
     await bounded(orgs, lambda o: automations.ensure_sync_schedule(o.org_id, args.interval), 20)
     await pause_schedules(client, orgs, pause=False)
     requests_before = {org.calendar_id: sim.state.requests[org.calendar_id] for org in orgs}
-    since, quiet_start = await quiet_edge(client, interval)
+    await asyncio.sleep(interval)  # every org's schedule has fired once: a steady state
+    since = datetime.now(UTC)
     before = await meter.snapshot()
     await at(since.timestamp() + schedule_minutes * 60)
-    next_fire = math.ceil(time.time() / interval) * interval
-    quiet_end = await drained(client, [SYNC], max(0.0, next_fire - time.time() - 1.5))
     after = await meter.snapshot()
     until = datetime.now(UTC)
     scheduled_runs = await runs_of(client, SYNC, since, until)
@@ -772,12 +744,9 @@ async def run_phases(
             f"SCHEDULE FAILED: {len(scheduled_runs)} scheduled runs; {len(unsynced)} orgs "
             "never asked Luma"
         )
-    drain = burst_drain_seconds(scheduled_runs)
-    edges = "" if quiet_start and quiet_end else "; WINDOW EDGES NOT QUIET: lengthen --interval"
     print(
         f"scheduled runs: {len(scheduled_runs)} in {scheduled.seconds:.0f} s "
-        f"(every {args.interval} min; every org fires on the same second; the longest burst "
-        f"drained in {drain:.0f} s{edges})",
+        f"(every {args.interval} min, each org at its own point of the interval)",
         flush=True,
     )
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.models import AuditEntry
+from store.db import upsert_insert
+from store.models import AuditEntry, utcnow
 
 
 async def record(
@@ -45,6 +47,38 @@ async def record(
     session.add(entry)
     await session.flush()
     return entry
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRow:
+    """One entry for `record_many`: what `record` takes, field for field."""
+
+    org_id: int | None
+    source: str
+    action: str
+    result: str
+    target: dict[str, Any] = field(default_factory=dict)
+    actor_user_id: int | None = None
+    chat_id: int | None = None
+    detail: str = ""
+    idempotency_key: str | None = None
+
+
+async def record_many(session: AsyncSession, rows: Sequence[AuditRow]) -> int:
+    """Append many entries in one statement (a batch's outcomes); as with `record`, an entry
+    whose idempotency key is already recorded, or comes earlier in `rows`, is left out.
+    Returns how many were added."""
+    if not rows:
+        return 0
+    now = utcnow()
+    statement = (
+        upsert_insert(session.get_bind().dialect.name, AuditEntry)
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(AuditEntry.id)
+    )
+    # Parameters apart from the statement: compiled once, sent as one multi-row INSERT.
+    added = await session.execute(statement, [{**asdict(row), "created_at": now} for row in rows])
+    return len(added.all())
 
 
 async def recent(session: AsyncSession, *, org_id: int, limit: int = 50) -> Sequence[AuditEntry]:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from temporalio.client import ScheduleCalendarSpec
 
 from services.automations import JobInfo
+from services.automations.sync import spread
 from store import cache, orgs
 from store.models import AutomationSettings
 from workflows import ids
@@ -86,6 +87,10 @@ async def test_schedules_follow_link_digest_and_unlink(automations, org) -> None
     await automations.ensure_sync_schedule(org.org_id)
     described = await automations.client.get_schedule_handle(sync_schedule).describe()
     assert described.schedule.spec.intervals[0].every == timedelta(minutes=15)
+    # Each org at its own point of the interval: schedules do not all fire at once.
+    assert described.schedule.spec.intervals[0].offset == spread(org.org_id, timedelta(minutes=15))
+    offsets = {spread(org_id, timedelta(minutes=15)) for org_id in range(1, 101)}
+    assert len(offsets) > 90 and max(offsets) < timedelta(minutes=15)
     await automations.ensure_sync_schedule(org.org_id, interval_minutes=30)  # updated in place
     described = await automations.client.get_schedule_handle(sync_schedule).describe()
     assert described.schedule.spec.intervals[0].every == timedelta(minutes=30)
