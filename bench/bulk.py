@@ -28,7 +28,7 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from subprocess import Popen
@@ -72,6 +72,17 @@ async def database() -> AsyncIterator[str]:
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def dev_temporal(keys: list[str]) -> Awaitable[WorkflowEnvironment]:
+    """A Temporal dev server with the product's search attributes, its payloads encrypted with
+    `keys` as the worker's are (ENCRYPTION_KEYS); no UI."""
+    return WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(temporal_cli()),
+        search_attributes=SEARCH_ATTRIBUTES,
+        data_converter=data_converter(keys),
+        ui=False,
+    )
 
 
 def start_worker(env: dict[str, str], **settings: str) -> Popen[bytes]:
@@ -130,11 +141,7 @@ async def main() -> bool:
     config = SimulatorConfig(calendars=0, rate_limit=None)
     async with (
         database() as db_url,
-        await WorkflowEnvironment.start_local(
-            dev_server_existing_path=str(temporal_cli()),
-            search_attributes=SEARCH_ATTRIBUTES,
-            data_converter=data_converter(keys),  # the worker process's (ENCRYPTION_KEYS)
-        ) as env,
+        await dev_temporal(keys) as env,
         running_simulator(config) as sim,
     ):
         calendar = sim.state.add_calendar("Bench")

@@ -59,13 +59,10 @@ import psycopg
 from cryptography.fernet import Fernet
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecution
-from temporalio.testing import WorkflowEnvironment
 
-from bench.bulk import LUMABOT, database, peak_memory_mb, stop
+from bench.bulk import LUMABOT, database, dev_temporal, peak_memory_mb, stop
 from billing import Billing
-from core.binaries import temporal_cli
 from core.defaults import SYNC_INTERVAL_MINUTES, WEBHOOK_SYNC_INTERVAL_MINUTES
-from core.payload_codec import data_converter
 from core.settings import Settings
 from luma import LumaPool
 from services import linking
@@ -74,7 +71,7 @@ from standins.luma import RunningSimulator, SimulatorConfig, running_simulator
 from store.crypto import KeyBox
 from store.db import create_engine, session_factory
 from store.orgs import upsert_user
-from workflows.ids import SEARCH_ATTRIBUTES, sync_schedule_id
+from workflows.ids import sync_schedule_id
 
 T = TypeVar("T")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -583,12 +580,7 @@ async def main(argv: list[str]) -> None:
     config = SimulatorConfig(calendars=0)  # Luma's own limits (200 a minute per calendar)
     async with (
         database() as db_url,
-        await WorkflowEnvironment.start_local(
-            dev_server_existing_path=str(temporal_cli()),
-            search_attributes=SEARCH_ATTRIBUTES,
-            data_converter=data_converter(keys),
-            ui=False,
-        ) as env,
+        await dev_temporal(keys) as env,
         running_simulator(config) as sim,
     ):
         db_name = db_url.rsplit("/", 1)[1]

@@ -22,15 +22,12 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from cryptography.fernet import Fernet
-from temporalio.testing import WorkflowEnvironment
 
 from activities.luma_access import LumaAccess
-from bench.bulk import database
+from bench.bulk import database, dev_temporal
 from billing import Billing
 from billing.limits import sync_interval_for
-from core.binaries import temporal_cli
 from core.defaults import WEBHOOK_SYNC_INTERVAL_MINUTES
-from core.payload_codec import data_converter
 from core.settings import Settings
 from luma import LumaPool
 from services import luma_webhooks
@@ -42,7 +39,7 @@ from store.models import Organization
 from store.orgs import save_org
 from worker import WorkerClients, build_worker
 from workflows.contracts.sync import SyncInput, SyncReport
-from workflows.ids import SEARCH_ATTRIBUTES, sync_id
+from workflows.ids import sync_id
 from workflows.sync import SyncOrgWorkflow
 
 EVENTS = 12
@@ -83,12 +80,7 @@ async def main() -> None:
     config = SimulatorConfig(calendars=0, rate_limit=None)
     async with (
         database() as db_url,
-        await WorkflowEnvironment.start_local(
-            dev_server_existing_path=str(temporal_cli()),
-            search_attributes=SEARCH_ATTRIBUTES,
-            data_converter=data_converter(keys),
-            ui=False,
-        ) as env,
+        await dev_temporal(keys) as env,
         running_simulator(config) as sim,
         LumaPool(sim.base_url) as pool,
     ):
