@@ -159,11 +159,19 @@ class DatabaseRateBudget:
                 if lease.not_before > loop.time():  # a refill just found the window full
                     await asyncio.sleep(lease.not_before - loop.time())
                     continue
-                if lease.refill is None:
-                    lease.refill = self._finish(self._refill(budget_key, interactive, lease))
-                await asyncio.shield(lease.refill)
+                await asyncio.shield(self._refilling(budget_key, interactive, lease))
         finally:
             lease.waiting -= 1
+        if lease.running_low() and lease.not_before <= loop.time() and lease.refill is None:
+            # Ahead of need, nobody waits for it: a failure here is met again, and reported,
+            # by the refill a caller does wait for.
+            self._refilling(budget_key, interactive, lease).add_done_callback(_retrieved)
+
+    def _refilling(self, budget_key: str, interactive: bool, lease: Lease) -> asyncio.Future[None]:
+        """The lease's refill under way, started if there is none."""
+        if lease.refill is None:
+            lease.refill = self._finish(self._refill(budget_key, interactive, lease))
+        return lease.refill
 
     async def _refill(self, budget_key: str, interactive: bool, lease: Lease) -> None:
         loop = asyncio.get_running_loop()
@@ -260,6 +268,11 @@ class DatabaseRateBudget:
                 await connection.execute(sql.pace, {"key": budget_key, "paced_until": next_pace})
             rows = [{"budget_key": budget_key, "sent_at": now}] * grant
             return 0.0, list((await connection.scalars(sql.send, rows)).all())
+
+
+def _retrieved(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 def _seconds(delta: timedelta) -> float:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -60,7 +60,7 @@ class Commits:
 @contextmanager
 def counted_commits(engine: AsyncEngine) -> Iterator[Commits]:
     commits, target = Commits(), engine.sync_engine
-    hooks = {
+    hooks: dict[str, Callable[..., Any]] = {
         "before_cursor_execute": commits.statement,
         "commit": commits.commit,
         "rollback": commits.rollback,
