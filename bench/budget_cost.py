@@ -5,8 +5,8 @@ limit, once through the database budget (PostgreSQL, the production store; the k
 ceiling set far above what is sent, so the budget admits and never waits) and once with
 no budget at all; rounds alternate, each way first as often as second, so the machine's
 noise and the order fall on both alike. The budget's cost is the share of reads per second
-it takes away; the target is at most 10%, and the ratio printed is that cost over 10%. The budget leases slots in batches (store/budget_leases.py):
-one transaction admits many reads.
+it takes away; the target is at most 10%, and the ratio printed is that cost over 10%. The
+budget leases slots in batches (store/budget_leases.py): one transaction admits many reads.
 
     .venv/bin/python -m bench.budget_cost     # PostgreSQL on :5432 (BENCH_PG to change)
 """
