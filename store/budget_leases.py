@@ -42,7 +42,7 @@ class Lease:
     slots: deque[tuple[int, float]] = field(default_factory=deque)
     size: int = 1  # slots to ask for next
     used: int = 0  # slots handed out since the last grant
-    fresh: bool = False  # a grant arrived and none of it was handed out yet
+    fresh: int | None = None  # the newest grant's first slot, until it is handed out
     not_before: float = 0.0  # loop time before which the window is known to be full
     waiting: int = 0  # callers waiting for a slot
     stale: list[int] = field(default_factory=list)  # unused slots to give back
@@ -52,15 +52,21 @@ class Lease:
         """Hand out one leased slot, if one is left and still usable. A new grant's first
         slot always is (as a single slot always was, however late its caller woke): so
         every refill lets one caller through, even when `ttl` is shorter than a stall."""
-        while self.slots and self.slots[0][1] <= now and not self.fresh:
-            self.stale.append(self.slots.popleft()[0])
+        if self._expired(now):
             self.size, self.used = max(1, self.used), 0  # ran out of time: that much was needed
+            while self._expired(now):
+                self.stale.append(self.slots.popleft()[0])
         if not self.slots:
             return False
-        self.slots.popleft()
+        slot, _ = self.slots.popleft()
         self.used += 1
-        self.fresh = False
+        if slot == self.fresh:
+            self.fresh = None
         return True
+
+    def _expired(self, now: float) -> bool:
+        """Whether the oldest slot is past its time (the newest grant's first never is)."""
+        return bool(self.slots) and self.slots[0][1] <= now and self.slots[0][0] != self.fresh
 
     def running_low(self) -> bool:
         """Worth leasing more before these run out (callers then never wait for a refill,
@@ -76,7 +82,7 @@ class Lease:
 
     def grant(self, ids: list[int], expires: float) -> None:
         self.slots.extend((slot, expires) for slot in ids)
-        self.used, self.fresh = 0, True
+        self.used, self.fresh = 0, ids[0]
 
     def drop(self) -> None:
         """Give up the slots left (they are given back at the next refill)."""

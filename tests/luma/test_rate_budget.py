@@ -21,7 +21,7 @@ from luma.errors import RateLimitedError
 from luma.ratelimit import BudgetPolicy
 from migrations import runner
 from standins.luma import SimulatorConfig, running_simulator
-from store.budget_leases import MAX_LEASE
+from store.budget_leases import MAX_LEASE, Lease
 from store.db import create_engine, session_factory
 from store.models import LumaRateSend
 from store.rate_budget import DatabaseRateBudget
@@ -330,7 +330,7 @@ async def test_a_process_leases_slots_in_batches_and_gives_back_what_it_did_not_
         if lease.refill is not None:
             await lease.refill
         lease.slots = deque((slot, 0.0) for slot, _ in lease.slots)  # as if their time ran out
-        lease.fresh = False
+        lease.fresh = None
         await budget.acquire(calendar, interactive=True)  # the refill gives the rest back
         if lease.refill is not None:
             await lease.refill
@@ -356,3 +356,14 @@ async def test_a_penalty_drops_the_lease_of_the_process_that_was_refused(
     started = time.perf_counter()
     await budget.acquire(calendar, interactive=False)  # not from a slot leased before
     assert time.perf_counter() - started >= 0.9
+
+
+def test_a_lease_that_runs_out_of_time_is_sized_to_what_was_used() -> None:
+    lease = Lease()
+    lease.grant(list(range(8)), expires=10.0)
+    assert all(lease.take(now=1.0) for _ in range(3))
+    assert not lease.take(now=11.0)  # five slots past their time: given back, none handed out
+    assert (lease.size, lease.take_stale()) == (3, [3, 4, 5, 6, 7])
+    lease.grant([8, 9], expires=20.0)
+    assert lease.take(now=25.0)  # a new grant's first slot, however late its caller woke
+    assert not lease.take(now=25.0) and lease.take_stale() == [9]
