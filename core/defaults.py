@@ -24,17 +24,22 @@ LUMA_API_URL = "https://public-api.luma.com"
 LUMA_RATE_LIMIT = 200  # requests per window for a calendar key, as Luma documents
 LUMA_RATE_WINDOW_SECONDS = 60.0
 LUMA_TIMEOUT_SECONDS = 20.0
+
+# -- Database --------------------------------------------------------------------------------
 # Connections a process keeps open to PostgreSQL, and how many more it may open at a peak.
 # The bot handles its updates concurrently: a pool smaller than the updates in progress
 # opened and closed a connection for most messages under load (bench/bot.py).
 DATABASE_POOL_SIZE = 20
 DATABASE_MAX_OVERFLOW = 20
 
+# -- Control API -----------------------------------------------------------------------------
+API_WORKERS = 1  # processes of `lumabot api`; one per core for a busy API
+API_REQUESTS_PER_MINUTE = 120  # per API token, across every API process
+
 # -- Temporal --------------------------------------------------------------------------------
 TEMPORAL_NAMESPACE = "default"
 TEMPORAL_TASK_QUEUE = "lumabot"
 TEMPORAL_UI_URL = "http://127.0.0.1:8233"  # operators only: it shows every tenant's runs
-API_REQUESTS_PER_MINUTE = 120  # per API token
 PUBLIC_URL = "http://127.0.0.1:8000"  # the control API and its /web portal
 
 # -- Metrics ---------------------------------------------------------------------------------

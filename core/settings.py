@@ -88,7 +88,7 @@ class Settings(BaseSettings):
 
     # The control API: worker processes of `lumabot api` (one per core is what a busy API
     # wants), and the requests a minute one API token may make (counted across processes).
-    api_workers: int = Field(1, ge=1, le=64)
+    api_workers: int = Field(defaults.API_WORKERS, ge=1, le=64)
     api_requests_per_minute: int = Field(defaults.API_REQUESTS_PER_MINUTE, ge=1)
 
     database_url: str = f"sqlite+aiosqlite:///./{DATA_DIR}/lumabot.db"
