@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import cProfile
 import json
-import multiprocessing
 import os
 import random
 import shutil
@@ -50,7 +49,6 @@ from cryptography.fernet import Fernet
 
 from bench.bot import EVENTS, cpu_seconds, fresh_calendar
 from bench.bulk import database
-from core.settings import Settings
 from store.crypto import KeyBox
 from store.db import create_engine, session_factory
 from store.models import Role
@@ -103,18 +101,14 @@ async def seed(database_url: str, key: str) -> tuple[str, list[str]]:
         await engine.dispose()
 
 
-def serve_api(environment: dict[str, str], port: int) -> None:
+def serve_api(port: int) -> None:
     """One API process under cProfile, configured by the environment, writing its stats to
-    BENCH_PROFILE when SIGTERM stops it."""
+    BENCH_PROFILE when SIGTERM stops it (run by `start_api` as a subprocess)."""
     import uvicorn
 
-    from api.main import create_app
-    from core.logs import configure_logging
+    from api.main import app_from_environment
 
-    os.environ.update(environment)
-    settings = Settings(_env_file=None)
-    configure_logging(settings.log_level, settings.secret_values(), settings.log_format.value)
-    app = create_app(settings)
+    app = app_from_environment()
     profile_to = os.environ["BENCH_PROFILE"]
     # uvicorn shuts down on SIGTERM, then raises it again for the handler it found: make that
     # one harmless, so run() returns and the stats are written.
@@ -140,19 +134,19 @@ async def drained(base_url: str, path: str, token: str) -> None:
         raise SystemExit(f"guest list: {response.status_code} {response.text[:300]}")
 
 
-async def wait_until_up(base_url: str, process: Any) -> None:
+async def wait_until_up(base_url: str, process: subprocess.Popen[bytes]) -> None:
+    """Until the API answers /healthz; a clear exit if its process ends or it never does."""
     async with httpx.AsyncClient() as client:
-        for _ in range(300):
-            alive = process.is_alive() if hasattr(process, "is_alive") else process.poll() is None
-            if not alive:
-                raise SystemExit("the API process exited")
+        for _ in range(600):
+            if process.poll() is not None:
+                raise SystemExit(f"the API process exited ({process.returncode})")
             try:
                 if (await client.get(f"{base_url}/healthz")).status_code == 200:
                     return
             except httpx.TransportError:
                 pass
             await asyncio.sleep(0.1)
-    raise SystemExit("the API did not come up in 30 s")
+    raise SystemExit("the API did not answer /healthz within a minute")
 
 
 # Each thread rotates the tokens from its own offset; `done` prints one JSON line with the
@@ -323,16 +317,14 @@ async def run_httpx(url: str, path: str, tokens: list[str], seconds: int, pause:
     )
 
 
-def start_api(environment: dict[str, str], port: int) -> Any:
+def start_api(environment: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     """The API as deployed (`lumabot api --workers N`), or one cProfile'd process."""
     if os.environ.get("BENCH_PROFILE"):
-        process = multiprocessing.get_context("spawn").Process(
-            target=serve_api, args=(environment, port), daemon=True
-        )
-        process.start()
-        return process
-    workers = os.environ.get("BENCH_API_WORKERS") or str(os.cpu_count() or 1)
-    command = [LUMABOT, "api", "--workers", workers, "--port", str(port)]
+        code = "import sys; from bench.api import serve_api; serve_api(int(sys.argv[1]))"
+        command = [sys.executable, "-c", code, str(port)]
+    else:
+        workers = os.environ.get("BENCH_API_WORKERS") or str(os.cpu_count() or 1)
+        command = [LUMABOT, "api", "--workers", workers, "--port", str(port)]
     return subprocess.Popen(command, env={**os.environ, **environment})
 
 
@@ -364,7 +356,6 @@ async def run(database_url: str) -> bool:
         "DATABASE_MAX_OVERFLOW": "0",
     }
     api = start_api(environment, port)
-    assert api.pid is not None
     try:
         await wait_until_up(base_url, api)
         wrk = shutil.which("wrk")
@@ -383,8 +374,8 @@ async def run(database_url: str) -> bool:
         await drained(base_url, path, tokens[0])
         paced = await load(DURATION_SECONDS, pause=CONNECTIONS / TARGET_RPS)
     finally:
-        os.kill(api.pid, signal.SIGTERM)
-        await asyncio.to_thread(api.join if hasattr(api, "join") else api.wait, 30)
+        api.terminate()
+        await asyncio.to_thread(api.wait, 30)
     return report(busy, paced, api_cpu, "wrk" if wrk else "httpx (no wrk on PATH)")
 
 

@@ -54,12 +54,12 @@ from pathlib import Path
 from subprocess import Popen
 from typing import IO, Any, TypeVar
 
-import httpx
 import psycopg
 from cryptography.fernet import Fernet
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecution
 
+from bench.api import wait_until_up
 from bench.bulk import LUMABOT, database, dev_temporal, peak_memory_mb, stop
 from billing import Billing
 from core.defaults import SYNC_INTERVAL_MINUTES, WEBHOOK_SYNC_INTERVAL_MINUTES
@@ -380,20 +380,6 @@ def start_process(args: list[str], env: dict[str, str], log: IO[bytes]) -> Popen
     return Popen([LUMABOT, *args], env=env, stdout=log, stderr=log)
 
 
-async def wait_healthy(url: str, process: Popen[bytes]) -> None:
-    async with httpx.AsyncClient() as http:
-        for _ in range(120):
-            if process.poll() is not None:
-                raise SystemExit(f"the API exited ({process.returncode}); see its log")
-            try:
-                if (await http.get(f"{url}/healthz")).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.5)
-    raise SystemExit("the API did not answer /healthz within a minute")
-
-
 async def bounded(items: Iterable[T], work: Callable[[T], Awaitable[Any]], limit: int) -> list[Any]:
     gate = asyncio.Semaphore(limit)
 
@@ -622,7 +608,7 @@ async def main(argv: list[str]) -> None:
                 api_log,
             )
             try:
-                await wait_healthy(api_url, api)
+                await wait_until_up(api_url, api)
                 async with await psycopg.AsyncConnection.connect(
                     plain_url, autocommit=True
                 ) as conn:
