@@ -28,6 +28,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -238,6 +239,17 @@ class Guest(Base):
         Index("ix_guests_email", "org_id", "email"),
         Index("ix_guests_domain", "org_id", "email_domain"),
         Index("ix_guests_profile", "org_id", "normalized_email"),
+        # The default guest list order (by name) of live rows: a page reads its 51 rows off
+        # the index instead of sorting the whole event, and the total is an index-only count.
+        Index(
+            "ix_guests_live_by_name",
+            "org_id",
+            "luma_event_id",
+            text("lower(name)"),
+            "id",
+            postgresql_where=text("gone_at IS NULL"),
+            sqlite_where=text("gone_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
