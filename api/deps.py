@@ -81,7 +81,7 @@ class ApiLimits:
         )
 
 
-def get_deps(request: Request) -> ApiDeps:
+async def get_deps(request: Request) -> ApiDeps:
     deps: ApiDeps = request.app.state.deps
     return deps
 
@@ -100,7 +100,7 @@ async def get_session(deps: DepsDep) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
-def get_automations(deps: DepsDep) -> Automations:
+async def get_automations(deps: DepsDep) -> Automations:
     return deps.automations
 
 
@@ -157,7 +157,7 @@ async def current_holder(
 CurrentHolder = Annotated[TokenHolder, Depends(current_holder)]
 
 
-def current_org(holder: CurrentHolder) -> int:
+async def current_org(holder: CurrentHolder) -> int:
     """The tenant boundary: the org of the token's holder."""
     return holder.org_id
 
@@ -165,7 +165,7 @@ def current_org(holder: CurrentHolder) -> int:
 CurrentOrg = Annotated[int, Depends(current_org)]
 
 
-def current_caller(holder: CurrentHolder) -> Caller:
+async def current_caller(holder: CurrentHolder) -> Caller:
     """The token as a use case's caller: its maker, an admin (checked on every request)."""
     return Caller(holder.org_id, Role.ADMIN, "api", holder.created_by)
 

@@ -53,7 +53,7 @@ async def connect_web(settings: Settings) -> AsyncIterator[WebDeps]:
         yield WebDeps(settings, pool)
 
 
-def get_web(request: Request) -> WebDeps:
+async def get_web(request: Request) -> WebDeps:
     web: WebDeps = request.app.state.web
     return web
 

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["billing"])
 
 
-def get_billing(request: Request) -> Billing:
+async def get_billing(request: Request) -> Billing:
     """The app's billing (tests set `app.state.billing`; a served app builds it once)."""
     billing: Billing | None = getattr(request.app.state, "billing", None)
     if billing is None:
