@@ -139,19 +139,21 @@ async def drained(base_url: str, path: str, token: str) -> None:
         raise SystemExit(f"guest list: {response.status_code} {response.text[:300]}")
 
 
-async def wait_until_up(base_url: str, process: subprocess.Popen[bytes]) -> None:
-    """Until the API answers /healthz; a clear exit if its process ends or it never does."""
+async def wait_until_up(
+    base_url: str, process: subprocess.Popen[bytes], path: str = "/healthz", name: str = "API"
+) -> None:
+    """Until the server answers `path`; a clear exit if its process ends or it never does."""
     async with httpx.AsyncClient() as client:
         for _ in range(600):
             if process.poll() is not None:
-                raise SystemExit(f"the API process exited ({process.returncode})")
+                raise SystemExit(f"the {name} process exited ({process.returncode})")
             try:
-                if (await client.get(f"{base_url}/healthz")).status_code == 200:
+                if (await client.get(f"{base_url}{path}")).status_code == 200:
                     return
             except httpx.TransportError:
                 pass
             await asyncio.sleep(0.1)
-    raise SystemExit("the API did not answer /healthz within a minute")
+    raise SystemExit(f"the {name} did not answer {path} within a minute")
 
 
 # Each thread rotates the tokens from its own offset; `done` prints one JSON line with the
