@@ -215,16 +215,19 @@ class BulkActivities:
         ledger = BatchLedger(self.sessions, batch)
         gate = asyncio.Semaphore(batch.concurrency)
         pending = [item for item in items if item.state in UNFINISHED]
+        # Claims are committed a round ahead of their writes (`_claim_ahead`), so a free slot
+        # never waits for a commit before its call.
+        claims: dict[int, asyncio.Task[bool]] = {}
         # Calls Luma failed for a moment (5xx, timeouts): those guests stay pending and the
         # attempt fails once the others are done, so Temporal's retry sends only them again.
         unavailable: list[ApplicationError] = []
         last_seq = items[-1].seq
         async with heartbeating(0) as progress:
 
-            async def handle(item: BulkJobItem) -> None:
+            async def handle(item: BulkJobItem, claim: asyncio.Task[bool] | None) -> None:
                 try:
                     with luma_failures_are_final():
-                        state, detail = await self._apply_one(client, batch, ledger, item)
+                        state, detail = await self._apply_one(client, batch, item, claim)
                 except ApplicationError as failure:
                     if not only_this_call(failure):
                         raise
@@ -240,19 +243,22 @@ class BulkActivities:
                 # (a rejected key, a 429), so no call outlives the attempt that made it.
                 async with asyncio.TaskGroup() as tasks:
                     for taken, item in enumerate(pending):
+                        ahead = taken + batch.concurrency  # this round's and the next's
+                        _claim_ahead(batch, ledger, pending[taken:ahead], claims)
                         await gate.acquire()
                         if taken and deadline is not None and loop.time() >= deadline:
                             gate.release()
                             last_seq = max(i.seq for i in items if i.seq < item.seq)
                             break
-                        tasks.create_task(handle(item))
+                        tasks.create_task(handle(item, claims.pop(item.seq, None)))
             except BaseException as failure:
                 # Answers Luma gave before the failure are writes that happened: record
                 # them, without letting a failure to record hide the one being raised.
-                await _record_anyway(ledger)
+                await _record_anyway(ledger, claims)
                 if isinstance(failure, ExceptionGroup):
                     raise failure.exceptions[0] from None
                 raise
+            await ledger.unclaim(claims)  # claimed ahead, never sent: pending again
             await ledger.close()
         if unavailable:
             raise unavailable[0]
@@ -263,14 +269,17 @@ class BulkActivities:
         )
 
     async def _apply_one(
-        self, client: LumaClient, batch: ApplyInput, ledger: BatchLedger, item: BulkJobItem
+        self,
+        client: LumaClient,
+        batch: ApplyInput,
+        item: BulkJobItem,
+        claim: asyncio.Task[bool] | None,
     ) -> tuple[str, str]:
-        if item.status_at_resolve == batch.target_status:
-            return "skipped", f"already {batch.target_status}"
-        if batch.target_status == "declined" and item.is_paid and batch.should_refund is None:
-            return "failed", "has a paid ticket: decide whether to refund before declining"
+        """One guest's write; `claim` is its claim by this attempt (None: not claimable)."""
+        if (settled := _settled_without_a_call(batch, item)) is not None:
+            return settled
         try:
-            if item.state == "sending" or not await ledger.claim(item):
+            if claim is None or not await claim:
                 # Another attempt sent this write, or may have: it died before recording the
                 # answer, or it still runs (a worker that lost Temporal but not Luma).
                 guest = await client.get_guest(batch.event_id, guest_id=item.luma_guest_id)
@@ -311,7 +320,38 @@ class BulkActivities:
         )
 
 
-async def _record_anyway(ledger: BatchLedger) -> None:
+def _settled_without_a_call(batch: ApplyInput, item: BulkJobItem) -> tuple[str, str] | None:
+    """The outcome of a guest that needs no write, if so."""
+    if item.status_at_resolve == batch.target_status:
+        return "skipped", f"already {batch.target_status}"
+    if batch.target_status == "declined" and item.is_paid and batch.should_refund is None:
+        return "failed", "has a paid ticket: decide whether to refund before declining"
+    return None
+
+
+def _claim_ahead(
+    batch: ApplyInput,
+    ledger: BatchLedger,
+    upcoming: list[BulkJobItem],
+    claims: dict[int, asyncio.Task[bool]],
+) -> None:
+    """Start the claims of the `upcoming` guests that will be written and have none yet.
+
+    A guest marked "sending" by an earlier attempt is never claimed: its write may have
+    happened, so Luma is asked first (`_apply_one`)."""
+    for item in upcoming:
+        if item.seq in claims or item.state != "pending":
+            continue
+        if _settled_without_a_call(batch, item) is None:
+            claims[item.seq] = asyncio.create_task(ledger.claim(item))
+
+
+async def _record_anyway(ledger: BatchLedger, claims: dict[int, asyncio.Task[bool]]) -> None:
+    try:
+        await ledger.unclaim(claims)
+    except Exception:
+        # Left "sending": the next attempt asks Luma before writing them, as after a crash.
+        activity.logger.exception("could not release a failed batch's unused claims")
     try:
         await ledger.close()
     except Exception:

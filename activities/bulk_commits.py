@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -133,6 +133,27 @@ class BatchLedger:
         without a trace; False when another attempt claimed or finished it since this one
         read the batch."""
         return await self._claims.submit(item.seq)
+
+    async def unclaim(self, claims: Mapping[int, asyncio.Task[bool]]) -> None:
+        """Put back to "pending" the guests claimed ahead (by seq) whose writes were never
+        started (the attempt stopped first), so the next attempt need not ask Luma first."""
+        if not claims:
+            return
+        won = await asyncio.gather(*claims.values(), return_exceptions=True)
+        seqs = [seq for seq, result in zip(claims, won, strict=True) if result is True]
+        if not seqs:
+            return
+        async with self.sessions.begin() as session:
+            await session.execute(
+                update(BulkJobItem)
+                .where(
+                    BulkJobItem.job_id == self.batch.job_id,
+                    BulkJobItem.seq.in_(seqs),
+                    BulkJobItem.state == "sending",
+                )
+                .values(state="pending", updated_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
 
     async def finish(self, item: BulkJobItem, state: str, detail: str) -> None:
         """Record the guest's outcome, committed before this returns (unless a cancel comes

@@ -32,9 +32,12 @@ from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from subprocess import Popen
+from typing import Any
 
 import psycopg
 from cryptography.fernet import Fernet
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from catalog.guest_filter import GuestFilter
@@ -109,6 +112,17 @@ async def stop(process: Popen[bytes]) -> None:
     await asyncio.to_thread(process.wait, 30)
 
 
+async def print_timeline(handle: WorkflowHandle[Any, Any]) -> None:
+    """The job's history as seconds since it started (BENCH_TIMELINE=1): where time goes."""
+    history = await handle.fetch_history()
+    start = history.events[0].event_time.ToDatetime()
+    for event in history.events:
+        at = (event.event_time.ToDatetime() - start).total_seconds()
+        kind = EventType.Name(event.event_type).removeprefix("EVENT_TYPE_")
+        scheduled = event.activity_task_scheduled_event_attributes.activity_type.name
+        print(f"  {at:7.3f} s  {kind} {scheduled}".rstrip())
+
+
 async def run_job(automations: Automations, org_id: int, event_id: str) -> float:
     started = time.perf_counter()
     job = await automations.start_bulk(
@@ -117,8 +131,11 @@ async def run_job(automations: Automations, org_id: int, event_id: str) -> float
         target_status="approved",
         guest_filter=GuestFilter(statuses=["pending_approval"]),
     )
-    report = await automations.bulk_handle(job.workflow_id).result()
+    handle = automations.bulk_handle(job.workflow_id)
+    report = await handle.result()
     elapsed = time.perf_counter() - started
+    if os.environ.get("BENCH_TIMELINE"):
+        await print_timeline(handle)
     if report.done != report.total:
         raise SystemExit(f"job approved {report.done} of {report.total}")
     return elapsed

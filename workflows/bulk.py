@@ -11,10 +11,17 @@ cancelled activity would have to shield its calls in flight to count them; a sho
 needs neither, and costs one more activity every couple of seconds, which continue-as-new
 already bounds. Runs started before the window existed keep their old batches (the
 `bulk-stoppable-batches` patch).
+
+Writes start while the guest list is still being read (the `bulk-overlapped-resolve` patch):
+an apply activity takes whatever the snapshot holds so far, so a 1,000-guest job no longer
+waits a second of page reads before its first write. Continue-as-new waits for the reading
+to end, so no resolve activity outlives its run.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import replace
 from datetime import timedelta
 
@@ -32,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         BulkStatusInput,
         ControlRequest,
         JobRef,
+        JobTotals,
         ResolveInput,
     )
     from workflows.contracts.notify import ChatNotice
@@ -44,6 +52,8 @@ TARGETS = ("approved", "declined")
 ACTIVITIES_PER_RUN = 200
 # How long one apply activity keeps starting writes: how late a pause or cancel can be seen.
 APPLY_WINDOW_SECONDS = 1.5
+# How long the writes wait for more of the guest list when they caught up with the reading.
+RESOLVE_POLL = timedelta(seconds=0.25)
 
 
 @workflow.defn
@@ -53,6 +63,8 @@ class BulkStatusWorkflow:
         self.cancelled = False
         self.finished = False
         self.windowed = False
+        self.overlapped = False
+        self.activities_run = 0
 
     @workflow.run
     async def run(self, job: BulkStatusInput) -> BulkReport:
@@ -67,39 +79,71 @@ class BulkStatusWorkflow:
         info = workflow.info()
         job_id = bulk_job_key(info.workflow_id, info.first_execution_run_id)
         self.windowed = workflow.patched("bulk-stoppable-batches")
+        self.overlapped = workflow.patched("bulk-overlapped-resolve")
         try:
-            await self._resolve_and_apply(job, job_id)
+            if self.overlapped:
+                await self._resolve_while_applying(job, job_id)
+            else:
+                await self._resolve_and_apply(job, job_id)
         except ActivityError as error:
             cause = error.cause
             if not (isinstance(cause, ApplicationError) and cause.non_retryable):
                 raise
             # A deliberate failure (rejected key, event gone): say so, then end the job.
-            await self._notify(job, f"The bulk job stopped: {cause.message}", f"failed:{job_id}")
+            await self._notify(job, await self._stopped_text(job_id, cause), f"failed:{job_id}")
             raise ApplicationError(cause.message, type=cause.type, non_retryable=True) from None
         return await self._finish(job, job_id)
 
+    async def _stopped_text(self, job_id: str, cause: ApplicationError) -> str:
+        text = f"The bulk job stopped: {cause.message}"
+        if not self.overlapped:
+            return text
+        # Writes may have happened before the failure (the list is read while writing).
+        totals = await self._totals(job_id)
+        if totals.done:
+            text += f" ({totals.done} guest(s) had already been changed.)"
+        return text
+
+    async def _resolve_while_applying(self, job: BulkStatusInput, job_id: str) -> None:
+        """Read the list and write what is read so far at once; both stop on a cancel."""
+        if not self.counters.resolved and not self.counters.cursor:
+            await self._resolve_once(job, job_id, pages=1)  # the first page: writes can start
+        resolving = asyncio.create_task(self._resolve(job, job_id))
+        try:
+            await self._apply(job, job_id, resolving)
+        except BaseException:
+            resolving.cancel()  # the writes failed (or the workflow was cancelled): stop reading
+            raise
+        finally:
+            await workflow.wait([resolving])  # never end with a resolve activity running
+        resolving.result()  # a failure to read the list is the job's failure
+
     async def _resolve_and_apply(self, job: BulkStatusInput, job_id: str) -> None:
-        activities_run = 0
+        await self._resolve(job, job_id)
+        await self._apply(job, job_id, None)
 
+    async def _resolve(self, job: BulkStatusInput, job_id: str) -> None:
         while not self.counters.resolved and not self.cancelled:
-            resolved = await workflow.execute_activity_method(
-                BulkActivities.resolve_bulk_targets,
-                ResolveInput(
-                    job_id,
-                    job.org_id,
-                    job.event_id,
-                    job.filter,
-                    self.counters.cursor,
-                    job.pages_per_resolve,
-                ),
-                **self._activity_options(job),
-            )
-            self.counters.total = resolved.total
-            self.counters.cursor = resolved.next_cursor
-            self.counters.resolved = not resolved.has_more
-            activities_run += 1
-            await self._maybe_continue(job, activities_run)
+            await self._resolve_once(job, job_id, pages=job.pages_per_resolve)
+            if not self.overlapped:
+                await self._maybe_continue(job)
 
+    async def _resolve_once(self, job: BulkStatusInput, job_id: str, *, pages: int) -> None:
+        """Read up to `pages` more pages of the guest list into the snapshot."""
+        resolved = await workflow.execute_activity_method(
+            BulkActivities.resolve_bulk_targets,
+            ResolveInput(job_id, job.org_id, job.event_id, job.filter, self.counters.cursor, pages),
+            **self._activity_options(job),
+        )
+        self.counters.total = resolved.total
+        self.counters.cursor = resolved.next_cursor
+        self.counters.resolved = not resolved.has_more
+        self.activities_run += 1
+
+    async def _apply(
+        self, job: BulkStatusInput, job_id: str, resolving: asyncio.Task[None] | None
+    ) -> None:
+        """Apply batches until the snapshot is done; with `resolving`, while it still grows."""
         while not self.cancelled:
             await workflow.wait_condition(lambda: not self.counters.paused or self.cancelled)
             if self.cancelled:
@@ -121,22 +165,33 @@ class BulkStatusWorkflow:
                 ),
                 **self._activity_options(job),
             )
+            self.activities_run += 1
             if batch.last_seq == self.counters.last_seq:
-                break  # nothing left
+                if resolving is None or resolving.done():
+                    break  # nothing left
+                # Caught up with the reading: wait for more of the list (or its end).
+                with contextlib.suppress(TimeoutError):
+                    await workflow.wait_condition(
+                        lambda: resolving.done() or self.cancelled, timeout=RESOLVE_POLL
+                    )
+                continue
             self.counters.last_seq = batch.last_seq
             self.counters.done += batch.done
             self.counters.skipped += batch.skipped
             self.counters.failed += batch.failed
-            activities_run += 1
-            await self._maybe_continue(job, activities_run)
+            if resolving is None or resolving.done():
+                await self._maybe_continue(job)
 
-    async def _finish(self, job: BulkStatusInput, job_id: str) -> BulkReport:
-        totals = await workflow.execute_activity_method(
+    async def _totals(self, job_id: str) -> JobTotals:
+        return await workflow.execute_activity_method(
             BulkActivities.bulk_job_totals,
             JobRef(job_id),
             start_to_close_timeout=QUICK,
             retry_policy=LUMA_RETRY,
         )
+
+    async def _finish(self, job: BulkStatusInput, job_id: str) -> BulkReport:
+        totals = await self._totals(job_id)
         self.finished = True
         report = BulkReport(
             event_id=job.event_id,
@@ -172,9 +227,9 @@ class BulkStatusWorkflow:
             "retry_policy": LUMA_RETRY,
         }
 
-    async def _maybe_continue(self, job: BulkStatusInput, activities_run: int) -> None:
+    async def _maybe_continue(self, job: BulkStatusInput) -> None:
         if (
-            activities_run < ACTIVITIES_PER_RUN
+            self.activities_run < ACTIVITIES_PER_RUN
             and not workflow.info().is_continue_as_new_suggested()
         ):
             return

@@ -75,6 +75,45 @@ async def test_bulk_approve_pending_exactly_once(automations, simulator, org, se
     assert len(audited) == 120 and {entry.actor_user_id for entry in audited} == {7}
 
 
+async def test_writes_start_while_the_guest_list_is_still_being_read(
+    automations, simulator, org
+) -> None:
+    """The first page read is written at once: a job does not wait for the whole list."""
+    simulator.state.configure(latency_seconds=0.2)
+    event_id = simulator.state.add_event(
+        org.calendar_id, guests=450, status_mix={"pending_approval": 1.0}
+    )  # five pages
+    job = await automations.start_bulk(
+        org_id=org.org_id,
+        event_id=event_id,
+        target_status="approved",
+        guest_filter=GuestFilter(statuses=["pending_approval"]),
+    )
+    handle = automations.bulk_handle(job.workflow_id)
+    report = await handle.result()
+    assert (report.total, report.done) == (450, 450)
+    assert set(writes_per_guest(simulator, event_id).values()) == {1}
+
+    history = (await handle.fetch_history()).events
+    scheduled = {
+        event.event_id: event.activity_task_scheduled_event_attributes.activity_type.name
+        for event in history
+        if event.HasField("activity_task_scheduled_event_attributes")
+    }
+    completed = [
+        (index, scheduled[event.activity_task_completed_event_attributes.scheduled_event_id])
+        for index, event in enumerate(history)
+        if event.HasField("activity_task_completed_event_attributes")
+    ]
+    last_read_done = max(index for index, name in completed if name == "resolve_bulk_targets")
+    first_write_scheduled = min(
+        index
+        for index, event in enumerate(history)
+        if scheduled.get(event.event_id) == "apply_bulk_batch"
+    )
+    assert first_write_scheduled < last_read_done
+
+
 async def test_already_in_target_are_skipped(automations, simulator, org) -> None:
     event_id = simulator.state.add_event(
         org.calendar_id, guests=40, status_mix={"approved": 0.5, "waitlist": 0.5}
