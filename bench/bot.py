@@ -43,6 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from bot.app import run_polling
+from cli.context import run as run_command
 from core.binaries import temporal_cli
 from core.payload_codec import data_converter
 from core.settings import Settings
@@ -157,7 +158,7 @@ def serve_bot(environment: dict[str, str]) -> None:
     os.environ.update(environment)
     profile_to = os.environ.get("BENCH_PROFILE")
     if not profile_to:
-        asyncio.run(run_polling(Settings(_env_file=None)))
+        run_command(run_polling(Settings(_env_file=None)), on_uvloop=True)  # as `lumabot bot`
         return
     profiler = cProfile.Profile(time.process_time)  # CPU time: waits for others are not ours
     profiler.runcall(asyncio.run, run_polling(Settings(_env_file=None)))

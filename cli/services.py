@@ -51,7 +51,7 @@ def bot() -> None:
 
     settings = load_settings()
     with plain_exits(settings):
-        run(run_polling(settings))
+        run(run_polling(settings), on_uvloop=True)
 
 
 def api(
