@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.errors import error_responses
-from api.routes import automations, codec, events, guests, health, jobs, stripe, webhooks
+from api.routes import automations, codec, events, guests, health, jobs, policies, stripe, webhooks
 from api.routes import trends as trends_routes
 
 api_router = APIRouter()
-for module in (events, guests, jobs, automations):
+for module in (events, guests, jobs, automations, policies):
     api_router.include_router(
         module.router, responses=error_responses(400, 401, 404, 409, 413, 422, 429, 503)
     )

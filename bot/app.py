@@ -40,6 +40,7 @@ from bot.routers import billing as billing_router
 from bot.routers import enrichment as enrichment_router
 from bot.routers import followups as followups_router
 from bot.routers import forget as forget_router
+from bot.routers import policies as policies_router
 from bot.routers import privacy as privacy_router
 from bot.routers import profiles as profiles_router
 from bot.routers import trends as trends_router
@@ -90,6 +91,7 @@ COMMANDS = [
     BotCommand(command="guests", description="Guests of an event [status] [@domain]"),
     BotCommand(command="pending", description="Guests waiting for approval"),
     BotCommand(command="find", description="A person's history across events"),
+    BotCommand(command="policy", description="Approval rules of an event: add, test, mode"),
     BotCommand(command="approve", description="Approve a guest"),
     BotCommand(command="decline", description="Decline a guest"),
     BotCommand(command="bulk", description="Approve or decline many guests"),
@@ -186,6 +188,7 @@ def build_dispatcher(deps: BotDeps, storage: BaseStorage | None = None) -> Dispa
         event_choice.build_router(),
         status_changes.build_router(),
         profiles_router.build_router(),
+        policies_router.build_router(),
         automations.build_router(),
         trends_router.build_router(),
         enrichment_router.build_router(),

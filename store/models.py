@@ -401,6 +401,31 @@ class RequestLimit(Base):
     refused: Mapped[int] = mapped_column(Integer)
 
 
+# --- Approval policies (intel.approval_policy, services.policies) --------------------------
+
+
+class ApprovalPolicy(Base):
+    """An org's approval policy for one event, or for all its events (`luma_event_id` "").
+
+    `rules` is the ordered list of `intel.approval_policy.Rule` as JSON; `mode` is off,
+    suggest (decisions are shown, nothing written) or auto (approve, waitlist and, when a
+    rule says so, decline are written; holds go to review).
+    """
+
+    __tablename__ = "approval_policies"
+    __table_args__ = (UniqueConstraint("org_id", "luma_event_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    luma_event_id: Mapped[str] = mapped_column(String(64), default="")
+    mode: Mapped[str] = mapped_column(String(16), default="off")
+    rules: Mapped[list[Any]] = mapped_column(default=list)
+    rubric: Mapped[str | None] = mapped_column(Text)
+    rubric_may_decline: Mapped[bool] = mapped_column(default=False, server_default=false())
+    updated_by: Mapped[int | None] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 # --- Automations (workflows' bookkeeping) ------------------------------------------------
 
 

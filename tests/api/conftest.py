@@ -58,8 +58,15 @@ class Tenant:
 
 
 @pytest.fixture
-def api_settings(db_url: str) -> Settings:
-    return Settings(_env_file=None, database_url=db_url)
+def api_settings(db_url: str, simulator, encryption_keys: list[str]) -> Settings:
+    """The API's own Luma pool (a policy's dry run reads pending guests) points at the
+    simulator, and its key box opens the keys the test's orgs were linked with."""
+    return Settings(
+        _env_file=None,
+        database_url=db_url,
+        luma_api_url=simulator.base_url,
+        encryption_keys=",".join(encryption_keys),
+    )
 
 
 @pytest.fixture

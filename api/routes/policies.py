@@ -1,0 +1,116 @@
+"""An event's approval policy: its ordered rules, its mode, and a dry run (`services.policies`).
+
+The rules are `intel.approval_policy.Rule` as they are stored: the same JSON the bot's
+`/policy add` writes. Changes are for admins' tokens (every token is an admin's) and audited.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+
+from api.deps import CurrentCaller, DepsDep, OrgEvent, SessionDep
+from intel.approval_policy import MAX_RULES, Action, Rule
+from services import policies
+from web.deps import WebDeps, get_web
+
+router = APIRouter(prefix="/v1/events/{event_id}/policy", tags=["approval policies"])
+WebDep = Annotated[WebDeps, Depends(get_web)]  # the process's Luma pool and key box
+
+
+class PolicyPublic(BaseModel):
+    event_id: str
+    mode: policies.Mode = Field(description="off, suggest (shown, not written) or auto")
+    inherited: bool = Field(description="the event follows the calendar-wide policy")
+    rules: list[Rule] = Field(description="in order: the first matching rule decides")
+    described: list[str] = Field(description="each rule in plain words")
+
+
+class RulesUpdate(BaseModel):
+    rules: list[Rule] = Field(max_length=MAX_RULES)
+
+
+class ModeUpdate(BaseModel):
+    mode: policies.Mode
+
+
+class DecisionPublic(BaseModel):
+    guest_id: str
+    email: str
+    name: str | None
+    action: Action
+    reason: str
+
+
+class DryRunPublic(BaseModel):
+    pending: int = Field(description="pending guests read from Luma just now")
+    counts: dict[Action, int]
+    examples: list[DecisionPublic] = Field(description="a few guests per action")
+    written: int = Field(0, description="always 0: a dry run writes nothing")
+
+
+def _public(view: policies.PolicyView) -> PolicyPublic:
+    return PolicyPublic(
+        event_id=view.event_id,
+        mode=view.mode,
+        inherited=view.inherited,
+        rules=view.rules,
+        described=[rule.describe() for rule in view.rules],
+    )
+
+
+@router.get("", summary="The approval policy an event follows")
+async def get_policy(caller: CurrentCaller, event: OrgEvent, session: SessionDep) -> PolicyPublic:
+    view = await policies.policy_for(session, org_id=caller.org_id, event_id=event.luma_event_id)
+    return _public(view)
+
+
+@router.put("/rules", summary="Replace the event's ordered rules")
+async def put_rules(
+    caller: CurrentCaller, event: OrgEvent, deps: DepsDep, body: RulesUpdate
+) -> PolicyPublic:
+    async with deps.sessions.begin() as session:
+        view = await policies.set_rules(
+            caller, session, event_id=event.luma_event_id, rules=body.rules
+        )
+    return _public(view)
+
+
+@router.put("/mode", summary="Turn the event's policy off, to suggest, or to auto")
+async def put_mode(
+    caller: CurrentCaller, event: OrgEvent, deps: DepsDep, body: ModeUpdate
+) -> PolicyPublic:
+    async with deps.sessions.begin() as session:
+        view = await policies.set_mode(
+            caller, session, event_id=event.luma_event_id, mode=body.mode
+        )
+    return _public(view)
+
+
+@router.post("/dry-run", summary="What the policy would do to the pending guests now")
+async def dry_run(
+    caller: CurrentCaller, event: OrgEvent, session: SessionDep, deps: DepsDep, web: WebDep
+) -> DryRunPublic:
+    """Reads the event's pending guests from Luma and decides each; writes nothing."""
+    run = await policies.dry_run(
+        caller,
+        session,
+        event=event,
+        luma=web.luma,
+        keybox=web.keybox,
+        vip_rules=deps.vip_rules,
+    )
+    examples = [
+        DecisionPublic(
+            guest_id=guest.id,
+            email=guest.email,
+            name=guest.name,
+            action=decision.action,
+            reason=decision.reason,
+        )
+        for shown in run.examples.values()
+        for guest, decision in shown
+    ]
+    return DryRunPublic(pending=run.pending, counts=dict(run.counts), examples=examples)

@@ -1,0 +1,186 @@
+"""`/policy`: an event's approval policy, its rules, its mode, and a dry run.
+
+    /policy Founders Dinner                         the rules and the mode
+    /policy add Founders Dinner: approve from acme.com
+    /policy remove Founders Dinner 2
+    /policy mode Founders Dinner suggest            off, suggest or auto
+    /policy test Founders Dinner                    what it would do to the pending guests now
+
+Reading, changing and dry-running are `services.policies`' (admins only for changes, one
+audit row per change); the rule's words are `intel.policy_text`'s. This router reads the
+command and answers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiogram import Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import Message
+
+from bot.caller import caller_of
+from bot.context import Ctx
+from bot.errors import UserError
+from bot.routers.event_choice import event_action, with_event
+from bot.texts import event_title, q
+from intel.approval_policy import Action, Rule
+from intel.policy_text import EXAMPLES, RuleTextError, parse_rule
+from services import policies
+from store.models import Event
+
+USAGE = (
+    "<code>/policy Founders Dinner</code> shows the rules;\n"
+    "<code>/policy add Founders Dinner: approve from acme.com</code> adds one;\n"
+    "<code>/policy remove Founders Dinner 2</code> removes rule 2;\n"
+    "<code>/policy mode Founders Dinner suggest</code> (off, suggest or auto);\n"
+    "<code>/policy test Founders Dinner</code> shows what it would do now."
+)
+MODE_MEANING = {
+    "off": "off: new registrations are left to you",
+    "suggest": "suggest: decisions are shown for review, nothing is written",
+    "auto": "auto: approvals and waitlisting are written; holds wait for review",
+}
+ACTION_MARK = {
+    Action.APPROVE: "✅ approve",
+    Action.WAITLIST: "⏳ waitlist",
+    Action.DECLINE: "⛔ decline",
+    Action.HOLD: "✋ hold for review",
+}
+
+
+def policy_text(event: Event, view: policies.PolicyView) -> str:
+    lines = [f"Approval policy for {event_title(event)}", MODE_MEANING[view.mode]]
+    if view.inherited:
+        lines.append("<i>This event follows the calendar-wide policy.</i>")
+    if view.rules:
+        lines += [f"{n}. {q(rule.describe(), 300)}" for n, rule in enumerate(view.rules, 1)]
+        lines.append("Anyone no rule matches is held for review.")
+    else:
+        lines.append("No rules yet: everyone would be held for review. Add one with")
+        lines.append(f"<code>/policy add {q(event.name, 60)}: approve from acme.com</code>")
+    return "\n".join(lines)
+
+
+def dry_run_text(event: Event, run: policies.DryRun) -> str:
+    title = event_title(event)
+    if not run.pending:
+        return f"{title} has no pending guests right now: nothing for the policy to decide."
+    counts = " · ".join(
+        f"{ACTION_MARK[action]} {run.counts[action]}" for action in Action if run.counts[action]
+    )
+    lines = [f"Policy test for {title}: {run.pending} pending guest(s)", counts]
+    for action in Action:
+        for guest, decision in run.examples.get(action, []):
+            name = q(guest.name, 48) if guest.name else "<i>no name</i>"
+            lines.append(f"{ACTION_MARK[action]}: {name} — {q(guest.email, 64)}")
+            lines.append(f"   <i>{q(decision.reason, 200)}</i>")
+        if (shown := len(run.examples.get(action, []))) < run.counts[action]:
+            lines.append(f"   … and {run.counts[action] - shown} more")
+    lines.append(f"Nothing was written (mode: {run.policy.mode}).")
+    return "\n".join(lines)
+
+
+# --- actions on one event (after its name is resolved) --------------------------------------
+
+
+@event_action("policy_show")
+async def show(ctx: Ctx, event: Event, _: dict[str, Any]) -> None:
+    view = await policies.policy_for(
+        ctx.session, org_id=ctx.linked_org.id, event_id=event.luma_event_id
+    )
+    await ctx.say(policy_text(event, view))
+
+
+@event_action("policy_add", writes=True)
+async def add(ctx: Ctx, event: Event, args: dict[str, Any]) -> None:
+    rule = Rule.model_validate(args["rule"])
+    view = await policies.add_rule(
+        await caller_of(ctx), ctx.session, event_id=event.luma_event_id, rule=rule
+    )
+    await ctx.say(f"Added rule {len(view.rules)}.\n\n" + policy_text(event, view))
+
+
+@event_action("policy_remove", writes=True)
+async def remove(ctx: Ctx, event: Event, args: dict[str, Any]) -> None:
+    removed, view = await policies.remove_rule(
+        await caller_of(ctx), ctx.session, event_id=event.luma_event_id, number=args["number"]
+    )
+    said = f"Removed rule {args['number']} ({q(removed.describe(), 200)})."
+    await ctx.say(f"{said}\n\n" + policy_text(event, view))
+
+
+@event_action("policy_mode", writes=True)
+async def mode(ctx: Ctx, event: Event, args: dict[str, Any]) -> None:
+    view = await policies.set_mode(
+        await caller_of(ctx), ctx.session, event_id=event.luma_event_id, mode=args["mode"]
+    )
+    await ctx.say("Mode set.\n\n" + policy_text(event, view))
+
+
+@event_action("policy_test")
+async def test(ctx: Ctx, event: Event, _: dict[str, Any]) -> None:
+    deps = ctx.deps
+    run = await policies.dry_run(
+        await caller_of(ctx),
+        ctx.session,
+        event=event,
+        luma=deps.luma,
+        keybox=deps.keybox,
+        vip_rules=deps.vip_rules,
+    )
+    await ctx.say(dry_run_text(event, run))
+
+
+# --- the command ----------------------------------------------------------------------------
+
+
+async def policy_command(message: Message, command: CommandObject, ctx: Ctx) -> None:
+    words = (command.args or "").strip()
+    args: dict[str, Any]
+    verb, _, rest = words.partition(" ")
+    verb = verb.lower()
+    if verb == "add":
+        event_words, colon, rule_words = rest.partition(":")
+        if not colon or not rule_words.strip():
+            raise UserError(
+                "Name the event, a colon, then the rule: "
+                "<code>/policy add Founders Dinner: approve from acme.com</code>. Rules look "
+                f"like:\n<code>{q(EXAMPLES, 600)}</code>"
+            )
+        try:
+            rule = parse_rule(rule_words)
+        except RuleTextError as exc:
+            raise UserError(q(str(exc), 800)) from None
+        args = {"rule": rule.model_dump(mode="json")}
+        await with_event(
+            ctx, event_words, "policy_add", args, usage="/policy add Gala: hold tag student"
+        )
+    elif verb == "remove":
+        event_words, _, number = rest.rstrip().rpartition(" ")
+        if not number.isdigit():
+            raise UserError("Say which rule, by its number: <code>/policy remove Gala 2</code>.")
+        args = {"number": int(number)}
+        await with_event(ctx, event_words, "policy_remove", args, usage="/policy remove Gala 2")
+    elif verb == "mode":
+        event_words, _, chosen = rest.rstrip().rpartition(" ")
+        if chosen.lower() not in policies.MODES:
+            raise UserError(
+                "End with the mode: off, suggest or auto, e.g. "
+                "<code>/policy mode Founders Dinner suggest</code>."
+            )
+        args = {"mode": chosen.lower()}
+        await with_event(ctx, event_words, "policy_mode", args, usage="/policy mode Gala auto")
+    elif verb == "test":
+        await with_event(ctx, rest, "policy_test", {}, usage="/policy test Founders Dinner")
+    elif words:
+        await with_event(ctx, words, "policy_show", {}, usage="/policy Founders Dinner")
+    else:
+        raise UserError(USAGE)
+
+
+def build_router() -> Router:
+    """This feature's handlers on a new router (a router joins only one dispatcher)."""
+    router = Router(name="policies")
+    router.message.register(policy_command, Command("policy"), flags={"linked": True})
+    return router
