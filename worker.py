@@ -28,6 +28,7 @@ from activities.guest_status import GuestStatusActivities
 from activities.log_context import LogContextInterceptor
 from activities.luma_access import LumaAccess, LumaFailureInterceptor
 from activities.notify import NotifyActivities
+from activities.policies import PolicyActivities
 from activities.summary import SummaryActivities
 from activities.sync import SyncActivities
 from bot.factory import create_bot
@@ -47,6 +48,7 @@ from workflows.digest import DailyDigestWorkflow
 from workflows.enrichment import EnrichOrgWorkflow
 from workflows.followups import FollowupWorkflow
 from workflows.guest_status import SetGuestStatusWorkflow
+from workflows.policies import ApprovalPolicyWorkflow
 from workflows.summary import PostEventSummaryWorkflow
 from workflows.sync import RefreshGuestWorkflow, SyncOrgWorkflow
 
@@ -65,6 +67,7 @@ WORKFLOWS: Sequence[type] = (
     PostEventSummaryWorkflow,
     EnrichOrgWorkflow,
     FollowupWorkflow,
+    ApprovalPolicyWorkflow,
 )
 
 
@@ -93,6 +96,7 @@ def activities_for(clients: WorkerClients) -> list[Any]:
     guest_status = GuestStatusActivities(clients.luma)
     enrichment = EnrichActivities(clients.sessions, clients.luma.keybox, clients.enrichment)
     followups = FollowupActivities(clients.sessions, clients.mail)
+    policies = PolicyActivities(clients.luma, clients.vip_rules)
     return [
         bulk.resolve_bulk_targets,
         bulk.apply_bulk_batch,
@@ -114,6 +118,9 @@ def activities_for(clients: WorkerClients) -> list[Any]:
         followups.resolve_followup_recipients,
         followups.send_followup_batch,
         followups.followup_counts,
+        policies.decide_registrations,
+        policies.write_policy_decisions,
+        policies.policy_batch_report,
     ]
 
 

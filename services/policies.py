@@ -17,39 +17,33 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal, cast
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.guest_filter import person_key
 from intel.approval_policy import MAX_RULES, Action, Decision, GuestFacts, Rule, decide
-from intel.people import insights_for
+from intel.policy_reads import (
+    CALENDAR_WIDE,
+    MODES,
+    PolicyView,
+    facts_for,
+    policy_for,
+    policy_row,
+    policy_view,
+    seats_left,
+    with_seats,
+)
 from intel.vip import VipRules
 from luma import LumaGuest, LumaPool
 from services import audit
+from services.automations import Automations
 from services.caller import Caller, Invalid, NotFound, Unavailable
 from services.linking import org_client
-from store import cache
 from store.crypto import KeyBox, UnreadableKeyError
 from store.models import ApprovalPolicy, Event, Organization
 
-Mode = Literal["off", "suggest", "auto"]
-MODES: tuple[Mode, ...] = ("off", "suggest", "auto")
-CALENDAR_WIDE = ""
 EXAMPLES_PER_ACTION = 5
 _NEVER = datetime.max.replace(tzinfo=UTC)  # a guest without a registration time sorts last
-
-
-@dataclass(frozen=True)
-class PolicyView:
-    """The policy an event follows: its own, else the calendar-wide one, else none (off)."""
-
-    event_id: str
-    rules: list[Rule]
-    mode: Mode
-    inherited: bool  # the event has none of its own: these are the calendar-wide rules
-    rubric: str | None = None
 
 
 @dataclass
@@ -62,37 +56,13 @@ class DryRun:
     examples: dict[Action, list[tuple[LumaGuest, Decision]]] = field(default_factory=dict)
 
 
-async def _row(session: AsyncSession, org_id: int, event_id: str) -> ApprovalPolicy | None:
-    return await session.scalar(
-        select(ApprovalPolicy).where(
-            ApprovalPolicy.org_id == org_id, ApprovalPolicy.luma_event_id == event_id
-        )
-    )
-
-
-def _view(row: ApprovalPolicy | None, event_id: str, inherited: bool) -> PolicyView:
-    if row is None:
-        return PolicyView(event_id, [], "off", inherited=False)
-    rules = [Rule.model_validate(rule) for rule in row.rules]
-    return PolicyView(event_id, rules, cast(Mode, row.mode), inherited, row.rubric)
-
-
-async def policy_for(session: AsyncSession, *, org_id: int, event_id: str) -> PolicyView:
-    """The policy `event_id` follows (CALENDAR_WIDE: the calendar-wide one itself)."""
-    own = await _row(session, org_id, event_id)
-    if own is not None or event_id == CALENDAR_WIDE:
-        return _view(own, event_id, inherited=False)
-    calendar = await _row(session, org_id, CALENDAR_WIDE)
-    return _view(calendar, event_id, inherited=calendar is not None)
-
-
 async def _own_row(caller: Caller, session: AsyncSession, event_id: str) -> ApprovalPolicy:
     """The event's own policy row, made from the calendar-wide one when it has none yet."""
     caller.require_admin()
-    row = await _row(session, caller.org_id, event_id)
+    row = await policy_row(session, caller.org_id, event_id)
     if row is not None:
         return row
-    calendar = await _row(session, caller.org_id, CALENDAR_WIDE)
+    calendar = await policy_row(session, caller.org_id, CALENDAR_WIDE)
     row = ApprovalPolicy(
         org_id=caller.org_id,
         luma_event_id=event_id,
@@ -113,7 +83,7 @@ async def _save(
     await session.flush()
     target = {"event_id": row.luma_event_id or "calendar", "rules": len(row.rules)}
     await audit.record(caller, session, action, target | {"mode": row.mode}, detail=detail)
-    return _view(row, row.luma_event_id, inherited=False)
+    return policy_view(row, row.luma_event_id, inherited=False)
 
 
 def _checked(rules: Sequence[Rule]) -> list[Rule]:
@@ -177,33 +147,6 @@ async def set_mode(
     return await _save(caller, session, row, "policy_mode_set", mode)
 
 
-async def facts_for(
-    session: AsyncSession, *, org_id: int, guests: Sequence[LumaGuest], rules: VipRules
-) -> dict[str, GuestFacts]:
-    """What the policy knows of each guest's person, by identity key (seats left not set)."""
-    keys = {person_key(guest.email) for guest in guests}
-    insights = await insights_for(
-        session, org_id=org_id, emails=keys, rules=rules, with_notes=False
-    )
-    return {
-        key: GuestFacts(
-            tags=frozenset(insight.tags),
-            vip_score=insight.vip.score,
-            is_vip=insight.vip.is_vip,
-            repeat=insight.repeat,
-        )
-        for key, insight in insights.items()
-    }
-
-
-async def seats_left(session: AsyncSession, *, org_id: int, event: Event) -> int | None:
-    """Seats the event has left by its cached guest list (None: no capacity set)."""
-    if event.capacity is None:
-        return None
-    counts = await cache.count_by_status(session, org_id=org_id, luma_event_id=event.luma_event_id)
-    return max(0, event.capacity - counts.get("approved", 0))
-
-
 async def dry_run(
     caller: Caller,
     session: AsyncSession,
@@ -232,7 +175,7 @@ async def dry_run(
     result = DryRun(policy, pending=len(guests))
     for guest in guests:
         known = facts.get(person_key(guest.email), GuestFacts())
-        decision = decide(policy.rules, guest, _with_seats(known, seats))
+        decision = decide(policy.rules, guest, with_seats(known, seats))
         if decision.action is Action.APPROVE and seats is not None:
             seats = max(0, seats - 1)
         result.counts[decision.action] += 1
@@ -242,5 +185,13 @@ async def dry_run(
     return result
 
 
-def _with_seats(facts: GuestFacts, seats: int | None) -> GuestFacts:
-    return GuestFacts(facts.tags, facts.vip_score, facts.is_vip, facts.repeat, seats)
+async def registration_arrived(
+    session: AsyncSession, automations: Automations, *, org_id: int, event_id: str, guest_id: str
+) -> bool:
+    """A new registration for the event's policy, if the policy it follows is on: the
+    workflow reads the guest from Luma itself, so a webhook's claims decide nothing."""
+    policy = await policy_for(session, org_id=org_id, event_id=event_id)
+    if policy.mode == "off":
+        return False
+    await automations.registration_arrived(org_id, event_id, guest_id)
+    return True

@@ -426,6 +426,37 @@ class ApprovalPolicy(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class PolicyDecision(Base):
+    """What an approval policy decided for one registration, and what became of it.
+
+    One row per guest of an event: a guest is decided once, so a policy changed later never
+    re-decides them (and a guest a person decided is never pending when the policy looks).
+    `state`: suggested (suggest mode: nothing written), held (for review), to_write, sending
+    (claimed before its write, as bulk items are), written, skipped (a person decided
+    first, or Luma already had it), failed.
+    """
+
+    __tablename__ = "policy_decisions"
+    __table_args__ = (UniqueConstraint("org_id", "luma_event_id", "luma_guest_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    luma_event_id: Mapped[str] = mapped_column(String(64))
+    luma_guest_id: Mapped[str] = mapped_column(String(64))
+    email: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str] = mapped_column(String(300), default="")
+    action: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(500))
+    mode: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str] = mapped_column(String(500), default="")
+    decided_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    # The batch message that told the chats (set when it is composed): a retried report
+    # finds the same rows, and a later batch never reports them again.
+    report_key: Mapped[str | None] = mapped_column(String(64))
+
+
 # --- Automations (workflows' bookkeeping) ------------------------------------------------
 
 

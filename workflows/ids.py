@@ -65,6 +65,11 @@ def guest_refresh_id(org_id: int, event_id: str, guest_ref: str) -> str:
     return f"guest-refresh-{org_id}-{event_id}-{ref}"
 
 
+def policy_id(org_id: int, event_id: str) -> str:
+    """The one approval policy workflow of an event (`workflows.policies`)."""
+    return f"approval-policy-{org_id}-{event_id}"
+
+
 def search_attributes(
     *, org_id: int, kind: str, event_id: str | None = None, requested_by: int | None = None
 ) -> TypedSearchAttributes:

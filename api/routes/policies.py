@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import CurrentCaller, DepsDep, OrgEvent, SessionDep
 from intel.approval_policy import MAX_RULES, Action, Rule
+from intel.policy_reads import Mode
 from services import policies
 from web.deps import WebDeps, get_web
 
@@ -22,7 +23,7 @@ WebDep = Annotated[WebDeps, Depends(get_web)]  # the process's Luma pool and key
 
 class PolicyPublic(BaseModel):
     event_id: str
-    mode: policies.Mode = Field(description="off, suggest (shown, not written) or auto")
+    mode: Mode = Field(description="off, suggest (shown, not written) or auto")
     inherited: bool = Field(description="the event follows the calendar-wide policy")
     rules: list[Rule] = Field(description="in order: the first matching rule decides")
     described: list[str] = Field(description="each rule in plain words")
@@ -33,7 +34,7 @@ class RulesUpdate(BaseModel):
 
 
 class ModeUpdate(BaseModel):
-    mode: policies.Mode
+    mode: Mode
 
 
 class DecisionPublic(BaseModel):

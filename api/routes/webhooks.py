@@ -7,8 +7,10 @@ accepted once. A bad, stale or replayed delivery is refused (4xx) and changes no
 payload is still treated as a rumour: it names a guest, and the refresh workflow re-reads that
 guest from Luma with the org's own key before the cache changes. One sign-up arrives as
 `guest.registered` + `guest.updated` + `ticket.registered`: the refresh starts after a short
-settle and is keyed on the guest, so the three make one refresh. Telegram proves itself with
-the secret header `api.telegram` checks.
+settle and is keyed on the guest, so the three make one refresh. A `guest.registered` also
+goes to the event's approval policy when it is on (`services.policies.registration_arrived`),
+which decides from its own read of Luma. Telegram proves itself with the secret header
+`api.telegram` checks.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from api.schemas import LumaWebhook, TelegramAccepted, WebhookAccepted
 from api.telegram import SECRET_HEADER
 from luma import InvalidEmailError, LumaEvent, LumaGuest, normalize_email
 from luma.signing import ID_HEADER, SIGNATURE_HEADER, BadSignature, verify
-from services import luma_webhooks
+from services import luma_webhooks, policies
 from store.models import Organization
 from web.deps import WebDep
 
@@ -149,6 +151,10 @@ async def luma_webhook(
         handle = await deps.automations.refresh_guest(
             org_id, event_id, guest_id=guest_id, email=email, settle=SETTLE
         )
+        if payload.type == "guest.registered" and guest_id is not None:
+            await policies.registration_arrived(
+                tx, deps.automations, org_id=org_id, event_id=event_id, guest_id=guest_id
+            )
     log.info("Webhook %s for org %s: refreshing one guest", payload.type, org_id)
     return WebhookAccepted(accepted=True, workflow_id=handle.id)
 

@@ -1,6 +1,7 @@
 """The layer that starts and steers jobs: the product's one door into Temporal.
 
-Split by feature (`bulk`, `sync`, `digest`, `enrichment`, `followups`, `guest_status`) on a
+Split by feature (`bulk`, `sync`, `digest`, `enrichment`, `followups`, `guest_status`,
+`policies`) on a
 shared `client.AutomationsBase`; `Automations` is all of them in one handle, which the bot,
 the API, the portal and billing receive. `jobs` lists and finds an org's jobs.
 """
@@ -18,11 +19,14 @@ from services.automations.digest import DigestJobs
 from services.automations.enrichment import EnrichmentJobs
 from services.automations.followups import FollowupJobs
 from services.automations.guest_status import GuestStatusError, GuestStatusJobs
+from services.automations.policies import PolicyJobs
 from services.automations.sync import SyncJobs
 from workflows import ids
 
 
-class Automations(BulkJobs, SyncJobs, DigestJobs, EnrichmentJobs, FollowupJobs, GuestStatusJobs):
+class Automations(
+    BulkJobs, SyncJobs, DigestJobs, EnrichmentJobs, FollowupJobs, GuestStatusJobs, PolicyJobs
+):
     """Every feature's starters in one handle, and what happens when an org comes and goes."""
 
     async def on_org_linked(self, org_id: int, interval_minutes: int | None = None) -> None:

@@ -90,6 +90,7 @@ JOB_ACTIONS = {
     "sync": "Guest-list sync",
     "sync-schedule": "Scheduled guest-list sync",
     "guest-refresh": "Guest refresh",
+    "approval-policy": "Approval policy",
     "enrich": "Profile enrichment",
     "enrich-schedule": "Scheduled profile enrichment",
     "digest": "Daily digest",

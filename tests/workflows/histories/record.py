@@ -7,8 +7,8 @@ Each kind runs to completion the way the product runs it (started through
 `services.automations`, on a worker built by `worker.build_worker` with the real activities)
 against what the workflow tests use: a migrated PostgreSQL database of its own (TEST_PG_* as
 in tests/conftest.py), the Temporal dev server, the time-skipping test server for the
-post-event summary's durable timers, and the local stand-ins of Luma, Telegram, the
-enrichment provider and an SMTP server.
+post-event summary's durable timers and the approval policy's idle timeout, and the local
+stand-ins of Luma, Telegram, the enrichment provider and an SMTP server.
 
 Payloads are encrypted on the servers as in production (`core.payload_codec`, with a key made
 for the recording) and decrypted before a history is written, so the stored files are plain
@@ -27,6 +27,7 @@ import asyncio
 import dataclasses
 import logging
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -36,6 +37,8 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
@@ -46,20 +49,23 @@ from catalog.guest_filter import GuestFilter
 from core.binaries import temporal_cli, temporal_test_server
 from core.payload_codec import data_converter
 from core.settings import Settings
+from intel.approval_policy import Action, Rule
 from intel.enrichment import store as enrichment_store
 from luma import BudgetPolicy, LumaPool
 from mailer import MailSetup
 from mailer.smtp import SmtpMailer
 from mailer.unsubscribe import UnsubscribeSigner
 from migrations import runner
+from services import policies
 from services.automations import Automations, JobDefaults
+from services.caller import Caller
 from standins.enrichment import FakeProvider, Known, running_fake_provider
 from standins.luma import RunningSimulator, SimulatorConfig, running_simulator
 from standins.telegram import running_local_api
 from store import orgs
 from store.crypto import KeyBox
 from store.db import create_engine, session_factory
-from store.models import AutomationSettings, Guest
+from store.models import AutomationSettings, Guest, PolicyDecision, Role
 from store.rate_budget import DatabaseRateBudget
 from tests.conftest import create_database, drop_database, pg_url_for
 from tests.followups.conftest import SENDER, Inbox, SocketController, campaign, seed_event
@@ -303,6 +309,93 @@ async def post_event_summary(pieces: Pieces) -> list[str]:
     return []
 
 
+async def approval_policy(pieces: Pieces) -> list[str]:
+    """Under time skipping (the workflow ends only after IDLE quiet minutes): an event whose
+    policy is in auto mode gets three registrations in one burst, one batch: one approved by
+    rule 1, one wait-listed by rule 2, one held (no rule matched); the two are written to
+    Luma and the batch is reported to the linked chat."""
+    sim = pieces.simulator
+    event_id = sim.state.add_event(pieces.calendar_id, name="Policy Breakfast", guests=0)
+    caller = Caller(pieces.org_id, Role.ADMIN, "api", 1)
+    rules = [
+        Rule(action=Action.APPROVE, domains=["approved.example.com"]),
+        Rule(action=Action.WAITLIST, domains=["waitlisted.example.com"]),
+    ]
+    async with pieces.sessions.begin() as session:
+        await policies.set_rules(caller, session, event_id=event_id, rules=rules)
+        await policies.set_mode(caller, session, event_id=event_id, mode="auto")
+    emails = ["ada@approved.example.com", "bo@waitlisted.example.com", "cy@held.example.com"]
+    event = sim.state.event(event_id)
+    sim.state.add_guests(
+        sim.state.calendar(pieces.calendar_id),
+        event,
+        [(email, None) for email in emails],
+        status="pending_approval",
+        path="record",
+    )
+    guest_ids = [event.by_email[email].id for email in emails]
+
+    client = pieces.time_skipping.client
+    queue = f"record-{uuid.uuid4().hex}"
+    # Started as the product starts it, search attributes and all: made here as on a cluster
+    # (the test server lists none, so `register_search_attributes` cannot be used).
+    await client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=client.namespace,
+            search_attributes={
+                key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for key in SEARCH_ATTRIBUTES
+            },
+        )
+    )
+    defaults = dataclasses.replace(pieces.automations.defaults, task_queue=queue)
+    automations = Automations(client, defaults)
+    async with build_worker(client, queue, pieces.clients):
+        for guest_id in guest_ids:
+            handle = await automations.registration_arrived(pieces.org_id, event_id, guest_id)
+        # Time is not skipped until the result is awaited: the batch is decided, written and
+        # reported in real time first.
+        async with asyncio.timeout(60):
+            while True:
+                async with pieces.sessions() as session:
+                    states = list(
+                        await session.scalars(
+                            select(PolicyDecision.state).where(
+                                PolicyDecision.org_id == pieces.org_id,
+                                PolicyDecision.luma_event_id == event_id,
+                            )
+                        )
+                    )
+                if len(states) == len(emails) and set(states) <= {"written", "held"}:
+                    break
+                await asyncio.sleep(0.05)
+            # Then until the batch's activities are done and the workflow waits, idle.
+            while True:
+                events = (await handle.fetch_history()).events
+                kinds = Counter(item.WhichOneof("attributes") for item in events)
+                scheduled = kinds["activity_task_scheduled_event_attributes"]
+                completed = kinds["activity_task_completed_event_attributes"]
+                waiting = events[-1].HasField("timer_started_event_attributes")
+                if scheduled and scheduled == completed and waiting:
+                    break
+                await asyncio.sleep(0.05)
+        async with pieces.sessions() as session:
+            rows = await session.execute(
+                select(PolicyDecision.email, PolicyDecision.action).where(
+                    PolicyDecision.org_id == pieces.org_id,
+                    PolicyDecision.luma_event_id == event_id,
+                )
+            )
+            decided = {email: action for email, action in rows}
+        expected = dict(zip(emails, ["approve", "waitlist", "hold"], strict=True))
+        assert decided == expected, decided
+        await handle.result()  # the IDLE timer passes at once
+        histories = await runs_of(client, handle.id)
+    # Written here: this one lives on the time-skipping server, not the dev server.
+    for path in save(histories, "auto-one-batch", replace=pieces.replace):
+        log.info("wrote %s", path.relative_to(HERE))
+    return []
+
+
 SCENARIOS: dict[str, tuple[str, Callable[[Pieces], Awaitable[list[str]]]]] = {
     "SyncOrgWorkflow": ("sync-with-summary-child", sync_org),
     "RefreshGuestWorkflow": ("refresh", refresh_guest),
@@ -312,6 +405,7 @@ SCENARIOS: dict[str, tuple[str, Callable[[Pieces], Awaitable[list[str]]]]] = {
     "EnrichOrgWorkflow": ("pdl", enrich_org),
     "FollowupWorkflow": ("continue-as-new", followup),
     "PostEventSummaryWorkflow": ("timers", post_event_summary),
+    "ApprovalPolicyWorkflow": ("auto-one-batch", approval_policy),
 }
 
 

@@ -1,0 +1,324 @@
+"""The I/O of approval policies: decide new registrations, write the decisions, report them.
+
+Every step is idempotent. A guest is decided once (`policy_decisions` is unique per guest of
+an event), and only while Luma says they are pending, so a guest a person decided is never
+decided by the policy. A write is claimed ("sending") before its call, and Luma is asked
+for the guest's status right before it: a person who decided in the meantime wins, and a
+retried write whose first attempt may have landed finds the status already set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from temporalio import activity
+
+from activities.luma_access import LumaAccess, luma_failures_are_final
+from catalog.guest_filter import person_key
+from intel.approval_policy import LUMA_STATUS, Action, GuestFacts, decide
+from intel.policy_reads import facts_for, policy_for, seats_left, with_seats
+from intel.vip import VipRules
+from luma import LumaClient, LumaGuest, NotFoundError
+from store import audit, cache
+from store.db import upsert_insert
+from store.models import Chat, PolicyDecision
+from workflows.contracts.policies import (
+    BatchReport,
+    DecideInput,
+    DecideResult,
+    ReportInput,
+    WriteInput,
+)
+
+PENDING = "pending_approval"
+FINISHED = ("written", "held", "suggested", "skipped", "failed")
+WRITES_IN_FLIGHT = 4
+_NEVER = datetime.max.replace(tzinfo=UTC)
+_REPORT_ORDER = (
+    "approved",
+    "waitlisted",
+    "declined",
+    "would approve",
+    "would waitlist",
+    "would decline",
+    "holding for review",
+    "skipped",
+    "failed",
+)
+
+
+class PolicyActivities:
+    """Clients for deciding and writing registrations by an event's approval policy."""
+
+    def __init__(self, luma: LumaAccess, vip_rules: VipRules) -> None:
+        self.luma = luma
+        self.sessions = luma.sessions
+        self.vip_rules = vip_rules
+
+    @activity.defn
+    async def decide_registrations(self, batch: DecideInput) -> DecideResult:
+        """Decide the batch's guests that are still pending and not decided before."""
+        async with self.sessions() as session:
+            policy = await policy_for(session, org_id=batch.org_id, event_id=batch.event_id)
+            decided = set(
+                await session.scalars(
+                    select(PolicyDecision.luma_guest_id).where(
+                        PolicyDecision.org_id == batch.org_id,
+                        PolicyDecision.luma_event_id == batch.event_id,
+                        PolicyDecision.luma_guest_id.in_(batch.guest_ids),
+                    )
+                )
+            )
+        undecided = [gid for gid in dict.fromkeys(batch.guest_ids) if gid not in decided]
+        rows: list[tuple[int, str]] = []
+        if policy.mode != "off" and undecided:
+            client = await self.luma.client(batch.org_id)
+            pending = await self._still_pending(client, batch.event_id, undecided)
+            rows = await self._decide(batch, policy.mode, policy.rules, pending)
+        states = Counter(state for _, state in rows)
+        return DecideResult(
+            await self._unwritten(batch),
+            suggested=states["suggested"],
+            held=states["held"],
+            skipped=len(batch.guest_ids) - len(rows),
+        )
+
+    async def _unwritten(self, batch: DecideInput) -> list[int]:
+        """The event's decisions still to be written: this batch's, and any an earlier batch
+        could not finish (its write failed for good, or a retry found them decided)."""
+        async with self.sessions() as session:
+            return list(
+                await session.scalars(
+                    select(PolicyDecision.id)
+                    .where(
+                        PolicyDecision.org_id == batch.org_id,
+                        PolicyDecision.luma_event_id == batch.event_id,
+                        PolicyDecision.state.in_(("to_write", "sending")),
+                    )
+                    .order_by(PolicyDecision.id)
+                )
+            )
+
+    async def _still_pending(
+        self, client: LumaClient, event_id: str, guest_ids: list[str]
+    ) -> list[LumaGuest]:
+        found: list[LumaGuest] = []
+        with luma_failures_are_final():
+            for guest_id in guest_ids:
+                try:
+                    guest = await client.get_guest(event_id, guest_id=guest_id)
+                except NotFoundError:
+                    continue  # gone again: nothing to decide
+                if guest.approval_status == PENDING:
+                    found.append(guest)
+        return sorted(found, key=lambda g: (g.registered_at or _NEVER, g.id))
+
+    async def _decide(
+        self, batch: DecideInput, mode: str, rules: Any, guests: list[LumaGuest]
+    ) -> list[tuple[int, str]]:
+        """Record a decision per guest (in registration order, so seats fill in that order);
+        the ids and states of the rows this call wrote."""
+        if not guests:
+            return []
+        async with self.sessions.begin() as session:
+            facts = await facts_for(
+                session, org_id=batch.org_id, guests=guests, rules=self.vip_rules
+            )
+            event = await cache.get_event(
+                session, org_id=batch.org_id, luma_event_id=batch.event_id
+            )
+            seats = await seats_left(session, org_id=batch.org_id, event=event) if event else None
+            values = []
+            for guest in guests:
+                known = facts.get(person_key(guest.email), GuestFacts())
+                decision = decide(rules, guest, with_seats(known, seats))
+                if decision.action is Action.APPROVE and seats is not None:
+                    seats = max(0, seats - 1)
+                state, reason = _state_of(mode, decision.action, guest, decision.reason)
+                values.append(
+                    {
+                        "org_id": batch.org_id,
+                        "luma_event_id": batch.event_id,
+                        "luma_guest_id": guest.id,
+                        "email": guest.email[:320],
+                        "name": (guest.name or "")[:300],
+                        "action": decision.action.value,
+                        "reason": reason[:500],
+                        "mode": mode,
+                        "state": state,
+                        "detail": "",
+                        "decided_at": datetime.now(UTC),
+                    }
+                )
+            dialect = session.get_bind().dialect.name
+            inserted = await session.execute(
+                upsert_insert(dialect, PolicyDecision)
+                .values(values)
+                .on_conflict_do_nothing(index_elements=["org_id", "luma_event_id", "luma_guest_id"])
+                .returning(PolicyDecision.id, PolicyDecision.state)
+            )
+            return [(row_id, state) for row_id, state in inserted]
+
+    @activity.defn
+    async def write_policy_decisions(self, batch: WriteInput) -> None:
+        """Write each decision still to be written; a retry resumes where one stopped."""
+        async with self.sessions() as session:
+            rows = (
+                await session.scalars(
+                    select(PolicyDecision)
+                    .where(
+                        PolicyDecision.id.in_(batch.decision_ids),
+                        PolicyDecision.org_id == batch.org_id,
+                        PolicyDecision.state.in_(("to_write", "sending")),
+                    )
+                    .order_by(PolicyDecision.id)
+                )
+            ).all()
+        if not rows:
+            return
+        client = await self.luma.client(batch.org_id)
+        gate = asyncio.Semaphore(WRITES_IN_FLIGHT)
+
+        async def write(row: PolicyDecision) -> None:
+            async with gate:
+                activity.heartbeat(row.id)
+                await self._claim(row)
+                with luma_failures_are_final():
+                    state, detail = await self._write_one(client, batch.event_id, row)
+                await self._finish(batch, row, state, detail)
+
+        async with asyncio.TaskGroup() as tasks:
+            for row in rows:
+                tasks.create_task(write(row))
+
+    async def _claim(self, row: PolicyDecision) -> None:
+        async with self.sessions.begin() as session:
+            await session.execute(
+                update(PolicyDecision)
+                .where(PolicyDecision.id == row.id, PolicyDecision.state == "to_write")
+                .values(state="sending")
+            )
+
+    async def _write_one(
+        self, client: LumaClient, event_id: str, row: PolicyDecision
+    ) -> tuple[str, str]:
+        target = LUMA_STATUS[Action(row.action)]
+        try:
+            guest = await client.get_guest(event_id, guest_id=row.luma_guest_id)
+        except NotFoundError:
+            return "skipped", "no longer on the guest list"
+        if guest.approval_status == target:
+            return "written", ""  # an earlier attempt's write landed (or Luma had it)
+        if guest.approval_status != PENDING:
+            return "skipped", f"a person decided first ({guest.approval_status})"
+        await client.update_guest_status(event_id, guest_id=row.luma_guest_id, status=target)
+        return "written", ""
+
+    async def _finish(
+        self, batch: WriteInput, row: PolicyDecision, state: str, detail: str
+    ) -> None:
+        async with self.sessions.begin() as session:
+            await session.execute(
+                update(PolicyDecision)
+                .where(PolicyDecision.id == row.id)
+                .values(state=state, detail=detail[:500], finished_at=datetime.now(UTC))
+            )
+            if state == "written":
+                await cache.set_guest_status(
+                    session,
+                    org_id=batch.org_id,
+                    luma_event_id=batch.event_id,
+                    luma_guest_ids=[row.luma_guest_id],
+                    status=LUMA_STATUS[Action(row.action)],
+                )
+            await audit.record(
+                session,
+                org_id=batch.org_id,
+                source="workflow",
+                action=f"policy_{row.action}",
+                result=state,
+                target={"event_id": batch.event_id, "email": row.email},
+                detail=(detail or row.reason)[:500],
+                idempotency_key=f"policy-decision:{row.id}",
+            )
+
+    @activity.defn
+    async def policy_batch_report(self, batch: ReportInput) -> BatchReport:
+        """One message for the decisions no message has told yet (counts and reasons, no
+        names), and the chats linked to the org. The decisions are marked with the report's
+        key as it is composed: a retry finds the same ones, a later batch none of them."""
+        async with self.sessions.begin() as session:
+            await session.execute(
+                update(PolicyDecision)
+                .where(
+                    PolicyDecision.org_id == batch.org_id,
+                    PolicyDecision.luma_event_id == batch.event_id,
+                    PolicyDecision.report_key.is_(None),
+                    PolicyDecision.state.in_(FINISHED),
+                )
+                .values(report_key=batch.report_key)
+            )
+            rows = (
+                await session.scalars(
+                    select(PolicyDecision).where(
+                        PolicyDecision.org_id == batch.org_id,
+                        PolicyDecision.luma_event_id == batch.event_id,
+                        PolicyDecision.report_key == batch.report_key,
+                    )
+                )
+            ).all()
+            event = await cache.get_event(
+                session, org_id=batch.org_id, luma_event_id=batch.event_id
+            )
+            chats = list(
+                await session.scalars(
+                    select(Chat.id).where(Chat.org_id == batch.org_id).order_by(Chat.id)
+                )
+            )
+        if not rows:
+            return BatchReport("", [])
+        name = event.name if event else batch.event_id
+        return BatchReport(report_text(name, rows), chats)
+
+
+def report_text(event_name: str, rows: Any) -> str:
+    """'Founders Dinner — approval policy: approved 12 (rule 1: …); holding 3 for review.'"""
+    done: Counter[tuple[str, str]] = Counter()
+    for row in rows:
+        done[(_outcome(row), row.reason)] += 1
+    by_outcome: dict[str, list[str]] = {}
+    for (outcome, reason), count in sorted(done.items()):
+        by_outcome.setdefault(outcome, []).append(f"{count} ({reason})")
+    parts = [
+        f"{outcome} " + ", ".join(by_outcome[outcome])
+        for outcome in _REPORT_ORDER
+        if outcome in by_outcome
+    ]
+    return f"{event_name} — approval policy: " + "; ".join(parts) + "."
+
+
+def _outcome(row: PolicyDecision) -> str:
+    if row.state == "written":
+        return {"approve": "approved", "waitlist": "waitlisted", "decline": "declined"}[row.action]
+    if row.state == "suggested":
+        if row.action == Action.HOLD:
+            return "holding for review"
+        return f"would {row.action}"
+    if row.state == "held":
+        return "holding for review"
+    return row.state  # skipped, failed, or still being written
+
+
+def _state_of(mode: str, action: Action, guest: LumaGuest, reason: str) -> tuple[str, str]:
+    """The decision's first state: what suggest and auto do with the action."""
+    if mode == "suggest":
+        return "suggested", reason
+    if action is Action.HOLD:
+        return "held", reason
+    if action is Action.DECLINE and guest.is_paid:
+        return "held", f"{reason}; has a paid ticket: a person decides about the refund"
+    return "to_write", reason

@@ -1,0 +1,93 @@
+"""What an approval policy reads from our database: the policy an event follows, what we
+know of its guests' people, and the seats the event has left.
+
+Shared by the use cases (`services.policies`: show, change, dry run) and the workflow's
+activities (`activities.policies`), so a dry run and a live decision see the same facts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, cast
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from catalog.guest_filter import person_key
+from intel.approval_policy import GuestFacts, Rule
+from intel.people import insights_for
+from intel.vip import VipRules
+from luma import LumaGuest
+from store import cache
+from store.models import ApprovalPolicy, Event
+
+Mode = Literal["off", "suggest", "auto"]
+MODES: tuple[Mode, ...] = ("off", "suggest", "auto")
+CALENDAR_WIDE = ""
+
+
+@dataclass(frozen=True)
+class PolicyView:
+    """The policy an event follows: its own, else the calendar-wide one, else none (off)."""
+
+    event_id: str
+    rules: list[Rule]
+    mode: Mode
+    inherited: bool  # the event has none of its own: these are the calendar-wide rules
+    rubric: str | None = None
+
+
+async def policy_row(session: AsyncSession, org_id: int, event_id: str) -> ApprovalPolicy | None:
+    return await session.scalar(
+        select(ApprovalPolicy).where(
+            ApprovalPolicy.org_id == org_id, ApprovalPolicy.luma_event_id == event_id
+        )
+    )
+
+
+def policy_view(row: ApprovalPolicy | None, event_id: str, inherited: bool) -> PolicyView:
+    if row is None:
+        return PolicyView(event_id, [], "off", inherited=False)
+    rules = [Rule.model_validate(rule) for rule in row.rules]
+    return PolicyView(event_id, rules, cast(Mode, row.mode), inherited, row.rubric)
+
+
+async def policy_for(session: AsyncSession, *, org_id: int, event_id: str) -> PolicyView:
+    """The policy `event_id` follows (CALENDAR_WIDE: the calendar-wide one itself)."""
+    own = await policy_row(session, org_id, event_id)
+    if own is not None or event_id == CALENDAR_WIDE:
+        return policy_view(own, event_id, inherited=False)
+    calendar = await policy_row(session, org_id, CALENDAR_WIDE)
+    return policy_view(calendar, event_id, inherited=calendar is not None)
+
+
+async def facts_for(
+    session: AsyncSession, *, org_id: int, guests: Sequence[LumaGuest], rules: VipRules
+) -> dict[str, GuestFacts]:
+    """What the policy knows of each guest's person, by identity key (seats left not set)."""
+    keys = {person_key(guest.email) for guest in guests}
+    insights = await insights_for(
+        session, org_id=org_id, emails=keys, rules=rules, with_notes=False
+    )
+    return {
+        key: GuestFacts(
+            tags=frozenset(insight.tags),
+            vip_score=insight.vip.score,
+            is_vip=insight.vip.is_vip,
+            repeat=insight.repeat,
+        )
+        for key, insight in insights.items()
+    }
+
+
+async def seats_left(session: AsyncSession, *, org_id: int, event: Event) -> int | None:
+    """Seats the event has left by its cached guest list (None: no capacity set)."""
+    if event.capacity is None:
+        return None
+    counts = await cache.count_by_status(session, org_id=org_id, luma_event_id=event.luma_event_id)
+    return max(0, event.capacity - counts.get("approved", 0))
+
+
+def with_seats(facts: GuestFacts, seats: int | None) -> GuestFacts:
+    return GuestFacts(facts.tags, facts.vip_score, facts.is_vip, facts.repeat, seats)

@@ -1,0 +1,99 @@
+"""An event's approval policy at work: new registrations decided in batches, durably.
+
+One workflow per event with a policy that is on (`workflows.ids.policy_id`). Each new
+registration arrives as a `registered` signal (signal-with-start from the Luma webhook
+route); the workflow waits a moment so a burst becomes one batch, then decides the batch
+(`decide_registrations`), writes what auto mode writes (`write_policy_decisions`, through
+the shared Luma budget), and posts one message per batch to the linked chats. It ends after
+a quiet spell and is started again by the next registration; a long run continues as new.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.notify import NotifyActivities
+    from activities.policies import PolicyActivities
+    from workflows.contracts.notify import ChatNotice
+    from workflows.contracts.policies import DecideInput, PolicyRunInput, ReportInput, WriteInput
+    from workflows.retry import LONG, LUMA_RETRY, QUICK
+
+# How long a batch gathers registrations after the first arrives (a burst is one message).
+GATHER = timedelta(seconds=2)
+BATCH_MAX = 200
+# A quiet event's workflow ends after this long; the next registration starts it again.
+IDLE = timedelta(minutes=10)
+BATCHES_PER_RUN = 100
+
+
+@workflow.defn
+class ApprovalPolicyWorkflow:
+    def __init__(self) -> None:
+        self.waiting: list[str] = []
+
+    @workflow.signal
+    def registered(self, guest_id: str) -> None:
+        if guest_id not in self.waiting:
+            self.waiting.append(guest_id)
+
+    @workflow.run
+    async def run(self, job: PolicyRunInput) -> None:
+        for guest_id in job.carried:
+            self.registered(guest_id)
+        batches = job.batches_run  # over the whole chain of runs: it keys the messages
+        run_started_at = batches
+        while True:
+            try:
+                await workflow.wait_condition(lambda: bool(self.waiting), timeout=IDLE)
+            except TimeoutError:
+                if not self.waiting:
+                    return
+            await workflow.sleep(GATHER)
+            batch, self.waiting = self.waiting[:BATCH_MAX], self.waiting[BATCH_MAX:]
+            await self._decide_and_write(job, batch, batches)
+            batches += 1
+            long_run = batches - run_started_at >= BATCHES_PER_RUN
+            if long_run or workflow.info().is_continue_as_new_suggested():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                carried = PolicyRunInput(job.org_id, job.event_id, self.waiting, batches)
+                workflow.continue_as_new(carried)
+
+    async def _decide_and_write(self, job: PolicyRunInput, batch: list[str], number: int) -> None:
+        """Decide, write and tell one batch. A batch that fails for good (the key was
+        revoked, the event is gone) is told to the chats; the workflow goes on, and its
+        unwritten decisions are tried again with the next batch."""
+        run_id = workflow.info().first_execution_run_id
+        try:
+            decided = await workflow.execute_activity_method(
+                PolicyActivities.decide_registrations,
+                DecideInput(job.org_id, job.event_id, batch),
+                start_to_close_timeout=LONG,
+                retry_policy=LUMA_RETRY,
+            )
+            if decided.to_write:
+                await workflow.execute_activity_method(
+                    PolicyActivities.write_policy_decisions,
+                    WriteInput(job.org_id, job.event_id, decided.to_write),
+                    start_to_close_timeout=LONG,
+                    heartbeat_timeout=timedelta(minutes=2),
+                    retry_policy=LUMA_RETRY,
+                )
+        except ActivityError as error:
+            workflow.logger.warning("approval policy batch failed: %s", error.cause)
+        report = await workflow.execute_activity_method(
+            PolicyActivities.policy_batch_report,
+            ReportInput(job.org_id, job.event_id, f"{run_id}:{number}"[:64]),
+            start_to_close_timeout=QUICK,
+            retry_policy=LUMA_RETRY,
+        )
+        for chat_id in report.chat_ids:
+            await workflow.execute_activity_method(
+                NotifyActivities.notify_chat,
+                ChatNotice(job.org_id, chat_id, report.text, f"policy:{run_id}:{number}:{chat_id}"),
+                start_to_close_timeout=QUICK,
+                retry_policy=LUMA_RETRY,
+            )
