@@ -24,6 +24,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.charts import bar_chart_png
+from activities.review_buttons import review_keyboard
 from activities.telegram_pace import TelegramPace
 from store import audit
 from store.models import AuditEntry, Chat
@@ -103,8 +104,9 @@ class NotifyActivities:
         assert self.bot is not None
         chat = notice.chat_id
         if notice.chart is None:
+            buttons = review_keyboard(notice.review_event_id) if notice.review_event_id else None
             async with self.pace.turn(chat):
-                await self.bot.send_message(chat, clip(notice.text))
+                await self.bot.send_message(chat, clip(notice.text), reply_markup=buttons)
             return
         png = bar_chart_png(notice.chart_title, notice.chart)
         photo = BufferedInputFile(png, filename="summary.png")

@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from temporalio import activity
 
 from activities.luma_access import LumaAccess, luma_failures_are_final
+from activities.sync import cache_one_guest
 from catalog.guest_filter import person_key
 from intel.approval_policy import LUMA_STATUS, Action, GuestFacts, decide
 from intel.policy_reads import facts_for, policy_for, seats_left, with_seats
@@ -134,6 +135,8 @@ class PolicyActivities:
             seats = await seats_left(session, org_id=batch.org_id, event=event) if event else None
             values = []
             for guest in guests:
+                # The fresh read goes to the cache too: lists and previews see the newcomer.
+                await cache_one_guest(session, batch.org_id, batch.event_id, guest)
                 known = facts.get(person_key(guest.email), GuestFacts())
                 decision = decide(rules, guest, with_seats(known, seats))
                 if decision.action is Action.APPROVE and seats is not None:
@@ -282,7 +285,12 @@ class PolicyActivities:
         if not rows:
             return BatchReport("", [])
         name = event.name if event else batch.event_id
-        return BatchReport(report_text(name, rows), chats)
+        held = sum(
+            1
+            for row in rows
+            if row.state == "held" or (row.state == "suggested" and row.action == Action.HOLD.value)
+        )
+        return BatchReport(report_text(name, rows), chats, held)
 
 
 def report_text(event_name: str, rows: Any) -> str:

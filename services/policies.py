@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.guest_filter import person_key
@@ -40,7 +41,7 @@ from services.automations import Automations
 from services.caller import Caller, Invalid, NotFound, Unavailable
 from services.linking import org_client
 from store.crypto import KeyBox, UnreadableKeyError
-from store.models import ApprovalPolicy, Event, Organization
+from store.models import ApprovalPolicy, Event, Organization, PolicyDecision
 
 EXAMPLES_PER_ACTION = 5
 _NEVER = datetime.max.replace(tzinfo=UTC)  # a guest without a registration time sorts last
@@ -195,3 +196,20 @@ async def registration_arrived(
         return False
     await automations.registration_arrived(org_id, event_id, guest_id)
     return True
+
+
+async def held_for_review(
+    session: AsyncSession, *, org_id: int, event_id: str, limit: int = 500
+) -> list[PolicyDecision]:
+    """The event's registrations the policy held for a person (hold decisions in either
+    mode), oldest first; whether each is still pending is Luma's to say when acted on."""
+    held = (PolicyDecision.state == "held") | (
+        (PolicyDecision.state == "suggested") & (PolicyDecision.action == Action.HOLD.value)
+    )
+    rows = await session.scalars(
+        select(PolicyDecision)
+        .where(PolicyDecision.org_id == org_id, PolicyDecision.luma_event_id == event_id, held)
+        .order_by(PolicyDecision.id)
+        .limit(limit)
+    )
+    return list(rows)

@@ -93,7 +93,13 @@ class ApprovalPolicyWorkflow:
         for chat_id in report.chat_ids:
             await workflow.execute_activity_method(
                 NotifyActivities.notify_chat,
-                ChatNotice(job.org_id, chat_id, report.text, f"policy:{run_id}:{number}:{chat_id}"),
+                ChatNotice(
+                    job.org_id,
+                    chat_id,
+                    report.text,
+                    f"policy:{run_id}:{number}:{chat_id}",
+                    review_event_id=job.event_id if report.held else None,
+                ),
                 start_to_close_timeout=QUICK,
                 retry_policy=LUMA_RETRY,
             )

@@ -13,20 +13,25 @@ command and answers.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from aiogram import Router
 from aiogram.filters import Command, CommandObject
-from aiogram.types import Message
+from aiogram.types import CallbackQuery, Message
 
+from activities.review_buttons import PolicyReviewCb
 from bot.caller import caller_of
 from bot.context import Ctx
 from bot.errors import UserError
 from bot.routers.event_choice import event_action, with_event
+from bot.routers.status_changes import preview_bulk
 from bot.texts import event_title, q
+from catalog.guest_filter import GuestFilter
 from intel.approval_policy import Action, Rule
 from intel.policy_text import EXAMPLES, RuleTextError, parse_rule
 from services import policies
+from store import cache
 from store.models import Event
 
 USAGE = (
@@ -179,8 +184,44 @@ async def policy_command(message: Message, command: CommandObject, ctx: Ctx) -> 
         raise UserError(USAGE)
 
 
+# --- the buttons under a batch message: the guests the policy held ---------------------------
+
+REVIEW_SHOWN = 30
+
+
+async def review_pressed(query: CallbackQuery, callback_data: PolicyReviewCb, ctx: Ctx) -> None:
+    """Approve or decline every held guest (the usual preview and Confirm: only those still
+    pending count), or list them with the reasons they were held."""
+    event = await cache.get_event(
+        ctx.session, org_id=ctx.linked_org.id, luma_event_id=callback_data.event_id
+    )
+    await query.answer()
+    if event is None or event.gone_at is not None:
+        raise UserError("That event is no longer in this calendar; /events lists the current ones.")
+    held = await policies.held_for_review(
+        ctx.session, org_id=ctx.linked_org.id, event_id=event.luma_event_id
+    )
+    if not held:
+        await ctx.say(f"No registration of {event_title(event)} is held for review.")
+        return
+    if callback_data.action == "list":
+        lines = [f"Held for review at {event_title(event)}: {len(held)}"]
+        for row in held[:REVIEW_SHOWN]:
+            name = q(row.name, 48) if row.name else "<i>no name</i>"
+            lines.append(f"• {name} — {q(row.email, 64)}\n   <i>{q(row.reason, 200)}</i>")
+        if len(held) > REVIEW_SHOWN:
+            lines.append(f"… and {len(held) - REVIEW_SHOWN} more")
+        lines.append("Approve one with <code>/approve email event</code>, or use the buttons.")
+        await ctx.say("\n".join(lines))
+        return
+    target = "approved" if callback_data.action == "approve" else "declined"
+    wanted = GuestFilter(statuses=["pending_approval"], emails=[row.email for row in held])
+    await preview_bulk(ctx, event, {"target": target, "filter": asdict(wanted)})
+
+
 def build_router() -> Router:
     """This feature's handlers on a new router (a router joins only one dispatcher)."""
     router = Router(name="policies")
     router.message.register(policy_command, Command("policy"), flags={"linked": True})
+    router.callback_query.register(review_pressed, PolicyReviewCb.filter(), flags={"linked": True})
     return router

@@ -13,3 +13,5 @@ class ChatNotice:
     idempotency_key: str
     chart: dict[str, int] | None = None  # rendered here, so history holds no image
     chart_title: str = ""
+    # The event whose held registrations the message offers to act on (review buttons).
+    review_event_id: str | None = None
