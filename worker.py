@@ -121,6 +121,7 @@ def activities_for(clients: WorkerClients) -> list[Any]:
         policies.decide_registrations,
         policies.write_policy_decisions,
         policies.policy_batch_report,
+        policies.promote_waitlisted,
     ]
 
 

@@ -21,7 +21,7 @@ from activities.luma_access import LumaAccess, luma_failures_are_final
 from activities.sync import cache_one_guest
 from catalog.guest_filter import person_key
 from intel.approval_policy import LUMA_STATUS, Action, GuestFacts, decide
-from intel.policy_reads import facts_for, policy_for, seats_left, with_seats
+from intel.policy_reads import PolicyView, facts_for, policy_for, seats_left, with_seats
 from intel.vip import VipRules
 from luma import LumaClient, LumaGuest, NotFoundError
 from store import audit, cache
@@ -31,13 +31,16 @@ from workflows.contracts.policies import (
     BatchReport,
     DecideInput,
     DecideResult,
+    PromoteInput,
+    PromoteResult,
     ReportInput,
     WriteInput,
 )
 
 PENDING = "pending_approval"
 FINISHED = ("written", "held", "suggested", "skipped", "failed")
-WRITES_IN_FLIGHT = 4
+WRITES_IN_FLIGHT = 8
+READS_IN_FLIGHT = 8  # both within the shared Luma budget, which paces them
 _NEVER = datetime.max.replace(tzinfo=UTC)
 _REPORT_ORDER = (
     "approved",
@@ -79,7 +82,7 @@ class PolicyActivities:
         if policy.mode != "off" and undecided:
             client = await self.luma.client(batch.org_id)
             pending = await self._still_pending(client, batch.event_id, undecided)
-            rows = await self._decide(batch, policy.mode, policy.rules, pending)
+            rows = await self._decide(batch, policy, pending)
         states = Counter(state for _, state in rows)
         return DecideResult(
             await self._unwritten(batch),
@@ -107,32 +110,35 @@ class PolicyActivities:
     async def _still_pending(
         self, client: LumaClient, event_id: str, guest_ids: list[str]
     ) -> list[LumaGuest]:
-        found: list[LumaGuest] = []
-        with luma_failures_are_final():
-            for guest_id in guest_ids:
+        gate = asyncio.Semaphore(READS_IN_FLIGHT)
+
+        async def read(guest_id: str) -> LumaGuest | None:
+            async with gate:
                 try:
-                    guest = await client.get_guest(event_id, guest_id=guest_id)
+                    return await client.get_guest(event_id, guest_id=guest_id)
                 except NotFoundError:
-                    continue  # gone again: nothing to decide
-                if guest.approval_status == PENDING:
-                    found.append(guest)
+                    return None  # gone again: nothing to decide
+
+        with luma_failures_are_final():
+            read_now = await asyncio.gather(*(read(guest_id) for guest_id in guest_ids))
+        found = [g for g in read_now if g is not None and g.approval_status == PENDING]
         return sorted(found, key=lambda g: (g.registered_at or _NEVER, g.id))
 
     async def _decide(
-        self, batch: DecideInput, mode: str, rules: Any, guests: list[LumaGuest]
+        self, batch: DecideInput, policy: PolicyView, guests: list[LumaGuest]
     ) -> list[tuple[int, str]]:
         """Record a decision per guest (in registration order, so seats fill in that order);
         the ids and states of the rows this call wrote."""
         if not guests:
             return []
+        mode, rules = policy.mode, policy.rules
         async with self.sessions.begin() as session:
             facts = await facts_for(
                 session, org_id=batch.org_id, guests=guests, rules=self.vip_rules
             )
-            event = await cache.get_event(
-                session, org_id=batch.org_id, luma_event_id=batch.event_id
+            seats = await seats_left(
+                session, org_id=batch.org_id, event_id=batch.event_id, capacity=policy.capacity
             )
-            seats = await seats_left(session, org_id=batch.org_id, event=event) if event else None
             values = []
             for guest in guests:
                 # The fresh read goes to the cache too: lists and previews see the newcomer.
@@ -291,6 +297,93 @@ class PolicyActivities:
             if row.state == "held" or (row.state == "suggested" and row.action == Action.HOLD.value)
         )
         return BatchReport(report_text(name, rows), chats, held)
+
+    @activity.defn
+    async def promote_waitlisted(self, ask: PromoteInput) -> PromoteResult:
+        """Fill the seats left (the policy's capacity minus Luma's approved guests, both
+        read now) from the waitlist in the policy's order; Luma emails each promoted guest.
+        A retry counts again, so the guests an earlier attempt promoted take their seats."""
+        async with self.sessions() as session:
+            policy = await policy_for(session, org_id=ask.org_id, event_id=ask.event_id)
+        if policy.mode != "auto" or policy.capacity is None or policy.waitlist_order == "off":
+            return PromoteResult(0)
+        client = await self.luma.client(ask.org_id)
+        with luma_failures_are_final():
+            approved = 0
+            async for _ in client.iter_guests(ask.event_id, status="approved"):
+                approved += 1
+            seats = policy.capacity - approved
+            if seats <= 0:
+                return PromoteResult(0)
+            waiting = [g async for g in client.iter_guests(ask.event_id, status="waitlist")]
+        chosen = (await self._in_waitlist_order(ask, policy, waiting))[:seats]
+        promoted = 0
+        for guest in chosen:
+            activity.heartbeat(promoted)
+            with luma_failures_are_final():
+                fresh = await client.get_guest(ask.event_id, guest_id=guest.id)
+                if fresh.approval_status != "waitlist":
+                    continue  # a person (or an earlier attempt) moved them meanwhile
+                await client.update_guest_status(
+                    ask.event_id, guest_id=guest.id, status="approved", send_email=True
+                )
+            promoted += 1
+            await self._record_promotion(ask, guest)
+        if not promoted:
+            return PromoteResult(0)
+        return await self._promotion_report(ask, policy, promoted)
+
+    async def _in_waitlist_order(
+        self, ask: PromoteInput, policy: PolicyView, waiting: list[LumaGuest]
+    ) -> list[LumaGuest]:
+        by_time = sorted(waiting, key=lambda g: (g.registered_at or _NEVER, g.id))
+        if policy.waitlist_order != "vip":
+            return by_time
+        async with self.sessions() as session:
+            facts = await facts_for(
+                session, org_id=ask.org_id, guests=waiting, rules=self.vip_rules
+            )
+        score = {key: known.vip_score for key, known in facts.items()}
+        return sorted(by_time, key=lambda g: -score.get(person_key(g.email), 0))  # stable
+
+    async def _record_promotion(self, ask: PromoteInput, guest: LumaGuest) -> None:
+        info = activity.info()
+        async with self.sessions.begin() as session:
+            await cache.set_guest_status(
+                session,
+                org_id=ask.org_id,
+                luma_event_id=ask.event_id,
+                luma_guest_ids=[guest.id],
+                status="approved",
+            )
+            await audit.record(
+                session,
+                org_id=ask.org_id,
+                source="workflow",
+                action="policy_promote",
+                result="approved",
+                target={"event_id": ask.event_id, "email": guest.email},
+                detail="a seat freed: off the waitlist",
+                idempotency_key=f"promote:{info.workflow_run_id}:{info.activity_id}:{guest.id}",
+            )
+
+    async def _promotion_report(
+        self, ask: PromoteInput, policy: PolicyView, promoted: int
+    ) -> PromoteResult:
+        async with self.sessions() as session:
+            event = await cache.get_event(session, org_id=ask.org_id, luma_event_id=ask.event_id)
+            chats = list(
+                await session.scalars(
+                    select(Chat.id).where(Chat.org_id == ask.org_id).order_by(Chat.id)
+                )
+            )
+        name = event.name if event else ask.event_id
+        order = "highest VIP score first" if policy.waitlist_order == "vip" else "first come"
+        text = (
+            f"{name} — approval policy: a seat freed, so {promoted} guest(s) came off the "
+            f"waitlist ({order}; capacity {policy.capacity}). Luma emailed them."
+        )
+        return PromoteResult(promoted, text, chats)
 
 
 def report_text(event_name: str, rows: Any) -> str:

@@ -20,7 +20,7 @@ from intel.people import insights_for
 from intel.vip import VipRules
 from luma import LumaGuest
 from store import cache
-from store.models import ApprovalPolicy, Event
+from store.models import ApprovalPolicy
 
 Mode = Literal["off", "suggest", "auto"]
 MODES: tuple[Mode, ...] = ("off", "suggest", "auto")
@@ -36,6 +36,8 @@ class PolicyView:
     mode: Mode
     inherited: bool  # the event has none of its own: these are the calendar-wide rules
     rubric: str | None = None
+    capacity: int | None = None  # seats, as the organizer told the policy (Luma's API has none)
+    waitlist_order: str = "registered"  # registered (first come) or vip; off: no promotion
 
 
 async def policy_row(session: AsyncSession, org_id: int, event_id: str) -> ApprovalPolicy | None:
@@ -50,7 +52,15 @@ def policy_view(row: ApprovalPolicy | None, event_id: str, inherited: bool) -> P
     if row is None:
         return PolicyView(event_id, [], "off", inherited=False)
     rules = [Rule.model_validate(rule) for rule in row.rules]
-    return PolicyView(event_id, rules, cast(Mode, row.mode), inherited, row.rubric)
+    return PolicyView(
+        event_id,
+        rules,
+        cast(Mode, row.mode),
+        inherited,
+        row.rubric,
+        row.capacity,
+        row.waitlist_order,
+    )
 
 
 async def policy_for(session: AsyncSession, *, org_id: int, event_id: str) -> PolicyView:
@@ -81,12 +91,14 @@ async def facts_for(
     }
 
 
-async def seats_left(session: AsyncSession, *, org_id: int, event: Event) -> int | None:
-    """Seats the event has left by its cached guest list (None: no capacity set)."""
-    if event.capacity is None:
+async def seats_left(
+    session: AsyncSession, *, org_id: int, event_id: str, capacity: int | None
+) -> int | None:
+    """Seats left of `capacity` by the cached guest list (None: no capacity set)."""
+    if capacity is None:
         return None
-    counts = await cache.count_by_status(session, org_id=org_id, luma_event_id=event.luma_event_id)
-    return max(0, event.capacity - counts.get("approved", 0))
+    counts = await cache.count_by_status(session, org_id=org_id, luma_event_id=event_id)
+    return max(0, capacity - counts.get("approved", 0))
 
 
 def with_seats(facts: GuestFacts, seats: int | None) -> GuestFacts:

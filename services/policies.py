@@ -71,6 +71,8 @@ async def _own_row(caller: Caller, session: AsyncSession, event_id: str) -> Appr
         rules=list(calendar.rules) if calendar else [],
         rubric=calendar.rubric if calendar else None,
         rubric_may_decline=calendar.rubric_may_decline if calendar else False,
+        capacity=None,  # seats are the event's own, never the calendar's
+        waitlist_order=calendar.waitlist_order if calendar else "registered",
     )
     session.add(row)
     return row
@@ -148,6 +150,34 @@ async def set_mode(
     return await _save(caller, session, row, "policy_mode_set", mode)
 
 
+WAITLIST_ORDERS = ("registered", "vip", "off")
+MAX_CAPACITY = 1_000_000
+
+
+async def set_capacity(
+    caller: Caller, session: AsyncSession, *, event_id: str, capacity: int | None
+) -> PolicyView:
+    """The event's seats (None: not set), for "seats left" rules and waitlist promotion:
+    Luma's API does not publish an event's capacity, so the organizer tells the policy."""
+    if capacity is not None and not 0 <= capacity <= MAX_CAPACITY:
+        raise Invalid(f"Capacity is a number of seats from 0 to {MAX_CAPACITY:,}.")
+    row = await _own_row(caller, session, event_id)
+    row.capacity = capacity
+    return await _save(caller, session, row, "policy_capacity_set", str(capacity))
+
+
+async def set_waitlist_order(
+    caller: Caller, session: AsyncSession, *, event_id: str, order: str
+) -> PolicyView:
+    """Who comes off the waitlist first when a seat frees (auto mode, capacity set):
+    registered (first come), vip (highest VIP score first), or off (no promotion)."""
+    if order not in WAITLIST_ORDERS:
+        raise Invalid(f"The waitlist order is registered, vip or off, not “{order[:20]}”.")
+    row = await _own_row(caller, session, event_id)
+    row.waitlist_order = order
+    return await _save(caller, session, row, "policy_waitlist_set", order)
+
+
 async def dry_run(
     caller: Caller,
     session: AsyncSession,
@@ -172,7 +202,9 @@ async def dry_run(
     ]
     guests.sort(key=lambda g: (g.registered_at or _NEVER, g.id))  # registration order
     facts = await facts_for(session, org_id=caller.org_id, guests=guests, rules=vip_rules)
-    seats = await seats_left(session, org_id=caller.org_id, event=event)
+    seats = await seats_left(
+        session, org_id=caller.org_id, event_id=event.luma_event_id, capacity=policy.capacity
+    )
     result = DryRun(policy, pending=len(guests))
     for guest in guests:
         known = facts.get(person_key(guest.email), GuestFacts())
@@ -213,3 +245,19 @@ async def held_for_review(
         .limit(limit)
     )
     return list(rows)
+
+
+def promotes(policy: PolicyView) -> bool:
+    """Whether freed seats go to the waitlist: auto mode, a capacity, an order."""
+    return policy.mode == "auto" and policy.capacity is not None and policy.waitlist_order != "off"
+
+
+async def seat_may_have_freed(
+    session: AsyncSession, automations: Automations, *, org_id: int, event_id: str
+) -> bool:
+    """A guest of the event changed (or its capacity did): if its policy promotes from the
+    waitlist, the workflow counts the seats again from Luma."""
+    if not promotes(await policy_for(session, org_id=org_id, event_id=event_id)):
+        return False
+    await automations.seats_changed(org_id, event_id)
+    return True

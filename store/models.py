@@ -422,6 +422,11 @@ class ApprovalPolicy(Base):
     rules: Mapped[list[Any]] = mapped_column(default=list)
     rubric: Mapped[str | None] = mapped_column(Text)
     rubric_may_decline: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Seats the event has (Luma's API does not publish an event's capacity): "seats left"
+    # rules and waitlist promotion count against it.
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    # Who comes off the waitlist first when a seat frees: registered (first come) or vip.
+    waitlist_order: Mapped[str] = mapped_column(String(16), default="registered")
     updated_by: Mapped[int | None] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

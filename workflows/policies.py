@@ -2,7 +2,8 @@
 
 One workflow per event with a policy that is on (`workflows.ids.policy_id`). Each new
 registration arrives as a `registered` signal (signal-with-start from the Luma webhook
-route); the workflow waits a moment so a burst becomes one batch, then decides the batch
+route); after a quiet spell the workflow waits a moment so a burst becomes one batch (what
+arrives while a batch runs is the next batch, at once), then decides the batch
 (`decide_registrations`), writes what auto mode writes (`write_policy_decisions`, through
 the shared Luma budget), and posts one message per batch to the linked chats. It ends after
 a quiet spell and is started again by the next registration; a long run continues as new.
@@ -19,7 +20,13 @@ with workflow.unsafe.imports_passed_through():
     from activities.notify import NotifyActivities
     from activities.policies import PolicyActivities
     from workflows.contracts.notify import ChatNotice
-    from workflows.contracts.policies import DecideInput, PolicyRunInput, ReportInput, WriteInput
+    from workflows.contracts.policies import (
+        DecideInput,
+        PolicyRunInput,
+        PromoteInput,
+        ReportInput,
+        WriteInput,
+    )
     from workflows.retry import LONG, LUMA_RETRY, QUICK
 
 # How long a batch gathers registrations after the first arrives (a burst is one message).
@@ -34,33 +41,80 @@ BATCHES_PER_RUN = 100
 class ApprovalPolicyWorkflow:
     def __init__(self) -> None:
         self.waiting: list[str] = []
+        self.seats_changed = False
 
     @workflow.signal
     def registered(self, guest_id: str) -> None:
         if guest_id not in self.waiting:
             self.waiting.append(guest_id)
 
+    @workflow.signal(name="seats_changed")
+    def seat_may_have_freed(self) -> None:
+        """A guest changed (a decline, a cancellation) or the capacity did: look at the
+        waitlist once the gathering is over (many changes, one look)."""
+        self.seats_changed = True
+
     @workflow.run
     async def run(self, job: PolicyRunInput) -> None:
         for guest_id in job.carried:
             self.registered(guest_id)
+        self.seats_changed = self.seats_changed or job.seats_changed
         batches = job.batches_run  # over the whole chain of runs: it keys the messages
         run_started_at = batches
+        quiet = True  # a run starts after a quiet spell, or continues one as new
         while True:
-            try:
-                await workflow.wait_condition(lambda: bool(self.waiting), timeout=IDLE)
-            except TimeoutError:
-                if not self.waiting:
-                    return
-            await workflow.sleep(GATHER)
-            batch, self.waiting = self.waiting[:BATCH_MAX], self.waiting[BATCH_MAX:]
-            await self._decide_and_write(job, batch, batches)
+            if not self._has_work():
+                try:
+                    await workflow.wait_condition(self._has_work, timeout=IDLE)
+                except TimeoutError:
+                    if not self._has_work():
+                        return
+                quiet = True
+            if quiet:
+                # The first arrival after a quiet spell: let the rest of a burst come too.
+                # Arrivals during a batch have waited long enough: the next batch takes them.
+                await workflow.sleep(GATHER)
+                quiet = False
+            if self.waiting:
+                batch, self.waiting = self.waiting[:BATCH_MAX], self.waiting[BATCH_MAX:]
+                await self._decide_and_write(job, batch, batches)
+            if self.seats_changed:
+                self.seats_changed = False
+                await self._promote(job, batches)
             batches += 1
             long_run = batches - run_started_at >= BATCHES_PER_RUN
             if long_run or workflow.info().is_continue_as_new_suggested():
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                carried = PolicyRunInput(job.org_id, job.event_id, self.waiting, batches)
+                carried = PolicyRunInput(
+                    job.org_id, job.event_id, self.waiting, batches, self.seats_changed
+                )
                 workflow.continue_as_new(carried)
+
+    def _has_work(self) -> bool:
+        return bool(self.waiting) or self.seats_changed
+
+    async def _promote(self, job: PolicyRunInput, number: int) -> None:
+        """Seats left go to the waitlist (auto mode, capacity set); the chats are told."""
+        try:
+            result = await workflow.execute_activity_method(
+                PolicyActivities.promote_waitlisted,
+                PromoteInput(job.org_id, job.event_id),
+                start_to_close_timeout=LONG,
+                heartbeat_timeout=timedelta(minutes=2),
+                retry_policy=LUMA_RETRY,
+            )
+        except ActivityError as error:
+            workflow.logger.warning("waitlist promotion failed: %s", error.cause)
+            return
+        run_id = workflow.info().first_execution_run_id
+        for chat_id in result.chat_ids:
+            key = f"policy-promote:{run_id}:{number}:{chat_id}"
+            await workflow.execute_activity_method(
+                NotifyActivities.notify_chat,
+                ChatNotice(job.org_id, chat_id, result.text, key),
+                start_to_close_timeout=QUICK,
+                retry_policy=LUMA_RETRY,
+            )
 
     async def _decide_and_write(self, job: PolicyRunInput, batch: list[str], number: int) -> None:
         """Decide, write and tell one batch. A batch that fails for good (the key was

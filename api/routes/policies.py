@@ -6,7 +6,7 @@ The rules are `intel.approval_policy.Rule` as they are stored: the same JSON the
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
@@ -27,6 +27,8 @@ class PolicyPublic(BaseModel):
     inherited: bool = Field(description="the event follows the calendar-wide policy")
     rules: list[Rule] = Field(description="in order: the first matching rule decides")
     described: list[str] = Field(description="each rule in plain words")
+    capacity: int | None = Field(description="the event's seats, as told to the policy")
+    waitlist_order: str = Field(description="registered, vip or off: who fills a freed seat")
 
 
 class RulesUpdate(BaseModel):
@@ -35,6 +37,14 @@ class RulesUpdate(BaseModel):
 
 class ModeUpdate(BaseModel):
     mode: Mode
+
+
+class CapacityUpdate(BaseModel):
+    capacity: int | None = Field(ge=0, le=policies.MAX_CAPACITY, description="null: not set")
+
+
+class WaitlistUpdate(BaseModel):
+    order: Literal["registered", "vip", "off"]
 
 
 class DecisionPublic(BaseModel):
@@ -59,6 +69,8 @@ def _public(view: policies.PolicyView) -> PolicyPublic:
         inherited=view.inherited,
         rules=view.rules,
         described=[rule.describe() for rule in view.rules],
+        capacity=view.capacity,
+        waitlist_order=view.waitlist_order,
     )
 
 
@@ -86,6 +98,33 @@ async def put_mode(
     async with deps.sessions.begin() as session:
         view = await policies.set_mode(
             caller, session, event_id=event.luma_event_id, mode=body.mode
+        )
+    return _public(view)
+
+
+@router.put("/capacity", summary="The event's seats (Luma's API does not publish them)")
+async def put_capacity(
+    caller: CurrentCaller, event: OrgEvent, deps: DepsDep, body: CapacityUpdate
+) -> PolicyPublic:
+    """With the policy in auto mode, seats that are free now go to the waitlist."""
+    async with deps.sessions.begin() as session:
+        view = await policies.set_capacity(
+            caller, session, event_id=event.luma_event_id, capacity=body.capacity
+        )
+    async with deps.sessions() as session:
+        await policies.seat_may_have_freed(
+            session, deps.automations, org_id=caller.org_id, event_id=event.luma_event_id
+        )
+    return _public(view)
+
+
+@router.put("/waitlist", summary="Who comes off the waitlist first when a seat frees")
+async def put_waitlist(
+    caller: CurrentCaller, event: OrgEvent, deps: DepsDep, body: WaitlistUpdate
+) -> PolicyPublic:
+    async with deps.sessions.begin() as session:
+        view = await policies.set_waitlist_order(
+            caller, session, event_id=event.luma_event_id, order=body.order
         )
     return _public(view)
 

@@ -155,6 +155,10 @@ async def luma_webhook(
             await policies.registration_arrived(
                 tx, deps.automations, org_id=org_id, event_id=event_id, guest_id=guest_id
             )
+        elif payload.type == "guest.updated":  # a decline or a cancellation frees a seat
+            await policies.seat_may_have_freed(
+                tx, deps.automations, org_id=org_id, event_id=event_id
+            )
     log.info("Webhook %s for org %s: refreshing one guest", payload.type, org_id)
     return WebhookAccepted(accepted=True, workflow_id=handle.id)
 

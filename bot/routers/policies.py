@@ -39,12 +39,20 @@ USAGE = (
     "<code>/policy add Founders Dinner: approve from acme.com</code> adds one;\n"
     "<code>/policy remove Founders Dinner 2</code> removes rule 2;\n"
     "<code>/policy mode Founders Dinner suggest</code> (off, suggest or auto);\n"
-    "<code>/policy test Founders Dinner</code> shows what it would do now."
+    "<code>/policy test Founders Dinner</code> shows what it would do now;\n"
+    "<code>/policy capacity Founders Dinner 120</code> (or off) sets its seats;\n"
+    "<code>/policy waitlist Founders Dinner vip</code> (registered, vip or off) orders the "
+    "waitlist for freed seats."
 )
 MODE_MEANING = {
     "off": "off: new registrations are left to you",
     "suggest": "suggest: decisions are shown for review, nothing is written",
     "auto": "auto: approvals and waitlisting are written; holds wait for review",
+}
+WAITLIST_MEANING = {
+    "registered": "the waitlist moves up first come, first served (auto mode)",
+    "vip": "the waitlist moves up highest VIP score first (auto mode)",
+    "off": "the waitlist stays as it is",
 }
 ACTION_MARK = {
     Action.APPROVE: "✅ approve",
@@ -56,6 +64,9 @@ ACTION_MARK = {
 
 def policy_text(event: Event, view: policies.PolicyView) -> str:
     lines = [f"Approval policy for {event_title(event)}", MODE_MEANING[view.mode]]
+    if view.capacity is not None:
+        order = WAITLIST_MEANING[view.waitlist_order]
+        lines.append(f"Capacity: {view.capacity} seats; when a seat frees, {order}.")
     if view.inherited:
         lines.append("<i>This event follows the calendar-wide policy.</i>")
     if view.rules:
@@ -123,6 +134,26 @@ async def mode(ctx: Ctx, event: Event, args: dict[str, Any]) -> None:
     await ctx.say("Mode set.\n\n" + policy_text(event, view))
 
 
+@event_action("policy_capacity", writes=True)
+async def capacity(ctx: Ctx, event: Event, args: dict[str, Any]) -> None:
+    view = await policies.set_capacity(
+        await caller_of(ctx), ctx.session, event_id=event.luma_event_id, capacity=args["seats"]
+    )
+    await ctx.session.commit()  # before the workflow looks at the seats it may have freed
+    await policies.seat_may_have_freed(
+        ctx.session, ctx.deps.automations, org_id=ctx.linked_org.id, event_id=event.luma_event_id
+    )
+    await ctx.say("Capacity set.\n\n" + policy_text(event, view))
+
+
+@event_action("policy_waitlist", writes=True)
+async def waitlist(ctx: Ctx, event: Event, args: dict[str, Any]) -> None:
+    view = await policies.set_waitlist_order(
+        await caller_of(ctx), ctx.session, event_id=event.luma_event_id, order=args["order"]
+    )
+    await ctx.say("Waitlist order set.\n\n" + policy_text(event, view))
+
+
 @event_action("policy_test")
 async def test(ctx: Ctx, event: Event, _: dict[str, Any]) -> None:
     deps = ctx.deps
@@ -176,6 +207,28 @@ async def policy_command(message: Message, command: CommandObject, ctx: Ctx) -> 
             )
         args = {"mode": chosen.lower()}
         await with_event(ctx, event_words, "policy_mode", args, usage="/policy mode Gala auto")
+    elif verb == "capacity":
+        event_words, _, seats = rest.rstrip().rpartition(" ")
+        if not (seats.isdigit() or seats.lower() == "off"):
+            raise UserError(
+                "End with the number of seats (or off): "
+                "<code>/policy capacity Founders Dinner 120</code>."
+            )
+        args = {"seats": int(seats) if seats.isdigit() else None}
+        await with_event(
+            ctx, event_words, "policy_capacity", args, usage="/policy capacity Gala 120"
+        )
+    elif verb == "waitlist":
+        event_words, _, order = rest.rstrip().rpartition(" ")
+        if order.lower() not in policies.WAITLIST_ORDERS:
+            raise UserError(
+                "End with the order: registered, vip or off, e.g. "
+                "<code>/policy waitlist Founders Dinner vip</code>."
+            )
+        args = {"order": order.lower()}
+        await with_event(
+            ctx, event_words, "policy_waitlist", args, usage="/policy waitlist Gala vip"
+        )
     elif verb == "test":
         await with_event(ctx, rest, "policy_test", {}, usage="/policy test Founders Dinner")
     elif words:

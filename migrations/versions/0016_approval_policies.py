@@ -26,6 +26,8 @@ def upgrade() -> None:
         sa.Column("rules", sa.JSON(), nullable=False),
         sa.Column("rubric", sa.Text(), nullable=True),
         sa.Column("rubric_may_decline", sa.Boolean(), server_default=sa.false(), nullable=False),
+        sa.Column("capacity", sa.Integer(), nullable=True),
+        sa.Column("waitlist_order", sa.String(length=16), nullable=False),
         sa.Column("updated_by", sa.BigInteger(), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(

@@ -14,6 +14,7 @@ class PolicyRunInput:
     event_id: str
     carried: list[str] = field(default_factory=list)  # registrations not decided yet
     batches_run: int = 0
+    seats_changed: bool = False  # a seat may have freed and the waitlist was not looked at
 
 
 @dataclass
@@ -52,3 +53,18 @@ class BatchReport:
     text: str
     chat_ids: list[int]
     held: int = 0  # held for review and still to be acted on: the message offers buttons
+
+
+@dataclass
+class PromoteInput:
+    org_id: int
+    event_id: str
+
+
+@dataclass
+class PromoteResult:
+    """How many came off the waitlist, the message saying so (no names), and its chats."""
+
+    promoted: int
+    text: str = ""
+    chat_ids: list[int] = field(default_factory=list)

@@ -1,0 +1,93 @@
+"""Waitlist promotion: freed seats (a decline in Luma, a raised capacity) go to the waitlist,
+exactly as many as freed, first come first; Luma emails them."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+from sqlalchemy import select
+
+from standins.luma import shapes
+from store.models import AuditEntry
+from tests.api.conftest import synced_event
+from tests.api.test_webhooks import webhook_url
+from tests.conftest import eventually
+
+
+def status_writes(simulator, event_id: str) -> Counter[str]:
+    return Counter(
+        w.email
+        for w in simulator.state.writes
+        if w.event_id == event_id and w.endpoint == "update-guest-status"
+    )
+
+
+async def test_freed_seats_go_to_the_waitlist_first_come(
+    tenant, anonymous, simulator, automations, sessions
+) -> None:
+    org = tenant.org
+    event_id = await synced_event(simulator, automations, org, name="Supper Club", guests=0)
+    state = simulator.state
+    calendar, event = state.calendar(org.calendar_id), state.event(event_id)
+    seated = [f"seated{n}@example.com" for n in range(4)]
+    queue = [f"queue{n}@example.com" for n in range(3)]
+    for email in seated:
+        state.add_guests(calendar, event, [(email, None)], status="approved", path="test")
+    for email in queue:  # one by one: each registered after the one before
+        await asyncio.sleep(0.01)
+        state.add_guests(calendar, event, [(email, None)], status="waitlist", path="test")
+    writes_before = status_writes(simulator, event_id)
+
+    base = f"/v1/events/{event_id}/policy"
+    assert (await tenant.client.put(f"{base}/mode", json={"mode": "auto"})).status_code == 200
+    full = await tenant.client.put(f"{base}/capacity", json={"capacity": 4})
+    assert full.json()["capacity"] == 4 and full.json()["waitlist_order"] == "registered"
+
+    # A person declines two seated guests in Luma; Luma tells us with guest.updated.
+    url = await webhook_url(sessions, org.org_id)
+    for email in seated[:2]:
+        guest = event.by_email[email]
+        guest.approval_status = "declined"
+        data = shapes.guest_v3(guest, event) | {"event": shapes.event_v3(event)}
+        answer = await anonymous.post(url, json={"type": "guest.updated", "data": data})
+        assert answer.status_code == 202
+
+    def statuses() -> list[str]:
+        return [event.by_email[email].approval_status for email in queue]
+
+    await eventually(lambda: statuses()[:2] == ["approved", "approved"], timeout=60, interval=0.2)
+    await asyncio.sleep(3)  # a further look (the second webhook) must not take a third seat
+    assert statuses() == ["approved", "approved", "waitlist"]
+
+    raised = await tenant.client.put(f"{base}/capacity", json={"capacity": 5})
+    assert raised.status_code == 200
+    await eventually(lambda: statuses() == ["approved"] * 3, timeout=60, interval=0.2)
+
+    written = status_writes(simulator, event_id) - writes_before
+    assert written == Counter(dict.fromkeys(queue, 1))  # each once, nobody else
+    async with sessions() as session:
+        promoted = list(
+            await session.scalars(
+                select(AuditEntry.action).where(
+                    AuditEntry.org_id == org.org_id, AuditEntry.action == "policy_promote"
+                )
+            )
+        )
+    assert len(promoted) == 3
+
+
+async def test_no_capacity_or_suggest_mode_promotes_nobody(
+    tenant, anonymous, simulator, automations, sessions
+) -> None:
+    org = tenant.org
+    event_id = await synced_event(simulator, automations, org, name="Loft", guests=0)
+    state = simulator.state
+    calendar, event = state.calendar(org.calendar_id), state.event(event_id)
+    state.add_guests(calendar, event, [("w@example.com", None)], status="waitlist", path="t")
+    base = f"/v1/events/{event_id}/policy"
+    await tenant.client.put(f"{base}/mode", json={"mode": "suggest"})
+    await tenant.client.put(f"{base}/capacity", json={"capacity": 10})
+    await asyncio.sleep(4)  # the gathering (2 s) and a look at the waitlist
+    assert event.by_email["w@example.com"].approval_status == "waitlist"
+    assert status_writes(simulator, event_id) == Counter()
