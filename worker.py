@@ -25,6 +25,7 @@ from activities.digest import DigestActivities
 from activities.enrichment import EnrichActivities, EnrichmentConfig
 from activities.followups import FollowupActivities
 from activities.guest_status import GuestStatusActivities
+from activities.invites import InviteActivities
 from activities.log_context import LogContextInterceptor
 from activities.luma_access import LumaAccess, LumaFailureInterceptor
 from activities.notify import NotifyActivities
@@ -48,6 +49,7 @@ from workflows.digest import DailyDigestWorkflow
 from workflows.enrichment import EnrichOrgWorkflow
 from workflows.followups import FollowupWorkflow
 from workflows.guest_status import SetGuestStatusWorkflow
+from workflows.invites import InviteListWorkflow
 from workflows.policies import ApprovalPolicyWorkflow
 from workflows.summary import PostEventSummaryWorkflow
 from workflows.sync import RefreshGuestWorkflow, SyncOrgWorkflow
@@ -68,6 +70,7 @@ WORKFLOWS: Sequence[type] = (
     EnrichOrgWorkflow,
     FollowupWorkflow,
     ApprovalPolicyWorkflow,
+    InviteListWorkflow,
 )
 
 
@@ -97,6 +100,7 @@ def activities_for(clients: WorkerClients) -> list[Any]:
     enrichment = EnrichActivities(clients.sessions, clients.luma.keybox, clients.enrichment)
     followups = FollowupActivities(clients.sessions, clients.mail)
     policies = PolicyActivities(clients.luma, clients.vip_rules)
+    invites = InviteActivities(clients.luma)
     return [
         bulk.resolve_bulk_targets,
         bulk.apply_bulk_batch,
@@ -122,6 +126,9 @@ def activities_for(clients: WorkerClients) -> list[Any]:
         policies.write_policy_decisions,
         policies.policy_batch_report,
         policies.promote_waitlisted,
+        invites.mark_already_invited,
+        invites.send_invite_batch,
+        invites.reconcile_invites,
     ]
 
 

@@ -5,11 +5,22 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.errors import error_responses
-from api.routes import automations, codec, events, guests, health, jobs, policies, stripe, webhooks
+from api.routes import (
+    automations,
+    codec,
+    events,
+    guests,
+    health,
+    invites,
+    jobs,
+    policies,
+    stripe,
+    webhooks,
+)
 from api.routes import trends as trends_routes
 
 api_router = APIRouter()
-for module in (events, guests, jobs, automations, policies):
+for module in (events, guests, jobs, automations, policies, invites):
     api_router.include_router(
         module.router, responses=error_responses(400, 401, 404, 409, 413, 422, 429, 503)
     )

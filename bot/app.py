@@ -40,6 +40,7 @@ from bot.routers import billing as billing_router
 from bot.routers import enrichment as enrichment_router
 from bot.routers import followups as followups_router
 from bot.routers import forget as forget_router
+from bot.routers import invites as invites_router
 from bot.routers import policies as policies_router
 from bot.routers import privacy as privacy_router
 from bot.routers import profiles as profiles_router
@@ -92,6 +93,7 @@ COMMANDS = [
     BotCommand(command="pending", description="Guests waiting for approval"),
     BotCommand(command="find", description="A person's history across events"),
     BotCommand(command="policy", description="Approval rules of an event: add, test, mode"),
+    BotCommand(command="invite", description="Add or invite a list of people to an event"),
     BotCommand(command="approve", description="Approve a guest"),
     BotCommand(command="decline", description="Decline a guest"),
     BotCommand(command="bulk", description="Approve or decline many guests"),
@@ -189,6 +191,7 @@ def build_dispatcher(deps: BotDeps, storage: BaseStorage | None = None) -> Dispa
         status_changes.build_router(),
         profiles_router.build_router(),
         policies_router.build_router(),
+        invites_router.build_router(),
         automations.build_router(),
         trends_router.build_router(),
         enrichment_router.build_router(),

@@ -462,6 +462,30 @@ class PolicyDecision(Base):
     report_key: Mapped[str | None] = mapped_column(String(64))
 
 
+class InviteItem(Base):
+    """One address of an invite list job (`workflows.invites`): what became of it.
+
+    `state`: invalid (never sent; `detail` says why), pending, already (on the guest list
+    before the job sent anything), sending, sent, then after the reconciliation against the
+    guest list: added (on it now) or refused (Luma took the request but the person is not
+    on the list). Every address of the list ends in one of these: nothing is dropped.
+    """
+
+    __tablename__ = "invite_items"
+    __table_args__ = (UniqueConstraint("job_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[str] = mapped_column(String(64), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    luma_event_id: Mapped[str] = mapped_column(String(64))
+    email: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str | None] = mapped_column(String(300))
+    key: Mapped[str] = mapped_column(String(320))  # identity key; the raw entry if invalid
+    state: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str] = mapped_column(String(300), default="")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 # --- Automations (workflows' bookkeeping) ------------------------------------------------
 
 

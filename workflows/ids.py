@@ -70,6 +70,11 @@ def policy_id(org_id: int, event_id: str) -> str:
     return f"approval-policy-{org_id}-{event_id}"
 
 
+def invite_id(org_id: int, event_id: str, job_id: str) -> str:
+    """One invite list job (`workflows.invites`); `job_id` names its rows in invite_items."""
+    return f"invites-{org_id}-{event_id}-{job_id}"
+
+
 def search_attributes(
     *, org_id: int, kind: str, event_id: str | None = None, requested_by: int | None = None
 ) -> TypedSearchAttributes:

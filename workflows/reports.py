@@ -5,6 +5,7 @@ from __future__ import annotations
 from html import escape
 
 from workflows.contracts.bulk import BulkReport
+from workflows.contracts.invites import InviteTotals
 
 VERB = {"approved": "Approved", "declined": "Declined"}
 
@@ -37,4 +38,31 @@ def bulk_report_text(report: BulkReport, event_name: str, pending: int) -> str:
         ]
         if report.failed > len(report.failures):
             lines.append(f"… and {report.failed - len(report.failures)} more.")
+    return "\n".join(lines)
+
+
+INVITE_OUTCOMES = (
+    ("added", "added", "invited"),
+    ("already", "already on the guest list", "already on the guest list"),
+    ("invalid", "not valid addresses", "not valid addresses"),
+    ("refused", "refused by Luma", "refused by Luma"),
+)
+
+
+def invite_report_text(event_name: str, how: str, totals: InviteTotals) -> str:
+    """Every address of the list, accounted for: the counts add up to the list's length."""
+    counts = totals.counts
+    parts = [
+        f"{counts.get(state, 0)} {added if how == 'add' else invited}"
+        for state, added, invited in INVITE_OUTCOMES
+        if counts.get(state, 0)
+    ]
+    total = sum(counts.values())
+    lines = [
+        f"Invite list for <b>{escape(event_name)}</b> done: "
+        + (", ".join(parts) or "nothing to do")
+        + f" ({total} address(es) in all, each accounted for)."
+    ]
+    if totals.refused_sample:
+        lines.append("Refused: " + ", ".join(escape(e) for e in totals.refused_sample))
     return "\n".join(lines)

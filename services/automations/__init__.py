@@ -19,13 +19,21 @@ from services.automations.digest import DigestJobs
 from services.automations.enrichment import EnrichmentJobs
 from services.automations.followups import FollowupJobs
 from services.automations.guest_status import GuestStatusError, GuestStatusJobs
+from services.automations.invites import InviteJobs
 from services.automations.policies import PolicyJobs
 from services.automations.sync import SyncJobs
 from workflows import ids
 
 
 class Automations(
-    BulkJobs, SyncJobs, DigestJobs, EnrichmentJobs, FollowupJobs, GuestStatusJobs, PolicyJobs
+    BulkJobs,
+    SyncJobs,
+    DigestJobs,
+    EnrichmentJobs,
+    FollowupJobs,
+    GuestStatusJobs,
+    PolicyJobs,
+    InviteJobs,
 ):
     """Every feature's starters in one handle, and what happens when an org comes and goes."""
 

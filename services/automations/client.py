@@ -91,6 +91,7 @@ JOB_ACTIONS = {
     "sync-schedule": "Scheduled guest-list sync",
     "guest-refresh": "Guest refresh",
     "approval-policy": "Approval policy",
+    "invites": "Invite list",
     "enrich": "Profile enrichment",
     "enrich-schedule": "Scheduled profile enrichment",
     "digest": "Daily digest",

@@ -46,6 +46,7 @@ from activities.enrichment import EnrichmentConfig
 from activities.luma_access import LumaAccess
 from bot.factory import create_bot
 from catalog.guest_filter import GuestFilter
+from catalog.invite_list import parse_text
 from core.binaries import temporal_cli, temporal_test_server
 from core.payload_codec import data_converter
 from core.settings import Settings
@@ -56,7 +57,7 @@ from mailer import MailSetup
 from mailer.smtp import SmtpMailer
 from mailer.unsubscribe import UnsubscribeSigner
 from migrations import runner
-from services import policies
+from services import invites, policies
 from services.automations import Automations, JobDefaults
 from services.caller import Caller
 from standins.enrichment import FakeProvider, Known, running_fake_provider
@@ -65,7 +66,7 @@ from standins.telegram import running_local_api
 from store import orgs
 from store.crypto import KeyBox
 from store.db import create_engine, session_factory
-from store.models import AutomationSettings, Guest, PolicyDecision, Role
+from store.models import AutomationSettings, Event, Guest, PolicyDecision, Role
 from store.rate_budget import DatabaseRateBudget
 from tests.conftest import create_database, drop_database, pg_url_for
 from tests.followups.conftest import SENDER, Inbox, SocketController, campaign, seed_event
@@ -396,6 +397,25 @@ async def approval_policy(pieces: Pieces) -> list[str]:
     return []
 
 
+async def invite_list(pieces: Pieces) -> list[str]:
+    """Three addresses: one already on the guest list, one new, one not an address."""
+    sim = pieces.simulator
+    event_id = sim.state.add_event(pieces.calendar_id, name="Invite Night", guests=1)
+    event = sim.state.event(event_id)
+    present = next(iter(event.guests.values())).person.email
+    caller = Caller(pieces.org_id, Role.ADMIN, "api", 1, CHAT_ID)
+    listed = parse_text(f"{present}\nnew.person@invitees.example\nnot-an-address")
+    async with pieces.sessions.begin() as session:
+        stored = await session.scalar(
+            select(Event).where(Event.org_id == pieces.org_id, Event.luma_event_id == event_id)
+        )
+        cached = stored or Event(org_id=pieces.org_id, luma_event_id=event_id, name="Invite Night")
+        job = await invites.stage(caller, session, event=cached, invitees=listed, how="add")
+    handle = await invites.launch(pieces.automations, job)
+    await handle.result()
+    return [handle.id]
+
+
 SCENARIOS: dict[str, tuple[str, Callable[[Pieces], Awaitable[list[str]]]]] = {
     "SyncOrgWorkflow": ("sync-with-summary-child", sync_org),
     "RefreshGuestWorkflow": ("refresh", refresh_guest),
@@ -406,6 +426,7 @@ SCENARIOS: dict[str, tuple[str, Callable[[Pieces], Awaitable[list[str]]]]] = {
     "FollowupWorkflow": ("continue-as-new", followup),
     "PostEventSummaryWorkflow": ("timers", post_event_summary),
     "ApprovalPolicyWorkflow": ("auto-one-batch", approval_policy),
+    "InviteListWorkflow": ("add-three", invite_list),
 }
 
 
