@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select, update
 from temporalio import activity
 
+from activities.heartbeat import heartbeating
 from activities.luma_access import LumaAccess, luma_failures_are_final
 from activities.sync import cache_one_guest
 from catalog.guest_filter import person_key
@@ -81,8 +82,9 @@ class PolicyActivities:
         rows: list[tuple[int, str]] = []
         if policy.mode != "off" and undecided:
             client = await self.luma.client(batch.org_id)
-            pending = await self._still_pending(client, batch.event_id, undecided)
-            rows = await self._decide(batch, policy, pending)
+            async with heartbeating("deciding"):  # a dead worker's batch moves on in seconds
+                pending = await self._still_pending(client, batch.event_id, undecided)
+                rows = await self._decide(batch, policy, pending)
         states = Counter(state for _, state in rows)
         return DecideResult(
             await self._unwritten(batch),
@@ -194,13 +196,12 @@ class PolicyActivities:
 
         async def write(row: PolicyDecision) -> None:
             async with gate:
-                activity.heartbeat(row.id)
                 await self._claim(row)
                 with luma_failures_are_final():
                     state, detail = await self._write_one(client, batch.event_id, row)
                 await self._finish(batch, row, state, detail)
 
-        async with asyncio.TaskGroup() as tasks:
+        async with heartbeating("writing"), asyncio.TaskGroup() as tasks:
             for row in rows:
                 tasks.create_task(write(row))
 
@@ -308,6 +309,13 @@ class PolicyActivities:
         if policy.mode != "auto" or policy.capacity is None or policy.waitlist_order == "off":
             return PromoteResult(0)
         client = await self.luma.client(ask.org_id)
+        async with heartbeating("promoting"):
+            return await self._promote(ask, policy, client)
+
+    async def _promote(
+        self, ask: PromoteInput, policy: PolicyView, client: LumaClient
+    ) -> PromoteResult:
+        assert policy.capacity is not None
         with luma_failures_are_final():
             approved = 0
             async for _ in client.iter_guests(ask.event_id, status="approved"):
@@ -319,7 +327,6 @@ class PolicyActivities:
         chosen = (await self._in_waitlist_order(ask, policy, waiting))[:seats]
         promoted = 0
         for guest in chosen:
-            activity.heartbeat(promoted)
             with luma_failures_are_final():
                 fresh = await client.get_guest(ask.event_id, guest_id=guest.id)
                 if fresh.approval_status != "waitlist":

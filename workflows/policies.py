@@ -19,6 +19,7 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     from activities.notify import NotifyActivities
     from activities.policies import PolicyActivities
+    from core import defaults
     from workflows.contracts.notify import ChatNotice
     from workflows.contracts.policies import (
         DecideInput,
@@ -29,6 +30,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.retry import LONG, LUMA_RETRY, QUICK
 
+# A dead worker's step moves to a live one this long after it stopped heartbeating.
+HEARTBEAT = timedelta(seconds=defaults.HEARTBEAT_TIMEOUT_SECONDS)
 # How long a batch gathers registrations after the first arrives (a burst is one message).
 GATHER = timedelta(seconds=2)
 BATCH_MAX = 200
@@ -100,7 +103,7 @@ class ApprovalPolicyWorkflow:
                 PolicyActivities.promote_waitlisted,
                 PromoteInput(job.org_id, job.event_id),
                 start_to_close_timeout=LONG,
-                heartbeat_timeout=timedelta(minutes=2),
+                heartbeat_timeout=HEARTBEAT,
                 retry_policy=LUMA_RETRY,
             )
         except ActivityError as error:
@@ -126,6 +129,7 @@ class ApprovalPolicyWorkflow:
                 PolicyActivities.decide_registrations,
                 DecideInput(job.org_id, job.event_id, batch),
                 start_to_close_timeout=LONG,
+                heartbeat_timeout=HEARTBEAT,
                 retry_policy=LUMA_RETRY,
             )
             if decided.to_write:
@@ -133,7 +137,7 @@ class ApprovalPolicyWorkflow:
                     PolicyActivities.write_policy_decisions,
                     WriteInput(job.org_id, job.event_id, decided.to_write),
                     start_to_close_timeout=LONG,
-                    heartbeat_timeout=timedelta(minutes=2),
+                    heartbeat_timeout=HEARTBEAT,
                     retry_policy=LUMA_RETRY,
                 )
         except ActivityError as error:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
 
 from api.deps import CurrentCaller, DepsDep, OrgEvent, SessionDep
 from intel.approval_policy import MAX_RULES, Action, Rule
@@ -40,7 +40,7 @@ class ModeUpdate(BaseModel):
 
 
 class CapacityUpdate(BaseModel):
-    capacity: int | None = Field(ge=0, le=policies.MAX_CAPACITY, description="null: not set")
+    capacity: StrictInt | None = Field(ge=0, le=policies.MAX_CAPACITY, description="null: not set")
 
 
 class WaitlistUpdate(BaseModel):
