@@ -178,6 +178,9 @@ async def test_throttling_per_user_and_per_chat_says_slow_down_once(bot_with) ->
         full = await world.say(chat, other, "/help")  # the group's own limit, said once
         assert full.text.startswith("Slow down a little, please")
         world.tg.user_says(chat, other, "/help")
-        dm = await world.say(other, other, "/help")  # a DM is another chat
+        # A DM is another chat. Someone else's: `other`'s own DM could be counted before the
+        # group message above, and then that one would trip `other`'s personal limit.
+        third = world.person()
+        dm = await world.say(third, third, "/help")
         assert dm.text.startswith("What I can do")
         assert len(world.tg.messages(chat)) == 7  # 5 answers, 2 slow-downs, then silence
