@@ -22,9 +22,16 @@ from activities.luma_access import LumaAccess, luma_failures_are_final
 from activities.sync import cache_one_guest
 from catalog.guest_filter import person_key
 from intel.approval_policy import LUMA_STATUS, Action, GuestFacts, decide
-from intel.policy_reads import PolicyView, facts_for, policy_for, seats_left, with_seats
+from intel.policy_reads import (
+    PolicyView,
+    facts_for,
+    policy_for,
+    seats_left,
+    unwritten_approvals,
+    with_seats,
+)
 from intel.vip import VipRules
-from luma import LumaClient, LumaGuest, NotFoundError
+from luma import BadRequestError, LumaClient, LumaGuest, NotFoundError
 from store import audit, cache
 from store.db import upsert_insert
 from store.models import Chat, PolicyDecision
@@ -191,6 +198,8 @@ class PolicyActivities:
             ).all()
         if not rows:
             return
+        async with self.sessions() as session:
+            mode = (await policy_for(session, org_id=batch.org_id, event_id=batch.event_id)).mode
         client = await self.luma.client(batch.org_id)
         gate = asyncio.Semaphore(WRITES_IN_FLIGHT)
 
@@ -198,7 +207,7 @@ class PolicyActivities:
             async with gate:
                 await self._claim(row)
                 with luma_failures_are_final():
-                    state, detail = await self._write_one(client, batch.event_id, row)
+                    state, detail = await self._write_one(client, batch.event_id, row, mode)
                 await self._finish(batch, row, state, detail)
 
         async with heartbeating("writing"), asyncio.TaskGroup() as tasks:
@@ -214,8 +223,10 @@ class PolicyActivities:
             )
 
     async def _write_one(
-        self, client: LumaClient, event_id: str, row: PolicyDecision
+        self, client: LumaClient, event_id: str, row: PolicyDecision, mode: str
     ) -> tuple[str, str]:
+        """Write one decision, unless a person or the policy's mode says otherwise; a refusal
+        by Luma is this guest's failure, not the batch's."""
         target = LUMA_STATUS[Action(row.action)]
         try:
             guest = await client.get_guest(event_id, guest_id=row.luma_guest_id)
@@ -225,7 +236,14 @@ class PolicyActivities:
             return "written", ""  # an earlier attempt's write landed (or Luma had it)
         if guest.approval_status != PENDING:
             return "skipped", f"a person decided first ({guest.approval_status})"
-        await client.update_guest_status(event_id, guest_id=row.luma_guest_id, status=target)
+        if mode != "auto":  # switched to suggest or off since the decision: a person decides
+            return "held", f"not written: the policy was switched to {mode}"
+        try:
+            await client.update_guest_status(event_id, guest_id=row.luma_guest_id, status=target)
+        except NotFoundError:
+            return "skipped", "no longer on the guest list"
+        except BadRequestError as exc:
+            return "failed", exc.user_message
         return "written", ""
 
     async def _finish(
@@ -320,6 +338,10 @@ class PolicyActivities:
             approved = 0
             async for _ in client.iter_guests(ask.event_id, status="approved"):
                 approved += 1
+            async with self.sessions() as session:
+                approved += await unwritten_approvals(
+                    session, org_id=ask.org_id, event_id=ask.event_id
+                )
             seats = policy.capacity - approved
             if seats <= 0:
                 return PromoteResult(0)

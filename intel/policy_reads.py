@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, cast
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.guest_filter import person_key
@@ -20,7 +20,7 @@ from intel.people import insights_for
 from intel.vip import VipRules
 from luma import LumaGuest
 from store import cache
-from store.models import ApprovalPolicy
+from store.models import ApprovalPolicy, PolicyDecision
 
 Mode = Literal["off", "suggest", "auto"]
 MODES: tuple[Mode, ...] = ("off", "suggest", "auto")
@@ -94,11 +94,30 @@ async def facts_for(
 async def seats_left(
     session: AsyncSession, *, org_id: int, event_id: str, capacity: int | None
 ) -> int | None:
-    """Seats left of `capacity` by the cached guest list (None: no capacity set)."""
+    """Seats left of `capacity` (None: no capacity set): the cached approved guests and the
+    approvals the policy decided but has not written yet both take one."""
     if capacity is None:
         return None
     counts = await cache.count_by_status(session, org_id=org_id, luma_event_id=event_id)
-    return max(0, capacity - counts.get("approved", 0))
+    return max(
+        0,
+        capacity
+        - counts.get("approved", 0)
+        - await unwritten_approvals(session, org_id=org_id, event_id=event_id),
+    )
+
+
+async def unwritten_approvals(session: AsyncSession, *, org_id: int, event_id: str) -> int:
+    """Approvals the policy decided for the event and has not written to Luma yet."""
+    found = await session.scalar(
+        select(func.count()).where(
+            PolicyDecision.org_id == org_id,
+            PolicyDecision.luma_event_id == event_id,
+            PolicyDecision.action == "approve",
+            PolicyDecision.state.in_(("to_write", "sending")),
+        )
+    )
+    return int(found or 0)
 
 
 def with_seats(facts: GuestFacts, seats: int | None) -> GuestFacts:

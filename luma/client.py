@@ -177,9 +177,14 @@ class LumaPool:
         sent: asyncio.Event | None,
     ) -> httpx.Response:
         _SENT.set(sent)  # this call's own task: seen by `_mark_sent` for this request only
-        return await self._http.request(
-            method, path, params=params or None, json=body, headers={KEY_HEADER: api_key}
-        )
+        try:
+            return await self._http.request(
+                method, path, params=params or None, json=body, headers={KEY_HEADER: api_key}
+            )
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            # What the transport does not map (a garbled status line, say) is still "Luma did
+            # not answer", as it was with httpcore.
+            raise httpx.TransportError(f"{type(exc).__name__}: {exc}") from exc
 
 
 class LumaClient:
@@ -728,7 +733,8 @@ def _aiohttp_session(max_connections: int) -> aiohttp.ClientSession:
     tracing = aiohttp.TraceConfig()
     tracing.on_request_headers_sent.append(_mark_sent)
     connector = aiohttp.TCPConnector(limit=max_connections)
-    return aiohttp.ClientSession(connector=connector, trace_configs=[tracing])
+    # trust_env: HTTPS_PROXY and friends, as httpx's own transport honoured them.
+    return aiohttp.ClientSession(connector=connector, trace_configs=[tracing], trust_env=True)
 
 
 async def _sent_or_done(sent: asyncio.Event, pending: asyncio.Future[Any]) -> None:

@@ -54,6 +54,7 @@ ACTIVITIES_PER_RUN = 200
 APPLY_WINDOW_SECONDS = 1.5
 # How long the writes wait for more of the guest list when they caught up with the reading.
 RESOLVE_POLL = timedelta(seconds=0.25)
+RESOLVE_POLL_MAX = timedelta(seconds=8)
 
 
 @workflow.defn
@@ -144,6 +145,7 @@ class BulkStatusWorkflow:
         self, job: BulkStatusInput, job_id: str, resolving: asyncio.Task[None] | None
     ) -> None:
         """Apply batches until the snapshot is done; with `resolving`, while it still grows."""
+        empty_polls = 0
         while not self.cancelled:
             await workflow.wait_condition(lambda: not self.counters.paused or self.cancelled)
             if self.cancelled:
@@ -169,12 +171,17 @@ class BulkStatusWorkflow:
             if batch.last_seq == self.counters.last_seq:
                 if resolving is None or resolving.done():
                     break  # nothing left
-                # Caught up with the reading: wait for more of the list (or its end).
+                # Caught up with the reading: wait for more of the list (or its end), longer
+                # each time nothing came (a read retrying through an outage must not fill
+                # the history with empty polls).
                 with contextlib.suppress(TimeoutError):
                     await workflow.wait_condition(
-                        lambda: resolving.done() or self.cancelled, timeout=RESOLVE_POLL
+                        lambda: resolving.done() or self.cancelled,
+                        timeout=min(RESOLVE_POLL * 2**empty_polls, RESOLVE_POLL_MAX),
                     )
+                empty_polls += 1
                 continue
+            empty_polls = 0
             self.counters.last_seq = batch.last_seq
             self.counters.done += batch.done
             self.counters.skipped += batch.skipped

@@ -8,8 +8,9 @@ from collections import Counter
 
 from sqlalchemy import select
 
+from intel.policy_reads import seats_left
 from standins.luma import shapes
-from store.models import AuditEntry
+from store.models import AuditEntry, PolicyDecision
 from tests.api.conftest import synced_event
 from tests.api.test_webhooks import webhook_url
 from tests.conftest import eventually
@@ -91,3 +92,28 @@ async def test_no_capacity_or_suggest_mode_promotes_nobody(
     await asyncio.sleep(4)  # the gathering (2 s) and a look at the waitlist
     assert event.by_email["w@example.com"].approval_status == "waitlist"
     assert status_writes(simulator, event_id) == Counter()
+
+
+async def test_decided_but_unwritten_approvals_take_their_seats(
+    tenant, simulator, automations, sessions
+) -> None:
+    """A seat an approval holds before its write lands is not offered twice."""
+    org = tenant.org
+    event_id = await synced_event(simulator, automations, org, name="Attic", guests=0)
+    async with sessions.begin() as session:
+        for n, state in enumerate(("to_write", "sending", "written", "held")):
+            session.add(
+                PolicyDecision(
+                    org_id=org.org_id,
+                    luma_event_id=event_id,
+                    luma_guest_id=f"gst-{n}",
+                    email=f"g{n}@example.com",
+                    action="approve" if state != "held" else "hold",
+                    reason="rule 1",
+                    mode="auto",
+                    state=state,
+                )
+            )
+    async with sessions() as session:
+        left = await seats_left(session, org_id=org.org_id, event_id=event_id, capacity=5)
+    assert left == 3  # the two approvals not written yet; a written one is in the cache's count

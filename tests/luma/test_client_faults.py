@@ -193,3 +193,25 @@ def test_luma_failures_map_to_activity_failures() -> None:
     )
     assert only_this_call(down) and not only_this_call(limited)
     assert not only_this_call(rejected)
+
+
+@pytest.mark.parametrize("answer", [b"GARBAGE\r\n\r\n", b"HTTP/1.1 abc OK\r\n\r\n"])
+async def test_a_garbled_answer_is_luma_unavailable(answer: bytes) -> None:
+    """What aiohttp raises and the transport does not map is still "Luma did not answer"."""
+
+    async def garble(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(answer)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(garble, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with LumaPool(f"http://127.0.0.1:{port}") as pool:
+            client = pool.client("secret-key", budget_key="garbled", max_retries=0)
+            with pytest.raises(LumaUnavailableError):
+                await client.get_event("evt-garbled")
+    finally:
+        server.close()
+        await server.wait_closed()
