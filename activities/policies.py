@@ -307,15 +307,15 @@ class PolicyActivities:
                     select(Chat.id).where(Chat.org_id == batch.org_id).order_by(Chat.id)
                 )
             )
-        if not rows:
-            return BatchReport("", [])
         name = event.name if event else batch.event_id
+        if not rows:  # nothing to tell, unless the batch failed (the workflow words that)
+            return BatchReport("", chats, event_name=name)
         held = sum(
             1
             for row in rows
             if row.state == "held" or (row.state == "suggested" and row.action == Action.HOLD.value)
         )
-        return BatchReport(report_text(name, rows), chats, held)
+        return BatchReport(report_text(name, rows), chats, held, name)
 
     @activity.defn
     async def promote_waitlisted(self, ask: PromoteInput) -> PromoteResult:

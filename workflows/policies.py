@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.notify import NotifyActivities
@@ -124,6 +124,7 @@ class ApprovalPolicyWorkflow:
         revoked, the event is gone) is told to the chats; the workflow goes on, and its
         unwritten decisions are tried again with the next batch."""
         run_id = workflow.info().first_execution_run_id
+        failed: str | None = None
         try:
             decided = await workflow.execute_activity_method(
                 PolicyActivities.decide_registrations,
@@ -142,22 +143,40 @@ class ApprovalPolicyWorkflow:
                 )
         except ActivityError as error:
             workflow.logger.warning("approval policy batch failed: %s", error.cause)
+            failed = _why(error)
         report = await workflow.execute_activity_method(
             PolicyActivities.policy_batch_report,
             ReportInput(job.org_id, job.event_id, f"{run_id}:{number}"[:64]),
             start_to_close_timeout=QUICK,
             retry_policy=LUMA_RETRY,
         )
-        for chat_id in report.chat_ids:
+        text = report.text
+        if failed is not None:  # say so: these guests stay as they are in Luma for a person
+            text = (text + "\n" if text else "") + (
+                f"{report.event_name or job.event_id} — approval policy: {len(batch)} new "
+                f"registration(s) could not all be decided or written ({failed}); they stay "
+                "as they are in Luma, and /pending lists them."
+            )
+        for chat_id in report.chat_ids if text else []:
             await workflow.execute_activity_method(
                 NotifyActivities.notify_chat,
                 ChatNotice(
                     job.org_id,
                     chat_id,
-                    report.text,
+                    text,
                     f"policy:{run_id}:{number}:{chat_id}",
                     review_event_id=job.event_id if report.held else None,
                 ),
                 start_to_close_timeout=QUICK,
                 retry_policy=LUMA_RETRY,
             )
+
+
+def _why(error: ActivityError) -> str:
+    """The activity's own words for a failure (`ApplicationError` down the chain)."""
+    cause: BaseException | None = error.cause
+    while cause is not None:
+        if isinstance(cause, ApplicationError):
+            return cause.message[:200]
+        cause = getattr(cause, "cause", None)
+    return "Luma or the database did not answer in time"

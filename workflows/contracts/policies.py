@@ -53,6 +53,7 @@ class BatchReport:
     text: str
     chat_ids: list[int]
     held: int = 0  # held for review and still to be acted on: the message offers buttons
+    event_name: str = ""
 
 
 @dataclass
