@@ -12,9 +12,21 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 
 from catalog.guest_filter import GuestFilter
+from intel.approval_policy import Action, Rule
 from luma import identity_key
+from services import policies
 from services.automations import Automations
-from store.models import AuditEntry, AutomationSettings, Chat, Guest, Organization, Role, User
+from services.caller import Caller
+from store.models import (
+    AuditEntry,
+    AutomationSettings,
+    Chat,
+    Guest,
+    Organization,
+    PolicyDecision,
+    Role,
+    User,
+)
 from store.orgs import get_role, link_chat, save_org
 from store.profiles import add_tag
 from tests.api.conftest import synced_event
@@ -406,3 +418,46 @@ async def test_an_admin_deletes_the_calendar_and_all_its_data(
             select(func.count()).select_from(Guest).where(Guest.luma_event_id == event_id)
         )
         assert left == 0
+
+
+async def test_policy_page_shows_rules_test_and_decisions(portal, simulator, automations) -> None:
+    event_id = await synced_event(
+        simulator, automations, portal.org, guests=6, status_mix={"pending_approval": 1.0}
+    )
+    pending = list(
+        simulator.state.calendar(portal.org.calendar_id).events[event_id].guests.values()
+    )
+    domain = pending[0].person.email.rsplit("@", 1)[1]
+    caller = Caller(portal.org.org_id, Role.ADMIN, "api", 1)
+    async with portal.sessions.begin() as session:
+        await policies.set_rules(
+            caller,
+            session,
+            event_id=event_id,
+            rules=[Rule(action=Action.APPROVE, domains=[domain])],
+        )
+        session.add(
+            PolicyDecision(
+                org_id=portal.org.org_id,
+                luma_event_id=event_id,
+                luma_guest_id="gst-logged",
+                email="logged@example.com",
+                action="hold",
+                reason="no rule matched: held for review",
+                mode="auto",
+                state="held",
+            )
+        )
+    async with portal.signed_in(Role.MEMBER) as member:
+        shown = await member.get(f"/web/events/{event_id}/policy")
+        assert shown.status_code == 200
+        assert (
+            f"approve email at {domain}" in shown.text
+            and "Mode: <strong>off</strong>" in shown.text
+        )
+        assert "logged@example.com" in shown.text and "held" in shown.text
+        tested = await member.get(f"/web/events/{event_id}/policy?test=1")
+        assert f"Test: {len(pending)} pending guest(s), nothing written" in tested.text
+        assert f"rule 1: approve email at {domain}" in tested.text
+        assert (await member.get("/web/events/evt-NotOurs12345/policy")).status_code == 404
+    assert not [w for w in simulator.state.writes if w.endpoint == "update-guest-status"]

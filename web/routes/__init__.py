@@ -6,7 +6,18 @@ from fastapi import APIRouter
 from fastapi.responses import RedirectResponse
 
 from web.render import see_other
-from web.routes import automations, events, guests, jobs, key, people, plan, signin, team
+from web.routes import (
+    automations,
+    events,
+    guests,
+    jobs,
+    key,
+    people,
+    plan,
+    policies,
+    signin,
+    team,
+)
 
 router = APIRouter(prefix="/web", include_in_schema=False)
 
@@ -16,5 +27,5 @@ async def home() -> RedirectResponse:
     return see_other("/web/events")
 
 
-for module in (signin, events, guests, people, jobs, automations, team, key, plan):
+for module in (signin, events, guests, policies, people, jobs, automations, team, key, plan):
     router.include_router(module.router)
