@@ -21,20 +21,21 @@ from activities.heartbeat import heartbeating
 from activities.luma_access import LumaAccess, luma_failures_are_final
 from activities.sync import cache_one_guest
 from catalog.guest_filter import person_key
-from intel.approval_policy import LUMA_STATUS, Action, GuestFacts, decide
+from intel.approval_policy import LUMA_STATUS, Action
 from intel.policy_reads import (
     PolicyView,
+    decide_in_order,
     facts_for,
+    in_registration_order,
     policy_for,
-    seats_left,
     unwritten_approvals,
-    with_seats,
 )
 from intel.vip import VipRules
 from luma import BadRequestError, LumaClient, LumaGuest, NotFoundError
 from store import audit, cache
 from store.db import upsert_insert
-from store.models import Chat, PolicyDecision
+from store.models import PolicyDecision
+from store.orgs import org_chats
 from workflows.contracts.policies import (
     BatchReport,
     DecideInput,
@@ -49,7 +50,6 @@ PENDING = "pending_approval"
 FINISHED = ("written", "held", "suggested", "skipped", "failed")
 WRITES_IN_FLIGHT = 8
 READS_IN_FLIGHT = 8  # both within the shared Luma budget, which paces them
-_NEVER = datetime.max.replace(tzinfo=UTC)
 _REPORT_ORDER = (
     "approved",
     "waitlisted",
@@ -130,8 +130,7 @@ class PolicyActivities:
 
         with luma_failures_are_final():
             read_now = await asyncio.gather(*(read(guest_id) for guest_id in guest_ids))
-        found = [g for g in read_now if g is not None and g.approval_status == PENDING]
-        return sorted(found, key=lambda g: (g.registered_at or _NEVER, g.id))
+        return [g for g in read_now if g is not None and g.approval_status == PENDING]
 
     async def _decide(
         self, batch: DecideInput, policy: PolicyView, guests: list[LumaGuest]
@@ -140,22 +139,20 @@ class PolicyActivities:
         the ids and states of the rows this call wrote."""
         if not guests:
             return []
-        mode, rules = policy.mode, policy.rules
+        mode = policy.mode
         async with self.sessions.begin() as session:
-            facts = await facts_for(
-                session, org_id=batch.org_id, guests=guests, rules=self.vip_rules
-            )
-            seats = await seats_left(
-                session, org_id=batch.org_id, event_id=batch.event_id, capacity=policy.capacity
+            decided = await decide_in_order(
+                session,
+                org_id=batch.org_id,
+                event_id=batch.event_id,
+                policy=policy,
+                guests=guests,
+                vip_rules=self.vip_rules,
             )
             values = []
-            for guest in guests:
+            for guest, decision in decided:
                 # The fresh read goes to the cache too: lists and previews see the newcomer.
                 await cache_one_guest(session, batch.org_id, batch.event_id, guest)
-                known = facts.get(person_key(guest.email), GuestFacts())
-                decision = decide(rules, guest, with_seats(known, seats))
-                if decision.action is Action.APPROVE and seats is not None:
-                    seats = max(0, seats - 1)
                 state, reason = _state_of(mode, decision.action, guest, decision.reason)
                 values.append(
                     {
@@ -302,11 +299,7 @@ class PolicyActivities:
             event = await cache.get_event(
                 session, org_id=batch.org_id, luma_event_id=batch.event_id
             )
-            chats = list(
-                await session.scalars(
-                    select(Chat.id).where(Chat.org_id == batch.org_id).order_by(Chat.id)
-                )
-            )
+            chats = [chat.id for chat in await org_chats(session, org_id=batch.org_id)]
         name = event.name if event else batch.event_id
         if not rows:  # nothing to tell, unless the batch failed (the workflow words that)
             return BatchReport("", chats, event_name=name)
@@ -365,7 +358,7 @@ class PolicyActivities:
     async def _in_waitlist_order(
         self, ask: PromoteInput, policy: PolicyView, waiting: list[LumaGuest]
     ) -> list[LumaGuest]:
-        by_time = sorted(waiting, key=lambda g: (g.registered_at or _NEVER, g.id))
+        by_time = in_registration_order(waiting)
         if policy.waitlist_order != "vip":
             return by_time
         async with self.sessions() as session:
@@ -401,11 +394,7 @@ class PolicyActivities:
     ) -> PromoteResult:
         async with self.sessions() as session:
             event = await cache.get_event(session, org_id=ask.org_id, luma_event_id=ask.event_id)
-            chats = list(
-                await session.scalars(
-                    select(Chat.id).where(Chat.org_id == ask.org_id).order_by(Chat.id)
-                )
-            )
+            chats = [chat.id for chat in await org_chats(session, org_id=ask.org_id)]
         name = event.name if event else ask.event_id
         order = "highest VIP score first" if policy.waitlist_order == "vip" else "first come"
         text = (

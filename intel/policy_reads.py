@@ -7,15 +7,16 @@ activities (`activities.policies`), so a dry run and a live decision see the sam
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Literal, cast
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.guest_filter import person_key
-from intel.approval_policy import GuestFacts, Rule
+from intel.approval_policy import Action, Decision, GuestFacts, Rule, decide
 from intel.people import insights_for
 from intel.vip import VipRules
 from luma import LumaGuest
@@ -120,5 +121,37 @@ async def unwritten_approvals(session: AsyncSession, *, org_id: int, event_id: s
     return int(found or 0)
 
 
-def with_seats(facts: GuestFacts, seats: int | None) -> GuestFacts:
+def _with_seats(facts: GuestFacts, seats: int | None) -> GuestFacts:
     return GuestFacts(facts.tags, facts.vip_score, facts.is_vip, facts.repeat, seats)
+
+
+_NEVER = datetime.max.replace(tzinfo=UTC)  # a guest without a registration time comes last
+
+
+def in_registration_order(guests: Iterable[LumaGuest]) -> list[LumaGuest]:
+    """First registered first: the order in which guests are decided and seats fill."""
+    return sorted(guests, key=lambda g: (g.registered_at or _NEVER, g.id))
+
+
+async def decide_in_order(
+    session: AsyncSession,
+    *,
+    org_id: int,
+    event_id: str,
+    policy: PolicyView,
+    guests: Iterable[LumaGuest],
+    vip_rules: VipRules,
+) -> list[tuple[LumaGuest, Decision]]:
+    """Each guest's decision, in registration order, an approval taking a seat from the next
+    guest's count: what a dry run shows and what the live policy records."""
+    ordered = in_registration_order(guests)
+    facts = await facts_for(session, org_id=org_id, guests=ordered, rules=vip_rules)
+    seats = await seats_left(session, org_id=org_id, event_id=event_id, capacity=policy.capacity)
+    decided = []
+    for guest in ordered:
+        known = facts.get(person_key(guest.email), GuestFacts())
+        decision = decide(policy.rules, guest, _with_seats(known, seats))
+        if decision.action is Action.APPROVE and seats is not None:
+            seats = max(0, seats - 1)
+        decided.append((guest, decision))
+    return decided

@@ -21,18 +21,15 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalog.guest_filter import person_key
-from intel.approval_policy import MAX_RULES, Action, Decision, GuestFacts, Rule, decide
+from intel.approval_policy import MAX_RULES, Action, Decision, Rule
 from intel.policy_reads import (
     CALENDAR_WIDE,
     MODES,
     PolicyView,
-    facts_for,
+    decide_in_order,
     policy_for,
     policy_row,
     policy_view,
-    seats_left,
-    with_seats,
 )
 from intel.vip import VipRules
 from luma import LumaGuest, LumaPool
@@ -44,7 +41,6 @@ from store.crypto import KeyBox, UnreadableKeyError
 from store.models import ApprovalPolicy, Event, Organization, PolicyDecision
 
 EXAMPLES_PER_ACTION = 5
-_NEVER = datetime.max.replace(tzinfo=UTC)  # a guest without a registration time sorts last
 
 
 @dataclass
@@ -200,17 +196,16 @@ async def dry_run(
     guests = [
         guest async for guest in client.iter_guests(event.luma_event_id, status="pending_approval")
     ]
-    guests.sort(key=lambda g: (g.registered_at or _NEVER, g.id))  # registration order
-    facts = await facts_for(session, org_id=caller.org_id, guests=guests, rules=vip_rules)
-    seats = await seats_left(
-        session, org_id=caller.org_id, event_id=event.luma_event_id, capacity=policy.capacity
+    decided = await decide_in_order(
+        session,
+        org_id=caller.org_id,
+        event_id=event.luma_event_id,
+        policy=policy,
+        guests=guests,
+        vip_rules=vip_rules,
     )
     result = DryRun(policy, pending=len(guests))
-    for guest in guests:
-        known = facts.get(person_key(guest.email), GuestFacts())
-        decision = decide(policy.rules, guest, with_seats(known, seats))
-        if decision.action is Action.APPROVE and seats is not None:
-            seats = max(0, seats - 1)
+    for guest, decision in decided:
         result.counts[decision.action] += 1
         shown = result.examples.setdefault(decision.action, [])
         if len(shown) < EXAMPLES_PER_ACTION:

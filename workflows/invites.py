@@ -7,21 +7,15 @@ already there, invalid, or refused by Luma. The chat that asked gets the report.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.invites import InviteActivities
     from activities.notify import NotifyActivities
-    from core import defaults
     from workflows.contracts.invites import InviteBatch, InviteJobInput, InviteTotals
     from workflows.contracts.notify import ChatNotice
     from workflows.reports import invite_report_text
-    from workflows.retry import LONG, LUMA_RETRY, QUICK
-
-# A dead worker's step moves to a live one this long after it stopped heartbeating.
-HEARTBEAT = timedelta(seconds=defaults.HEARTBEAT_TIMEOUT_SECONDS)
+    from workflows.retry import LUMA_RETRY, LUMA_STEP, QUICK
 
 
 @workflow.defn
@@ -31,25 +25,19 @@ class InviteListWorkflow:
         await workflow.execute_activity_method(
             InviteActivities.mark_already_invited,
             job,
-            start_to_close_timeout=LONG,
-            heartbeat_timeout=HEARTBEAT,
-            retry_policy=LUMA_RETRY,
+            **LUMA_STEP,
         )
         batch = InviteBatch(job.job_id, job.org_id, job.event_id, job.how)
         while await workflow.execute_activity_method(
             InviteActivities.send_invite_batch,
             batch,
-            start_to_close_timeout=LONG,
-            heartbeat_timeout=HEARTBEAT,
-            retry_policy=LUMA_RETRY,
+            **LUMA_STEP,
         ):
             pass
         totals = await workflow.execute_activity_method(
             InviteActivities.reconcile_invites,
             job,
-            start_to_close_timeout=LONG,
-            heartbeat_timeout=HEARTBEAT,
-            retry_policy=LUMA_RETRY,
+            **LUMA_STEP,
         )
         if job.chat_id is not None:
             await workflow.execute_activity_method(

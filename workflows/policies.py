@@ -19,7 +19,6 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.notify import NotifyActivities
     from activities.policies import PolicyActivities
-    from core import defaults
     from workflows.contracts.notify import ChatNotice
     from workflows.contracts.policies import (
         DecideInput,
@@ -28,10 +27,8 @@ with workflow.unsafe.imports_passed_through():
         ReportInput,
         WriteInput,
     )
-    from workflows.retry import LONG, LUMA_RETRY, QUICK
+    from workflows.retry import LUMA_RETRY, LUMA_STEP, QUICK
 
-# A dead worker's step moves to a live one this long after it stopped heartbeating.
-HEARTBEAT = timedelta(seconds=defaults.HEARTBEAT_TIMEOUT_SECONDS)
 # How long a batch gathers registrations after the first arrives (a burst is one message).
 GATHER = timedelta(seconds=2)
 BATCH_MAX = 200
@@ -102,19 +99,35 @@ class ApprovalPolicyWorkflow:
             result = await workflow.execute_activity_method(
                 PolicyActivities.promote_waitlisted,
                 PromoteInput(job.org_id, job.event_id),
-                start_to_close_timeout=LONG,
-                heartbeat_timeout=HEARTBEAT,
-                retry_policy=LUMA_RETRY,
+                **LUMA_STEP,
             )
         except ActivityError as error:
             workflow.logger.warning("waitlist promotion failed: %s", error.cause)
             return
+        await self._tell(job, result.chat_ids, result.text, "policy-promote", number)
+
+    async def _tell(
+        self,
+        job: PolicyRunInput,
+        chat_ids: list[int],
+        text: str,
+        kind: str,
+        number: int,
+        review_event_id: str | None = None,
+    ) -> None:
+        """Post `text` to each chat, once per chat however often this step is replayed or
+        retried (the key holds across continue-as-new: the chain's first run id)."""
         run_id = workflow.info().first_execution_run_id
-        for chat_id in result.chat_ids:
-            key = f"policy-promote:{run_id}:{number}:{chat_id}"
+        for chat_id in chat_ids:
             await workflow.execute_activity_method(
                 NotifyActivities.notify_chat,
-                ChatNotice(job.org_id, chat_id, result.text, key),
+                ChatNotice(
+                    job.org_id,
+                    chat_id,
+                    text,
+                    f"{kind}:{run_id}:{number}:{chat_id}",
+                    review_event_id=review_event_id,
+                ),
                 start_to_close_timeout=QUICK,
                 retry_policy=LUMA_RETRY,
             )
@@ -129,17 +142,13 @@ class ApprovalPolicyWorkflow:
             decided = await workflow.execute_activity_method(
                 PolicyActivities.decide_registrations,
                 DecideInput(job.org_id, job.event_id, batch),
-                start_to_close_timeout=LONG,
-                heartbeat_timeout=HEARTBEAT,
-                retry_policy=LUMA_RETRY,
+                **LUMA_STEP,
             )
             if decided.to_write:
                 await workflow.execute_activity_method(
                     PolicyActivities.write_policy_decisions,
                     WriteInput(job.org_id, job.event_id, decided.to_write),
-                    start_to_close_timeout=LONG,
-                    heartbeat_timeout=HEARTBEAT,
-                    retry_policy=LUMA_RETRY,
+                    **LUMA_STEP,
                 )
         except ActivityError as error:
             workflow.logger.warning("approval policy batch failed: %s", error.cause)
@@ -157,19 +166,9 @@ class ApprovalPolicyWorkflow:
                 f"registration(s) could not all be decided or written ({failed}); they stay "
                 "as they are in Luma, and /pending lists them."
             )
-        for chat_id in report.chat_ids if text else []:
-            await workflow.execute_activity_method(
-                NotifyActivities.notify_chat,
-                ChatNotice(
-                    job.org_id,
-                    chat_id,
-                    text,
-                    f"policy:{run_id}:{number}:{chat_id}",
-                    review_event_id=job.event_id if report.held else None,
-                ),
-                start_to_close_timeout=QUICK,
-                retry_policy=LUMA_RETRY,
-            )
+        if text:
+            review = job.event_id if report.held else None
+            await self._tell(job, report.chat_ids, text, "policy", number, review)
 
 
 def _why(error: ActivityError) -> str:

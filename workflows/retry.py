@@ -7,6 +7,8 @@ from typing import TypedDict
 
 from temporalio.common import RetryPolicy
 
+from core import defaults
+
 # The only retries of Luma calls made by activities (their clients make one attempt each,
 # see activities.luma_access): outages are retried patiently with backoff; a 429 comes back
 # after Luma's Retry-After, which the activity failure's `next_retry_delay` puts in place of
@@ -25,6 +27,8 @@ LUMA_RETRY = RetryPolicy(
 )
 QUICK = timedelta(seconds=30)
 LONG = timedelta(hours=2)
+# A dead worker's heartbeating step moves to a live one this long after its last heartbeat.
+HEARTBEAT = timedelta(seconds=defaults.HEARTBEAT_TIMEOUT_SECONDS)
 
 
 class ActivityOptions(TypedDict, total=False):
@@ -33,3 +37,12 @@ class ActivityOptions(TypedDict, total=False):
     start_to_close_timeout: timedelta
     heartbeat_timeout: timedelta
     retry_policy: RetryPolicy
+
+
+# A long Luma step that heartbeats (activities.heartbeat): retried patiently, and moved to a
+# live worker within seconds when its worker dies.
+LUMA_STEP: ActivityOptions = {
+    "start_to_close_timeout": LONG,
+    "heartbeat_timeout": HEARTBEAT,
+    "retry_policy": LUMA_RETRY,
+}

@@ -12,16 +12,9 @@ from intel.policy_reads import seats_left
 from standins.luma import shapes
 from store.models import AuditEntry, PolicyDecision
 from tests.api.conftest import synced_event
+from tests.api.test_policy_runs import status_writes
 from tests.api.test_webhooks import webhook_url
 from tests.conftest import eventually
-
-
-def status_writes(simulator, event_id: str) -> Counter[str]:
-    return Counter(
-        w.email
-        for w in simulator.state.writes
-        if w.event_id == event_id and w.endpoint == "update-guest-status"
-    )
 
 
 async def test_freed_seats_go_to_the_waitlist_first_come(
