@@ -6,15 +6,18 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
+import pytest
 from sqlalchemy import select
+from temporalio.service import RPCError
 
 from intel.policy_reads import seats_left
 from standins.luma import shapes
 from store.models import AuditEntry, PolicyDecision
 from tests.api.conftest import synced_event
-from tests.api.test_policy_runs import status_writes
+from tests.api.test_policy_runs import settled, status_writes
 from tests.api.test_webhooks import webhook_url
 from tests.conftest import eventually
+from workflows import ids
 
 
 async def test_freed_seats_go_to_the_waitlist_first_come(
@@ -51,7 +54,9 @@ async def test_freed_seats_go_to_the_waitlist_first_come(
         return [event.by_email[email].approval_status for email in queue]
 
     await eventually(lambda: statuses()[:2] == ["approved", "approved"], timeout=60, interval=0.2)
-    await asyncio.sleep(3)  # a further look (the second webhook) must not take a third seat
+    # Every look the two webhooks asked for is over, and none took a third seat.
+    handle = automations.client.get_workflow_handle(ids.policy_id(org.org_id, event_id))
+    await eventually(lambda: settled(handle), timeout=30, interval=0.2)
     assert statuses() == ["approved", "approved", "waitlist"]
 
     raised = await tenant.client.put(f"{base}/capacity", json={"capacity": 5})
@@ -82,7 +87,10 @@ async def test_no_capacity_or_suggest_mode_promotes_nobody(
     base = f"/v1/events/{event_id}/policy"
     await tenant.client.put(f"{base}/mode", json={"mode": "suggest"})
     await tenant.client.put(f"{base}/capacity", json={"capacity": 10})
-    await asyncio.sleep(4)  # the gathering (2 s) and a look at the waitlist
+    # Not in auto mode, so no seat is looked at: the event's policy workflow never starts.
+    handle = automations.client.get_workflow_handle(ids.policy_id(org.org_id, event_id))
+    with pytest.raises(RPCError):
+        await handle.describe()
     assert event.by_email["w@example.com"].approval_status == "waitlist"
     assert status_writes(simulator, event_id) == Counter()
 
