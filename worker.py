@@ -32,15 +32,18 @@ from activities.notify import NotifyActivities
 from activities.policies import PolicyActivities
 from activities.summary import SummaryActivities
 from activities.sync import SyncActivities
+from billing import Billing, PlanQuota
 from bot.factory import create_bot
 from core.metrics import MeteredBudget, metrics_served, temporal_runtime
 from core.payload_codec import data_converter
 from core.settings import Settings, get_settings
+from intel.rubric import RubricReader
 from intel.vip import VipRules
 from luma import BudgetPolicy, LumaPool
 from luma.ratelimit import ceilings
 from mailer import MailSetup, mail_setup
-from services.automations import register_search_attributes
+from nlp.rubric import GeminiRubric
+from services.automations import Automations, JobDefaults, register_search_attributes
 from store.crypto import KeyBox
 from store.db import engine_for, session_factory
 from store.rate_budget import DatabaseRateBudget
@@ -87,19 +90,21 @@ class WorkerClients:
     vip_rules: VipRules = field(  # the bulk job's VIP filter; the configured rules
         default_factory=lambda: VipRules.from_settings(get_settings())
     )
+    rubric: RubricReader | None = None  # approval rubrics' reader (Gemini); None: not set up
 
 
-def activities_for(clients: WorkerClients) -> list[Any]:
-    """Bound activity methods, each class holding the clients it needs."""
+def activities_for(clients: WorkerClients, automations: Automations | None = None) -> list[Any]:
+    """Bound activity methods, each class holding the clients it needs (`automations`: the
+    worker's own Temporal client, for the sync handing missed registrations to policies)."""
     bulk = BulkActivities(clients.luma, clients.vip_rules)
-    sync = SyncActivities(clients.luma)
+    sync = SyncActivities(clients.luma, registrations=automations)
     summary = SummaryActivities(clients.luma)
     digest = DigestActivities(clients.sessions)
     notify = NotifyActivities(clients.bot, clients.sessions)
     guest_status = GuestStatusActivities(clients.luma)
     enrichment = EnrichActivities(clients.sessions, clients.luma.keybox, clients.enrichment)
     followups = FollowupActivities(clients.sessions, clients.mail)
-    policies = PolicyActivities(clients.luma, clients.vip_rules)
+    policies = PolicyActivities(clients.luma, clients.vip_rules, clients.rubric)
     invites = InviteActivities(clients.luma)
     return [
         bulk.resolve_bulk_targets,
@@ -108,6 +113,7 @@ def activities_for(clients: WorkerClients) -> list[Any]:
         sync.sync_events,
         sync.sync_event_guests,
         sync.finish_org_sync,
+        sync.deliver_missed_registrations,
         sync.refresh_guest,
         summary.event_timing,
         summary.compute_summary,
@@ -163,6 +169,9 @@ async def worker_clients(settings: Settings) -> AsyncIterator[WorkerClients]:
         log.warning(NO_BOT_WARNING)
     keybox = KeyBox(settings.resolved_encryption_keys())
     mail = mail_setup(settings)
+    rubric = GeminiRubric.from_settings(
+        settings, PlanQuota(sessions, Billing.from_settings(settings))
+    )
     try:
         yield WorkerClients(
             sessions,
@@ -171,8 +180,11 @@ async def worker_clients(settings: Settings) -> AsyncIterator[WorkerClients]:
             mail,
             enrichment=EnrichmentConfig.from_settings(settings),
             vip_rules=VipRules.from_settings(settings),
+            rubric=rubric,
         )
     finally:
+        if rubric is not None:
+            await rubric.aclose()
         if mail is not None:
             await mail.aclose()
         if bot is not None:
@@ -193,7 +205,8 @@ def build_worker(client: Client, task_queue: str, clients: WorkerClients) -> Wor
         client,
         task_queue=task_queue,
         workflows=list(WORKFLOWS),
-        activities=activities_for(clients),
+        # Workflows it starts run on this worker's task queue, like every other.
+        activities=activities_for(clients, Automations(client, JobDefaults(task_queue=task_queue))),
         graceful_shutdown_timeout=timedelta(seconds=10),
         # Luma errors become final or Luma-paced activity failures (Temporal owns retries).
         interceptors=[LumaFailureInterceptor(), LogContextInterceptor()],

@@ -30,6 +30,7 @@ from intel.policy_reads import (
     policy_for,
     unwritten_approvals,
 )
+from intel.rubric import RubricReader
 from intel.vip import VipRules
 from luma import BadRequestError, LumaClient, LumaGuest, NotFoundError
 from store import audit, cache
@@ -66,10 +67,13 @@ _REPORT_ORDER = (
 class PolicyActivities:
     """Clients for deciding and writing registrations by an event's approval policy."""
 
-    def __init__(self, luma: LumaAccess, vip_rules: VipRules) -> None:
+    def __init__(
+        self, luma: LumaAccess, vip_rules: VipRules, rubric: RubricReader | None = None
+    ) -> None:
         self.luma = luma
         self.sessions = luma.sessions
         self.vip_rules = vip_rules
+        self.rubric = rubric  # None: Gemini is not set up; a rubric holds its guests
 
     @activity.defn
     async def decide_registrations(self, batch: DecideInput) -> DecideResult:
@@ -148,6 +152,7 @@ class PolicyActivities:
                 policy=policy,
                 guests=guests,
                 vip_rules=self.vip_rules,
+                reader=self.rubric,
             )
             values = []
             for guest, decision in decided:

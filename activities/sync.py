@@ -8,22 +8,33 @@ audit references stay intact.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 
 from activities.heartbeat import heartbeating
 from activities.luma_access import LumaAccess, luma_failures_are_final
-from core import defaults
+from core import defaults, metrics
 from core.settings import get_settings
+from intel.policy_reads import PolicyView, policy_for
 from luma import LumaClient, LumaError, LumaEvent, LumaGuest, identity_key
 from luma.errors import InvalidEmailError
 from services import luma_webhooks
 from store import cache
-from store.models import AutomationSettings, Event, EventSummary, Organization, utcnow
+from store.models import (
+    ApprovalPolicy,
+    AutomationSettings,
+    Event,
+    EventSummary,
+    Guest,
+    Organization,
+    PolicyDecision,
+    utcnow,
+)
 from store.orgs import confirm_calendar
 from store.profiles import refresh_profiles
 from workflows.contracts.sync import (
@@ -32,6 +43,7 @@ from workflows.contracts.sync import (
     EventToSync,
     GuestRef,
     GuestsSynced,
+    MissedRegistrationsRef,
     OrgRef,
 )
 
@@ -39,6 +51,16 @@ log = logging.getLogger(__name__)
 
 # Past events are re-read for this long after they end (late check-ins, final statuses).
 RECENT = timedelta(days=7)
+# At most this many missed registrations per event and sync go to its policy; the next sync
+# hands it the rest (a policy only ever sees registrations made since it was switched on).
+MISSED_PER_EVENT = 500
+
+
+class RegistrationSink(Protocol):
+    """Where a registration goes to an event's policy: `Automations.registration_arrived`,
+    the signal-with-start the Luma webhook route sends."""
+
+    def registration_arrived(self, org_id: int, event_id: str, guest_id: str) -> Awaitable[Any]: ...
 
 
 def event_row(event: LumaEvent) -> dict[str, Any]:
@@ -82,12 +104,20 @@ def guest_row(guest: LumaGuest) -> dict[str, Any]:
 
 
 class SyncActivities:
-    """The I/O of the guest-list sync and of webhook-driven single-guest refreshes."""
+    """The I/O of the guest-list sync and of webhook-driven single-guest refreshes, and the
+    sync's hand-over of registrations whose webhook never came to the approval policies."""
 
-    def __init__(self, luma: LumaAccess, public_url: str | None = None) -> None:
+    def __init__(
+        self,
+        luma: LumaAccess,
+        public_url: str | None = None,
+        registrations: RegistrationSink | None = None,
+    ) -> None:
         self.luma = luma
         self.sessions = luma.sessions
         self._public_url = public_url  # where Luma's webhooks go; the settings' by default
+        # The worker's `Automations` (a Temporal client): missed registrations go there.
+        self._registrations = registrations
 
     @activity.defn
     async def sync_events(self, org: OrgRef) -> EventsSynced:
@@ -231,6 +261,53 @@ class SyncActivities:
         return GuestsSynced(ref.event_id, upserted, gone)
 
     @activity.defn
+    async def deliver_missed_registrations(self, ref: MissedRegistrationsRef) -> int:
+        """The sync as a safety net for Luma's webhooks: each synced event's pending guests
+        that registered since its policy was switched on and that the policy never decided
+        go to the policy workflow, as their `guest.registered` webhook would have sent them.
+        A retry sends them again, which is harmless: the workflow keeps one of each, and
+        guests decided meanwhile are skipped. Returns how many were handed over."""
+        if self._registrations is None:
+            log.warning("org %s: no Temporal client to hand missed registrations to", ref.org_id)
+            return 0
+        delivered = 0
+        async with heartbeating(0) as progress:
+            missed = await self._missed(ref)
+            for event_id, guest_ids in missed.items():
+                for guest_id in guest_ids:
+                    await self._registrations.registration_arrived(ref.org_id, event_id, guest_id)
+                    delivered += 1
+                    progress.value = delivered
+                log.info(
+                    "org %s event %s: the sync handed %d registration(s) no webhook brought "
+                    "to the approval policy",
+                    ref.org_id,
+                    event_id,
+                    len(guest_ids),
+                )
+        metrics.missed_registrations(delivered)
+        return delivered
+
+    async def _missed(self, ref: MissedRegistrationsRef) -> dict[str, list[str]]:
+        """Each event's missed registrations (`missed_registrations`), events with none left
+        out; one query when no policy of the org is on."""
+        missed: dict[str, list[str]] = {}
+        async with self.sessions() as session:
+            any_on = await session.scalar(
+                select(ApprovalPolicy.id)
+                .where(ApprovalPolicy.org_id == ref.org_id, ApprovalPolicy.mode != "off")
+                .limit(1)
+            )
+            for event_id in ref.event_ids if any_on is not None else []:
+                policy = await policy_for(session, org_id=ref.org_id, event_id=event_id)
+                guest_ids = await missed_registrations(
+                    session, org_id=ref.org_id, policy=policy, limit=MISSED_PER_EVENT
+                )
+                if guest_ids:
+                    missed[event_id] = guest_ids
+        return missed
+
+    @activity.defn
     async def finish_org_sync(self, org: OrgRef) -> int:
         """Record the sync's freshness and rebuild the org's guest profiles; returns how many."""
         async with self.sessions.begin() as session:
@@ -260,3 +337,33 @@ async def cache_one_guest(
     row = guest_row(guest)
     await cache.upsert_guests(session, org_id=org_id, luma_event_id=event_id, guests=[row])
     await refresh_profiles(session, org_id=org_id, emails=[row["normalized_email"]])
+
+
+async def missed_registrations(
+    session: AsyncSession, *, org_id: int, policy: PolicyView, limit: int
+) -> list[str]:
+    """The event's cached pending guests its policy has not decided, registered since the
+    policy was switched on, first registered first (none while it is off, or when it is not
+    known since when it is on: the backlog is the organizer's, through /policy test)."""
+    if policy.mode == "off" or policy.on_since is None:
+        return []
+    decided = and_(
+        PolicyDecision.org_id == Guest.org_id,
+        PolicyDecision.luma_event_id == Guest.luma_event_id,
+        PolicyDecision.luma_guest_id == Guest.luma_guest_id,
+    )
+    rows = await session.scalars(
+        select(Guest.luma_guest_id)
+        .outerjoin(PolicyDecision, decided)
+        .where(
+            Guest.org_id == org_id,
+            Guest.luma_event_id == policy.event_id,
+            Guest.approval_status == "pending_approval",
+            Guest.gone_at.is_(None),
+            Guest.registered_at >= policy.on_since,
+            PolicyDecision.id.is_(None),
+        )
+        .order_by(Guest.registered_at, Guest.luma_guest_id)
+        .limit(limit)
+    )
+    return list(rows)

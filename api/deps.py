@@ -21,6 +21,7 @@ from api.telegram import TelegramWebhook
 from core.defaults import API_REQUESTS_PER_MINUTE
 from core.logs import bind_log_context
 from core.settings import Settings, get_settings
+from intel.rubric import RubricReader
 from intel.vip import VipRules
 from services.automations import Automations
 from services.caller import Caller
@@ -45,6 +46,7 @@ class ApiDeps:
     telegram: TelegramWebhook | None = None
     # Exports' profile columns and VIP filters: the configured rules unless a test hands some.
     vip_rules: VipRules = field(default_factory=lambda: VipRules.from_settings(get_settings()))
+    rubric: RubricReader | None = None  # approval rubrics' reader (Gemini); None: not set up
 
 
 @dataclass(frozen=True)

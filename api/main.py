@@ -23,12 +23,14 @@ from api.router import api_router
 from api.routes import unsubscribe
 from api.routes.codec import CodecAccess
 from api.telegram import bot_webhook
+from billing import Billing, PlanQuota
 from core.logs import configure_logging
 from core.metrics import metrics_served
 from core.payload_codec import data_converter
 from core.settings import Settings, get_settings
 from intel.vip import VipRules
 from mailer.unsubscribe import UnsubscribeSigner
+from nlp.rubric import GeminiRubric
 from services.automations import Automations, JobDefaults
 from store.db import engine_for, session_factory
 from store.request_limits import RequestLimits
@@ -59,10 +61,14 @@ async def connect(settings: Settings, bot_webhook_url: str | None = None) -> Asy
             data_converter=data_converter(settings.resolved_payload_keys()),
         )
         automations = Automations(client, JobDefaults.from_settings(settings))
+        sessions = session_factory(engine)
+        rubric = GeminiRubric.from_settings(
+            settings, PlanQuota(sessions, Billing.from_settings(settings))
+        )
         async with bot_webhook(settings, bot_webhook_url) as telegram:
-            yield ApiDeps(
-                session_factory(engine), automations, telegram, VipRules.from_settings(settings)
-            )
+            yield ApiDeps(sessions, automations, telegram, VipRules.from_settings(settings), rubric)
+        if rubric is not None:
+            await rubric.aclose()
     finally:
         await engine.dispose()
 

@@ -48,10 +48,12 @@ from bot.routers import trends as trends_router
 from bot.routers import web as web_router
 from core.metrics import MeteredBudget, metrics_served
 from core.settings import ConfigError, Settings
+from intel.rubric import RubricReader
 from intel.vip import VipRules
 from luma import BudgetPolicy, LumaPool
 from luma.ratelimit import ceilings
 from nlp import GeminiParser, IntentParser
+from nlp.rubric import GeminiRubric
 from services.automations import Automations
 from store.crypto import KeyBox
 from store.db import engine_for, session_factory
@@ -149,6 +151,7 @@ class BotDeps:
     progress: ProgressBoard = field(init=False)
     billing: Billing = field(init=False)
     vip_rules: VipRules = field(init=False)
+    rubric: RubricReader | None = None  # approval rubrics' reader (Gemini); None: not set up
 
     def __post_init__(self) -> None:
         self.progress = ProgressBoard(
@@ -298,10 +301,12 @@ async def open_deps(settings: Settings) -> AsyncIterator[BotDeps]:
         budget=budget,
         timeout=settings.luma_timeout_seconds,
     )
+    quota = PlanQuota(sessions, Billing.from_settings(settings))
     parser = IntentParser(
         gemini=GeminiParser.from_settings(settings, timeout=settings.gemini_timeout_seconds),
-        quota=PlanQuota(sessions, Billing.from_settings(settings)),
+        quota=quota,
     )
+    rubric = GeminiRubric.from_settings(settings, quota)
     try:
         automations_client = await Automations.connect(settings)
         deps = BotDeps(
@@ -311,6 +316,7 @@ async def open_deps(settings: Settings) -> AsyncIterator[BotDeps]:
             luma=pool,
             automations=automations_client,
             parser=parser,
+            rubric=rubric,
         )
         try:
             yield deps
@@ -318,6 +324,8 @@ async def open_deps(settings: Settings) -> AsyncIterator[BotDeps]:
             await deps.progress.aclose()
     finally:
         await parser.aclose()
+        if rubric is not None:
+            await rubric.aclose()
         await pool.aclose()
         await engine.dispose()
 

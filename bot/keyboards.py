@@ -30,6 +30,13 @@ class PendingCb(CallbackData, prefix="pa"):
     id: str
 
 
+class PolicyChangeCb(CallbackData, prefix="pc"):
+    """Confirm / Cancel of an approval policy change asked for in plain words."""
+
+    choice: Choice
+    id: str
+
+
 class PickCb(CallbackData, prefix="pk"):
     """One of the events offered when a name was ambiguous."""
 
@@ -78,6 +85,15 @@ def confirm_keyboard(pending_id: str, *, refund_choice: bool = False) -> InlineK
         )
     builder.button(text="Cancel", callback_data=PendingCb(choice=Choice.CANCEL, id=pending_id))
     builder.adjust(2 if not refund_choice else 1)
+    return builder.as_markup()
+
+
+def policy_change_keyboard(pending_id: str) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text="Confirm", callback_data=PolicyChangeCb(choice=Choice.CONFIRM, id=pending_id)
+    )
+    builder.button(text="Cancel", callback_data=PolicyChangeCb(choice=Choice.CANCEL, id=pending_id))
     return builder.as_markup()
 
 

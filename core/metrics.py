@@ -84,6 +84,11 @@ GEMINI_FALLBACKS = Counter(
     ["reason"],
     namespace=NAMESPACE,
 )
+MISSED_REGISTRATIONS = Counter(
+    "missed_registrations",
+    "Registrations a sync handed to an event's approval policy because no webhook had.",
+    namespace=NAMESPACE,
+)
 BOT_UPDATES = Counter(
     "bot_updates",
     "Telegram updates the bot handled, by type.",
@@ -117,6 +122,10 @@ def gemini_called(use: str, fallback_reason: str | None = None) -> None:
 def gemini_skipped(reason: str) -> None:
     """Gemini is configured but was not called (the org's daily quota is spent)."""
     GEMINI_FALLBACKS.labels(reason).inc()
+
+
+def missed_registrations(count: int) -> None:
+    MISSED_REGISTRATIONS.inc(count)
 
 
 def bot_update(kind: str) -> None:

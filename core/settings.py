@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     gemini_model: str = "gemini-2.5-flash"
     gemini_timeout_seconds: float = Field(4.0, gt=0)
     gemini_daily_quota: int = Field(200, ge=0)  # questions per org per day
+    # An approval rubric call judges up to 20 guests at once: it may take longer than a question.
+    gemini_rubric_timeout_seconds: float = Field(20.0, gt=0)
 
     luma_api_url: str = defaults.LUMA_API_URL
     luma_legacy_paths: bool = False

@@ -47,14 +47,15 @@ LUMA_STATUS: dict[Action, str] = {
 }
 
 AnswerHow = Literal["contains", "equals", "matches"]
+ANY_QUESTION = "*"  # an answer test's question: any question (a company answer's job title too)
 MAX_RULES = 50
 MAX_LISTED = 500  # domains, emails, tags or ticket types in one rule
 
 
 class AnswerTest(BaseModel):
-    """A registration answer: to a question whose label contains `question` (any case), an
-    answer that contains, equals (any case, trimmed) or matches (a regular expression,
-    any case) `value`."""
+    """A registration answer: to a question whose label contains `question` (any case; "*":
+    any question), an answer that contains, equals (any case, trimmed) or matches (a regular
+    expression, any case) `value`."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -73,10 +74,11 @@ class AnswerTest(BaseModel):
 
     def holds(self, guest: LumaGuest) -> bool:
         label = needle(self.question)
+        anywhere = self.question == ANY_QUESTION
         for answer in guest.registration_answers:
-            if label not in answer.label.lower():
+            if not anywhere and label not in answer.label.lower():
                 continue
-            text = answer.text
+            text = answer.full_text if anywhere else answer.text
             if self.how == "contains" and needle(self.value) in text.lower():
                 return True
             if self.how == "equals" and needle(self.value) == needle(text):
@@ -120,7 +122,7 @@ class Rule(BaseModel):
     @property
     def guest_filter(self) -> GuestFilter:
         """The conditions the product's guest filter expresses, as that filter."""
-        contains = self.answer if self.answer and self.answer.how == "contains" else None
+        contains = self.answer if self.answer and self._filter_answers else None
         return GuestFilter(
             domains=self.domains,
             emails=self.emails,
@@ -131,6 +133,12 @@ class Rule(BaseModel):
             answer_value=contains.value if contains else None,
         )
 
+    @property
+    def _filter_answers(self) -> bool:
+        """Whether the guest filter tests the answer (it knows "contains" on one question)."""
+        answer = self.answer
+        return answer is not None and answer.how == "contains" and answer.question != ANY_QUESTION
+
     def holds(self, guest: LumaGuest, facts: GuestFacts) -> bool:
         key = person_key(guest.email)
         people = People(
@@ -140,8 +148,8 @@ class Rule(BaseModel):
         )
         if not self.guest_filter.matches(guest, people):
             return False
-        answer = self.answer  # "contains" is the guest filter's; the others are tested here
-        if answer is not None and answer.how != "contains" and not answer.holds(guest):
+        answer = self.answer  # one question "contains" is the guest filter's; others: here
+        if answer is not None and not self._filter_answers and not answer.holds(guest):
             return False
         if self.min_vip_score is not None and facts.vip_score < self.min_vip_score:
             return False
@@ -173,7 +181,13 @@ class Rule(BaseModel):
             parts.append("a repeat guest")
         if self.answer is not None:
             verb = {"contains": "contains", "equals": "is", "matches": "matches"}[self.answer.how]
-            parts.append(f"answer to “{self.answer.question}” {verb} “{self.answer.value}”")
+            if self.answer.question == ANY_QUESTION:
+                verb = {"contains": "mentions", "equals": "is", "matches": "matches"}[
+                    self.answer.how
+                ]
+                parts.append(f"an answer {verb} “{self.answer.value}”")
+            else:
+                parts.append(f"answer to “{self.answer.question}” {verb} “{self.answer.value}”")
         if self.ticket_types:
             parts.append("ticket " + " or ".join(self.ticket_types))
         if self.max_seats_left is not None:
@@ -190,6 +204,10 @@ class GuestFacts:
     is_vip: bool = False
     repeat: bool = False
     seats_left: int | None = None  # None: the event has no capacity (or it is unknown)
+    # What a rubric's reader is shown besides the registration (rules do not look at these).
+    company: str | None = None
+    title: str | None = None
+    events_attended: int = 0
 
 
 @dataclass(frozen=True)

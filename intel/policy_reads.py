@@ -7,8 +7,8 @@ activities (`activities.policies`), so a dry run and a live decision see the sam
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Literal, cast
 
@@ -18,6 +18,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from catalog.guest_filter import person_key
 from intel.approval_policy import Action, Decision, GuestFacts, Rule, decide
 from intel.people import insights_for
+from intel.rubric import (
+    INJECTION_HOLD,
+    NOT_CONFIGURED,
+    RubricAnswer,
+    RubricCase,
+    RubricReader,
+    addresses_the_reader,
+    case_of,
+    rubric_decision,
+)
 from intel.vip import VipRules
 from luma import LumaGuest
 from store import cache
@@ -37,8 +47,12 @@ class PolicyView:
     mode: Mode
     inherited: bool  # the event has none of its own: these are the calendar-wide rules
     rubric: str | None = None
+    rubric_may_decline: bool = False  # the rubric may decline (the org turned that on)
     capacity: int | None = None  # seats, as the organizer told the policy (Luma's API has none)
     waitlist_order: str = "registered"  # registered (first come) or vip; off: no promotion
+    # When the mode last went from off to on: the sync hands the policy registrations it
+    # missed from then on (None: off, or never recorded; the sync hands it none).
+    on_since: datetime | None = None
 
 
 async def policy_row(session: AsyncSession, org_id: int, event_id: str) -> ApprovalPolicy | None:
@@ -59,8 +73,10 @@ def policy_view(row: ApprovalPolicy | None, event_id: str, inherited: bool) -> P
         cast(Mode, row.mode),
         inherited,
         row.rubric,
+        row.rubric_may_decline,
         row.capacity,
         row.waitlist_order,
+        on_since=row.on_since,
     )
 
 
@@ -87,6 +103,9 @@ async def facts_for(
             vip_score=insight.vip.score,
             is_vip=insight.vip.is_vip,
             repeat=insight.repeat,
+            company=insight.company,
+            title=insight.profile.enriched_title if insight.profile else None,
+            events_attended=insight.profile.events_attended if insight.profile else 0,
         )
         for key, insight in insights.items()
     }
@@ -122,7 +141,7 @@ async def unwritten_approvals(session: AsyncSession, *, org_id: int, event_id: s
 
 
 def _with_seats(facts: GuestFacts, seats: int | None) -> GuestFacts:
-    return GuestFacts(facts.tags, facts.vip_score, facts.is_vip, facts.repeat, seats)
+    return replace(facts, seats_left=seats)
 
 
 _NEVER = datetime.max.replace(tzinfo=UTC)  # a guest without a registration time comes last
@@ -141,17 +160,63 @@ async def decide_in_order(
     policy: PolicyView,
     guests: Iterable[LumaGuest],
     vip_rules: VipRules,
+    reader: RubricReader | None,
 ) -> list[tuple[LumaGuest, Decision]]:
     """Each guest's decision, in registration order, an approval taking a seat from the next
-    guest's count: what a dry run shows and what the live policy records."""
+    guest's count: what a dry run shows and what the live policy records. A guest no rule
+    decides goes to the rubric, when the policy has one (`reader` None: Gemini is not set
+    up, and the rubric holds them)."""
     ordered = in_registration_order(guests)
     facts = await facts_for(session, org_id=org_id, guests=ordered, rules=vip_rules)
     seats = await seats_left(session, org_id=org_id, event_id=event_id, capacity=policy.capacity)
+
+    def known(guest: LumaGuest) -> GuestFacts:
+        return _with_seats(facts.get(person_key(guest.email), GuestFacts()), seats)
+
+    # Seats only go down as guests are decided, so a guest no rule decides now is among
+    # these: the rubric is read for all of them at once, before the seats are handed out.
+    undecided = [
+        guest for guest in ordered if decide(policy.rules, guest, known(guest)).rule is None
+    ]
+    cases, answer = await _read_rubric(org_id, policy, undecided, known, reader)
     decided = []
     for guest in ordered:
-        known = facts.get(person_key(guest.email), GuestFacts())
-        decision = decide(policy.rules, guest, _with_seats(known, seats))
+        decision = decide(policy.rules, guest, known(guest))
+        if decision.rule is None and guest.id in cases:
+            key = cases[guest.id].key
+            decision = rubric_decision(
+                answer.verdicts.get(key),
+                may_decline=policy.rubric_may_decline,
+                seats_left=seats,
+                why_none=answer.missing.get(key),
+            )
         if decision.action is Action.APPROVE and seats is not None:
             seats = max(0, seats - 1)
         decided.append((guest, decision))
     return decided
+
+
+async def _read_rubric(
+    org_id: int,
+    policy: PolicyView,
+    guests: list[LumaGuest],
+    known: Callable[[LumaGuest], GuestFacts],
+    reader: RubricReader | None,
+) -> tuple[dict[str, RubricCase], RubricAnswer]:
+    """The rubric's verdicts on `guests` (none when the policy has no rubric)."""
+    if not policy.rubric or not guests:
+        return {}, RubricAnswer()
+    cases = {guest.id: case_of(f"g{n}", guest, known(guest)) for n, guest in enumerate(guests, 1)}
+    screened = [case for case in cases.values() if not addresses_the_reader(case)]
+    missing = {case.key: INJECTION_HOLD for case in cases.values() if case not in screened}
+    if reader is None:
+        return cases, RubricAnswer({}, {case.key: NOT_CONFIGURED for case in screened} | missing)
+    answer = RubricAnswer()
+    if screened:
+        answer = await reader.judge(
+            org_id=org_id,
+            rubric=policy.rubric,
+            cases=screened,
+            may_decline=policy.rubric_may_decline,
+        )
+    return cases, RubricAnswer(answer.verdicts, answer.missing | missing)

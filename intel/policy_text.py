@@ -8,6 +8,7 @@ Conditions:
     tag speaker   #speaker      vip            vip 60 (a VIP score of at least 60)
     repeat        ticket <ticket type id>      seats left 5 (while 5 or fewer are left)
     answer "question" contains|is|equals|matches "value"
+    answer contains student  (any question, a job title too)
 Quotes keep a question or value of several words together.
 """
 
@@ -17,7 +18,7 @@ import shlex
 
 from pydantic import ValidationError
 
-from intel.approval_policy import Action, AnswerTest, Rule
+from intel.approval_policy import ANY_QUESTION, Action, AnswerTest, Rule
 
 ACTION_WORDS: dict[str, Action] = {
     "approve": Action.APPROVE,
@@ -150,6 +151,8 @@ def _starts_condition(word: str) -> bool:
 
 def _answer(rest: list[str]) -> AnswerTest:
     usage = 'Write an answer condition like: answer "What do you do" contains founder'
+    if len(rest) >= 2 and rest[0].lower() in _HOW:  # "answer contains student": any question
+        rest.insert(0, ANY_QUESTION)
     if len(rest) < 3 or rest[1].lower() not in _HOW:
         raise RuleTextError(usage)
     question, how, value = rest.pop(0), _HOW[rest.pop(0).lower()], rest.pop(0)

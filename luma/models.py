@@ -327,6 +327,13 @@ class RegistrationAnswer(_Model):
             return ", ".join(str(item) for item in raw if item not in (None, ""))
         return str(raw).strip()
 
+    @property
+    def full_text(self) -> str:
+        """The whole answer: a company answer with its job title ("Acme, CTO")."""
+        if self.question_type == "company":
+            return ", ".join(part for part in (self.company, self.job_title) if part)
+        return self.text
+
 
 _COMPANY_LABEL = re.compile(r"\b(company|organi[sz]ation|employer|startup)\b", re.I)
 _TITLE_LABEL = re.compile(r"\b(job\s*title|title|role|position|occupation)\b", re.I)

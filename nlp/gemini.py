@@ -160,35 +160,16 @@ class GeminiParser:
         cls, settings: Settings, *, timeout: float = DEFAULT_TIMEOUT
     ) -> GeminiParser | None:
         """A parser for the configured key and endpoint, or None when no key is set."""
-        if settings.gemini_api_key is None:
+        client = client_from_settings(settings)
+        if client is None:
             return None
-        http_options = (
-            types.HttpOptions(base_url=settings.gemini_api_url) if settings.gemini_api_url else None
-        )
-        client = genai.Client(
-            api_key=settings.gemini_api_key.get_secret_value(), http_options=http_options
-        )
         return cls(client, model=settings.gemini_model, timeout=timeout)
 
     async def parse(self, text: str, ctx: ParseContext) -> Intent:
         """The intent Gemini reads in `text`, validated and safety-checked."""
-        config = types.GenerateContentConfig(
-            system_instruction=system_prompt(ctx),
-            tools=[types.Tool(function_declarations=[RECORD_INTENT])],
-            tool_config=types.ToolConfig(
-                function_calling_config=types.FunctionCallingConfig(
-                    mode=types.FunctionCallingConfigMode.ANY,
-                    allowed_function_names=[FUNCTION_NAME],
-                )
-            ),
-            temperature=0,
-            thinking_config=types.ThinkingConfig(thinking_budget=0),
-        )
+        config = forced_call(system_prompt(ctx), RECORD_INTENT)
         response = await self._generate(text, config)
-        calls = [call for call in response.function_calls or [] if call.name == FUNCTION_NAME]
-        if not calls:
-            raise GeminiFailure(FallbackReason.INVALID, "no record_intent call")
-        intent = _validated(calls[0].args or {})
+        intent = _validated(call_args(response, FUNCTION_NAME))
         if intent.event and (known := match_name(intent.event, ctx.events)):
             intent = intent.model_copy(update={"event": known})  # same rule as offline
         if intent.is_write and detect_write_words(text, ctx) != intent.target_status:
@@ -224,18 +205,65 @@ class GeminiParser:
     async def _generate(
         self, contents: str, config: types.GenerateContentConfig
     ) -> types.GenerateContentResponse:
-        call = self._client.aio.models.generate_content(
-            model=self.model, contents=contents, config=config
-        )
-        try:
-            return await asyncio.wait_for(call, self.timeout)
-        except TimeoutError:
-            raise GeminiFailure(FallbackReason.TIMEOUT, f"no answer in {self.timeout}s") from None
-        except errors.APIError as exc:
-            reason = FallbackReason.RATE_LIMITED if exc.code == 429 else FallbackReason.UNAVAILABLE
-            raise GeminiFailure(reason, f"HTTP {exc.code}") from None
-        except Exception as exc:  # network, TLS, odd payloads: all mean "answer offline"
-            raise GeminiFailure(FallbackReason.UNAVAILABLE, type(exc).__name__) from None
+        return await generate(self._client, self.model, contents, config, seconds=self.timeout)
+
+
+def forced_call(system: str, function: types.FunctionDeclaration) -> types.GenerateContentConfig:
+    """A request whose only possible answer is one call of `function` (temperature 0)."""
+    return types.GenerateContentConfig(
+        system_instruction=system,
+        tools=[types.Tool(function_declarations=[function])],
+        tool_config=types.ToolConfig(
+            function_calling_config=types.FunctionCallingConfig(
+                mode=types.FunctionCallingConfigMode.ANY,
+                allowed_function_names=[function.name] if function.name else None,
+            )
+        ),
+        temperature=0,
+        thinking_config=types.ThinkingConfig(thinking_budget=0),
+    )
+
+
+def call_args(response: types.GenerateContentResponse, name: str) -> dict[str, Any]:
+    """The arguments of the answer's first call of `name`; none is an invalid answer."""
+    calls = [call for call in response.function_calls or [] if call.name == name]
+    if not calls:
+        raise GeminiFailure(FallbackReason.INVALID, f"no {name} call")
+    return dict(calls[0].args or {})
+
+
+def client_from_settings(settings: Settings) -> genai.Client | None:
+    """An SDK client for the configured key and endpoint, or None when no key is set."""
+    if settings.gemini_api_key is None:
+        return None
+    http_options = (
+        types.HttpOptions(base_url=settings.gemini_api_url) if settings.gemini_api_url else None
+    )
+    return genai.Client(
+        api_key=settings.gemini_api_key.get_secret_value(), http_options=http_options
+    )
+
+
+async def generate(
+    client: genai.Client,
+    model: str,
+    contents: str,
+    config: types.GenerateContentConfig,
+    *,
+    seconds: float,
+) -> types.GenerateContentResponse:
+    """One generateContent call within `seconds`; every way it can fail is a `GeminiFailure`
+    with a reason."""
+    call = client.aio.models.generate_content(model=model, contents=contents, config=config)
+    try:
+        return await asyncio.wait_for(call, seconds)
+    except TimeoutError:
+        raise GeminiFailure(FallbackReason.TIMEOUT, f"no answer in {seconds}s") from None
+    except errors.APIError as exc:
+        reason = FallbackReason.RATE_LIMITED if exc.code == 429 else FallbackReason.UNAVAILABLE
+        raise GeminiFailure(reason, f"HTTP {exc.code}") from None
+    except Exception as exc:  # network, TLS, odd payloads: all mean "answer offline"
+        raise GeminiFailure(FallbackReason.UNAVAILABLE, type(exc).__name__) from None
 
 
 def system_prompt(ctx: ParseContext) -> str:

@@ -31,6 +31,7 @@ from intel.policy_reads import (
     policy_row,
     policy_view,
 )
+from intel.rubric import RubricReader
 from intel.vip import VipRules
 from luma import LumaGuest, LumaPool
 from services import audit
@@ -69,6 +70,8 @@ async def _own_row(caller: Caller, session: AsyncSession, event_id: str) -> Appr
         rubric_may_decline=calendar.rubric_may_decline if calendar else False,
         capacity=None,  # seats are the event's own, never the calendar's
         waitlist_order=calendar.waitlist_order if calendar else "registered",
+        # The event was under the calendar-wide policy since then: the sync's reach stays.
+        on_since=calendar.on_since if calendar and calendar.mode != "off" else None,
     )
     session.add(row)
     return row
@@ -142,8 +145,49 @@ async def set_mode(
     if mode not in MODES:
         raise Invalid(f"The mode is one of off, suggest or auto, not “{mode[:20]}”.")
     row = await _own_row(caller, session, event_id)
+    # Switched on: the sync hands the policy registrations it missed from now on, never the
+    # backlog of older pending guests (those are /policy test and bulk approval's).
+    if mode == "off":
+        row.on_since = None
+    elif row.mode == "off" or row.on_since is None:
+        row.on_since = datetime.now(UTC)
     row.mode = mode
     return await _save(caller, session, row, "policy_mode_set", mode)
+
+
+MAX_RUBRIC = 2_000
+
+
+async def set_rubric(
+    caller: Caller,
+    session: AsyncSession,
+    *,
+    event_id: str,
+    rubric: str | None,
+    may_decline: bool | None = None,
+) -> PolicyView:
+    """The plain-language rubric Gemini applies to the guests no rule decides (None or blank:
+    none; those guests are held). `may_decline` (None: unchanged) lets the rubric decline;
+    off by default, so a rubric alone only approves or holds."""
+    text = (rubric or "").strip()
+    if len(text) > MAX_RUBRIC:
+        raise Invalid(f"A rubric is at most {MAX_RUBRIC:,} characters; this one is {len(text):,}.")
+    row = await _own_row(caller, session, event_id)
+    row.rubric = text or None
+    if may_decline is not None:
+        row.rubric_may_decline = may_decline
+    detail = f"{len(text)} chars, may decline: {'yes' if row.rubric_may_decline else 'no'}"
+    return await _save(caller, session, row, "policy_rubric_set", detail if text else "removed")
+
+
+async def let_rubric_decline(
+    caller: Caller, session: AsyncSession, *, event_id: str, allowed: bool
+) -> PolicyView:
+    """Whether the rubric may decline guests on its own (the rubric itself unchanged)."""
+    row = await _own_row(caller, session, event_id)
+    row.rubric_may_decline = allowed
+    detail = "may decline" if allowed else "approves or holds only"
+    return await _save(caller, session, row, "policy_rubric_declines", detail)
 
 
 WAITLIST_ORDERS = ("registered", "vip", "off")
@@ -182,6 +226,7 @@ async def dry_run(
     luma: LumaPool,
     keybox: KeyBox,
     vip_rules: VipRules,
+    reader: RubricReader | None,
 ) -> DryRun:
     """Decide every pending guest of `event` as the policy would, writing nothing."""
     policy = await policy_for(session, org_id=caller.org_id, event_id=event.luma_event_id)
@@ -203,6 +248,7 @@ async def dry_run(
         policy=policy,
         guests=guests,
         vip_rules=vip_rules,
+        reader=reader,
     )
     result = DryRun(policy, pending=len(guests))
     for guest, decision in decided:
@@ -236,6 +282,23 @@ async def held_for_review(
     rows = await session.scalars(
         select(PolicyDecision)
         .where(PolicyDecision.org_id == org_id, PolicyDecision.luma_event_id == event_id, held)
+        .order_by(PolicyDecision.id)
+        .limit(limit)
+    )
+    return list(rows)
+
+
+async def decision_log(
+    session: AsyncSession, *, org_id: int, event_id: str, after: int = 0, limit: int = 100
+) -> list[PolicyDecision]:
+    """The event's decisions with ids above `after`, oldest first (a feed read page by page)."""
+    rows = await session.scalars(
+        select(PolicyDecision)
+        .where(
+            PolicyDecision.org_id == org_id,
+            PolicyDecision.luma_event_id == event_id,
+            PolicyDecision.id > after,
+        )
         .order_by(PolicyDecision.id)
         .limit(limit)
     )

@@ -13,6 +13,7 @@ import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,11 @@ class Reply:
 def function_call(args: dict[str, Any], name: str = "record_intent") -> Reply:
     part = {"functionCall": {"name": name, "args": args}}
     return Reply({"candidates": [{"content": {"role": "model", "parts": [part]}}]})
+
+
+def verdicts(items: list[dict[str, Any]]) -> Reply:
+    """An approval rubric's answer: `record_verdicts` with these verdicts."""
+    return function_call({"verdicts": items}, name="record_verdicts")
 
 
 def text(words: str) -> Reply:
@@ -58,6 +64,8 @@ class FakeGemini:
     replies: deque[Reply] = field(default_factory=deque)
     requests: list[Recorded] = field(default_factory=list)
     url: str = ""
+    # Answers what no queued reply answers, from the request's body (a test's rubric reader).
+    responder: Callable[[dict[str, Any]], Reply] | None = None
     stopping: threading.Event = field(default_factory=threading.Event)
 
     def queue(self, *replies: Reply) -> None:
@@ -66,6 +74,7 @@ class FakeGemini:
     def reset(self) -> None:
         self.replies.clear()
         self.requests.clear()
+        self.responder = None
 
     def app(self) -> FastAPI:
         app = FastAPI()
@@ -75,7 +84,13 @@ class FakeGemini:
             self.requests.append(
                 Recorded(request.url.path, dict(request.headers), await request.json())
             )
-            reply = self.replies.popleft() if self.replies else error(500, "no reply queued")
+            body = self.requests[-1].body
+            if self.replies:
+                reply = self.replies.popleft()
+            elif self.responder is not None:
+                reply = self.responder(body)
+            else:
+                reply = error(500, "no reply queued")
             deadline = time.monotonic() + reply.delay
             # A hang that ends when the server stops (the flag is set from another thread).
             while time.monotonic() < deadline and not self.stopping.is_set():  # noqa: ASYNC110

@@ -427,6 +427,9 @@ class ApprovalPolicy(Base):
     capacity: Mapped[int | None] = mapped_column(Integer)
     # Who comes off the waitlist first when a seat frees: registered (first come) or vip.
     waitlist_order: Mapped[str] = mapped_column(String(16), default="registered")
+    # When the mode last went from off to suggest or auto (None while off): the sync hands
+    # the policy missed registrations made since, never the backlog from before.
+    on_since: Mapped[datetime | None]
     updated_by: Mapped[int | None] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

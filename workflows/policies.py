@@ -2,8 +2,9 @@
 
 One workflow per event with a policy that is on (`workflows.ids.policy_id`). Each new
 registration arrives as a `registered` signal (signal-with-start from the Luma webhook
-route); after a quiet spell the workflow waits a moment so a burst becomes one batch (what
-arrives while a batch runs is the next batch, at once), then decides the batch
+route, or from the guest-list sync for one whose webhook never came); after a quiet spell
+the workflow waits a moment so a burst becomes one batch (what arrives while a batch runs
+is the next batch, at once), then decides the batch
 (`decide_registrations`), writes what auto mode writes (`write_policy_decisions`, through
 the shared Luma budget), and posts one message per batch to the linked chats. It ends after
 a quiet spell and is started again by the next registration; a long run continues as new.

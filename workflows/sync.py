@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     from activities.sync import SyncActivities
@@ -16,6 +16,7 @@ with workflow.unsafe.imports_passed_through():
         EventsSynced,
         EventToSync,
         GuestRef,
+        MissedRegistrationsRef,
         OrgRef,
         RefreshGuestInput,
         SyncInput,
@@ -24,6 +25,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows.ids import search_attributes, summary_id
     from workflows.retry import LONG, LUMA_RETRY, QUICK, ActivityOptions
     from workflows.summary import PostEventSummaryWorkflow
+
+# The sync hands the approval policies the registrations their webhooks did not bring.
+MISSED_REGISTRATIONS_PATCH = "sync-delivers-missed-registrations"
 
 
 @workflow.defn
@@ -66,6 +70,9 @@ class SyncOrgWorkflow:
                 start_to_close_timeout=QUICK,
                 retry_policy=LUMA_RETRY,
             )
+        delivered = 0
+        if events.to_sync and workflow.patched(MISSED_REGISTRATIONS_PATCH):
+            delivered = await self._deliver_missed(job, events, options)
         delay = job.summary_delay_minutes
         if events.summary_delay_minutes is not None:
             delay = events.summary_delay_minutes
@@ -73,7 +80,24 @@ class SyncOrgWorkflow:
         for event in events.to_sync:
             if event.needs_summary:
                 started += await self._start_summary(job.org_id, event.event_id, delay)
-        return SyncReport(events.total, len(events.to_sync), guests, gone, started, profiles)
+        return SyncReport(
+            events.total, len(events.to_sync), guests, gone, started, profiles, delivered
+        )
+
+    async def _deliver_missed(
+        self, job: SyncInput, events: EventsSynced, options: ActivityOptions
+    ) -> int:
+        """Registrations whose webhook never came go to the event's policy now, after the
+        profiles are whole (the policy reads them). A safety net: its failure fails no sync."""
+        try:
+            return await workflow.execute_activity_method(
+                SyncActivities.deliver_missed_registrations,
+                MissedRegistrationsRef(job.org_id, [e.event_id for e in events.to_sync]),
+                **options,
+            )
+        except ActivityError as error:
+            workflow.logger.warning("missed registrations not handed over: %s", error.cause)
+            return 0
 
     async def _start_summary(self, org_id: int, event_id: str, delay_minutes: int) -> int:
         """Start the event's summary workflow unless it already runs or ran."""

@@ -1,4 +1,5 @@
-"""An event's approval policy: its ordered rules, its mode, and a dry run (`services.policies`).
+"""An event's approval policy: its ordered rules, its rubric, its mode, a dry run and the
+decisions it made (`services.policies`).
 
 The rules are `intel.approval_policy.Rule` as they are stored: the same JSON the bot's
 `/policy add` writes. Changes are for admins' tokens (every token is an admin's) and audited.
@@ -6,10 +7,11 @@ The rules are `intel.approval_policy.Rule` as they are stored: the same JSON the
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from datetime import datetime
+from typing import Annotated, Literal, cast
 
-from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field, StrictInt
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field, StrictBool, StrictInt
 
 from api.deps import CurrentCaller, DepsDep, OrgEvent, SessionDep
 from intel.approval_policy import MAX_RULES, Action, Rule
@@ -29,6 +31,8 @@ class PolicyPublic(BaseModel):
     described: list[str] = Field(description="each rule in plain words")
     capacity: int | None = Field(description="the event's seats, as told to the policy")
     waitlist_order: str = Field(description="registered, vip or off: who fills a freed seat")
+    rubric: str | None = Field(description="plain words Gemini applies to guests no rule decides")
+    rubric_may_decline: bool = Field(description="the rubric may decline (else approve or hold)")
 
 
 class RulesUpdate(BaseModel):
@@ -45,6 +49,32 @@ class CapacityUpdate(BaseModel):
 
 class WaitlistUpdate(BaseModel):
     order: Literal["registered", "vip", "off"]
+
+
+class RubricUpdate(BaseModel):
+    rubric: str | None = Field(
+        max_length=policies.MAX_RUBRIC, description="null or blank: no rubric (holds instead)"
+    )
+    may_decline: StrictBool | None = Field(None, description="null: unchanged; off by default")
+
+
+class LoggedDecision(BaseModel):
+    id: int = Field(description="increasing: pass the last one as `after` for the next page")
+    guest_id: str
+    email: str
+    name: str
+    action: Action
+    reason: str
+    mode: Mode
+    state: str = Field(description="to_write, sending, written, held, suggested, skipped, failed")
+    detail: str
+    decided_at: datetime
+    finished_at: datetime | None
+
+
+class DecisionFeed(BaseModel):
+    decisions: list[LoggedDecision]
+    next_after: int | None = Field(description="`after` for the next page; null: none yet")
 
 
 class DecisionPublic(BaseModel):
@@ -71,6 +101,8 @@ def _public(view: policies.PolicyView) -> PolicyPublic:
         described=[rule.describe() for rule in view.rules],
         capacity=view.capacity,
         waitlist_order=view.waitlist_order,
+        rubric=view.rubric,
+        rubric_may_decline=view.rubric_may_decline,
     )
 
 
@@ -141,6 +173,7 @@ async def dry_run(
         luma=web.luma,
         keybox=web.keybox,
         vip_rules=deps.vip_rules,
+        reader=deps.rubric,
     )
     examples = [
         DecisionPublic(
@@ -154,3 +187,50 @@ async def dry_run(
         for guest, decision in shown
     ]
     return DryRunPublic(pending=run.pending, counts=dict(run.counts), examples=examples)
+
+
+@router.put("/rubric", summary="The plain-language rubric for guests no rule decides")
+async def put_rubric(
+    caller: CurrentCaller, event: OrgEvent, deps: DepsDep, body: RubricUpdate
+) -> PolicyPublic:
+    """Gemini reads each such guest's answers and profile and approves or holds them (declines
+    only with `may_decline`); without Gemini, the rubric holds them and says why."""
+    async with deps.sessions.begin() as session:
+        view = await policies.set_rubric(
+            caller,
+            session,
+            event_id=event.luma_event_id,
+            rubric=body.rubric,
+            may_decline=body.may_decline,
+        )
+    return _public(view)
+
+
+@router.get("/decisions", summary="The policy's decisions, oldest first, page by page")
+async def decisions(
+    caller: CurrentCaller,
+    event: OrgEvent,
+    session: SessionDep,
+    after: Annotated[int, Query(ge=0, le=2**62)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> DecisionFeed:
+    rows = await policies.decision_log(
+        session, org_id=caller.org_id, event_id=event.luma_event_id, after=after, limit=limit
+    )
+    logged = [
+        LoggedDecision(
+            id=row.id,
+            guest_id=row.luma_guest_id,
+            email=row.email,
+            name=row.name,
+            action=Action(row.action),
+            reason=row.reason,
+            mode=cast(Mode, row.mode),
+            state=row.state,
+            detail=row.detail,
+            decided_at=row.decided_at,
+            finished_at=row.finished_at,
+        )
+        for row in rows
+    ]
+    return DecisionFeed(decisions=logged, next_after=rows[-1].id if rows else None)

@@ -19,6 +19,7 @@ from bot.routers.automations import digest_now, sync_now
 from bot.routers.billing import say_if_quota_spent
 from bot.routers.event_choice import live_events, with_event
 from bot.routers.events import find_person, show_events
+from bot.routers.policies import propose_policy_change
 from bot.routers.profiles import people_request
 from bot.routers.start import help_text
 from bot.routers.status_changes import ask_bulk, ask_status_change
@@ -26,6 +27,7 @@ from bot.routers.trends import show_trends
 from bot.texts import q
 from catalog.events import EventFilter
 from catalog.guests import person_history
+from intel.policy_phrases import PolicyPhraseError, read_policy_request
 from intel.trends import Dimension
 from nlp import Intent, IntentName, KnownEvent, ParseContext
 
@@ -45,6 +47,13 @@ async def unknown_command(message: Message, ctx: Ctx) -> None:
 
 
 async def plain_language(message: Message, ctx: Ctx, text: str) -> None:
+    try:  # a standing order ("auto-approve … from acme.com") is a policy change, not a write
+        standing = read_policy_request(text)
+    except PolicyPhraseError as exc:
+        raise UserError(q(str(exc), 400)) from None
+    if standing is not None:
+        await propose_policy_change(ctx, standing)
+        return
     await fresh_org(ctx)  # names the parser matches against are the current ones
     events = await live_events(ctx)
     parse_ctx = ParseContext.build(

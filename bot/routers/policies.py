@@ -24,14 +24,19 @@ from activities.review_buttons import PolicyReviewCb
 from bot.caller import caller_of
 from bot.context import Ctx
 from bot.errors import UserError
+from bot.keyboards import Choice, PolicyChangeCb, policy_change_keyboard
+from bot.middlewares.errors import friendly
+from bot.pressed import take_pressed
 from bot.routers.event_choice import event_action, with_event
 from bot.routers.status_changes import preview_bulk
 from bot.texts import event_title, q
 from catalog.guest_filter import GuestFilter
 from intel.approval_policy import Action, Rule
+from intel.policy_phrases import PolicyRequest
 from intel.policy_text import EXAMPLES, RuleTextError, parse_rule
 from services import policies
-from store import cache
+from services.caller import Refusal
+from store import cache, pending
 from store.models import Event
 
 USAGE = (
@@ -42,7 +47,10 @@ USAGE = (
     "<code>/policy test Founders Dinner</code> shows what it would do now;\n"
     "<code>/policy capacity Founders Dinner 120</code> (or off) sets its seats;\n"
     "<code>/policy waitlist Founders Dinner vip</code> (registered, vip or off) orders the "
-    "waitlist for freed seats."
+    "waitlist for freed seats;\n"
+    "<code>/policy rubric Founders Dinner: approve founders building AI products; hold "
+    "students</code> (or <code>: off</code>) has Gemini judge the guests no rule decides;\n"
+    "<code>/policy rubric-declines Founders Dinner on</code> (or off) lets the rubric decline."
 )
 MODE_MEANING = {
     "off": "off: new registrations are left to you",
@@ -62,8 +70,10 @@ ACTION_MARK = {
 }
 
 
-def policy_text(event: Event, view: policies.PolicyView) -> str:
-    lines = [f"Approval policy for {event_title(event)}", MODE_MEANING[view.mode]]
+def policy_text(event: Event | None, view: policies.PolicyView, *, gemini: bool = True) -> str:
+    """The policy in words; `event` None: the calendar-wide one."""
+    title = event_title(event) if event else "all events (calendar-wide)"
+    lines = [f"Approval policy for {title}", MODE_MEANING[view.mode]]
     if view.capacity is not None:
         order = WAITLIST_MEANING[view.waitlist_order]
         lines.append(f"Capacity: {view.capacity} seats; when a seat frees, {order}.")
@@ -71,10 +81,19 @@ def policy_text(event: Event, view: policies.PolicyView) -> str:
         lines.append("<i>This event follows the calendar-wide policy.</i>")
     if view.rules:
         lines += [f"{n}. {q(rule.describe(), 300)}" for n, rule in enumerate(view.rules, 1)]
-        lines.append("Anyone no rule matches is held for review.")
-    else:
+    elif not view.rubric:
         lines.append("No rules yet: everyone would be held for review. Add one with")
-        lines.append(f"<code>/policy add {q(event.name, 60)}: approve from acme.com</code>")
+        name = q(event.name, 60) if event else "Founders Dinner"
+        lines.append(f"<code>/policy add {name}: approve from acme.com</code>")
+    if view.rubric:
+        may = "approve, hold or decline" if view.rubric_may_decline else "approve or hold"
+        lines.append(f"Anyone no rule matches goes to the rubric (Gemini may {may}):")
+        lines.append(f"<i>{q(view.rubric, 700)}</i>")
+        lines.append("A guest it is not sure about (under 70%) is held for review.")
+        if not gemini:
+            lines.append("⚠️ Gemini is not set up here, so the rubric holds everyone for review.")
+    elif view.rules:
+        lines.append("Anyone no rule matches is held for review.")
     return "\n".join(lines)
 
 
@@ -105,7 +124,32 @@ async def show(ctx: Ctx, event: Event, _: dict[str, Any]) -> None:
     view = await policies.policy_for(
         ctx.session, org_id=ctx.linked_org.id, event_id=event.luma_event_id
     )
-    await ctx.say(policy_text(event, view))
+    await ctx.say(_described(ctx, event, view))
+
+
+def _described(ctx: Ctx, event: Event, view: policies.PolicyView) -> str:
+    return policy_text(event, view, gemini=ctx.deps.rubric is not None)
+
+
+@event_action("policy_rubric", writes=True)
+async def rubric(ctx: Ctx, event: Event, args: dict[str, Any]) -> None:
+    view = await policies.set_rubric(
+        await caller_of(ctx),
+        ctx.session,
+        event_id=event.luma_event_id,
+        rubric=args["rubric"],
+    )
+    said = "Rubric set." if view.rubric else "No rubric: guests no rule matches are held."
+    await ctx.say(f"{said}\n\n" + _described(ctx, event, view))
+
+
+@event_action("policy_rubric_declines", writes=True)
+async def rubric_declines(ctx: Ctx, event: Event, args: dict[str, Any]) -> None:
+    view = await policies.let_rubric_decline(
+        await caller_of(ctx), ctx.session, event_id=event.luma_event_id, allowed=args["allowed"]
+    )
+    said = "The rubric may now decline." if args["allowed"] else "The rubric no longer declines."
+    await ctx.say(f"{said}\n\n" + _described(ctx, event, view))
 
 
 @event_action("policy_add", writes=True)
@@ -114,7 +158,7 @@ async def add(ctx: Ctx, event: Event, args: dict[str, Any]) -> None:
     view = await policies.add_rule(
         await caller_of(ctx), ctx.session, event_id=event.luma_event_id, rule=rule
     )
-    await ctx.say(f"Added rule {len(view.rules)}.\n\n" + policy_text(event, view))
+    await ctx.say(f"Added rule {len(view.rules)}.\n\n" + _described(ctx, event, view))
 
 
 @event_action("policy_remove", writes=True)
@@ -123,7 +167,7 @@ async def remove(ctx: Ctx, event: Event, args: dict[str, Any]) -> None:
         await caller_of(ctx), ctx.session, event_id=event.luma_event_id, number=args["number"]
     )
     said = f"Removed rule {args['number']} ({q(removed.describe(), 200)})."
-    await ctx.say(f"{said}\n\n" + policy_text(event, view))
+    await ctx.say(f"{said}\n\n" + _described(ctx, event, view))
 
 
 @event_action("policy_mode", writes=True)
@@ -131,7 +175,7 @@ async def mode(ctx: Ctx, event: Event, args: dict[str, Any]) -> None:
     view = await policies.set_mode(
         await caller_of(ctx), ctx.session, event_id=event.luma_event_id, mode=args["mode"]
     )
-    await ctx.say("Mode set.\n\n" + policy_text(event, view))
+    await ctx.say("Mode set.\n\n" + _described(ctx, event, view))
 
 
 @event_action("policy_capacity", writes=True)
@@ -143,7 +187,7 @@ async def capacity(ctx: Ctx, event: Event, args: dict[str, Any]) -> None:
     await policies.seat_may_have_freed(
         ctx.session, ctx.deps.automations, org_id=ctx.linked_org.id, event_id=event.luma_event_id
     )
-    await ctx.say("Capacity set.\n\n" + policy_text(event, view))
+    await ctx.say("Capacity set.\n\n" + _described(ctx, event, view))
 
 
 @event_action("policy_waitlist", writes=True)
@@ -151,7 +195,7 @@ async def waitlist(ctx: Ctx, event: Event, args: dict[str, Any]) -> None:
     view = await policies.set_waitlist_order(
         await caller_of(ctx), ctx.session, event_id=event.luma_event_id, order=args["order"]
     )
-    await ctx.say("Waitlist order set.\n\n" + policy_text(event, view))
+    await ctx.say("Waitlist order set.\n\n" + _described(ctx, event, view))
 
 
 @event_action("policy_test")
@@ -164,6 +208,7 @@ async def test(ctx: Ctx, event: Event, _: dict[str, Any]) -> None:
         luma=deps.luma,
         keybox=deps.keybox,
         vip_rules=deps.vip_rules,
+        reader=deps.rubric,
     )
     await ctx.say(dry_run_text(event, run))
 
@@ -229,12 +274,140 @@ async def policy_command(message: Message, command: CommandObject, ctx: Ctx) -> 
         await with_event(
             ctx, event_words, "policy_waitlist", args, usage="/policy waitlist Gala vip"
         )
+    elif verb == "rubric":
+        event_words, colon, text = rest.partition(":")
+        if not colon or not text.strip():
+            raise UserError(
+                "Name the event, a colon, then the rubric in your words: <code>/policy rubric "
+                "Founders Dinner: approve founders building AI products; hold students</code> "
+                "(<code>: off</code> removes it)."
+            )
+        removed = text.strip().lower() in ("off", "none", "remove")
+        args = {"rubric": None if removed else text.strip()}
+        await with_event(ctx, event_words, "policy_rubric", args, usage="/policy rubric Gala: …")
+    elif verb == "rubric-declines":
+        event_words, _, switch = rest.rstrip().rpartition(" ")
+        if switch.lower() not in ("on", "off"):
+            raise UserError(
+                "End with on or off: <code>/policy rubric-declines Founders Dinner on</code>."
+            )
+        args = {"allowed": switch.lower() == "on"}
+        await with_event(
+            ctx,
+            event_words,
+            "policy_rubric_declines",
+            args,
+            usage="/policy rubric-declines Gala on",
+        )
     elif verb == "test":
         await with_event(ctx, rest, "policy_test", {}, usage="/policy test Founders Dinner")
     elif words:
         await with_event(ctx, words, "policy_show", {}, usage="/policy Founders Dinner")
     else:
         raise UserError(USAGE)
+
+
+# --- plain words: "auto-approve everyone from acme.com for the founders dinner" --------------
+
+CHANGE_EXPIRED = "This policy change has expired or was already answered; please ask again."
+
+
+async def propose_policy_change(ctx: Ctx, request: PolicyRequest) -> None:
+    """Show the rules a standing order adds (and the mode it turns on), with Confirm: words
+    read by a parser change a policy only once a person has seen the rules."""
+    (await caller_of(ctx)).require_admin()  # said now, not after Confirm
+    args = {"rules": [r.model_dump(mode="json") for r in request.rules], "auto": request.turn_on}
+    if request.all_events:
+        await _preview_change(ctx, None, args)
+    elif not request.event_words:
+        raise UserError(
+            "For which event? Name it at the end, e.g. “… for the Founders Dinner” "
+            "(or “… for all events” for the calendar-wide policy)."
+        )
+    else:
+        usage = "auto-approve everyone from acme.com for the Founders Dinner"
+        await with_event(ctx, request.event_words, "policy_propose", args, usage=usage)
+
+
+@event_action("policy_propose", writes=True)
+async def _propose_for(ctx: Ctx, event: Event, args: dict[str, Any]) -> None:
+    await _preview_change(ctx, event, args)
+
+
+async def _preview_change(ctx: Ctx, event: Event | None, args: dict[str, Any]) -> None:
+    event_id = event.luma_event_id if event else policies.CALENDAR_WIDE
+    view = await policies.policy_for(ctx.session, org_id=ctx.linked_org.id, event_id=event_id)
+    rules = [Rule.model_validate(rule) for rule in args["rules"]]
+    where = (
+        f"the approval policy of {event_title(event)}"
+        if event
+        else "the calendar-wide approval policy (every event without a policy of its own)"
+    )
+    lines = [f"Add to {where}:"]
+    lines += [
+        f"{n}. {q(rule.describe(), 300)}" for n, rule in enumerate(rules, len(view.rules) + 1)
+    ]
+    if view.inherited:
+        lines.append("<i>The event follows the calendar-wide policy now: it gets its own copy.</i>")
+    if view.rules:
+        lines.append(f"The {len(view.rules)} rule(s) it has come first: the first match decides.")
+    if args["auto"] and view.mode != "auto":
+        lines.append("…and switch it to " + MODE_MEANING["auto"] + ".")
+    elif view.mode == "off":
+        lines.append("The policy stays off until you turn it on (<code>/policy mode</code>).")
+    name = q(event.name, 60) if event else "Founders Dinner"
+    lines.append(
+        f"It decides new registrations; <code>/policy test {name}</code> shows what it would "
+        "do to the pending guests now."
+    )
+    pending_id = await pending.park(
+        ctx.session,
+        org_id=ctx.linked_org.id,
+        chat_id=ctx.chat_id,
+        user_id=ctx.user_id,
+        kind="policy_change",
+        payload={"event_id": event_id, **args},
+    )
+    await ctx.say("\n".join(lines), policy_change_keyboard(pending_id))
+
+
+async def change_pressed(query: CallbackQuery, callback_data: PolicyChangeCb, ctx: Ctx) -> None:
+    """Confirm adds the rules (and switches to auto if asked); only an admin's press counts,
+    so a member's press leaves the question standing."""
+    caller = await caller_of(ctx)
+    caller.require_admin()
+    pressed = await take_pressed(
+        query, ctx, action_id=callback_data.id, kinds=("policy_change",), expired=CHANGE_EXPIRED
+    )
+    if pressed is None:
+        return
+    parked, message = pressed
+    if callback_data.choice is Choice.CANCEL:
+        await query.answer("Cancelled")
+        await message.edit_text("Cancelled; the policy was not changed.")
+        return
+    await query.answer()
+    event_id: str = parked.payload["event_id"]
+    try:
+        for rule in parked.payload["rules"]:
+            view = await policies.add_rule(
+                caller, ctx.session, event_id=event_id, rule=Rule.model_validate(rule)
+            )
+        if parked.payload["auto"] and view.mode != "auto":
+            view = await policies.set_mode(caller, ctx.session, event_id=event_id, mode="auto")
+    except Refusal as refusal:
+        await ctx.session.rollback()
+        await message.edit_text(f"The policy was not changed: {friendly(refusal)}")
+        return
+    await ctx.session.commit()  # saved before the chat is told it is done
+    event = (
+        await cache.get_event(ctx.session, org_id=ctx.linked_org.id, luma_event_id=event_id)
+        if event_id
+        else None
+    )
+    await message.edit_text(
+        "Done.\n\n" + policy_text(event, view, gemini=ctx.deps.rubric is not None)
+    )
 
 
 # --- the buttons under a batch message: the guests the policy held ---------------------------
@@ -277,4 +450,5 @@ def build_router() -> Router:
     router = Router(name="policies")
     router.message.register(policy_command, Command("policy"), flags={"linked": True})
     router.callback_query.register(review_pressed, PolicyReviewCb.filter(), flags={"linked": True})
+    router.callback_query.register(change_pressed, PolicyChangeCb.filter(), flags={"linked": True})
     return router

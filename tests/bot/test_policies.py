@@ -177,3 +177,79 @@ async def test_members_and_bad_input_change_nothing(world) -> None:
     assert tested.text.splitlines()[-1] == "Nothing was written (mode: off)."
     assert await _policy_rows(world, calendar.org_id) == []
     assert not world.writes(calendar)
+
+
+async def test_admin_sets_a_rubric_and_without_gemini_it_holds(world) -> None:
+    calendar, chat, admin = await world.linked_group()
+    pending = world.guests(calendar, "Founders Dinner", "pending_approval")
+
+    said = await world.say(
+        chat, admin, "/policy rubric Founders Dinner: approve founders building AI; hold students"
+    )
+    assert said.text.startswith("Rubric set.")
+    assert "Anyone no rule matches goes to the rubric (Gemini may approve or hold):" in said.text
+    assert "approve founders building AI; hold students" in said.text
+    # This bot has no Gemini key: the organizer is told before turning anything on.
+    assert "Gemini is not set up here, so the rubric holds everyone for review." in said.text
+
+    tested = await world.say(chat, admin, "/policy test Founders Dinner")
+    assert f"✋ hold for review {len(pending)}" in tested.text
+    assert "rubric not applied: Gemini is not set up (no API key)" in tested.text
+
+    declines = await world.say(chat, admin, "/policy rubric-declines Founders Dinner on")
+    assert declines.text.startswith("The rubric may now decline.")
+    assert "(Gemini may approve, hold or decline)" in declines.text
+
+    removed = await world.say(chat, admin, "/policy rubric Founders Dinner: off")
+    assert removed.text.startswith("No rubric: guests no rule matches are held.")
+    rows = await _policy_rows(world, calendar.org_id)
+    assert (rows[0].rubric, rows[0].rubric_may_decline) == (None, True)
+    audited = [e.action for e in await world.audit(calendar.org_id)]
+    assert audited == ["policy_rubric_set", "policy_rubric_declines", "policy_rubric_set"]
+
+    unclear = await world.say(chat, admin, "/policy rubric Founders Dinner")
+    assert "Name the event, a colon, then the rubric" in unclear.text
+
+
+async def test_a_policy_in_plain_words_is_shown_then_confirmed(world) -> None:
+    calendar, chat, admin = await world.linked_group()
+    username = (await world.services.bot.me()).username
+    pending = world.guests(calendar, "Founders Dinner", "pending_approval")
+    domain = _domain(pending[0].person.email)
+
+    preview = await world.say(
+        chat, admin, f"@{username} auto-approve everyone from {domain} for the founders dinner"
+    )
+    lines = preview.text.splitlines()
+    assert lines[0].startswith("Add to the approval policy of Founders Dinner")
+    assert lines[1] == f"1. approve email at {domain}"
+    assert "…and switch it to auto: approvals and waitlisting are written" in preview.text
+    assert [b["text"] for b in preview.buttons] == ["Confirm", "Cancel"]
+    assert await _policy_rows(world, calendar.org_id) == []  # nothing changed before Confirm
+
+    member = world.person()
+    await world.member(calendar, member)
+    refused = world.press_only(chat, member, preview, "Confirm")
+    answer = await world.tg.wait_until(lambda: world.tg.callback_answer(refused), 5)
+    assert "admin" in answer["text"], answer
+    assert await _policy_rows(world, calendar.org_id) == []
+
+    done = await world.press(chat, admin, preview, "Confirm")
+    assert done.text.startswith("Done.")
+    assert f"1. approve email at {domain}" in done.text
+    assert "auto: approvals and waitlisting are written" in done.text
+    rows = await _policy_rows(world, calendar.org_id)
+    assert rows[0].mode == "auto" and rows[0].rules[0]["domains"] == [domain]
+    assert rows[0].on_since is not None  # the sync hands it registrations it missed from now on
+
+    held = await world.say(chat, admin, f"@{username} hold students for review at founders dinner")
+    assert held.text.splitlines()[1] == "2. hold an answer mentions “student”"
+    assert "The 1 rule(s) it has come first" in held.text
+    cancelled = await world.press(chat, admin, held, "Cancel")
+    assert cancelled.text == "Cancelled; the policy was not changed."
+    assert len((await _policy_rows(world, calendar.org_id))[0].rules) == 1
+
+    which = await world.say(chat, admin, f"@{username} hold students for review")
+    assert which.text.startswith("For which event?")
+    unclear = await world.say(chat, admin, f"@{username} auto-approve people with 3+ tickets")
+    assert "I do not know what “3+” means in a rule." in unclear.text

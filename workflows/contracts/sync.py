@@ -56,6 +56,14 @@ class GuestRef:
 
 
 @dataclass
+class MissedRegistrationsRef:
+    """Events whose guests a sync just cached: registrations their policies never saw."""
+
+    org_id: int
+    event_ids: list[str]
+
+
+@dataclass
 class SyncInput:
     org_id: int
     # The starter fills these from `Settings`; the defaults decode histories that predate them.
@@ -76,6 +84,8 @@ class SyncReport:
     gone: int
     summaries_started: int
     profiles: int = 0
+    # Registrations the sync found that no webhook had handed to the event's policy.
+    registrations_delivered: int = 0
 
 
 @dataclass
