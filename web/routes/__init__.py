@@ -10,6 +10,7 @@ from web.routes import (
     automations,
     events,
     guests,
+    invites,
     jobs,
     key,
     people,
@@ -27,5 +28,17 @@ async def home() -> RedirectResponse:
     return see_other("/web/events")
 
 
-for module in (signin, events, guests, policies, people, jobs, automations, team, key, plan):
+for module in (
+    signin,
+    events,
+    guests,
+    invites,
+    policies,
+    people,
+    jobs,
+    automations,
+    team,
+    key,
+    plan,
+):
     router.include_router(module.router)
