@@ -9,8 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    from nlp.followup import PreviousTurn
 
 
 class KnownEvent(NamedTuple):
@@ -33,11 +36,13 @@ class KnownEvent(NamedTuple):
 
 @dataclass(frozen=True)
 class ParseContext:
-    """`now` must be timezone-aware; `timezone` is the chat's IANA zone name."""
+    """`now` must be timezone-aware; `timezone` is the chat's IANA zone name; `previous` is
+    what the bot last answered this person in this chat, while remembered (`nlp.followup`)."""
 
     now: datetime
     timezone: str = "UTC"
     events: tuple[KnownEvent, ...] = field(default=())
+    previous: PreviousTurn | None = None
 
     def __post_init__(self) -> None:
         if self.now.tzinfo is None:
@@ -46,9 +51,13 @@ class ParseContext:
 
     @classmethod
     def build(
-        cls, now: datetime, timezone: str = "UTC", events: Iterable[KnownEvent] = ()
+        cls,
+        now: datetime,
+        timezone: str = "UTC",
+        events: Iterable[KnownEvent] = (),
+        previous: PreviousTurn | None = None,
     ) -> ParseContext:
-        return cls(now=now, timezone=timezone, events=tuple(events))
+        return cls(now=now, timezone=timezone, events=tuple(events), previous=previous)
 
     @property
     def local_now(self) -> datetime:

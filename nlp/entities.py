@@ -86,6 +86,20 @@ def find_city(tokens: Tokens, extra_cities: Sequence[str]) -> Found | None:
     return None
 
 
+def find_lone_city(tokens: Tokens, cities: Sequence[str]) -> Found | None:
+    """One of `cities` (the org's own) named anywhere, as in "berlin stats"."""
+    table = {key: city for key, city in _city_table(tuple(cities)).items() if city in cities}
+    words = [token.norm for token in tokens.items]
+    for length in (3, 2, 1):
+        for start in range(len(words) - length + 1):
+            span = range(start, start + length)
+            if any(index in tokens.consumed for index in span):
+                continue
+            if city := table.get(" ".join(words[start : start + length])):
+                return Found(tuple(span), city)
+    return None
+
+
 @lru_cache(maxsize=64)
 def _city_table(extra_cities: tuple[str, ...]) -> dict[str, str]:
     table = {" ".join(words_of(city)): city for city in (*CITIES, *extra_cities)}

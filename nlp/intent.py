@@ -90,7 +90,17 @@ STATUS_SYNONYMS: tuple[tuple[str, GuestStatus], ...] = (
         r"(?:who is|who are|people|guests|folks|are|is) (?:coming|going|attending)(?! (?:up|on)\b)",
         GuestStatus.APPROVED,
     ),
-    (r"declined|rejected|denied|refused|turned down", GuestStatus.DECLINED),
+    (
+        r"(?:did|have|had) (?:i|we|you|they) (?:already )?(?:kick|turn|boot|throw)"
+        r"(?: \S+){0,3}? (?:out|away)",
+        GuestStatus.DECLINED,
+    ),
+    (r"(?:got|get|were|was|been) let in", GuestStatus.APPROVED),
+    (
+        r"declined|rejected|denied|refused|turned down|turned away|kicked out|booted"
+        r"|thrown out",
+        GuestStatus.DECLINED,
+    ),
     (r"invit(?:ed|ees?|es|ations?)(?: (?:went out|sent))?", GuestStatus.INVITED),
     (r"sessions?", GuestStatus.SESSION),
 )

@@ -9,9 +9,16 @@ matched, the words naming an event are taken as written ("stats for the tokyo ha
 
 Slot rules: `event` is the canonical name when a known event matches, else the user's words
 (original case, filler such as "the"/"event" and quotes removed); `city` is always the
-canonical capitalized name. Write intents need explicit write words (approve, accept, let
-in, decline, reject, deny, turn down, mark/set/move ... as approved/declined), never negated
-("don't approve") nor asked about ("did I approve ...?").
+canonical capitalized name; a city the org has one event in names that event ("berlin
+stats") in questions about one event. Write intents need explicit write words (approve,
+accept, let in, bump off the waitlist, green light, decline, reject, deny, turn down, turn
+away, kick out, mark/set/move ... as approved/declined), never negated ("don't approve") nor
+asked about ("did I approve ...?", "who got kicked out?").
+
+The rules read English. A message in Spanish, Portuguese, German or French is "not
+understood" (the bot then suggests the commands) instead of being guessed from its English
+words; `detect_write_words` still recognises an order in those languages, so that Gemini's
+reading of one can be checked like an English one.
 """
 
 from __future__ import annotations
@@ -23,9 +30,9 @@ from typing import Any
 
 from nlp.context import KnownEvent, ParseContext
 from nlp.dates import NUMBER_WORDS, find_dates
-from nlp.entities import city_words, find_city, find_event, match_name
+from nlp.entities import city_words, find_city, find_event, find_lone_city, match_name
 from nlp.intent import STATUS_SYNONYMS, Intent, IntentName, TargetStatus
-from nlp.text import KEYWORDS, Tokens, tokenize, word_set, words_of
+from nlp.text import KEYWORDS, Tokens, foreign_language, tokenize, word_set, words_of
 
 
 def _rx(pattern: str) -> re.Pattern[str]:
@@ -33,19 +40,26 @@ def _rx(pattern: str) -> re.Pattern[str]:
     return re.compile(rf"(?<![\w@.]){pattern}(?![\w@])")
 
 
-_APPROVE = r"approve|accept|admit"
+_APPROVE = r"approve|accept|admit|green light"
 _DECLINE = r"decline|reject|deny|refuse|turn down"
+# Everyday orders: "kick X out", "turn X away", "boot X from", "bump X off the waitlist".
+_KICK_OUT = r"kick(?! off)(?: \S+){0,5}? out|turn(?: \S+){0,5}? away|throw(?: \S+){0,5}? out"
+_BOOT = r"boot(?= (?:\S+ ){0,6}?(?:out|from)\b)"
+_BUMP = r"bump(?: \S+){0,6}? off"
 _TARGET_WORD = r"(?P<target>approved|accepted|declined|rejected|denied)"
 # A write verb must not follow a negation or a question about the past or about advice.
 _NOT_AN_ORDER = (
     r"(?<!not )(?<!never )(?<!no )"
     r"(?<!did i )(?<!did we )(?<!did you )(?<!have i )(?<!have we )(?<!has anyone )"
     r"(?<!should i )(?<!should we )(?<!do i )(?<!do we )(?<!did )(?<!who )"
+    r"(?<!got )(?<!get )(?<!was )(?<!were )(?<!been )(?<!being )"
 )
 _WRITE_PATTERNS = (
     _rx(rf"{_NOT_AN_ORDER}(?P<verb>(?:bulk )?(?:{_APPROVE}))"),
-    _rx(rf"{_NOT_AN_ORDER}(?P<verb>let)(?! me\b| us\b)(?: \S+){{1,6}}? (?:in|into)(?= |$)"),
+    _rx(rf"{_NOT_AN_ORDER}(?P<verb>let)(?! me\b| us\b)(?: \S+){{0,6}}? (?:in|into)(?= |$)"),
+    _rx(rf"{_NOT_AN_ORDER}(?P<verb>{_BUMP})(?= |$)"),
     _rx(rf"{_NOT_AN_ORDER}(?P<verb>(?:bulk )?(?:{_DECLINE}))"),
+    _rx(rf"{_NOT_AN_ORDER}(?P<verb>{_KICK_OUT}|{_BOOT})"),
     _rx(
         rf"{_NOT_AN_ORDER}(?P<verb>mark|set|move|change|switch|put|update)(?: \S+){{1,8}}? "
         rf"(?:as|to|into) {_TARGET_WORD}"
@@ -65,11 +79,18 @@ HELP = _rx(
     r"|(?:how|can) (?:can )?you help|what commands|what are you|who are you"
     r"|how (?:do|does|can|should) (?:i|we|this|you) (?:use|work|start|ask)|how does this work"
     r"|i am lost|(?:show|give) me (?:some )?examples|what kind of (?:questions|things)"
-    r"|what (?:questions|things) can i"
+    r"|what (?:questions|things) can i|what can (?:this|the) bot do"
+    r"|what (?:should|do|can) (?:i|we) (?:type|say|write|send)"
+    r"|how (?:do|can|should) (?:i|we) (?:approve|accept|decline|reject|export|sync|find|link)"
+)
+# Things organizers ask that the bot does not do; said plainly rather than half-guessed.
+UNSUPPORTED = _rx(
+    r"reminders?|remind|(?:send|write|draft) (?:an? |the )?(?:e ?mail|message|text|newsletter)"
+    r"|(?:e ?mail|message|text) (?:them|everyone|everybody|all)"
 )
 EXPORT = _rx(
     r"export|csv|download|spreadsheet|excel|xlsx|google sheets?|as an? file|to an? file"
-    r"|in an? file"
+    r"|in an? file|xlsx?"
 )
 SYNC = _rx(
     r"re ?sync|sync|refresh|reload|refetch|fetch (?:fresh|new|the latest|latest)"
@@ -91,14 +112,15 @@ SUMMARY = _rx(
     r"|checkin|check in|checked in|showed up|how is|how are (?:we|things)|how did|how does"
     r"|tell me about|status (?:of|for)|registration look|doing|looking"
 )
-COUNT = _rx(r"how many|number of|count|total|how much")
+COUNT = _rx(r"how many|number of|count|total|how much|no (?:\. )?of")
 GUESTS = _rx(
     r"guests?|attendees?|people|folks|everyone|everybody|names|guest list|wait ?list"
     r"|waiting list|who (?:is|are|got|has|have|had|registered|signed|did|still|was|were|should)"
 )
 EVENTS = _rx(
     r"events?|calendar|schedule|what is on|happening|going on|coming up|anything"
-    r"|what do we have|what have we got|what did we do|what have we done"
+    r"|what do we have|what have we got|what did we (?:do|host|run|hold)|what have we done"
+    r"|what we have|stuff"
 )
 REPEAT = _rx(
     r"(?:repeat|returning|recurring|loyal) (?:guests?|attendees?|visitors?|people|folks"
@@ -179,9 +201,17 @@ class OfflineParser:
     """Rules only, no network: answers when Gemini is absent, slow, failing or over quota."""
 
     def parse(self, text: str, ctx: ParseContext) -> Intent:
-        """The intent in `text`; deterministic for a given text and context."""
+        """The intent in `text`; deterministic for a given text and context.
+
+        A message in another language is not understood (the bot then shows the commands):
+        its few English words, an event name or an email, must not make a guess.
+        """
+        if foreign_language(text, _protected_words(ctx.events, ctx.cities)):
+            return Intent(intent=IntentName.UNKNOWN)
         reading = _read_entities(text, ctx)
         intent = _classify(reading)
+        if intent in _NAMES_AN_EVENT:
+            _event_by_city(reading, ctx)
         if intent is IntentName.TRENDS:
             view = reading.view()
             group = next((name for name, rx in TREND_GROUPS if rx.search(view)), None)
@@ -200,7 +230,59 @@ def detect_write_words(text: str, ctx: ParseContext | None = None) -> TargetStat
     "Accept the Future" does not make a question about it an order.
     """
     reading = _read_entities(text, ctx)
-    return _find_write(reading)
+    if found := _find_write(reading):
+        return found
+    events, cities = (ctx.events, ctx.cities) if ctx else ((), ())
+    if foreign_language(text, _protected_words(tuple(events), tuple(cities))):
+        return _foreign_write(reading)
+    return None
+
+
+# Orders in the other languages organizers write in (Spanish, Portuguese, German, French):
+# imperatives and infinitives only, so that Gemini's reading of "aprueba a ana@x.com" can be
+# checked like an English one. The offline parser itself never acts on these (it answers
+# "not understood" in another language); any negation or question refuses them all.
+_FOREIGN_APPROVE = (
+    r"aprueba|aprueben|apruebe|aprobar|acepta|acepten|acepte|aceptar|admite|admitir"
+    r"|aprova|aprovem|aprovar|aceita|aceitem|aceitar|admita"
+    r"|genehmige|genehmigen|akzeptiere|akzeptieren|bestätige|bestätigen"
+    r"|approuve|approuvez|approuver|accepte|acceptez|accepter|admets|admettez|admettre"
+)
+_FOREIGN_DECLINE = (
+    r"rechaza|rechacen|rechace|rechazar|deniega|denegar|declina|declinar"
+    r"|recusa|recusem|recuse|recusar|rejeita|rejeitem|rejeite|rejeitar"
+    r"|lehne|ablehnen|weise|abweisen"
+    r"|refuse|refusez|refuser|rejette|rejetez|rejeter|décline|déclinez|décliner"
+)
+_FOREIGN_VERB = re.compile(
+    rf"(?<!\w)(?:(?P<approve>{_FOREIGN_APPROVE})|(?P<decline>{_FOREIGN_DECLINE}))(?!\w)"
+)
+_FOREIGN_NOT_AN_ORDER = re.compile(
+    r"\?|(?<!\w)(?:no|nunca|não|nao|nicht|kein\w*|nie|ne|n|pas|jamais|ya|já|schon|déjà"
+    r"|cuántos|cuántas|cuantos|quién|quien|quem|quantos|quantas|wie|wer|welche|combien|qui"
+    r"|quels|quelles|wurde|wurden|fue|fueron|foi|foram|a-t-il|ont)(?!\w)"
+)
+
+
+def _foreign_write(reading: _Reading) -> TargetStatus | None:
+    view = " ".join(token.surface.lower() for token in reading.tokens.items)
+    if _FOREIGN_NOT_AN_ORDER.search(view):
+        return None
+    verbs = {
+        TargetStatus.APPROVED if match.group("approve") else TargetStatus.DECLINED
+        for match in _FOREIGN_VERB.finditer(view)
+    }
+    return verbs.pop() if len(verbs) == 1 else None
+
+
+def written_addresses(
+    text: str, ctx: ParseContext | None = None
+) -> tuple[frozenset[str], frozenset[str]]:
+    """The emails and the email domains the organizer typed (outside quotes), normalized."""
+    tokens = _read_entities(text, ctx).tokens
+    emails = frozenset(token.norm for token in tokens.items if token.kind == "email")
+    domains = frozenset(token.norm for token in tokens.items if token.kind == "domain")
+    return emails, domains
 
 
 def _read_entities(text: str, ctx: ParseContext | None) -> _Reading:
@@ -247,6 +329,7 @@ def _classify(reading: _Reading) -> IntentName:
     people = "email" not in slots
     checks = (
         (IntentName.HELP, HELP.search(view)),
+        (IntentName.UNKNOWN, UNSUPPORTED.search(view)),
         (IntentName.EXPORT, EXPORT.search(view)),
         (IntentName.SYNC, SYNC.search(view)),
         (IntentName.DIGEST, DIGEST.search(view)),
@@ -269,6 +352,37 @@ def _classify(reading: _Reading) -> IntentName:
     return next((intent for intent, matched in checks if matched), IntentName.UNKNOWN)
 
 
+# Intents about one event: there a city the org has one event in names that event.
+_NAMES_AN_EVENT = frozenset(IntentName) - {
+    IntentName.LIST_EVENTS,
+    IntentName.TRENDS,
+    IntentName.DIGEST,
+    IntentName.HELP,
+    IntentName.UNKNOWN,
+}
+
+
+def _event_by_city(reading: _Reading, ctx: ParseContext) -> None:
+    """ "berlin stats", "pending for singapore": the org's only event in that city.
+
+    A city with several events is not resolved to one: a city read after "in" stays the
+    city, a bare one becomes the event words, for the bot to ask which.
+    """
+    slots, tokens = reading.slots, reading.tokens
+    if "event" in slots:
+        return
+    if city := slots.get("city"):
+        there = [event.name for event in ctx.events if event.city == city]
+        if len(there) == 1:
+            slots["event"] = there[0]
+            del slots["city"]
+        return
+    if found := find_lone_city(tokens, ctx.cities):
+        there = [event.name for event in ctx.events if event.city == found.value]
+        slots["event"] = there[0] if len(there) == 1 else tokens.surface(found.indices)
+        tokens.consumed.update(found.indices)
+
+
 def _has_status(view: str) -> bool:
     return any(pattern.search(view) for pattern, _ in _STATUS_PATTERNS)
 
@@ -285,7 +399,7 @@ def _find_write(reading: _Reading, *, consume: bool = True) -> TargetStatus | No
 
 
 def _target_of(word: str) -> TargetStatus:
-    approving = re.match(rf"(?:bulk )?(?:{_APPROVE}|let|approved|accepted)", word)
+    approving = re.match(rf"(?:bulk )?(?:{_APPROVE}|let|bump|approved|accepted)", word)
     return TargetStatus.APPROVED if approving else TargetStatus.DECLINED
 
 

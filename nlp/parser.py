@@ -3,7 +3,9 @@
 The offline parser is always there to answer, so a missing key, an outage, a slow reply, a
 429, an invalid or unsafe reply and a spent daily quota all end in a usable intent. The
 same message from the same org within a minute is answered from a small in-process cache
-(people resend; Gemini calls cost quota).
+(people resend; Gemini calls cost quota). A message is then read against the previous turn
+(`ParseContext.previous`, `nlp.followup`), whichever parser answered: Gemini sees that turn in
+its prompt, and the offline parser's reading of "and the waitlisted ones?" is completed here.
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from core.metrics import gemini_called, gemini_skipped
 from nlp.context import ParseContext
+from nlp.followup import FollowUp, follow_up
 from nlp.gemini import FallbackReason, GeminiFailure, GeminiParser
 from nlp.intent import Intent
 from nlp.offline import OfflineParser
@@ -29,9 +32,12 @@ Source = Literal["gemini", "offline", "cache"]
 
 @dataclass(frozen=True)
 class ParseResult:
+    """`intent` is read against the previous turn; `followup` says what it took from it."""
+
     intent: Intent
     source: Source
     fallback_reason: FallbackReason | None = None
+    followup: FollowUp | None = None
 
 
 class ResponseCache:
@@ -87,10 +93,10 @@ class IntentParser:
         """The intent in `text`. Without `org_id` no quota is counted (CLI, tests)."""
         key = _cache_key(text, ctx, org_id)
         if (cached := self._cache.get(key)) is not None:
-            return ParseResult(cached, "cache")
+            return _followed(text, ctx, ParseResult(cached, "cache"))
         result = await self._parse(text, ctx, org_id)
         self._cache.put(key, result.intent)
-        return result
+        return _followed(text, ctx, result)
 
     async def phrase(
         self,
@@ -141,7 +147,13 @@ class IntentParser:
         return ParseResult(self._offline.parse(text, ctx), "offline", reason)
 
 
+def _followed(text: str, ctx: ParseContext, result: ParseResult) -> ParseResult:
+    followup = follow_up(text, result.intent, ctx)
+    return replace(result, intent=followup.intent, followup=followup)
+
+
 def _cache_key(text: str, ctx: ParseContext, org_id: int | None) -> Hashable:
-    """Same org, same words (ignoring case and spacing), same local day, zone and events."""
+    """Same org, same words (ignoring case and spacing), same local day, zone and events, and
+    the same previous turn (Gemini reads "approve them" with it)."""
     normalized = " ".join(text.casefold().split())
-    return (org_id, normalized, ctx.today, ctx.timezone, ctx.events)
+    return (org_id, normalized, ctx.today, ctx.timezone, ctx.events, ctx.previous)

@@ -115,6 +115,12 @@ SHORTHAND = {
     "wait-listed": "waitlisted",
     "sign-ups": "signups",
     "sign-up": "signup",
+    "dl": "download",
+    "num": "number",
+    "nr": "number",
+    "nbr": "number",
+    "headcount": "number of guests",
+    "greenlight": "green light",
 }
 # The words the rules are written in. A token close to one of these (one edit, two for
 # long words) is read as that word; anything else is left alone, so names survive.
@@ -219,7 +225,7 @@ def tokenize(text: str, protected: frozenset[str] = frozenset()) -> Tokens:
     """Split a message into tokens; `protected` words (event and city words) are never
     corrected, so "Mixer" stays "mixer" even if it is one letter away from a keyword."""
     items: list[Token] = []
-    for match in _TOKEN_RE.finditer(clean(text)):
+    for match in _TOKEN_RE.finditer(_number_sign(clean(text))):
         kind = match.lastgroup or "word"
         surface = match.group(kind)
         if kind in {"dq", "sq"}:
@@ -232,6 +238,75 @@ def tokenize(text: str, protected: frozenset[str] = frozenset()) -> Tokens:
             items.append(Token(surface.strip().lower(), surface.strip(), kind))
     _read_digit_for(items)
     return Tokens(items)
+
+
+# "# of ppl", "#approved": the number sign as a count. A tag ("#vip") is left alone.
+_NUMBER_SIGN = re.compile(
+    r"#\s*(?:of\b)?(?=\s|(?:approved|pending|declined|rejected|waitlist\w*|invited|guests?|ppl"
+    r"|people|attendees|registered|signups|rsvps?)\b)",
+    re.IGNORECASE,
+)
+
+# Words that mark a message as Spanish, Portuguese, German or French and that an English
+# message about events does not use. The offline rules read English only: a message in
+# another language gets "not understood" and the commands, never a guess from the few
+# English words (an event name, an email) it happens to contain.
+_FOREIGN_WORDS = word_set(
+    """
+    los las del para con por que qué cuántos cuántas cuantos quién quien está están esta
+    estos invitados invitado eventos evento lista espera muéstrame muestra mostrar aprueba
+    aprobar apruebe rechaza rechazar rechace todos todas hola pendientes pendiente próximo
+    próxima mes semana favor sincroniza sincronizar gracias cena fiesta hay cuál
+    os dos das quantos quantas convidados convidado estão são mostre mostra aprovar
+    aprova recusar recusa recuse quem jantar obrigado olá pendentes próximos
+    wie viele gäste gast sind für das der und zeig zeige mir alle veranstaltungen
+    veranstaltung nächste nächsten woche monat genehmige genehmigen ablehnen lehne auf
+    warteliste exportiere exportieren gästeliste bitte wer ist ich welche kommen zugesagt
+    wurde wurden abgelehnt genehmigt
+    combien invités invité sont attente pour les des montre montrez moi événements
+    événement mois prochain prochaine approuve approuver approuvez refuser refusez tous
+    toutes liste qui quels quelles bonjour merci dîner fondateurs semaine combien
+    """
+)
+_FOREIGN_MARKS = re.compile(r"[¿¡]|\b\w*[áíóúñãõçâêôàèùœßäöü]\w*\b", re.IGNORECASE)
+_LETTER_WORD = re.compile(r"(?<![@.\w])[^\W\d_]+(?:['’-][^\W\d_]+)*(?![@\w]|\.\w)")
+
+
+def _number_sign(text: str) -> str:
+    return _NUMBER_SIGN.sub("number of ", text) if "#" in text else text
+
+
+def foreign_language(text: str, protected: frozenset[str] = frozenset()) -> bool:
+    """Whether `text` reads as Spanish, Portuguese, German or French rather than English.
+
+    More marker words than English keywords (two at least), an inverted question mark, or one
+    marker word with an accented word or no English keyword beside it ("rechaza a
+    juan@acme.com"), decide;
+    `protected` words (event and city names, "Los Angeles", "São Paulo") never count.
+    """
+    cleaned = clean(text)
+    words = [
+        word.lower()
+        for word in _LETTER_WORD.findall(cleaned)
+        if _unaccented(word.lower()) not in protected
+    ]
+    parts = {part for word in words for part in re.split(r"['’-]", word)}
+    markers = len(parts & _FOREIGN_WORDS)
+    accented = sum(1 for word in words if _FOREIGN_MARKS.search(word))
+    inverted = "¿" in cleaned or "¡" in cleaned
+    # "approve everyone for the gala por favor" is English with a courtesy in Spanish.
+    english = len({part for part in parts - _FOREIGN_WORDS if correct(part) in KEYWORDS})
+    return (
+        (markers >= 2 and markers > english)
+        or inverted
+        or (markers >= 1 and (accented >= 1 or not english))
+        or accented >= 2
+    )
+
+
+def _unaccented(word: str) -> str:
+    """ "são" -> "sao", so a city written with its accents is still a protected word."""
+    return "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
 
 
 def _words(surface: str, protected: frozenset[str]) -> list[Token]:

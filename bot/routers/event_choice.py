@@ -15,6 +15,7 @@ from aiogram import Router
 from aiogram.types import CallbackQuery, Message
 
 from bot.context import Ctx
+from bot.conversation import remember_event_answer
 from bot.errors import UserError
 from bot.freshness import fresh_org
 from bot.keyboards import PickCb, pick_keyboard
@@ -66,7 +67,7 @@ async def with_event(
     if match.event is not None:
         if match.how == "rule" and match.rule is not None:
             await ctx.say(chosen_by_rule(match.event, match.rule, match.others, ctx.timezone))
-        await _actions[action](ctx, match.event, args)
+        await run_action(ctx, action, match.event, args)
     elif match.ambiguous:
         names = {event.name.casefold() for event in match.candidates}
         question = (
@@ -125,7 +126,14 @@ async def picked(query: CallbackQuery, callback_data: PickCb, ctx: Ctx) -> None:
     await query.answer()
     if isinstance(query.message, Message):
         await query.message.edit_text(f"Event: {event_title(event)}")
-    await _actions[parked.payload["action"]](ctx, event, parked.payload["args"])
+    await run_action(ctx, parked.payload["action"], event, parked.payload["args"])
+
+
+async def run_action(ctx: Ctx, action: str, event: Event, args: dict[str, Any]) -> None:
+    """Run `action` on `event`; an answer about its guests is remembered for follow-ups,
+    committed with the answer (`Ctx.say`), so the next message already finds it."""
+    await remember_event_answer(ctx, action, event, args)
+    await _actions[action](ctx, event, args)
 
 
 def build_router() -> Router:

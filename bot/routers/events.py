@@ -19,6 +19,7 @@ from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup
 
 from bot import args
 from bot.context import Ctx
+from bot.conversation import remember_events
 from bot.errors import UserError
 from bot.freshness import fresh_event, fresh_org
 from bot.keyboards import MoreCb, more_keyboard
@@ -99,6 +100,7 @@ async def show_events(ctx: Ctx, query: EventFilter, offset: int = 0) -> None:
     found = await catalog_events.list_events(
         ctx.session, org_id=ctx.linked_org.id, query=query, now=ctx.now()
     )
+    await remember_events(ctx, query)  # "what about lisbon?" changes this list's city
     if not found:
         hint = " /events past shows earlier ones." if query.when == "upcoming" else ""
         await ctx.say(with_note(f"{_title(query)}: none.{hint}", note))
@@ -178,7 +180,7 @@ async def _guest_query(ctx: Ctx, event: Event, filters: dict[str, Any]) -> Guest
         guest_filter=GuestFilter(
             statuses=[status] if status else [], domains=[domain] if domain else []
         ),
-        rules=ctx.deps.vip_rules,
+        rules=await ctx.vip_rules(),
     )
 
 
@@ -266,7 +268,7 @@ async def find_person(ctx: Ctx, who: str) -> None:
         ctx.session,
         org_id=org_id,
         emails={guest.normalized_email for guest, _ in rows},
-        rules=ctx.deps.vip_rules,
+        rules=await ctx.vip_rules(),
     )
     # One entry per person (identity key): their addresses' registrations together.
     people: dict[str, list[str]] = {}
@@ -297,7 +299,7 @@ async def export(ctx: Ctx, event: Event, filters: dict[str, Any]) -> None:
     # The file is built from the same keyset stream as the API's export: batch by batch,
     # never every guest as an ORM object at once.
     data = io.BytesIO()
-    async for chunk in csv_chunks(ctx.deps.sessions, query, rules=ctx.deps.vip_rules):
+    async for chunk in csv_chunks(ctx.deps.sessions, query, rules=await ctx.vip_rules()):
         data.write(chunk.encode())
     slug = re.sub(r"[^a-z0-9]+", "-", event.name.lower()).strip("-")[:50] or "guests"
     phrase = guests_phrase(total, filters.get("status"), filters.get("domain"))

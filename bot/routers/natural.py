@@ -2,22 +2,29 @@
 
 In a DM every text is for the bot; in a group only text that mentions it or replies to it.
 Parsers never write: approve/decline intents reach the same preview and Confirm button as
-the commands, after the same admin check.
+the commands, after the same admin check. A message is read against the person's previous
+turn in this chat (`bot.conversation`, `nlp.followup`): "and the waitlisted ones?" asks the
+last question again with a new status, "approve them" previews the same bulk change as
+naming the event and filter would, and a reference to an answer no longer remembered is
+answered with a question, never a guess.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from aiogram import Router
 from aiogram.types import Message
 
 from bot import args
 from bot.context import Ctx
+from bot.conversation import recall
 from bot.errors import UserError
 from bot.filters import Addressed, Text
 from bot.freshness import fresh_org
 from bot.routers.automations import digest_now, sync_now
 from bot.routers.billing import say_if_quota_spent
-from bot.routers.event_choice import live_events, with_event
+from bot.routers.event_choice import live_events, offer_events, with_event
 from bot.routers.events import find_person, show_events
 from bot.routers.policies import propose_policy_change
 from bot.routers.profiles import people_request
@@ -30,8 +37,16 @@ from catalog.guests import person_history
 from intel.policy_phrases import PolicyPhraseError, read_policy_request
 from intel.trends import Dimension
 from nlp import Intent, IntentName, KnownEvent, ParseContext
+from nlp.followup import FollowUp
+from store.models import Event
 
-NOT_UNDERSTOOD = "Sorry, I did not understand that. /help shows what I can answer."
+# Said when no parser understood (the offline one reads English only): the commands work in
+# any language, so they are what to suggest.
+NOT_UNDERSTOOD = (
+    "Sorry, I did not understand that. Try a command: /events, /event &lt;name&gt;, "
+    "/guests &lt;event&gt; [status], /approve or /decline &lt;email&gt; [event], "
+    "/bulk approve|decline &lt;event&gt; &lt;filters&gt;. /help shows examples in plain English."
+)
 EVENT_ACTIONS = {
     IntentName.EVENT_SUMMARY: ("summary", "How is Founders Dinner going?"),
     IntentName.COUNT_GUESTS: ("count", "How many are pending for Founders Dinner?"),
@@ -40,6 +55,18 @@ EVENT_ACTIONS = {
 }
 
 PEOPLE_ACTIONS = {IntentName.REPEAT_GUESTS: "repeats", IntentName.VIP_GUESTS: "vips"}
+# A write pointing back at an answer the chat no longer remembers (or never gave).
+WHOM = (
+    "{verb} whom? I have no earlier answer of yours to refer to (I remember one for "
+    "{minutes} minutes). Name the event and who, e.g. "
+    "<i>{verb_lower} everyone pending for Founders Dinner</i>."
+)
+# A read pointing back the same way.
+WHICH = (
+    "Which event and which guests? I have no earlier answer of yours to refer to (I remember "
+    "one for {minutes} minutes). Ask in full, e.g. <i>how many are pending for Founders "
+    "Dinner?</i>"
+)
 
 
 async def unknown_command(message: Message, ctx: Ctx) -> None:
@@ -57,21 +84,42 @@ async def plain_language(message: Message, ctx: Ctx, text: str) -> None:
     await fresh_org(ctx)  # names the parser matches against are the current ones
     events = await live_events(ctx)
     parse_ctx = ParseContext.build(
-        ctx.now(), ctx.timezone, [KnownEvent(e.name, e.city, e.start_at) for e in events]
+        ctx.now(),
+        ctx.timezone,
+        [KnownEvent(e.name, e.city, e.start_at) for e in events],
+        previous=await recall(ctx),
     )
     result = await ctx.deps.parser.parse(text, parse_ctx, org_id=ctx.linked_org.id)
     await say_if_quota_spent(ctx, result)
-    await act(ctx, result.intent)
+    followup = result.followup or FollowUp(result.intent)
+    if followup.missing_context:
+        raise UserError(_ask_for_context(ctx, result.intent))
+    await act(ctx, result.intent, event_id=followup.event_id)
 
 
-async def act(ctx: Ctx, intent: Intent) -> None:
-    """Run what the intent asks for, through the commands' own code."""
+def _ask_for_context(ctx: Ctx, intent: Intent) -> str:
+    minutes = f"{ctx.deps.settings.context_minutes:g}"
+    if intent.is_write and intent.target_status is not None:
+        verb = "Approve" if intent.target_status.value == "approved" else "Decline"
+        return WHOM.format(verb=verb, verb_lower=verb.lower(), minutes=minutes)
+    return WHICH.format(minutes=minutes)
+
+
+async def act(ctx: Ctx, intent: Intent, *, event_id: str | None = None) -> None:
+    """Run what the intent asks for, through the commands' own code. `event_id` is the event
+    a follow-up inherited: resolved by its id (exact), not by its name again."""
     status = intent.status.value if intent.status else None
     name = intent.intent
+    words = intent.event or ""
+    if event_id and any(e.luma_event_id == event_id for e in await live_events(ctx)):
+        words = event_id  # still there: exactly that event, even if others share its name
     if name in EVENT_ACTIONS:
         action, usage = EVENT_ACTIONS[name]
         filters = {"status": status, "domain": intent.domain}
-        await with_event(ctx, intent.event or "", action, filters, usage=usage)
+        if not words and intent.city:  # "what about lisbon?": the city's events
+            await _in_city(ctx, intent.city, action, filters)
+            return
+        await with_event(ctx, words, action, filters, usage=usage)
     elif name is IntentName.LIST_EVENTS:
         query = EventFilter(
             city=intent.city,
@@ -90,7 +138,7 @@ async def act(ctx: Ctx, intent: Intent) -> None:
         await ask_status_change(ctx, email, intent.event or "", intent.target_status.value)
     elif name is IntentName.BULK_STATUS and intent.target_status is not None:
         bulk_filters = args.Filters(
-            words=intent.event or "",
+            words=words,
             statuses=[status] if status else [],
             domains=[intent.domain] if intent.domain else [],
             tags=[intent.tag] if intent.tag else [],
@@ -109,6 +157,21 @@ async def act(ctx: Ctx, intent: Intent) -> None:
         await ctx.say(help_text())
     else:
         await ctx.say(NOT_UNDERSTOOD)
+
+
+async def _in_city(ctx: Ctx, city: str, action: str, filters: dict[str, Any]) -> None:
+    """Run a read on the one event in `city`, or ask which of its events."""
+    here: list[Event] = [
+        event
+        for event in await live_events(ctx)
+        if event.city and event.city.casefold() == city.casefold()
+    ]
+    if not here:
+        raise UserError(f"I know no event in {q(city, 60)}. /events lists the ones I know.")
+    if len(here) == 1:
+        await with_event(ctx, here[0].luma_event_id, action, filters, usage="")
+        return
+    await offer_events(ctx, here, action, filters, f"Which event in {q(city, 60)}?")
 
 
 async def _email_of(ctx: Ctx, guest_name: str) -> str:

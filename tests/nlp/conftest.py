@@ -3,35 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from pathlib import Path
 
 import pytest
 
-from nlp.context import KnownEvent, ParseContext
+from nlp.context import ParseContext
+from nlp.corpus import CONTEXT_FILE, load_context
 from standins.gemini import FakeGemini, RunningFake
 
-NOW = datetime.fromisoformat("2026-11-25T10:00:00+00:00")  # a Wednesday
-TIMEZONE = "Europe/Lisbon"
-EVENTS = (
-    KnownEvent("Summer Mixer", "Dubai", datetime.fromisoformat("2026-07-15T18:00:00+04:00")),
-    KnownEvent(
-        "Lisbon Founders Workshop", "Lisbon", datetime.fromisoformat("2026-12-03T09:30:00+00:00")
-    ),
-    KnownEvent(
-        "Main Conference 2026", "Berlin", datetime.fromisoformat("2026-12-10T09:00:00+01:00")
-    ),
-    KnownEvent("Founders Dinner", "New York", datetime.fromisoformat("2026-11-28T19:00:00-05:00")),
-    KnownEvent(
-        "AI Builders Meetup", "Singapore", datetime.fromisoformat("2026-12-05T18:30:00+08:00")
-    ),
-    KnownEvent("Winter Gala", "London", datetime.fromisoformat("2026-12-19T19:00:00+00:00")),
-    KnownEvent(
-        "Product Demo Night", "San Francisco", datetime.fromisoformat("2026-11-20T18:00:00-08:00")
-    ),
-    KnownEvent(
-        "Design Sprint Breakfast", "Dubai", datetime.fromisoformat("2027-01-14T08:00:00+04:00")
-    ),
-)
+# The fixed "now" (a Wednesday), zone and org events the corpus was written against; the
+# corpus, `lumabot parse --corpus` and the benchmark read the same file.
+CORPUS_CONTEXT = load_context(Path(__file__).with_name(CONTEXT_FILE))
+NOW = CORPUS_CONTEXT.now
+TIMEZONE = CORPUS_CONTEXT.timezone
+EVENTS = CORPUS_CONTEXT.events
 REPORT_KEY = pytest.StashKey[str]()
 
 

@@ -10,7 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import typer
+from typer.testing import CliRunner, Result
 
+from cli.parse import register
 from nlp.intent import PUBLIC_FIELDS
 from standins.gemini import FakeGemini, function_call
 from tests.nlp.conftest import EVENTS
@@ -91,3 +94,72 @@ async def test_parse_offline_gemini_and_errors(
     assert output(gemini)["city"] == "Lisbon" and output(gemini)["limit"] == 2
     assert len(fake_gemini.requests) == 1
     assert bad_now.returncode == 2 and "offset" in bad_now.stderr
+
+
+CORPUS = Path(__file__).with_name("corpus.jsonl")
+
+
+async def test_parse_scores_a_corpus(tmp_path: Path, fake_gemini: FakeGemini) -> None:
+    rows = [
+        {"text": "sync", "intent": "sync"},
+        {"text": "kick out everyone from spam.biz", "intent": "bulk_status",
+         "domain": "spam.biz", "target_status": "declined"},
+        {"text": "events in lisbon", "intent": "list_events", "city": "Paris"},  # wrong on purpose
+    ]  # fmt: skip
+    small = tmp_path / "small.jsonl"
+    small.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    (tmp_path / "corpus_context.json").write_text(
+        json.dumps({"now": NOW, "timezone": "UTC", "events": []})
+    )
+    fake_gemini.queue(function_call({"intent": "sync"}))
+    whole, with_gemini = await asyncio.gather(
+        lumabot("parse", "--corpus", str(CORPUS), "--offline", cwd=tmp_path),
+        lumabot(
+            "parse", "--corpus", str(small), "--min-accuracy", "0",
+            cwd=tmp_path,
+            GEMINI_API_KEY="AIzaFakeKeyForTheCli0123456789abcdefghi",
+            GEMINI_API_URL=fake_gemini.url,
+        ),
+    )  # fmt: skip
+    assert whole.returncode == 0, whole.stdout + whole.stderr
+    overall = whole.stdout.splitlines()[-1]
+    right, total = map(int, overall.split()[1].split("/"))
+    assert total >= 500 and right / total >= 0.97
+    assert {line.split()[0] for line in whole.stdout.splitlines()} >= {"bulk_status", "unknown"}
+    # Gemini scored the rows it answered; the rest fell back (the fake had one answer queued).
+    assert with_gemini.returncode == 0, with_gemini.stderr
+    assert "overall" in with_gemini.stdout and len(fake_gemini.requests) == 3
+
+
+def test_parse_corpus_score_and_exit_status(tmp_path: Path) -> None:
+    """The same command in-process, for its table, exit statuses and refusals."""
+    rows = [
+        {"text": "sync", "intent": "sync"},
+        {"text": "who did we kick out of the gala?", "intent": "list_guests",
+         "event": "gala", "status": "declined"},
+        {"text": "events in lisbon", "intent": "list_events", "city": "Paris"},  # wrong on purpose
+    ]  # fmt: skip
+    small = tmp_path / "small.jsonl"
+    small.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    context = tmp_path / "elsewhere.json"
+    context.write_text(json.dumps({"now": NOW, "timezone": "UTC", "events": []}))
+    app = typer.Typer()
+    register(app)
+    app.command("unused")(lambda: None)  # two commands: `parse` stays a subcommand
+    runner = CliRunner()
+
+    def run(*args: str) -> Result:
+        return runner.invoke(app, ["parse", *args, "--offline"])
+
+    under = run("--corpus", str(small), "--context", str(context))
+    assert under.exit_code == 1
+    assert "overall          2/3   = 66.7%" in under.output
+    assert "'events in lisbon': expected/got {'city': ('Paris', 'Lisbon')}" in under.output
+    passing = run("--corpus", str(small), "--context", str(context), "--min-accuracy", "0.6")
+    assert passing.exit_code == 0 and "list_guests      1/1" in passing.output
+    no_context = run("--corpus", str(small))
+    assert no_context.exit_code == 2 and "corpus_context.json" in no_context.output
+    neither = run()
+    assert neither.exit_code == 2 and "--corpus" in neither.output
+    both = run("sync", "--corpus", str(small))
+    assert both.exit_code == 2

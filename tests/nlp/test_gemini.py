@@ -7,12 +7,14 @@ from collections.abc import AsyncIterator
 from datetime import date
 
 import pytest
+from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
 from core.settings import Settings
 from nlp.context import ParseContext
 from nlp.gemini import DEFAULT_TIMEOUT, FallbackReason, GeminiParser
 from nlp.intent import GuestStatus, Intent, IntentName, TargetStatus
+from nlp.offline import OfflineParser
 from nlp.parser import IntentParser, ResponseCache
 from standins.gemini import FakeGemini, Reply, error, function_call, hang, text
 
@@ -268,3 +270,216 @@ async def test_the_key_never_reaches_the_logs(
     for reply in (error(429), hang(HANG), function_call({"intent": "dance"})):
         await parse_with(reply, fake_gemini, gemini, "events next week", ctx)
     assert caplog.records and API_KEY not in caplog.text
+
+
+ACME = {"domain": "acme.com"}
+
+
+def counted(name: str, **labels: str) -> float:
+    """A Prometheus counter's value in the default registry (0 before its first count)."""
+    return REGISTRY.get_sample_value(f"lumabot_{name}_total", labels) or 0.0
+
+
+async def test_request_carries_the_declaration_every_event_and_today(
+    fake_gemini: FakeGemini, gemini: GeminiParser, ctx: ParseContext
+) -> None:
+    await parse_with(function_call({"intent": "help"}), fake_gemini, gemini, "hola", ctx)
+    body = fake_gemini.requests[-1].body
+    (declaration,) = body["tools"][0]["functionDeclarations"]
+    assert declaration["name"] == "record_intent"
+    # The SDK sends this field in snake case; Google's JSON parser takes either spelling.
+    schema = declaration.get("parametersJsonSchema") or declaration["parameters_json_schema"]
+    assert schema["required"] == ["intent"]
+    assert set(schema["properties"]["intent"]["enum"]) == {intent.value for intent in IntentName}
+    assert set(schema["properties"]["target_status"]["enum"]) == {"approved", "declined"}
+    assert "confirmed" not in schema["properties"]
+    prompt = body["systemInstruction"]["parts"][0]["text"]
+    assert "Today is 2026-11-25 (Wednesday)" in prompt
+    for event in ctx.events:
+        assert event.name in prompt and (event.city or "-") in prompt
+    assert "any language" in prompt  # Spanish, Portuguese, German, French read like English
+    assert body["generationConfig"]["temperature"] == 0
+
+
+async def test_phrasing_asks_for_the_organizers_language(
+    fake_gemini: FakeGemini, gemini: GeminiParser, ctx: ParseContext
+) -> None:
+    facts = {"event": "Winter Gala", "pending_approval": 12}
+    fake_gemini.queue(text("La Winter Gala tiene 12 invitados pendientes."))
+    wording = await IntentParser(gemini).phrase("¿cuántos pendientes en la gala?", facts, ctx)
+    assert wording == "La Winter Gala tiene 12 invitados pendientes."
+    body = fake_gemini.requests[-1].body
+    assert "language of the request" in body["systemInstruction"]["parts"][0]["text"]
+    assert "¿cuántos pendientes en la gala?" in body["contents"][0]["parts"][0]["text"]
+
+
+@pytest.mark.parametrize(
+    ("text_", "args"),
+    [
+        (
+            "¿Cuántos invitados están pendientes para la Winter Gala?",
+            {"intent": "count_guests", "event": "Winter Gala", "status": "pending_approval"},
+        ),
+        (
+            "Quantos convidados estão na lista de espera do Founders Dinner?",
+            {"intent": "count_guests", "event": "Founders Dinner", "status": "waitlist"},
+        ),
+        (
+            "Zeig mir alle Veranstaltungen in Berlin nächsten Monat",
+            {
+                "intent": "list_events",
+                "city": "Berlin",
+                "date_from": "2026-12-01",
+                "date_to": "2026-12-31",
+            },
+        ),
+        (
+            "montre-moi les invités en attente pour le dîner des fondateurs",
+            {"intent": "list_guests", "event": "founders dinner", "status": "pending_approval"},
+        ),
+    ],
+    ids=["es", "pt", "de", "fr"],
+)
+async def test_questions_in_other_languages_are_read_by_gemini(
+    fake_gemini: FakeGemini, gemini: GeminiParser, ctx: ParseContext, text_: str, args
+) -> None:
+    result = await parse_with(function_call(args), fake_gemini, gemini, text_, ctx)
+    assert (result.source, result.fallback_reason) == ("gemini", None)
+    assert result.intent.intent.value == args["intent"]
+    # Offline, the same message is "not understood" (the bot then shows the commands).
+    fallback = await parse_with(error(503), fake_gemini, gemini, text_, ctx)
+    assert (fallback.source, fallback.intent.intent) == ("offline", IntentName.UNKNOWN)
+
+
+@pytest.mark.parametrize(
+    ("text_", "args"),
+    [
+        (
+            "aprueba a todos los pendientes de acme.com para la Winter Gala",
+            {"intent": "bulk_status", "status": "pending_approval", "domain": "acme.com",
+             "event": "Winter Gala", "target_status": "approved"},
+        ),
+        (
+            "recusar maria@exemplo.com para o Founders Dinner",
+            {"intent": "set_status", "email": "maria@exemplo.com", "event": "Founders Dinner",
+             "target_status": "declined"},
+        ),
+        (
+            "lehne alle auf der Warteliste für die Winter Gala ab",
+            {"intent": "bulk_status", "status": "waitlist", "event": "Winter Gala",
+             "target_status": "declined"},
+        ),
+        (
+            "approuvez jean@exemple.fr pour le Summer Mixer",
+            {"intent": "set_status", "email": "jean@exemple.fr", "event": "Summer Mixer",
+             "target_status": "approved"},
+        ),
+    ],
+    ids=["es", "pt", "de", "fr"],
+)  # fmt: skip
+async def test_orders_in_other_languages_are_writes_that_still_need_confirming(
+    fake_gemini: FakeGemini, gemini: GeminiParser, ctx: ParseContext, text_: str, args
+) -> None:
+    result = await parse_with(function_call(args), fake_gemini, gemini, text_, ctx)
+    assert (result.source, result.fallback_reason) == ("gemini", None)
+    assert result.intent.is_write and result.intent.target_status.value == args["target_status"]
+
+
+@pytest.mark.parametrize(
+    ("text_", "args"),
+    [
+        # questions, negations and a direction flipped: never a write
+        ("¿quién está pendiente para la Winter Gala?", {"target_status": "approved"}),
+        ("no apruebes a nadie de acme.com", {"target_status": "approved", **ACME}),
+        ("bitte nicht ablehnen: alle von acme.com", {"target_status": "declined", **ACME}),
+        ("ne refusez pas les invités de acme.com", {"target_status": "declined", **ACME}),
+        ("aprova todos de acme.com", {"target_status": "declined", **ACME}),
+        ("wurden die Gäste von acme.com genehmigt?", {"target_status": "approved", **ACME}),
+    ],
+    ids=["es-question", "es-negated", "de-negated", "fr-negated", "pt-flipped", "de-question"],
+)  # fmt: skip
+async def test_other_languages_cannot_talk_gemini_into_a_write(
+    fake_gemini: FakeGemini, gemini: GeminiParser, ctx: ParseContext, text_: str, args
+) -> None:
+    answer = {"intent": "bulk_status", **args}
+    result = await parse_with(function_call(answer), fake_gemini, gemini, text_, ctx)
+    assert (result.source, result.fallback_reason) == ("offline", FallbackReason.UNSAFE_WRITE)
+    assert result.intent.intent is IntentName.UNKNOWN and not result.intent.is_write
+
+
+@pytest.mark.parametrize(
+    ("text_", "args", "source"),
+    [
+        # a read missing slots is used as given: the bot asks for what is missing
+        (
+            "how many are pending for the founders dinner?",
+            {"intent": "count_guests", "status": "pending_approval"},
+            "gemini",
+        ),
+        # a write that drops a filter the organizer typed would touch more guests
+        (
+            "approve everyone pending from acme.com for the founders dinner",
+            {"intent": "bulk_status", "status": "pending_approval", "event": "Founders Dinner",
+             "target_status": "approved"},
+            "offline",
+        ),
+        (
+            "decline bob@acme.com for the gala",
+            {"intent": "bulk_status", "event": "Winter Gala", "target_status": "declined"},
+            "offline",
+        ),
+        (
+            "decline bob@acme.com for the gala",
+            {"intent": "set_status", "email": "eve@acme.com", "target_status": "declined"},
+            "offline",
+        ),
+    ],
+    ids=["read-missing-event", "bulk-drops-domain", "one-guest-made-bulk", "other-email"],
+)  # fmt: skip
+async def test_partial_answers(
+    fake_gemini: FakeGemini, gemini: GeminiParser, ctx: ParseContext, text_, args, source
+) -> None:
+    result = await parse_with(function_call(args), fake_gemini, gemini, text_, ctx)
+    assert result.source == source
+    if source == "offline":
+        assert result.fallback_reason is FallbackReason.UNSAFE_WRITE
+        offline = OfflineParser().parse(text_, ctx)
+        assert result.intent == offline and (offline.domain or offline.email)
+    else:
+        assert result.intent.event is None and result.intent.status is GuestStatus.PENDING_APPROVAL
+
+
+async def test_every_outcome_is_counted_by_reason(
+    fake_gemini: FakeGemini, gemini: GeminiParser, ctx: ParseContext
+) -> None:
+    good = function_call({"intent": "sync"})
+    partial = function_call({"intent": "count_guests"})
+    malformed = Reply({"candidates": [{"content": {"role": "model", "parts": [{"bogus": 1}]}}]})
+    invalid = function_call({"intent": "list_events", "limit": "many"})
+    unsafe = function_call({"intent": "bulk_status", "target_status": "declined"})
+    cases = [
+        (good, "sync now", None),
+        (partial, "how many for the gala", None),
+        (malformed, "events in dubai", FallbackReason.INVALID),
+        (invalid, "events in lisbon", FallbackReason.INVALID),
+        (unsafe, "who is declined for the gala?", FallbackReason.UNSAFE_WRITE),
+        (hang(HANG), "events in berlin", FallbackReason.TIMEOUT),
+        (error(429), "events in paris", FallbackReason.RATE_LIMITED),
+        (error(503), "events in rome", FallbackReason.UNAVAILABLE),
+    ]
+    for reply, words, reason in cases:
+        ok_before = counted("gemini_calls", use="parse", outcome="ok")
+        fallback_before = counted("gemini_calls", use="parse", outcome="fallback")
+        reasons_before = {r: counted("gemini_fallbacks", reason=r.value) for r in FallbackReason}
+        result = await parse_with(reply, fake_gemini, gemini, words, ctx)
+        assert result.fallback_reason is reason, words
+        assert counted("gemini_calls", use="parse", outcome="ok") == ok_before + (reason is None)
+        assert counted("gemini_calls", use="parse", outcome="fallback") == fallback_before + (
+            reason is not None
+        )
+        grown = {
+            r
+            for r in FallbackReason
+            if counted("gemini_fallbacks", reason=r.value) > reasons_before[r]
+        }
+        assert grown == ({reason} if reason else set()), words

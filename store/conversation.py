@@ -1,0 +1,54 @@
+"""Conversation context: one row per (org, chat, person), the last turn the bot answered.
+
+Kept in the database, not in a bot process's memory, so a follow-up reaches whichever process
+takes the next update. A turn holds the intent, its slots and the reference of the result set
+(the event id and the filter that produced it), never guests' data. Rows are read only for the
+org an update works in and only while fresh; org deletion removes them with every other row
+carrying the org's id (`services.org_deletion`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.db import upsert_insert
+from store.models import ChatContext
+
+_KEYS = ["org_id", "chat_id", "user_id"]
+
+
+async def save_turn(
+    session: AsyncSession,
+    *,
+    org_id: int,
+    chat_id: int,
+    user_id: int,
+    intent: str,
+    slots: dict[str, Any],
+    result: dict[str, Any] | None,
+    now: datetime,
+) -> None:
+    """Remember this turn in place of the previous one (one upsert, in the caller's session)."""
+    values = {"intent": intent, "slots": slots, "result": result, "updated_at": now}
+    statement = upsert_insert(session.get_bind().dialect.name, ChatContext).values(
+        org_id=org_id, chat_id=chat_id, user_id=user_id, **values
+    )
+    await session.execute(statement.on_conflict_do_update(index_elements=_KEYS, set_=values))
+
+
+async def last_turn(
+    session: AsyncSession, *, org_id: int, chat_id: int, user_id: int, since: datetime
+) -> ChatContext | None:
+    """The person's last turn in this chat and org, if it was saved after `since`."""
+    return await session.scalar(
+        select(ChatContext).where(
+            ChatContext.org_id == org_id,
+            ChatContext.chat_id == chat_id,
+            ChatContext.user_id == user_id,
+            ChatContext.updated_at > since,
+        )
+    )
