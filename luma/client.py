@@ -50,9 +50,13 @@ from luma.errors import (
 from luma.models import (
     SINGLE_EVENT,
     LumaCalendar,
+    LumaContactTag,
+    LumaContactTags,
+    LumaCreated,
     LumaEvent,
     LumaGuest,
     LumaPerson,
+    LumaTagApplied,
     LumaUser,
     LumaWebhook,
     Page,
@@ -71,6 +75,9 @@ MAX_BACKOFF = 30.0
 # Retries for callers a person waits on (the bot's key check and lookups, the portal): enough
 # to hide a dropped connection, few enough that an outage is reported while they still wait.
 INTERACTIVE_RETRIES = 3
+# Emails per apply-contact-tag request. The spec sets no maximum; a page's worth keeps each
+# request (and what one failure leaves undone) as small as our other requests.
+CONTACT_TAG_BATCH = 100
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -600,6 +607,49 @@ class LumaClient:
         """Remove a webhook endpoint; a 404 (already gone) is raised as `NotFoundError`."""
         await self._call(Endpoint.DELETE_WEBHOOK, body={"id": webhook_id})
 
+    # -- contact tags (current API only; the key's calendar's contacts) ---------------------
+
+    async def list_contact_tags(self) -> list[LumaContactTag]:
+        """The calendar's contact tags. The spec gives this list no paging parameters and
+        no cursor, so an answer saying `has_more` cannot be followed: it is refused rather
+        than taken for the whole list (a tag missed would be created twice)."""
+        data = await self._call(Endpoint.LIST_CONTACT_TAGS)
+        tags = read_contact_tags(data)
+        if tags.has_more:
+            raise LumaProtocolError(f"{Endpoint.LIST_CONTACT_TAGS}: has_more on an unpaged list")
+        return tags.entries
+
+    async def create_contact_tag(self, name: str, color: str | None = None) -> str:
+        """A new contact tag; its id. Not idempotent: `ensure_contact_tags` looks first."""
+        body = _drop_none({"name": name, "color": color})
+        return read_created_tag(await self._call(Endpoint.CREATE_CONTACT_TAG, body=body)).id
+
+    async def ensure_contact_tags(self, names: Iterable[str]) -> dict[str, str]:
+        """Each name's tag id, creating the tags the calendar lacks: one listing, then one
+        request per missing tag. Names match without regard to case (our tags are lower
+        case; an organizer's "VIP" on Luma is our "vip")."""
+        found = {tag.name.casefold(): tag.id for tag in await self.list_contact_tags()}
+        ids: dict[str, str] = {}
+        for name in dict.fromkeys(names):
+            key = name.casefold()
+            if key not in found:
+                found[key] = await self.create_contact_tag(name)
+            ids[name] = found[key]
+        return ids
+
+    async def apply_contact_tag(self, tag: str, emails: Iterable[str]) -> LumaTagApplied:
+        """Put a tag (its id or name) on the calendar's contacts with these emails, in
+        requests of `CONTACT_TAG_BATCH`. Idempotent on Luma's side; emails that are not
+        contacts are skipped, never made contacts. The counts are summed over the requests."""
+        unique = list(dict.fromkeys(emails))
+        applied = skipped = 0
+        for start in range(0, len(unique), CONTACT_TAG_BATCH):
+            body = {"tag": tag, "emails": unique[start : start + CONTACT_TAG_BATCH]}
+            answer = read_tag_applied(await self._call(Endpoint.APPLY_CONTACT_TAG, body=body))
+            applied += answer.applied_count
+            skipped += answer.skipped_count
+        return LumaTagApplied(applied_count=applied, skipped_count=skipped)
+
 
 # -- reading answers ----------------------------------------------------------------------
 
@@ -634,8 +684,12 @@ read_guest = _reader(LumaGuest, Endpoint.GET_GUEST)
 read_people_page = _reader(Page[LumaPerson], Endpoint.LIST_PEOPLE)
 read_webhook = _reader(LumaWebhook, Endpoint.CREATE_WEBHOOK)
 read_webhook_page = _reader(Page[LumaWebhook], Endpoint.LIST_WEBHOOKS)
+read_contact_tags = _reader(LumaContactTags, Endpoint.LIST_CONTACT_TAGS)
+read_created_tag = _reader(LumaCreated, Endpoint.CREATE_CONTACT_TAG)
+read_tag_applied = _reader(LumaTagApplied, Endpoint.APPLY_CONTACT_TAG)
 
-# Every answer the client reads, by operation (of the writes' answers only a created webhook's):
+# Every answer the client reads, by operation (of the writes' answers: a created webhook's, a
+# created contact tag's id, and an applied tag's counts):
 # the contract tests feed each one the spec's shapes and check what it looks up.
 READERS: Mapping[Endpoint, Callable[[Any], BaseModel]] = {
     Endpoint.GET_SELF: read_user,
@@ -649,6 +703,9 @@ READERS: Mapping[Endpoint, Callable[[Any], BaseModel]] = {
     Endpoint.LIST_WEBHOOKS: read_webhook_page,
     Endpoint.LIST_ORG_CALENDARS: read_calendar_page,
     Endpoint.LIST_ORG_EVENTS: read_org_event_page,
+    Endpoint.LIST_CONTACT_TAGS: read_contact_tags,
+    Endpoint.CREATE_CONTACT_TAG: read_created_tag,
+    Endpoint.APPLY_CONTACT_TAG: read_tag_applied,
 }
 
 

@@ -158,6 +158,36 @@ class LumaWebhook(_Model):
         return self.status == "active"
 
 
+class LumaContactTag(_Model):
+    """A tag on the calendar's contacts (`/v1/calendars/contact-tags/list`), not an event's."""
+
+    id: str
+    name: str
+    color: str = ""
+
+
+class LumaContactTags(_Model):
+    """The contact-tag list: the spec gives it `has_more` but no cursor and no paging
+    parameters, so it is read as one page (`LumaClient.list_contact_tags`)."""
+
+    entries: list[LumaContactTag] = Field(default_factory=list)
+    has_more: bool = False
+
+
+class LumaCreated(_Model):
+    """The answer to a create that names only the new object (`{"id": ...}`)."""
+
+    id: str
+
+
+class LumaTagApplied(_Model):
+    """What applying a contact tag did: emails that are not the calendar's contacts are
+    skipped (Luma never creates a contact here)."""
+
+    applied_count: int
+    skipped_count: int
+
+
 def _present(layers: Layers, *names: str) -> dict[str, Any]:
     """The named fields that are there and not null, so model defaults apply to the rest."""
     found = {name: _pick(layers, name) for name in names}

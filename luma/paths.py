@@ -30,6 +30,9 @@ class Endpoint(StrEnum):
     DELETE_WEBHOOK = "delete_webhook"
     LIST_ORG_CALENDARS = "list_org_calendars"
     LIST_ORG_EVENTS = "list_org_events"
+    LIST_CONTACT_TAGS = "list_contact_tags"
+    CREATE_CONTACT_TAG = "create_contact_tag"
+    APPLY_CONTACT_TAG = "apply_contact_tag"
 
 
 WRITES = frozenset(
@@ -39,6 +42,8 @@ WRITES = frozenset(
         Endpoint.SEND_INVITES,
         Endpoint.CREATE_WEBHOOK,
         Endpoint.DELETE_WEBHOOK,
+        Endpoint.CREATE_CONTACT_TAG,
+        Endpoint.APPLY_CONTACT_TAG,
     }
 )
 
@@ -52,6 +57,9 @@ CALENDAR_ROUTES = frozenset(
         Endpoint.CREATE_WEBHOOK,
         Endpoint.LIST_WEBHOOKS,
         Endpoint.DELETE_WEBHOOK,
+        Endpoint.LIST_CONTACT_TAGS,
+        Endpoint.CREATE_CONTACT_TAG,
+        Endpoint.APPLY_CONTACT_TAG,
     }
 )
 # Routes about one event's guests, named by `ApiPaths.event_param`: an organization key may
@@ -137,6 +145,9 @@ CURRENT = ApiPaths(
         Endpoint.DELETE_WEBHOOK: "/v1/webhooks/delete",
         Endpoint.LIST_ORG_CALENDARS: "/v1/organizations/calendars/list",
         Endpoint.LIST_ORG_EVENTS: "/v1/organizations/events/list",
+        Endpoint.LIST_CONTACT_TAGS: "/v1/calendars/contact-tags/list",
+        Endpoint.CREATE_CONTACT_TAG: "/v1/calendars/contact-tags/create",
+        Endpoint.APPLY_CONTACT_TAG: "/v1/calendars/contact-tags/apply",
     },
     event_param="event_id",
     get_event_param="event_id",

@@ -22,7 +22,7 @@ from fastapi.responses import JSONResponse
 from starlette.datastructures import QueryParams
 from starlette.requests import ClientDisconnect
 
-from standins.luma import checks, shapes, webhooks
+from standins.luma import checks, contact_tags, shapes, webhooks
 from standins.luma.control import control_router
 from standins.luma.model import ApiError, Calendar, Event, Organization
 from standins.luma.paging import Page, page_limit, paginate
@@ -78,6 +78,9 @@ CURRENT = Generation(
         "webhooks_delete": "/v1/webhooks/delete",
         "org_calendars": "/v1/organizations/calendars/list",
         "org_events": "/v1/organizations/events/list",
+        "contact_tags_list": "/v1/calendars/contact-tags/list",
+        "contact_tags_create": "/v1/calendars/contact-tags/create",
+        "contact_tags_apply": "/v1/calendars/contact-tags/apply",
     },
     event_get_param="event_id",
     event_field="event_id",
@@ -492,6 +495,18 @@ def delete_webhook(call: Call) -> Json:
     return {}
 
 
+def list_contact_tags(call: Call) -> Json:
+    return contact_tags.list_tags(call.state, call.calendar)
+
+
+def create_contact_tag(call: Call) -> Json:
+    return contact_tags.create_tag(call.state, call.calendar, call.params)
+
+
+def apply_contact_tag(call: Call) -> Json:
+    return contact_tags.apply_tag(call.state, call.calendar, call.params)
+
+
 OPERATIONS: dict[str, tuple[Operation, str]] = {
     "self": (get_self, "GET"),
     "calendar": (get_calendar, "GET"),
@@ -510,4 +525,7 @@ OPERATIONS: dict[str, tuple[Operation, str]] = {
     "webhooks_delete": (delete_webhook, "POST"),
     "org_calendars": (list_org_calendars, "GET"),
     "org_events": (list_org_events, "GET"),
+    "contact_tags_list": (list_contact_tags, "GET"),
+    "contact_tags_create": (create_contact_tag, "POST"),
+    "contact_tags_apply": (apply_contact_tag, "POST"),
 }

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from standins.luma.contact_tags import COLORS
 from standins.luma.model import APPROVAL_STATUSES, ApiError
 from standins.luma.state import SORT_DIRECTIONS
 
@@ -86,6 +87,15 @@ BODIES: Mapping[str, Shape] = {
         "status": Rule(str, choices=("active", "paused")),
     },
     "webhooks_delete": {"id": _ID},
+    "contact_tags_create": {
+        "name": _ID,
+        "color": Rule(str, nullable=True, choices=COLORS),
+    },
+    "contact_tags_apply": {
+        "tag": _ID,
+        "user_ids": Rule(list, items=Rule(str)),
+        "emails": Rule(list, items=Rule(str)),
+    },
 }
 
 

@@ -194,3 +194,25 @@ class Webhook:
 
     def wants(self, kind: str) -> bool:
         return self.status == "active" and ("*" in self.event_types or kind in self.event_types)
+
+
+@dataclass(slots=True)
+class ContactTag:
+    """A tag on a calendar's contacts (`/v1/calendars/contact-tags/...`) and the contacts'
+    emails that carry it."""
+
+    id: str
+    calendar_id: str
+    name: str
+    color: str
+    emails: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedTagging:
+    """An email a contact tag was applied to that is not one of the calendar's contacts:
+    Luma skips it (it never creates a contact there); tests read what was skipped."""
+
+    calendar_id: str
+    tag_id: str
+    email: str

@@ -24,10 +24,12 @@ from standins.luma.model import (
     APPROVAL_STATUSES,
     ApiError,
     Calendar,
+    ContactTag,
     Event,
     Guest,
     Organization,
     Person,
+    SkippedTagging,
     Webhook,
     WriteRecord,
 )
@@ -138,6 +140,8 @@ class SimulatorState:
         self.rate_limited: Counter[str] = Counter()
         self.listeners: list[GuestListener] = []
         self.webhooks: dict[str, Webhook] = {}  # by id; registered through the API
+        self.contact_tags: dict[str, ContactTag] = {}  # by id; made through the API
+        self.skipped_taggings: list[SkippedTagging] = []
         self._calendars: dict[str, Calendar] = {}
         self._organizations: dict[str, Organization] = {}
         self._by_key: dict[str, Principal] = {}

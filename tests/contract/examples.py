@@ -277,6 +277,18 @@ WEBHOOKS_PAGE: Json = {
     "has_more": False,
 }
 
+# --- contact tags ---------------------------------------------------------------------------
+
+CONTACT_TAGS: Json = {
+    "entries": [
+        {"id": "tag-vip01", "name": "VIP", "color": "cranberry"},
+        {"id": "tag-spk02", "name": "speaker", "color": "blue"},
+    ],
+    "has_more": False,
+}
+CONTACT_TAG_CREATED: Json = {"id": "tag-new03"}
+CONTACT_TAG_APPLIED: Json = {"applied_count": 2, "skipped_count": 1}
+
 # --- organization keys ----------------------------------------------------------------------
 
 SISTER_CALENDAR: Json = {

@@ -27,7 +27,14 @@ from starlette.routing import Route
 from activities.sync import event_row, guest_row
 from core.http_server import serving
 from luma import BadRequestError, LumaClient, LumaGuest, LumaPool, LumaProtocolError, NotFoundError
-from luma.client import READERS, next_cursor, read_event, read_event_page, read_guest
+from luma.client import (
+    CONTACT_TAG_BATCH,
+    READERS,
+    next_cursor,
+    read_event,
+    read_event_page,
+    read_guest,
+)
 from luma.paths import CURRENT, Endpoint
 from luma.ratelimit import ORGANIZATION_KEY
 from standins.luma import SimulatorState
@@ -168,6 +175,8 @@ async def _use_every_operation(luma: LumaClient, past: str, upcoming: str, now: 
     people_page = await luma.list_people_page(limit=40)
     await luma.list_people_page(cursor=people_page.next_cursor, limit=40)
 
+    await _use_contact_tags(luma, people[0].email, people[1].email)
+
     hook = await luma.create_webhook(
         "https://bot.example.com/luma/webhook/path-token", ["guest.registered", "guest.updated"]
     )
@@ -175,6 +184,24 @@ async def _use_every_operation(luma: LumaClient, past: str, upcoming: str, now: 
     assert [listed.id for listed in await luma.list_webhooks()] == [hook.id]
     await luma.delete_webhook(hook.id)
     assert await luma.list_webhooks() == []
+
+
+async def _use_contact_tags(luma: LumaClient, first: str, second: str) -> None:
+    """Tags made once (a second ensure creates nothing), applied in more than one request,
+    and an email that is not a contact skipped, never made one."""
+    assert await luma.list_contact_tags() == []
+    ids = await luma.ensure_contact_tags(["vip", "speaker"])
+    assert await luma.ensure_contact_tags(["VIP", "speaker"]) == {
+        "VIP": ids["vip"],
+        "speaker": ids["speaker"],
+    }
+    assert {tag.name for tag in await luma.list_contact_tags()} == {"vip", "speaker"}
+    await luma.create_contact_tag("sponsor", color="green")
+    strangers = [f"stranger{n}@example.com" for n in range(CONTACT_TAG_BATCH)]
+    applied = await luma.apply_contact_tag(ids["vip"], [first, *strangers, second])
+    assert (applied.applied_count, applied.skipped_count) == (2, CONTACT_TAG_BATCH)
+    by_name = await luma.apply_contact_tag("speaker", [first])
+    assert (by_name.applied_count, by_name.skipped_count) == (1, 0)
 
 
 def test_every_operation_the_product_uses_was_exercised(session: list[Exchange]) -> None:
@@ -197,7 +224,7 @@ def test_every_answer_validates_against_the_spec(session: list[Exchange]) -> Non
 
 def test_every_request_body_validates_against_the_spec(session: list[Exchange]) -> None:
     writes = [exchange for exchange in session if exchange.method == "POST"]
-    assert len(writes) == 9
+    assert len(writes) == 9 + 3 + 3  # guests and webhooks; tags made, tags applied
     for exchange in writes:
         schema = body_schema(exchange.method, exchange.path)
         assert schema is not None
@@ -254,6 +281,9 @@ EXAMPLES = {
     Endpoint.LIST_WEBHOOKS: examples.WEBHOOKS_PAGE,
     Endpoint.LIST_ORG_CALENDARS: examples.ORG_CALENDARS_PAGE,
     Endpoint.LIST_ORG_EVENTS: examples.ORG_EVENTS_PAGE,
+    Endpoint.LIST_CONTACT_TAGS: examples.CONTACT_TAGS,
+    Endpoint.CREATE_CONTACT_TAG: examples.CONTACT_TAG_CREATED,
+    Endpoint.APPLY_CONTACT_TAG: examples.CONTACT_TAG_APPLIED,
 }
 VARIANTS = ["every-field", "required-only"]
 
@@ -268,7 +298,8 @@ def _example(endpoint: Endpoint, variant: str) -> dict[str, Any]:
 
 def test_every_read_operation_has_a_reader_and_an_example() -> None:
     reads = {endpoint for endpoint, (method, _) in ROUTES.items() if method == "GET"}
-    reads.add(Endpoint.CREATE_WEBHOOK)  # the one write whose answer is read: the secret
+    # The writes whose answers are read: a webhook's secret, a new tag's id, applied counts.
+    reads |= {Endpoint.CREATE_WEBHOOK, Endpoint.CREATE_CONTACT_TAG, Endpoint.APPLY_CONTACT_TAG}
     assert set(READERS) == reads == set(EXAMPLES)
 
 
@@ -645,6 +676,40 @@ async def test_the_simulator_refuses_bodies_the_spec_refuses(
             assert response.json()["message"]
             refused += 1
     assert refused >= 10 and accepted >= 3
+
+
+@pytest.mark.parametrize("endpoint", [Endpoint.CREATE_CONTACT_TAG, Endpoint.APPLY_CONTACT_TAG])
+async def test_the_simulator_refuses_tag_bodies_the_spec_refuses(
+    recorded_sim: RecordedSimulator, sim_http: httpx.AsyncClient, endpoint: Endpoint
+) -> None:
+    state = recorded_sim.state
+    calendar = state.add_calendar()
+    state.add_event(calendar.id, guests=3)
+    contact = state.calendar(calendar.id).people[0].email
+    headers = {"x-luma-api-key": calendar.api_key}
+    made = await sim_http.post(
+        ROUTES[Endpoint.CREATE_CONTACT_TAG][1], json={"name": "base"}, headers=headers
+    )
+    method, path = ROUTES[endpoint]
+    schema = body_schema(method, path)
+    assert schema is not None
+    if endpoint is Endpoint.CREATE_CONTACT_TAG:
+        valid: dict[str, Any] = {"name": "", "color": "blue"}
+    else:
+        valid = {"tag": made.json()["id"], "emails": [contact]}
+    refused = accepted = 0
+    for index, body in enumerate(_mutations(valid, schema)):
+        if body.get("name") == "":  # each tag that may be made is new, so no name repeats
+            body["name"] = f"tag {index}"
+        response = await sim_http.post(path, json=body, headers=headers)
+        if is_valid(schema, body):
+            assert response.status_code in (200, 404), (body, response.text)  # 404: no such tag
+            accepted += response.status_code == 200
+        else:
+            assert response.status_code == 400, (body, response.text)
+            assert response.json()["message"]
+            refused += 1
+    assert refused >= 5 and accepted >= 3
 
 
 QUERIES: dict[Endpoint, list[dict[str, str | None]]] = {
