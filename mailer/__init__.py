@@ -7,6 +7,8 @@ needs to know:
 - `MailRejected`: refused for good (a bad recipient); nothing was sent, retrying cannot help.
 - `MailUnavailable`: not taken now (connection refused, 4xx, 429); nothing was sent, retry.
 - `MailConfigError`: our configuration is wrong (login refused, bad API key); nothing was sent.
+- `MailDailyLimit`: the sender's daily sending limit is reached (Gmail); nothing was sent, and
+  nothing more will be taken before `resume_at`.
 
 Any other exception means the outcome is unknown (the connection died after the message was
 handed over), and the follow-up activity then refuses to send that message again.
@@ -16,11 +18,17 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import datetime
 from email.utils import parseaddr
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from core.settings import MailBackend, Settings
 from mailer.unsubscribe import UnsubscribeSigner
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from mailer.gmail import GmailSenders
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,16 @@ class MailUnavailable(Exception):
 
 class MailConfigError(Exception):
     """Our mail settings are wrong (credentials, sender); nothing was sent."""
+
+
+class MailDailyLimit(Exception):
+    """The sender's daily limit is reached: nothing was sent, and no more before `resume_at`
+    (a campaign stops for the day and resumes then, rather than retrying)."""
+
+    def __init__(self, message: str, resume_at: datetime, *, sender: str) -> None:
+        super().__init__(message)
+        self.resume_at = resume_at
+        self.sender = sender  # whose limit, for the report ("Gmail")
 
 
 class Mailer(Protocol):
@@ -75,18 +93,31 @@ def message_id(key: str, sender: str) -> str:
 
 @dataclass
 class MailSetup:
-    """A worker's sender plus what it needs to write unsubscribe links."""
+    """A worker's senders plus what it needs to write unsubscribe links: MAIL_BACKEND's
+    (None when off) and, when the Google OAuth client is set, each org's connected Gmail."""
 
-    mailer: Mailer
+    mailer: Mailer | None
     signer: UnsubscribeSigner
     public_url: str
+    gmail: GmailSenders | None = None
+
+    async def mailer_for(self, session: AsyncSession, org_id: int) -> Mailer | None:
+        """The org's connected Gmail when it has one, else MAIL_BACKEND's sender (or None)."""
+        if self.gmail is not None:
+            own = await self.gmail.mailer_for(session, org_id)
+            if own is not None:
+                return own
+        return self.mailer
 
     def unsubscribe_url(self, org_id: int, normalized_email: str) -> str:
         token = self.signer.sign(org_id, normalized_email)
         return f"{self.public_url.rstrip('/')}/unsubscribe/{token}"
 
     async def aclose(self) -> None:
-        await self.mailer.aclose()
+        if self.mailer is not None:
+            await self.mailer.aclose()
+        if self.gmail is not None:
+            await self.gmail.aclose()
 
 
 def build_mailer(settings: Settings) -> Mailer | None:
@@ -115,8 +146,13 @@ def build_mailer(settings: Settings) -> Mailer | None:
 
 
 def mail_setup(settings: Settings) -> MailSetup | None:
-    """Everything a worker needs to send follow-ups, or None when mail is off."""
+    """Everything a worker needs to send follow-ups, or None when mail is off (no
+    MAIL_BACKEND and no Google OAuth client for orgs to connect their Gmail)."""
+    from mailer.gmail import GmailSenders
+
     mailer = build_mailer(settings)
-    if mailer is None:
+    gmail = GmailSenders.from_settings(settings)
+    if mailer is None and gmail is None:
         return None
-    return MailSetup(mailer, UnsubscribeSigner.from_settings(settings), settings.public_url)
+    signer = UnsubscribeSigner.from_settings(settings)
+    return MailSetup(mailer, signer, settings.public_url, gmail)

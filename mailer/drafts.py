@@ -1,7 +1,8 @@
-"""The follow-up's default wording per audience, and filling in each guest's name.
+"""The follow-up's default wording per audience, and an organizer's own text as a draft.
 
-Templates are plain text with two placeholders, `{first_name}` and `{event}`, replaced
-literally (not with `str.format`), so an organizer's own text may hold any braces.
+The wording is a template filled in by `mailer.templates` (`{{ first_name }}`, `{{ event_name }}`
+and the other placeholders). `render` fills in the older form, `{first_name}` and `{event}`
+replaced literally, for campaigns started before templates (`FollowupInput.syntax == "plain"`).
 """
 
 from __future__ import annotations
@@ -32,18 +33,18 @@ class Draft:
 
 DEFAULT_DRAFTS = {
     "attended": Draft(
-        "Thank you for coming to {event}",
-        "Hi {first_name},\n\nThank you for joining us at {event}! We hope you enjoyed it.\n"
-        "We would love to see you at the next one.\n\nSee you soon!",
+        "Thank you for coming to {{ event_name }}",
+        "Hi {{ first_name }},\n\nThank you for joining us at {{ event_name }}! "
+        "We hope you enjoyed it.\nWe would love to see you at the next one.\n\nSee you soon!",
     ),
     "no-shows": Draft(
-        "We missed you at {event}",
-        "Hi {first_name},\n\nWe missed you at {event}. We hope everything is fine.\n"
+        "We missed you at {{ event_name }}",
+        "Hi {{ first_name }},\n\nWe missed you at {{ event_name }}. We hope everything is fine.\n"
         "We will let you know about the next one, and hope to see you there.\n\nBest wishes!",
     ),
     "all": Draft(
-        "After {event}",
-        "Hi {first_name},\n\nThank you for registering for {event}.\n"
+        "After {{ event_name }}",
+        "Hi {{ first_name }},\n\nThank you for registering for {{ event_name }}.\n"
         "We will let you know about our next events.\n\nBest wishes!",
     ),
 }
@@ -55,6 +56,7 @@ def first_name(full_name: str) -> str:
 
 
 def render(template: str, *, name: str, event: str) -> str:
+    """The pre-template form: `{first_name}` and `{event}` replaced literally."""
     return template.replace("{first_name}", first_name(name)).replace("{event}", event)
 
 

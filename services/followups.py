@@ -3,7 +3,9 @@
 The bot's `/followup` drafts and sends through here (the portal and the API can too), so
 the rules hold whatever the way in: admins only, mail must be configured, the event must
 have ended (before it, every registered guest is a "no-show"), people who unsubscribed are
-left out, and each start and unsubscribe leaves an audit row.
+left out, the wording fills in for this event (`services.followup_templates`: a placeholder
+without a value stops it here, before anything is sent), and each start and unsubscribe leaves
+an audit row.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from html import escape
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.settings import MailBackend
-from mailer import drafts, lists
-from services import audit
+from mailer import drafts, lists, templates
+from services import audit, followup_templates, gmail
 from services.automations import Automations, BulkStart
 from services.caller import Caller, Conflict, Invalid, NotFound
 from store import cache
@@ -42,6 +44,12 @@ def require_mail(backend: MailBackend) -> None:
     """Follow-ups need a mail backend; checked before anything is drafted or started."""
     if backend is MailBackend.OFF:
         raise Conflict(MAIL_OFF)
+
+
+async def require_sender(session: AsyncSession, *, org_id: int, backend: MailBackend) -> None:
+    """The org's own Gmail, else the configured mail backend, sends its follow-ups."""
+    if not await gmail.connected(session, org_id=org_id):
+        require_mail(backend)
 
 
 def audience_of(word: str) -> str | None:
@@ -85,11 +93,13 @@ async def start(
     audience: str,
     subject: str,
     body: str,
+    template: str | None = None,
 ) -> BulkStart:
     """Start the campaign once (`campaign_id` fixes its workflow id: a second press finds the
-    first run) and audit it; reports go to the caller's chat."""
+    first run) and audit it; reports go to the caller's chat. `subject` and `body` are the
+    wording's snapshot (`template` names the saved template it came from, for the audit)."""
     caller.require_admin()
-    require_mail(mail)
+    await require_sender(session, org_id=caller.org_id, backend=mail)
     if audience not in drafts.AUDIENCE_LABELS:
         raise Invalid("Say whom to write to: attended, no-shows or all.")
     if not body.strip():
@@ -100,6 +110,10 @@ async def start(
     if event is None or event.gone_at is not None:
         raise NotFound("There is no such event in this calendar.")
     require_ended(event)
+    # Filled in once here (the name varies per guest, never whether it can be filled in).
+    followup_templates.fill(
+        drafts.Draft(subject, body), templates.EventFacts.of(event, name=event_name), guest_name=""
+    )
     started = await automations.start_followup(
         FollowupInput(
             org_id=caller.org_id,
@@ -111,13 +125,17 @@ async def start(
             body=body,
             chat_id=caller.chat_id,
             requested_by=caller.user_id,
+            syntax="jinja",
         )
     )
+    target: dict[str, object] = {"event_id": event_id, "audience": audience}
+    if template:
+        target["template"] = template
     await audit.record(
         caller,
         session,
         "followup",
-        {"event_id": event_id, "audience": audience},
+        target,
         result="already running" if started.already_running else "started",
         detail=started.workflow_id,
     )

@@ -10,7 +10,7 @@ campaign), so a double-clicked Send finds the job already running.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from html import escape
 
 from temporalio import workflow
@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from mailer.drafts import AUDIENCE_LABELS
     from workflows.contracts.followups import (
         CampaignRef,
+        DailyLimit,
         FollowupBatch,
         FollowupCounts,
         FollowupInput,
@@ -40,7 +41,32 @@ MAIL_RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=5),
     maximum_attempts=30,
 )
+# Campaigns that stop at the sender's daily limit (Gmail) and resume on a timer.
+DAILY_LIMIT_PATCH = "followup-daily-limit"
+MIN_PAUSE = timedelta(seconds=1)
 # Continue-as-new well before Temporal's history limits, whatever the audience's size.
+
+
+def limit_text(
+    job: FollowupInput,
+    counts: FollowupCounts,
+    limit: DailyLimit,
+    resume: datetime,
+    now: datetime,
+) -> str:
+    """The report of a stop for the day: how far it got, whose limit, when it goes on (UTC)."""
+    who = AUDIENCE_LABELS.get(job.audience, job.audience)
+    if resume.date() == now.date():
+        day = "today"
+    elif resume.date() == (now + timedelta(days=1)).date():
+        day = "tomorrow"
+    else:
+        day = f"on {resume:%Y-%m-%d}"
+    return (
+        f"Follow-up to {who} of <b>{escape(job.event_name)}</b>: sent {counts.sent} of "
+        f"{counts.total}; {escape(limit.sender)}'s daily limit reached; resuming {day} at "
+        f"{resume:%H:%M} UTC."
+    )
 
 
 def report_text(job: FollowupInput, counts: FollowupCounts) -> str:
@@ -88,14 +114,22 @@ class FollowupWorkflow:
                 if batches >= job.batches_per_run or workflow.info().is_continue_as_new_suggested():
                     await workflow.wait_condition(workflow.all_handlers_finished)
                     workflow.continue_as_new(job)
+                batch = FollowupBatch(
+                    campaign, job.subject, job.body, job.event_name, job.batch_size
+                )
+                if workflow.patched("followup-template-syntax"):
+                    batch = replace(batch, syntax=job.syntax)  # how the wording is filled in
                 self.counts = await workflow.execute_activity_method(
                     FollowupActivities.send_followup_batch,
-                    FollowupBatch(campaign, job.subject, job.body, job.event_name, job.batch_size),
+                    batch,
                     start_to_close_timeout=LONG,
                     heartbeat_timeout=timedelta(seconds=job.heartbeat_timeout_seconds),
                     retry_policy=MAIL_RETRY,
                 )
                 batches += 1
+                limit = self.counts.daily_limit
+                if limit is not None and workflow.patched(DAILY_LIMIT_PATCH):
+                    await self._pause(job, limit)
                 pending = self.counts.pending > 0
         except ActivityError as error:
             # Bad mail settings, or a provider down beyond every retry: say so, then end.
@@ -109,6 +143,18 @@ class FollowupWorkflow:
         report = FollowupReport(self.counts, report_text(job, self.counts))
         await self._notify(job, report.text, "report")
         return report
+
+    async def _pause(self, job: FollowupInput, limit: DailyLimit) -> None:
+        """The sender's daily limit: say so, wait on a durable timer until it lifts (a worker
+        restart changes nothing), then send what is still pending."""
+        now = workflow.now()
+        resume = max(datetime.fromisoformat(limit.resume_at), now + MIN_PAUSE)
+        # One notice per stop: the count sent so far tells the stops apart.
+        text = limit_text(job, self.counts, limit, resume, now)
+        await self._notify(job, text, f"limit-{self.counts.sent}")
+        self.phase = "paused"
+        await workflow.sleep(resume - now)
+        self.phase = "sending"
 
     async def _notify(self, job: FollowupInput, text: str, what: str) -> None:
         if job.chat_id is None:

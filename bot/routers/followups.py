@@ -1,7 +1,11 @@
-"""Post-event follow-up emails: `/followup <event> attended|no-shows|all` and `/unsubscribe`.
+"""Post-event follow-up emails: `/followup <event> attended|no-shows|all [template <name>]`
+and `/unsubscribe`.
 
-The command drafts the email (the default wording for the audience, or the organizer's own
-text) and shows how many people it would reach; nothing is sent until an admin presses Send.
+The command drafts the email (the named saved template, else the audience's default template,
+else the built-in wording; or the organizer's own text after Edit), shows it filled in for a
+real guest and how many people it would reach; nothing is sent until an admin presses Send.
+The parked draft holds the wording's text, so editing the template afterwards changes neither
+this draft nor the campaign it starts.
 The draft is parked (`store.pending`) and the buttons carry only its id, which also becomes
 the campaign id: taking the draft is one-shot and the workflow id is derived from it, so a
 double press sends nothing twice. Edit asks for the new text as the next message (an FSM
@@ -33,13 +37,14 @@ from bot.freshness import fresh_event
 from bot.pressed import ask_again, take_pressed
 from bot.routers.event_choice import GONE, event_action, with_event
 from bot.texts import event_title, q, with_note
-from mailer import drafts
-from services import followups
+from mailer import drafts, templates
+from services import followup_templates, followups
 from services.caller import Refusal
 from store import cache, pending
 from store.models import Event
 
 USAGE = "/followup Founders Dinner attended"
+TEMPLATE_WORD = "template"  # `/followup <event> <audience> template <name>`
 EXPIRED = "This draft has expired or was already used; run /followup again."
 MAX_TEXT = 3000  # the draft is shown back in one Telegram message
 
@@ -73,9 +78,19 @@ def followup_keyboard(pending_id: str) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-def split_audience(text: str) -> tuple[str, str]:
-    """`Founders Dinner no-shows` -> ("Founders Dinner", "no-shows")."""
+def split_audience(text: str) -> tuple[str, str, str | None]:
+    """`Founders Dinner no-shows` -> ("Founders Dinner", "no-shows", None);
+    `Founders Dinner all template Thanks` -> ("Founders Dinner", "all", "Thanks")."""
     words = text.split()
+    template = None
+    for at, word in enumerate(words):
+        if word.lower() == TEMPLATE_WORD and at >= 1 and followups.audience_of(words[at - 1]):
+            words, template = words[:at], " ".join(words[at + 1 :])
+            if not template:
+                raise UserError(
+                    f"Which template? For example: <code>{USAGE} template Thank you</code>."
+                )
+            break
     if not words:
         raise UserError(
             f"Which event, and whom? For example: <code>{USAGE}</code> (or no-shows, or all)."
@@ -88,26 +103,43 @@ def split_audience(text: str) -> tuple[str, str]:
         )
     if len(words) == 1:
         raise UserError(f"Which event? For example: <code>{USAGE}</code>. /events lists them.")
-    return " ".join(words[:-1]), audience
+    return " ".join(words[:-1]), audience, template
 
 
 async def followup_command(message: Message, command: CommandObject, ctx: Ctx) -> None:
-    followups.require_mail(ctx.deps.settings.mail_backend)
-    words, audience = split_audience(command.args or "")
-    await with_event(ctx, words, "followup", {"audience": audience}, usage=USAGE)
-
-
-def draft_text(event: Event, audience: str, draft: drafts.Draft, count: int, opted: int) -> str:
-    who = drafts.AUDIENCE_LABELS[audience]
-    left_out = f" ({opted} unsubscribed, left out)" if opted else ""
-    body = drafts.render(draft.body, name="{first_name}", event=event.name)
-    subject = draft.subject.replace("{event}", event.name)
-    return (
-        f"Follow-up email to <b>{count}</b> {who} of {event_title(event)}{left_out}.\n"
-        f"<b>Subject:</b> {q(subject, 200)}\n\n"
-        f"{html.quote(body)}\n\n"
-        "<i>{first_name} becomes each guest's first name; an unsubscribe link is added.</i>"
+    await followups.require_sender(
+        ctx.session, org_id=ctx.linked_org.id, backend=ctx.deps.settings.mail_backend
     )
+    words, audience, template = split_audience(command.args or "")
+    request: dict[str, Any] = {"audience": audience}
+    if template:
+        request["template"] = template
+    await with_event(ctx, words, "followup", request, usage=USAGE)
+
+
+def draft_text(
+    event: Event,
+    audience: str,
+    preview: followup_templates.Preview,
+    reach: followups.Reach,
+    chosen: followup_templates.Chosen,
+    others: list[str],
+) -> str:
+    who = drafts.AUDIENCE_LABELS[audience]
+    left_out = f" ({reach.unsubscribed} unsubscribed, left out)" if reach.unsubscribed else ""
+    lines = [f"Follow-up email to <b>{reach.count}</b> {who} of {event_title(event)}{left_out}."]
+    if chosen.template:
+        lines.append(f"Template: <b>{q(chosen.template, 64)}</b>")
+    lines += [
+        f"<b>Subject:</b> {q(preview.email.subject, 200)}\n",
+        f"{html.quote(preview.email.body)}\n",
+        f"<i>Shown for {q(preview.guest_name or preview.guest_email, 64)}: each guest gets "
+        "their own first name, and an unsubscribe link is added.</i>",
+    ]
+    if others:
+        names = ", ".join(q(name, 64) for name in others)
+        lines.append(f"Other templates: {names} (add <code>template NAME</code> to /followup).")
+    return "\n".join(lines)
 
 
 @event_action("followup", writes=True)
@@ -118,8 +150,13 @@ async def draft_followup(ctx: Ctx, event: Event, request: dict[str, Any]) -> Non
     followups.require_ended(event)  # before refreshing it from Luma: that costs a call
     note = await fresh_event(ctx, event)
     audience = request["audience"]
-    default = drafts.DEFAULT_DRAFTS[audience]
-    draft = drafts.Draft(request.get("subject", default.subject), request.get("body", default.body))
+    if "body" in request:  # the organizer's own text, after Edit
+        chosen = followup_templates.Chosen(drafts.Draft(request["subject"], request["body"]))
+    else:
+        chosen = await followup_templates.choose(
+            caller, ctx.session, audience_name=audience, name=request.get("template")
+        )
+    draft = chosen.draft
     reach = await followups.reach(caller, ctx.session, event=event, audience=audience)
     count = reach.count
     if count == 0:
@@ -127,6 +164,12 @@ async def draft_followup(ctx: Ctx, event: Event, request: dict[str, Any]) -> Non
         why = " (everyone else unsubscribed)" if reach.unsubscribed else ""
         await ctx.say(with_note(f"No {who} of {event_title(event)} to write to{why}.", note))
         return
+    # Filled in for a real guest: a placeholder this event has no value for is refused here.
+    preview = await followup_templates.preview(
+        caller, ctx.session, event=event, draft=draft, audience_name=audience
+    )
+    saved = await followup_templates.list_templates(caller, ctx.session)
+    others = [t.name for t in saved if t.name != chosen.template]
     pending_id = await pending.park(
         ctx.session,
         org_id=caller.org_id,
@@ -139,11 +182,12 @@ async def draft_followup(ctx: Ctx, event: Event, request: dict[str, Any]) -> Non
             "audience": audience,
             "subject": draft.subject,
             "body": draft.body,
+            "template": chosen.template,
             "count": count,
         },
     )
     await ctx.say(
-        with_note(draft_text(event, audience, draft, count, reach.unsubscribed), note),
+        with_note(draft_text(event, audience, preview, reach, chosen, others), note),
         followup_keyboard(pending_id),
     )
 
@@ -169,9 +213,10 @@ async def followup_pressed(
         await state.update_data(followup=draft)
         await message.edit_text(
             f"Send me the new text of the follow-up for {title} as your next message "
-            "(in a group, reply to this message). {first_name} and {event} are filled in "
-            "for each guest; a first line <code>Subject: …</code> sets the subject. "
-            "/cancel keeps nothing."
+            "(in a group, reply to this message). Placeholders are filled in for each guest: "
+            "<code>{{ first_name }}</code>, <code>{{ event_name }}</code>, "
+            "<code>{{ event_date }}</code>, <code>{{ city }}</code>, <code>{{ link }}</code>; "
+            "a first line <code>Subject: …</code> sets the subject. /cancel keeps nothing."
         )
         return
     question, buttons = message.html_text, message.reply_markup
@@ -187,6 +232,7 @@ async def followup_pressed(
             audience=draft["audience"],
             subject=draft["subject"],
             body=draft["body"],
+            template=draft.get("template"),
         )
         await ctx.session.commit()
     except Refusal:
@@ -215,6 +261,10 @@ async def edited_text(message: Message, ctx: Ctx, state: FSMContext) -> None:
     edited = drafts.from_text(text, draft["subject"])
     if not edited.body:
         raise UserError("That has a subject but no text; send the whole email, or /cancel.")
+    try:
+        templates.check_draft(edited)
+    except templates.TemplateProblem as problem:
+        raise UserError(f"{html.quote(str(problem))} Send the text again, or /cancel.") from None
     event = await cache.get_event(
         ctx.session, org_id=ctx.linked_org.id, luma_event_id=draft["event_id"]
     )

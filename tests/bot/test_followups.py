@@ -19,8 +19,10 @@ from core.settings import Settings
 from mailer import MailSetup
 from mailer.smtp import SmtpMailer
 from mailer.unsubscribe import UnsubscribeSigner
+from services import followup_templates
 from services.automations import Automations, JobDefaults
-from store.models import PendingAction
+from services.caller import Caller
+from store.models import PendingAction, Role
 from tests.bot.conftest import World
 from tests.followups.conftest import PUBLIC_URL, SENDER, Inbox
 from tests.followups.conftest import inbox as inbox
@@ -80,11 +82,17 @@ async def test_draft_edit_send_and_report(mail_world: World, inbox: Inbox) -> No
 
     asking = await world.press(chat, admin, draft, "Edit")
     assert (asking.text or "").startswith("Send me the new text of the follow-up for Winter Gala")
+    legacy = await world.say(chat, admin, "Hello {first_name}, thanks for {event}!")
+    assert "write placeholders with two braces" in (legacy.text or "")  # still editing
     edited = await world.say(
-        chat, admin, "Subject: See you soon, {first_name}\nHello {first_name}, thanks for {event}!"
+        chat,
+        admin,
+        "Subject: See you soon, {{ first_name }}\n"
+        "Hello {{ first_name }}, thanks for {{ event_name }}!",
     )
-    assert "Subject: See you soon, {first_name}" in (edited.text or "")
-    assert "Hello {first_name}, thanks for Winter Gala!" in (edited.text or "")
+    shown = edited.text or ""  # filled in for a real guest of the event
+    assert "Subject: See you soon, " in shown and "{{" not in shown
+    assert "thanks for Winter Gala!" in shown and "Shown for " in shown
 
     sending = world.press_only(chat, admin, edited, "Send")
     again = world.press_only(chat, admin, edited, "Send")  # a double click
@@ -108,6 +116,53 @@ async def test_draft_edit_send_and_report(mail_world: World, inbox: Inbox) -> No
     assert message.get_content().startswith(f"Hello {first}, thanks for Winter Gala!")
     [entry] = await world.audit(calendar.org_id, "followup")
     assert (entry.result, entry.actor_user_id) == ("started", admin)
+
+
+async def test_default_template_per_audience_and_a_named_one(
+    mail_world: World, inbox: Inbox
+) -> None:
+    world = mail_world
+    calendar, chat, admin = await world.linked_group()
+    people = attended(world, calendar)
+    caller = Caller(calendar.org_id, Role.ADMIN, "bot", admin)
+    async with world.deps.sessions.begin() as session:
+        warm = await followup_templates.create(
+            caller,
+            session,
+            name="Warm thanks",
+            subject="Warm thanks, {{ first_name }}",
+            body="We loved having you at {{ event_name }}.",
+        )
+        await followup_templates.set_default(
+            caller, session, template_id=warm.id, audience_word="attended"
+        )
+        await followup_templates.create(
+            caller, session, name="Short", subject="Short one", body="Hi {{ first_name }}."
+        )
+
+    by_default = await world.say(chat, admin, f"/followup {EVENT} attended")
+    text = by_default.text or ""
+    assert "Template: Warm thanks" in text and "Subject: Warm thanks, " in text
+    assert "We loved having you at Winter Gala." in text
+    assert "Other templates: Short" in text
+    no_shows = await world.say(chat, admin, f"/followup {EVENT} no-shows")  # no default there
+    assert "Subject: We missed you at Winter Gala" in (no_shows.text or "")
+    unknown = await world.say(chat, admin, f"/followup {EVENT} attended template Nope")
+    assert "There is no template called “Nope” (saved: “Short”, “Warm thanks”)" in (
+        unknown.text or ""
+    )
+
+    picked = await world.say(chat, admin, f"/followup {EVENT} attended template short")
+    assert "Template: Short" in (picked.text or "")
+    await world.press(chat, admin, picked, "Send")
+    report = await world.next_message(chat, lambda m: "finished" in (m.text or ""), timeout=30)
+    assert f"Sent: {len(people)} of {len(people)}." in (report.text or "")
+    email, first = next(iter(people.items()))
+    message = inbox.to(email)
+    assert message["Subject"] == "Short one"
+    assert message.get_content().startswith(f"Hi {first}.")
+    [entry] = await world.audit(calendar.org_id, "followup")
+    assert entry.target["template"] == "Short"
 
 
 async def test_unsubscribe_then_cancel(mail_world: World, inbox: Inbox) -> None:

@@ -90,6 +90,7 @@ async def test_line_breaks_never_reach_a_header(
     assert message["Subject"] == "About Demo Night"
     assert message["Bcc"] is None and "spy@example.com" not in message["X-Envelope-To"]
     # The mailer itself refuses a broken header before connecting: nothing was sent.
+    assert smtp_setup.mailer is not None
     with pytest.raises(MailRejected):
         await smtp_setup.mailer.send(
             OutgoingMail("eve@example.com", "Two\nlines", "text", "<id@demo.test>")

@@ -29,6 +29,7 @@ class FollowupBatch:
     body: str
     event_name: str
     batch_size: int = defaults.FOLLOWUP_BATCH_SIZE
+    syntax: str = "plain"  # see FollowupInput.syntax
 
 
 @dataclass
@@ -42,6 +43,16 @@ class FollowupCounts:
     failed: int = 0
     uncertain: int = 0
     problems: list[str] = field(default_factory=list)  # "email: reason", failed and uncertain
+    # Set by a batch that stopped at the sender's daily limit (Gmail): the rest waits until then.
+    daily_limit: DailyLimit | None = None
+
+
+@dataclass
+class DailyLimit:
+    """The sender took no more today: who (for the report) and when to resume (ISO 8601, UTC)."""
+
+    sender: str
+    resume_at: str
 
 
 @dataclass
@@ -51,7 +62,9 @@ class FollowupInput:
     event_name: str
     audience: str  # attended | no-shows | all
     campaign_id: str
-    subject: str  # templates: {first_name} and {event} are filled per recipient
+    # The wording's snapshot, filled in per recipient: a template edited after Send does not
+    # change a running campaign.
+    subject: str
     body: str
     chat_id: int | None = None
     requested_by: int | None = None
@@ -60,6 +73,9 @@ class FollowupInput:
     heartbeat_timeout_seconds: float = defaults.HEARTBEAT_TIMEOUT_SECONDS
     batches_per_run: int = BATCHES_PER_RUN
     resolved: bool = False  # carried over continue-as-new
+    # "jinja": `mailer.templates` fills subject and body in. "plain" (runs started before
+    # templates): `{first_name}` and `{event}` replaced literally.
+    syntax: str = "plain"
 
 
 @dataclass
@@ -70,5 +86,5 @@ class FollowupReport:
 
 @dataclass
 class FollowupProgress:
-    phase: str  # resolving | sending | finished
+    phase: str  # resolving | sending | paused (the sender's daily limit) | finished
     counts: FollowupCounts = field(default_factory=FollowupCounts)
