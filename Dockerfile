@@ -21,6 +21,7 @@ COPY cli cli
 COPY intel intel
 COPY mailer mailer
 COPY billing billing
+COPY crm crm
 COPY web web
 COPY worker.py ./
 RUN pip install .

@@ -21,6 +21,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.bulk import BulkActivities
+from activities.crm import CrmActivities
 from activities.digest import DigestActivities
 from activities.enrichment import EnrichActivities, EnrichmentConfig
 from activities.followups import FollowupActivities
@@ -37,6 +38,7 @@ from bot.factory import create_bot
 from core.metrics import MeteredBudget, metrics_served, temporal_runtime
 from core.payload_codec import data_converter
 from core.settings import Settings, get_settings
+from crm.connectors import CrmConfig
 from intel.rubric import RubricReader
 from intel.vip import VipRules
 from luma import BudgetPolicy, LumaPool
@@ -48,6 +50,7 @@ from store.crypto import KeyBox
 from store.db import engine_for, session_factory
 from store.rate_budget import DatabaseRateBudget
 from workflows.bulk import BulkStatusWorkflow
+from workflows.crm import CrmSyncWorkflow
 from workflows.digest import DailyDigestWorkflow
 from workflows.enrichment import EnrichOrgWorkflow
 from workflows.followups import FollowupWorkflow
@@ -74,6 +77,7 @@ WORKFLOWS: Sequence[type] = (
     FollowupWorkflow,
     ApprovalPolicyWorkflow,
     InviteListWorkflow,
+    CrmSyncWorkflow,
 )
 
 
@@ -82,15 +86,16 @@ class WorkerClients:
     sessions: async_sessionmaker[AsyncSession]
     luma: LumaAccess
     bot: Bot | None
-    mail: MailSetup | None = None  # follow-up emails; None when MAIL_BACKEND is off
+    # Follow-up emails: MAIL_BACKEND's sender and orgs' own Gmail; None when neither is set up.
+    mail: MailSetup | None = None
     # The configured one (tests build WorkerClients without it); `worker_clients` passes its own.
     enrichment: EnrichmentConfig = field(
         default_factory=lambda: EnrichmentConfig.from_settings(get_settings())
     )
-    vip_rules: VipRules = field(  # the bulk job's VIP filter; the configured rules
-        default_factory=lambda: VipRules.from_settings(get_settings())
-    )
+    # The settings' VIP rules: only the defaults of orgs without their own (intel.vip_rules).
+    vip_rules: VipRules = field(default_factory=lambda: VipRules.from_settings(get_settings()))
     rubric: RubricReader | None = None  # approval rubrics' reader (Gemini); None: not set up
+    crm: CrmConfig = field(default_factory=lambda: CrmConfig.from_settings(get_settings()))
 
 
 def activities_for(clients: WorkerClients, automations: Automations | None = None) -> list[Any]:
@@ -106,6 +111,9 @@ def activities_for(clients: WorkerClients, automations: Automations | None = Non
     followups = FollowupActivities(clients.sessions, clients.mail)
     policies = PolicyActivities(clients.luma, clients.vip_rules, clients.rubric)
     invites = InviteActivities(clients.luma)
+    crm = CrmActivities(
+        clients.sessions, clients.luma.keybox, clients.crm, clients.vip_rules, clients.luma
+    )
     return [
         bulk.resolve_bulk_targets,
         bulk.apply_bulk_batch,
@@ -135,6 +143,11 @@ def activities_for(clients: WorkerClients, automations: Automations | None = Non
         invites.mark_already_invited,
         invites.send_invite_batch,
         invites.reconcile_invites,
+        crm.open_crm_run,
+        crm.push_crm_batch,
+        crm.record_crm_failure,
+        crm.push_contact_tags,
+        crm.close_crm_run,
     ]
 
 
@@ -181,6 +194,7 @@ async def worker_clients(settings: Settings) -> AsyncIterator[WorkerClients]:
             enrichment=EnrichmentConfig.from_settings(settings),
             vip_rules=VipRules.from_settings(settings),
             rubric=rubric,
+            crm=CrmConfig.from_settings(settings),
         )
     finally:
         if rubric is not None:

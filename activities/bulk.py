@@ -24,6 +24,7 @@ from activities.luma_access import LumaAccess, luma_failures_are_final, only_thi
 from catalog.guest_filter import People, person_key
 from catalog.guest_query import people_for
 from intel.vip import VipRules
+from intel.vip_rules import vip_rules_for
 from luma import (
     BadRequestError,
     LumaClient,
@@ -54,10 +55,10 @@ FAILURE_SAMPLE = 20
 class BulkActivities:
     """The I/O of the bulk status workflow."""
 
-    def __init__(self, luma: LumaAccess, vip_rules: VipRules) -> None:
+    def __init__(self, luma: LumaAccess, vip_defaults: VipRules) -> None:
         self.luma = luma
         self.sessions = luma.sessions
-        self.vip_rules = vip_rules
+        self.vip_defaults = vip_defaults  # the settings'; each org's own rules come first
 
     @activity.defn
     async def resolve_bulk_targets(self, job: ResolveInput) -> ResolveResult:
@@ -107,12 +108,15 @@ class BulkActivities:
         if not (job.filter.vip or job.filter.repeat):
             return People(tagged=frozenset(tagged))
         async with self.sessions() as session:
+            # Read per page, not once per job: a rule saved mid-job applies from the next page,
+            # as it does in every list.
+            rules = await vip_rules_for(session, org_id=job.org_id, defaults=self.vip_defaults)
             return await people_for(
                 session,
                 org_id=job.org_id,
                 guest_filter=job.filter,
                 emails=[person_key(guest.email) for guest in guests],
-                rules=self.vip_rules,
+                rules=rules,
                 tagged=tagged,
             )
 

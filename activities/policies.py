@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from datetime import UTC, datetime
+from html import escape
 from typing import Any
 
 from sqlalchemy import select, update
@@ -32,6 +33,7 @@ from intel.policy_reads import (
 )
 from intel.rubric import RubricReader
 from intel.vip import VipRules
+from intel.vip_rules import vip_rules_for
 from luma import BadRequestError, LumaClient, LumaGuest, NotFoundError
 from store import audit, cache
 from store.db import upsert_insert
@@ -68,11 +70,11 @@ class PolicyActivities:
     """Clients for deciding and writing registrations by an event's approval policy."""
 
     def __init__(
-        self, luma: LumaAccess, vip_rules: VipRules, rubric: RubricReader | None = None
+        self, luma: LumaAccess, vip_defaults: VipRules, rubric: RubricReader | None = None
     ) -> None:
         self.luma = luma
         self.sessions = luma.sessions
-        self.vip_rules = vip_rules
+        self.vip_defaults = vip_defaults  # the settings'; each org's own rules come first
         self.rubric = rubric  # None: Gemini is not set up; a rubric holds its guests
 
     @activity.defn
@@ -144,16 +146,20 @@ class PolicyActivities:
         if not guests:
             return []
         mode = policy.mode
-        async with self.sessions.begin() as session:
+        # Deciding may wait on Gemini (the rubric): no transaction stays open meanwhile.
+        async with self.sessions() as session:
             decided = await decide_in_order(
                 session,
                 org_id=batch.org_id,
                 event_id=batch.event_id,
                 policy=policy,
                 guests=guests,
-                vip_rules=self.vip_rules,
+                vip_rules=await vip_rules_for(
+                    session, org_id=batch.org_id, defaults=self.vip_defaults
+                ),
                 reader=self.rubric,
             )
+        async with self.sessions.begin() as session:
             values = []
             for guest, decision in decided:
                 # The fresh read goes to the cache too: lists and previews see the newcomer.
@@ -367,9 +373,8 @@ class PolicyActivities:
         if policy.waitlist_order != "vip":
             return by_time
         async with self.sessions() as session:
-            facts = await facts_for(
-                session, org_id=ask.org_id, guests=waiting, rules=self.vip_rules
-            )
+            rules = await vip_rules_for(session, org_id=ask.org_id, defaults=self.vip_defaults)
+            facts = await facts_for(session, org_id=ask.org_id, guests=waiting, rules=rules)
         score = {key: known.vip_score for key, known in facts.items()}
         return sorted(by_time, key=lambda g: -score.get(person_key(g.email), 0))  # stable
 
@@ -403,17 +408,18 @@ class PolicyActivities:
         name = event.name if event else ask.event_id
         order = "highest VIP score first" if policy.waitlist_order == "vip" else "first come"
         text = (
-            f"{name} — approval policy: a seat freed, so {promoted} guest(s) came off the "
+            f"{escape(name)} — approval policy: a seat freed, so {promoted} guest(s) came off the "
             f"waitlist ({order}; capacity {policy.capacity}). Luma emailed them."
         )
         return PromoteResult(promoted, text, chats)
 
 
 def report_text(event_name: str, rows: Any) -> str:
-    """'Founders Dinner — approval policy: approved 12 (rule 1: …); holding 3 for review.'"""
+    """'Founders Dinner — approval policy: approved 12 (rule 1: …); holding 3 for review.'
+    (HTML for Telegram: the event name and the reasons escaped.)"""
     done: Counter[tuple[str, str]] = Counter()
     for row in rows:
-        done[(_outcome(row), row.reason)] += 1
+        done[(_outcome(row), escape(digest_reason(row.reason)))] += 1
     by_outcome: dict[str, list[str]] = {}
     for (outcome, reason), count in sorted(done.items()):
         by_outcome.setdefault(outcome, []).append(f"{count} ({reason})")
@@ -422,7 +428,25 @@ def report_text(event_name: str, rows: Any) -> str:
         for outcome in _REPORT_ORDER
         if outcome in by_outcome
     ]
-    return f"{event_name} — approval policy: " + "; ".join(parts) + "."
+    return f"{escape(event_name)} — approval policy: " + "; ".join(parts) + "."
+
+
+_RUBRIC_KINDS = (
+    ("rubric (", "rubric"),
+    ("rubric unsure", "rubric unsure"),
+    ("rubric would decline", "rubric would decline"),
+    ("rubric would approve but no seats", "rubric: no seats left"),
+)
+
+
+def digest_reason(reason: str) -> str:
+    """A decision's reason as one batch message groups it: a rule's own words, or the kind of
+    rubric verdict (each guest's own reason is in the review list and the decision log, so
+    the message stays one line per kind however many guests the rubric read)."""
+    for start, kind in _RUBRIC_KINDS:
+        if reason.startswith(start):
+            return kind
+    return reason
 
 
 def _outcome(row: PolicyDecision) -> str:

@@ -44,7 +44,8 @@ class ApiDeps:
     sessions: async_sessionmaker[AsyncSession]
     automations: Automations
     telegram: TelegramWebhook | None = None
-    # Exports' profile columns and VIP filters: the configured rules unless a test hands some.
+    # The settings' VIP rules (unless a test hands some): only the defaults of orgs without
+    # their own; everything that scores an org's people asks `intel.vip_rules.vip_rules_for`.
     vip_rules: VipRules = field(default_factory=lambda: VipRules.from_settings(get_settings()))
     rubric: RubricReader | None = None  # approval rubrics' reader (Gemini); None: not set up
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import html
 import logging
+from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException
@@ -152,15 +153,24 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return error_response(ApiError(500, "Unexpected server error; it has been logged."))
 
 
+Handler = Callable[[Request, Exception], Awaitable[Response]]
+# What answers "the database or Temporal is down" (503 naming it); the portal wraps these to
+# show the same sentence as a page.
+OUTAGE_HANDLERS: dict[type[Exception], Handler] = {
+    OperationalError: _database_down,
+    InterfaceError: _database_down,
+    RPCError: _temporal_error,
+    RuntimeError: _runtime_error,
+}
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Refusal, api_refusal)
     app.add_exception_handler(RequestValidationError, _invalid_input)
     app.add_exception_handler(DataError, _unstorable_value)
-    app.add_exception_handler(OperationalError, _database_down)
-    app.add_exception_handler(InterfaceError, _database_down)
-    app.add_exception_handler(RPCError, _temporal_error)
-    app.add_exception_handler(RuntimeError, _runtime_error)
+    for kind, handler in OUTAGE_HANDLERS.items():
+        app.add_exception_handler(kind, handler)
     app.add_exception_handler(Exception, _unexpected)
 
 

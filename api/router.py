@@ -15,12 +15,13 @@ from api.routes import (
     jobs,
     policies,
     stripe,
+    vip_rules,
     webhooks,
 )
 from api.routes import trends as trends_routes
 
 api_router = APIRouter()
-for module in (events, guests, jobs, automations, policies, invites):
+for module in (events, guests, jobs, automations, policies, invites, vip_rules):
     api_router.include_router(
         module.router, responses=error_responses(400, 401, 404, 409, 413, 422, 429, 503)
     )

@@ -37,6 +37,7 @@ from bot.middlewares.throttling import ThrottleLimits, ThrottlingMiddleware
 from bot.progress import ProgressBoard
 from bot.routers import automations, event_choice, events, link, natural, start, status_changes
 from bot.routers import billing as billing_router
+from bot.routers import crm as crm_router
 from bot.routers import enrichment as enrichment_router
 from bot.routers import followups as followups_router
 from bot.routers import forget as forget_router
@@ -109,6 +110,7 @@ COMMANDS = [
     BotCommand(command="note", description="Add a note on a person"),
     BotCommand(command="trends", description="Trends: by month, event, city, domain, company"),
     BotCommand(command="enrich", description="Guest enrichment: on, off, run, status"),
+    BotCommand(command="crm", description="CRM and Airtable sync: status, sync"),
     BotCommand(command="sync", description="Sync with Luma now"),
     BotCommand(command="jobs", description="Running and recent jobs"),
     BotCommand(command="status", description="Linked calendar, cache and jobs"),
@@ -150,7 +152,7 @@ class BotDeps:
     progress_interval: float = 1.5
     progress: ProgressBoard = field(init=False)
     billing: Billing = field(init=False)
-    vip_rules: VipRules = field(init=False)
+    vip_rules: VipRules = field(init=False)  # the defaults only: an org's are `Ctx.vip_rules()`
     rubric: RubricReader | None = None  # approval rubrics' reader (Gemini); None: not set up
 
     def __post_init__(self) -> None:
@@ -198,6 +200,7 @@ def build_dispatcher(deps: BotDeps, storage: BaseStorage | None = None) -> Dispa
         automations.build_router(),
         trends_router.build_router(),
         enrichment_router.build_router(),
+        crm_router.build_router(),
         billing_router.build_router(),
         web_router.build_router(),
         followups_router.build_router(),

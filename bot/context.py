@@ -20,6 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import UserError
 from bot.middlewares.roles import Access
+from intel.vip import VipRules
+from intel.vip_rules import vip_rules_for
 from services.group_privacy import SENT_PRIVATELY, START_ME_FIRST
 from store.models import Chat, Event, Organization, Role, User, utcnow
 
@@ -52,6 +54,7 @@ class Ctx:
     answer_chat_id: int | None = None
     group_told: bool = False  # the group was told the answer went to the private chat
     events: Sequence[Event] | None = None  # the org's live events, once read in this update
+    org_vip_rules: VipRules | None = None  # the org's VIP rules, once read in this update
 
     @property
     def in_group(self) -> bool:
@@ -71,6 +74,14 @@ class Ctx:
 
     def now(self) -> datetime:
         return utcnow()
+
+    async def vip_rules(self) -> VipRules:
+        """The linked org's VIP rules (its own, else the settings' defaults)."""
+        if self.org_vip_rules is None:
+            self.org_vip_rules = await vip_rules_for(
+                self.session, org_id=self.linked_org.id, defaults=self.deps.vip_rules
+            )
+        return self.org_vip_rules
 
     @property
     def answer_chat(self) -> int:

@@ -69,7 +69,7 @@ async def preview_bulk(
     """Count the cached guests a job would touch: three aggregate counts and one sample
     query over the filter's own SQL, so 50,000 guests cost no more than a list page.
 
-    `rules` (the configured ones, `VipRules.from_settings`) score VIPs and set the repeat
+    `rules` (the org's, `intel.vip_rules.vip_rules_for`) score VIPs and set the repeat
     threshold when the filter asks for them.
     """
     query = await prepare(

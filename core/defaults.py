@@ -80,6 +80,19 @@ ENRICHMENT_BATCH_SIZE = 100  # people per enrichment activity
 # Longer than other jobs': one provider lookup may wait out a short Retry-After.
 ENRICHMENT_HEARTBEAT_TIMEOUT_SECONDS = 60.0
 
+# -- CRM and Airtable sync (crm/) -------------------------------------------------------------
+CRM_AIRTABLE_URL = "https://api.airtable.com"
+CRM_HUBSPOT_URL = "https://api.hubapi.com"
+CRM_AIRTABLE_REQUESTS_PER_SECOND = 5.0  # Airtable's limit per base
+CRM_HUBSPOT_REQUESTS_PER_SECOND = 10.0  # HubSpot private apps: 100 requests per 10 s
+CRM_RATE_LIMIT_WAIT_SECONDS = 30.0  # after a 429 without Retry-After (Airtable asks for 30 s)
+CRM_TIMEOUT_SECONDS = 15.0
+CRM_INTERVAL_HOURS = 24.0
+CRM_BATCH_SIZE = 100  # profiles per sync activity
+CRM_BATCH_ATTEMPTS = 5  # a batch failing this often is recorded as failed; the run goes on
+# Longer than other jobs': a batch may wait out a 429 (heartbeating meanwhile).
+CRM_HEARTBEAT_TIMEOUT_SECONDS = 60.0
+
 # -- Guest intelligence (intel.vip) ----------------------------------------------------------
 REPEAT_MIN_EVENTS = 2
 VIP_THRESHOLD = 50

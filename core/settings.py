@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     gemini_daily_quota: int = Field(200, ge=0)  # questions per org per day
     # An approval rubric call judges up to 20 guests at once: it may take longer than a question.
     gemini_rubric_timeout_seconds: float = Field(20.0, gt=0)
+    # How long a chat remembers the last event, filter and answer of each person, for
+    # follow-ups ("and the waitlisted ones?", "approve them"); after that the bot asks.
+    context_minutes: float = Field(10.0, gt=0)
 
     luma_api_url: str = defaults.LUMA_API_URL
     luma_legacy_paths: bool = False
@@ -131,6 +134,16 @@ class Settings(BaseSettings):
     sendgrid_api_key: SecretStr | None = None
     sendgrid_api_url: str = "https://api.sendgrid.com"
     followup_batch_size: int = Field(defaults.FOLLOWUP_BATCH_SIZE, ge=1, le=1000)
+    # An org's own Gmail as its sender (mailer.gmail): on once the OAuth client is set. The
+    # URLs are Google's; tests point them at standins.gmail.
+    google_client_id: str | None = None
+    google_client_secret: SecretStr | None = None
+    google_oauth_url: str = "https://accounts.google.com/o/oauth2/v2/auth"
+    google_token_url: str = "https://oauth2.googleapis.com/token"
+    google_revoke_url: str = "https://oauth2.googleapis.com/revoke"
+    gmail_api_url: str = "https://gmail.googleapis.com"
+    # How long a campaign waits after Gmail's daily limit when Gmail names no retry time.
+    gmail_limit_wait_minutes: float = Field(24 * 60, gt=0)
 
     sync_interval_minutes: int = Field(defaults.SYNC_INTERVAL_MINUTES, ge=1)
     summary_delay_minutes: int = Field(defaults.SUMMARY_DELAY_MINUTES, ge=0)
@@ -152,6 +165,17 @@ class Settings(BaseSettings):
     enrichment_timeout_seconds: float = Field(defaults.ENRICHMENT_TIMEOUT_SECONDS, gt=0)
     # the per-org schedule
     enrichment_interval_hours: float = Field(defaults.ENRICHMENT_INTERVAL_HOURS, gt=0)
+
+    # CRM and Airtable sync (crm/): each org configures its connector and token in the portal.
+    crm_airtable_url: str = defaults.CRM_AIRTABLE_URL
+    crm_hubspot_url: str = defaults.CRM_HUBSPOT_URL
+    # requests a second we send (Airtable allows 5 per base)
+    crm_airtable_requests_per_second: float = Field(defaults.CRM_AIRTABLE_REQUESTS_PER_SECOND, gt=0)
+    crm_hubspot_requests_per_second: float = Field(defaults.CRM_HUBSPOT_REQUESTS_PER_SECOND, gt=0)
+    # wait after a 429 that names no Retry-After
+    crm_rate_limit_wait_seconds: float = Field(defaults.CRM_RATE_LIMIT_WAIT_SECONDS, ge=0)
+    crm_timeout_seconds: float = Field(defaults.CRM_TIMEOUT_SECONDS, gt=0)  # one request
+    crm_interval_hours: float = Field(defaults.CRM_INTERVAL_HOURS, gt=0)  # the per-org schedule
 
     # Guest intelligence (intel.vip): who counts as a repeat guest and how VIPs are scored.
     # registrations that make a repeat guest
@@ -226,6 +250,15 @@ class Settings(BaseSettings):
             raise ConfigError("MAIL_BACKEND=sendgrid needs SENDGRID_API_KEY.")
         return self
 
+    @model_validator(mode="after")
+    def _google_client_whole(self) -> Settings:
+        if (self.google_client_id is None) != (self.google_client_secret is None):
+            raise ConfigError(
+                "GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET go together (the OAuth client of "
+                "'Send from Gmail'): set both, or neither."
+            )
+        return self
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
@@ -243,6 +276,7 @@ class Settings(BaseSettings):
             self.stripe_webhook_secret,
             self.smtp_password,
             self.sendgrid_api_key,
+            self.google_client_secret,
         ):
             if secret is not None:
                 secrets.append(secret.get_secret_value())

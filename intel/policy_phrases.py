@@ -53,6 +53,12 @@ _FILLER = _EVERYONE | {
     "email", "addresses", "address", "registered", "registering", "register", "sign",
     "signing", "up", "folks", "attendees", "applicants", "pending", "please", "automatically",
 }  # fmt: skip
+# "everyone except students", "not from acme.com": a rule in words cannot say these, and
+# reading them as kinds of people would turn the order around.
+_NEGATIONS = {
+    "except", "but", "not", "unless", "without", "excluding", "exclude", "other", "than",
+    "non", "no", "none", "nobody", "never", "don't", "dont", "isn't", "aren't", "apart",
+}  # fmt: skip
 _EVENT_WORDS = {"for", "at", "to", "from"}  # not in/on: "people in fintech" is no event
 _ALL_EVENTS = re.compile(
     r"^(?:all|every|each)(?: (?:of )?(?:my|our|the))? events?$|^everywhere$|^calendar[- ]wide$"
@@ -103,6 +109,12 @@ def _request(action: Action, rest: str, turn_on: bool) -> PolicyRequest:
     event_words: list[str] = []
     while words:
         word = words.pop(0)
+        if word in _NEGATIONS or word.startswith("non-"):
+            raise PolicyPhraseError(
+                f"A rule in words cannot say “{word[:20]}”. Write it as two rules, the exception "
+                "first: “hold students for review …”, then “auto-approve everyone …” (the first "
+                "matching rule decides)."
+            )
         if word in _EVENT_WORDS and words and not _DOMAIN.match(words[0]):
             if word == "for" and words[0] == "review":
                 words.pop(0)

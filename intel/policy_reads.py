@@ -25,6 +25,7 @@ from intel.rubric import (
     RubricCase,
     RubricReader,
     addresses_the_reader,
+    case_keys,
     case_of,
     rubric_decision,
 )
@@ -161,11 +162,13 @@ async def decide_in_order(
     guests: Iterable[LumaGuest],
     vip_rules: VipRules,
     reader: RubricReader | None,
+    rubric_limit: int | None = None,
 ) -> list[tuple[LumaGuest, Decision]]:
     """Each guest's decision, in registration order, an approval taking a seat from the next
     guest's count: what a dry run shows and what the live policy records. A guest no rule
     decides goes to the rubric, when the policy has one (`reader` None: Gemini is not set
-    up, and the rubric holds them)."""
+    up, and the rubric holds them). A dry run sends at most `rubric_limit` guests to the
+    rubric, so testing a policy spends little of the day's Gemini quota."""
     ordered = in_registration_order(guests)
     facts = await facts_for(session, org_id=org_id, guests=ordered, rules=vip_rules)
     seats = await seats_left(session, org_id=org_id, event_id=event_id, capacity=policy.capacity)
@@ -178,7 +181,7 @@ async def decide_in_order(
     undecided = [
         guest for guest in ordered if decide(policy.rules, guest, known(guest)).rule is None
     ]
-    cases, answer = await _read_rubric(org_id, policy, undecided, known, reader)
+    cases, answer = await _read_rubric(org_id, policy, undecided, known, reader, rubric_limit)
     decided = []
     for guest in ordered:
         decision = decide(policy.rules, guest, known(guest))
@@ -202,13 +205,22 @@ async def _read_rubric(
     guests: list[LumaGuest],
     known: Callable[[LumaGuest], GuestFacts],
     reader: RubricReader | None,
+    limit: int | None,
 ) -> tuple[dict[str, RubricCase], RubricAnswer]:
-    """The rubric's verdicts on `guests` (none when the policy has no rubric)."""
+    """The rubric's verdicts on `guests` (none when the policy has no rubric), the first
+    `limit` of them (None: all)."""
     if not policy.rubric or not guests:
         return {}, RubricAnswer()
-    cases = {guest.id: case_of(f"g{n}", guest, known(guest)) for n, guest in enumerate(guests, 1)}
+    keys = case_keys(len(guests))
+    cases = {
+        guest.id: case_of(key, guest, known(guest)) for key, guest in zip(keys, guests, strict=True)
+    }
     screened = [case for case in cases.values() if not addresses_the_reader(case)]
     missing = {case.key: INJECTION_HOLD for case in cases.values() if case not in screened}
+    if limit is not None and len(screened) > limit:
+        not_judged = f"not judged in a test (only the first {limit} go to Gemini)"
+        missing |= {case.key: not_judged for case in screened[limit:]}
+        screened = screened[:limit]
     if reader is None:
         return cases, RubricAnswer({}, {case.key: NOT_CONFIGURED for case in screened} | missing)
     answer = RubricAnswer()

@@ -13,6 +13,7 @@ person with the reason in plain words.
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
@@ -111,22 +112,41 @@ class RubricReader(Protocol):
         ...
 
 
-# Registration answers are written by the guest: one that speaks to the screener is held.
+# What a guest writes (name, answers, company, title) that speaks to the screener: such a
+# guest is held for a person and not sent. Wide on purpose: a false alarm costs one manual
+# review, a miss could approve a whole group of guests.
 _ADDRESSES_READER = re.compile(
-    r"\b(ignore|disregard|forget)\b.{0,40}\b(instructions?|rules?|rubric|prompt)\b"
-    r"|\b(system prompt|you are (an?|the) (ai|model|assistant|screener))\b"
-    r"|\b(mark|set|rate)\b.{0,30}\b(approve[d]?|confidence)\b.{0,20}\b(1(\.0)?|100 ?%)",
+    r"\b(ignore|disregard|forget|override|bypass)\b.{0,40}"
+    r"\b(instructions?|rules?|rubric|prompt|above|previous|everything|criteria)\b"
+    r"|\b(system prompt|new (rubric|rules?|instructions?|criteria))\b"
+    r"|\b(note|message|instructions?|attention)\b.{0,10}\b(screener|reviewer|model|ai|assistant|llm|gpt|gemini)\b"
+    r"|\byou are (an?|the|my) (helpful |friendly )?(ai|model|assistant|screener|reviewer|bot)\b"
+    r"|\b(verdict|confidence|decision)\s*[:=]"
+    r"|\bapprove (me|this (guest|person|one|application|registration)|every(one|body)|all)\b"
+    r"|\bg\d+\b"
+    r"|\b(mark|set|rate|give)\b.{0,30}\b(approved?|confidence)\b",
     re.IGNORECASE | re.DOTALL,
 )
 
 
 NOT_CONFIGURED = "Gemini is not set up (no API key)"
-INJECTION_HOLD = "the guest's answers address the screener, so they were not sent to it"
+INJECTION_HOLD = "the guest's own words address the screener, so they were not sent to it"
 
 
 def addresses_the_reader(case: RubricCase) -> bool:
     """Whether a guest's own words try to instruct the reader (prompt injection)."""
-    return any(_ADDRESSES_READER.search(f"{q}\n{a}") for q, a in case.answers)
+    written = [case.name, case.company or "", case.title or ""]
+    written += [f"{question}\n{answer}" for question, answer in case.answers]
+    return any(_ADDRESSES_READER.search(text) for text in written)
+
+
+def case_keys(count: int) -> list[str]:
+    """Keys the reader answers by, random per call ("g3f9a1c"), so that no guest can name
+    another guest's key in their answers."""
+    keys: set[str] = set()
+    while len(keys) < count:
+        keys.add(f"g{secrets.token_hex(3)}")
+    return list(keys)
 
 
 def rubric_decision(

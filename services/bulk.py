@@ -20,6 +20,7 @@ from catalog.bulk_preview import SAMPLE_SIZE, BulkPreview
 from catalog.bulk_preview import preview_bulk as count_from_cache
 from catalog.guest_filter import GuestFilter
 from intel.vip import VipRules
+from intel.vip_rules import vip_rules_for
 from services import audit
 from services.automations import Automations, BulkStart
 from services.caller import Caller, PlanLimit
@@ -64,11 +65,13 @@ async def preview_bulk(
     *,
     sample_size: int = SAMPLE_SIZE,
     refund_choice_follows: bool = False,
-    rules: VipRules,
+    vip_defaults: VipRules,
 ) -> BulkCheck:
     """What the job would do, from the cache, and whether the plan allows it. Reading only:
     anyone may preview (the API's dry run, the portal's confirmation page, the bot's
-    question with its Confirm button). `rules` score VIPs for a filter that asks for them."""
+    question with its Confirm button). The org's VIP rules (over `vip_defaults`, the
+    settings') score VIPs for a filter that asks for them."""
+    rules = await vip_rules_for(session, org_id=caller.org_id, defaults=vip_defaults)
     # The same matcher the workflow applies to Luma's guests, run over the cache.
     preview = await count_from_cache(
         session,
@@ -98,13 +101,15 @@ async def start_bulk(
     sessions: async_sessionmaker[AsyncSession],
     automations: Automations,
     billing: Billing,
-    rules: VipRules,
+    vip_defaults: VipRules,
 ) -> BulkStarted:
     """Start the job (or find it running). Raises `Forbidden` for a member and `PlanLimit`
     over the plan; then nothing is started, audited or counted."""
     caller.require_guest_writer()
     async with sessions() as session:
-        check = await preview_bulk(session, billing, caller, request, sample_size=0, rules=rules)
+        check = await preview_bulk(
+            session, billing, caller, request, sample_size=0, vip_defaults=vip_defaults
+        )
     if check.over_plan is not None:
         raise check.over_plan
     job = await automations.start_bulk(

@@ -13,8 +13,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import WorkflowHandle
 
 from catalog.invite_list import Invitee, InviteList, Rejected
@@ -119,6 +119,21 @@ async def stage(
     )
 
 
-async def launch(automations: Automations, job: InviteJobInput) -> WorkflowHandle[Any, Any]:
-    """Start a staged job (after the staging transaction committed)."""
-    return await automations.start_invites(job)
+async def launch(
+    automations: Automations,
+    job: InviteJobInput,
+    sessions: async_sessionmaker[AsyncSession],
+) -> WorkflowHandle[Any, Any]:
+    """Start a staged job (after the staging transaction committed). When Temporal does not
+    take it, the staged addresses are removed again, so no job waits forever and trying
+    again stages the list afresh; the failure goes on to the interface to say."""
+    try:
+        return await automations.start_invites(job)
+    except Exception:
+        async with sessions.begin() as session:
+            await session.execute(
+                delete(InviteItem).where(
+                    InviteItem.job_id == job.job_id, InviteItem.org_id == job.org_id
+                )
+            )
+        raise

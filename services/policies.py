@@ -33,6 +33,7 @@ from intel.policy_reads import (
 )
 from intel.rubric import RubricReader
 from intel.vip import VipRules
+from intel.vip_rules import vip_rules_for
 from luma import LumaGuest, LumaPool
 from services import audit
 from services.automations import Automations
@@ -42,6 +43,7 @@ from store.crypto import KeyBox, UnreadableKeyError
 from store.models import ApprovalPolicy, Event, Organization, PolicyDecision
 
 EXAMPLES_PER_ACTION = 5
+RUBRIC_IN_A_TEST = 40  # guests a dry run sends to Gemini: two calls of the day's quota
 
 
 @dataclass
@@ -225,10 +227,11 @@ async def dry_run(
     event: Event,
     luma: LumaPool,
     keybox: KeyBox,
-    vip_rules: VipRules,
+    vip_defaults: VipRules,
     reader: RubricReader | None,
 ) -> DryRun:
-    """Decide every pending guest of `event` as the policy would, writing nothing."""
+    """Decide every pending guest of `event` as the policy would, writing nothing (VIPs by
+    the org's rules, over `vip_defaults`, the settings')."""
     policy = await policy_for(session, org_id=caller.org_id, event_id=event.luma_event_id)
     org = await session.get(Organization, caller.org_id)
     if org is None:
@@ -247,8 +250,9 @@ async def dry_run(
         event_id=event.luma_event_id,
         policy=policy,
         guests=guests,
-        vip_rules=vip_rules,
+        vip_rules=await vip_rules_for(session, org_id=caller.org_id, defaults=vip_defaults),
         reader=reader,
+        rubric_limit=RUBRIC_IN_A_TEST,
     )
     result = DryRun(policy, pending=len(guests))
     for guest, decision in decided:
@@ -289,9 +293,17 @@ async def held_for_review(
 
 
 async def decision_log(
-    session: AsyncSession, *, org_id: int, event_id: str, after: int = 0, limit: int = 100
+    session: AsyncSession,
+    *,
+    org_id: int,
+    event_id: str,
+    after: int = 0,
+    limit: int = 100,
+    newest: bool = False,
 ) -> list[PolicyDecision]:
-    """The event's decisions with ids above `after`, oldest first (a feed read page by page)."""
+    """The event's decisions with ids above `after`, oldest first (a feed read page by page),
+    or the latest `limit`, newest first (a log on a page)."""
+    order = PolicyDecision.id.desc() if newest else PolicyDecision.id
     rows = await session.scalars(
         select(PolicyDecision)
         .where(
@@ -299,10 +311,29 @@ async def decision_log(
             PolicyDecision.luma_event_id == event_id,
             PolicyDecision.id > after,
         )
-        .order_by(PolicyDecision.id)
+        .order_by(order)
         .limit(limit)
     )
     return list(rows)
+
+
+async def apply_standing_order(
+    caller: Caller,
+    session: AsyncSession,
+    *,
+    event_id: str,
+    rules: Sequence[Rule],
+    turn_on: bool,
+) -> PolicyView:
+    """Add rules asked for in plain words (after the person confirmed them), and switch the
+    policy to auto when the words said so ("auto-approve …")."""
+    if not rules:
+        raise Invalid("There is no rule to add.")
+    for rule in rules:
+        view = await add_rule(caller, session, event_id=event_id, rule=rule)
+    if turn_on and view.mode != "auto":
+        view = await set_mode(caller, session, event_id=event_id, mode="auto")
+    return view
 
 
 def promotes(policy: PolicyView) -> bool:

@@ -300,7 +300,8 @@ class GuestProfile(Base):
 
 
 class GuestTag(Base):
-    """Our own label on a person (never sent to Luma)."""
+    """Our own label on a person (sent to Luma only as a contact tag, when the org's CRM
+    connector says so: `OrgCrmConnector.luma_contact_tags`)."""
 
     __tablename__ = "guest_tags"
     __table_args__ = (
@@ -761,3 +762,166 @@ class StripeEvent(Base):
     org_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id", ondelete="SET NULL"))
     result: Mapped[str] = mapped_column(String(64))
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OrgVipRules(Base):
+    """An org's own VIP scoring rules (`intel.vip_rules`); without a row the org scores with
+    the settings' `VIP_*` defaults. `rules` holds every editable field, so a later change of
+    the defaults does not alter rules an admin saved."""
+
+    __tablename__ = "org_vip_rules"
+
+    org_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    rules: Mapped[dict[str, Any]]
+    updated_by: Mapped[int | None] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class OrgCrmConnector(Base):
+    """An org's CRM or Airtable connector (`crm/`): which service, its token encrypted at rest
+    (only the last four characters shown), where records go (`target`: Airtable's base and
+    table, or the HubSpot portal) and the field mapping (our field -> their field name)."""
+
+    __tablename__ = "org_crm_connectors"
+
+    org_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))  # "airtable" or "hubspot"
+    token_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    token_fingerprint: Mapped[str] = mapped_column(String(8))
+    target: Mapped[dict[str, Any]]
+    field_map: Mapped[dict[str, Any]]
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Also push our tags to Luma as the calendar's contact tags after each run (off unless
+    # an admin turns it on: it writes into the organizer's Luma calendar).
+    luma_contact_tags: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    updated_by: Mapped[int | None] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    last_run_at: Mapped[datetime | None]
+
+
+class CrmRecordState(Base):
+    """What was last written for one person to one connector: a hash of the fields as sent
+    (mapping and destination included), so a run pushes only people whose hash changed."""
+
+    __tablename__ = "crm_record_states"
+    __table_args__ = (UniqueConstraint("org_id", "connector", "normalized_email"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    connector: Mapped[str] = mapped_column(String(16))
+    normalized_email: Mapped[str] = mapped_column(String(320))
+    fields_hash: Mapped[str] = mapped_column(String(64))
+    pushed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    run_id: Mapped[int | None] = mapped_column(Integer)  # the run that wrote it (its counts)
+
+
+class CrmSyncRun(Base):
+    """One sync run and its counts; `failures` lists the batches given up on, each with the
+    error and the people it held (pushed again by the next run, since their hash is unsaved)."""
+
+    __tablename__ = "crm_sync_runs"
+    __table_args__ = (
+        UniqueConstraint("run_key"),
+        Index("ix_crm_sync_runs_org_started", "org_id", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    run_key: Mapped[str] = mapped_column(String(255))  # workflow id / first run id
+    connector: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    profiles: Mapped[int] = mapped_column(Integer, default=0)
+    written: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    failures: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    error: Mapped[str] = mapped_column(Text, default="")
+
+
+# --- Follow-up templates (mailer.templates, services.followup_templates) ------------------------
+
+
+class FollowupTemplate(Base):
+    """An org's saved follow-up wording (sandboxed Jinja2 text, checked when saved), and the
+    audience (attended, no-shows, all) it is the default for: at most one per audience."""
+
+    __tablename__ = "followup_templates"
+    __table_args__ = (
+        UniqueConstraint("org_id", "name", name="uq_followup_templates_org_id_name"),
+        UniqueConstraint("org_id", "default_for", name="uq_followup_templates_org_id_default_for"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    default_for: Mapped[str | None] = mapped_column(String(16))
+    updated_by: Mapped[int | None] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+# --- Send from Gmail (mailer.gmail, services.gmail) ------------------------------------------
+
+
+class GmailSender(Base):
+    """An org's connected Gmail account: follow-ups go out from it while it is connected.
+
+    Only the refresh token is kept, encrypted like a Luma key; access tokens live in a
+    worker's memory for one batch. Workflows never see it: activities load it by org id.
+    """
+
+    __tablename__ = "gmail_senders"
+
+    org_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    address: Mapped[str] = mapped_column(String(320))
+    token_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    connected_by: Mapped[int | None] = mapped_column(BigInteger)
+    connected_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class GmailConnectState(Base):
+    """One Connect press waiting for Google's callback: the OAuth `state` (only its SHA-256
+    here), the portal session it belongs to, and the PKCE verifier (encrypted). Taken once."""
+
+    __tablename__ = "gmail_connect_states"
+
+    state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    session_hash: Mapped[str] = mapped_column(String(64))
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    verifier_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+# --- Conversation context (store.conversation, nlp.followup) ----------------------------------
+
+
+class ChatContext(Base):
+    """What the bot last answered one person in one chat, for follow-ups ("and the
+    waitlisted ones?", "approve them"): the intent, its slots (the event's id and name, the
+    status, domain and tag filter, city and dates) and the result set's reference (the event id
+    and filter that produced it, never the guests). Read only for the org the update works in
+    and only while younger than `CONTEXT_MINUTES`."""
+
+    __tablename__ = "chat_contexts"
+    __table_args__ = (
+        UniqueConstraint("org_id", "chat_id", "user_id", name="uq_chat_contexts_org_chat_user"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    intent: Mapped[str] = mapped_column(String(32))
+    slots: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -105,3 +105,11 @@ def digest_id(chat_id: int) -> str:
 
 def digest_now_id(chat_id: int) -> str:
     return f"digest-{chat_id}-now"
+
+
+def crm_id(org_id: int) -> str:
+    return f"crm-{org_id}"
+
+
+def crm_schedule_id(org_id: int) -> str:
+    return f"crm-schedule-{org_id}"

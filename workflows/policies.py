@@ -13,6 +13,7 @@ a quiet spell and is started again by the next registration; a long run continue
 from __future__ import annotations
 
 from datetime import timedelta
+from html import escape
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -163,9 +164,9 @@ class ApprovalPolicyWorkflow:
         text = report.text
         if failed is not None:  # say so: these guests stay as they are in Luma for a person
             text = (text + "\n" if text else "") + (
-                f"{report.event_name or job.event_id} — approval policy: {len(batch)} new "
-                f"registration(s) could not all be decided or written ({failed}); they stay "
-                "as they are in Luma, and /pending lists them."
+                f"{escape(report.event_name or job.event_id)} — approval policy: {len(batch)} "
+                f"new registration(s) could not all be decided or written ({escape(failed)}); "
+                "they stay as they are in Luma, and /pending lists them."
             )
         if text:
             review = job.event_id if report.held else None

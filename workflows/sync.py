@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import WorkflowIDReusePolicy
+from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
@@ -23,11 +23,14 @@ with workflow.unsafe.imports_passed_through():
         SyncReport,
     )
     from workflows.ids import search_attributes, summary_id
-    from workflows.retry import LONG, LUMA_RETRY, QUICK, ActivityOptions
+    from workflows.retry import HEARTBEAT, LONG, LUMA_RETRY, QUICK, ActivityOptions
     from workflows.summary import PostEventSummaryWorkflow
 
 # The sync hands the approval policies the registrations their webhooks did not bring.
 MISSED_REGISTRATIONS_PATCH = "sync-delivers-missed-registrations"
+
+# The missed-registration hand-over: a few quick attempts (see `_deliver_missed`).
+HAND_OVER_RETRY = RetryPolicy(maximum_attempts=3, maximum_interval=timedelta(seconds=5))
 
 
 @workflow.defn
@@ -72,7 +75,7 @@ class SyncOrgWorkflow:
             )
         delivered = 0
         if events.to_sync and workflow.patched(MISSED_REGISTRATIONS_PATCH):
-            delivered = await self._deliver_missed(job, events, options)
+            delivered = await self._deliver_missed(job, events)
         delay = job.summary_delay_minutes
         if events.summary_delay_minutes is not None:
             delay = events.summary_delay_minutes
@@ -84,16 +87,18 @@ class SyncOrgWorkflow:
             events.total, len(events.to_sync), guests, gone, started, profiles, delivered
         )
 
-    async def _deliver_missed(
-        self, job: SyncInput, events: EventsSynced, options: ActivityOptions
-    ) -> int:
+    async def _deliver_missed(self, job: SyncInput, events: EventsSynced) -> int:
         """Registrations whose webhook never came go to the event's policy now, after the
-        profiles are whole (the policy reads them). A safety net: its failure fails no sync."""
+        profiles are whole (the policy reads them). A safety net: its failure fails no sync,
+        and after a few quick attempts it gives up (the next sync hands the registrations
+        over again) rather than hold up the summaries that follow."""
         try:
             return await workflow.execute_activity_method(
                 SyncActivities.deliver_missed_registrations,
                 MissedRegistrationsRef(job.org_id, [e.event_id for e in events.to_sync]),
-                **options,
+                start_to_close_timeout=LONG,  # heartbeats: a dead worker's step moves on
+                heartbeat_timeout=HEARTBEAT,
+                retry_policy=HAND_OVER_RETRY,
             )
         except ActivityError as error:
             workflow.logger.warning("missed registrations not handed over: %s", error.cause)

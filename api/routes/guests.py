@@ -33,6 +33,7 @@ from api.schemas import (
 from catalog.guest_filter import GuestFilter
 from catalog.guest_query import BadCursor, GuestQuery, GuestSort, guest_page, prepare
 from catalog.guests import csv_chunks
+from intel.vip_rules import vip_rules_for
 from services import bulk, guest_status
 from store.models import Guest
 
@@ -56,14 +57,16 @@ def guest_public(guest: Guest) -> GuestPublic:
 async def _guest_query(
     session: AsyncSession, deps: ApiDeps, org_id: int, event_id: str, query: GuestQueryBase
 ) -> GuestQuery:
-    """The request's filter (the product's one `GuestFilter`) over this event."""
+    """The request's filter (the product's one `GuestFilter`) over this event, the org's VIP
+    rules scoring VIPs and the exports' profile columns."""
     wanted = GuestFilter(
         statuses=[query.status] if query.status else [],
         domains=[query.domain] if query.domain else [],
         search=query.search,
     )
+    rules = await vip_rules_for(session, org_id=org_id, defaults=deps.vip_rules)
     return await prepare(
-        session, org_id=org_id, event_id=event_id, guest_filter=wanted, rules=deps.vip_rules
+        session, org_id=org_id, event_id=event_id, guest_filter=wanted, rules=rules
     )
 
 
@@ -105,8 +108,9 @@ async def export_guests(
     """Header, then keyset batch after batch (`catalog.guests.csv_chunks`): memory stays flat
     for 50,000 guests, and each batch is read on a short session of its own."""
     wanted = await _guest_query(session, deps, org_id, event.luma_event_id, query)
+    rules = await vip_rules_for(session, org_id=org_id, defaults=deps.vip_rules)
     return StreamingResponse(
-        csv_chunks(deps.sessions, wanted, sort=GuestSort(query.sort), rules=deps.vip_rules),
+        csv_chunks(deps.sessions, wanted, sort=GuestSort(query.sort), rules=rules),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="guests-{event.luma_event_id}.csv"'},
     )
@@ -162,7 +166,9 @@ async def bulk_status(
         event_name=event.name,
     )
     if body.dry_run:
-        check = await bulk.preview_bulk(session, billing, caller, request, rules=deps.vip_rules)
+        check = await bulk.preview_bulk(
+            session, billing, caller, request, vip_defaults=deps.vip_rules
+        )
         preview = check.preview
         return BulkPreviewPublic(
             matched=preview.matched,
@@ -179,7 +185,7 @@ async def bulk_status(
         sessions=deps.sessions,
         automations=deps.automations,
         billing=billing,
-        rules=deps.vip_rules,
+        vip_defaults=deps.vip_rules,
     )
     response.status_code = status.HTTP_202_ACCEPTED
     return BulkStarted(

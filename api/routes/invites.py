@@ -70,6 +70,6 @@ async def post_invites(
         return public
     async with deps.sessions.begin() as tx:
         job = await invites.stage(caller, tx, event=event, invitees=listed, how=body.how)
-    handle = await invites.launch(automations, job)
+    handle = await invites.launch(automations, job, deps.sessions)
     public.workflow_id = handle.id
     return public

@@ -172,7 +172,7 @@ async def dry_run(
         event=event,
         luma=web.luma,
         keybox=web.keybox,
-        vip_rules=deps.vip_rules,
+        vip_defaults=deps.vip_rules,
         reader=deps.rubric,
     )
     examples = [

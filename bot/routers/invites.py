@@ -145,7 +145,7 @@ async def pressed(query: CallbackQuery, callback_data: InviteCb, ctx: Ctx) -> No
             how=callback_data.how,
         )
         await ctx.session.commit()  # the job reads its addresses from the database
-        await invites.launch(ctx.deps.automations, job)
+        await invites.launch(ctx.deps.automations, job, ctx.deps.sessions)
     except Refusal as refusal:
         await message.edit_text(f"Nothing was sent: {friendly(refusal)}")
         return

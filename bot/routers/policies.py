@@ -207,7 +207,7 @@ async def test(ctx: Ctx, event: Event, _: dict[str, Any]) -> None:
         event=event,
         luma=deps.luma,
         keybox=deps.keybox,
-        vip_rules=deps.vip_rules,
+        vip_defaults=deps.vip_rules,
         reader=deps.rubric,
     )
     await ctx.say(dry_run_text(event, run))
@@ -389,12 +389,13 @@ async def change_pressed(query: CallbackQuery, callback_data: PolicyChangeCb, ct
     await query.answer()
     event_id: str = parked.payload["event_id"]
     try:
-        for rule in parked.payload["rules"]:
-            view = await policies.add_rule(
-                caller, ctx.session, event_id=event_id, rule=Rule.model_validate(rule)
-            )
-        if parked.payload["auto"] and view.mode != "auto":
-            view = await policies.set_mode(caller, ctx.session, event_id=event_id, mode="auto")
+        view = await policies.apply_standing_order(
+            caller,
+            ctx.session,
+            event_id=event_id,
+            rules=[Rule.model_validate(rule) for rule in parked.payload["rules"]],
+            turn_on=parked.payload["auto"],
+        )
     except Refusal as refusal:
         await ctx.session.rollback()
         await message.edit_text(f"The policy was not changed: {friendly(refusal)}")

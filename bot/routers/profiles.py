@@ -38,7 +38,6 @@ from intel.people import (
     insights_for,
     upcoming_events,
 )
-from intel.vip import VipRules
 from services import profiles
 from services.caller import NotFound
 from store import cache, pending
@@ -48,10 +47,6 @@ LIST_LIMIT = 30
 PAGE_TTL = timedelta(hours=12)
 NOTES_SHOWN = 3
 SOURCES = {"answers": "from registration answers", "enrichment": "from enrichment"}
-
-
-def rules(ctx: Ctx) -> VipRules:
-    return ctx.deps.vip_rules
 
 
 # --- rendering ----------------------------------------------------------------------------
@@ -121,7 +116,11 @@ async def _people(ctx: Ctx, event: Event | None, status: str | None) -> tuple[Ev
         note = await fresh_org(ctx)
         events = list(await upcoming_events(ctx.session, org_id=ctx.linked_org.id))
     found = await event_people(
-        ctx.session, org_id=ctx.linked_org.id, events=events, rules=rules(ctx), status=status
+        ctx.session,
+        org_id=ctx.linked_org.id,
+        events=events,
+        rules=await ctx.vip_rules(),
+        status=status,
     )
     return found, note
 
@@ -146,7 +145,7 @@ async def show_people(ctx: Ctx, event: Event | None, filters: dict[str, Any]) ->
         await _show_repeats(ctx, event, status, found, note, offset=offset)
         return
     chosen = found.vips()
-    rule = f"a VIP scores {rules(ctx).threshold}+"
+    rule = f"a VIP scores {(await ctx.vip_rules()).threshold}+"
     if not chosen:
         await ctx.say(with_note(f"No VIPs among {scope} ({rule}).", note))
         return
@@ -168,7 +167,7 @@ async def _show_repeats(
     ctx.access.require_personal_data()
     scope = _scope(event, status)
     people = found.repeat_people()
-    rule = f"registered for {rules(ctx).repeat_min_events}+ of this calendar's events"
+    rule = f"registered for {(await ctx.vip_rules()).repeat_min_events}+ of this calendar's events"
     if not people:
         await ctx.say(with_note(f"No repeat guests among {scope} ({rule}).", note))
         return
@@ -276,7 +275,11 @@ def _unknown_person_hint() -> Iterator[None]:
 async def _tags_now(ctx: Ctx, key: str) -> str:
     insight = (
         await insights_for(
-            ctx.session, org_id=ctx.linked_org.id, emails=[key], rules=rules(ctx), with_notes=False
+            ctx.session,
+            org_id=ctx.linked_org.id,
+            emails=[key],
+            rules=await ctx.vip_rules(),
+            with_notes=False,
         )
     )[key]
     tags = ", ".join(f"#{q(tag, 32)}" for tag in insight.tags) or "none"

@@ -21,6 +21,7 @@ HELP = """<b>What I can do</b>
 /approve or /decline &lt;email&gt; [event]
 /bulk approve|decline &lt;event&gt; &lt;status, @domain, emails or #tag&gt;
 /trends [event|city|month|domain|company] · /enrich on|off|run|status
+/crm · /crm sync (CRM and Airtable sync, set up in /web)
 /sync · /jobs · /status · /digest on [HH:MM] [zone] | off
 /link &lt;key&gt; · /unlink · /use · /role · /token · /web · /privacy · /forget · /cancel
 /upgrade [plan] · /billing · /sync every &lt;minutes&gt;

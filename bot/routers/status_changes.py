@@ -179,7 +179,7 @@ async def preview_bulk(ctx: Ctx, event: Event, request: dict[str, Any]) -> None:
         bulk.BulkRequest(event.luma_event_id, target, guest_filter),
         sample_size=SAMPLE,
         refund_choice_follows=True,  # the Confirm buttons ask it
-        rules=ctx.deps.vip_rules,
+        vip_defaults=ctx.deps.vip_rules,
     )
     preview, changing = check.preview, check.guests
     described = args.Filters(
@@ -230,7 +230,7 @@ async def _start_bulk(
         sessions=ctx.deps.sessions,
         automations=ctx.deps.automations,
         billing=ctx.deps.billing,
-        rules=ctx.deps.vip_rules,
+        vip_defaults=ctx.deps.vip_rules,
     )
     title = job_title(request["target"], request["event_name"])
     starting = (

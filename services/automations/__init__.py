@@ -15,6 +15,7 @@ from services.automations.client import (
     JobInfo,
     register_search_attributes,
 )
+from services.automations.crm import CrmJobs
 from services.automations.digest import DigestJobs
 from services.automations.enrichment import EnrichmentJobs
 from services.automations.followups import FollowupJobs
@@ -34,6 +35,7 @@ class Automations(
     GuestStatusJobs,
     PolicyJobs,
     InviteJobs,
+    CrmJobs,
 ):
     """Every feature's starters in one handle, and what happens when an org comes and goes."""
 
@@ -45,6 +47,7 @@ class Automations(
         """The last chat let go of the org: stop its schedules."""
         await self.delete_schedule(ids.sync_schedule_id(org_id))
         await self.delete_schedule(ids.enrich_schedule_id(org_id))
+        await self.delete_schedule(ids.crm_schedule_id(org_id))
         for chat_id in chat_ids:
             await self.clear_digest(chat_id)
 

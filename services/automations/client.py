@@ -57,6 +57,7 @@ class JobDefaults:
     sync_interval_minutes: int = defaults.SYNC_INTERVAL_MINUTES
     followup_batch_size: int = defaults.FOLLOWUP_BATCH_SIZE
     enrichment_interval_hours: float = defaults.ENRICHMENT_INTERVAL_HOURS
+    crm_interval_hours: float = defaults.CRM_INTERVAL_HOURS
     control_timeout_seconds: float = defaults.JOB_CONTROL_TIMEOUT_SECONDS
 
     @classmethod
@@ -72,6 +73,7 @@ class JobDefaults:
             summary_delay_minutes=settings.summary_delay_minutes,
             sync_interval_minutes=settings.sync_interval_minutes,
             enrichment_interval_hours=settings.enrichment_interval_hours,
+            crm_interval_hours=settings.crm_interval_hours,
             control_timeout_seconds=settings.job_control_timeout_seconds,
         )
 
@@ -94,6 +96,8 @@ JOB_ACTIONS = {
     "invites": "Invite list",
     "enrich": "Profile enrichment",
     "enrich-schedule": "Scheduled profile enrichment",
+    "crm": "CRM sync",
+    "crm-schedule": "Scheduled CRM sync",
     "digest": "Daily digest",
     "digest-schedule": "Scheduled daily digest",
     "summary": "Post-event summary",

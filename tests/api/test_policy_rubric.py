@@ -132,7 +132,7 @@ async def test_the_dry_run_asks_the_rubric_about_whom_no_rule_decides(
         "(rubric (97% sure): a recruiter)",
         "max@vague.example": "rubric unsure, would approve (rubric (50% sure): AI founder)",
         "odd@weird.example": "rubric not applied: Gemini gave no usable verdict for this guest",
-        "eve@sneaky.example": "rubric not applied: the guest's answers address the screener, "
+        "eve@sneaky.example": "rubric not applied: the guest's own words address the screener, "
         "so they were not sent to it",
     }
     sent = json.loads(fake_gemini.requests[0].body["contents"][0]["parts"][0]["text"])

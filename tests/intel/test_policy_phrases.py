@@ -80,6 +80,9 @@ def test_other_messages_are_left_to_the_parser(text: str) -> None:
         ("hold tagged !!! for review", "is not one of our tags"),
         ("auto-approve people with 3+ tickets", "I do not know what “3+” means"),
         ("hold a b c d e f g h for review", None),
+        ("auto-approve everyone except students for the gala", "cannot say “except”"),
+        ("always decline everyone not from acme.com", "cannot say “not”"),
+        ("auto-approve non-students for the gala", "cannot say “non-students”"),
     ],
 )
 def test_what_is_not_understood_is_said(text: str, said: str | None) -> None:

@@ -58,7 +58,7 @@ async def test_a_member_is_refused_and_nothing_starts(
             sessions=sessions,
             automations=automations,
             billing=pro,
-            rules=RULES,
+            vip_defaults=RULES,
         )
     assert refused.value.status == 403 and refused.value.message.startswith("Only admins")
     assert await _bulk_runs(automations, org.org_id) == []
@@ -74,7 +74,7 @@ async def test_over_the_plan_nothing_starts_or_is_counted(
     )
     async with sessions() as session:
         check = await bulk.preview_bulk(
-            session, free, admin_of(org.org_id), _pending(event_id), rules=RULES
+            session, free, admin_of(org.org_id), _pending(event_id), vip_defaults=RULES
         )
     assert check.guests == 6 and isinstance(check.over_plan, PlanLimit)
     with pytest.raises(PlanLimit) as refused:
@@ -84,7 +84,7 @@ async def test_over_the_plan_nothing_starts_or_is_counted(
             sessions=sessions,
             automations=automations,
             billing=free,
-            rules=RULES,
+            vip_defaults=RULES,
         )
     assert refused.value.limit == "max_bulk_guests" and refused.value.code == "plan_limit"
     assert "up to 5 guests; this one would change 6" in refused.value.message
@@ -106,7 +106,7 @@ async def test_a_start_is_audited_and_counted_once_a_double_start_finds_it(
             sessions=sessions,
             automations=automations,
             billing=free,
-            rules=RULES,
+            vip_defaults=RULES,
         )
         second = await bulk.start_bulk(
             caller,
@@ -114,7 +114,7 @@ async def test_a_start_is_audited_and_counted_once_a_double_start_finds_it(
             sessions=sessions,
             automations=automations,
             billing=free,
-            rules=RULES,
+            vip_defaults=RULES,
         )
     finally:
         simulator.state.configure(latency_seconds=0.0)
@@ -147,21 +147,23 @@ async def test_paid_guests_count_only_when_a_refund_choice_follows(
     )
     decline = bulk.BulkRequest(event_id, "declined", GuestFilter(statuses=["pending_approval"]))
     async with sessions() as session:
-        api = await bulk.preview_bulk(session, pro, admin_of(org.org_id), decline, rules=RULES)
+        api = await bulk.preview_bulk(
+            session, pro, admin_of(org.org_id), decline, vip_defaults=RULES
+        )
         bot = await bulk.preview_bulk(
             session,
             pro,
             admin_of(org.org_id),
             decline,
             refund_choice_follows=True,
-            rules=RULES,
+            vip_defaults=RULES,
         )
         refunded = await bulk.preview_bulk(
             session,
             pro,
             admin_of(org.org_id),
             bulk.BulkRequest(event_id, "declined", decline.guest_filter, should_refund=True),
-            rules=RULES,
+            vip_defaults=RULES,
         )
     assert (api.preview.needs_refund_choice, api.guests) == (6, 0)
     assert bot.guests == 6  # the bot's buttons ask, so each of them will be declined

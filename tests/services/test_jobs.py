@@ -70,7 +70,7 @@ async def test_control_is_for_admins_of_the_org_and_bulk_jobs_only(
             sessions=sessions,
             automations=automations,
             billing=pro,
-            rules=RULES,
+            vip_defaults=RULES,
         )
         job_id = started.job.workflow_id
         with pytest.raises(Forbidden):
@@ -142,7 +142,7 @@ async def test_jobs_carry_the_event_name_the_action_and_who_asked(
         sessions=sessions,
         automations=automations,
         billing=free,
-        rules=RULES,
+        vip_defaults=RULES,
     )
     await automations.bulk_handle(started.job.workflow_id).result()
 
@@ -176,7 +176,7 @@ async def _bulk_on(queue: str, automations, sessions, pro, org, event_id: str) -
         sessions=sessions,
         automations=elsewhere,
         billing=pro,
-        rules=RULES,
+        vip_defaults=RULES,
     )
     return started.job.workflow_id
 

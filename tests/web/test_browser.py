@@ -131,7 +131,8 @@ async def test_profile_tags_notes_and_the_other_pages(
     for path, heading in (
         ("automations", "Automations"),
         ("team", "Team"),
-        ("key", "Luma key"),
+        ("gmail", "Send from Gmail"),
+        ("key", "Luma key"),  # last: the token form below is on this page
     ):
         await page.goto(f"{portal.url}/web/{path}")
         await expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()

@@ -9,7 +9,10 @@ import re
 from collections import Counter
 
 from sqlalchemy import select
+from temporalio.client import Client
 
+from services.automations import Automations
+from services.automations.client import JobDefaults
 from store.models import InviteItem, Role
 from tests.api.conftest import synced_event
 from tests.web.conftest import csrf_of
@@ -150,3 +153,30 @@ async def test_a_csv_upload_is_previewed_and_invited(portal, simulator, automati
     ]
     assert sorted(invited) == ["kim@csv.example", "zoe@csv.example"]
     assert {event.by_email[email].approval_status for email in invited} == {"invited"}
+
+
+async def test_temporal_down_shows_a_page_and_leaves_no_waiting_job(
+    portal, simulator, automations
+) -> None:
+    event_id = await synced_event(simulator, automations, portal.org, name="Outage Day", guests=1)
+    url = f"/web/events/{event_id}/invites"
+    deps = portal.app.state.deps
+    async with portal.signed_in(Role.ADMIN) as admin:
+        token = csrf_of((await admin.get(url)).text)
+        preview = await admin.post(
+            f"{url}/preview", data={"csrf": token, "text": "ada@outage.example", "how": "add"}
+        )
+        dead = await Client.connect("127.0.0.1:1", lazy=True)
+        working, deps.automations = deps.automations, Automations(dead, JobDefaults())
+        try:
+            started = await admin.post(f"{url}/start", data=_start_form(preview.text))
+        finally:
+            deps.automations = working
+    assert started.status_code == 503
+    assert started.headers["content-type"].startswith("text/html")
+    assert "Temporal is unreachable" in started.text
+    async with portal.sessions() as session:  # nothing staged is left waiting
+        assert not await session.scalar(
+            select(InviteItem.id).where(InviteItem.luma_event_id == event_id)
+        )
+    assert not [w for w in simulator.state.writes if w.event_id == event_id]

@@ -8,7 +8,10 @@ from fastapi.responses import RedirectResponse
 from web.render import see_other
 from web.routes import (
     automations,
+    crm,
     events,
+    followup_templates,
+    gmail,
     guests,
     invites,
     jobs,
@@ -18,6 +21,7 @@ from web.routes import (
     policies,
     signin,
     team,
+    vip_rules,
 )
 
 router = APIRouter(prefix="/web", include_in_schema=False)
@@ -37,8 +41,12 @@ for module in (
     people,
     jobs,
     automations,
+    vip_rules,
+    followup_templates,
+    crm,
     team,
     key,
+    gmail,
     plan,
 ):
     router.include_router(module.router)

@@ -14,6 +14,7 @@ from catalog.guest_filter import GuestFilter as BulkFilter
 from catalog.guest_query import prepare
 from catalog.guests import csv_chunks
 from intel.people import insights_for
+from intel.vip_rules import vip_rules_for
 from luma.models import ApprovalStatus
 from services import bulk
 from store import cache
@@ -40,9 +41,9 @@ async def org_event(session: AsyncSession, org_id: int, event_id: str) -> Event:
 @router.get("/guests")
 async def guests_page(request: Request, viewer: Reader, deps: Api, event_id: EventId) -> object:
     view = GuestView.from_params(request.query_params)
-    rules = deps.vip_rules
     async with deps.sessions() as session:
         event = await org_event(session, viewer.org_id, event_id)
+        rules = await vip_rules_for(session, org_id=viewer.org_id, defaults=deps.vip_rules)
         found = await browse(
             session, org_id=viewer.org_id, event_id=event_id, view=view, rules=rules
         )
@@ -76,15 +77,16 @@ async def export_csv(request: Request, viewer: Reader, deps: Api, event_id: Even
     view = GuestView.from_params(request.query_params)
     async with deps.sessions() as session:
         await org_event(session, viewer.org_id, event_id)
+        rules = await vip_rules_for(session, org_id=viewer.org_id, defaults=deps.vip_rules)
         query = await prepare(
             session,
             org_id=viewer.org_id,
             event_id=event_id,
             guest_filter=view.guest_filter(),
-            rules=deps.vip_rules,
+            rules=rules,
         )
     return StreamingResponse(
-        csv_chunks(deps.sessions, query, sort=view.guest_sort(), rules=deps.vip_rules),
+        csv_chunks(deps.sessions, query, sort=view.guest_sort(), rules=rules),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="guests-{event_id}.csv"'},
     )
@@ -164,7 +166,7 @@ async def bulk_confirm(
     choice = await _bulk_choice(request, viewer, deps, event_id)
     async with deps.sessions() as session:
         check = await bulk.preview_bulk(
-            session, billing, caller_of(viewer), _request(choice), rules=deps.vip_rules
+            session, billing, caller_of(viewer), _request(choice), vip_defaults=deps.vip_rules
         )
         refusal = refusal_page(check.over_plan) if check.over_plan else None
         return await page(
@@ -193,6 +195,6 @@ async def bulk_start(
         sessions=deps.sessions,
         automations=deps.automations,
         billing=billing,
-        rules=deps.vip_rules,
+        vip_defaults=deps.vip_rules,
     )
     return see_other(f"/web/jobs/{started.job.workflow_id}")

@@ -155,7 +155,7 @@ async def start_invites(
         job = await invites.stage(
             caller_of(viewer), session, event=event, invitees=listed, how=chosen
         )
-    await invites.launch(deps.automations, job)
+    await invites.launch(deps.automations, job, deps.sessions)
     return see_other(f"/web/events/{event_id}/invites/{job.job_id}")
 
 
@@ -183,6 +183,7 @@ async def invite_job_page(
                 select(InviteItem.email, InviteItem.detail)
                 .where(
                     InviteItem.org_id == viewer.org_id,
+                    InviteItem.luma_event_id == event.luma_event_id,
                     InviteItem.job_id == job_id,
                     InviteItem.state.in_(("refused", "invalid")),
                 )

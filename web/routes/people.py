@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, Path, Request
 
 from catalog.guests import person_history
 from intel.people import insights_for
+from intel.vip_rules import vip_rules_for
 from luma import InvalidEmailError, identity_key
 from services import profiles
 from web.caller import caller_of
@@ -42,7 +43,7 @@ async def profile_page(request: Request, viewer: Reader, deps: Api, email: Email
                 session,
                 org_id=viewer.org_id,
                 emails=[key],
-                rules=deps.vip_rules,
+                rules=await vip_rules_for(session, org_id=viewer.org_id, defaults=deps.vip_rules),
             )
         )[key]
         if not history and insight.profile is None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, Query, Request
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import ApiDeps
@@ -21,7 +20,7 @@ from intel.approval_policy import Rule
 from intel.policy_text import EXAMPLES, RuleTextError, parse_rule
 from services import policies
 from services.policies import MAX_RUBRIC, WAITLIST_ORDERS
-from store.models import Event, PolicyDecision
+from store.models import Event
 from web.auth import Viewer
 from web.caller import caller_of
 from web.deps import Admin, Api, Reader, WebDep, WebDeps
@@ -56,16 +55,8 @@ async def _policy_page(
     status: int = 200,
 ) -> object:
     view = await policies.policy_for(session, org_id=viewer.org_id, event_id=event.luma_event_id)
-    decisions = list(
-        await session.scalars(
-            select(PolicyDecision)
-            .where(
-                PolicyDecision.org_id == viewer.org_id,
-                PolicyDecision.luma_event_id == event.luma_event_id,
-            )
-            .order_by(PolicyDecision.id.desc())
-            .limit(LOGGED)
-        )
+    decisions = await policies.decision_log(
+        session, org_id=viewer.org_id, event_id=event.luma_event_id, limit=LOGGED, newest=True
     )
     run = None
     if test:
@@ -75,7 +66,7 @@ async def _policy_page(
             event=event,
             luma=web.luma,
             keybox=web.keybox,
-            vip_rules=deps.vip_rules,
+            vip_defaults=deps.vip_rules,
             reader=deps.rubric,
         )
     return await page(
@@ -249,6 +240,10 @@ async def set_seats(
             await policies.set_waitlist_order(
                 caller, session, event_id=event_id, order=waitlist_order
             )
+    async with deps.sessions() as session:  # seats that are free now go to the waitlist
+        await policies.seat_may_have_freed(
+            session, deps.automations, org_id=viewer.org_id, event_id=event_id
+        )
     return see_other(_url(event_id, "seats"))
 
 

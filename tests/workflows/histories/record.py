@@ -50,17 +50,22 @@ from catalog.invite_list import parse_text
 from core.binaries import temporal_cli, temporal_test_server
 from core.payload_codec import data_converter
 from core.settings import Settings
+from crm.base import ConnectorConfig
+from crm.connectors import CrmConfig
 from intel.approval_policy import Action, Rule
 from intel.enrichment import store as enrichment_store
 from luma import BudgetPolicy, LumaPool
 from mailer import MailSetup
+from mailer.gmail import GmailSenders
 from mailer.smtp import SmtpMailer
 from mailer.unsubscribe import UnsubscribeSigner
 from migrations import runner
-from services import invites, policies
+from services import crm, invites, policies
 from services.automations import Automations, JobDefaults
 from services.caller import Caller
+from standins.airtable import FakeAirtable, running_fake_airtable
 from standins.enrichment import FakeProvider, Known, running_fake_provider
+from standins.gmail import GoogleStandin, running_google_standin
 from standins.luma import RunningSimulator, SimulatorConfig, running_simulator
 from standins.telegram import running_local_api
 from store import orgs
@@ -70,6 +75,8 @@ from store.models import AutomationSettings, Event, Guest, PolicyDecision, Role
 from store.rate_budget import DatabaseRateBudget
 from tests.conftest import create_database, drop_database, pg_url_for
 from tests.followups.conftest import SENDER, Inbox, SocketController, campaign, seed_event
+from tests.followups.test_gmail import connect as connect_gmail
+from tests.followups.test_gmail import google_client
 from tests.ports import reserved_ports
 from tests.workflows.conftest import link_calendar
 from tests.workflows.payloads import decrypted
@@ -101,6 +108,8 @@ class Pieces:
     simulator: RunningSimulator
     fake_provider: FakeProvider
     replace: bool
+    google: GoogleStandin  # Gmail's stand-in: two sends a "day", a day of 1.5 s
+    airtable: FakeAirtable | None = None  # the CRM sync's stand-in
 
 
 async def runs_of(client: Client, workflow_id: str) -> list[WorkflowHistory]:
@@ -279,6 +288,18 @@ async def followup(pieces: Pieces) -> list[str]:
     return [started.workflow_id]
 
 
+async def followup_daily_limit(pieces: Pieces) -> list[str]:
+    """Three attendees through the org's Gmail, two a day: the campaign stops at the daily
+    limit, reports, waits on a timer and finishes."""
+    seeded = await seed_event(pieces.sessions, pieces.keybox)
+    await link_chat(pieces, seeded.org_id, CHAT_ID - 2)
+    await connect_gmail(pieces.sessions, pieces.keybox, pieces.google, seeded.org_id)
+    job = campaign(seeded, "attended", chat_id=CHAT_ID - 2, requested_by=1)
+    started = await pieces.automations.start_followup(job)
+    await pieces.automations.handle(started.workflow_id).result()
+    return [started.workflow_id]
+
+
 async def post_event_summary(pieces: Pieces) -> list[str]:
     """Under time skipping: an event ending in about a day and a half, so the workflow sleeps
     a full RECHECK day, re-reads the event, then sleeps the rest (two durable timers)."""
@@ -411,7 +432,37 @@ async def invite_list(pieces: Pieces) -> list[str]:
         )
         cached = stored or Event(org_id=pieces.org_id, luma_event_id=event_id, name="Invite Night")
         job = await invites.stage(caller, session, event=cached, invitees=listed, how="add")
-    handle = await invites.launch(pieces.automations, job)
+    handle = await invites.launch(pieces.automations, job, pieces.sessions)
+    await handle.result()
+    return [handle.id]
+
+
+async def crm_sync(pieces: Pieces) -> list[str]:
+    """The synced guests' profiles to Airtable, one person refused: their request's batch is
+    listed as failed, the rest written, and the report posted in the chat."""
+    airtable = pieces.airtable
+    assert airtable is not None
+    async with pieces.sessions() as session:
+        first = await session.scalar(
+            select(func.min(Guest.normalized_email)).where(Guest.org_id == pieces.org_id)
+        )
+        addresses = await session.scalars(
+            select(Guest.email).where(
+                Guest.org_id == pieces.org_id, Guest.normalized_email == first
+            )
+        )
+        airtable.refuse_emails.update(addresses.all())
+    async with pieces.sessions.begin() as session:
+        await crm.configure(
+            Caller(pieces.org_id, Role.ADMIN, "web"),
+            session,
+            automations=pieces.automations,
+            keybox=pieces.keybox,
+            form=crm.CrmSettings(
+                kind="airtable", token=airtable.token, base_id="appRECORDING00001", table="Guests"
+            ),
+        )
+    handle = await pieces.automations.start_crm_sync(pieces.org_id, chat_id=CHAT_ID)
     await handle.result()
     return [handle.id]
 
@@ -424,9 +475,12 @@ SCENARIOS: dict[str, tuple[str, Callable[[Pieces], Awaitable[list[str]]]]] = {
     "DailyDigestWorkflow": ("forced", daily_digest),
     "EnrichOrgWorkflow": ("pdl", enrich_org),
     "FollowupWorkflow": ("continue-as-new", followup),
+    # A kind's further scenarios are keyed `<WorkflowType>:<what>`.
+    "FollowupWorkflow:daily-limit": ("gmail-daily-limit", followup_daily_limit),
     "PostEventSummaryWorkflow": ("timers", post_event_summary),
     "ApprovalPolicyWorkflow": ("auto-one-batch", approval_policy),
     "InviteListWorkflow": ("add-three", invite_list),
+    "CrmSyncWorkflow": ("airtable-refused-batch", crm_sync),
 }
 
 
@@ -482,6 +536,7 @@ async def record(kinds: list[str], *, replace: bool) -> None:
         bot = create_bot(telegram.state.default_bot.token, telegram.base_url)
         stack.push_async_callback(bot.session.close)
         fake = await stack.enter_async_context(running_fake_provider())
+        airtable = await stack.enter_async_context(running_fake_airtable())
         inbox = Inbox()
         smtp = SocketController(inbox)
         inbox.port = smtp.port
@@ -491,10 +546,13 @@ async def record(kinds: list[str], *, replace: bool) -> None:
         budget = DatabaseRateBudget(sessions, BudgetPolicy(limit=100_000))
         pool = await stack.enter_async_context(LumaPool(sim.base_url, budget=budget, timeout=5))
         signing_keys = [Fernet.generate_key().decode()]
+        google = GoogleStandin(daily_quota=2, day_seconds=1.5)
+        google_url = await stack.enter_async_context(running_google_standin(google))
         mail = MailSetup(
             SmtpMailer("127.0.0.1", inbox.port, sender=SENDER, starttls=False, timeout=5),
             UnsubscribeSigner(lambda: signing_keys),
             "http://api.test",
+            GmailSenders(google_client(google, google_url), keybox),
         )
         stack.push_async_callback(mail.aclose)
         clients = WorkerClients(
@@ -507,6 +565,10 @@ async def record(kinds: list[str], *, replace: bool) -> None:
                 base_urls={"pdl": fake.url, "apollo": fake.url},
                 concurrency=3,
                 max_wait_seconds=1.5,
+            ),
+            crm=dataclasses.replace(
+                CrmConfig.from_settings(settings),
+                services={"airtable": ConnectorConfig(airtable.url, 50, 0.05)},
             ),
         )
         defaults = dataclasses.replace(
@@ -521,7 +583,7 @@ async def record(kinds: list[str], *, replace: bool) -> None:
         await stack.enter_async_context(build_worker(dev.client, defaults.task_queue, clients))
 
         org = await link_calendar(sessions, keybox, sim, "Recording Calendar")
-        for chat_id in (CHAT_ID, CHAT_ID - 1):
+        for chat_id in (CHAT_ID, CHAT_ID - 1, CHAT_ID - 2):
             telegram.state.add_chat(chat_id, title="Team")
         pieces = Pieces(
             automations=automations,
@@ -534,6 +596,8 @@ async def record(kinds: list[str], *, replace: bool) -> None:
             simulator=sim,
             fake_provider=fake,
             replace=replace,
+            google=google,
+            airtable=airtable,
         )
         await link_chat(pieces, org.org_id, CHAT_ID)
         # Something to sync, digest and enrich, cached before any scenario runs.
@@ -554,7 +618,8 @@ async def record(kinds: list[str], *, replace: bool) -> None:
             for workflow_id in workflow_ids:
                 histories = await runs_of(dev.client, workflow_id)
                 name = histories[0].events[0].workflow_execution_started_event_attributes
-                label = scenario if name.workflow_type.name == kind else f"from-{scenario}"
+                own = name.workflow_type.name == kind.partition(":")[0]
+                label = scenario if own else f"from-{scenario}"
                 for path in save(histories, label, replace=replace):
                     log.info("wrote %s", path.relative_to(HERE))
 
