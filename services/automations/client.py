@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -27,12 +27,21 @@ from temporalio.client import (
     Client,
     Schedule,
     ScheduleActionExecutionStartWorkflow,
+    ScheduleActionStartWorkflow,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
     ScheduleUpdate,
     ScheduleUpdateInput,
     WorkflowExecutionStatus,
     WorkflowHandle,
 )
-from temporalio.common import TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.common import (
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -281,6 +290,64 @@ class AutomationsBase:
             await self.client.get_schedule_handle(schedule_id).update(replace)
             return
         await self.client.create_schedule(schedule_id, schedule, search_attributes=attributes)
+
+    async def start_or_join_org_run(
+        self,
+        run: Any,
+        job: Any,
+        *,
+        org_id: int,
+        workflow_id: str,
+        schedule_id: str,
+        kind: str,
+        requested_by: int | None,
+    ) -> WorkflowHandle[Any, Any]:
+        """Run an org-wide job now, or join the run already going: the one started by hand
+        (the same id) or by the org's schedule (`running_scheduled`)."""
+        scheduled = await self.running_scheduled(schedule_id)
+        if scheduled is not None:
+            return scheduled
+        return await self.client.start_workflow(
+            run,
+            job,
+            id=workflow_id,
+            task_queue=self.defaults.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            search_attributes=ids.search_attributes(
+                org_id=org_id, kind=kind, requested_by=requested_by
+            ),
+        )
+
+    async def set_interval_schedule(
+        self,
+        run: Any,
+        job: Any,
+        *,
+        org_id: int,
+        workflow_id: str,
+        schedule_id: str,
+        kind: str,
+        every: timedelta | None,
+    ) -> None:
+        """Start `run(job)` every `every` (one run at a time: a run still going skips its
+        turn), or remove the schedule (`every` None)."""
+        if every is None:
+            await self.delete_schedule(schedule_id)
+            return
+        schedule = Schedule(
+            action=ScheduleActionStartWorkflow(
+                run,
+                job,
+                id=workflow_id,
+                task_queue=self.defaults.task_queue,
+                typed_search_attributes=ids.search_attributes(org_id=org_id, kind=kind),
+            ),
+            spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
+            policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+        )
+        await self.upsert_schedule(
+            schedule_id, schedule, ids.search_attributes(org_id=org_id, kind=f"{kind}-schedule")
+        )
 
     async def delete_schedule(self, schedule_id: str) -> bool:
         try:
