@@ -20,6 +20,7 @@ from api.main import create_app
 from nlp.rubric import GeminiRubric
 from services.automations import Automations
 from standins.gemini import FakeGemini, Reply, function_call, verdicts
+from store.models import PolicyDecision
 from tests.api.conftest import synced_event
 from tests.api.test_policy_runs import DONE, decisions, deliver, register, status_writes
 from tests.api.test_webhooks import webhook_url
@@ -148,13 +149,14 @@ async def test_the_dry_run_asks_the_rubric_about_whom_no_rule_decides(
     assert again["counts"] == {"approve": 2, "decline": 1, "hold": 4}
 
 
-async def test_live_decisions_write_only_sure_approvals(
-    tenant, anonymous, simulator, automations, sessions, fake_gemini
-) -> None:
+async def decided_live(
+    tenant, anonymous, simulator, automations, sessions
+) -> tuple[str, dict[str, PolicyDecision]]:
+    """An event in auto mode (rule and rubric), TITLES registering through signed webhooks,
+    and the decisions once every one is finished."""
     org = tenant.org
     event_id = await synced_event(simulator, automations, org, name="AI Night", guests=0)
     await set_policy(tenant.client, event_id, "auto")
-    fake_gemini.responder = screener
     guests = registered(simulator, org, event_id)
     await deliver(anonymous, await webhook_url(sessions, org.org_id), simulator, event_id, guests)
 
@@ -163,7 +165,14 @@ async def test_live_decisions_write_only_sure_approvals(
         return len(found) == len(TITLES) and all(row.state in DONE for row in found.values())
 
     await eventually(all_done, timeout=60, interval=0.2)
-    found = await decisions(sessions, org.org_id, event_id)
+    return event_id, await decisions(sessions, org.org_id, event_id)
+
+
+async def test_live_decisions_write_only_sure_approvals(
+    tenant, anonymous, simulator, automations, sessions, fake_gemini
+) -> None:
+    fake_gemini.responder = screener
+    event_id, found = await decided_live(tenant, anonymous, simulator, automations, sessions)
     assert {email: (row.action, row.state) for email, row in found.items()} == {
         "bob@acme.com": ("approve", "written"),
         "ada@startup.example": ("approve", "written"),
@@ -196,22 +205,11 @@ async def test_live_decisions_write_only_sure_approvals(
     assert (ada["state"], ada["reason"]) == ("written", "rubric (92% sure): AI founder")
 
 
-async def test_gemini_down_holds_everyone_the_rubric_would_read(
+async def test_an_unusable_answer_holds_everyone_the_rubric_would_read(
     tenant, anonymous, simulator, automations, sessions, fake_gemini
 ) -> None:
-    org = tenant.org
-    event_id = await synced_event(simulator, automations, org, name="AI Night", guests=0)
-    await set_policy(tenant.client, event_id, "auto")
     fake_gemini.responder = lambda body: function_call({"nothing": True}, name="record_verdicts")
-    guests = registered(simulator, org, event_id)
-    await deliver(anonymous, await webhook_url(sessions, org.org_id), simulator, event_id, guests)
-
-    async def all_done() -> bool:
-        found = await decisions(sessions, org.org_id, event_id)
-        return len(found) == len(TITLES) and all(row.state in DONE for row in found.values())
-
-    await eventually(all_done, timeout=60, interval=0.2)
-    found = await decisions(sessions, org.org_id, event_id)
+    event_id, found = await decided_live(tenant, anonymous, simulator, automations, sessions)
     held = {email for email, row in found.items() if row.state == "held"}
     assert held == set(TITLES) - {"bob@acme.com"}
     assert found["ada@startup.example"].reason == (
