@@ -9,7 +9,7 @@ generic word such as "night", and found in no other event's name.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -70,33 +70,35 @@ def match_name(phrase: str, events: Sequence[KnownEvent]) -> str | None:
     return found.value if found and words <= set(found.indices) else None
 
 
-def find_city(tokens: Tokens, extra_cities: Sequence[str]) -> Found | None:
-    """A city named after "in"/"at" or before "events" ("events in dubai", "dubai events")."""
+def _free_spans(tokens: Tokens) -> Iterator[tuple[range, str]]:
+    """Each run of 3, then 2, then 1 words that no slot has taken yet, with its text."""
     words = [token.norm for token in tokens.items]
     for length in (3, 2, 1):
         for start in range(len(words) - length + 1):
             span = range(start, start + length)
-            if any(index in tokens.consumed for index in span):
-                continue
-            city = _city_table(tuple(extra_cities)).get(" ".join(words[start : start + length]))
-            before = words[start - 1] if start else ""
-            after = words[start + length] if start + length < len(words) else ""
-            if city and (before in _CITY_BEFORE or after in _CITY_AFTER):
-                return Found(tuple(span), city)
+            if not any(index in tokens.consumed for index in span):
+                yield span, " ".join(words[start : start + length])
+
+
+def find_city(tokens: Tokens, extra_cities: Sequence[str]) -> Found | None:
+    """A city named after "in"/"at" or before "events" ("events in dubai", "dubai events")."""
+    table = _city_table(tuple(extra_cities))
+    words = [token.norm for token in tokens.items]
+    for span, text in _free_spans(tokens):
+        city = table.get(text)
+        before = words[span.start - 1] if span.start else ""
+        after = words[span.stop] if span.stop < len(words) else ""
+        if city and (before in _CITY_BEFORE or after in _CITY_AFTER):
+            return Found(tuple(span), city)
     return None
 
 
 def find_lone_city(tokens: Tokens, cities: Sequence[str]) -> Found | None:
     """One of `cities` (the org's own) named anywhere, as in "berlin stats"."""
     table = {key: city for key, city in _city_table(tuple(cities)).items() if city in cities}
-    words = [token.norm for token in tokens.items]
-    for length in (3, 2, 1):
-        for start in range(len(words) - length + 1):
-            span = range(start, start + length)
-            if any(index in tokens.consumed for index in span):
-                continue
-            if city := table.get(" ".join(words[start : start + length])):
-                return Found(tuple(span), city)
+    for span, text in _free_spans(tokens):
+        if city := table.get(text):
+            return Found(tuple(span), city)
     return None
 
 
