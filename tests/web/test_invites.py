@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import re
 from collections import Counter
+from typing import Any
 
 from sqlalchemy import select
 from temporalio.client import Client
@@ -36,6 +37,18 @@ def _count(page: str, what: str) -> int:
     found = re.search(rf'id="{what}">(\d+)<', page)
     assert found, what
     return int(found.group(1))
+
+
+async def _start_and_finish(admin, portal, automations, url: str, preview) -> tuple[Any, Any, Any]:
+    """Press Start on a preview; the redirect, the job's handle and its finished totals."""
+    started = await admin.post(f"{url}/start", data=_start_form(preview.text))
+    assert started.status_code == 303, started.text
+    job_id = started.headers["location"].rsplit("/", 1)[1]
+    event_id = url.split("/")[3]
+    handle = automations.client.get_workflow_handle(
+        ids.invite_id(portal.org.org_id, event_id, job_id)
+    )
+    return started, handle, await handle.result()
 
 
 async def _states(portal, job_id: str) -> Counter[str]:
@@ -82,13 +95,8 @@ async def test_a_pasted_list_is_previewed_then_added(portal, simulator, automati
                 select(InviteItem.id).where(InviteItem.luma_event_id == event_id)
             )
 
-        started = await admin.post(f"{url}/start", data=_start_form(preview.text))
-        assert started.status_code == 303, started.text
+        started, handle, totals = await _start_and_finish(admin, portal, automations, url, preview)
         job_id = started.headers["location"].rsplit("/", 1)[1]
-        handle = automations.client.get_workflow_handle(
-            ids.invite_id(portal.org.org_id, event_id, job_id)
-        )
-        totals = await handle.result()
         assert totals["counts"] == {"added": 3, "already": 1, "invalid": 2}
         assert all(event.by_email[email].approval_status == "approved" for email in new)
         assert await _states(portal, job_id) == Counter({"added": 3, "already": 1, "invalid": 2})
@@ -138,13 +146,7 @@ async def test_a_csv_upload_is_previewed_and_invited(portal, simulator, automati
             for what in ("new", "already", "invalid", "duplicates")
         ] == [2, 0, 1, 1]
         assert "Start: send 2 invitation(s)" in preview.text and "Zoë Ünicode" in preview.text
-        started = await admin.post(f"{url}/start", data=_start_form(preview.text))
-        assert started.status_code == 303, started.text
-        job_id = started.headers["location"].rsplit("/", 1)[1]
-        handle = automations.client.get_workflow_handle(
-            ids.invite_id(portal.org.org_id, event_id, job_id)
-        )
-        totals = await handle.result()
+        _, _, totals = await _start_and_finish(admin, portal, automations, url, preview)
         assert totals["counts"] == {"added": 2, "invalid": 1}
     invited = [
         w.email
