@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from api.bodylimit import BodyLimitMiddleware
@@ -30,12 +32,14 @@ from core.payload_codec import data_converter
 from core.settings import Settings, get_settings
 from intel.vip import VipRules
 from mailer.unsubscribe import UnsubscribeSigner
-from nlp.rubric import GeminiRubric
 from services.automations import Automations, JobDefaults
 from store.db import engine_for, session_factory
 from store.request_limits import RequestLimits
 from web.app import install_web
 from web.deps import WebDeps, connect_web
+
+if TYPE_CHECKING:
+    from nlp.rubric import GeminiRubric
 
 DESCRIPTION = (
     "Control API of the Luma Event Intelligence Bot. Authenticate with "
@@ -62,15 +66,27 @@ async def connect(settings: Settings, bot_webhook_url: str | None = None) -> Asy
         )
         automations = Automations(client, JobDefaults.from_settings(settings))
         sessions = session_factory(engine)
-        rubric = GeminiRubric.from_settings(
-            settings, PlanQuota(sessions, Billing.from_settings(settings))
-        )
+        rubric = _rubric_reader(settings, sessions)
         async with bot_webhook(settings, bot_webhook_url) as telegram:
             yield ApiDeps(sessions, automations, telegram, VipRules.from_settings(settings), rubric)
         if rubric is not None:
             await rubric.aclose()
     finally:
         await engine.dispose()
+
+
+def _rubric_reader(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> GeminiRubric | None:
+    """The approval rubric's reader, when a Gemini key is set. Imported only then: the SDK
+    takes about half a second to import, in every API process, for an API without Gemini."""
+    if settings.gemini_api_key is None:
+        return None
+    from nlp.rubric import GeminiRubric
+
+    return GeminiRubric.from_settings(
+        settings, PlanQuota(sessions, Billing.from_settings(settings))
+    )
 
 
 def create_app(
