@@ -7,11 +7,13 @@ chat sees, who may write) are applied in one place whatever the way in.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
@@ -22,12 +24,14 @@ from bot.errors import UserError
 from bot.middlewares.roles import Access
 from intel.vip import VipRules
 from intel.vip_rules import vip_rules_for
+from nlp.translation import Answer
 from services.group_privacy import SENT_PRIVATELY, START_ME_FIRST
 from store.models import Chat, Event, Organization, Role, User, utcnow
 
 if TYPE_CHECKING:
     from bot.app import BotDeps
 
+log = logging.getLogger(__name__)
 GROUP_KINDS = frozenset({"group", "supergroup"})
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
@@ -55,6 +59,9 @@ class Ctx:
     group_told: bool = False  # the group was told the answer went to the private chat
     events: Sequence[Event] | None = None  # the org's live events, once read in this update
     org_vip_rules: VipRules | None = None  # the org's VIP rules, once read in this update
+    # The language the person wrote in (None: English): answers are translated into it when a
+    # faithful translation is to be had (`nlp.translation`), else sent in English.
+    language: str | None = None
 
     @property
     def in_group(self) -> bool:
@@ -92,10 +99,49 @@ class Ctx:
         """Send to the answer chat, committing first: what a person is told (or offered a
         button for) is already stored when they read it."""
         await self.session.commit()
+        text, markup = await self.in_language(text, markup)
         return await self.deliver(
             lambda chat_id: self.bot.send_message(
                 chat_id, text, reply_markup=markup, link_preview_options=NO_PREVIEW
             )
+        )
+
+    async def edit(
+        self, message: Message, text: str, markup: InlineKeyboardMarkup | None = None
+    ) -> None:
+        """Replace the text of an answer (a question whose button was pressed), in the
+        person's language like `say`."""
+        text, markup = await self.in_language(text, markup)
+        await message.edit_text(text, reply_markup=markup)
+
+    async def in_language(
+        self, text: str, markup: InlineKeyboardMarkup | None
+    ) -> tuple[str, InlineKeyboardMarkup | None]:
+        """`text` and its buttons in the person's language, or as they are (English) when
+        they wrote in English or no faithful translation is to be had."""
+        if self.language is None:
+            return text, markup
+        rows = markup.inline_keyboard if markup is not None else []
+        answer = Answer(text, tuple(button.text for row in rows for button in row))
+        try:
+            translated = await self.deps.parser.translate(
+                answer,
+                self.language,
+                day=self.now().astimezone(ZoneInfo(self.timezone)).date(),
+                org_id=self.org.id if self.org is not None else None,
+                names=[event.name for event in self.events or ()],
+            )
+        except Exception:  # the quota's database, say: a translation never costs an answer
+            log.warning("answer left in English: the translation failed", exc_info=True)
+            translated = None
+        if translated is None:
+            return text, markup
+        labels = iter(translated.labels)
+        relabelled = [
+            [button.model_copy(update={"text": next(labels)}) for button in row] for row in rows
+        ]
+        return translated.text, (
+            InlineKeyboardMarkup(inline_keyboard=relabelled) if markup is not None else None
         )
 
     async def _follow_in_private(self) -> None:

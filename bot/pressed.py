@@ -52,6 +52,7 @@ async def take_pressed(
     ):
         await query.answer(expired, show_alert=True)
         return None
+    ctx.language = parked.language  # answered in the language the question was asked in
     return parked, message
 
 

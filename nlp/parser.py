@@ -13,9 +13,10 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from datetime import date
+from typing import Any, Literal, cast
 
 from core.metrics import gemini_called, gemini_skipped
 from nlp.context import ParseContext
@@ -24,6 +25,7 @@ from nlp.gemini import FallbackReason, GeminiFailure, GeminiParser
 from nlp.intent import Intent
 from nlp.offline import OfflineParser
 from nlp.quota import CallQuota
+from nlp.translation import Answer
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,7 @@ class ParseResult:
     source: Source
     fallback_reason: FallbackReason | None = None
     followup: FollowUp | None = None
+    language: str | None = None  # answer in it (Gemini read it); None is English
 
 
 class ResponseCache:
@@ -51,21 +54,21 @@ class ResponseCache:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._ttl, self._max, self._clock = ttl, max_entries, clock
-        self._entries: OrderedDict[Hashable, tuple[float, Intent]] = OrderedDict()
+        self._entries: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
 
-    def get(self, key: Hashable) -> Intent | None:
+    def get(self, key: Hashable) -> Any | None:
         entry = self._entries.get(key)
         if entry is None:
             return None
-        stored_at, intent = entry
+        stored_at, value = entry
         if self._clock() - stored_at > self._ttl:
             del self._entries[key]
             return None
         self._entries.move_to_end(key)
-        return intent
+        return value
 
-    def put(self, key: Hashable, intent: Intent) -> None:
-        self._entries[key] = (self._clock(), intent)
+    def put(self, key: Hashable, value: Any) -> None:
+        self._entries[key] = (self._clock(), value)
         self._entries.move_to_end(key)
         while len(self._entries) > self._max:
             self._entries.popitem(last=False)
@@ -86,6 +89,7 @@ class IntentParser:
         self._quota = quota
         self._offline = offline or OfflineParser()
         self._cache = cache or ResponseCache()
+        self._translations = ResponseCache(ttl=3600.0)
 
     async def parse(
         self, text: str, ctx: ParseContext, *, org_id: int | None = None
@@ -93,30 +97,41 @@ class IntentParser:
         """The intent in `text`. Without `org_id` no quota is counted (CLI, tests)."""
         key = _cache_key(text, ctx, org_id)
         if (cached := self._cache.get(key)) is not None:
-            return _followed(text, ctx, ParseResult(cached, "cache"))
+            intent, language = cached
+            return _followed(text, ctx, ParseResult(intent, "cache", language=language))
         result = await self._parse(text, ctx, org_id)
-        self._cache.put(key, result.intent)
+        self._cache.put(key, (result.intent, result.language))
         return _followed(text, ctx, result)
 
-    async def phrase(
+    async def translate(
         self,
-        request: str,
-        facts: Mapping[str, Any],
-        ctx: ParseContext,
+        answer: Answer,
+        language: str,
         *,
+        day: date,
         org_id: int | None = None,
-    ) -> str | None:
-        """Gemini's short wording of facts our code computed, or None (use a template)."""
-        if self._gemini is None or not await self._allowed(org_id, ctx):
+        names: Sequence[str] = (),
+    ) -> Answer | None:
+        """`answer` in `language`, or None (send it in English): no Gemini, quota spent, or
+        no faithful translation. Translations are cached like readings (one call for the
+        same answer in the same language); each call counts against the org's quota."""
+        if self._gemini is None:
+            return None
+        key = ("translation", language, answer, tuple(names))
+        if (cached := self._translations.get(key)) is not None:
+            return cast(Answer, cached)
+        if not await self._allowed(org_id, day):
+            gemini_skipped(FallbackReason.QUOTA)
             return None
         try:
-            phrased = await self._gemini.phrase(request, facts)
+            translated = await self._gemini.translate(answer, language, names=names)
         except GeminiFailure as failure:
-            gemini_called("phrase", failure.reason)
-            log.info("Gemini phrasing skipped: %s", failure.reason)
+            gemini_called("translate", failure.reason)
+            log.info("Answer left in English: %s", failure)
             return None
-        gemini_called("phrase")
-        return phrased
+        gemini_called("translate")
+        self._translations.put(key, translated)
+        return translated
 
     async def aclose(self) -> None:
         """Release Gemini's HTTP connections."""
@@ -126,22 +141,22 @@ class IntentParser:
     async def _parse(self, text: str, ctx: ParseContext, org_id: int | None) -> ParseResult:
         if self._gemini is None:
             return ParseResult(self._offline.parse(text, ctx), "offline")
-        if not await self._allowed(org_id, ctx):
+        if not await self._allowed(org_id, ctx.today):
             gemini_skipped(FallbackReason.QUOTA)
             return self._fallback(text, ctx, FallbackReason.QUOTA)
         try:
-            intent = await self._gemini.parse(text, ctx)
+            reading = await self._gemini.parse(text, ctx)
         except GeminiFailure as failure:
             gemini_called("parse", failure.reason)
             log.info("Gemini parse fell back to offline: %s", failure)
             return self._fallback(text, ctx, failure.reason)
         gemini_called("parse")
-        return ParseResult(intent, "gemini")
+        return ParseResult(reading.intent, "gemini", language=reading.language)
 
-    async def _allowed(self, org_id: int | None, ctx: ParseContext) -> bool:
+    async def _allowed(self, org_id: int | None, day: date) -> bool:
         if self._quota is None or org_id is None:
             return True
-        return await self._quota.try_consume(org_id, day=ctx.today)
+        return await self._quota.try_consume(org_id, day=day)
 
     def _fallback(self, text: str, ctx: ParseContext, reason: FallbackReason) -> ParseResult:
         return ParseResult(self._offline.parse(text, ctx), "offline", reason)

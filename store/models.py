@@ -579,6 +579,8 @@ class PendingAction(Base):
     user_id: Mapped[int] = mapped_column(BigInteger)
     kind: Mapped[str] = mapped_column(String(32))
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The language the question was asked in (None: English): the press is answered in it.
+    language: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     consumed_at: Mapped[datetime | None]

@@ -23,6 +23,7 @@ async def park(
     kind: str,
     payload: dict[str, Any],
     ttl: timedelta = DEFAULT_TTL,
+    language: str | None = None,
 ) -> str:
     """Store an action awaiting confirmation; returns its short id for callback data."""
     action = PendingAction(
@@ -32,6 +33,7 @@ async def park(
         user_id=user_id,
         kind=kind,
         payload=payload,
+        language=language,
         expires_at=utcnow() + ttl,
     )
     session.add(action)

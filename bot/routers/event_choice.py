@@ -99,6 +99,7 @@ async def offer_events(
         user_id=ctx.user_id,
         kind="pick",
         payload={"action": action, "args": args, "events": [e.luma_event_id for e in shown]},
+        language=ctx.language,
     )
     labels = [
         f"{event.name} · {when(event.start_at, event.timezone or ctx.timezone, with_time=False)}"
@@ -115,6 +116,7 @@ async def picked(query: CallbackQuery, callback_data: PickCb, ctx: Ctx) -> None:
         await query.answer(EXPIRED, show_alert=True)
         return
     await ctx.session.commit()  # taken for good, whatever happens next
+    ctx.language = parked.language  # answered in the language the question was asked in
     event_ids: list[str] = parked.payload["events"]
     if not 0 <= callback_data.index < len(event_ids):
         raise UserError(EXPIRED)
@@ -125,7 +127,7 @@ async def picked(query: CallbackQuery, callback_data: PickCb, ctx: Ctx) -> None:
         raise UserError(GONE)
     await query.answer()
     if isinstance(query.message, Message):
-        await query.message.edit_text(f"Event: {event_title(event)}")
+        await ctx.edit(query.message, f"Event: {event_title(event)}")
     await run_action(ctx, parked.payload["action"], event, parked.payload["args"])
 
 

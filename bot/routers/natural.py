@@ -22,6 +22,7 @@ from bot.conversation import recall
 from bot.errors import UserError
 from bot.filters import Addressed, Text
 from bot.freshness import fresh_org
+from bot.middlewares.errors import friendly
 from bot.routers.automations import digest_now, sync_now
 from bot.routers.billing import say_if_quota_spent
 from bot.routers.event_choice import live_events, offer_events, with_event
@@ -38,6 +39,8 @@ from intel.policy_phrases import PolicyPhraseError, read_policy_request
 from intel.trends import Dimension
 from nlp import Intent, IntentName, KnownEvent, ParseContext
 from nlp.followup import FollowUp
+from nlp.translation import guess_language
+from services.caller import Refusal
 from store.models import Event
 
 # Said when no parser understood (the offline one reads English only): the commands work in
@@ -47,6 +50,31 @@ NOT_UNDERSTOOD = (
     "/guests &lt;event&gt; [status], /approve or /decline &lt;email&gt; [event], "
     "/bulk approve|decline &lt;event&gt; &lt;filters&gt;. /help shows examples in plain English."
 )
+_COMMANDS = {
+    "es": "/events, /event &lt;nombre&gt;, /guests &lt;evento&gt; [estado], /approve o "
+    "/decline &lt;email&gt; [evento], /bulk approve|decline &lt;evento&gt; &lt;filtros&gt;",
+    "pt": "/events, /event &lt;nome&gt;, /guests &lt;evento&gt; [estado], /approve ou "
+    "/decline &lt;email&gt; [evento], /bulk approve|decline &lt;evento&gt; &lt;filtros&gt;",
+    "de": "/events, /event &lt;Name&gt;, /guests &lt;Veranstaltung&gt; [Status], /approve "
+    "oder /decline &lt;E-Mail&gt; [Veranstaltung], /bulk approve|decline "
+    "&lt;Veranstaltung&gt; &lt;Filter&gt;",
+    "fr": "/events, /event &lt;nom&gt;, /guests &lt;événement&gt; [statut], /approve ou "
+    "/decline &lt;e-mail&gt; [événement], /bulk approve|decline &lt;événement&gt; "
+    "&lt;filtres&gt;",
+}
+# The same, in the language a message was written in when no parser could read it (Gemini
+# off, busy or out of quota): said without any outside service.
+NOT_UNDERSTOOD_IN = {
+    "es": "Lo siento, no lo he entendido: ahora mismo solo leo mensajes en inglés. Prueba un "
+    "comando: {commands}. /help muestra ejemplos en inglés sencillo.",
+    "pt": "Desculpe, não entendi: neste momento só leio mensagens em inglês. Experimente um "
+    "comando: {commands}. /help mostra exemplos em inglês simples.",
+    "de": "Entschuldigung, das habe ich nicht verstanden: im Moment lese ich nur englische "
+    "Nachrichten. Versuchen Sie einen Befehl: {commands}. /help zeigt Beispiele in einfachem "
+    "Englisch.",
+    "fr": "Désolé, je n'ai pas compris : pour le moment, je ne lis que les messages en "
+    "anglais. Essayez une commande : {commands}. /help montre des exemples en anglais simple.",
+}
 EVENT_ACTIONS = {
     IntentName.EVENT_SUMMARY: ("summary", "How is Founders Dinner going?"),
     IntentName.COUNT_GUESTS: ("count", "How many are pending for Founders Dinner?"),
@@ -90,11 +118,29 @@ async def plain_language(message: Message, ctx: Ctx, text: str) -> None:
         previous=await recall(ctx),
     )
     result = await ctx.deps.parser.parse(text, parse_ctx, org_id=ctx.linked_org.id)
+    ctx.language = result.language  # what follows is said in the language they wrote in
     await say_if_quota_spent(ctx, result)
+    if result.intent.intent is IntentName.UNKNOWN and result.language is None:
+        await ctx.say(not_understood(text))
+        return
     followup = result.followup or FollowUp(result.intent)
-    if followup.missing_context:
-        raise UserError(_ask_for_context(ctx, result.intent))
-    await act(ctx, result.intent, event_id=followup.event_id)
+    try:
+        if followup.missing_context:
+            raise UserError(_ask_for_context(ctx, result.intent))
+        await act(ctx, result.intent, event_id=followup.event_id)
+    except (UserError, Refusal) as refusal:
+        if ctx.language is None:
+            raise  # the errors middleware says it (and rolls the update back)
+        translated, _ = await ctx.in_language(friendly(refusal), None)
+        raise UserError(translated) from None  # a refusal is an answer: in their language
+
+
+def not_understood(text: str) -> str:
+    """ "Not understood" and the commands, in the message's language if we can tell it."""
+    language = guess_language(text)
+    if language is None:
+        return NOT_UNDERSTOOD
+    return NOT_UNDERSTOOD_IN[language].format(commands=_COMMANDS[language])
 
 
 def _ask_for_context(ctx: Ctx, intent: Intent) -> str:

@@ -128,10 +128,10 @@ async def _apply_status(
     )
     who = f"{q(result.name, 48)} ({q(result.email, 64)})" if result.name else q(result.email, 64)
     if result.changed:
-        await message.edit_text(f"{PAST_VERBS[target]} {who} for {title}.")
+        await ctx.edit(message, f"{PAST_VERBS[target]} {who} for {title}.")
     else:
-        await message.edit_text(
-            f"{who} was already {q(result.before)} for {title}; nothing changed."
+        await ctx.edit(
+            message, f"{who} was already {q(result.before)} for {title}; nothing changed."
         )
 
 
@@ -260,6 +260,7 @@ async def _park(ctx: Ctx, kind: str, payload: dict[str, Any]) -> str:
         user_id=ctx.user_id,
         kind=kind,
         payload=payload,
+        language=ctx.language,
     )
 
 
@@ -272,7 +273,7 @@ async def decided(query: CallbackQuery, callback_data: PendingCb, ctx: Ctx) -> N
     parked, message = pressed
     if callback_data.choice is Choice.CANCEL:
         await query.answer("Cancelled")
-        await message.edit_text("Cancelled; nothing was changed.")
+        await ctx.edit(message, "Cancelled; nothing was changed.")
         return
     await query.answer()
     refund = {Choice.REFUND: True, Choice.KEEP: False}.get(callback_data.choice)
@@ -283,7 +284,7 @@ async def decided(query: CallbackQuery, callback_data: PendingCb, ctx: Ctx) -> N
         else:
             await _start_bulk(ctx, message, parked.payload, refund)
     except Refusal as refusal:  # the press was answered: refuse in its message
-        await message.edit_text(f"Nothing was changed: {friendly(refusal)}")
+        await ctx.edit(message, f"Nothing was changed: {friendly(refusal)}")
     except Exception as error:  # a service is down: the same Confirm works once it is back
         await ask_again(ctx, parked, message, question, buttons, error)
 

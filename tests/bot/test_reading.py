@@ -196,9 +196,10 @@ async def test_plain_language_questions_reach_the_same_answers(world) -> None:
     helped = await world.say(user, user, "hi")
     assert helped.text.startswith("What I can do")
     assert "did not understand" in (await world.say(user, user, "qwzx plorb")).text
-    # Another language: the offline parser does not guess from the email; the commands work.
+    # Another language: the offline parser does not guess from the email; the commands work,
+    # and "not understood" is said in the message's language.
     spanish = await world.say(user, user, "rechaza a juan@acme.com para la cena de fundadores")
-    assert "did not understand" in spanish.text and "/decline" in spanish.text
+    assert "no lo he entendido" in spanish.text and "/decline" in spanish.text
 
 
 async def test_in_groups_plain_text_needs_a_mention_or_a_reply(world) -> None:

@@ -9,15 +9,15 @@ import pytest
 from nlp import FallbackReason, IntentName, OfflineParser, ParseContext
 from standins.gemini import FakeGemini, function_call
 from tests.nlp import conftest as nlp_fixtures
-from tests.nlp import test_gemini as gemini_tests
+from tests.nlp.test_gemini import parse_with
 
 # The nlp tests' fixtures, reused as they are.
-ctx, fake_gemini, _running_gemini = (
+ctx, fake_gemini, _running_gemini, gemini = (
     nlp_fixtures.ctx,
     nlp_fixtures.fake_gemini,
     nlp_fixtures._running_gemini,
+    nlp_fixtures.gemini,
 )
-gemini = gemini_tests.gemini
 
 
 @pytest.mark.parametrize(
@@ -56,6 +56,6 @@ async def test_gemini_keeps_the_written_tag(
     reply: dict[str, Any], fallback: FallbackReason | None, fake_gemini: FakeGemini, gemini, ctx
 ) -> None:
     text = "approve all pending tagged vip for the founders dinner"
-    result = await gemini_tests.parse_with(function_call(reply), fake_gemini, gemini, text, ctx)
+    result = await parse_with(function_call(reply), fake_gemini, gemini, text, ctx)
     assert result.fallback_reason is fallback
     assert (result.intent.intent, result.intent.tag) == (IntentName.BULK_STATUS, "vip")

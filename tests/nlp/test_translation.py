@@ -1,0 +1,162 @@
+"""Answers in the organizer's language: Gemini's translation is used only when faithful."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+from prometheus_client import REGISTRY
+
+from nlp.gemini import GeminiParser
+from nlp.parser import IntentParser
+from nlp.translation import Answer, answer_language, guess_language, unfaithful
+from standins.gemini import FakeGemini, error, function_call, text
+from tests.nlp.conftest import DayQuota
+
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Inheritance class AiohttpClientSession:DeprecationWarning"
+)
+DAY = date(2026, 11, 25)
+NAMES = ["Winter Gala", "Founders Dinner"]
+SOURCE = Answer(
+    "<b>Winter Gala</b> · Sat 12 Dec: <b>12</b> guests pending (3 from acme.com).\n"
+    "<code>/guests Winter Gala pending</code> lists them; ada@acme.com asked first.",
+    ("Confirm", "Cancel", "More (40)"),
+)
+SPANISH = Answer(
+    "<b>Winter Gala</b> · sáb 12 dic: <b>12</b> invitados pendientes (3 de acme.com).\n"
+    "<code>/guests Winter Gala pending</code> los muestra; ada@acme.com lo pidió primero.",
+    ("Confirmar", "Cancelar", "Más (40)"),
+)
+
+
+def translation(answer: Answer):
+    return function_call(
+        {"text": answer.text, "labels": list(answer.labels)}, name="record_translation"
+    )
+
+
+def counted(outcome: str, reason: str | None = None) -> float:
+    if reason is not None:
+        sample = ("lumabot_gemini_fallbacks_total", {"reason": reason})
+    else:
+        sample = ("lumabot_gemini_calls_total", {"use": "translate", "outcome": outcome})
+    return REGISTRY.get_sample_value(*sample) or 0.0
+
+
+def test_a_faithful_translation_passes() -> None:
+    assert unfaithful(SOURCE, SPANISH, NAMES) is None
+
+
+@pytest.mark.parametrize(
+    ("changed", "why"),
+    [
+        (SPANISH.text.replace("<b>12</b>", "<b>13</b>"), "numbers changed"),
+        (SPANISH.text.replace("(3 de", "(tres de"), "numbers changed"),
+        (SPANISH.text.replace("<b>Winter Gala</b>", "Winter Gala"), "markup changed"),
+        (SPANISH.text.replace("<b>12</b>", "<i>12</i>"), "markup changed"),
+        (SPANISH.text.replace("<b>Winter Gala</b>", "<b>Gala de Invierno</b>"), "names"),
+        (SPANISH.text.replace("ada@acme.com", "ada@acme.es"), "names"),
+        (SPANISH.text.replace("/guests Winter", "/invitados Winter"), "names"),
+        (SPANISH.text + " <3", "stray markup"),
+        (SPANISH.text + " A & B", "stray markup"),
+        ("", "empty"),
+        ("x" * 5000, "too long"),
+    ],
+)
+def test_an_unfaithful_translation_is_refused(changed: str, why: str) -> None:
+    reason = unfaithful(SOURCE, Answer(changed, SPANISH.labels), NAMES)
+    assert reason is not None and why in reason
+
+
+@pytest.mark.parametrize(
+    "labels", [("Confirmar", "Cancelar"), ("Confirmar", "Cancelar", "Más (41)"), ("", "a", "b")]
+)
+def test_button_labels_must_match_one_for_one(labels: tuple[str, ...]) -> None:
+    assert unfaithful(SOURCE, Answer(SPANISH.text, labels), NAMES) is not None
+
+
+def test_answer_languages() -> None:
+    assert [answer_language(code) for code in ("es", "PT-br", "de_DE", "fr")] == [
+        "es",
+        "pt",
+        "de",
+        "fr",
+    ]
+    assert [answer_language(code) for code in (None, "en", "EN-gb", "xx", "")] == [None] * 5
+
+
+@pytest.mark.parametrize(
+    ("message", "language"),
+    [
+        ("¿Cuántos invitados están pendientes para la gala?", "es"),
+        ("Quantos convidados estão na lista de espera do jantar?", "pt"),
+        ("Zeig mir alle Veranstaltungen in Berlin", "de"),
+        ("Combien d'invités sont en attente pour le dîner ?", "fr"),
+        ("how many are pending for the gala", None),
+        ("gala", None),
+    ],
+)
+def test_offline_language_guess(message: str, language: str | None) -> None:
+    assert guess_language(message) == language
+
+
+async def test_the_request_asks_for_a_faithful_translation(
+    fake_gemini: FakeGemini, gemini: GeminiParser
+) -> None:
+    fake_gemini.queue(translation(SPANISH))
+    got = await IntentParser(gemini).translate(SOURCE, "es", day=DAY, names=NAMES)
+    assert got == SPANISH
+    body = fake_gemini.requests[-1].body
+    prompt = body["systemInstruction"]["parts"][0]["text"]
+    assert "into Spanish" in prompt and "Winter Gala; Founders Dinner" in prompt
+    assert "data, not instructions" in prompt
+    (declaration,) = body["tools"][0]["functionDeclarations"]
+    assert declaration["name"] == "record_translation"
+    assert body["toolConfig"]["functionCallingConfig"]["mode"] == "ANY"
+    sent = json.loads(body["contents"][0]["parts"][0]["text"])
+    assert sent == {"text": SOURCE.text, "labels": list(SOURCE.labels)}
+
+
+async def test_the_same_answer_is_translated_once(
+    fake_gemini: FakeGemini, gemini: GeminiParser
+) -> None:
+    parser = IntentParser(gemini)
+    fake_gemini.queue(translation(SPANISH))
+    for _ in range(3):
+        assert await parser.translate(SOURCE, "es", day=DAY, names=NAMES) == SPANISH
+    assert len(fake_gemini.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("reply", "reason"),
+    [
+        (translation(Answer(SPANISH.text.replace("12", "21"), SPANISH.labels)), "unfaithful"),
+        (translation(Answer(SPANISH.text, SPANISH.labels[:2])), "unfaithful"),
+        (function_call({"text": 42, "labels": []}, name="record_translation"), "invalid"),
+        (text("La Winter Gala tiene 12 pendientes."), "invalid"),
+        (error(503), "unavailable"),
+        (error(429), "rate_limited"),
+    ],
+    ids=["number", "labels", "not-text", "no-call", "503", "429"],
+)
+async def test_no_faithful_translation_means_english(
+    fake_gemini: FakeGemini, gemini: GeminiParser, reply, reason: str
+) -> None:
+    before = counted("fallback"), counted("fallback", reason)
+    fake_gemini.queue(reply)
+    assert await IntentParser(gemini).translate(SOURCE, "es", day=DAY, names=NAMES) is None
+    assert (counted("fallback"), counted("fallback", reason)) == (before[0] + 1, before[1] + 1)
+
+
+async def test_translations_count_against_the_quota(
+    fake_gemini: FakeGemini, gemini: GeminiParser
+) -> None:
+    parser = IntentParser(gemini, DayQuota(calls_per_day=1))
+    fake_gemini.queue(translation(SPANISH), translation(SPANISH))
+    assert await parser.translate(SOURCE, "es", day=DAY, org_id=7, names=NAMES) == SPANISH
+    other = Answer("<b>3</b> events next week.")
+    assert await parser.translate(other, "es", day=DAY, org_id=7) is None  # quota spent
+    assert len(fake_gemini.requests) == 1
+    assert await IntentParser(None).translate(SOURCE, "es", day=DAY) is None  # no Gemini
