@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot
@@ -30,8 +30,11 @@ from store.models import Chat, Event, Organization, Role, User, utcnow
 
 if TYPE_CHECKING:
     from bot.app import BotDeps
+    from nlp.parser import IntentParser
 
 log = logging.getLogger(__name__)
+# An answer's text in the person's language (or as it is), for what is said after the update.
+Translator = Callable[[str], Awaitable[str]]
 GROUP_KINDS = frozenset({"group", "supergroup"})
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
@@ -114,6 +117,24 @@ class Ctx:
         text, markup = await self.in_language(text, markup)
         await message.edit_text(text, reply_markup=markup)
 
+    def translator(self) -> Translator | None:
+        """Translation into the person's language for an answer given after this update
+        (a bulk job's report), holding no ORM object; None when they wrote in English."""
+        if self.language is None:
+            return None
+        parser, language = self.deps.parser, self.language
+        day = self.now().astimezone(ZoneInfo(self.timezone)).date()
+        org_id = self.org.id if self.org is not None else None
+        names = [event.name for event in self.events or ()]
+
+        async def translate(text: str) -> str:
+            translated = await _translated(
+                parser, Answer(text), language, day=day, org_id=org_id, names=names
+            )
+            return text if translated is None else translated.text
+
+        return translate
+
     async def in_language(
         self, text: str, markup: InlineKeyboardMarkup | None
     ) -> tuple[str, InlineKeyboardMarkup | None]:
@@ -122,18 +143,14 @@ class Ctx:
         if self.language is None:
             return text, markup
         rows = markup.inline_keyboard if markup is not None else []
-        answer = Answer(text, tuple(button.text for row in rows for button in row))
-        try:
-            translated = await self.deps.parser.translate(
-                answer,
-                self.language,
-                day=self.now().astimezone(ZoneInfo(self.timezone)).date(),
-                org_id=self.org.id if self.org is not None else None,
-                names=[event.name for event in self.events or ()],
-            )
-        except Exception:  # the quota's database, say: a translation never costs an answer
-            log.warning("answer left in English: the translation failed", exc_info=True)
-            translated = None
+        translated = await _translated(
+            self.deps.parser,
+            Answer(text, tuple(button.text for row in rows for button in row)),
+            self.language,
+            day=self.now().astimezone(ZoneInfo(self.timezone)).date(),
+            org_id=self.org.id if self.org is not None else None,
+            names=[event.name for event in self.events or ()],
+        )
         if translated is None:
             return text, markup
         labels = iter(translated.labels)
@@ -176,3 +193,13 @@ class Ctx:
             self.group_told = True
             await self.bot.send_message(self.chat_id, SENT_PRIVATELY)
         return sent
+
+
+async def _translated(
+    parser: IntentParser, answer: Answer, language: str, **where: Any
+) -> Answer | None:
+    try:
+        return await parser.translate(answer, language, **where)
+    except Exception:  # the quota's database, say: a translation never costs an answer
+        log.warning("answer left in English: the translation failed", exc_info=True)
+        return None

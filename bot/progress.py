@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.service import RPCError
 
-from bot.context import NO_PREVIEW
+from bot.context import NO_PREVIEW, Translator
 from bot.errors import failure_reason
 from bot.keyboards import job_keyboard
 from bot.texts import ING_VERBS, duration, progress_bar, q
@@ -54,6 +54,9 @@ class Watched:
     message_id: int
     workflow_id: str
     title: str
+    # The final report in the language the job was asked for in (`Ctx.translator`); the
+    # live counts stay in English, as they change every few seconds.
+    translate: Translator | None = None
 
 
 def job_title(target_status: str, event_name: str) -> str:
@@ -202,6 +205,8 @@ class ProgressBoard:
                 final = render_final(outcome.result())
             except WorkflowFailureError as exc:
                 final = f"The bulk job stopped: {q(failure_reason(exc), 300)}"
+            if job.translate is not None:
+                final = await job.translate(final)
             await self._edit(job, final, None)
         except Exception:
             log.exception("progress of %s stopped", job.workflow_id)

@@ -240,7 +240,14 @@ async def _start_bulk(
     )
     await message.edit_text(f"{title}\n{starting}")
     ctx.deps.progress.watch(
-        Watched(ctx.bot, ctx.chat_id, message.message_id, started.job.workflow_id, title)
+        Watched(
+            ctx.bot,
+            ctx.chat_id,
+            message.message_id,
+            started.job.workflow_id,
+            title,
+            translate=ctx.translator(),
+        )
     )
 
 

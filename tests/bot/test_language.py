@@ -68,7 +68,9 @@ def running_gemini() -> Iterator[FakeGemini]:
 
 
 @pytest.fixture
-async def spanish_world(running_gemini: FakeGemini, bot_with: Callable) -> AsyncIterator[Any]:
+async def spanish_world(
+    running_gemini: FakeGemini, bot_with: Callable[..., Any]
+) -> AsyncIterator[Any]:
     running_gemini.reset()
     script = Scripted()
     running_gemini.responder = script
@@ -199,3 +201,26 @@ async def test_offline_a_message_in_another_language_is_not_understood_in_it(wor
     assert "/guests" in answer.text and "/help" in answer.text
     german = await world.say(admin, admin, "Zeig mir alle Veranstaltungen in Berlin")
     assert german.text.startswith("Entschuldigung, das habe ich nicht verstanden")
+
+
+async def test_a_spanish_bulk_order_is_reported_in_spanish(spanish_world) -> None:
+    world = spanish_world
+    calendar, _group, admin = await world.linked_group()
+    await world.link(calendar, admin, admin)
+    pending = world.guests(calendar, "Founders Dinner", "pending_approval")
+    order = "aprueba a todos los pendientes de la Founders Dinner"
+    world.script.intents[order] = {
+        "intent": "bulk_status",
+        "event": "Founders Dinner",
+        "status": "pending_approval",
+        "target_status": "approved",
+        "language": "es",
+    }
+    preview = await world.say(admin, admin, order)
+    assert preview.text.startswith("ES · Aprobar"), preview.text
+    await world.press(admin, admin, preview, "Confirmar")
+    # The live counts are in English; the final report is translated once, when it is known.
+    report = await world.next_message(admin, lambda m: m.text.startswith("ES · "), timeout=30)
+    assert "Bulk job finished" in report.text
+    written = Counter(w.guest_id for w in world.writes(calendar))
+    assert set(written) == {g.id for g in pending} and set(written.values()) == {1}
