@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
@@ -123,13 +122,12 @@ class Ctx:
         if self.language is None:
             return None
         parser, language = self.deps.parser, self.language
-        day = self.now().astimezone(ZoneInfo(self.timezone)).date()
         org_id = self.org.id if self.org is not None else None
         names = [event.name for event in self.events or ()]
 
         async def translate(text: str) -> str:
             translated = await _translated(
-                parser, Answer(text), language, day=day, org_id=org_id, names=names
+                parser, Answer(text), language, org_id=org_id, names=names
             )
             return text if translated is None else translated.text
 
@@ -147,7 +145,6 @@ class Ctx:
             self.deps.parser,
             Answer(text, tuple(button.text for row in rows for button in row)),
             self.language,
-            day=self.now().astimezone(ZoneInfo(self.timezone)).date(),
             org_id=self.org.id if self.org is not None else None,
             names=[event.name for event in self.events or ()],
         )

@@ -15,7 +15,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date
 from typing import Any, Literal, cast
 
 from core.metrics import gemini_called, gemini_skipped
@@ -24,7 +23,7 @@ from nlp.followup import FollowUp, follow_up
 from nlp.gemini import FallbackReason, GeminiFailure, GeminiParser
 from nlp.intent import Intent
 from nlp.offline import OfflineParser
-from nlp.quota import CallQuota
+from nlp.quota import CallQuota, quota_day
 from nlp.translation import Answer
 
 log = logging.getLogger(__name__)
@@ -108,7 +107,6 @@ class IntentParser:
         answer: Answer,
         language: str,
         *,
-        day: date,
         org_id: int | None = None,
         names: Sequence[str] = (),
     ) -> Answer | None:
@@ -120,7 +118,7 @@ class IntentParser:
         key = ("translation", language, answer, tuple(names))
         if (cached := self._translations.get(key)) is not None:
             return cast(Answer, cached)
-        if not await self._allowed(org_id, day):
+        if not await self._allowed(org_id):
             gemini_skipped(FallbackReason.QUOTA)
             return None
         try:
@@ -141,7 +139,7 @@ class IntentParser:
     async def _parse(self, text: str, ctx: ParseContext, org_id: int | None) -> ParseResult:
         if self._gemini is None:
             return ParseResult(self._offline.parse(text, ctx), "offline")
-        if not await self._allowed(org_id, ctx.today):
+        if not await self._allowed(org_id):
             gemini_skipped(FallbackReason.QUOTA)
             return self._fallback(text, ctx, FallbackReason.QUOTA)
         try:
@@ -153,10 +151,10 @@ class IntentParser:
         gemini_called("parse")
         return ParseResult(reading.intent, "gemini", language=reading.language)
 
-    async def _allowed(self, org_id: int | None, day: date) -> bool:
+    async def _allowed(self, org_id: int | None) -> bool:
         if self._quota is None or org_id is None:
             return True
-        return await self._quota.try_consume(org_id, day=day)
+        return await self._quota.try_consume(org_id, day=quota_day())
 
     def _fallback(self, text: str, ctx: ParseContext, reason: FallbackReason) -> ParseResult:
         return ParseResult(self._offline.parse(text, ctx), "offline", reason)

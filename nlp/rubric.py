@@ -14,7 +14,6 @@ import asyncio
 import json
 from collections import Counter
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from google import genai
@@ -32,7 +31,7 @@ from nlp.gemini import (
     forced_call,
     generate,
 )
-from nlp.quota import CallQuota
+from nlp.quota import CallQuota, quota_day
 
 FUNCTION_NAME = "record_verdicts"
 CASES_PER_CALL = 20
@@ -144,7 +143,7 @@ class GeminiRubric:
     ) -> RubricAnswer:
         try:
             if self._quota is not None and not await self._quota.try_consume(
-                org_id, day=datetime.now(UTC).date()
+                org_id, day=quota_day()
             ):
                 gemini_skipped(FallbackReason.QUOTA)
                 raise GeminiFailure(FallbackReason.QUOTA)

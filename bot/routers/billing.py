@@ -20,6 +20,7 @@ from bot.errors import UserError
 from bot.texts import q
 from nlp.gemini import FallbackReason
 from nlp.parser import ParseResult
+from nlp.quota import quota_day
 from services import digest
 from services.caller import Invalid
 from store.models import utcnow
@@ -111,7 +112,7 @@ async def say_if_quota_spent(ctx: Ctx, result: ParseResult) -> None:
     if result.fallback_reason is not FallbackReason.QUOTA:
         return
     quota = PlanQuota(ctx.deps.sessions, ctx.deps.billing)
-    note = await quota.first_refusal(ctx.linked_org.id, day=utcnow().date())
+    note = await quota.first_refusal(ctx.linked_org.id, day=quota_day())
     if note:
         await ctx.say(q(note))
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from prometheus_client import REGISTRY
 
 from nlp.gemini import GeminiParser
 from nlp.parser import IntentParser
+from nlp.quota import quota_day
 from nlp.translation import Answer, answer_language, guess_language, unfaithful
 from standins.gemini import FakeGemini, error, function_call, text
 from tests.nlp.conftest import DayQuota
@@ -17,7 +19,6 @@ from tests.nlp.conftest import DayQuota
 pytestmark = pytest.mark.filterwarnings(
     "ignore:Inheritance class AiohttpClientSession:DeprecationWarning"
 )
-DAY = date(2026, 11, 25)
 NAMES = ["Winter Gala", "Founders Dinner"]
 SOURCE = Answer(
     "<b>Winter Gala</b> · Sat 12 Dec: <b>12</b> guests pending (3 from acme.com).\n"
@@ -106,7 +107,7 @@ async def test_the_request_asks_for_a_faithful_translation(
     fake_gemini: FakeGemini, gemini: GeminiParser
 ) -> None:
     fake_gemini.queue(translation(SPANISH))
-    got = await IntentParser(gemini).translate(SOURCE, "es", day=DAY, names=NAMES)
+    got = await IntentParser(gemini).translate(SOURCE, "es", names=NAMES)
     assert got == SPANISH
     body = fake_gemini.requests[-1].body
     prompt = body["systemInstruction"]["parts"][0]["text"]
@@ -125,7 +126,7 @@ async def test_the_same_answer_is_translated_once(
     parser = IntentParser(gemini)
     fake_gemini.queue(translation(SPANISH))
     for _ in range(3):
-        assert await parser.translate(SOURCE, "es", day=DAY, names=NAMES) == SPANISH
+        assert await parser.translate(SOURCE, "es", names=NAMES) == SPANISH
     assert len(fake_gemini.requests) == 1
 
 
@@ -146,7 +147,7 @@ async def test_no_faithful_translation_means_english(
 ) -> None:
     before = counted("fallback"), counted("fallback", reason)
     fake_gemini.queue(reply)
-    assert await IntentParser(gemini).translate(SOURCE, "es", day=DAY, names=NAMES) is None
+    assert await IntentParser(gemini).translate(SOURCE, "es", names=NAMES) is None
     assert (counted("fallback"), counted("fallback", reason)) == (before[0] + 1, before[1] + 1)
 
 
@@ -155,8 +156,27 @@ async def test_translations_count_against_the_quota(
 ) -> None:
     parser = IntentParser(gemini, DayQuota(calls_per_day=1))
     fake_gemini.queue(translation(SPANISH), translation(SPANISH))
-    assert await parser.translate(SOURCE, "es", day=DAY, org_id=7, names=NAMES) == SPANISH
+    assert await parser.translate(SOURCE, "es", org_id=7, names=NAMES) == SPANISH
     other = Answer("<b>3</b> events next week.")
-    assert await parser.translate(other, "es", day=DAY, org_id=7) is None  # quota spent
+    assert await parser.translate(other, "es", org_id=7) is None  # quota spent
     assert len(fake_gemini.requests) == 1
-    assert await IntentParser(None).translate(SOURCE, "es", day=DAY) is None  # no Gemini
+    assert await IntentParser(None).translate(SOURCE, "es") is None  # no Gemini
+
+
+async def test_every_gemini_use_counts_on_the_utc_day(
+    fake_gemini: FakeGemini, gemini: GeminiParser
+) -> None:
+    """Questions, translations and the rubric share one day: the plan's "N a day", the
+    count and the "used up" notice agree on when it ends, whatever a chat's time zone."""
+    days: list[date] = []
+
+    class Recording:
+        async def try_consume(self, org_id: int, *, day: date) -> bool:
+            days.append(day)
+            return True
+
+    fake_gemini.queue(translation(SPANISH))
+    await IntentParser(gemini, Recording()).translate(SOURCE, "es", org_id=7, names=NAMES)
+    assert days == [quota_day()] == [datetime.now(UTC).date()]
+    late_in_los_angeles = datetime(2026, 11, 25, 23, 30, tzinfo=ZoneInfo("America/Los_Angeles"))
+    assert quota_day(late_in_los_angeles) == date(2026, 11, 26)
