@@ -2,9 +2,12 @@
 
 An answer about an event and a filter (a count, a list, a summary, an export, a bulk preview,
 by command, plain language or a button) is remembered as the turn "them" and "and the
-waitlisted ones?" refer to; a list of events by city or dates is remembered too. Turns are
-per chat and person (`store.conversation`), read only in the org the update works in, never
-for someone that org removed, and forgotten after `CONTEXT_MINUTES`.
+waitlisted ones?" refer to; a list of events by city or dates is remembered too, and so is a
+`/find` answer: about one person, their email (and their one event, if they registered for
+one) is what "approve her" means; about several, nothing is (a find answer replaces the turn
+before it, so "approve them" never reaches back past it). Turns are per chat and person
+(`store.conversation`), read only in the org the update works in, never for someone that
+org removed, and forgotten after `CONTEXT_MINUTES`.
 """
 
 from __future__ import annotations
@@ -102,6 +105,25 @@ async def remember_events(ctx: Ctx, query: EventFilter) -> None:
             city=query.city,
             date_from=query.date_from,
             date_to=query.date_to,
+        ),
+    )
+
+
+async def remember_person(ctx: Ctx, email: str | None, events: list[Event]) -> None:
+    """After a `/find` answer: the one person it was about (`email`; None when it was about
+    several), and their event when they registered for exactly one."""
+    event = events[0] if email and len(events) == 1 else None
+    if ctx.org is not None:  # people's emails in turns nobody can read any more: gone
+        await conversation.forget_stale_people(
+            ctx.session, org_id=ctx.org.id, before=ctx.now() - _ttl(ctx)
+        )
+    await remember(
+        ctx,
+        PreviousTurn(
+            intent=IntentName.FIND_GUEST,
+            event=event.name if event else None,
+            event_id=event.luma_event_id if event else None,
+            email=email,
         ),
     )
 

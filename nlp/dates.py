@@ -15,6 +15,11 @@ The rules, so the bot and its users can rely on them:
   "past events" / "previous events" / "last 5 events" -> date_to = yesterday, no start.
 - In a sentence about the past ("which events did we host in October"), a month, a date
   without a year or a bare weekday means the latest one that has already come.
+- Relative to an earlier range (a follow-up, `find_shift` and `shift_span`): "the week after",
+  "the month before", "the following week", "a week later" -> that unit's span next to the
+  range (the week after it; the calendar month after the month it ends in); "the next one",
+  "the one before" -> the range moved by its own length (a calendar month or months by as
+  many calendar months, any other range by its number of days).
 
 Calendar dates ("5th of December", "2026-12-05") are read by dateparser, called only on
 the phrases our patterns already isolated, which keeps a parse at a few milliseconds.
@@ -274,6 +279,33 @@ RULES: tuple[tuple[re.Pattern[str], Resolver], ...] = tuple(
         ),
     )
 )
+_SHIFT_UNIT = r"(?P<unit>day|week|weekend|month|year)"
+# What may follow "the week after" and make it a date of its own ("the week after next",
+# "the day after tomorrow", "the week after the conference"), not a step from a range.
+_NOT_A_STEP = (
+    rf"(?! (?:next|tomorrow|today|tonight|yesterday|the|this|last|\d|{_MONTH}\b|(?:{_WEEKDAY})\b))"
+)
+_SHIFTS = tuple(
+    (re.compile(rf"(?<![\w@.]){pattern}(?![\w@])"), forward)
+    for pattern, forward in (
+        (rf"(?:the|a|one) {_SHIFT_UNIT} (?:after|later){_NOT_A_STEP}", True),
+        (rf"(?:the|a|one) {_SHIFT_UNIT} (?:before|earlier){_NOT_A_STEP}", False),
+        (rf"(?:the )?following {_SHIFT_UNIT}", True),
+        (rf"(?:the )?preceding {_SHIFT_UNIT}", False),
+        (r"the (?:next|following) one|the one after(?: that| it)?", True),
+        (r"the previous one|the one before(?: that| it)?", False),
+    )
+)
+
+
+class Shift(NamedTuple):
+    """A step from an earlier range: forward or back, by a named unit or (None) by the range's
+    own length."""
+
+    forward: bool
+    unit: str | None
+
+
 # Bare words that only name a month or weekday after a preposition ("may I", "sat at").
 _AMBIGUOUS_ALONE = re.compile(r"^(?:may|mar|march|jun|sat|sun|wed|mon|fri|tue|thu)$")
 
@@ -331,3 +363,48 @@ def _date_parser() -> DateDataParser:
             "RELATIVE_BASE": datetime(2000, 1, 1),
         },
     )
+
+
+def find_shift(text: str) -> Shift | None:
+    """A step from an earlier range in normalized text ("the week after", "the next one")."""
+    for pattern, forward in _SHIFTS:
+        if match := pattern.search(text):
+            return Shift(forward, match.groupdict().get("unit"))
+    return None
+
+
+def shift_span(date_from: date, date_to: date, shift: Shift) -> tuple[date, date]:
+    """The range `shift` leads to from `date_from`..`date_to` (see the module's rules)."""
+    step = 1 if shift.forward else -1
+    if shift.unit is None:
+        months = _whole_months(date_from, date_to)
+        if months:
+            first = _add_months(date_from, step * months)
+            return first, _month_range(_add_months(first, months - 1))[1]
+        days = timedelta(days=((date_to - date_from).days + 1) * step)
+        return date_from + days, date_to + days
+    edge = date_to if shift.forward else date_from
+    if shift.unit == "day":
+        day = edge + timedelta(days=step)
+        return day, day
+    if shift.unit == "week":
+        if shift.forward:
+            return edge + timedelta(days=1), edge + timedelta(days=7)
+        return edge - timedelta(days=7), edge - timedelta(days=1)
+    if shift.unit == "weekend":  # the Saturday..Sunday wholly after (before) the range
+        if shift.forward:
+            saturday = edge + timedelta(days=(5 - edge.weekday()) % 7 or 7)
+        else:
+            saturday = edge - timedelta(days=(edge.weekday() - 6) % 7 or 7) - timedelta(days=1)
+        return saturday, saturday + timedelta(days=1)
+    if shift.unit == "month":
+        return _month_range(_add_months(edge.replace(day=1), step))
+    year = edge.year + step
+    return date(year, 1, 1), date(year, 12, 31)
+
+
+def _whole_months(date_from: date, date_to: date) -> int:
+    """How many calendar months `date_from`..`date_to` spans exactly (0: not whole months)."""
+    if date_from.day != 1 or date_to != _month_range(date_to.replace(day=1))[1]:
+        return 0
+    return (date_to.year - date_from.year) * 12 + date_to.month - date_from.month + 1

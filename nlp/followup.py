@@ -6,11 +6,17 @@ waitlisted ones?", "what about the gala?", "approve them", "export that". Such a
 ("them", "that", "those"). `follow_up` merges it with the previous turn: the intent and every
 slot the new words do not give are inherited, the ones they give replace the old ones.
 
+After an answer about one person (a `/find` that matched one guest), "her", "him", "them"
+mean that guest: "approve her" is the same one-guest change as naming their email, and "is
+she on the list for the gala too?" looks them up again. After a list for a range of dates,
+"the week after", "the month before", "the next one" move the range (`nlp.dates.shift_span`).
+
 Writes are held to a stricter rule than reads. A write inherits only with an explicit reference
 or an elliptical opening ("approve them", "and decline those from @acme.com"), only from a
-previous answer about a set of guests (an event and a filter), and never widens it: an
-elliptical write with nothing to refer to is flagged `missing_context`, and the bot asks
-instead of guessing. Either way the bot previews the merged write and waits for Confirm.
+previous answer about a set of guests (an event and a filter) or about one guest, and never
+widens it: a write pointing at nothing it can name ("approve her" with no one remembered, or
+after a list of several) is flagged `missing_context`, and the bot asks instead of guessing.
+Either way the bot previews the merged write and waits for Confirm.
 
 Pure functions over `Intent`s: no database and no network. The bot stores turns
 (`store.conversation`) and hands the previous one in through `ParseContext.previous`.
@@ -25,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from nlp.dates import Shift, find_shift, shift_span
 from nlp.intent import GuestStatus, Intent, IntentName
 from nlp.offline import OfflineParser
 from nlp.text import word_set
@@ -78,6 +85,15 @@ _KINDS = (
         IntentName.EVENT_SUMMARY,
     ),
 )
+# One person: "approve her", "is he on the list?", "decline this guest".
+_PERSON = re.compile(
+    r"\b(?:her|him|she|he|his|hers|(?:this|that|the same) (?:person|guest|attendee|one person))\b"
+)
+# "Them" or "they" may be one person too, when the last answer was about one.
+_THEM = re.compile(r"\b(?:them|they)\b")
+# Words saying a write is about many, never one remembered person.
+_MANY = re.compile(r"\b(?:all|every|everyone|everybody|each|both|any|anyone|anybody)\b")
+_PERSON_WORDS = word_set("her him she he his hers them they")
 _REFERENCE_WORDS = word_set(
     "them they those these it that all of the same one ones people guests list this are is"
 )
@@ -98,6 +114,8 @@ class PreviousTurn:
     `event_id` is the Luma id of the event the answer was about (the name may be shared by
     several events; the id is not). `guests` says the answer was about a set of that event's
     guests: those matching `status`, `domain` and `tag`. That set is what "them" means.
+    `email` is set when the answer was about one person (a `/find` matching one guest; then
+    `event` is the one event they registered for, if only one): the person "her" means.
     """
 
     intent: IntentName
@@ -110,17 +128,24 @@ class PreviousTurn:
     date_from: date | None = None
     date_to: date | None = None
     guests: bool = False
+    email: str | None = None
 
     @property
     def has_guests(self) -> bool:
         """The answer was about one event's guests (a set "them" can mean)."""
         return self.guests and self.event_id is not None and self.intent in GUEST_INTENTS
 
+    @property
+    def has_guest(self) -> bool:
+        """The answer was about one person (the one "her", "him" or "them" means)."""
+        return self.email is not None and not self.has_guests
+
     def slots(self) -> dict[str, Any]:
         """The slots as JSON values, without the empty ones."""
         values: dict[str, Any] = {
             "event": self.event,
             "event_id": self.event_id,
+            "email": self.email,
             "status": self.status.value if self.status else None,
             "domain": self.domain,
             "tag": self.tag,
@@ -147,13 +172,17 @@ class PreviousTurn:
                 date_from=_date(slots.get("date_from")),
                 date_to=_date(slots.get("date_to")),
                 guests=guests,
+                email=slots.get("email"),
             )
         except (ValueError, TypeError):
             return None
 
     def describe(self) -> str:
-        """One line for Gemini's prompt: `intent=count_guests, event=…, status=…`."""
-        shown = {key: value for key, value in self.slots().items() if key != "event_id"}
+        """One line for Gemini's prompt: `intent=count_guests, event=…, status=…`. A remembered
+        guest's email is not sent; the offline rules put it back (`follow_up`)."""
+        shown = {k: v for k, v in self.slots().items() if k not in {"event_id", "email"}}
+        if self.email:
+            shown["guest"] = "one person (her, him, them)"
         return ", ".join([f"intent={self.intent.value}", *(f"{k}={v}" for k, v in shown.items())])
 
 
@@ -189,17 +218,29 @@ def follow_up(text: str, intent: Intent, ctx: ParseContext) -> FollowUp:
     words = normalized(text)
     opener = _OPENER.match(words)
     elliptical, refers = opener is not None, _REFERENCE.search(words) is not None
-    intent = _without_reference_event(intent)
-    if refers and _NEGATED_ORDER.search(words):
+    person = _PERSON.search(words) is not None
+    intent = _without_reference_event(_without_pronoun_guest(intent))
+    if (refers or person) and _NEGATED_ORDER.search(words):
         return FollowUp(Intent(intent=IntentName.UNKNOWN))
     if intent.is_write:
-        return _write(intent, _as_written(text, ctx), previous, elliptical or refers)
+        return _write(intent, _as_written(text, ctx), previous, words, elliptical or refers)
+    pronoun = person or _THEM.search(words) is not None
+    if intent.intent is IntentName.FIND_GUEST and pronoun and not (intent.email or intent.guest):
+        return _person_again(intent, previous)  # "is she on the list for the gala too?"
+    span = None
+    if (shift := find_shift(words)) is not None:
+        span = _shifted(previous, shift)
+        if span is None and shift.unit is not None:  # "the week after" what?
+            return FollowUp(intent, missing_context=True)
+        elliptical = elliptical or span is not None
     if previous is None or previous.intent not in FOLLOWABLE:
         unplaced = intent.intent is IntentName.UNKNOWN and (elliptical or bool(_kind_of(words)))
         guests = intent.intent in GUEST_INTENTS and not (intent.event or intent.city)
         return FollowUp(intent, missing_context=(elliptical or refers) and (unplaced or guests))
     rest = words[opener.end() :] if opener else words
-    own = _own_slots(intent, rest, ctx, elliptical)
+    own = _own_slots(intent, rest, ctx, elliptical and span is None)
+    if span is not None:  # "and the week after?": the previous dates, moved
+        own["date_from"], own["date_to"] = span
     implicit = intent.intent in GUEST_INTENTS and not ({"event", "city"} & own.keys())
     if not (elliptical or refers or implicit):
         return FollowUp(intent)
@@ -221,12 +262,14 @@ def follow_up(text: str, intent: Intent, ctx: ParseContext) -> FollowUp:
 
 
 def _write(
-    intent: Intent, written: Intent, previous: PreviousTurn | None, follows: bool
+    intent: Intent, written: Intent, previous: PreviousTurn | None, words: str, follows: bool
 ) -> FollowUp:
     """A write inherits the previous answer's event and filter only when it points back at
     it and its words name no event and no guest of their own; with nothing to point at, the
     bot must ask. What the words say is the offline reading of them (`written`), whichever
     parser answered: Gemini, which saw the previous turn, may not move a write elsewhere."""
+    if _one_person(written, words, previous):
+        return _for_the_person(intent, written, previous)
     if not follows and not written.event and previous and intent.event == previous.event:
         # Gemini took the event from the previous turn although the words neither name it
         # nor point back ("approve all pending"): no implicit event for a write; the bot asks.
@@ -254,9 +297,63 @@ def _write(
     return FollowUp(merged, previous.event_id, tuple(inherited))
 
 
+def _one_person(written: Intent, words: str, previous: PreviousTurn | None) -> bool:
+    """The write's words point at one person they do not name: "approve her", "decline him
+    for the mixer", or "let them in" after an answer about one guest."""
+    if written.email or written.guest or written.domain or written.tag or _MANY.search(words):
+        return False
+    # "her" in "approve pending for Her Campus Night" is the event's name, not a person.
+    in_name = len(_PERSON.findall(normalized(written.event))) if written.event else 0
+    if len(_PERSON.findall(words)) > in_name:
+        return True
+    return previous is not None and previous.has_guest and _THEM.search(words) is not None
+
+
+def _for_the_person(intent: Intent, written: Intent, previous: PreviousTurn | None) -> FollowUp:
+    """The remembered guest's one-guest change: the event the words name, else the one the
+    answer was about, else none (the bot then asks which of their events). No remembered
+    guest, or a list of several: the bot asks whom."""
+    if previous is None or not previous.has_guest:
+        return FollowUp(intent, missing_context=True)
+    event, event_id, inherited = written.event, None, ["email"]
+    if not event and previous.event:
+        event, event_id = previous.event, previous.event_id
+        inherited.append("event")
+    slots = {
+        "intent": IntentName.SET_STATUS,
+        "email": previous.email,
+        "event": event,
+        "target_status": intent.target_status,
+    }
+    try:
+        merged = Intent.model_validate(slots)
+    except ValidationError:
+        return FollowUp(intent, missing_context=True)
+    return FollowUp(merged, event_id, tuple(inherited))
+
+
+def _person_again(intent: Intent, previous: PreviousTurn | None) -> FollowUp:
+    """ "Is she on the list for the gala too?": the remembered guest looked up again."""
+    if previous is None or not previous.has_guest:
+        return FollowUp(intent, missing_context=True)
+    try:
+        merged = Intent.model_validate({**intent.model_dump(), "email": previous.email})
+    except ValidationError:
+        return FollowUp(intent, missing_context=True)
+    return FollowUp(merged, inherited=("email",))
+
+
+def _shifted(previous: PreviousTurn | None, shift: Shift) -> tuple[date, date] | None:
+    """The previous turn's dates moved by `shift`; None when it had no closed range."""
+    if previous is None or previous.date_from is None or previous.date_to is None:
+        return None
+    return shift_span(previous.date_from, previous.date_to, shift)
+
+
 def _as_written(text: str, ctx: ParseContext) -> Intent:
-    """The offline reading of the words alone, a reference read as no event."""
-    return _without_reference_event(OfflineParser().parse(text, replace(ctx, previous=None)))
+    """The offline reading of the words alone, a reference read as no event or guest."""
+    read = OfflineParser().parse(text, replace(ctx, previous=None))
+    return _without_reference_event(_without_pronoun_guest(read))
 
 
 def _merged(
@@ -317,6 +414,13 @@ def _without_reference_event(intent: Intent) -> Intent:
     """A parser reads the `them` of "how many of them?" as an event name; it is a reference."""
     if intent.event and _only_reference(intent.event):
         return intent.model_copy(update={"event": None})
+    return intent
+
+
+def _without_pronoun_guest(intent: Intent) -> Intent:
+    """A parser reads the `she` of "is she on the list?" as a guest's name; it is a pronoun."""
+    if intent.guest and all(word in _PERSON_WORDS for word in normalized(intent.guest).split()):
+        return intent.model_copy(update={"guest": None})
     return intent
 
 

@@ -2,9 +2,13 @@
 
 Kept in the database, not in a bot process's memory, so a follow-up reaches whichever process
 takes the next update. A turn holds the intent, its slots and the reference of the result set
-(the event id and the filter that produced it), never guests' data. Rows are read only for the
-org an update works in and only while fresh; org deletion removes them with every other row
-carrying the org's id (`services.org_deletion`).
+(the event id and the filter that produced it), not the guests of that set. One guest's data
+is kept: after an answer about one person (`/find`), the slots hold that person's email
+(`slots["email"]`), which "approve her" refers to. Such a row lives until the person's next
+turn replaces it, until the next `/find` in the org sweeps it once stale (`forget_stale_people`),
+until `forget_guest` erases it, or until the org is deleted. Rows are read only for the org an
+update works in and only while fresh; org deletion removes them with every other row carrying
+the org's id (`services.org_deletion`).
 """
 
 from __future__ import annotations
@@ -12,13 +16,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.db import upsert_insert
+from store.db import rowcount, upsert_insert
 from store.models import ChatContext
 
 _KEYS = ["org_id", "chat_id", "user_id"]
+_EMAIL = ChatContext.slots["email"].as_string()
 
 
 async def save_turn(
@@ -52,3 +57,19 @@ async def last_turn(
             ChatContext.updated_at > since,
         )
     )
+
+
+async def forget_guest(session: AsyncSession, *, org_id: int, email: str) -> int:
+    """Erase the org's remembered turns about the person with this email (any case); how many."""
+    statement = delete(ChatContext).where(
+        ChatContext.org_id == org_id, func.lower(_EMAIL) == email.strip().lower()
+    )
+    return rowcount(await session.execute(statement))
+
+
+async def forget_stale_people(session: AsyncSession, *, org_id: int, before: datetime) -> int:
+    """Erase the org's turns about one person saved before `before` (no longer read anyway)."""
+    statement = delete(ChatContext).where(
+        ChatContext.org_id == org_id, ChatContext.updated_at <= before, _EMAIL.is_not(None)
+    )
+    return rowcount(await session.execute(statement))

@@ -911,8 +911,9 @@ class ChatContext(Base):
     """What the bot last answered one person in one chat, for follow-ups ("and the
     waitlisted ones?", "approve them"): the intent, its slots (the event's id and name, the
     status, domain and tag filter, city and dates) and the result set's reference (the event id
-    and filter that produced it, never the guests). Read only for the org the update works in
-    and only while younger than `CONTEXT_MINUTES`."""
+    and filter that produced it, never the guests). After a `/find` about one person the slots
+    hold that person's email ("approve her"); `store.conversation` says when it goes. Read only
+    for the org the update works in and only while younger than `CONTEXT_MINUTES`."""
 
     __tablename__ = "chat_contexts"
     __table_args__ = (

@@ -19,7 +19,7 @@ from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup
 
 from bot import args
 from bot.context import Ctx
-from bot.conversation import remember_events
+from bot.conversation import remember_events, remember_person
 from bot.errors import UserError
 from bot.freshness import fresh_event, fresh_org
 from bot.keyboards import MoreCb, more_keyboard
@@ -53,6 +53,7 @@ from store.models import Event
 EVENTS_PAGE = 15
 GUESTS_PAGE = 20
 PAGE_TTL = timedelta(hours=12)
+FIND_ROWS = 20  # registrations a /find shows; a full page may have left someone out
 _MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
 
 
@@ -261,7 +262,7 @@ async def find_person(ctx: Ctx, who: str) -> None:
     if "@" in who:
         who = identity_key(args.email(who))
     org_id = ctx.linked_org.id
-    rows = await catalog_guests.person_history(ctx.session, org_id=org_id, who=who)
+    rows = await catalog_guests.person_history(ctx.session, org_id=org_id, who=who, limit=FIND_ROWS)
     if not rows:
         raise UserError(f"I found no guest matching “{q(who, 80)}” in this calendar's events.")
     insights = await insights_for(
@@ -280,6 +281,13 @@ async def find_person(ctx: Ctx, who: str) -> None:
                 *insight_lines(insights[guest.normalized_email]),
             ]
         people[guest.normalized_email].append(registration_line(guest, event, ctx.timezone))
+    # "approve her" next means this person, only if the answer was surely about one, and
+    # only where it was read: a preview in a public group must not show whom it went privately.
+    whole = "@" in who or len(rows) < FIND_ROWS
+    here = ctx.answer_chat == ctx.chat_id
+    one = rows[0][0].email if len(people) == 1 and whole and here else None
+    events = {event.luma_event_id: event for _, event in rows if event is not None}
+    await remember_person(ctx, one, list(events.values()))
     await ctx.say(pack("", [line for lines in people.values() for line in lines]))
 
 

@@ -181,7 +181,7 @@ async def act(ctx: Ctx, intent: Intent, *, event_id: str | None = None) -> None:
     elif name is IntentName.SET_STATUS and intent.target_status is not None:
         await ctx.access.require_guest_writer()
         email = intent.email or await _email_of(ctx, intent.guest or "")
-        await ask_status_change(ctx, email, intent.event or "", intent.target_status.value)
+        await ask_status_change(ctx, email, words, intent.target_status.value)
     elif name is IntentName.BULK_STATUS and intent.target_status is not None:
         bulk_filters = args.Filters(
             words=words,
