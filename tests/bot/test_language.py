@@ -86,25 +86,39 @@ async def spanish_world(
     await gemini.aclose()
 
 
-async def test_a_question_in_spanish_is_answered_in_spanish(spanish_world) -> None:
-    world = spanish_world
+async def linked_dm(world: Any) -> tuple[Any, int]:
+    """A calendar and an admin whose private chat works with it."""
     calendar, _group, admin = await world.linked_group()
     await world.link(calendar, admin, admin)
+    return calendar, admin
+
+
+def dinner(intent: str, **slots: str) -> dict[str, str]:
+    """What the scripted Gemini reads: `intent` about the Founders Dinner, in Spanish."""
+    return {"intent": intent, "event": "Founders Dinner", "language": "es", **slots}
+
+
+PENDING = {"status": "pending_approval"}
+
+
+async def ask_to_approve_all_pending(world: Any, admin: int) -> Any:
+    """The bulk preview of approving everyone pending for the Founders Dinner, in Spanish."""
+    order = "aprueba a todos los pendientes de la Founders Dinner"
+    world.script.intents[order] = dinner("bulk_status", target_status="approved", **PENDING)
+    return await world.say(admin, admin, order)
+
+
+async def test_a_question_in_spanish_is_answered_in_spanish(spanish_world) -> None:
+    world = spanish_world
+    calendar, admin = await linked_dm(world)
     pending = world.guests(calendar, "Founders Dinner", "pending_approval")
     question = "¿cuántos invitados están pendientes para la cena de fundadores?"
-    world.script.intents[question] = {
-        "intent": "count_guests",
-        "event": "Founders Dinner",
-        "status": "pending_approval",
-        "language": "es",
-    }
+    world.script.intents[question] = dinner("count_guests", **PENDING)
     answer = await world.say(admin, admin, question)
     assert answer.text == f"ES · Founders Dinner: {len(pending)} invitados pendientes."
     # The same question in English is answered in English, without a translation.
     world.script.intents["how many pending for founders dinner"] = {
-        "intent": "count_guests",
-        "event": "Founders Dinner",
-        "status": "pending_approval",
+        **dinner("count_guests", **PENDING),
         "language": "en",
     }
     english = await world.say(admin, admin, "how many pending for founders dinner")
@@ -115,17 +129,11 @@ async def test_a_question_in_spanish_is_answered_in_spanish(spanish_world) -> No
 
 async def test_an_unfaithful_translation_leaves_the_answer_in_english(spanish_world) -> None:
     world = spanish_world
-    calendar, _group, admin = await world.linked_group()
-    await world.link(calendar, admin, admin)
+    calendar, admin = await linked_dm(world)
     pending = world.guests(calendar, "Founders Dinner", "pending_approval")
     world.script.faithful = False  # it adds a number the answer does not have
     question = "¿cuántos pendientes hay en la cena?"
-    world.script.intents[question] = {
-        "intent": "count_guests",
-        "event": "Founders Dinner",
-        "status": "pending_approval",
-        "language": "es",
-    }
+    world.script.intents[question] = dinner("count_guests", **PENDING)
     answer = await world.say(admin, admin, question)
     assert answer.text == f"Founders Dinner: {len(pending)} pending guests."
 
@@ -134,18 +142,11 @@ async def test_a_spanish_order_is_previewed_confirmed_and_reported_in_spanish(
     spanish_world,
 ) -> None:
     world = spanish_world
-    calendar, _group, admin = await world.linked_group()
-    await world.link(calendar, admin, admin)
+    calendar, admin = await linked_dm(world)
     guest = world.guests(calendar, "Founders Dinner", "pending_approval")[0]
     email = guest.person.email
     order = f"aprueba a {email} para la Founders Dinner"
-    world.script.intents[order] = {
-        "intent": "set_status",
-        "email": email,
-        "event": "Founders Dinner",
-        "target_status": "approved",
-        "language": "es",
-    }
+    world.script.intents[order] = dinner("set_status", email=email, target_status="approved")
     preview = await world.say(admin, admin, order)
     assert preview.text.startswith("ES · Aprobar this guest for Founders Dinner?")
     assert [button["text"] for button in preview.buttons] == ["Confirmar", "Cancelar"]
@@ -160,18 +161,9 @@ async def test_a_spanish_order_is_previewed_confirmed_and_reported_in_spanish(
 
 async def test_cancel_is_said_in_spanish_and_writes_nothing(spanish_world) -> None:
     world = spanish_world
-    calendar, _group, admin = await world.linked_group()
-    await world.link(calendar, admin, admin)
+    calendar, admin = await linked_dm(world)
     pending = world.guests(calendar, "Founders Dinner", "pending_approval")
-    order = "aprueba a todos los pendientes de la Founders Dinner"
-    world.script.intents[order] = {
-        "intent": "bulk_status",
-        "event": "Founders Dinner",
-        "status": "pending_approval",
-        "target_status": "approved",
-        "language": "es",
-    }
-    preview = await world.say(admin, admin, order)
+    preview = await ask_to_approve_all_pending(world, admin)
     assert preview.text.startswith(f"ES · Aprobar {len(pending)} guest(s) of Founders Dinner")
     cancelled = await world.press(admin, admin, preview, "Cancelar")
     assert cancelled.text == "ES · Cancelado; no se cambió nada."
@@ -180,8 +172,7 @@ async def test_cancel_is_said_in_spanish_and_writes_nothing(spanish_world) -> No
 
 async def test_a_refusal_is_said_in_spanish(spanish_world) -> None:
     world = spanish_world
-    calendar, _group, admin = await world.linked_group()
-    await world.link(calendar, admin, admin)
+    _calendar, admin = await linked_dm(world)
     question = "¿quién es nadie@ejemplo.com?"
     world.script.intents[question] = {
         "intent": "find_guest",
@@ -194,8 +185,7 @@ async def test_a_refusal_is_said_in_spanish(spanish_world) -> None:
 
 
 async def test_offline_a_message_in_another_language_is_not_understood_in_it(world) -> None:
-    calendar, _group, admin = await world.linked_group()
-    await world.link(calendar, admin, admin)
+    _calendar, admin = await linked_dm(world)
     answer = await world.say(admin, admin, "¿Cuántos invitados están pendientes para la gala?")
     assert answer.text.startswith("Lo siento, no lo he entendido")
     assert "/guests" in answer.text and "/help" in answer.text
@@ -205,18 +195,9 @@ async def test_offline_a_message_in_another_language_is_not_understood_in_it(wor
 
 async def test_a_spanish_bulk_order_is_reported_in_spanish(spanish_world) -> None:
     world = spanish_world
-    calendar, _group, admin = await world.linked_group()
-    await world.link(calendar, admin, admin)
+    calendar, admin = await linked_dm(world)
     pending = world.guests(calendar, "Founders Dinner", "pending_approval")
-    order = "aprueba a todos los pendientes de la Founders Dinner"
-    world.script.intents[order] = {
-        "intent": "bulk_status",
-        "event": "Founders Dinner",
-        "status": "pending_approval",
-        "target_status": "approved",
-        "language": "es",
-    }
-    preview = await world.say(admin, admin, order)
+    preview = await ask_to_approve_all_pending(world, admin)
     assert preview.text.startswith("ES · Aprobar"), preview.text
     await world.press(admin, admin, preview, "Confirmar")
     # The live counts are in English; the final report is translated once, when it is known.
