@@ -2,9 +2,12 @@
 
 Nobody types "Lisbon Founders Workshop": they write "the lisbon workshop", "main conf",
 "the gala", "sumer mixer". A known event matches when consecutive words of the message match
-words of its name (exactly, within one or two typos, or as a prefix such as "conf"). One
+words of its name (exactly, within one or two typos, or shortened: "conf", "wkshp"). One
 matched word is enough only when it is distinctive: not a city, not a command word, not a
-generic word such as "night", and found in no other event's name.
+generic word such as "night" (on either side: "green light" is no "Demo Night"), a typo only
+if the first letter is right, and found in no other event's name. Even then it is not taken
+when the word beside it names another event ("the ai conference": the words are kept, for the
+bot to ask) or a city not the event's stands before it ("the lisbon conf" for a Berlin one).
 """
 
 from __future__ import annotations
@@ -59,7 +62,38 @@ def find_event(tokens: Tokens, events: Sequence[KnownEvent]) -> Found | None:
     scored = [found for found in candidates if found is not None]
     if not scored:
         return None
-    return max(scored, key=lambda pair: pair[0])[1]
+    (_, count, _), found = max(scored, key=lambda pair: pair[0])
+    # "the ai conference", "the winter conf" name two events by a word each, side by side:
+    # that is for the organizer to settle (the bot asks with buttons), not for word order.
+    if count == 1 and any(
+        other.value != found.value and abs(other.indices[0] - found.indices[0]) == 1
+        for (_, c, _), other in scored
+        if c == 1 and _firm(tokens, other)
+    ):
+        return None
+    if count == 1 and _elsewhere(tokens, found, events, cities):
+        indices = (found.indices[0] - 1, *found.indices)
+        return Found(indices, tokens.surface(indices))  # the words, for the bot to ask about
+    return found
+
+
+def _firm(tokens: Tokens, found: Found) -> bool:
+    """A one-word match by the word itself or its usual shortening, not by a typo."""
+    said = tokens.items[found.indices[0]].norm
+    return any(said == word or _abbreviation_of(said, word) for word in words_of(found.value))
+
+
+def _elsewhere(
+    tokens: Tokens, found: Found, events: Sequence[KnownEvent], cities: frozenset[str]
+) -> bool:
+    """ "the lisbon conf" when the conference is in Berlin: the city says it is another
+    event, one the org may not have; the words are kept rather than another event picked
+    (by the word, or by the city)."""
+    before = found.indices[0] - 1
+    if before < 0 or before in tokens.consumed or tokens.items[before].norm not in cities:
+        return False
+    city = next((event.city for event in events if event.name == found.value), None)
+    return tokens.items[before].norm not in words_of(city or "")
 
 
 def match_name(phrase: str, events: Sequence[KnownEvent]) -> str | None:
@@ -67,7 +101,8 @@ def match_name(phrase: str, events: Sequence[KnownEvent]) -> str | None:
     tokens = tokenize(phrase)
     found = find_event(tokens, events)
     words = {index for index, token in enumerate(tokens.items) if token.norm not in _NAME_FILLER}
-    return found.value if found and words <= set(found.indices) else None
+    known = found is not None and any(event.name == found.value for event in events)
+    return found.value if found and known and words <= set(found.indices) else None
 
 
 def _free_spans(tokens: Tokens) -> Iterator[tuple[range, str]]:
@@ -160,7 +195,11 @@ def _enough(
     said = tokens.items[index].norm
     if said in KEYWORDS or said in _GENERIC or said.isdigit() or said in cities:
         return False
-    if said != name_word and not _typo_of(said, name_word):
+    if name_word in _GENERIC:  # "green light" is no "Demo Night", whatever the spelling
+        return False
+    if said != name_word and not (_typo_of(said, name_word) or _abbreviation_of(said, name_word)):
+        return False
+    if said[0] != name_word[0]:  # typos rarely hit the first letter: "print" is no "sprint"
         return False
     others = [other for other in all_names if other != name]
     return not any(_same_word(said, word) for other in others for word in words_of(other))
@@ -173,7 +212,30 @@ def _same_word(said: str, name_word: str) -> bool:
         return True
     if len(said) < 4:
         return False
-    return name_word.startswith(said) or _typo_of(said, name_word)
+    return (
+        name_word.startswith(said) or _typo_of(said, name_word) or _abbreviation_of(said, name_word)
+    )
+
+
+# Real words that begin an event word; alone they mean themselves ("work" is no "workshop").
+_NOT_ABBREVIATIONS = frozenset(
+    {"work", "found", "break", "meet", "build", "start", "launch", "design", "main", "over"}
+    | {"under", "mark", "part", "play", "show", "open", "free", "next", "long", "late", "head"}
+)
+_VOWELS = frozenset("aeiou")
+
+
+def _abbreviation_of(said: str, name_word: str) -> bool:
+    """The usual shortenings of an event word: a clipped start of four letters or more
+    ("conf" for "conference") or its consonants in order ("wkshp" for "workshop")."""
+    if said in _NOT_ABBREVIATIONS or len(said) >= len(name_word) or said[0] != name_word[0]:
+        return False
+    if name_word.startswith(said):
+        return len(said) >= 4
+    if len(said) < 3 or _VOWELS & set(said[1:]):
+        return False
+    letters = iter(name_word)
+    return all(letter in letters for letter in said)  # a subsequence of the name word
 
 
 def _typo_of(said: str, name_word: str) -> bool:

@@ -83,8 +83,16 @@ STATUS_SYNONYMS: tuple[tuple[str, GuestStatus], ...] = (
         GuestStatus.APPROVED,
     ),
     (
-        r"(?:did|have|had) (?:i|we|you|they) (?:already )?(?:decline|reject|deny)",
+        r"(?:did|have|had) (?:i|we|you|they) (?:already )?(?:decline|reject|deny|nix|veto"
+        r"|axe|ditch|say no to|turn down|thumbs down)",
         GuestStatus.DECLINED,
+    ),
+    (
+        r"(?:did|have|had) (?:i|we|you|they) (?:already )?(?:green light|say yes to|sign off on"
+        r"|thumbs up|let through|wave through|ok)(?!\w)|okayed"
+        r"|(?:got|get|given|gave|give) (?:the|a) (?:green light|thumbs up|nod)"
+        r"|said yes to|green lit",
+        GuestStatus.APPROVED,
     ),
     (
         r"(?:who is|who are|people|guests|folks|are|is) (?:coming|going|attending)(?! (?:up|on)\b)",
@@ -98,11 +106,16 @@ STATUS_SYNONYMS: tuple[tuple[str, GuestStatus], ...] = (
     (r"(?:got|get|were|was|been) let in", GuestStatus.APPROVED),
     (
         r"declined|rejected|denied|refused|turned down|turned away|kicked out|booted"
-        r"|thrown out",
+        r"|thrown out|nixed|vetoed|axed|ditched|said no to",
         GuestStatus.DECLINED,
     ),
     (r"invit(?:ed|ees?|es|ations?)(?: (?:went out|sent))?", GuestStatus.INVITED),
     (r"sessions?", GuestStatus.SESSION),
+    (
+        r"(?:anything|anyone|anybody|people|guests|someone|who|how many|what)(?: \S+){0,4}? "
+        r"(?:left |still |waiting )?to (?:approve|review|accept|let in)",
+        GuestStatus.PENDING_APPROVAL,
+    ),
 )
 
 _FILTERS = frozenset({"event", "city", "date_from", "date_to", "status", "domain"})
@@ -121,7 +134,7 @@ SLOTS_BY_INTENT: dict[IntentName, frozenset[str]] = {
     IntentName.EXPORT: _FILTERS,
     IntentName.REPEAT_GUESTS: frozenset({"event", "city", "status", "limit"}),
     IntentName.VIP_GUESTS: frozenset({"event", "city", "status", "limit"}),
-    IntentName.TRENDS: frozenset({"group_by"}),
+    IntentName.TRENDS: frozenset({"group_by", "limit"}),  # "top 3 companies by attendance"
     IntentName.SYNC: frozenset({"event"}),
     IntentName.DIGEST: frozenset({"date_from", "date_to"}),
     IntentName.HELP: frozenset(),

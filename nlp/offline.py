@@ -11,9 +11,13 @@ Slot rules: `event` is the canonical name when a known event matches, else the u
 (original case, filler such as "the"/"event" and quotes removed); `city` is always the
 canonical capitalized name; a city the org has one event in names that event ("berlin
 stats") in questions about one event. Write intents need explicit write words (approve,
-accept, let in, bump off the waitlist, green light, decline, reject, deny, turn down, turn
-away, kick out, mark/set/move ... as approved/declined), never negated ("don't approve") nor
-asked about ("did I approve ...?", "who got kicked out?").
+accept, let in, bump off the waitlist, green light, say yes/no to, sign off on, thumbs up/down,
+decline, reject, deny, turn down, turn away, kick out, nix, veto, mark/set/move ... as
+approved/declined; "ok", "allow", "axe", "ditch" and "pass on" only with a guest right after
+them), never negated ("don't approve"), held back ("hold off on approving", "should I approve
+…?", "is it ok to approve …": those are not understood, unless the message also asks for
+something to read), asked about ("did I approve ...?", "who got kicked out?") nor carrying an
+exception the intent cannot hold ("approve all except acme.com").
 
 The rules read English. A message in Spanish, Portuguese, German or French is "not
 understood" (the bot then suggests the commands) instead of being guessed from its English
@@ -37,11 +41,22 @@ from nlp.text import KEYWORDS, Tokens, foreign_language, tokenize, word_set, wor
 
 def _rx(pattern: str) -> re.Pattern[str]:
     """Patterns match whole words of the normalized view and never the GAP marker."""
-    return re.compile(rf"(?<![\w@.]){pattern}(?![\w@])")
+    return re.compile(rf"(?<![\w@.])(?:{pattern})(?![\w@])")
 
 
-_APPROVE = r"approve|accept|admit|green light"
-_DECLINE = r"decline|reject|deny|refuse|turn down"
+_APPROVE = r"approve|accept|admit|green light|say yes to|sign off on|thumbs up|rubber stamp"
+_DECLINE = r"decline|reject|deny|refuse|turn down|nix|veto|say no to|thumbs down"
+# Verbs that are orders only with a guest object right after them: "ok everyone from acme.com",
+# "allow ada@x.com", "axe the waitlist" (but not "ok thanks", "ok all good").
+_APPROVE_WITH_OBJECT = r"ok|allow"
+_DECLINE_WITH_OBJECT = r"axe|ax|ditch|pass on|bounce"
+_GUEST_OBJECT = (
+    r"(?= (?P<object>(?:the |all (?:of )?(?:the )?)?(?:whole |entire |first \S+ |rest |remaining )?"
+    r"(?:\| )?"
+    r"(?:everyone|everybody|anyone|anybody|all(?! (?:good|set|right|done|clear|fine|sorted)\b)"
+    r"|wait ?list(?:ed)?|pending|guests?|people|folks|requests|them|those)\b(?! [,;:.?!]))"
+    r"|(?P<gap> \|))"
+)
 # Everyday orders: "kick X out", "turn X away", "boot X from", "bump X off the waitlist".
 _KICK_OUT = r"kick(?! off)(?: \S+){0,5}? out|turn(?: \S+){0,5}? away|throw(?: \S+){0,5}? out"
 _BOOT = r"boot(?= (?:\S+ ){0,6}?(?:out|from)\b)"
@@ -53,10 +68,62 @@ _NOT_AN_ORDER = (
     r"(?<!did i )(?<!did we )(?<!did you )(?<!have i )(?<!have we )(?<!has anyone )"
     r"(?<!should i )(?<!should we )(?<!do i )(?<!do we )(?<!did )(?<!who )"
     r"(?<!got )(?<!get )(?<!was )(?<!were )(?<!been )(?<!being )"
+    r"(?<!shall i )(?<!shall we )(?<!got the )(?<!get the )(?<!got a )(?<!gets the )"
+)
+# Orders held back, doubted or asked about: "don't decline the waitlist, just wait", "hold off
+# on approving …", "should I approve …?", "is it ok to approve …". Never a write; unknown
+# unless the message also asks for something to read ("… just show me who is pending").
+_ORDER_WORD = (
+    r"(?:approv(?:e|ing|als?)|accept(?:ing)?|admit(?:ting)?|declin(?:e|ing)|reject(?:ing|ions?)?"
+    r"|deny(?:ing)?|refus(?:e|ing)|turn(?:ing)?(?: \S+){0,3}? (?:down|away)|kick(?:ing)?"
+    r"|boot(?:ing)?|bump(?:ing)?|let(?:ting)?|nix(?:ing)?|veto(?:ing)?|ax(?:e|ing)|ditch(?:ing)?"
+    r"|green light(?:ing)?|say(?:ing)? (?:yes|no)|thumbs (?:up|down)|sign(?:ing)? off"
+    r"|wav(?:e|ing)|allow(?:ing)?|ok|mark(?:ing)?|mov(?:e|ing)|set(?:ting)?|rubber stamp(?:ing)?"
+    r"|bounc(?:e|ing)|pass(?:ing)? on)"
+)
+HESITATION = _rx(
+    r"(?:do not|never|not yet|no need to|hold(?:ing)? off|hold on|wait(?:ing)? (?:before|to|on"
+    r"|with|until)|let us not|not sure|should (?:i|we)|shall (?:i|we)|what if"
+    r"|(?:i|we) (?:should|could|might|may)|i think|i guess|probably"
+    r"|(?:is|would) it (?:be )?(?:ok|fine|wise|a good idea|alright)|do you think|maybe|perhaps"
+    r"|thinking (?:about|of)|considering|stop|pause|before|think|rather not|will not|would not"
+    r"|not going to|(?:do|does|did) not (?:want|need) to|(?:does|would|will) it make sense"
+    r"|(?:do|did) (?:i|we) (?:need|have) to|(?:am i|are we) (?:supposed|meant) to)"
+    rf"(?: [^\s,;:.?!]+){{0,4}}? {_ORDER_WORD}(?![\w@])"
+    r"|(?:hold(?:ing)? off|let us not|do not do anything|do nothing)(?![\w@])"
+)
+# "who did we give the green light to?", "how many have we said no to": asked about the past.
+ASKED_ABOUT_THE_PAST = _rx(
+    r"^(?:who|whom|which|how many|what|when)(?: [^\s,;:.?!|]+){0,3}? (?:did|have|has|had|got"
+    r"|was|were|been)"
+)
+# An order taken back at the end of the message: "approve everyone pending — actually no, wait".
+TAKEN_BACK = _rx(
+    r"(?<=\S )(?<!not )(?:actually (?:no|not|wait|do not|hold)|no wait|scratch that|never mind"
+    r"|cancel that|on second thought|hold on|wait|nope|not yet)"
+    r"(?: (?:[,;:.?!]|please|pls|then|now|yet|sec|second|minute|a|no|wait|hold|on|do|not|that"
+    r"|it|for))*$"
+)
+# "is there anything for me to approve?", "anyone left to review": a question about the work.
+WORK_LEFT = _rx(
+    r"(?:^(?:is|are) there|^any(?:thing|one|body)?|^(?:who|what|how many))(?: [^\s,;:.!]+){0,5}?"
+    r" (?:left |still |waiting )?to (?:approve|accept|decline|reject|review|let)"
+)
+# An exception the intent cannot carry ("approve all except acme.com") must not become the
+# opposite filter; such an order is not understood rather than half read.
+EXCEPTION = _rx(r"(?:except|excluding|apart from|other than|but not|besides|save for)")
+READ_REQUEST = _rx(
+    r"(?:^(?:who|which|how|what|where|list|show|tell|give|count|find|export|send)"
+    r"|(?:just|only|please|and|then|instead|but|,) (?:show|list|tell me|give me|count|export"
+    r"|send me|let me see)|see who|how many|who (?:is|are|has|have|got))"
 )
 _WRITE_PATTERNS = (
     _rx(rf"{_NOT_AN_ORDER}(?P<verb>(?:bulk )?(?:{_APPROVE}))"),
-    _rx(rf"{_NOT_AN_ORDER}(?P<verb>let)(?! me\b| us\b)(?: \S+){{0,6}}? (?:in|into)(?= |$)"),
+    _rx(
+        rf"{_NOT_AN_ORDER}(?P<verb>let|wave)(?! me\b| us\b)(?: \S+){{0,6}}? (?:in|into|through)"
+        r"(?= |$)"
+    ),
+    _rx(rf"{_NOT_AN_ORDER}(?P<verb>{_APPROVE_WITH_OBJECT}|{_DECLINE_WITH_OBJECT}){_GUEST_OBJECT}"),
     _rx(rf"{_NOT_AN_ORDER}(?P<verb>{_BUMP})(?= |$)"),
     _rx(rf"{_NOT_AN_ORDER}(?P<verb>(?:bulk )?(?:{_DECLINE}))"),
     _rx(rf"{_NOT_AN_ORDER}(?P<verb>{_KICK_OUT}|{_BOOT})"),
@@ -66,12 +133,17 @@ _WRITE_PATTERNS = (
     ),
 )
 _STATUS_PATTERNS = tuple((_rx(pattern), status) for pattern, status in STATUS_SYNONYMS)
+# "ten people": a number in words (not "a"/"one", which are articles as often as counts).
+_MANY_WORDS = "|".join(word for word in NUMBER_WORDS if word not in {"a", "one"})
 _LIMIT_PATTERNS = (
     _rx(
         r"(?:top|first|last|latest|next|only|just|max|maximum|limit(?: to)?|up to) "
         r"(?P<n>\d{1,4}|[a-z]+)"
     ),
-    _rx(r"(?P<n>\d{1,4}) (?:\S+ )?(?:guests?|people|attendees|events?|names|entries|rows|folks)"),
+    _rx(
+        rf"(?P<n>\d{{1,4}}|{_MANY_WORDS}) (?:\S+ )?(?:guests?|people|attendees|events?|names"
+        r"|entries|rows|folks|companies|domains|cities|months)"
+    ),
 )
 
 HELP = _rx(
@@ -87,51 +159,113 @@ HELP = _rx(
 UNSUPPORTED = _rx(
     r"reminders?|remind|(?:send|write|draft) (?:an? |the )?(?:e ?mail|message|text|newsletter)"
     r"|(?:e ?mail|message|text) (?:them|everyone|everybody|all)"
+    r"|(?:cancel|delete|reschedule|postpone|rename|create|edit|set up) (?:the |my |our |this |that"
+    r" |an? |new )*(?:\||events?\b)"
 )
+# "what's coming up", "anything next week": dates and a question, about the calendar.
+WHAT_IS_ON = _rx(r"^(?:what|anything|any|show|list)|^[|?!,;:. ]*$")
 EXPORT = _rx(
     r"export|csv|download|spreadsheet|excel|xlsx|google sheets?|as an? file|to an? file"
-    r"|in an? file|xlsx?"
+    r"|in an? file|xlsx?|dump"
 )
 SYNC = _rx(
     r"re ?sync|sync|refresh|reload|refetch|fetch (?:fresh|new|the latest|latest)"
-    r"|(?:pull|update|import|fetch)(?: \S+){0,3} from luma"
+    r"|(?:pull|update|import|fetch|grab|get|bring)(?: \S+){0,5}? from luma"
+    r"|pull (?:in |down )?(?:the )?(?:latest|newest|fresh|new data)"
+    r"|(?:latest|newest|fresh|new) (?:data |numbers |guests |changes )?from luma"
 )
 DIGEST = _rx(
     r"digest|recap|briefing|brief me|catch me up|what did i miss|what have i missed"
     r"|(?:daily|weekly|morning|evening) (?:summary|report|update|overview)"
 )
-DIGEST_WITHOUT_EVENT = _rx(r"what is new|what happened|any updates|updates|anything new")
+DIGEST_WITHOUT_EVENT = _rx(
+    r"what is new|what happened|any updates|updates|anything new|any news|news"
+    r"|(?:summary|rundown|overview|update) (?:of|for) \|"
+)
+_SIGNED_UP = (
+    r"(?:on|in|registered|register|coming|going|attending|approved|been|signed|sign|checked"
+    r"|check|attend|attended|show|showed|turn|turned|get|got|make|made|rsvp|rsvped)"
+)
+# Words that start a question about the events, not about a person: "is anything happening".
+_NOT_A_PERSON = (
+    r"(?!there |it |this |the |anyone |anybody |everyone |anything |something |someone "
+    r"|any |we |i |you |they |people |guests |folks |attendees |all |many |most )"
+)
 FIND = _rx(
     r"^(?:please )?(?:find|look up|lookup|search|where is)"
-    r"|^(?:is|did|has|does|was) (?!there |it |this |the |anyone |everyone |we |i |you )"
-    r"[a-z]+ (?:[a-z]+ )?(?:on|in|registered|register|coming|going|attending|approved|been|"
-    r"signed|checked|check)"
+    rf"|^(?:is|did|has|does|was) {_NOT_A_PERSON}[a-z]+ (?:[a-z]+ ){{0,2}}{_SIGNED_UP}"
+    r"|(?:^|can you |could you |please |pls )(?:check|see|verify|confirm|find out) (?:if|whether"
+    rf"|that)(?= {_NOT_A_PERSON})"
 )
 SUMMARY = _rx(
     r"summary|summarize|overview|stats|statistics|attendance|breakdown|report|numbers"
     r"|checkin|check in|checked in|showed up|how is|how are (?:we|things)|how did|how does"
     r"|tell me about|status (?:of|for)|registration look|doing|looking"
 )
-COUNT = _rx(r"how many|number of|count|total|how much|no (?:\. )?of")
+COUNT = _rx(
+    r"how many|number of|count|total|how much|no (?:\. )?of|tally"
+    r"|number(?= (?:approved|pending|declined|rejected|waitlisted|invited|registered|going"
+    r"|attending|confirmed)\b)"
+)
 GUESTS = _rx(
     r"guests?|attendees?|people|folks|everyone|everybody|names|guest list|wait ?list"
     r"|waiting list|who (?:is|are|got|has|have|had|registered|signed|did|still|was|were|should)"
+    r"|(?:has|have|did|is|are) (?:anyone|anybody|someone|somebody)"
 )
 EVENTS = _rx(
     r"events?|calendar|schedule|what is on|happening|going on|coming up|anything"
     r"|what do we have|what have we got|what did we (?:do|host|run|hold)|what have we done"
-    r"|what we have|stuff"
+    r"|what we have|stuff|what is there|what is in store"
+    r"|what is (?:happening |planned |scheduled )?(?:in|at) \|"
+)
+# "more than one of our events", "two or more events", "multiple events": a repeat guest.
+_SEVERAL = (
+    r"(?:more than (?:one|1)|several|multiple|many|other|previous|earlier|past"
+    r"|(?:two|2) or more|at least (?:two|2)|a few|(?:two|2|a couple)(?: of)?)"
 )
 REPEAT = _rx(
-    r"(?:repeat|returning|recurring|loyal) (?:guests?|attendees?|visitors?|people|folks"
-    r"|registrants?|faces)|regulars|repeaters|(?:came|come|been|attended) (?:here )?before"
-    r"|(?:came|come|coming) back|(?:attended|registered for|been to|came to) (?:more than one"
-    r"|several|multiple|many|other|previous|earlier|past) (?:of (?:our|my) )?events"
+    r"(?:repeat|returning|recurring|loyal|frequent|regular|familiar|habitual) (?:guests?"
+    r"|attendees?|visitors?|people|folks|registrants?|faces)|regulars|repeaters|super ?fans"
+    r"|(?:came|come|been|attended|seen|joined|visited)(?: \S+){0,3}? before(?= [?!,;:.]|$| at"
+    r"| for| to| in)|(?:came|come|coming|keep coming|keeps coming) back"
+    r"|(?:comes?|came|attends?|shows? up|showed up|registers?|returns?) (?:every|each)"
+    r" (?:single )?time|(?:came|come|attended|registered|signed up)(?: \S+){0,3}? again"
+    r"|(?:attended|attend|registered for|signed up for|been to|came to"
+    r"|come to|went to|gone to|showed up (?:at|to|for)|joined|visited) (?:our |my |the )?"
+    rf"{_SEVERAL} (?:of (?:our|my|the) )?(?:events|of (?:our|my|them|those|the events))"
+    r"|(?:at|in|to|for) (?:more than (?:one|1)|multiple|several|(?:two|2) or more"
+    r"|at least (?:two|2)) (?:of (?:our|my|the) )?events"
 )
-VIPS = _rx(r"vips?|very important (?:guests|people)|most important (?:guests|people)")
+
+
+def _asks_for_repeats(reading: _Reading) -> bool:
+    """REPEAT in the words left, or in all of them: "previous events" was read as a date."""
+    if REPEAT.search(reading.view()):
+        return True
+    words = " ".join(token.norm for token in reading.tokens.items if token.kind == "word")
+    return bool(REPEAT.search(words))
+
+
+VIPS = _rx(
+    r"vips?|(?:very |most )?important (?:guests|people|attendees|folks)|big names"
+    r"|(?:key|notable|high profile) (?:guests|people|attendees)|big shots|bigwigs"
+    r"|heavy hitters|celebs|celebrities|notables"
+)
 _BY = r"(?:by|per|each|every|across|for each|split by|broken down by)"
+_GROUPS = r"(?:email )?(?:domains|companies|cities|employers|months|organi[sz]ations)"
+_MEASURES = (
+    r"(?:attendance|registrations?|signups|turnout|approvals?|no shows?|guests|people"
+    r"|show ups|checkins?)"
+)
 TRENDS = _rx(
     r"trends?|trending|over time|month over month|year over year"
+    r"|(?:top|best|biggest|leading|most active|highest|rank|ranking|ranked|leaderboard"
+    rf"|most common|most frequent|most popular)(?: \S+){{0,2}}? {_GROUPS}"
+    rf"|{_GROUPS} (?:by|ranked by|with the (?:most|highest|best|lowest|worst)) {_MEASURES}"
+    rf"|(?:which|what) {_GROUPS} (?:have|has|had|get|got|bring|brings) (?:the )?(?:best|most"
+    r"|highest|biggest|lowest|worst)"
+    rf"|(?:what|which) {_GROUPS} (?:do|are|did) (?:our |the )?(?:guests|people|attendees|folks)"
+    r" (?:from|work|come from)|where do (?:our |the )?(?:guests|people|attendees|folks) work"
     rf"|{_BY} (?:months?|cit(?:y|ies)|(?:email )?domains?|compan(?:y|ies)|events?)"
     r"|monthly (?:registrations|attendance|numbers|signups)"
     r"|(?:no shows?|noshows?|approval|attendance|turnout|show up) rates?"
@@ -142,7 +276,7 @@ TRENDS = _rx(
 # What a trend is grouped by, first match wins; over time (by month) when none is named.
 TREND_GROUPS = (
     ("domain", _rx(r"(?:email )?domains?")),
-    ("company", _rx(r"compan(?:y|ies)|employers?|organi[sz]ations?")),
+    ("company", _rx(r"compan(?:y|ies)|employers?|organi[sz]ations?|work")),
     ("city", _rx(r"cit(?:y|ies)|locations?")),
     ("event", _rx(rf"{_BY} events?|which events|events? by")),
     ("month", _rx(r"months?|monthly|over time")),
@@ -168,12 +302,23 @@ _GUEST_AFTER_VERB = _rx(
 )
 _GUEST_LET_IN = _rx(r"let (?P<words>[a-z]+(?: [a-z]+)?)(?= in(?:to)?\b)")
 _GUEST_IN_QUESTION = _rx(
-    r"^(?:is|did|has|does|was) (?P<words>[a-z]+(?: [a-z]+)?)(?= (?:on|in|registered|register"
-    r"|coming|going|attending|approved|been|signed|checked|check)\b)"
+    r"(?:^(?:is|did|has|does|was)|(?:check|see|verify|confirm|find out) (?:if|whether|that))"
+    rf" (?P<words>[a-z]+(?: [a-z]+)?)(?= (?:is |has |was |got )?{_SIGNED_UP}\b)"
 )
 MAX_FREE_TEXT = 80  # longer "names" are pasted text, not an event, city or guest
 _FILLER = word_set(
-    "the a an my our this that his her their these those some any all me us you it him"
+    """
+    the a an my our this that his her their these those some any all me us you it him
+    anything everything something nothing one more most multiple several many each every
+    other both either two few
+    """
+)
+_NOT_IN_A_CITY = word_set("for to of with from about by store mind")
+# "across all events", "in total": a count over the whole calendar, not a list of events.
+ACROSS_ALL = _rx(
+    r"(?:(?:across|over|for|in|at|from) (?:all|every|each)(?: of)?(?: (?:my|our|the))? events?"
+    r"|across (?:my |our |the )?events|all (?:my |our |the )?events (?:combined|together)"
+    r"|in total|overall|altogether)"
 )
 
 
@@ -212,6 +357,9 @@ class OfflineParser:
         intent = _classify(reading)
         if intent in _NAMES_AN_EVENT:
             _event_by_city(reading, ctx)
+        repeat = REPEAT.search(reading.view()) if intent is IntentName.REPEAT_GUESTS else None
+        if repeat and "event" in repeat.group():
+            reading.take(repeat)  # "came to 2 or more events" is the segment, not a limit
         if intent is IntentName.TRENDS:
             view = reading.view()
             group = next((name for name, rx in TREND_GROUPS if rx.search(view)), None)
@@ -320,10 +468,15 @@ def _protected_words(events: tuple[KnownEvent, ...], cities: tuple[str, ...]) ->
 
 def _classify(reading: _Reading) -> IntentName:
     view, slots = reading.view(), reading.slots
-    if _find_write(reading, consume=False):
+    if HESITATION.search(view):
+        if not READ_REQUEST.search(view):
+            return IntentName.UNKNOWN  # "hold off on approving …": neither a write nor a read
+    elif _find_write(reading, consume=False, unless_doubted=False):
+        if EXCEPTION.search(view) or TAKEN_BACK.search(view):
+            return IntentName.UNKNOWN
         # No write filters by a segment we cannot express: "approve the repeat guests" lists
         # them instead of approving everyone the other words match.
-        if REPEAT.search(view):
+        if _asks_for_repeats(reading):
             return IntentName.REPEAT_GUESTS
         return IntentName.BULK_STATUS  # refined by _write_kind once filters are read
     people = "email" not in slots
@@ -334,19 +487,31 @@ def _classify(reading: _Reading) -> IntentName:
         (IntentName.SYNC, SYNC.search(view)),
         (IntentName.DIGEST, DIGEST.search(view)),
         (IntentName.DIGEST, "event" not in slots and DIGEST_WITHOUT_EVENT.search(view)),
-        (IntentName.REPEAT_GUESTS, people and REPEAT.search(view)),
+        (IntentName.REPEAT_GUESTS, people and _asks_for_repeats(reading)),
+        (
+            IntentName.COUNT_GUESTS,
+            COUNT.search(view)
+            and ACROSS_ALL.search(view)
+            and (GUESTS.search(view) or _has_status(view)),
+        ),
         (IntentName.VIP_GUESTS, people and VIPS.search(view)),
         (IntentName.TRENDS, "event" not in slots and TRENDS.search(view)),
         (IntentName.FIND_GUEST, "email" in slots or FIND.search(view)),
         (IntentName.EVENT_SUMMARY, SUMMARY.search(view)),
         (
             IntentName.LIST_EVENTS,
-            COUNT.search(view) and not GUESTS.search(view) and EVENTS.search(view),
+            COUNT.search(view)
+            and not (GUESTS.search(view) or _has_status(view))
+            and EVENTS.search(view),
         ),
         (IntentName.COUNT_GUESTS, COUNT.search(view)),
         (IntentName.LIST_GUESTS, GUESTS.search(view) or _has_status(view)),
         (IntentName.LIST_EVENTS, EVENTS.search(view)),
         (IntentName.EVENT_SUMMARY, "event" in slots),
+        (
+            IntentName.LIST_EVENTS,
+            {"date_from", "date_to"} & slots.keys() and WHAT_IS_ON.search(view),
+        ),
         (IntentName.HELP, GREETING.search(view)),
     )
     return next((intent for intent, matched in checks if matched), IntentName.UNKNOWN)
@@ -387,19 +552,43 @@ def _has_status(view: str) -> bool:
     return any(pattern.search(view) for pattern, _ in _STATUS_PATTERNS)
 
 
-def _find_write(reading: _Reading, *, consume: bool = True) -> TargetStatus | None:
+def _find_write(
+    reading: _Reading, *, consume: bool = True, unless_doubted: bool = True
+) -> TargetStatus | None:
+    """The target of the order in the message; none when it is held back or has an
+    exception the intent cannot carry (`unless_doubted=False` looks past those)."""
     view = reading.view()
+    doubts = (HESITATION, EXCEPTION, TAKEN_BACK)
+    if unless_doubted and any(pattern.search(view) for pattern in doubts):
+        return None
+    if ASKED_ABOUT_THE_PAST.search(view) or WORK_LEFT.search(view):
+        return None
     for pattern in _WRITE_PATTERNS:
-        if match := pattern.search(view):
+        for match in pattern.finditer(view):
+            if match.groupdict().get("gap") and not _email_at(reading, match.end("gap")):
+                continue  # "ok | stats": the word after "ok" was an event, not an address
+            weak = match.groupdict().get("gap") or match.groupdict().get("object")
+            if weak and ("?" in view or READ_REQUEST.search(view)):
+                continue  # "ok everyone, how many are pending?" is a question
             target = match.groupdict().get("target") or match.group("verb")
             if consume and match.groupdict().get("target"):
                 reading.take(match, "target")  # "as approved" is the target, not a filter
+            elif consume and re.search(r" (?:to|on)$", target):
+                reading.take(match, "verb")  # "say no to Maria Lopez": Maria is no event
             return _target_of(target)
     return None
 
 
+def _email_at(reading: _Reading, end: int) -> bool:
+    """Whether the consumed token ending at `end` of the view is an email address."""
+    indices = reading.tokens.indices_in(end - 1, end, reading.tokens.view()[1])
+    return any(reading.tokens.items[index].kind == "email" for index in indices)
+
+
 def _target_of(word: str) -> TargetStatus:
-    approving = re.match(rf"(?:bulk )?(?:{_APPROVE}|let|bump|approved|accepted)", word)
+    approving = re.match(
+        rf"(?:bulk )?(?:{_APPROVE}|{_APPROVE_WITH_OBJECT}|let|wave|bump|approved|accepted)", word
+    )
     return TargetStatus.APPROVED if approving else TargetStatus.DECLINED
 
 
@@ -450,7 +639,7 @@ def _write_kind(reading: _Reading) -> IntentName:
     slots = reading.slots
     if "email" in slots:
         return IntentName.SET_STATUS
-    many = BULK.search(reading.view()) or {"domain", "status", "limit"} & slots.keys()
+    many = BULK.search(reading.view()) or {"domain", "status", "limit", "tag"} & slots.keys()
     return IntentName.BULK_STATUS if many else IntentName.SET_STATUS
 
 
@@ -460,7 +649,8 @@ def _read_leftovers(reading: _Reading, intent: IntentName) -> None:
     if "event" not in slots and (words := _words(reading, _RAW_EVENT)):
         slots["event"] = words
     unnamed_city = intent is IntentName.LIST_EVENTS and "city" not in slots
-    if unnamed_city and (words := _words(reading, _UNKNOWN_CITY)):
+    words = _words(reading, _UNKNOWN_CITY) if unnamed_city else None
+    if words and not _NOT_IN_A_CITY & set(words.lower().split()):  # "what's in store for …"
         slots["city"] = words.title()
     if intent in {IntentName.FIND_GUEST, IntentName.SET_STATUS} and "email" not in slots:
         patterns = (_GUEST_AFTER_VERB, _GUEST_LET_IN, _GUEST_IN_QUESTION)

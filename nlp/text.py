@@ -121,14 +121,42 @@ SHORTHAND = {
     "nbr": "number",
     "headcount": "number of guests",
     "greenlight": "green light",
+    "greenlit": "green lit",
+    "greenlite": "green light",
+    "green-lite": "green light",
+    "thumbsup": "thumbs up",
+    "thumbsdown": "thumbs down",
+    "lite": "light",
+    "em": "them",
+    "okay": "ok",
+    "okey": "ok",
+    "rsvp'd": "registered",
+    "rsvpd": "registered",
+    "rsvped": "registered",
+    "rsvp": "register",
+    "rsvps": "registrations",
+    "ok'd": "okayed",
+    "okd": "okayed",
+    "oked": "okayed",
+    "gimme": "give me",
+    "lemme": "let me",
+    # abbreviations of status words ("who's on the wl", "approve the w/l")
+    "wl": "waitlist",
+    "wlist": "waitlist",
+    "wtlist": "waitlist",
+    "waitlst": "waitlist",
+    "pndg": "pending",
 }
+# Luma's own address names Luma, not a guest's email domain: "pull the latest from lu.ma".
+# Only written bare: "@lu.ma" (and luma.com, a company guests may work at) stays a domain filter.
+LUMA_DOMAINS = frozenset({"lu.ma", "www.lu.ma"})
 # The words the rules are written in. A token close to one of these (one edit, two for
 # long words) is read as that word; anything else is left alone, so names survive.
 KEYWORDS = word_set(
     """
     approve approves approved approval approvals awaiting accept accepted admit decline
     declined reject rejected deny denied refuse refused pending waitlist waitlisted waiting
-    invited invite invites invitees invitation invitations confirmed attending attendees
+    invited invite invites invitees invitation invitations confirmed attending attended attendees
     attendee attendance coming going session sessions registered register registration
     registrations signups guests guest people folks everyone everybody anyone anybody whole
     entire remaining export download spreadsheet excel csv sheet sheets file sync resync
@@ -225,13 +253,15 @@ def tokenize(text: str, protected: frozenset[str] = frozenset()) -> Tokens:
     """Split a message into tokens; `protected` words (event and city words) are never
     corrected, so "Mixer" stays "mixer" even if it is one letter away from a keyword."""
     items: list[Token] = []
-    for match in _TOKEN_RE.finditer(_number_sign(clean(text))):
+    for match in _TOKEN_RE.finditer(_slash_shorthand(_number_sign(clean(text)))):
         kind = match.lastgroup or "word"
         surface = match.group(kind)
         if kind in {"dq", "sq"}:
             items.append(Token(surface.strip().lower(), surface.strip(), "quote"))
         elif kind == "word":
             items.extend(_words(surface, protected))
+        elif kind == "domain" and surface.lower() in LUMA_DOMAINS:
+            items.append(Token("luma", surface, "word"))
         elif kind == "domain":
             items.append(Token(surface.lower().lstrip("@"), surface, "domain"))
         else:
@@ -270,6 +300,19 @@ _FOREIGN_WORDS = word_set(
 )
 _FOREIGN_MARKS = re.compile(r"[¿¡]|\b\w*[áíóúñãõçâêôàèùœßäöü]\w*\b", re.IGNORECASE)
 _LETTER_WORD = re.compile(r"(?<![@.\w])[^\W\d_]+(?:['’-][^\W\d_]+)*(?![@\w]|\.\w)")
+
+
+# "w/l" and "w/list" for the waitlist: the slash would otherwise split them into letters.
+_SLASH_WAITLIST = re.compile(r"(?<![\w/])w ?/ ?l(?:ist)?(?![\w/])", re.IGNORECASE)
+
+
+# "2+ events": two or more.
+_OR_MORE = re.compile(r"(?<![\w.])(\d{1,3})\+(?!\w)")
+
+
+def _slash_shorthand(text: str) -> str:
+    text = _OR_MORE.sub(r"\1 or more", text) if "+" in text else text
+    return _SLASH_WAITLIST.sub("waitlist", text) if "/" in text else text
 
 
 def _number_sign(text: str) -> str:

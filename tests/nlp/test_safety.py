@@ -55,6 +55,29 @@ NO_WRITE_WORDS = [
     "is the kick off party sold out?",
     "how do i approve someone?",
     "how many registered for the boot camp",
+    # colloquial verbs held back, doubted or asked about; "ok"/"allow" without a guest object
+    "don't decline the waitlist for the gala, just wait",
+    "hold off on approving the waitlist for the gala",
+    "should we approve everyone pending for the founders dinner?",
+    "shall we approve the pending ones for the dinner?",
+    "is it ok to approve everyone from acme.com?",
+    "maybe approve the waitlist for the gala?",
+    "never say yes to anyone from spam.biz",
+    "please don't green-light anyone for the conference yet",
+    "i think we should approve the waitlist",
+    "who did we nix for the gala?",
+    "who got the green light for the conf",
+    "okay everyone, how many are pending?",
+    "ok all good thanks",
+    "ok gala stats",
+    "do we allow plus ones at the gala",
+    "approve all except acme.com",
+    "approve everyone pending — actually no, wait",
+    "would it make sense to approve the waitlist for the gala?",
+    "do i need to approve the pending ones for the dinner?",
+    "who did we give the green light to for the gala",
+    "is there anything for me to approve?",
+    "anyone left to approve for the gala?",
     # other languages: the offline parser reads no order in them
     "aprueba a todos los pendientes de acme.com",
     "¿quién está en la lista de espera?",
@@ -74,7 +97,30 @@ WITH_WRITE_WORDS = [
     ("bump ada@x.com off the waitlist", TargetStatus.APPROVED),
     ("let everyone from acme.com in", TargetStatus.APPROVED),
     ("greenlight all pending for the main conference", TargetStatus.APPROVED),
+    ("green-light everyone on the waitlist for the workshop", TargetStatus.APPROVED),
+    ("nix everyone from spam.biz for the gala", TargetStatus.DECLINED),
+    ("say yes to ada@x.com for the founders dinner", TargetStatus.APPROVED),
+    ("say no to bob@spam.io", TargetStatus.DECLINED),
+    ("ok everyone from acme.com for the founders dinner", TargetStatus.APPROVED),
+    ("thumbs up to everyone pending for the ai meetup", TargetStatus.APPROVED),
+    ("don't worry, approve everyone pending for the gala", TargetStatus.APPROVED),
+    ("no wait, decline bob@x.com", TargetStatus.DECLINED),
 ]
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("approve everyone pending for the ai conference", "ai conference"),
+        ("decline the waitlist for the winter conf", "winter conf"),
+    ],
+)
+def test_a_write_never_picks_one_of_two_events_named_by_a_word_each(
+    text: str, words: str, ctx: ParseContext
+) -> None:
+    # Each word names another event: the words are kept for the bot to ask which one.
+    intent = OfflineParser().parse(text, ctx)
+    assert intent.is_write and intent.event == words
 
 
 FOREIGN = {
