@@ -254,6 +254,7 @@ async def test_request_carries_the_declaration_every_event_and_today(
     assert set(schema["properties"]["intent"]["enum"]) == {intent.value for intent in IntentName}
     assert set(schema["properties"]["target_status"]["enum"]) == {"approved", "declined"}
     assert "confirmed" not in schema["properties"]
+    assert "ISO 639-1" in schema["properties"]["language"]["description"]  # answered in it
     prompt = body["systemInstruction"]["parts"][0]["text"]
     assert "Today is 2026-11-25 (Wednesday)" in prompt
     for event in ctx.events:
