@@ -3,14 +3,18 @@ what a change would do to the org's real guests.
 
 `vip_rules_for` is the one way anything that scores an org's people gets its rules (the bot,
 the API, the portal and the workflows' activities alike). It is one primary-key read and no
-cache, so a save in one process is seen by every other at once.
+cache, so a save in one process is seen by every other at once. The bot reads the stored rules
+in its per-update tenancy query instead (`bot.middlewares.tenant`), equally uncached, and turns
+them into rules with `effective_rules`, as this does.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intel.people import insight_of
@@ -22,10 +26,17 @@ from store.profiles import profiles_for, tags_for
 EXAMPLES = 5  # people named on each side of a preview
 
 
+_SAVED = select(OrgVipRules.rules).where(OrgVipRules.org_id == bindparam("org_id"))
+
+
+def effective_rules(defaults: VipRules, saved: Mapping[str, Any] | None) -> VipRules:
+    """An org's saved rules (`OrgVipRules.rules`, None when it has none) over `defaults`."""
+    return defaults.with_stored(saved) if saved else defaults
+
+
 async def vip_rules_for(session: AsyncSession, *, org_id: int, defaults: VipRules) -> VipRules:
     """The org's effective rules: its saved ones over `defaults` (the settings'), or those."""
-    saved = await session.scalar(select(OrgVipRules.rules).where(OrgVipRules.org_id == org_id))
-    return defaults.with_stored(saved) if saved else defaults
+    return effective_rules(defaults, await session.scalar(_SAVED, {"org_id": org_id}))
 
 
 async def save_rules(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ from sqlalchemy import CursorResult, Result, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -26,9 +28,15 @@ def create_engine(
     *,
     pool_size: int = DATABASE_POOL_SIZE,
     max_overflow: int = DATABASE_MAX_OVERFLOW,
+    ping_after_idle: float | None = None,
 ) -> AsyncEngine:
     """An engine for `url`; SQLite gets its folder, WAL and enforced foreign keys; a
-    PostgreSQL pool keeps `pool_size` connections open (`DATABASE_POOL_SIZE`)."""
+    PostgreSQL pool keeps `pool_size` connections open (`DATABASE_POOL_SIZE`).
+
+    A PostgreSQL connection is pinged when it leaves the pool, so one the server dropped
+    (a restart, an idle timeout) is replaced before a statement fails on it. With
+    `ping_after_idle` only one that sat in the pool longer than that many seconds is: a busy
+    process reuses connections within milliseconds, and a ping is a round trip."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -45,17 +53,66 @@ def create_engine(
             cursor.close()
 
         return engine
-    return create_async_engine(
-        url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow
+    engine = create_async_engine(
+        url,
+        pool_pre_ping=ping_after_idle is None,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
     )
+    if ping_after_idle is not None:
+        _ping_when_idle(engine, ping_after_idle)
+    return engine
 
 
-def engine_for(settings: Settings) -> AsyncEngine:
-    """The engine a service process (bot, API, worker) runs on, sized by its settings."""
+_IDLE_SINCE = "lumabot_idle_since"
+
+
+def _ping_when_idle(engine: AsyncEngine, seconds: float) -> None:
+    """SQLAlchemy's pre-ping, skipped for a connection back in the pool for under `seconds`
+    (and, like the pre-ping, for a new one). A connection the server dropped within that time
+    fails its next statement instead; SQLAlchemy then replaces every pooled connection older
+    than the failure, so only updates in flight at that moment see it."""
+    dialect = engine.dialect
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _new(_dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _back(_dbapi_connection: DBAPIConnection | None, record: ConnectionPoolEntry) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _out(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        idle_since = record.info.get(_IDLE_SINCE)
+        if idle_since is not None and time.monotonic() - idle_since < seconds:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as exc:
+            if not dialect.is_disconnect(exc, dbapi_connection, None):
+                raise
+            # The pool replaces this connection (and every older one) and checks out anew.
+            raise InvalidatePoolError(str(exc)) from exc
+
+
+def engine_for(
+    settings: Settings, *, ping_after_idle: float | None = None, keep_overflow: bool = False
+) -> AsyncEngine:
+    """The engine a service process (bot, API, worker) runs on, sized by its settings.
+
+    With `keep_overflow` the pool keeps every connection it opens, up to the same maximum
+    (`DATABASE_POOL_SIZE` + `DATABASE_MAX_OVERFLOW`), instead of closing those beyond
+    `DATABASE_POOL_SIZE` as they come back: for a process whose load comes in bursts, which
+    would otherwise open and close them again at every burst."""
+    pool_size, max_overflow = settings.database_pool_size, settings.database_max_overflow
+    if keep_overflow:
+        pool_size, max_overflow = pool_size + max_overflow, 0
     return create_engine(
         settings.database_url,
-        pool_size=settings.database_pool_size,
-        max_overflow=settings.database_max_overflow,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        ping_after_idle=ping_after_idle,
     )
 
 

@@ -19,7 +19,7 @@ from aiogram.dispatcher.flags import get_flag
 from aiogram.types import Chat as TgChat
 from aiogram.types import TelegramObject
 from aiogram.types import User as TgUser
-from sqlalchemy import bindparam, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -27,7 +27,9 @@ from sqlalchemy.orm import aliased
 from bot.context import Ctx
 from bot.errors import UserError
 from core.logs import log_context
-from store.models import Chat, Membership, Organization, RemovedMember, Role, User
+from intel.vip import VipRules
+from intel.vip_rules import effective_rules
+from store.models import Chat, Membership, Organization, OrgVipRules, RemovedMember, Role, User
 from store.orgs import upsert_user, user_orgs
 
 NOT_LINKED = (
@@ -51,49 +53,90 @@ class Tenancy(NamedTuple):
     chat: Chat | None
     chat_org: Organization | None  # the org the chat is linked to
     chat_role: Role | None  # the person's membership in it
-    active_org: Organization | None  # the person's /use choice, while still a member
+    active_org: Organization | None  # the person's /use choice, while still a member (DMs)
     active_role: Role | None
     removed_at: datetime | None  # when the chat's org took the person out, if it did
+    # The VIP rules each org saved (`intel.vip_rules`), read with them: most answers score
+    # people, and this saves them a query. None: none saved, or (`rules_read` False) not read.
+    chat_rules: dict[str, Any] | None = None
+    active_rules: dict[str, Any] | None = None
+    rules_read: bool = False
 
 
 _ACTIVE_ORG = aliased(Organization, name="active_org")
 _CHAT_MEMBERSHIP = aliased(Membership, name="chat_membership")
-# Built once: constructing a statement with an alias costs more than running it.
-_TENANCY = (
-    select(
+_CHAT_RULES = aliased(OrgVipRules, name="chat_rules")
+_ACTIVE_RULES = aliased(OrgVipRules, name="active_rules")
+
+
+def _tenancy_statement(private: bool) -> Select[Any]:
+    """The person, the chat, its org, the membership and the org's VIP rules; in a private
+    chat also the person's active org (a group always works in its own org, so there it is
+    not read: a second organization's columns are most of the row)."""
+    columns: list[Any] = [
         User,
         Chat,
         Organization,
         _CHAT_MEMBERSHIP.role,
-        _ACTIVE_ORG,
-        Membership.role,
         RemovedMember.removed_at,
+        _CHAT_RULES.rules,
+    ]
+    if private:
+        columns += [_ACTIVE_ORG, Membership.role, _ACTIVE_RULES.rules]
+    statement = (
+        select(*columns)
+        .select_from(User)
+        .outerjoin(Chat, Chat.id == bindparam("chat_id"))
+        .outerjoin(Organization, Organization.id == Chat.org_id)
+        .outerjoin(
+            _CHAT_MEMBERSHIP,
+            (_CHAT_MEMBERSHIP.user_id == User.id) & (_CHAT_MEMBERSHIP.org_id == Chat.org_id),
+        )
+        .outerjoin(
+            RemovedMember,
+            (RemovedMember.user_id == User.id) & (RemovedMember.org_id == Chat.org_id),
+        )
+        .outerjoin(_CHAT_RULES, _CHAT_RULES.org_id == Chat.org_id)
     )
-    .select_from(User)
-    .outerjoin(Chat, Chat.id == bindparam("chat_id"))
-    .outerjoin(Organization, Organization.id == Chat.org_id)
-    .outerjoin(
-        _CHAT_MEMBERSHIP,
-        (_CHAT_MEMBERSHIP.user_id == User.id) & (_CHAT_MEMBERSHIP.org_id == Chat.org_id),
-    )
-    .outerjoin(
-        Membership,
-        (Membership.user_id == User.id) & (Membership.org_id == User.active_org_id),
-    )
-    .outerjoin(_ACTIVE_ORG, _ACTIVE_ORG.id == Membership.org_id)
-    .outerjoin(
-        RemovedMember,
-        (RemovedMember.user_id == User.id) & (RemovedMember.org_id == Chat.org_id),
-    )
-    .where(User.id == bindparam("user_id"))
-)
+    if private:
+        statement = (
+            statement.outerjoin(
+                Membership,
+                (Membership.user_id == User.id) & (Membership.org_id == User.active_org_id),
+            )
+            .outerjoin(_ACTIVE_ORG, _ACTIVE_ORG.id == Membership.org_id)
+            .outerjoin(_ACTIVE_RULES, _ACTIVE_RULES.org_id == _ACTIVE_ORG.id)
+        )
+    return statement.where(User.id == bindparam("user_id"))
 
 
-async def load_tenancy(session: AsyncSession, user_id: int, chat_id: int) -> Tenancy:
-    """One round trip per update: the person, the chat, both candidate orgs and the roles."""
-    row = (await session.execute(_TENANCY, {"user_id": user_id, "chat_id": chat_id})).first()
+# Built once: constructing a statement with an alias costs more than running it.
+_TENANCY_GROUP = _tenancy_statement(private=False)
+_TENANCY_PRIVATE = _tenancy_statement(private=True)
+
+
+async def load_tenancy(
+    session: AsyncSession, user_id: int, chat_id: int, *, private: bool = True
+) -> Tenancy:
+    """One round trip per update: the person, the chat, the candidate orgs (both in a private
+    chat, the chat's in a group), the roles and the orgs' VIP rules."""
+    statement = _TENANCY_PRIVATE if private else _TENANCY_GROUP
+    row = (await session.execute(statement, {"user_id": user_id, "chat_id": chat_id})).first()
     if row is not None:
-        return Tenancy(*row)
+        user, chat, chat_org, chat_role, removed_at, chat_rules, *active = row
+        active_org, active_role, active_rules = active or (None, None, None)
+        return Tenancy(
+            user,
+            chat,
+            chat_org,
+            chat_role,
+            active_org,
+            active_role,
+            removed_at,
+            chat_rules,
+            active_rules,
+            rules_read=True,
+        )
     # The person's first message: no user row yet, so nothing joins; ask for the chat alone.
     chat = await session.get(Chat, chat_id)
     org = await session.get(Organization, chat.org_id) if chat and chat.org_id else None
@@ -111,6 +154,14 @@ def seen_org(found: Tenancy, private: bool) -> tuple[Organization | None, Role |
     return None, None
 
 
+def seen_rules(found: Tenancy, org: Organization | None, defaults: VipRules) -> VipRules | None:
+    """The VIP rules of `org` (the one `seen_org` chose), when they were read with it."""
+    if org is None or not found.rules_read:
+        return None  # `Ctx.vip_rules` reads them if asked
+    saved = found.active_rules if org is found.active_org else found.chat_rules
+    return effective_rules(defaults, saved)
+
+
 class TenantMiddleware(BaseMiddleware):
     """Builds the update's `Ctx` (inner middleware: only for updates a handler takes)."""
 
@@ -125,13 +176,15 @@ class TenantMiddleware(BaseMiddleware):
         if tg_user is None or tg_chat is None:
             return None  # channel posts and the like: nothing for us to answer
         session: AsyncSession = data["session"]
-        found = await load_tenancy(session, tg_user.id, tg_chat.id)
+        private = tg_chat.type == "private"
+        found = await load_tenancy(session, tg_user.id, tg_chat.id, private=private)
         await _remember_user(session, found.user, tg_user)
-        org, role = seen_org(found, tg_chat.type == "private")
+        org, role = seen_org(found, private)
         chat = found.chat
+        deps = data["deps"]
         ctx = Ctx(
             bot=data["bot"],
-            deps=data["deps"],
+            deps=deps,
             session=session,
             chat_id=tg_chat.id,
             chat_kind=tg_chat.type,
@@ -143,6 +196,7 @@ class TenantMiddleware(BaseMiddleware):
             personal_data=chat is not None and chat.personal_data,
             public=bool(tg_chat.username) and tg_chat.type != "private",
             removed=found.removed_at is not None and org is found.chat_org,
+            org_vip_rules=seen_rules(found, org, deps.vip_rules),
         )
         data["ctx"] = ctx
         # Every line logged while handling this update names its org and chat.
