@@ -90,6 +90,11 @@ class IntentParser:
         self._cache = cache or ResponseCache()
         self._translations = ResponseCache(ttl=3600.0)
 
+    @property
+    def calls_out(self) -> bool:
+        """Whether reading a message may wait on Gemini (seconds, at worst)."""
+        return self._gemini is not None
+
     async def parse(
         self, text: str, ctx: ParseContext, *, org_id: int | None = None
     ) -> ParseResult:

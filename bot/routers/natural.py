@@ -117,6 +117,8 @@ async def plain_language(message: Message, ctx: Ctx, text: str) -> None:
         [KnownEvent(e.name, e.city, e.start_at) for e in events],
         previous=await recall(ctx),
     )
+    if ctx.deps.parser.calls_out:  # no database connection held through a Gemini call
+        await ctx.session.commit()
     result = await ctx.deps.parser.parse(text, parse_ctx, org_id=ctx.linked_org.id)
     ctx.language = result.language  # what follows is said in the language they wrote in
     await say_if_quota_spent(ctx, result)
