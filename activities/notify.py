@@ -3,33 +3,32 @@
 Each message carries an idempotency key recorded in the audit log after sending, so a
 replayed or retried step does not post the same report twice (a crash between the send and
 the record can repeat one message at most).
+
+aiogram and matplotlib are imported where a message is sent, not with the module: every
+workflow that posts imports this class, and so does everything that starts those workflows
+(the API's and the bot's services), which need neither library's ~3 s of imports. The worker
+that runs the activity has the bot loaded anyway.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-from aiogram import Bot
-from aiogram.exceptions import (
-    TelegramBadRequest,
-    TelegramForbiddenError,
-    TelegramNotFound,
-    TelegramRetryAfter,
-)
-from aiogram.types import BufferedInputFile
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.charts import bar_chart_png
-from activities.review_buttons import review_keyboard
 from activities.telegram_pace import TelegramPace
 from store import audit
 from store.models import AuditEntry, Chat
 from store.orgs import get_role
 from workflows.contracts.notify import ChatNotice
+
+if TYPE_CHECKING:
+    from aiogram import Bot
 
 log = logging.getLogger(__name__)
 TELEGRAM_LIMIT = 4096
@@ -73,6 +72,13 @@ class NotifyActivities:
         if refusal is not None:
             log.info("not notifying chat %s: %s", notice.chat_id, refusal)
         elif self.bot is not None:
+            from aiogram.exceptions import (  # see the module's doc
+                TelegramBadRequest,
+                TelegramForbiddenError,
+                TelegramNotFound,
+                TelegramRetryAfter,
+            )
+
             try:
                 await self._send(notice)
                 sent, result = True, "sent"
@@ -101,6 +107,11 @@ class NotifyActivities:
         return sent
 
     async def _send(self, notice: ChatNotice) -> None:
+        from aiogram.types import BufferedInputFile  # see the module's doc
+
+        from activities.charts import bar_chart_png
+        from activities.review_buttons import review_keyboard
+
         assert self.bot is not None
         chat = notice.chat_id
         if notice.chart is None:

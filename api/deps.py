@@ -117,11 +117,14 @@ bearer = HTTPBearer(
 
 async def current_holder(
     request: Request,
-    deps: DepsDep,
+    session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> TokenHolder:
     """Whom the bearer token acts for; 401 without a live token or when the member who made
-    it is no longer an admin of the org (removed or demoted), 429 over its rate."""
+    it is no longer an admin of the org (removed or demoted), 429 over its rate.
+
+    Checked, counted and committed on the request's own session, before the route reads on
+    it: one connection a request, not one for the token and another for the route."""
     challenge = {"WWW-Authenticate": "Bearer"}
     if credentials is None or not credentials.credentials:
         raise ApiError(
@@ -132,11 +135,12 @@ async def current_holder(
     limiter: RequestLimits = request.app.state.limiter
     quota = request.app.state.limits.token_quota
     over: list[Over] = []
-    async with deps.sessions.begin() as session:
-        holder = await tokens.token_holder(session, token=credentials.credentials)
-        if holder is not None and holder.role is Role.ADMIN:  # only live tokens have counts
-            # In the lookup's transaction: no second connection or commit per request.
-            over = await limiter.hit((quota, credentials.credentials), session=session)
+    holder = await tokens.token_holder(session, token=credentials.credentials)
+    if holder is not None and holder.role is Role.ADMIN:  # only live tokens have counts
+        # In the lookup's transaction: no second connection or commit per request.
+        over = await limiter.hit((quota, credentials.credentials), session=session)
+    # Ends the transaction (the count's row lock with it); the route's reads begin a new one.
+    await session.commit()
     if holder is None:
         raise ApiError(401, "This API token is unknown or has been revoked.", headers=challenge)
     if holder.role is not Role.ADMIN:  # only admins make tokens; one who is no longer...

@@ -3,24 +3,26 @@
 Routes raise `ApiError` with a sentence a client developer can act on; a use case's
 `Refusal` (`services.caller`) is answered with its own status and code. Framework errors
 (unknown path, wrong method, invalid input) are reshaped into the same body, and outages of
-the database or Temporal become 503 naming what is down, so a caller can tell "my request
-was wrong" from "try again later".
+the database, Temporal or Luma become 503 naming what is down (`what_is_down`, whose sentence
+the portal shows as a page), so a caller can tell "my request was wrong" from "try again
+later".
 """
 
 from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
+from luma.errors import LumaUnavailableError
+from services.automations.client import is_outage
 from services.caller import Refusal
 
 log = logging.getLogger("lumabot.api")
@@ -38,11 +40,17 @@ CODES = {
     500: "internal",
     503: "unavailable",
 }
-_TEMPORAL_OUTAGES = {
-    RPCStatusCode.UNAVAILABLE,
-    RPCStatusCode.DEADLINE_EXCEEDED,
-    RPCStatusCode.RESOURCE_EXHAUSTED,
-}
+DATABASE_DOWN = "The database is unreachable; try again shortly."
+TEMPORAL_DOWN = "Temporal is unreachable; try again shortly."
+# What an outage can raise: the handlers of these ask `what_is_down`, and answer any other
+# error of the kind (a Temporal refusal, a bug's RuntimeError) as unexpected.
+OUTAGES: tuple[type[Exception], ...] = (
+    OperationalError,
+    InterfaceError,
+    RPCError,
+    RuntimeError,  # a lazily connected Temporal client that cannot connect
+    LumaUnavailableError,
+)
 
 
 class ErrorDetail(BaseModel):
@@ -123,29 +131,26 @@ async def _unstorable_value(_: Request, exc: Exception) -> JSONResponse:
     return error_response(ApiError(400, "A value in the request cannot be stored or searched."))
 
 
-async def _database_down(_: Request, exc: Exception) -> JSONResponse:
-    log.warning("Database unavailable: %s", type(exc).__name__)
-    return error_response(ApiError(503, "The database is unreachable; try again shortly."))
+def what_is_down(exc: BaseException) -> str | None:
+    """The sentence naming what is down when `exc` is an outage (the database, Temporal or
+    Luma unreachable), None for any other fault. The API sends it in a 503's JSON body and the
+    portal on its "Not available right now" page."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        return DATABASE_DOWN
+    if is_outage(exc):  # unreachable, not a refusal from a Temporal that answers
+        return TEMPORAL_DOWN
+    if isinstance(exc, LumaUnavailableError):  # after the client's own retries
+        return exc.user_message
+    return None
 
 
-def _temporal_down() -> JSONResponse:
-    return error_response(ApiError(503, "Temporal is unreachable; try again shortly."))
-
-
-async def _temporal_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RPCError)
-    if exc.status in _TEMPORAL_OUTAGES:
-        log.warning("Temporal unavailable: %s", exc.status.name)
-        return _temporal_down()
-    return await _unexpected(request, exc)
-
-
-async def _runtime_error(request: Request, exc: Exception) -> JSONResponse:
-    # A lazily connected Temporal client reports a refused connection this way.
-    if str(exc).startswith("Failed client connect"):
-        log.warning("Temporal unavailable: cannot connect")
-        return _temporal_down()
-    return await _unexpected(request, exc)
+async def api_outage(request: Request, exc: Exception) -> JSONResponse:
+    """503 naming what is down; any other error of an outage's kind is unexpected."""
+    said = what_is_down(exc)
+    if said is None:
+        return await _unexpected(request, exc)
+    log.warning("Unavailable (%s): %s", type(exc).__name__, said)
+    return error_response(ApiError(503, said))
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -153,24 +158,13 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return error_response(ApiError(500, "Unexpected server error; it has been logged."))
 
 
-Handler = Callable[[Request, Exception], Awaitable[Response]]
-# What answers "the database or Temporal is down" (503 naming it); the portal wraps these to
-# show the same sentence as a page.
-OUTAGE_HANDLERS: dict[type[Exception], Handler] = {
-    OperationalError: _database_down,
-    InterfaceError: _database_down,
-    RPCError: _temporal_error,
-    RuntimeError: _runtime_error,
-}
-
-
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Refusal, api_refusal)
     app.add_exception_handler(RequestValidationError, _invalid_input)
     app.add_exception_handler(DataError, _unstorable_value)
-    for kind, handler in OUTAGE_HANDLERS.items():
-        app.add_exception_handler(kind, handler)
+    for kind in OUTAGES:
+        app.add_exception_handler(kind, api_outage)
     app.add_exception_handler(Exception, _unexpected)
 
 

@@ -33,7 +33,7 @@ from core.settings import Settings, get_settings
 from intel.vip import VipRules
 from mailer.unsubscribe import UnsubscribeSigner
 from services.automations import Automations, JobDefaults
-from store.db import engine_for, session_factory
+from store.db import PING_AFTER_IDLE_SECONDS, engine_for, session_factory
 from store.request_limits import RequestLimits
 from web.app import install_web
 from web.deps import WebDeps, connect_web
@@ -56,7 +56,7 @@ async def connect(settings: Settings, bot_webhook_url: str | None = None) -> Asy
     while Temporal is still coming up. With a webhook URL the bot's own clients come up too
     (see `api.telegram`).
     """
-    engine = engine_for(settings)
+    engine = engine_for(settings, ping_after_idle=PING_AFTER_IDLE_SECONDS)
     try:
         client = await Client.connect(
             settings.temporal_address,

@@ -8,6 +8,10 @@ dispatcher and registers URL with Telegram at startup; run it instead of `lumabo
 sync. Updates are handled in background tasks and acknowledged at once, as aiogram's own
 webhook handler does: a slow handler (waiting for a Luma refresh) never makes Telegram time
 out and deliver the update again.
+
+aiogram is imported only when the webhook mode is on: its types take about 3 s to import, in
+every API process, and an API without `--bot-webhook-url` never touches them (the route
+answers 404 without a receiver).
 """
 
 from __future__ import annotations
@@ -17,13 +21,13 @@ import hashlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
-
-from aiogram import Bot, Dispatcher
-from aiogram.types import Update
+from typing import TYPE_CHECKING, Any
 
 from core.compare import same_secret
 from core.settings import ConfigError, Settings
+
+if TYPE_CHECKING:
+    from aiogram import Bot, Dispatcher
 
 log = logging.getLogger("lumabot.api")
 
@@ -50,6 +54,8 @@ class TelegramWebhook:
 
     def feed(self, payload: dict[str, Any]) -> None:
         """Parse the update (pydantic's ValidationError if it is not one) and handle it later."""
+        from aiogram.types import Update  # loaded with the bot already: see the module's doc
+
         update = Update.model_validate(payload, context={"bot": self.bot})
         task = asyncio.create_task(self.dispatcher.feed_update(self.bot, update))
         self._tasks.add(task)

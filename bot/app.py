@@ -57,7 +57,7 @@ from nlp import GeminiParser, IntentParser
 from nlp.rubric import GeminiRubric
 from services.automations import Automations
 from store.crypto import KeyBox
-from store.db import engine_for, session_factory
+from store.db import PING_AFTER_IDLE_SECONDS, engine_for, session_factory
 from store.rate_budget import DatabaseRateBudget
 from store.request_limits import RequestLimits
 
@@ -67,10 +67,6 @@ log = logging.getLogger(__name__)
 # doubling up to the maximum.
 STARTUP_RETRY_FIRST_SECONDS = 1.0
 STARTUP_RETRY_MAX_SECONDS = 60.0
-# A pooled database connection back for less than this is not pinged when taken again: each
-# update takes one twice (the throttle's count, then its own transaction), and under load the
-# pings were one in eight of the bot's round trips (`store.db.create_engine`).
-PING_AFTER_IDLE_SECONDS = 1.0
 
 # aiogram reads every Bot API answer as `Response[T]`, and pydantic keeps a parametrized model
 # only while something refers to it: unpinned, a busy bot rebuilds these models again and

@@ -38,6 +38,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import QueryableAttribute, load_only
 from sqlalchemy.sql.visitors import InternalTraversal
 
 from catalog.guest_filter import GuestFilter, GuestMatcher, People
@@ -359,12 +360,19 @@ async def guest_page(
     after: str | None = None,
     before: str | None = None,
     limit: int = 50,
+    only: Sequence[QueryableAttribute[Any]] = (),
 ) -> GuestPage:
     """One page in a stable order: the rows after `after` (or the ones just before `before`),
-    the cursors of the next and previous pages, and how many guests match in all."""
+    the cursors of the next and previous pages, and how many guests match in all.
+
+    `only`: the columns the caller reads, when not all (the guests' other attributes are then
+    not loaded, e.g. their registration answers' JSON, which a busy API page would parse for
+    nothing)."""
     total = await count_guests(session, query)
     backward = before is not None and after is None
     statement = _ordered(query, sort, before if backward else after, backward)
+    if only:
+        statement = statement.options(load_only(*only))
     rows = list((await session.execute(statement.limit(limit + 1))).all())
     more = len(rows) > limit
     rows = rows[:limit]

@@ -76,11 +76,11 @@ def api(
     """Run the control API (OpenAPI docs at /docs)."""
     import uvicorn  # heavy imports only for this command
 
-    from api.main import create_app
-
     settings = load_settings()
     processes = workers or settings.api_workers
     if processes == 1:
+        from api.main import create_app  # worker processes import it themselves, in parallel
+
         app = create_app(settings, bot_webhook_url=bot_webhook_url)
         # log_config=None keeps our logging, whose record factory redacts secrets.
         uvicorn.run(app, host=host, port=port, log_config=None)

@@ -96,6 +96,12 @@ def _ping_when_idle(engine: AsyncEngine, seconds: float) -> None:
             raise InvalidatePoolError(str(exc)) from exc
 
 
+# A pooled connection back for less than this is not pinged when the bot or the API takes it
+# again: a busy process reuses each within milliseconds, and the ping was a round trip of every
+# update's or request's few (one in eight of the bot's under load).
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
 def engine_for(
     settings: Settings, *, ping_after_idle: float | None = None, keep_overflow: bool = False
 ) -> AsyncEngine:

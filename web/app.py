@@ -3,18 +3,20 @@ import `web.auth` without loading the pages)."""
 
 from __future__ import annotations
 
-import json
+import logging
 from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from api.errors import OUTAGE_HANDLERS, Handler, api_refusal
+from api.errors import OUTAGES, api_outage, api_refusal, what_is_down
 from services.caller import Refusal
 from web.errors import WebError, refusal_page
 from web.render import error_page
 from web.routes import router
+
+log = logging.getLogger("lumabot.web")
 
 
 async def _web_error(request: Request, exc: Exception) -> HTMLResponse:
@@ -31,17 +33,14 @@ async def _refusal(request: Request, exc: Exception) -> Response:
     return await api_refusal(request, exc)
 
 
-def _as_page_in_the_portal(api_handler: Handler) -> Handler:
-    """The API's answer to an outage (503 naming what is down), as a page under /web/."""
-
-    async def handle(request: Request, exc: Exception) -> Response:
-        response = await api_handler(request, exc)
-        if request.url.path.startswith("/web/") and response.status_code == 503:
-            said = json.loads(bytes(response.body))["error"]["message"]
-            return error_page(request, WebError(503, "Not available right now", said))
-        return response
-
-    return handle
+async def _outage(request: Request, exc: Exception) -> Response:
+    """An outage: under /web/ a page saying what is down, in the API's words; elsewhere (and
+    for an error of an outage's kind that is none) the API's answer."""
+    said = what_is_down(exc)
+    if said is not None and request.url.path.startswith("/web/"):
+        log.warning("Unavailable (%s): %s", type(exc).__name__, said)
+        return error_page(request, WebError(503, "Not available right now", said))
+    return await api_outage(request, exc)
 
 
 def install_web(app: FastAPI) -> None:
@@ -54,5 +53,5 @@ def install_web(app: FastAPI) -> None:
     )
     app.add_exception_handler(WebError, _web_error)
     app.add_exception_handler(Refusal, _refusal)
-    for kind, handler in OUTAGE_HANDLERS.items():
-        app.add_exception_handler(kind, _as_page_in_the_portal(handler))
+    for kind in OUTAGES:
+        app.add_exception_handler(kind, _outage)

@@ -40,6 +40,20 @@ from store.models import Guest
 router = APIRouter(prefix="/v1/events/{event_id}", tags=["guests"])
 
 
+# What `guest_public` reads: a page loads only these columns.
+PUBLIC_COLUMNS = (
+    Guest.luma_guest_id,
+    Guest.email,
+    Guest.name,
+    Guest.approval_status,
+    Guest.company,
+    Guest.job_title,
+    Guest.is_paid,
+    Guest.registered_at,
+    Guest.checked_in_at,
+)
+
+
 def guest_public(guest: Guest) -> GuestPublic:
     return GuestPublic(
         id=guest.luma_guest_id,
@@ -57,14 +71,17 @@ def guest_public(guest: Guest) -> GuestPublic:
 async def _guest_query(
     session: AsyncSession, deps: ApiDeps, org_id: int, event_id: str, query: GuestQueryBase
 ) -> GuestQuery:
-    """The request's filter (the product's one `GuestFilter`) over this event, the org's VIP
-    rules scoring VIPs and the exports' profile columns."""
+    """The request's filter (the product's one `GuestFilter`) over this event, with the org's
+    VIP rules when it asks for VIPs or repeat guests (the rules decide nothing else here: a
+    plain list page spares the query)."""
     wanted = GuestFilter(
         statuses=[query.status] if query.status else [],
         domains=[query.domain] if query.domain else [],
         search=query.search,
     )
-    rules = await vip_rules_for(session, org_id=org_id, defaults=deps.vip_rules)
+    rules = deps.vip_rules
+    if wanted.vip or wanted.repeat:
+        rules = await vip_rules_for(session, org_id=org_id, defaults=rules)
     return await prepare(
         session, org_id=org_id, event_id=event_id, guest_filter=wanted, rules=rules
     )
@@ -81,7 +98,12 @@ async def get_guests(
     wanted = await _guest_query(session, deps, org_id, event.luma_event_id, query)
     try:
         page = await guest_page(
-            session, wanted, sort=GuestSort(query.sort), after=query.cursor, limit=query.limit
+            session,
+            wanted,
+            sort=GuestSort(query.sort),
+            after=query.cursor,
+            limit=query.limit,
+            only=PUBLIC_COLUMNS,
         )
     except BadCursor as exc:
         raise ApiError(400, str(exc)) from None

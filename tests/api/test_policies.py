@@ -6,6 +6,7 @@ from collections import Counter
 
 from sqlalchemy import select
 
+from luma.errors import LumaUnavailableError
 from store.models import ApprovalPolicy, AuditEntry
 from tests.api.conftest import error_of, synced_event
 
@@ -111,3 +112,16 @@ async def test_another_org_cannot_see_or_change_the_policy(
         assert answer.status_code == 404, (method, path, answer.text)
     mine = (await tenant.client.get(base)).json()
     assert (mine["mode"], len(mine["rules"])) == ("off", 1)
+
+
+async def test_a_dry_run_with_luma_down_says_so(tenant, simulator, automations) -> None:
+    event_id = await synced_event(
+        simulator, automations, tenant.org, guests=3, status_mix={"pending_approval": 1.0}
+    )
+    simulator.state.configure(error_rate=1.0)  # every answer a 5xx, retries included
+    try:
+        run = await tenant.client.post(f"/v1/events/{event_id}/policy/dry-run")
+    finally:
+        simulator.state.configure(error_rate=0.0)
+    assert run.status_code == 503
+    assert error_of(run) == {"code": "unavailable", "message": LumaUnavailableError.user_message}

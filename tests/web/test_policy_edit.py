@@ -4,10 +4,13 @@ database and on the page; bad words and stale forms change nothing; members only
 
 from __future__ import annotations
 
+import html
+
 from sqlalchemy import func, select
 
 from intel.approval_policy import Action, Rule
 from intel.policy_text import parse_rule
+from luma.errors import LumaUnavailableError
 from store.models import ApprovalPolicy, AuditEntry, Role
 from tests.api.conftest import synced_event
 from tests.web.conftest import csrf_of
@@ -228,3 +231,20 @@ async def test_the_dry_run_shows_rule_reasons(portal, simulator, automations) ->
         assert "Test: 4 pending guest(s), nothing written" in tested.text
         assert f"rule 1: {Rule(action=Action.HOLD).describe()}" in tested.text
     assert not [w for w in simulator.state.writes if w.endpoint == "update-guest-status"]
+
+
+async def test_the_dry_run_with_luma_down_shows_a_page_saying_so(
+    portal, simulator, automations
+) -> None:
+    event_id = await synced_event(
+        simulator, automations, portal.org, guests=3, status_mix={"pending_approval": 1.0}
+    )
+    async with portal.signed_in(Role.ADMIN) as admin:
+        simulator.state.configure(error_rate=1.0)  # every answer a 5xx, retries included
+        try:
+            tested = await admin.get(f"/web/events/{event_id}/policy?test=1")
+        finally:
+            simulator.state.configure(error_rate=0.0)
+    assert tested.status_code == 503
+    assert "Not available right now" in tested.text
+    assert html.escape(LumaUnavailableError.user_message) in tested.text
