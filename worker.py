@@ -33,7 +33,6 @@ from activities.notify import NotifyActivities
 from activities.policies import PolicyActivities
 from activities.summary import SummaryActivities
 from activities.sync import SyncActivities
-from billing import Billing, PlanQuota
 from bot.factory import create_bot
 from core.metrics import MeteredBudget, metrics_served, temporal_runtime
 from core.payload_codec import data_converter
@@ -44,8 +43,8 @@ from intel.vip import VipRules
 from luma import BudgetPolicy, LumaPool
 from luma.ratelimit import ceilings
 from mailer import MailSetup, mail_setup
-from nlp.rubric import GeminiRubric
 from services.automations import Automations, JobDefaults, register_search_attributes
+from services.rubric_reader import rubric_reader
 from store.crypto import KeyBox
 from store.db import engine_for, session_factory
 from store.rate_budget import DatabaseRateBudget
@@ -182,9 +181,7 @@ async def worker_clients(settings: Settings) -> AsyncIterator[WorkerClients]:
         log.warning(NO_BOT_WARNING)
     keybox = KeyBox(settings.resolved_encryption_keys())
     mail = mail_setup(settings)
-    rubric = GeminiRubric.from_settings(
-        settings, PlanQuota(sessions, Billing.from_settings(settings))
-    )
+    rubric = rubric_reader(settings, sessions)
     try:
         yield WorkerClients(
             sessions,

@@ -13,7 +13,6 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from api.bodylimit import BodyLimitMiddleware
@@ -25,7 +24,6 @@ from api.router import api_router
 from api.routes import unsubscribe
 from api.routes.codec import CodecAccess
 from api.telegram import bot_webhook
-from billing import Billing, PlanQuota
 from core.logs import configure_logging
 from core.metrics import metrics_served
 from core.payload_codec import data_converter
@@ -33,13 +31,14 @@ from core.settings import Settings, get_settings
 from intel.vip import VipRules
 from mailer.unsubscribe import UnsubscribeSigner
 from services.automations import Automations, JobDefaults
+from services.rubric_reader import rubric_reader
 from store.db import PING_AFTER_IDLE_SECONDS, engine_for, session_factory
 from store.request_limits import RequestLimits
 from web.app import install_web
 from web.deps import WebDeps, connect_web
 
 if TYPE_CHECKING:
-    from nlp.rubric import GeminiRubric
+    pass
 
 DESCRIPTION = (
     "Control API of the Luma Event Intelligence Bot. Authenticate with "
@@ -66,27 +65,13 @@ async def connect(settings: Settings, bot_webhook_url: str | None = None) -> Asy
         )
         automations = Automations(client, JobDefaults.from_settings(settings))
         sessions = session_factory(engine)
-        rubric = _rubric_reader(settings, sessions)
+        rubric = rubric_reader(settings, sessions)
         async with bot_webhook(settings, bot_webhook_url) as telegram:
             yield ApiDeps(sessions, automations, telegram, VipRules.from_settings(settings), rubric)
         if rubric is not None:
             await rubric.aclose()
     finally:
         await engine.dispose()
-
-
-def _rubric_reader(
-    settings: Settings, sessions: async_sessionmaker[AsyncSession]
-) -> GeminiRubric | None:
-    """The approval rubric's reader, when a Gemini key is set. Imported only then: the SDK
-    takes about half a second to import, in every API process, for an API without Gemini."""
-    if settings.gemini_api_key is None:
-        return None
-    from nlp.rubric import GeminiRubric
-
-    return GeminiRubric.from_settings(
-        settings, PlanQuota(sessions, Billing.from_settings(settings))
-    )
 
 
 def create_app(

@@ -54,8 +54,8 @@ from intel.vip import VipRules
 from luma import BudgetPolicy, LumaPool
 from luma.ratelimit import ceilings
 from nlp import GeminiParser, IntentParser
-from nlp.rubric import GeminiRubric
 from services.automations import Automations
+from services.rubric_reader import rubric_reader
 from store.crypto import KeyBox
 from store.db import PING_AFTER_IDLE_SECONDS, engine_for, session_factory
 from store.rate_budget import DatabaseRateBudget
@@ -311,7 +311,7 @@ async def open_deps(settings: Settings) -> AsyncIterator[BotDeps]:
         gemini=GeminiParser.from_settings(settings, timeout=settings.gemini_timeout_seconds),
         quota=quota,
     )
-    rubric = GeminiRubric.from_settings(settings, quota)
+    rubric = rubric_reader(settings, sessions)
     try:
         automations_client = await Automations.connect(settings)
         deps = BotDeps(
