@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
@@ -23,13 +23,12 @@ from bot.errors import UserError
 from bot.middlewares.roles import Access
 from intel.vip import VipRules
 from intel.vip_rules import vip_rules_for
-from nlp.translation import Answer
+from nlp.translation import Answer, button_label
 from services.group_privacy import SENT_PRIVATELY, START_ME_FIRST
 from store.models import Chat, Event, Organization, Role, User, utcnow
 
 if TYPE_CHECKING:
     from bot.app import BotDeps
-    from nlp.parser import IntentParser
 
 log = logging.getLogger(__name__)
 # An answer's text in the person's language (or as it is), for what is said after the update.
@@ -111,8 +110,9 @@ class Ctx:
     async def edit(
         self, message: Message, text: str, markup: InlineKeyboardMarkup | None = None
     ) -> None:
-        """Replace the text of an answer (a question whose button was pressed), in the
-        person's language like `say`."""
+        """Replace the text of an answer (a question whose button was pressed), committing
+        first and in the person's language, like `say`."""
+        await self.session.commit()
         text, markup = await self.in_language(text, markup)
         await message.edit_text(text, reply_markup=markup)
 
@@ -121,42 +121,48 @@ class Ctx:
         (a bulk job's report), holding no ORM object; None when they wrote in English."""
         if self.language is None:
             return None
-        parser, language = self.deps.parser, self.language
-        org_id = self.org.id if self.org is not None else None
-        names = [event.name for event in self.events or ()]
+        translate_text = self._text_translator(self.language)
 
         async def translate(text: str) -> str:
-            translated = await _translated(
-                parser, Answer(text), language, org_id=org_id, names=names
-            )
-            return text if translated is None else translated.text
+            return await translate_text(text) or text
 
         return translate
 
     async def in_language(
         self, text: str, markup: InlineKeyboardMarkup | None
     ) -> tuple[str, InlineKeyboardMarkup | None]:
-        """`text` and its buttons in the person's language, or as they are (English) when
-        they wrote in English or no faithful translation is to be had."""
+        """`text` in the person's language, or as it is (English) when they wrote in English
+        or no faithful translation is to be had; button labels from a fixed table only."""
         if self.language is None:
             return text, markup
-        rows = markup.inline_keyboard if markup is not None else []
-        translated = await _translated(
-            self.deps.parser,
-            Answer(text, tuple(button.text for row in rows for button in row)),
-            self.language,
-            org_id=self.org.id if self.org is not None else None,
-            names=[event.name for event in self.events or ()],
-        )
-        if translated is None:
-            return text, markup
-        labels = iter(translated.labels)
-        relabelled = [
-            [button.model_copy(update={"text": next(labels)}) for button in row] for row in rows
-        ]
-        return translated.text, (
-            InlineKeyboardMarkup(inline_keyboard=relabelled) if markup is not None else None
-        )
+        language = self.language
+        if markup is not None:
+            rows = [
+                [
+                    button.model_copy(update={"text": button_label(button.text, language)})
+                    for button in row
+                ]
+                for row in markup.inline_keyboard
+            ]
+            markup = InlineKeyboardMarkup(inline_keyboard=rows)
+        return await self._text_translator(language)(text) or text, markup
+
+    def _text_translator(self, language: str) -> Callable[[str], Awaitable[str | None]]:
+        parser = self.deps.parser
+        org_id = self.org.id if self.org is not None else None
+        names = [event.name for event in self.events or ()]
+
+        async def translate(text: str) -> str | None:
+            try:
+                translated = await parser.translate(
+                    Answer(text), language, org_id=org_id, names=names
+                )
+            except Exception:  # the quota's database, say: a translation never costs an answer
+                log.warning("answer left in English: the translation failed", exc_info=True)
+                return None
+            return None if translated is None else translated.text
+
+        return translate
 
     async def _follow_in_private(self) -> None:
         """A private chat that follows no calendar yet follows this group's, so the answer's
@@ -190,13 +196,3 @@ class Ctx:
             self.group_told = True
             await self.bot.send_message(self.chat_id, SENT_PRIVATELY)
         return sent
-
-
-async def _translated(
-    parser: IntentParser, answer: Answer, language: str, **where: Any
-) -> Answer | None:
-    try:
-        return await parser.translate(answer, language, **where)
-    except Exception:  # the quota's database, say: a translation never costs an answer
-        log.warning("answer left in English: the translation failed", exc_info=True)
-        return None

@@ -89,6 +89,8 @@ _KINDS = (
 _PERSON = re.compile(
     r"\b(?:her|him|she|he|his|hers|(?:this|that|the same) (?:person|guest|attendee|one person))\b"
 )
+# The pronoun as the write verb's object ("bump him off the waitlist"), not anywhere.
+_OBJECT_PRONOUN = re.compile(r"^\W*(?:\w+\W+){0,2}?(?:her|him|them)\b")
 # "Them" or "they" may be one person too, when the last answer was about one.
 _THEM = re.compile(r"\b(?:them|they)\b")
 # Words saying a write is about many, never one remembered person.
@@ -302,6 +304,8 @@ def _one_person(written: Intent, words: str, previous: PreviousTurn | None) -> b
     for the mixer", or "let them in" after an answer about one guest."""
     if written.email or written.guest or written.domain or written.tag or _MANY.search(words):
         return False
+    if written.status is not None and not _OBJECT_PRONOUN.search(words):
+        return False  # "approve the waitlisted for her dinner": a group; "bump him off …": one
     # "her" in "approve pending for Her Campus Night" is the event's name, not a person.
     in_name = len(_PERSON.findall(normalized(written.event))) if written.event else 0
     if len(_PERSON.findall(words)) > in_name:

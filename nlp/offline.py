@@ -88,9 +88,14 @@ HESITATION = _rx(
     r"|(?:is|would) it (?:be )?(?:ok|fine|wise|a good idea|alright)|do you think|maybe|perhaps"
     r"|thinking (?:about|of)|considering|stop|pause|before|think|rather not|will not|would not"
     r"|not going to|(?:do|does|did) not (?:want|need) to|(?:does|would|will) it make sense"
-    r"|(?:do|did) (?:i|we) (?:need|have) to|(?:am i|are we) (?:supposed|meant) to)"
+    r"|(?:do|did) (?:i|we) (?:need|have) to|(?:am i|are we) (?:supposed|meant) to"
+    r"|what happens if(?: (?:i|we))?|if (?:i|we)|would it|wouldn't it)"
     rf"(?: [^\s,;:.?!]+){{0,4}}? {_ORDER_WORD}(?![\w@])"
     r"|(?:hold(?:ing)? off|let us not|do not do anything|do nothing)(?![\w@])"
+    # A condition or an exception the bot cannot write ("unless they are from acme.com" would
+    # otherwise read as the filter itself), nobody as the object, or a joke.
+    rf"|{_ORDER_WORD} (?:none|nobody|no one|noone)\b|\bunless\b|\bif there\b|\bjk\b"
+    r"|\bjust kidding\b"
 )
 # "who did we give the green light to?", "how many have we said no to": asked about the past.
 ASKED_ABOUT_THE_PAST = _rx(

@@ -73,6 +73,13 @@ class ResponseCache:
             self._entries.popitem(last=False)
 
 
+@dataclass(frozen=True)
+class _Translated:
+    """A cached translation outcome: None is "keep the English" (it was unfaithful)."""
+
+    translated: Answer | None
+
+
 class IntentParser:
     """Parses organizer messages into intents; never performs or confirms a write itself."""
 
@@ -116,24 +123,28 @@ class IntentParser:
         names: Sequence[str] = (),
     ) -> Answer | None:
         """`answer` in `language`, or None (send it in English): no Gemini, quota spent, or
-        no faithful translation. Translations are cached like readings (one call for the
-        same answer in the same language); each call counts against the org's quota."""
+        no faithful translation. Outcomes are cached an hour per process, whichever org asked
+        (one call for the same answer in the same language; an unfaithful one is not asked
+        for again); each call counts against the asking org's quota."""
         if self._gemini is None:
             return None
         key = ("translation", language, answer, tuple(names))
         if (cached := self._translations.get(key)) is not None:
-            return cast(Answer, cached)
+            return cast(Answer | None, cached.translated)
         if not await self._allowed(org_id):
             gemini_skipped(FallbackReason.QUOTA)
             return None
+        translated: Answer | None = None
         try:
             translated = await self._gemini.translate(answer, language, names=names)
         except GeminiFailure as failure:
             gemini_called("translate", failure.reason)
             log.info("Answer left in English: %s", failure)
-            return None
-        gemini_called("translate")
-        self._translations.put(key, translated)
+            if failure.reason not in (FallbackReason.UNFAITHFUL, FallbackReason.INVALID):
+                return None  # an outage or a 429 may pass: ask again next time
+        else:
+            gemini_called("translate")
+        self._translations.put(key, _Translated(translated))
         return translated
 
     async def aclose(self) -> None:
