@@ -333,6 +333,9 @@ class _Reading:
 
     tokens: Tokens
     slots: dict[str, Any] = field(default_factory=dict)
+    # Another known event is named beside the one taken ("for the dinner and the mixer"): a
+    # write must not pick one of them.
+    other_event: bool = False
 
     def view(self) -> str:
         return self.tokens.view()[0]
@@ -454,6 +457,8 @@ def _read_entities(text: str, ctx: ParseContext | None) -> _Reading:
     if "event" not in slots and (event := find_event(tokens, events)):
         slots["event"] = event.value
         tokens.consumed.update(event.indices)
+        other = find_event(tokens, events)
+        reading.other_event = other is not None and other.value != event.value
     view = reading.view()
     if ctx and (dates := find_dates(view, ctx.today, past=bool(PAST_TENSE.search(view)))):
         slots["date_from"], slots["date_to"] = dates.date_from, dates.date_to
@@ -477,7 +482,7 @@ def _classify(reading: _Reading) -> IntentName:
         if not READ_REQUEST.search(view):
             return IntentName.UNKNOWN  # "hold off on approving …": neither a write nor a read
     elif _find_write(reading, consume=False, unless_doubted=False):
-        if EXCEPTION.search(view) or TAKEN_BACK.search(view):
+        if EXCEPTION.search(view) or TAKEN_BACK.search(view) or reading.other_event:
             return IntentName.UNKNOWN
         # No write filters by a segment we cannot express: "approve the repeat guests" lists
         # them instead of approving everyone the other words match.

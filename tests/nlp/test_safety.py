@@ -14,7 +14,7 @@ from pydantic import SecretStr
 from core.settings import Settings
 from nlp.context import ParseContext
 from nlp.gemini import FallbackReason, GeminiParser
-from nlp.intent import Intent, TargetStatus
+from nlp.intent import Intent, IntentName, TargetStatus
 from nlp.offline import OfflineParser, detect_write_words
 from nlp.parser import IntentParser
 from standins.gemini import FakeGemini, function_call
@@ -129,6 +129,19 @@ def test_a_write_never_picks_one_of_two_events_named_by_a_word_each(
     # Each word names another event: the words are kept for the bot to ask which one.
     intent = OfflineParser().parse(text, ctx)
     assert intent.is_write and intent.event == words
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "approve pending for dinner and mixer",
+        "approve all pending for the founders dinner and the summer mixer",
+        "decline the waitlist for gala and mixer",
+    ],
+)
+def test_a_write_naming_two_events_is_not_a_write(text: str, ctx: ParseContext) -> None:
+    # One job changes one event's guests: which of the two is for the organizer to say.
+    assert OfflineParser().parse(text, ctx).intent is IntentName.UNKNOWN
 
 
 FOREIGN = {
