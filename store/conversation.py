@@ -6,9 +6,9 @@ takes the next update. A turn holds the intent, its slots and the reference of t
 is kept: after an answer about one person (`/find`), the slots hold that person's email
 (`slots["email"]`), which "approve her" refers to. Such a row lives until the person's next
 turn replaces it, until the next `/find` in the org sweeps it once stale (`forget_stale_people`),
-until `forget_guest` erases it (no caller yet), or until the org is deleted. Rows are read only for the org an
-update works in and only while fresh; org deletion removes them with every other row carrying
-the org's id (`services.org_deletion`).
+until `forget_guest` erases it (no caller yet), or until the org is deleted. Rows are read
+only for the org an update works in and only while fresh; org deletion removes them with
+every other row carrying the org's id (`services.org_deletion`).
 """
 
 from __future__ import annotations
