@@ -119,14 +119,7 @@ class Ctx:
     def translator(self) -> Translator | None:
         """Translation into the person's language for an answer given after this update
         (a bulk job's report), holding no ORM object; None when they wrote in English."""
-        if self.language is None:
-            return None
-        translate_text = self._text_translator(self.language)
-
-        async def translate(text: str) -> str:
-            return await translate_text(text) or text
-
-        return translate
+        return None if self.language is None else self._text_translator(self.language)
 
     async def in_language(
         self, text: str, markup: InlineKeyboardMarkup | None
@@ -145,22 +138,23 @@ class Ctx:
                 for row in markup.inline_keyboard
             ]
             markup = InlineKeyboardMarkup(inline_keyboard=rows)
-        return await self._text_translator(language)(text) or text, markup
+        return await self._text_translator(language)(text), markup
 
-    def _text_translator(self, language: str) -> Callable[[str], Awaitable[str | None]]:
+    def _text_translator(self, language: str) -> Translator:
+        """Text into `language`, or the text itself when no faithful translation is had."""
         parser = self.deps.parser
         org_id = self.org.id if self.org is not None else None
         names = [event.name for event in self.events or ()]
 
-        async def translate(text: str) -> str | None:
+        async def translate(text: str) -> str:
             try:
                 translated = await parser.translate(
                     Answer(text), language, org_id=org_id, names=names
                 )
             except Exception:  # the quota's database, say: a translation never costs an answer
                 log.warning("answer left in English: the translation failed", exc_info=True)
-                return None
-            return None if translated is None else translated.text
+                return text
+            return text if translated is None else translated.text
 
         return translate
 

@@ -245,9 +245,7 @@ class GeminiParser:
         )
         contents = json.dumps({"text": answer.text}, ensure_ascii=False)
         config = forced_call(prompt, RECORD_TRANSLATION)
-        response = await generate(
-            self._client, self.model, contents, config, seconds=self.translate_timeout
-        )
+        response = await self._generate(contents, config, seconds=self.translate_timeout)
         text = call_args(response, RECORD_TRANSLATION.name or "").get("text")
         if not isinstance(text, str):
             raise GeminiFailure(FallbackReason.INVALID, "translation not text")
@@ -260,9 +258,10 @@ class GeminiParser:
         await self._client.aio.aclose()
 
     async def _generate(
-        self, contents: str, config: types.GenerateContentConfig
+        self, contents: str, config: types.GenerateContentConfig, *, seconds: float | None = None
     ) -> types.GenerateContentResponse:
-        return await generate(self._client, self.model, contents, config, seconds=self.timeout)
+        seconds = self.timeout if seconds is None else seconds
+        return await generate(self._client, self.model, contents, config, seconds=seconds)
 
 
 def forced_call(system: str, function: types.FunctionDeclaration) -> types.GenerateContentConfig:

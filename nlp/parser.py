@@ -15,7 +15,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal, cast
+from typing import Generic, Literal, TypeVar
 
 from core.metrics import gemini_called, gemini_skipped
 from nlp.context import ParseContext
@@ -29,6 +29,7 @@ from nlp.translation import Answer
 log = logging.getLogger(__name__)
 
 Source = Literal["gemini", "offline", "cache"]
+V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class ParseResult:
     language: str | None = None  # answer in it (Gemini read it); None is English
 
 
-class ResponseCache:
+class ResponseCache(Generic[V]):
     """A bounded LRU of recent results that expire after `ttl` seconds."""
 
     def __init__(
@@ -53,9 +54,9 @@ class ResponseCache:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._ttl, self._max, self._clock = ttl, max_entries, clock
-        self._entries: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
+        self._entries: OrderedDict[Hashable, tuple[float, V]] = OrderedDict()
 
-    def get(self, key: Hashable) -> Any | None:
+    def get(self, key: Hashable) -> V | None:
         entry = self._entries.get(key)
         if entry is None:
             return None
@@ -66,7 +67,7 @@ class ResponseCache:
         self._entries.move_to_end(key)
         return value
 
-    def put(self, key: Hashable, value: Any) -> None:
+    def put(self, key: Hashable, value: V) -> None:
         self._entries[key] = (self._clock(), value)
         self._entries.move_to_end(key)
         while len(self._entries) > self._max:
@@ -89,13 +90,13 @@ class IntentParser:
         quota: CallQuota | None = None,
         *,
         offline: OfflineParser | None = None,
-        cache: ResponseCache | None = None,
+        cache: ResponseCache[tuple[Intent, str | None]] | None = None,
     ) -> None:
         self._gemini = gemini
         self._quota = quota
         self._offline = offline or OfflineParser()
         self._cache = cache or ResponseCache()
-        self._translations = ResponseCache(ttl=3600.0)
+        self._translations: ResponseCache[_Translated] = ResponseCache(ttl=3600.0)
 
     @property
     def calls_out(self) -> bool:
@@ -130,7 +131,7 @@ class IntentParser:
             return None
         key = ("translation", language, answer, tuple(names))
         if (cached := self._translations.get(key)) is not None:
-            return cast(Answer | None, cached.translated)
+            return cached.translated
         if not await self._allowed(org_id):
             gemini_skipped(FallbackReason.QUOTA)
             return None

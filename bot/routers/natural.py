@@ -50,30 +50,26 @@ NOT_UNDERSTOOD = (
     "/guests &lt;event&gt; [status], /approve or /decline &lt;email&gt; [event], "
     "/bulk approve|decline &lt;event&gt; &lt;filters&gt;. /help shows examples in plain English."
 )
-_COMMANDS = {
-    "es": "/events, /event &lt;nombre&gt;, /guests &lt;evento&gt; [estado], /approve o "
-    "/decline &lt;email&gt; [evento], /bulk approve|decline &lt;evento&gt; &lt;filtros&gt;",
-    "pt": "/events, /event &lt;nome&gt;, /guests &lt;evento&gt; [estado], /approve ou "
-    "/decline &lt;email&gt; [evento], /bulk approve|decline &lt;evento&gt; &lt;filtros&gt;",
-    "de": "/events, /event &lt;Name&gt;, /guests &lt;Veranstaltung&gt; [Status], /approve "
-    "oder /decline &lt;E-Mail&gt; [Veranstaltung], /bulk approve|decline "
-    "&lt;Veranstaltung&gt; &lt;Filter&gt;",
-    "fr": "/events, /event &lt;nom&gt;, /guests &lt;événement&gt; [statut], /approve ou "
-    "/decline &lt;e-mail&gt; [événement], /bulk approve|decline &lt;événement&gt; "
-    "&lt;filtres&gt;",
-}
 # The same, in the language a message was written in when no parser could read it (Gemini
 # off, busy or out of quota): said without any outside service.
 NOT_UNDERSTOOD_IN = {
     "es": "Lo siento, no lo he entendido: ahora mismo solo leo mensajes en inglés. Prueba un "
-    "comando: {commands}. /help muestra ejemplos en inglés sencillo.",
+    "comando: /events, /event &lt;nombre&gt;, /guests &lt;evento&gt; [estado], /approve o "
+    "/decline &lt;email&gt; [evento], /bulk approve|decline &lt;evento&gt; &lt;filtros&gt;. "
+    "/help muestra ejemplos en inglés sencillo.",
     "pt": "Desculpe, não entendi: neste momento só leio mensagens em inglês. Experimente um "
-    "comando: {commands}. /help mostra exemplos em inglês simples.",
+    "comando: /events, /event &lt;nome&gt;, /guests &lt;evento&gt; [estado], /approve ou "
+    "/decline &lt;email&gt; [evento], /bulk approve|decline &lt;evento&gt; &lt;filtros&gt;. "
+    "/help mostra exemplos em inglês simples.",
     "de": "Entschuldigung, das habe ich nicht verstanden: im Moment lese ich nur englische "
-    "Nachrichten. Versuchen Sie einen Befehl: {commands}. /help zeigt Beispiele in einfachem "
-    "Englisch.",
+    "Nachrichten. Versuchen Sie einen Befehl: /events, /event &lt;Name&gt;, /guests "
+    "&lt;Veranstaltung&gt; [Status], /approve oder /decline &lt;E-Mail&gt; [Veranstaltung], "
+    "/bulk approve|decline &lt;Veranstaltung&gt; &lt;Filter&gt;. /help zeigt Beispiele in "
+    "einfachem Englisch.",
     "fr": "Désolé, je n'ai pas compris : pour le moment, je ne lis que les messages en "
-    "anglais. Essayez une commande : {commands}. /help montre des exemples en anglais simple.",
+    "anglais. Essayez une commande : /events, /event &lt;nom&gt;, /guests &lt;événement&gt; "
+    "[statut], /approve ou /decline &lt;e-mail&gt; [événement], /bulk approve|decline "
+    "&lt;événement&gt; &lt;filtres&gt;. /help montre des exemples en anglais simple.",
 }
 EVENT_ACTIONS = {
     IntentName.EVENT_SUMMARY: ("summary", "How is Founders Dinner going?"),
@@ -140,9 +136,7 @@ async def plain_language(message: Message, ctx: Ctx, text: str) -> None:
 def not_understood(text: str) -> str:
     """ "Not understood" and the commands, in the message's language if we can tell it."""
     language = guess_language(text)
-    if language is None:
-        return NOT_UNDERSTOOD
-    return NOT_UNDERSTOOD_IN[language].format(commands=_COMMANDS[language])
+    return NOT_UNDERSTOOD if language is None else NOT_UNDERSTOOD_IN[language]
 
 
 def _ask_for_context(ctx: Ctx, intent: Intent) -> str:

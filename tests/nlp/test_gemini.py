@@ -205,7 +205,7 @@ async def test_same_text_within_a_minute_comes_from_the_cache(
 
 
 def test_cache_is_bounded() -> None:
-    cache = ResponseCache(max_entries=2)
+    cache: ResponseCache[Intent] = ResponseCache(max_entries=2)
     for key in "abc":
         cache.put(key, Intent(intent=IntentName.HELP))
     assert cache.get("a") is None and cache.get("c") is not None
