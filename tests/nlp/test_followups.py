@@ -89,16 +89,21 @@ def test_a_write_with_nothing_to_refer_to_asks(ctx: ParseContext, text: str) -> 
     assert follow_up(text, parsed, events_only).missing_context
 
 
-async def test_a_write_by_name_ignores_the_previous_turn(ctx: ParseContext) -> None:
+def _after_gala_waitlist(ctx: ParseContext, intent: IntentName) -> ParseContext:
+    """`ctx` after an answer (`intent`) about the Winter Gala's waitlisted guests from acme.com."""
     turn = PreviousTurn(
-        IntentName.LIST_GUESTS,
+        intent,
         event="Winter Gala",
         event_id="evt-gala",
         status=GuestStatus.WAITLIST,
         domain="acme.com",
         guests=True,
     )
-    with_turn = ParseContext.build(ctx.now, ctx.timezone, ctx.events, turn)
+    return ParseContext.build(ctx.now, ctx.timezone, ctx.events, turn)
+
+
+async def test_a_write_by_name_ignores_the_previous_turn(ctx: ParseContext) -> None:
+    with_turn = _after_gala_waitlist(ctx, IntentName.LIST_GUESTS)
     got = await IntentParser().parse("approve everyone pending for the founders dinner", with_turn)
     assert got.followup is not None and not got.followup.used_context
     assert (got.intent.event, got.intent.status, got.intent.domain) == (
@@ -112,15 +117,7 @@ async def test_a_write_by_name_ignores_the_previous_turn(ctx: ParseContext) -> N
 
 
 async def test_a_reference_keeps_the_exact_event_and_filter(ctx: ParseContext) -> None:
-    turn = PreviousTurn(
-        IntentName.COUNT_GUESTS,
-        event="Winter Gala",
-        event_id="evt-gala",
-        status=GuestStatus.WAITLIST,
-        domain="acme.com",
-        guests=True,
-    )
-    with_turn = ParseContext.build(ctx.now, ctx.timezone, ctx.events, turn)
+    with_turn = _after_gala_waitlist(ctx, IntentName.COUNT_GUESTS)
     got = await IntentParser().parse("decline them", with_turn)
     assert got.followup is not None and got.followup.event_id == "evt-gala"
     assert got.intent.intent is IntentName.BULK_STATUS
